@@ -1,0 +1,20 @@
+"""Imports every model so the metadata (Alembic, the registry of tenant tables) is complete."""
+
+from daiyun.platform.audit.models import AuditEntry
+from daiyun.platform.auth.models import AccessToken, ApiKey, LoginFailure, User
+from daiyun.platform.events.models import HandledEvent, OutboxEvent
+from daiyun.platform.idempotency import IdempotencyRecord
+from daiyun.tenants.models import Membership, Tenant
+
+__all__ = [
+    "AccessToken",
+    "ApiKey",
+    "AuditEntry",
+    "HandledEvent",
+    "IdempotencyRecord",
+    "LoginFailure",
+    "Membership",
+    "OutboxEvent",
+    "Tenant",
+    "User",
+]

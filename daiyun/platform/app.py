@@ -1,0 +1,85 @@
+"""The application factory: routers under /api/v1, problem+json errors, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from daiyun.platform import errors
+from daiyun.platform.auth.api import router as auth_router
+from daiyun.platform.config import get_settings
+from daiyun.platform.db import get_engine
+from daiyun.platform.errors import problem_response
+from daiyun.platform.observability import RequestContextMiddleware, configure_logging
+from daiyun.platform.tasks import celery_app
+from daiyun.tenants.api import router as tenants_router
+
+API_PREFIX = "/api/v1"
+
+
+def _check_database() -> None:
+    with get_engine().connect() as connection:
+        connection.execute(text("select 1"))
+
+
+def _check_broker() -> None:
+    with celery_app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=2)
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        get_engine()
+        yield
+
+    app = FastAPI(
+        title="Daiyun",
+        summary="The operating system of an e-commerce agency (代运营)",
+        version="0.1.0",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth_router)
+    api.include_router(tenants_router)
+    app.include_router(api)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], response_model=None)
+    async def readyz() -> Response | dict[str, str]:
+        """Readiness: the database and the broker both answer."""
+        checks: dict[str, str] = {}
+        for name, check in (("database", _check_database), ("broker", _check_broker)):
+            try:
+                await run_in_threadpool(check)
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = type(exc).__name__
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ok", **checks}
+        return problem_response(503, "not-ready", "A dependency is unavailable", checks=checks)
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

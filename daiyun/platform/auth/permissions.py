@@ -1,0 +1,73 @@
+"""Roles and what each may do: the one place permissions are decided."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    agency_admin = "agency_admin"
+    account_manager = "account_manager"  # 运营
+    cs_agent = "cs_agent"  # 客服
+    warehouse_operator = "warehouse_operator"  # 仓储
+    recruiter = "recruiter"  # 人事代理
+    marketer = "marketer"  # 推广
+    finance = "finance"  # 财务
+    merchant_owner = "merchant_owner"
+    merchant_viewer = "merchant_viewer"
+
+
+MERCHANT_ROLES = frozenset({Role.merchant_owner, Role.merchant_viewer})
+STAFF_ROLES = frozenset(Role) - MERCHANT_ROLES - {Role.agency_admin}
+
+
+class Permission(StrEnum):
+    tenant_read = "tenant:read"
+    tenant_update = "tenant:update"
+    members_read = "members:read"
+    members_manage = "members:manage"
+    viewers_invite = "viewers:invite"
+    audit_read = "audit:read"
+    orders_read = "orders:read"
+    orders_review = "orders:review"
+    shops_read = "shops:read"
+    shops_manage = "shops:manage"
+    billing_read = "billing:read"
+    billing_manage = "billing:manage"
+    warehouse_manage = "warehouse:manage"
+    recruiting_manage = "recruiting:manage"
+    marketing_manage = "marketing:manage"
+
+
+P = Permission
+_READ = {P.tenant_read, P.members_read}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.agency_admin: frozenset(Permission),
+    Role.account_manager: frozenset(
+        _READ
+        | {
+            P.tenant_update,
+            P.orders_read,
+            P.orders_review,
+            P.shops_read,
+            P.shops_manage,
+            P.billing_read,
+            P.marketing_manage,
+        }
+    ),
+    Role.cs_agent: frozenset(_READ | {P.orders_read, P.orders_review, P.shops_read}),
+    Role.warehouse_operator: frozenset(_READ | {P.orders_read, P.warehouse_manage}),
+    Role.recruiter: frozenset(_READ | {P.recruiting_manage}),
+    Role.marketer: frozenset(_READ | {P.orders_read, P.shops_read, P.marketing_manage}),
+    Role.finance: frozenset(_READ | {P.orders_read, P.billing_read, P.billing_manage}),
+    Role.merchant_owner: frozenset(
+        _READ | {P.viewers_invite, P.orders_read, P.shops_read, P.billing_read}
+    ),
+    Role.merchant_viewer: frozenset(_READ | {P.orders_read, P.shops_read, P.billing_read}),
+}
+
+
+def allows(role: Role, permission: Permission) -> bool:
+    """Whether a role carries a permission."""
+    return permission in ROLE_PERMISSIONS[role]

@@ -1,0 +1,49 @@
+"""Settings, read once from ``DAIYUN_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Every knob of a deployment; the README documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="DAIYUN_", env_file=".env", extra="ignore")
+
+    database_url: str = f"sqlite:///{VAR_DIR}/daiyun.sqlite"
+    # Migrations run as the schema owner; the app connects as a role that owns nothing.
+    migration_database_url: str | None = None
+    broker_url: str = f"sqla+sqlite:///{VAR_DIR}/broker.sqlite"
+    result_backend: str | None = None
+    secret_key: str = "dev-only-change-me"
+    # Comma-separated "version:base64key" pairs; the first is used to encrypt.
+    encryption_keys: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    max_body_bytes: int = 1_048_576
+    token_ttl_hours: int = 12
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 20
+    login_window_seconds: int = 900
+    outbox_relay_seconds: float = 5.0
+    log_level: str = "INFO"
+    log_json: bool = False
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @property
+    def owner_database_url(self) -> str:
+        return self.migration_database_url or self.database_url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,78 @@
+"""Emitting domain events into the outbox, and subscribing handlers to them.
+
+``emit`` adds the event to the caller's transaction, so the event exists if and only if the
+change does. The relay task publishes pending events to Celery; ``deliver`` runs each subscribed
+handler once per event (a redelivery finds the handler's mark and skips it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daiyun.platform.db import utcnow
+from daiyun.platform.events.models import HandledEvent, OutboxEvent
+
+Handler = Callable[[Session, OutboxEvent], None]
+_handlers: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
+
+
+def emit(session: Session, topic: str, payload: dict[str, Any]) -> OutboxEvent:
+    """Record a domain event in the current tenant's outbox, in the current transaction."""
+    event = OutboxEvent(topic=topic, payload=payload)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def subscribe(topic: str) -> Callable[[Handler], Handler]:
+    """Register ``handler(session, event)`` for a topic; its qualified name marks it handled."""
+
+    def register(handler: Handler) -> Handler:
+        name = f"{handler.__module__}.{handler.__qualname__}"
+        if all(existing != name for existing, _ in _handlers[topic]):
+            _handlers[topic].append((name, handler))
+        return handler
+
+    return register
+
+
+def pending(session: Session, limit: int) -> list[OutboxEvent]:
+    """The bound tenant's unpublished events, oldest first."""
+    stmt = (
+        select(OutboxEvent)
+        .where(OutboxEvent.published_at.is_(None))
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def mark_published(events: list[OutboxEvent]) -> None:
+    now = utcnow()
+    for event in events:
+        event.published_at = now
+
+
+def handle(session: Session, event_id: uuid.UUID) -> list[str]:
+    """Run every handler of the event that has not run yet; returns the names that ran."""
+    event = session.get(OutboxEvent, event_id)
+    if event is None:
+        return []
+    done = set(
+        session.scalars(select(HandledEvent.handler).where(HandledEvent.event_id == event.id))
+    )
+    ran = []
+    for name, handler in _handlers.get(event.topic, []):
+        if name in done:
+            continue
+        handler(session, event)
+        session.add(HandledEvent(event_id=event.id, handler=name))
+        ran.append(name)
+    session.flush()
+    return ran

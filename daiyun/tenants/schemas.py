@@ -1,0 +1,72 @@
+"""API shapes for tenants and memberships."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from daiyun.platform.auth.permissions import Role
+from daiyun.tenants.models import TenantStatus
+
+_ZONES = available_timezones()
+
+
+def _zone(value: str) -> str:
+    if value not in _ZONES:
+        raise ValueError(f"unknown time zone {value!r}")
+    return value
+
+
+class TenantCreate(BaseModel):
+    slug: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+    display_name: str = Field(min_length=1, max_length=200)
+    legal_name: str = Field(min_length=1, max_length=300)
+    status: TenantStatus = TenantStatus.onboarding
+    time_zone: str = "Asia/Shanghai"
+    default_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+
+    _check_zone = field_validator("time_zone")(_zone)
+
+
+class TenantUpdate(BaseModel):
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    legal_name: str | None = Field(default=None, min_length=1, max_length=300)
+    status: TenantStatus | None = None
+    time_zone: str | None = None
+    default_currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _check_zone(cls, value: str | None) -> str | None:
+        return None if value is None else _zone(value)
+
+
+class TenantRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    display_name: str
+    legal_name: str
+    status: TenantStatus
+    time_zone: str
+    default_currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class MemberCreate(BaseModel):
+    user_id: uuid.UUID
+    role: Role
+
+
+class MemberRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    role: Role
+    created_at: datetime
