@@ -57,17 +57,20 @@ class TestDatabase:
 
 
 def _build_postgres(base_url: str) -> TestDatabase:
-    name = f"daiyun_test_{_worker()}"
+    name = f"daiyun_test_{_worker()}_{os.getpid()}"
     server = make_url(base_url)
-    admin = db.make_engine(server.set(database="postgres").render_as_string(False),
-                           isolation_level="AUTOCOMMIT")
+    admin = db.make_engine(
+        server.set(database="postgres").render_as_string(False), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as connection:
         connection.execute(text(f'drop database if exists "{name}" with (force)'))
         connection.execute(text(f'create database "{name}"'))
     admin.dispose()
     owner = server.set(database=name)
     app = owner.set(username=APP_ROLE, password=None)
-    database = TestDatabase("postgresql", owner.render_as_string(False), app.render_as_string(False))
+    database = TestDatabase(
+        "postgresql", owner.render_as_string(False), app.render_as_string(False)
+    )
     migrate(database.owner_url, database.app_url)
     return database
 
@@ -79,11 +82,25 @@ def _build_sqlite(tmp: Path) -> TestDatabase:
     return TestDatabase("sqlite", url, url)
 
 
+def _drop_postgres(base_url: str, database: TestDatabase) -> None:
+    server = make_url(base_url)
+    admin = db.make_engine(
+        server.set(database="postgres").render_as_string(False), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        name = make_url(database.owner_url).database
+        connection.execute(text(f'drop database if exists "{name}" with (force)'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def test_database(tmp_path_factory: pytest.TempPathFactory) -> TestDatabase:
+def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
     if PG_URL:
-        return _build_postgres(PG_URL)
-    return _build_sqlite(tmp_path_factory.mktemp("db"))
+        database = _build_postgres(PG_URL)
+        yield database
+        _drop_postgres(PG_URL, database)
+    else:
+        yield _build_sqlite(tmp_path_factory.mktemp("db"))
 
 
 @pytest.fixture(scope="session")
@@ -165,7 +182,8 @@ class World:
         slug = slug or f"t-{uuid.uuid4().hex[:10]}"
         with db.unit_of_work() as session:
             return tenant_service.create_tenant(
-                session, TenantCreate(slug=slug, display_name=slug.title(), legal_name=f"{slug} Ltd")
+                session,
+                TenantCreate(slug=slug, display_name=slug.title(), legal_name=f"{slug} Ltd"),
             )
 
     def user(self, role: Role, tenant: Tenant | None = None, email: str | None = None) -> User:

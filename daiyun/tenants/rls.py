@@ -68,9 +68,13 @@ def grant_app_role(connection: Connection, role: str, password: str | None) -> N
     it may only read and append the audit log, and only read the migration history.
     """
     quoted = connection.dialect.identifier_preparer.quote(role)
-    exists = connection.scalar(text("select 1 from pg_roles where rolname = :r"), {"r": role})
-    if not exists:
-        connection.execute(text(f"create role {quoted} login nosuperuser nobypassrls"))
+    # Roles are cluster-wide: another database's migration may create it at the same moment.
+    connection.execute(
+        text(
+            f"do $$ begin create role {quoted} login nosuperuser nobypassrls;"
+            " exception when duplicate_object then null; end $$"
+        )
+    )
     if password:
         literal = "'" + password.replace("'", "''") + "'"
         connection.execute(text(f"alter role {quoted} password {literal}"))
