@@ -140,3 +140,15 @@ def list_audit(
     """The tenant's audit log, oldest first (agency admins)."""
     rows, next_cursor = audit.list_for_tenant(session, access.tenant.id, cursor, limit)
     return Page(items=[AuditEntryRead.model_validate(e) for e in rows], next_cursor=next_cursor)
+
+
+@router.get("/audit", response_model=Page[AuditEntryRead])
+def list_platform_audit(
+    session: SessionDep, user: CurrentUser, cursor: Cursor = None, limit: Limit = 50
+) -> Page[AuditEntryRead]:
+    """Platform audit entries, about no tenant (agency admins): users created, access refused
+    to unknown tenants."""
+    if user.role != Role.agency_admin:
+        raise Problem(403, "forbidden", "Only agency admins read the platform audit log")
+    rows, next_cursor = audit.list_platform(session, cursor, limit)
+    return Page(items=[AuditEntryRead.model_validate(e) for e in rows], next_cursor=next_cursor)

@@ -269,10 +269,11 @@ def upgrade() -> None:
         "memberships",
         using=f"tenant_id = {rls.CURRENT_TENANT} or user_id = {rls.CURRENT_USER}",
     )
-    # Platform entries (no tenant) may be appended but are read by no tenant.
+    # Platform entries (no tenant) are read only by sessions bound to no tenant.
     rls.enable(
         "audit_log",
-        using=f"tenant_id = {rls.CURRENT_TENANT}",
+        using=f"tenant_id = {rls.CURRENT_TENANT}"
+        f" or (tenant_id is null and {rls.CURRENT_TENANT} is null)",
         check=f"tenant_id is null or tenant_id = {rls.CURRENT_TENANT}",
     )
     rls.append_only("audit_log")

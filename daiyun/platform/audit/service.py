@@ -37,11 +37,25 @@ def record(
     )
 
 
-def record_denial(actor_id: uuid.UUID | None, action: str, target: str) -> None:
-    """Record a refused attempt in its own transaction, since the request itself rolls back."""
-    with unit_of_work() as session:
+def record_denial(
+    actor_id: uuid.UUID | None, action: str, target: str, tenant_id: uuid.UUID | None = None
+) -> None:
+    """Record a refused attempt in its own transaction, since the request itself rolls back.
+
+    An attempt on an existing tenant lands in that tenant's log; one on an unknown tenant is a
+    platform entry.
+    """
+    with unit_of_work(tenant_id) as session:
         session.info["user_id"] = actor_id
         record(session, action, target)
+
+
+def list_platform(
+    session: Session, cursor: str | None, limit: int
+) -> tuple[list[AuditEntry], str | None]:
+    """Entries about no tenant (users created, access refused to unknown tenants)."""
+    stmt = select(AuditEntry).where(AuditEntry.tenant_id.is_(None))
+    return paginate(session, stmt, AuditEntry.id, cursor, limit)
 
 
 def list_for_tenant(

@@ -118,7 +118,12 @@ def tenant_access(permission: Permission) -> Callable[..., TenantAccess]:
         found = session.scalar(select(Tenant).where(Tenant.slug == tenant))
         role = role_in(session, user, found.id) if found is not None else None
         if found is None or role is None:
-            audit.record_denial(user.id, "tenant.access_denied", f"tenant:{tenant[:100]}")
+            audit.record_denial(
+                user.id,
+                "tenant.access_denied",
+                f"tenant:{tenant[:100]}",
+                tenant_id=found.id if found is not None else None,
+            )
             raise Problem(404, "not-found", "No such tenant")
         bind_tenant(session, found.id)
         structlog.contextvars.bind_contextvars(tenant_id=str(found.id))

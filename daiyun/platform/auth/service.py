@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from daiyun.platform.audit import service as audit
 from daiyun.platform.auth.models import AccessToken, ApiKey, LoginFailure, User
 from daiyun.platform.auth.passwords import verify_password
 from daiyun.platform.config import get_settings
@@ -23,6 +25,11 @@ API_KEY_PREFIX = "dyk_"
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _throttle_digest(value: str) -> str:
+    # Keyed, so the table of failures does not reveal which addresses tried to sign in.
+    return hmac.new(get_settings().secret_key.encode(), value.encode(), "sha256").hexdigest()
 
 
 def normalize_email(email: str) -> str:
@@ -46,8 +53,12 @@ INVALID_LOGIN = Problem(
 def _throttle_keys(email: str, address: str) -> list[tuple[str, str, int]]:
     settings = get_settings()
     return [
-        ("account", _digest(normalize_email(email)), settings.login_max_failures_per_account),
-        ("address", _digest(address), settings.login_max_failures_per_address),
+        (
+            "account",
+            _throttle_digest(normalize_email(email)),
+            settings.login_max_failures_per_account,
+        ),
+        ("address", _throttle_digest(address), settings.login_max_failures_per_address),
     ]
 
 
@@ -93,7 +104,8 @@ def login(session: Session, email: str, password: str, address: str) -> IssuedTo
         user.password_hash = new_hash
     session.execute(
         delete(LoginFailure).where(
-            LoginFailure.scope == "account", LoginFailure.key == _digest(normalize_email(email))
+            LoginFailure.scope == "account",
+            LoginFailure.key == _throttle_digest(normalize_email(email)),
         )
     )
     ttl = timedelta(hours=get_settings().token_ttl_hours)
@@ -139,6 +151,7 @@ def create_api_key(session: Session, user_id: uuid.UUID, name: str) -> tuple[Api
     key = ApiKey(key_hash=_digest(secret), prefix=secret[:12], name=name, user_id=user_id)
     session.add(key)
     session.flush()
+    audit.record(session, "api_key.created", f"api_key:{key.id}", {"name": name})
     return key, secret
 
 
@@ -152,4 +165,6 @@ def revoke_api_key(session: Session, user_id: uuid.UUID, key_id: uuid.UUID) -> N
     key = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id))
     if key is None:
         raise Problem(404, "not-found", "No such API key")
-    key.revoked_at = key.revoked_at or utcnow()
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        audit.record(session, "api_key.revoked", f"api_key:{key.id}")
