@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from daiyun.platform import errors
 from daiyun.platform.auth.api import router as auth_router
@@ -30,6 +30,15 @@ def _check_database() -> None:
 def _check_broker() -> None:
     with celery_app.connection_for_write() as connection:
         connection.ensure_connection(max_retries=1, timeout=2)
+        if connection.transport.driver_name == "sqlalchemy":
+            # kombu's SQLAlchemy transport (the embedded default) connects lazily, so the call
+            # above succeeds even when its database cannot be opened: open it for real.
+            engine = create_engine(connection.hostname)
+            try:
+                with engine.connect() as broker_db:
+                    broker_db.execute(text("select 1"))
+            finally:
+                engine.dispose()
 
 
 def create_app() -> FastAPI:

@@ -99,6 +99,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, BodyTooLarge):
+            # FastAPI turns any error while reading the body into a 400; a chunked body over
+            # the limit (no Content-Length to refuse up front) must still answer 413.
+            return problem_response(
+                413, "payload-too-large", "The request body is larger than the limit", request
+            )
         kind = _TITLES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else kind
         return problem_response(exc.status_code, kind, detail, request, headers=exc.headers)

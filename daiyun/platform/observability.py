@@ -30,7 +30,8 @@ def mask_text(value: str) -> str:
 def mask_pii(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: secrets are dropped, personal fields and free text masked."""
     for key, value in list(event.items()):
-        if key in ("event", "request_id", "tenant_id", "level", "timestamp"):
+        # Correlation ids are not personal data; masking would mangle UUIDs as "phone numbers".
+        if key in ("event", "request_id", "tenant_id", "user_id", "level", "timestamp"):
             if key == "event" and isinstance(value, str):
                 event[key] = mask_text(value)
             continue

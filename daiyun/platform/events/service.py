@@ -61,7 +61,8 @@ def mark_published(events: list[OutboxEvent]) -> None:
 
 def handle(session: Session, event_id: uuid.UUID) -> list[str]:
     """Run every handler of the event that has not run yet; returns the names that ran."""
-    event = session.get(OutboxEvent, event_id)
+    # Not ``session.get``: the key is (tenant_id, id); the ORM guard adds the bound tenant.
+    event = session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_id))
     if event is None:
         return []
     done = set(
