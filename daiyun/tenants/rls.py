@@ -42,8 +42,14 @@ def enable(table: str, using: str | None = None, check: str | None = None) -> No
     op.execute(f"create policy tenant_isolation on {table} using ({using}) with check ({check})")
 
 
+def read_policy(table: str, name: str, using: str) -> None:
+    """Add a SELECT-only policy that widens reads beyond the bound tenant (never writes)."""
+    if _postgres():
+        op.execute(f"create policy {name} on {table} for select using ({using})")
+
+
 def append_only(table: str) -> None:
-    """Refuse UPDATE and DELETE on a table for every role, the owner included."""
+    """Refuse UPDATE, DELETE and TRUNCATE on a table for every role, the owner included."""
     if _postgres():
         op.execute(
             "create or replace function daiyun_append_only() returns trigger language plpgsql as"
@@ -52,6 +58,11 @@ def append_only(table: str) -> None:
         op.execute(
             f"create trigger {table}_append_only before update or delete on {table}"
             " for each row execute function daiyun_append_only()"
+        )
+        # TRUNCATE fires no row trigger: without this the owner could still empty the table.
+        op.execute(
+            f"create trigger {table}_no_truncate before truncate on {table}"
+            " for each statement execute function daiyun_append_only()"
         )
     else:
         for verb in ("update", "delete"):

@@ -264,11 +264,10 @@ def upgrade() -> None:
     rls.create_functions()
     for table in ("outbox_events", "handled_events"):
         rls.enable(table)
-    # A user may read its own memberships in every tenant (to know where it may go).
-    rls.enable(
-        "memberships",
-        using=f"tenant_id = {rls.CURRENT_TENANT} or user_id = {rls.CURRENT_USER}",
-    )
+    # A user may read (only read: not update or delete) its own memberships in every tenant,
+    # to know where it may go.
+    rls.enable("memberships")
+    rls.read_policy("memberships", "own_memberships", f"user_id = {rls.CURRENT_USER}")
     # Platform entries (no tenant) are read only by sessions bound to no tenant.
     rls.enable(
         "audit_log",
