@@ -1,0 +1,606 @@
+"""The ``daiyun`` command: migrations, the all-in-one server, the scale-out processes, admin.
+
+Every command owns its transaction (ARCHITECTURE.md rule 1): it opens a unit of work, calls the
+services, and the unit of work commits. A mistake by the operator (a bad argument, a refused
+action, an unreachable database) ends in one line on stderr and a non-zero exit, never a
+traceback; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, NoReturn, ParamSpec, TypeVar
+
+import typer
+from alembic.config import Config
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from daiyun.platform.config import VAR_DIR, get_settings
+from daiyun.platform.errors import Problem
+from daiyun.platform.tasks import QUEUES
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+# The checkout (or unpacked source) that holds alembic.ini and migrations/ beside the package.
+REPO_ROOT = PACKAGE_ROOT.parent
+API_PREFIX = "/api/v1"
+STOP_TIMEOUT_SECONDS = 20.0
+
+app = typer.Typer(
+    name="daiyun",
+    help="Daiyun (代运营): the operating system of an e-commerce agency.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Click's base error, whichever click typer runs on (recent typer versions vendor their own).
+_USAGE_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+class CLIError(Exception):
+    """A refusal the operator can act on; printed as one line."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg", ""))
+    return "; ".join(parts) or "invalid input"
+
+
+def _describe_database(exc: SQLAlchemyError) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    hint = ""
+    if "no such table" in first or ("relation" in first and "does not exist" in first):
+        hint = " (run `daiyun migrate` first)"
+    return f"database: {first}{hint}"
+
+
+def friendly(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn the errors an operator can cause into one line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except CLIError as exc:
+            _fail(str(exc), exc.code)
+        except Problem as exc:
+            _fail(exc.detail)
+        except ValidationError as exc:
+            _fail(_describe_validation(exc))
+        except SQLAlchemyError as exc:  # ArgumentError (a malformed URL) included
+            _fail(_describe_database(exc))
+
+    return run
+
+
+def _redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable url>"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file behind a ``sqlite:///`` or ``sqla+sqlite:///`` URL, if it is a file."""
+    if "sqlite" not in url.split("://", 1)[0]:
+        return None
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def _ensure_parent(url: str) -> None:
+    path = _sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _is_sqlite_broker(url: str) -> bool:
+    return url.startswith("sqla+sqlite")
+
+
+# --- migrations ---------------------------------------------------------------------------
+
+
+def alembic_config(owner_url: str, app_url: str) -> Config:
+    """Alembic's configuration, found relative to the package so any working directory works."""
+    migrations = REPO_ROOT / "migrations"
+    if not (migrations / "env.py").is_file():
+        raise CLIError(f"no migrations beside the package (looked in {migrations})")
+    ini = REPO_ROOT / "alembic.ini"
+    config = Config(str(ini)) if ini.is_file() else Config()
+    config.set_main_option("script_location", str(migrations).replace("%", "%%"))
+    config.attributes["owner_url"] = owner_url
+    config.attributes["app_url"] = app_url
+    return config
+
+
+def run_migrations() -> str:
+    """Upgrade to head as the schema owner (granting the app role its access); return head."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    settings = get_settings()
+    _ensure_parent(settings.database_url)
+    _ensure_parent(settings.owner_database_url)
+    config = alembic_config(settings.owner_database_url, settings.database_url)
+    command.upgrade(config, "head")
+    return ScriptDirectory.from_config(config).get_current_head() or "base"
+
+
+@app.command()
+@friendly
+def migrate() -> None:
+    """Upgrade the database to the latest schema.
+
+    Runs as DAIYUN_MIGRATION_DATABASE_URL (the owner) when set; on PostgreSQL it then creates the
+    role of DAIYUN_DATABASE_URL if needed and grants it data access only.
+    """
+    revision = run_migrations()
+    typer.echo(f"Database {_redact(get_settings().database_url)} is at revision {revision}.")
+
+
+# --- the scale-out processes ---------------------------------------------------------------
+
+
+def _check_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CLIError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _uvicorn_level() -> str:
+    level = get_settings().log_level.lower()
+    return level if level in {"critical", "error", "warning", "info", "debug", "trace"} else "info"
+
+
+@app.command()
+@friendly
+def api(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Run the HTTP API (run several behind a load balancer; migrate first)."""
+    import uvicorn
+
+    _check_port(host, port)
+    uvicorn.run(
+        "daiyun.platform.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=_uvicorn_level(),
+        # The app logs every request itself, with its request id and tenant.
+        access_log=False,
+    )
+
+
+class Pool(StrEnum):
+    prefork = "prefork"
+    threads = "threads"
+    solo = "solo"
+
+
+def parse_queues(value: str) -> list[str]:
+    """Comma-separated queue names, each one of :data:`daiyun.platform.tasks.QUEUES`."""
+    names = list(dict.fromkeys(q.strip() for q in value.split(",") if q.strip()))
+    unknown = [q for q in names if q not in QUEUES]
+    if unknown or not names:
+        label = ", ".join(repr(q) for q in unknown) or "(none given)"
+        raise CLIError(f"unknown queue {label}; choose from {', '.join(QUEUES)}", code=2)
+    return names
+
+
+def worker_argv(queues: list[str], concurrency: int | None, pool: Pool | None) -> list[str]:
+    """The ``celery worker`` arguments for these queues on the configured broker."""
+    sqlite_broker = _is_sqlite_broker(get_settings().broker_url)
+    if pool is None:
+        # The SQLite broker is a single file: one consumer thread is what it serves well.
+        if sqlite_broker:
+            pool = Pool.threads if concurrency and concurrency > 1 else Pool.solo
+        else:
+            pool = Pool.prefork
+    argv = [
+        "worker",
+        f"--queues={','.join(queues)}",
+        f"--pool={pool.value}",
+        f"--loglevel={get_settings().log_level.upper()}",
+    ]
+    if concurrency is not None:
+        argv.append(f"--concurrency={concurrency}")
+    if sqlite_broker:
+        # Gossip, mingle and heartbeats need a fanout exchange the SQL transport lacks.
+        argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    return argv
+
+
+def _exit_with(code: object) -> None:
+    """Pass a Celery command's exit status on (it returns it rather than exiting)."""
+    if isinstance(code, int) and code:
+        raise typer.Exit(code)
+
+
+@app.command()
+@friendly
+def worker(
+    queues: Annotated[
+        str, typer.Option(help=f"Comma-separated queues, any of: {', '.join(QUEUES)}")
+    ] = ",".join(QUEUES),
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Tasks run at once (default: the CPU count)")
+    ] = None,
+    pool: Annotated[
+        Pool | None,
+        typer.Option(help="Execution pool (default: solo on the SQLite broker, else prefork)"),
+    ] = None,
+) -> None:
+    """Run a Celery worker consuming the given queues (size one per queue at scale)."""
+    names = parse_queues(queues)
+    settings = get_settings()
+    _ensure_parent(settings.broker_url)
+    from daiyun.platform.tasks import celery_app
+
+    _exit_with(celery_app.start(worker_argv(names, concurrency, pool)))
+
+
+@app.command()
+@friendly
+def beat(
+    schedule: Annotated[
+        Path, typer.Option(help="Where beat keeps its schedule state (must be writable)")
+    ] = VAR_DIR / "celerybeat-schedule",
+) -> None:
+    """Run Celery beat, the periodic scheduler (exactly one per deployment)."""
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_parent(get_settings().broker_url)
+    from daiyun.platform.tasks import celery_app
+
+    _exit_with(
+        celery_app.start(
+            ["beat", f"--schedule={schedule}", f"--loglevel={get_settings().log_level.upper()}"]
+        )
+    )
+
+
+# --- serve: everything in one command ------------------------------------------------------
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook asking Linux to SIGTERM the child if the supervisor dies abruptly."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the supervisor died before the hook ran
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return hook
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, preexec: Callable[[], None] | None) -> None:
+        # Its own process group: a terminal's Ctrl-C reaches only the supervisor, which stops
+        # the children in order, and a child's own children can be cleaned up with it.
+        self.process = subprocess.Popen(  # noqa: S603
+            self.argv, start_new_session=True, preexec_fn=preexec
+        )
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal_group(self, signum: int, leader_only: bool = False) -> None:
+        if self.process is None:
+            return
+        try:
+            if leader_only:
+                self.process.send_signal(signum)
+            else:
+                os.killpg(self.process.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+@dataclass
+class Supervisor:
+    """Runs child processes until a signal asks it to stop or one of them dies."""
+
+    children: list[Child]
+    probe: tuple[str, int]
+    on_ready: Callable[[], None]
+    signals: int = field(default=0)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.signals += 1
+
+    def run(self) -> int:
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            preexec = _die_with_parent()
+            for child in self.children:
+                child.start(preexec)
+            failed = self._watch()
+        finally:
+            self._stop_all()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return 1 if failed else 0
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(self.probe, timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def _watch(self) -> bool:
+        ready = False
+        while not self.signals:
+            for child in self.children:
+                code = child.process.poll() if child.process else None
+                if code is not None:
+                    typer.echo(
+                        f"error: the {child.name} process exited with code {code};"
+                        " stopping the others",
+                        err=True,
+                    )
+                    return True
+            if not ready and self._answers():
+                ready = True
+                self.on_ready()
+            time.sleep(0.2)
+        typer.echo("Stopping...", err=True)
+        return False
+
+    def _stop_all(self) -> None:
+        # Each child is asked once (SIGTERM to the leader, which shuts its own pool down),
+        # then whatever is left of its process group is killed: nothing outlives `serve`.
+        seen = self.signals
+        for child in self.children:
+            if child.running():
+                child.signal_group(signal.SIGTERM, leader_only=True)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        while any(c.running() for c in self.children) and time.monotonic() < deadline:
+            if self.signals > max(seen, 1):  # asked again: stop waiting
+                break
+            time.sleep(0.1)
+        for child in self.children:
+            child.signal_group(signal.SIGKILL)
+            if child.process is not None:
+                child.process.wait()
+
+
+def _url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)  # noqa: S104
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def _prepare_broker() -> None:
+    """Reach the broker once before the children start (the SQL transport creates its tables
+    here, rather than three processes racing to)."""
+    from kombu.exceptions import KombuError
+
+    from daiyun.platform.tasks import celery_app
+
+    url = get_settings().broker_url
+    _ensure_parent(url)
+    try:
+        with celery_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=2, timeout=5)
+            connection.default_channel  # noqa: B018  (opening it creates the SQL tables)
+    except (KombuError, OSError) as exc:
+        raise CLIError(f"the broker {_redact(url)} does not answer: {exc}") from exc
+
+
+@app.command()
+@friendly
+def serve(
+    host: Annotated[str, typer.Option(help="Address for the API to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the API")] = 8000,
+) -> None:
+    """Migrate, then run the API, a worker on every queue and beat together (Ctrl-C stops all).
+
+    On the embedded defaults everything lives under ./var/: the SQLite database, the SQLite
+    broker and beat's schedule.
+    """
+    _check_port(host, port)
+    revision = run_migrations()
+    _prepare_broker()
+    url = _url(host, port)
+    me = [sys.executable, "-m", "daiyun.cli"]
+    children = [
+        Child("api", [*me, "api", "--host", host, "--port", str(port)]),
+        Child("worker", [*me, "worker", "--queues", ",".join(QUEUES)]),
+        Child("beat", [*me, "beat", "--schedule", str(VAR_DIR / "celerybeat-schedule")]),
+    ]
+    typer.echo(
+        f"Database at revision {revision}. Starting the API on {url}, a worker on queues"
+        f" {', '.join(QUEUES)}, and beat..."
+    )
+
+    def ready() -> None:
+        typer.echo(
+            f"\nDaiyun is running on {url}\n"
+            f"  API docs   {url}{API_PREFIX}/docs\n"
+            f"  readiness  {url}/readyz\n"
+            "Press Ctrl-C to stop.\n"
+        )
+
+    probe = ("127.0.0.1" if host in ("0.0.0.0", "") else host, port)  # noqa: S104
+    code = Supervisor(children, probe, ready).run()
+    if code:
+        raise typer.Exit(code)
+
+
+# --- administration -----------------------------------------------------------------------
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise CLIError("no password given: pass --password, or one line on standard input")
+        return line
+    try:
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    except typer.Abort as exc:
+        raise CLIError("no password given") from exc
+
+
+@app.command("create-admin")
+@friendly
+def create_admin(
+    email: Annotated[str, typer.Argument(help="The admin's e-mail address (their login)")],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="At least 10 characters. When omitted: asked for (hidden, twice) in a"
+            " terminal, else read as one line from standard input"
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Display name (default: the e-mail's local part)")
+    ] = None,
+) -> None:
+    """Create an agency admin, who sees and manages every tenant."""
+    from daiyun.platform.auth.permissions import Role
+    from daiyun.platform.auth.schemas import UserCreate
+    from daiyun.platform.auth.users import create_user
+    from daiyun.platform.db import unit_of_work
+
+    if password is None:
+        password = _read_password()
+    data = UserCreate(
+        email=email,
+        name=name or email.split("@", 1)[0] or email,
+        password=password,
+        role=Role.agency_admin,
+    )
+    try:
+        with unit_of_work() as session:
+            user = create_user(session, data)
+    except Problem as exc:
+        if exc.kind == "user-not-created":
+            raise CLIError(f"could not create {data.email}: is it already registered?") from exc
+        raise
+    typer.echo(f"Created agency admin {user.email} (id {user.id}).")
+
+
+@app.command()
+@friendly
+def demo(
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Seed even into a non-SQLite database (the password is public!)"
+        ),
+    ] = False,
+) -> None:
+    """Migrate, then create the demo agency (three merchants, every role) and print its logins.
+
+    Safe to run again: what exists is left alone and the same logins are printed.
+    """
+    from daiyun.demo import login_table, seed
+
+    settings = get_settings()
+    if not settings.is_sqlite and not force:
+        raise CLIError(
+            "the demo logins share a published password; to seed them into"
+            f" {_redact(settings.database_url)} anyway, pass --force"
+        )
+    run_migrations()
+    result = seed()
+    if result.changed:
+        typer.echo(f"Created the demo agency ({len(result.created)} records).")
+    else:
+        typer.echo("The demo agency is already in place; nothing changed.")
+    typer.echo(f"\nDemo logins (every password is {result.password}):\n")
+    for row in login_table(result.logins):
+        typer.echo(f"  {row}")
+    base = settings.base_url.rstrip("/")
+    admin = result.logins[0].email
+    typer.echo(
+        "\nStart everything with `daiyun serve` (or `make demo`), then sign in and list tenants:\n"
+        f"  curl -d 'username={admin}&password={result.password}' {base}{API_PREFIX}/auth/token\n"
+        f"  curl -H 'Authorization: Bearer <access_token>' {base}{API_PREFIX}/tenants"
+    )
+
+
+def main() -> None:
+    """The ``daiyun`` entry point: usage errors, too, are one line on stderr."""
+    try:
+        code = app(prog_name="daiyun", standalone_mode=False)
+    except _USAGE_ERROR as exc:
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        typer.echo(f"error: {message} (see `daiyun --help`)", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(1)
+    except (Problem, ValidationError, SQLAlchemyError, CLIError) as exc:
+        message = (
+            _describe_validation(exc)
+            if isinstance(exc, ValidationError)
+            else _describe_database(exc)
+            if isinstance(exc, SQLAlchemyError)
+            else exc.detail
+            if isinstance(exc, Problem)
+            else str(exc)
+        )
+        typer.echo(f"error: {message}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
