@@ -252,9 +252,10 @@ def test_readyz_reports_database_and_broker(
 
 
 def test_readyz_is_503_when_the_database_is_down(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """With the database unreachable, readiness is a 503 problem naming the failed check."""
+    monkeypatch.setitem(celery_app.conf, "broker_url", f"sqla+sqlite:///{tmp_path}/broker.sqlite")
     down = create_engine(
         "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
     )
