@@ -20,8 +20,9 @@ def bind_tenant(session: Session, tenant_id: uuid.UUID) -> None:
     existing = current_tenant(session)
     if existing == tenant_id:
         return
+    # Pending objects count too: an unstamped one would otherwise be flushed into the new tenant.
     if existing is not None and any(
-        isinstance(o, TenantScoped) for o in session.identity_map.values()
+        isinstance(o, TenantScoped) for o in (*session.identity_map.values(), *session.new)
     ):
         raise TenantSwitchRefused("session holds objects of another tenant")
     session.info["tenant_id"] = tenant_id

@@ -105,3 +105,18 @@ def _stamp_and_refuse(session: Session, _flush: UOWTransaction, _instances: Any)
             raise CrossTenantWrite(f"tenant of {type(obj).__name__} cannot change")
         if tenant is None or obj.tenant_id != tenant:
             raise CrossTenantWrite(f"{type(obj).__name__} is not in the bound tenant")
+
+
+@event.listens_for(Session, "before_attach")
+def _refuse_foreign_objects(session: Session, obj: Any) -> None:
+    # A detached object of another tenant (a cached one, say) added or merged without loading
+    # would be served from the identity map by get() and refreshed by its own key, which the
+    # loader criteria skip: keep it out of the session altogether.
+    if not isinstance(obj, TenantScoped):
+        return
+    state = inspect(obj)
+    if state.key is None:
+        return  # pending: the flush stamps or refuses it
+    keys = [column.key for column in state.mapper.primary_key]
+    if state.key[1][keys.index("tenant_id")] != current_tenant(session):
+        raise CrossTenantWrite(f"{type(obj).__name__} belongs to another tenant")
