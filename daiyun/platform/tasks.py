@@ -44,7 +44,11 @@ def make_celery() -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"polling_interval": 0.2},
+        # The SQL transport hands every transport option to create_engine(), which refuses
+        # polling_interval: there the transport's own 1 s poll applies.
+        broker_transport_options=(
+            {} if settings.broker_url.startswith("sqla+") else {"polling_interval": 0.2}
+        ),
         timezone="UTC",
         beat_schedule={
             "outbox-relay": {
@@ -75,6 +79,9 @@ def tenant_task(
     """Register ``fn(session, *args, **kwargs)`` as a task taking the tenant id first."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue}")
+    if options.get("autoretry_for"):
+        # A refusal is final: autoretry_for=(Exception,) must not retry a task with no tenant.
+        options["dont_autoretry_for"] = (*options.get("dont_autoretry_for", ()), TenantRequired)
 
     def decorate(fn: Callable[..., R]) -> Task:
         @functools.wraps(fn)
