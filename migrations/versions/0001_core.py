@@ -83,6 +83,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("published_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -95,7 +96,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_outbox_events_pending", ["tenant_id", "published_at"], unique=False
+            "ix_outbox_events_pending", ["tenant_id", "delivered_at"], unique=False
         )
 
     op.create_table(

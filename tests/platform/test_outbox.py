@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,8 +20,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from daiyun.platform import db
+from daiyun.platform.db import utcnow
 from daiyun.platform.events.models import HandledEvent, OutboxEvent
-from daiyun.platform.events.service import emit, subscribe
+from daiyun.platform.events.service import REDELIVER_AFTER, emit, subscribe
 from daiyun.platform.events.tasks import deliver, relay
 from daiyun.platform.tasks import celery_app
 from daiyun.tenants.scoping import current_tenant
@@ -186,3 +188,24 @@ def test_outbox_tasks_survive_a_worker_crash() -> None:
     for task in (deliver, relay):
         assert task.acks_late is True, task.name
         assert task.reject_on_worker_lost is True, task.name
+
+
+def test_published_but_never_delivered_event_is_published_again(
+    tenants: tuple[uuid.UUID, uuid.UUID],
+) -> None:
+    """A message lost with a killed worker (the embedded broker does not redeliver it) is sent
+    again by the relay once it is older than the redelivery window, and handled once."""
+    a, _ = tenants
+    event_id = _emit(a, PING)
+    with db.unit_of_work(a) as session:
+        lost = session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_id))
+        assert lost is not None
+        lost.published_at = utcnow() - REDELIVER_AFTER - timedelta(seconds=1)
+    relay.delay()
+    wait_for(lambda: _marks(a, event_id), "the handler's mark")
+    delivered = _event(a, event_id)
+    assert delivered is not None and delivered.delivered_at is not None
+    # Delivered now: further relays leave it alone.
+    _relay()
+    assert len(_pongs(a, event_id)) == 1
+    assert ATTEMPTS[str(event_id)] == 1

@@ -17,12 +17,14 @@ class OutboxEvent(TenantScoped, Base):
     """A domain event (``order.created``...) waiting to be, or already, published to Celery."""
 
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_pending", "tenant_id", "published_at"),)
+    __table_args__ = (Index("ix_outbox_events_pending", "tenant_id", "delivered_at"),)
 
     topic: Mapped[str] = mapped_column(String(80))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set by ``deliver`` with its handlers' work; until then the relay may publish it again.
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class HandledEvent(TenantScoped, Base):

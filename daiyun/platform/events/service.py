@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from daiyun.platform.db import utcnow
@@ -42,11 +43,20 @@ def subscribe(topic: str) -> Callable[[Handler], Handler]:
     return register
 
 
+# A published event not delivered after this long is published again: some brokers (the
+# embedded SQL transport) lose a message whose worker was killed before acknowledging it.
+REDELIVER_AFTER = timedelta(minutes=5)
+
+
 def pending(session: Session, limit: int) -> list[OutboxEvent]:
-    """The bound tenant's unpublished events, oldest first."""
+    """The bound tenant's events never published, or published long ago and not delivered."""
+    stale = utcnow() - REDELIVER_AFTER
     stmt = (
         select(OutboxEvent)
-        .where(OutboxEvent.published_at.is_(None))
+        .where(
+            OutboxEvent.delivered_at.is_(None),
+            or_(OutboxEvent.published_at.is_(None), OutboxEvent.published_at < stale),
+        )
         .order_by(OutboxEvent.id)
         .limit(limit)
     )
@@ -75,5 +85,6 @@ def handle(session: Session, event_id: uuid.UUID) -> list[str]:
         handler(session, event)
         session.add(HandledEvent(event_id=event.id, handler=name))
         ran.append(name)
+    event.delivered_at = event.delivered_at or utcnow()
     session.flush()
     return ran
