@@ -133,6 +133,10 @@ def connection(engine: Engine) -> Iterator[Connection]:
     (requests, units of work, tasks run in-process) joins it through savepoints."""
     with engine.connect() as connection:
         outer = connection.begin()
+        if connection.dialect.name == "sqlite":
+            # pysqlite defers BEGIN to the first write, so without this the first SAVEPOINT
+            # would open the transaction and its RELEASE would commit the test's rows.
+            connection.exec_driver_sql("BEGIN")
         db.configure(
             engine,
             sessionmaker(
