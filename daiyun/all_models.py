@@ -1,9 +1,11 @@
 """Imports every model so the metadata (Alembic, the registry of tenant tables) is complete."""
 
+from daiyun.connectors.models import Shop, SyncRun, WebhookDelivery, WebhookRoute
 from daiyun.platform.audit.models import AuditEntry
 from daiyun.platform.auth.models import AccessToken, ApiKey, LoginFailure, User
 from daiyun.platform.events.models import HandledEvent, OutboxEvent
 from daiyun.platform.idempotency import IdempotencyRecord
+from daiyun.platform.orders.models import Order, OrderEvent, OrderLine, OrderRefund, ReviewPolicy
 from daiyun.tenants.models import Membership, Tenant
 
 __all__ = [
@@ -14,7 +16,16 @@ __all__ = [
     "IdempotencyRecord",
     "LoginFailure",
     "Membership",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "OrderRefund",
     "OutboxEvent",
+    "ReviewPolicy",
+    "Shop",
+    "SyncRun",
     "Tenant",
     "User",
+    "WebhookDelivery",
+    "WebhookRoute",
 ]
