@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from daiyun.connectors.commands import register as register_connector_commands
 from daiyun.platform.config import VAR_DIR, get_settings
 from daiyun.platform.errors import Problem
 from daiyun.platform.tasks import QUEUES
@@ -574,6 +575,9 @@ def demo(
         f"  curl -d 'username={admin}&password={result.password}' {base}{API_PREFIX}/auth/token\n"
         f"  curl -H 'Authorization: Bearer <access_token>' {base}{API_PREFIX}/tenants"
     )
+
+
+register_connector_commands(app)
 
 
 def main() -> None:

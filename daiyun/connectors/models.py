@@ -107,9 +107,12 @@ class SyncRun(TenantScoped, Base):
 
     shop_id: Mapped[uuid.UUID]
     trigger: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16), default="queued")
     window_start: Mapped[datetime]
     window_end: Mapped[datetime]
+    # Windows before this are committed: a run picked up again after a crash starts here.
+    resume_from: Mapped[datetime]
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
     pages: Mapped[int] = mapped_column(default=0)
     orders_created: Mapped[int] = mapped_column(default=0)
     orders_updated: Mapped[int] = mapped_column(default=0)

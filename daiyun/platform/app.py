@@ -10,12 +10,15 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import create_engine, text
 
+from daiyun.connectors.api import ingress as webhook_router
+from daiyun.connectors.api import router as shops_router
 from daiyun.platform import errors
 from daiyun.platform.auth.api import router as auth_router
 from daiyun.platform.config import get_settings
 from daiyun.platform.db import get_engine
 from daiyun.platform.errors import problem_response
 from daiyun.platform.observability import RequestContextMiddleware, configure_logging
+from daiyun.platform.orders.api import router as orders_router
 from daiyun.platform.tasks import celery_app
 from daiyun.tenants.api import router as tenants_router
 
@@ -66,7 +69,10 @@ def create_app() -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth_router)
     api.include_router(tenants_router)
+    api.include_router(orders_router)
+    api.include_router(shops_router)
     app.include_router(api)
+    app.include_router(webhook_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

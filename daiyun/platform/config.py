@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     db_pool_size: int = Field(default=10, ge=1)
+    # Pull sync: how often each active shop is pulled, how far back a new shop starts, and
+    # after how long without a heartbeat a run is presumed dead and picked up again.
+    sync_interval_seconds: float = Field(default=300.0, gt=0)
+    sync_initial_days: int = Field(default=7, ge=1)
+    sync_lease_seconds: float = Field(default=300.0, gt=0)
+    # A webhook delivery still unprocessed after this long is queued again.
+    webhook_sweep_seconds: float = Field(default=60.0, gt=0)
 
     @property
     def owner_database_url(self) -> str:

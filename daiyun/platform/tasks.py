@@ -55,8 +55,9 @@ def make_celery() -> Celery:
                 "task": "daiyun.events.relay",
                 "schedule": settings.outbox_relay_seconds,
             },
+            "sync-schedule": {"task": "daiyun.sync.schedule", "schedule": 30.0},
         },
-        include=["daiyun.platform.events.tasks"],
+        include=["daiyun.platform.events.tasks", "daiyun.connectors.tasks"],
     )
     return app
 
@@ -64,7 +65,7 @@ def make_celery() -> Celery:
 celery_app = make_celery()
 
 
-def _parse_tenant(value: Any) -> uuid.UUID:
+def parse_tenant(value: Any) -> uuid.UUID:
     if value in (None, ""):
         raise TenantRequired("tenant work needs a tenant id")
     try:
@@ -86,7 +87,7 @@ def tenant_task(
     def decorate(fn: Callable[..., R]) -> Task:
         @functools.wraps(fn)
         def run(tenant_id: Any, *args: Any, **kwargs: Any) -> R:
-            tenant = _parse_tenant(tenant_id)
+            tenant = parse_tenant(tenant_id)
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(task=name, tenant_id=str(tenant))
             try:

@@ -154,6 +154,7 @@ def upgrade() -> None:
         sa.Column("buyer_email", sa.String(length=320), nullable=True),
         sa.Column("buyer_phone", sa.String(length=64), nullable=True),
         sa.Column("shipping_address", sa.JSON(), nullable=True),
+        sa.Column("fingerprint", sa.String(length=64), nullable=True),
         sa.Column("placed_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("paid_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("source_offset_minutes", sa.Integer(), nullable=False),
@@ -185,6 +186,9 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_orders_tenant_fingerprint", ["tenant_id", "fingerprint"], unique=False
+        )
         batch_op.create_index("ix_orders_tenant_placed", ["tenant_id", "placed_at"], unique=False)
         batch_op.create_index("ix_orders_tenant_status", ["tenant_id", "status"], unique=False)
 
@@ -195,6 +199,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("window_start", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("window_end", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("resume_from", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("heartbeat_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("pages", sa.Integer(), nullable=False),
         sa.Column("orders_created", sa.Integer(), nullable=False),
         sa.Column("orders_updated", sa.Integer(), nullable=False),
@@ -396,6 +402,7 @@ def downgrade() -> None:
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_tenant_status")
         batch_op.drop_index("ix_orders_tenant_placed")
+        batch_op.drop_index("ix_orders_tenant_fingerprint")
 
     op.drop_table("orders")
     op.drop_table("webhook_routes")

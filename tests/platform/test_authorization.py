@@ -22,14 +22,19 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
+from daiyun.connectors.models import Shop, SyncRun, WebhookDelivery
 from daiyun.platform import db
 from daiyun.platform.audit.models import AuditEntry
 from daiyun.platform.auth import service as auth_service
 from daiyun.platform.auth.models import AccessToken, ApiKey, User
 from daiyun.platform.auth.permissions import STAFF_ROLES, Permission, Role, allows
+from daiyun.platform.orders import service as order_service
+from daiyun.platform.orders.models import Order, ReviewState
+from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.tenants.models import Membership, Tenant
-from tests import conftest
+from tests import conftest, factories
 from tests.conftest import PASSWORD, World, migrate
+from tests.platform.tasks_fixtures import celery_broker
 
 API = "/api/v1"
 P = Permission
@@ -63,6 +68,32 @@ class TenantRule:
 EVERY_ROLE = frozenset(Role)
 ADMIN = frozenset({R.agency_admin})
 OFFBOARD: Route = ("DELETE", f"{API}/tenants/{{tenant}}")
+DISCONNECT: Route = ("DELETE", f"{API}/tenants/{{tenant}}/shops/{{shop_id}}")
+
+ORDER_READERS = frozenset(
+    {
+        R.agency_admin,
+        R.account_manager,
+        R.cs_agent,
+        R.warehouse_operator,
+        R.marketer,
+        R.finance,
+        R.merchant_owner,
+        R.merchant_viewer,
+    }
+)
+REVIEWERS = frozenset({R.agency_admin, R.account_manager, R.cs_agent})
+SHOP_READERS = frozenset(
+    {
+        R.agency_admin,
+        R.account_manager,
+        R.cs_agent,
+        R.marketer,
+        R.merchant_owner,
+        R.merchant_viewer,
+    }
+)
+SHOP_MANAGERS = frozenset({R.agency_admin, R.account_manager})
 
 TENANT_TABLE: dict[Route, TenantRule] = {
     ("GET", f"{API}/tenants/{{tenant}}"): TenantRule(P.tenant_read, EVERY_ROLE),
@@ -76,12 +107,44 @@ TENANT_TABLE: dict[Route, TenantRule] = {
         P.members_manage, ADMIN
     ),
     ("GET", f"{API}/tenants/{{tenant}}/audit"): TenantRule(P.audit_read, ADMIN),
+    # Orders (issue 3)
+    ("GET", f"{API}/tenants/{{tenant}}/orders"): TenantRule(P.orders_read, ORDER_READERS),
+    ("GET", f"{API}/tenants/{{tenant}}/orders/{{order_id}}"): TenantRule(
+        P.orders_read, ORDER_READERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/orders/{{order_id}}/release"): TenantRule(
+        P.orders_review, REVIEWERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/orders/{{order_id}}/cancel"): TenantRule(
+        P.orders_review, REVIEWERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/review-policy"): TenantRule(P.orders_review, REVIEWERS),
+    ("PUT", f"{API}/tenants/{{tenant}}/review-policy"): TenantRule(P.orders_review, REVIEWERS),
+    # Shops, syncs and webhook deliveries (issue 3)
+    ("GET", f"{API}/tenants/{{tenant}}/shops"): TenantRule(P.shops_read, SHOP_READERS),
+    ("POST", f"{API}/tenants/{{tenant}}/shops"): TenantRule(P.shops_manage, SHOP_MANAGERS),
+    ("GET", f"{API}/tenants/{{tenant}}/shops/{{shop_id}}"): TenantRule(P.shops_read, SHOP_READERS),
+    ("PATCH", f"{API}/tenants/{{tenant}}/shops/{{shop_id}}"): TenantRule(
+        P.shops_manage, SHOP_MANAGERS
+    ),
+    DISCONNECT: TenantRule(P.shops_manage, SHOP_MANAGERS),
+    ("POST", f"{API}/tenants/{{tenant}}/shops/{{shop_id}}/sync"): TenantRule(
+        P.shops_manage, SHOP_MANAGERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/shops/{{shop_id}}/sync-runs"): TenantRule(
+        P.shops_read, SHOP_READERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/webhook-deliveries"): TenantRule(P.shops_read, SHOP_READERS),
+    ("POST", f"{API}/tenants/{{tenant}}/webhook-deliveries/{{delivery_id}}/replay"): TenantRule(
+        P.shops_manage, SHOP_MANAGERS
+    ),
 }
 
 PUBLIC = "public"  # no sign-in needed
 SIGNED_IN = "signed-in"  # any signed-in user, about itself
 ADMIN_ONLY = "admin-only"  # agency admins; everyone else 403
 INVITE_VIEWER = "invite-viewer"  # admins, or a merchant owner inviting a viewer of its tenant
+SIGNATURE = "signature"  # a marketplace's signature on the body; a sign-in is no substitute
 
 OTHER_TABLE: dict[Route, str] = {
     ("POST", f"{API}/auth/token"): PUBLIC,
@@ -97,6 +160,8 @@ OTHER_TABLE: dict[Route, str] = {
     ("GET", f"{API}/audit"): ADMIN_ONLY,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
+    # Marketplaces authenticate by signature, not by sign-in (tests/connectors/test_webhooks.py).
+    ("POST", "/webhooks/{channel}/{shop_key}"): SIGNATURE,
 }
 
 
@@ -157,6 +222,8 @@ class Cast:
     callers: list[Caller]
     victim: User  # a staff member of A, the target of DELETE .../members/{user_id}
     candidate: User  # an unassigned staff user, the body of POST .../members
+    shop: Shop  # A's shop; the order is held on it, the delivery came from it
+    order_id: uuid.UUID
     placeholders: dict[str, str] = field(default_factory=dict)
 
     def caller(self, name: str) -> Caller:
@@ -184,9 +251,41 @@ def _cast(world: World) -> Cast:
     ]
     victim = world.user(R.recruiter, a)
     candidate = world.user(R.cs_agent)
-    cast = Cast(a, b, callers, victim, candidate)
-    cast.placeholders = {"tenant": a.slug, "user_id": str(victim.id)}
+    shop = factories.shop(a.id)
+    with db.unit_of_work(a.id) as session:
+        [(_, order)] = order_service.ingest(
+            session, shop.id, shop.channel, [factories.order(phone="not a phone")]
+        )
+        delivery = WebhookDelivery(
+            shop_id=shop.id,
+            source=f"shopify:{shop.id}",
+            external_id="e1",
+            topic="orders/create",
+            body="{}",
+        )
+        session.add(delivery)
+        session.flush()
+    cast = Cast(a, b, callers, victim, candidate, shop, order.id)
+    cast.placeholders = {
+        "tenant": a.slug,
+        "user_id": str(victim.id),
+        "shop_id": str(shop.id),
+        "order_id": str(order.id),
+        "delivery_id": str(delivery.id),
+    }
     return cast
+
+
+def _restore(route: Route, cast: Cast) -> None:
+    """Put A's objects back as they were, so the next allowed caller can act on them too."""
+    with db.unit_of_work(cast.a.id) as session:
+        if route[1].endswith(("/release", "/cancel")):
+            order = session.scalar(select(Order).where(Order.id == cast.order_id))
+            assert order is not None
+            order.review_state, order.status = ReviewState.held, OrderStatus.on_hold
+        if route[1].endswith("/sync"):
+            for run in session.scalars(select(SyncRun)):
+                run.status = "succeeded"
 
 
 def _columns(obj: object) -> dict[str, Any]:
@@ -273,6 +372,22 @@ def _tenant_request(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         return {"json": {"display_name": f"Renamed by {caller.name}"[:200]}}
     if route == ("POST", f"{API}/tenants/{{tenant}}/members"):
         return {"json": {"user_id": str(cast.candidate.id), "role": R.cs_agent.value}}
+    if route == ("POST", f"{API}/tenants/{{tenant}}/shops"):
+        body = {
+            "channel": "shopify",
+            "name": "Matrix shop",
+            "external_id": f"matrix-{uuid.uuid4().hex[:8]}",
+            "credentials": factories.CREDENTIALS["shopify"],
+        }
+        return {"json": body}
+    if route == ("PATCH", f"{API}/tenants/{{tenant}}/shops/{{shop_id}}"):
+        return {"json": {"name": f"Renamed by {caller.name}"[:200]}}
+    if route[1].endswith("/cancel"):
+        return {"json": {"reason": f"cancelled by {caller.name}"}}
+    if route[1].endswith(("/release", "/sync")):
+        return {"json": {}}
+    if route == ("PUT", f"{API}/tenants/{{tenant}}/review-policy"):
+        return {"json": {"blocked_buyers": [f"blocked by {caller.name}"]}}
     return {}
 
 
@@ -298,13 +413,26 @@ def _check_allowed_read(route: Route, cast: Cast, answer: httpx.Response) -> str
     return None
 
 
-def test_tenant_route_matrix(world: World, app: FastAPI) -> None:
+def test_tenant_route_matrix(world: World, app: FastAPI, tmp_path: Path) -> None:
     """SECURITY.md 12: every route on A's objects x every actor; denied writes change nothing."""
+    broker = celery_broker(tmp_path)  # a real broker takes the syncs and replays queued
+    broker.__enter__()
+    try:
+        _tenant_matrix(world, app)
+    finally:
+        broker.__exit__(None, None, None)
+
+
+def _tenant_matrix(world: World, app: FastAPI) -> None:
     cast = _cast(world)
     client = world.client
     admin = cast.caller("agency admin")
     operations = _operations(app)
-    routes = sorted((r for r in operations if "{tenant}" in r[1]), key=lambda r: (r == OFFBOARD, r))
+    # Disconnecting the shop and offboarding the tenant come last: other routes need them.
+    routes = sorted(
+        (r for r in operations if "{tenant}" in r[1]),
+        key=lambda r: (r == OFFBOARD, r == DISCONNECT, r),
+    )
     mismatches: list[str] = []
     for route in routes:
         method, template = route
@@ -354,6 +482,7 @@ def test_tenant_route_matrix(world: World, app: FastAPI) -> None:
                 and victim not in _tenant_state(cast.a).members
             ):
                 world.assign(cast.victim, cast.a, R.recruiter)  # restore for the next caller
+            _restore(route, cast)
     assert not mismatches, "\n".join(mismatches)
 
 
@@ -365,6 +494,8 @@ def test_tenant_route_matrix(world: World, app: FastAPI) -> None:
 def _expected_elsewhere(access: str, caller: Caller, success: int) -> int:
     if access == PUBLIC:
         return success
+    if access == SIGNATURE:
+        return 401
     if caller.user is None:
         return 401
     if access == SIGNED_IN:
@@ -427,7 +558,13 @@ def test_other_route_matrix(world: World, app: FastAPI, monkeypatch: pytest.Monk
             where = f"{caller.name}: {method} {template}"
             expected = _expected_elsewhere(access, caller, operations[route])
             try:
-                path = template.format_map({"key_id": str(keys[caller.name])})
+                path = template.format_map(
+                    {
+                        "key_id": str(keys[caller.name]),
+                        "channel": cast.shop.channel,
+                        "shop_key": cast.shop.webhook_key,
+                    }
+                )
             except KeyError as exc:
                 mismatches.append(f"{method} {template}: no object to put in {exc}")
                 break
@@ -441,7 +578,13 @@ def test_other_route_matrix(world: World, app: FastAPI, monkeypatch: pytest.Monk
                     f"{where} -> {answer.status_code}, expected {expected}: {answer.text[:200]}"
                 )
                 continue
-            problem = _check_refusal(answer, expected)
+            problem = (
+                _check_refusal(answer, expected)
+                if access != SIGNATURE
+                else None
+                if _kind(answer) == "invalid-signature"
+                else f"problem type {_kind(answer)!r}, expected 'invalid-signature'"
+            )
             if problem:
                 mismatches.append(f"{where}: {problem}")
             if expected == 422 and _kind(answer) != "unknown-tenant":

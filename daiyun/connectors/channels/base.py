@@ -7,14 +7,18 @@ cursors and commits, and the webhook ingress owns storage. Everything a marketpl
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 from daiyun.connectors.errors import MalformedPayload
 from daiyun.connectors.http import ShopHttp
+from daiyun.platform.money import MoneyError, to_minor
 from daiyun.platform.orders.normalized import NormalizedOrder
 
 
@@ -63,9 +67,7 @@ class Connector(ABC):
         self.http = http
 
     @abstractmethod
-    def fetch_page(
-        self, start: datetime, end: datetime, token: str | None
-    ) -> FetchedPage:
+    def fetch_page(self, start: datetime, end: datetime, token: str | None) -> FetchedPage:
         """One page of orders modified in ``[start, end)``; ``token`` from the previous page."""
 
     @classmethod
@@ -84,3 +86,85 @@ class Connector(ABC):
     @abstractmethod
     def normalize(raw: dict[str, Any]) -> NormalizedOrder:
         """The channel's order document as a canonical order (raises MalformedPayload)."""
+
+
+# Small helpers every connector uses on what a marketplace sends.
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by case-insensitive name, from a plain dict or from starlette's ``Headers``."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    wanted = name.lower()
+    for key, candidate in headers.items():
+        if key.lower() == wanted:
+            return candidate
+    return None
+
+
+def hmac_sha256_base64_matches(secret: object, body: bytes, signature: str | None) -> bool:
+    """Whether ``signature`` is base64(HMAC-SHA256(secret, body)), compared in constant time."""
+    if not signature or not isinstance(secret, str | bytes) or not secret:
+        return False
+    key = secret.encode() if isinstance(secret, str) else secret
+    expected = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest())
+    return hmac.compare_digest(expected, signature.strip().encode())
+
+
+def required(doc: Mapping[str, Any], name: str, where: str = "order") -> Any:
+    """A field the marketplace always sends; its absence makes the payload malformed."""
+    if not isinstance(doc, Mapping):
+        raise MalformedPayload(f"{where} is not an object")
+    value = doc.get(name)
+    if value is None or value == "":
+        raise MalformedPayload(f"{where} has no {name}")
+    return value
+
+
+def minor_units(amount: Any, currency: str, name: str) -> int:
+    """An amount as exact minor units; a float or a garbled amount is a malformed payload."""
+    if amount is None or amount == "":
+        return 0
+    if isinstance(amount, bool) or not isinstance(amount, str | int):
+        raise MalformedPayload(f"{name} is not a decimal string: {type(amount).__name__}")
+    try:
+        return to_minor(amount, currency)
+    except MoneyError as exc:
+        raise MalformedPayload(f"{name}: {exc}") from exc
+
+
+def parse_time(value: Any, name: str, *, naive_is_utc: bool = False) -> datetime:
+    """An ISO 8601 time as an aware datetime (kept in its own offset; naive only if allowed)."""
+    if not isinstance(value, str) or not value:
+        raise MalformedPayload(f"{name} is missing or not a time")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise MalformedPayload(f"{name} is not an ISO 8601 time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        if not naive_is_utc:
+            raise MalformedPayload(f"{name} has no UTC offset: {value!r}")
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def text_or_none(value: Any) -> str | None:
+    """Marketplaces send absent text as null or as "": both mean nothing."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def unit_price(line_minor: int, quantity: int) -> tuple[int, int]:
+    """Split a whole line's amount into a unit price and the rounding that keeps it exact.
+
+    ``line_minor / quantity`` need not be whole (10.00 for 3): the unit price is rounded up and
+    the surplus returned, to be added to the line's discount, so that unit price x quantity -
+    discount still equals what the marketplace charged, to the minor unit.
+    """
+    if quantity <= 0:
+        return line_minor, 0
+    unit = -(-line_minor // quantity)
+    return unit, unit * quantity - line_minor

@@ -30,6 +30,8 @@ class Permission(StrEnum):
     audit_read = "audit:read"
     orders_read = "orders:read"
     orders_review = "orders:review"
+    # Buyers' names, phones and addresses in full; without it the API masks them.
+    buyers_read = "buyers:read"
     shops_read = "shops:read"
     shops_manage = "shops:manage"
     billing_read = "billing:read"
@@ -50,19 +52,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.tenant_update,
             P.orders_read,
             P.orders_review,
+            P.buyers_read,
             P.shops_read,
             P.shops_manage,
             P.billing_read,
             P.marketing_manage,
         }
     ),
-    Role.cs_agent: frozenset(_READ | {P.orders_read, P.orders_review, P.shops_read}),
-    Role.warehouse_operator: frozenset(_READ | {P.orders_read, P.warehouse_manage}),
+    Role.cs_agent: frozenset(_READ | {P.orders_read, P.orders_review, P.buyers_read, P.shops_read}),
+    Role.warehouse_operator: frozenset(_READ | {P.orders_read, P.buyers_read, P.warehouse_manage}),
     Role.recruiter: frozenset(_READ | {P.recruiting_manage}),
     Role.marketer: frozenset(_READ | {P.orders_read, P.shops_read, P.marketing_manage}),
     Role.finance: frozenset(_READ | {P.orders_read, P.billing_read, P.billing_manage}),
     Role.merchant_owner: frozenset(
-        _READ | {P.viewers_invite, P.orders_read, P.shops_read, P.billing_read}
+        _READ | {P.viewers_invite, P.orders_read, P.buyers_read, P.shops_read, P.billing_read}
     ),
     Role.merchant_viewer: frozenset(_READ | {P.orders_read, P.shops_read, P.billing_read}),
 }

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from daiyun.platform.db import utcnow
+from daiyun.platform.db import new_id, utcnow
 from daiyun.platform.events.models import HandledEvent, OutboxEvent
 
 Handler = Callable[[Session, OutboxEvent], None]
@@ -25,9 +25,9 @@ _handlers: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
 
 def emit(session: Session, topic: str, payload: dict[str, Any]) -> OutboxEvent:
     """Record a domain event in the current tenant's outbox, in the current transaction."""
-    event = OutboxEvent(topic=topic, payload=payload)
+    # The id is set here rather than at flush, so a bulk import emits without a flush per event.
+    event = OutboxEvent(id=new_id(), topic=topic, payload=payload)
     session.add(event)
-    session.flush()
     return event
 
 

@@ -46,6 +46,7 @@ class Order(TenantScoped, Timestamped, Base):
         ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"]),
         Index("ix_orders_tenant_placed", "tenant_id", "placed_at"),
         Index("ix_orders_tenant_status", "tenant_id", "status"),
+        Index("ix_orders_tenant_fingerprint", "tenant_id", "fingerprint"),
     )
 
     shop_id: Mapped[uuid.UUID]
@@ -70,6 +71,8 @@ class Order(TenantScoped, Timestamped, Base):
     buyer_email: Mapped[str | None] = mapped_column(String(320))
     buyer_phone: Mapped[str | None] = mapped_column(String(64))
     shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Buyer plus items, hashed: equal fingerprints close in time suggest a duplicate order.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
     placed_at: Mapped[datetime]
     paid_at: Mapped[datetime | None]
     source_offset_minutes: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,29 @@
+"""The marketplace connectors by channel name, as shops and webhook routes name them."""
+
+from __future__ import annotations
+
+from daiyun.connectors.channels.amazon import AmazonConnector
+from daiyun.connectors.channels.base import Connector
+from daiyun.connectors.channels.shopify import ShopifyConnector
+from daiyun.connectors.channels.woocommerce import WooCommerceConnector
+
+CONNECTORS: dict[str, type[Connector]] = {
+    connector.channel: connector
+    for connector in (ShopifyConnector, WooCommerceConnector, AmazonConnector)
+}
+
+
+class UnknownChannel(LookupError):
+    """No connector serves this channel name."""
+
+
+def connector_for(channel: str) -> type[Connector]:
+    """The connector class of a channel; raises :class:`UnknownChannel` for an unknown name."""
+    try:
+        return CONNECTORS[channel]
+    except KeyError:
+        known = ", ".join(sorted(CONNECTORS))
+        raise UnknownChannel(f"no connector for channel {channel!r} (known: {known})") from None
+
+
+__all__ = ["CONNECTORS", "Connector", "UnknownChannel", "connector_for"]

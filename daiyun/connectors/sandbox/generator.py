@@ -1,0 +1,571 @@
+"""Realistic sandbox orders, drawn from a seeded ``random.Random`` so a seed gives the same shop.
+
+Buyers are Chinese or English-speaking, shipping to China, the United States or the United
+Kingdom in proportions that follow the shop's currency. The data is as untidy as a real shop's:
+about 5% of phone numbers are malformed and about 3% of addresses are incomplete or unclear, so
+the connectors' normalisers and the address checks downstream meet the cases they must handle.
+Orders generated "with history" have already lived: paid, shipped, delivered, cancelled or
+refunded at times between their creation and their last update.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import zlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from daiyun.connectors.sandbox.state import (
+    Address,
+    Buyer,
+    Order,
+    OrderLine,
+    Refund,
+    Shop,
+    minor_digits,
+)
+
+# (SKU, English title, Chinese title, price in US cents)
+PRODUCTS: tuple[tuple[str, str, str, int], ...] = (
+    ("TEA-LJ-250", "Longjing Green Tea 250g", "西湖龙井 250克", 2499),
+    ("TEA-PU-357", "Aged Pu-erh Tea Cake 357g", "普洱茶饼 357克", 3899),
+    ("SILK-PC-01", "Mulberry Silk Pillowcase", "桑蚕丝枕套", 3999),
+    ("SILK-SC-02", "Silk Scarf, Peony Print", "牡丹印花真丝围巾", 5900),
+    ("CER-CUP-06", "Celadon Tea Cup Set (6)", "青瓷茶杯六件套", 4550),
+    ("CER-POT-01", "Yixing Clay Teapot", "宜兴紫砂壶", 8800),
+    ("HOME-LMP-03", "Paper Lantern Table Lamp", "纸灯笼台灯", 2750),
+    ("BEAUTY-MSK-10", "Sheet Mask Pack (10)", "补水面膜 10片装", 1599),
+    ("SNACK-MC-08", "Mooncake Gift Box", "月饼礼盒", 3299),
+    ("ELEC-CBL-2M", "USB-C Cable 2m", "USB-C 数据线 2米", 899),
+    ("ELEC-PB-10K", "Power Bank 10000mAh", "充电宝 10000mAh", 2999),
+    ("APP-HD-M", "Ink Wash Hoodie, M", "水墨连帽卫衣 M码", 4500),
+    ("APP-HD-L", "Ink Wash Hoodie, L", "水墨连帽卫衣 L码", 4500),
+    ("TOY-KITE-01", "Swallow Kite", "燕子风筝", 1999),
+    ("STAT-BR-05", "Calligraphy Brush Set", "毛笔套装", 1850),
+    ("HOME-CHP-10", "Bamboo Chopsticks (10 pairs)", "竹筷 10双装", 799),
+)
+
+# Approximate value of one US dollar, to price the catalogue in the shop's currency.
+_USD_RATE = {
+    "USD": 1.0,
+    "CNY": 7.2,
+    "GBP": 0.79,
+    "EUR": 0.92,
+    "JPY": 150.0,
+    "CAD": 1.36,
+    "AUD": 1.52,
+    "HKD": 7.8,
+    "SGD": 1.34,
+}
+# Where buyers live, by the shop's currency.
+_COUNTRY_MIX = {"USD": (80, 12, 8), "CNY": (4, 92, 4), "GBP": (10, 10, 80), "EUR": (35, 25, 40)}
+_COUNTRIES = ("US", "CN", "GB")
+_TAX = {"US": (800, "Sales Tax"), "GB": (2000, "VAT"), "CN": (1300, "VAT")}
+
+_CN_SURNAMES = (
+    ("王", "Wang"),
+    ("李", "Li"),
+    ("张", "Zhang"),
+    ("刘", "Liu"),
+    ("陈", "Chen"),
+    ("杨", "Yang"),
+    ("黄", "Huang"),
+    ("赵", "Zhao"),
+    ("吴", "Wu"),
+    ("周", "Zhou"),
+    ("徐", "Xu"),
+    ("孙", "Sun"),
+    ("马", "Ma"),
+    ("朱", "Zhu"),
+    ("胡", "Hu"),
+    ("郭", "Guo"),
+    ("何", "He"),
+    ("林", "Lin"),
+    ("罗", "Luo"),
+    ("欧阳", "Ouyang"),
+)
+_CN_GIVEN = (
+    ("伟", "Wei"),
+    ("芳", "Fang"),
+    ("娜", "Na"),
+    ("秀英", "Xiuying"),
+    ("敏", "Min"),
+    ("静", "Jing"),
+    ("丽", "Li"),
+    ("强", "Qiang"),
+    ("磊", "Lei"),
+    ("军", "Jun"),
+    ("洋", "Yang"),
+    ("勇", "Yong"),
+    ("艳", "Yan"),
+    ("杰", "Jie"),
+    ("娟", "Juan"),
+    ("涛", "Tao"),
+    ("明", "Ming"),
+    ("超", "Chao"),
+    ("晓明", "Xiaoming"),
+    ("子涵", "Zihan"),
+    ("欣怡", "Xinyi"),
+    ("浩然", "Haoran"),
+    ("雨桐", "Yutong"),
+)
+_EN_FIRST = (
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "William",
+    "Elizabeth",
+    "David",
+    "Susan",
+    "Olivia",
+    "Oliver",
+    "Amelia",
+    "Harry",
+    "Emma",
+    "Noah",
+    "Sophie",
+    "Jack",
+    "Chloe",
+    "Daniel",
+    "Grace",
+    "Thomas",
+)
+_EN_LAST = (
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Taylor",
+    "Wilson",
+    "Evans",
+    "Thomas",
+    "Roberts",
+    "Walker",
+    "Wright",
+    "O'Connor",
+    "Clarke",
+    "Hughes",
+    "Martin",
+    "Lee",
+    "Thompson",
+    "White",
+    "Harris",
+    "Lewis",
+)
+
+# (province, province code, city, district, postcode)
+_CN_PLACES = (
+    ("广东省", "GD", "深圳市", "南山区", "518057"),
+    ("广东省", "GD", "广州市", "天河区", "510620"),
+    ("浙江省", "ZJ", "杭州市", "西湖区", "310013"),
+    ("北京市", "BJ", "北京市", "朝阳区", "100020"),
+    ("上海市", "SH", "上海市", "浦东新区", "200120"),
+    ("江苏省", "JS", "南京市", "鼓楼区", "210008"),
+    ("四川省", "SC", "成都市", "武侯区", "610041"),
+    ("湖北省", "HB", "武汉市", "洪山区", "430070"),
+    ("福建省", "FJ", "厦门市", "思明区", "361001"),
+    ("山东省", "SD", "青岛市", "市南区", "266001"),
+)
+_CN_ROADS = (
+    "科技园路",
+    "文一西路",
+    "建国路",
+    "世纪大道",
+    "中山路",
+    "人民路",
+    "解放路",
+    "天府大道",
+    "珞喻路",
+    "湖滨南路",
+)
+_CN_MOBILE = (
+    "130",
+    "131",
+    "132",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "176",
+    "177",
+    "180",
+    "181",
+    "186",
+    "187",
+    "188",
+    "189",
+    "199",
+)
+# (city, state, state code, ZIP prefix, area code)
+_US_PLACES = (
+    ("New York", "New York", "NY", "100", "212"),
+    ("Los Angeles", "California", "CA", "900", "213"),
+    ("Chicago", "Illinois", "IL", "606", "312"),
+    ("Houston", "Texas", "TX", "770", "713"),
+    ("Seattle", "Washington", "WA", "981", "206"),
+    ("San Francisco", "California", "CA", "941", "415"),
+    ("Boston", "Massachusetts", "MA", "021", "617"),
+    ("Austin", "Texas", "TX", "787", "512"),
+)
+_US_STREETS = (
+    "Main St",
+    "Oak Ave",
+    "Maple Dr",
+    "Cedar Ln",
+    "Park Ave",
+    "Washington Blvd",
+    "Elm St",
+    "Lakeview Rd",
+    "Sunset Blvd",
+    "Broadway",
+)
+# (city, country part, postcode)
+_UK_PLACES = (
+    ("London", "England", "SW1A 2AA"),
+    ("London", "England", "EC1V 9HX"),
+    ("Manchester", "England", "M1 1AE"),
+    ("Birmingham", "England", "B1 1BB"),
+    ("Leeds", "England", "LS1 4AP"),
+    ("Bristol", "England", "BS1 4DJ"),
+    ("Glasgow", "Scotland", "G1 1XQ"),
+    ("Edinburgh", "Scotland", "EH1 1YZ"),
+)
+_UK_STREETS = (
+    "High Street",
+    "Station Road",
+    "Church Lane",
+    "Victoria Road",
+    "Mill Lane",
+    "Queen Street",
+    "Kings Road",
+    "Park Road",
+)
+_BAD_PHONES = (
+    "123",
+    "+86 138",
+    "000000",
+    "n/a",
+    "+1 (555) 12",
+    "138-1234-56789",
+    "call me",
+    "+44 7",
+    "13800000000000",
+)
+_CN_MAIL = ("qq.com", "163.com", "126.com", "gmail.com", "outlook.com")
+_EN_MAIL = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com", "hotmail.co.uk")
+_NOTES = (
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "请周末送货",
+    "Please leave at the door",
+    "送货前请电话联系",
+    "Gift, no invoice please",
+)
+
+# Final state of an order generated with history, and how often each happens.
+_FATES = (
+    "pending",
+    "paid",
+    "partial",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "refunded",
+    "partially_refunded",
+)
+_FATE_WEIGHTS = (12, 25, 4, 35, 12, 6, 3, 3)
+
+
+def _asin(sku: str) -> str:
+    value = zlib.crc32(sku.encode())
+    digits = string.digits + string.ascii_uppercase
+    tail = ""
+    for _ in range(8):
+        value, rest = divmod(value * 7 + 13, 36)
+        tail += digits[rest]
+    return "B0" + tail
+
+
+def local_price(usd_cents: int, currency: str) -> int:
+    """A catalogue price in the shop's currency, in minor units, ending like a shop price."""
+    digits = minor_digits(currency)
+    minor = round(usd_cents * _USD_RATE.get(currency, 1.0) * 10 ** (digits - 2))
+    if digits == 0:
+        return max(10, round(minor / 10) * 10)
+    return max(9, minor // 10 * 10 + 9)
+
+
+class OrderFactory:
+    """Draws orders for one shop; ids come from the shop's own sequences."""
+
+    def __init__(self, rng: random.Random, shop: Shop) -> None:
+        self.rng = rng
+        self.shop = shop
+        self.currency = shop.currency
+        weights = _COUNTRY_MIX.get(self.currency, (50, 30, 20))
+        self._countries = rng.choices(_COUNTRIES, weights, k=256)
+        self._prices = {sku: local_price(cents, self.currency) for sku, _, _, cents in PRODUCTS}
+        # Five dollars' worth, in whole units of the currency: flat shipping and coupon value.
+        unit = 10 ** minor_digits(self.currency)
+        self._five = max(unit, local_price(500, self.currency) // unit * unit)
+        self._free_above = local_price(5000, self.currency)
+
+    # -- one order --------------------------------------------------------------------------
+
+    def order(self, created_at: datetime) -> Order:
+        """A new, unpaid-or-just-paid order created (and last updated) at ``created_at``."""
+        rng = self.rng
+        country = rng.choice(self._countries)
+        buyer = self._buyer(country)
+        address = self._address(country, buyer)
+        rate_bp, tax_title = _TAX[country]
+        lines = [self._line(rate_bp) for _ in range(rng.choices((1, 2, 3, 4), (60, 25, 10, 5))[0])]
+        gross = sum(line.gross for line in lines)
+        order_id = self.shop.allocate("order")
+        order = Order(
+            id=order_id,
+            external_id=self.shop.external_id(order_id),
+            number=self.shop.allocate("number"),
+            currency=self.currency,
+            created_at=created_at,
+            updated_at=created_at,
+            buyer=buyer,
+            address=address,
+            lines=lines,
+            shipping=0 if gross >= self._free_above else self._five,
+            tax_title=tax_title,
+            marketplace_id=rng.choice(self.shop.marketplace_ids),
+            note=rng.choice(_NOTES),
+        )
+        if rng.random() < 0.7:
+            order.paid_at = created_at
+        return order
+
+    def batch(self, count: int, start: datetime, end: datetime, *, history: bool) -> list[Order]:
+        """``count`` orders last updated uniformly over ``[start, end]``, ids in creation order."""
+        rng = self.rng
+        span = (end - start).total_seconds()
+        times: list[tuple[datetime, datetime]] = []
+        for _ in range(count):
+            updated = start + timedelta(seconds=int(rng.random() * span))
+            fate_age = rng.random() if history else 0.0
+            created = updated - timedelta(seconds=int(fate_age * (updated - start).total_seconds()))
+            times.append((created, updated))
+        times.sort()
+        orders = []
+        for created, updated in times:
+            order = self.order(created)
+            if history and updated > created:
+                self._live(order, updated)
+            orders.append(order)
+        return orders
+
+    def _live(self, order: Order, until: datetime) -> None:
+        """Give the order a past ending at ``until``: each event falls between creation and then."""
+        rng = self.rng
+        fate = rng.choices(_FATES, _FATE_WEIGHTS)[0]
+        span = (until - order.created_at).total_seconds()
+        moments = sorted(
+            order.created_at + timedelta(seconds=int(rng.random() * span)) for _ in range(3)
+        )
+        order.updated_at = until
+        if fate == "pending":
+            order.paid_at = None
+            return
+        if fate == "cancelled" and rng.random() < 0.5:
+            order.paid_at = None
+            order.cancelled_at = until
+            order.cancel_reason = rng.choice(("customer", "inventory", "declined", "other"))
+            return
+        if order.paid_at is None:
+            order.paid_at = moments[0]
+        if fate in ("partial", "shipped", "delivered", "refunded", "partially_refunded"):
+            partial = fate == "partial" and order.items > 1
+            budget = rng.randint(1, order.items - 1) if partial else order.items
+            for line in order.lines:
+                line.shipped = min(line.quantity, budget)
+                budget -= line.shipped
+            if not partial:
+                order.fulfilled_at = until if fate == "shipped" else moments[1]
+        if fate == "delivered":
+            order.delivered_at = until
+        elif fate == "cancelled":
+            order.cancelled_at = until
+            order.cancel_reason = "customer"
+            self._refund(order, order.total, until, "Order cancelled", full=True)
+        elif fate == "refunded":
+            self._refund(order, order.total, until, "Returned", full=True)
+        elif fate == "partially_refunded":
+            amount = max(1, order.total * rng.choice((10, 20, 30, 50)) // 100)
+            self._refund(order, amount, until, "Partial refund: damaged item", full=False)
+
+    def _refund(self, order: Order, amount: int, at: datetime, note: str, *, full: bool) -> None:
+        lines = [(line.id, line.quantity) for line in order.lines] if full else []
+        order.refunds.append(
+            Refund(
+                id=self.shop.allocate("refund"),
+                created_at=at,
+                amount=amount,
+                note=note,
+                lines=lines,
+            )
+        )
+
+    # -- parts ------------------------------------------------------------------------------
+
+    def _line(self, tax_rate_bp: int) -> OrderLine:
+        rng = self.rng
+        sku, title_en, title_zh, _ = rng.choice(PRODUCTS)
+        quantity = rng.choices((1, 2, 3, 0), (70, 18, 9, 3))[0] or rng.randint(5, 50)
+        unit = self._prices[sku]
+        gross = unit * quantity
+        discount = 0
+        roll = rng.random()
+        if roll < 0.12:
+            discount = gross // 10
+        elif roll < 0.2:
+            discount = min(gross - 1, self._five)
+        tax = ((gross - discount) * tax_rate_bp + 5000) // 10000
+        return OrderLine(
+            id=self.shop.allocate("line"),
+            sku=sku,
+            title=title_zh if self.currency == "CNY" else title_en,
+            asin=_asin(sku),
+            quantity=quantity,
+            unit_price=unit,
+            discount=discount,
+            tax=tax,
+            tax_rate_bp=tax_rate_bp,
+        )
+
+    def _buyer(self, country: str) -> Buyer:
+        rng = self.rng
+        customer_id = self.shop.allocate("customer")
+        chinese = country == "CN" or rng.random() < 0.15
+        if chinese:
+            (family, family_py), (given, given_py) = rng.choice(_CN_SURNAMES), rng.choice(_CN_GIVEN)
+            if rng.random() < 0.35:
+                email = f"{rng.randint(10_000_000, 3_999_999_999)}@qq.com"
+            else:
+                email = f"{given_py.lower()}.{family_py.lower()}{rng.randint(1, 99)}@" + rng.choice(
+                    _CN_MAIL
+                )
+            if country == "CN":
+                first, last, cjk = given, family, True
+            else:
+                first, last, cjk = given_py, family_py, False
+        else:
+            first, last, cjk = rng.choice(_EN_FIRST), rng.choice(_EN_LAST), False
+            local = f"{first}.{last}".lower().replace("'", "")
+            email = f"{local}{rng.randint(1, 999)}@{rng.choice(_EN_MAIL)}"
+        return Buyer(customer_id, first, last, email, self._phone(country), cjk)
+
+    def _phone(self, country: str) -> str | None:
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.05:
+            return rng.choice(_BAD_PHONES)
+        if roll < 0.08:
+            return None
+        if country == "CN":
+            number = rng.choice(_CN_MOBILE) + f"{rng.randint(0, 99_999_999):08d}"
+            style = rng.randint(0, 3)
+            if style == 0:
+                return f"+86 {number[:3]} {number[3:7]} {number[7:]}"
+            return ("+86" + number, "+86 " + number, number)[style - 1]
+        if country == "US":
+            area = rng.choice(_US_PLACES)[4]
+            exchange = rng.randint(200, 999)
+            while exchange % 100 == 11 or exchange == 555:
+                exchange = rng.randint(200, 999)
+            line = f"{rng.randint(0, 9999):04d}"
+            return rng.choice(
+                (
+                    f"+1 {area}-{exchange}-{line}",
+                    f"+1{area}{exchange}{line}",
+                    f"({area}) {exchange}-{line}",
+                )
+            )
+        mobile = f"7{rng.randint(400, 999)}{rng.randint(0, 999_999):06d}"
+        return rng.choice((f"+44 {mobile[:4]} {mobile[4:]}", f"0{mobile[:4]} {mobile[4:]}"))
+
+    def _address(self, country: str, buyer: Buyer) -> Address:
+        rng = self.rng
+        fields: dict[str, Any]
+        if country == "CN":
+            province, code, city, district, postcode = rng.choice(_CN_PLACES)
+            fields = {
+                "address1": f"{district}{rng.choice(_CN_ROADS)}{rng.randint(1, 399)}号",
+                "address2": f"{rng.randint(1, 30)}栋{rng.randint(1, 4)}单元{rng.randint(101, 3208)}室",
+                "city": city,
+                "district": district,
+                "province": province,
+                "province_code": code,
+                "zip": postcode,
+            }
+        elif country == "US":
+            city, state, code, zip_prefix, _ = rng.choice(_US_PLACES)
+            fields = {
+                "address1": f"{rng.randint(1, 9999)} {rng.choice(_US_STREETS)}",
+                "address2": rng.choice(
+                    ("", "", "", f"Apt {rng.randint(1, 40)}{rng.choice('ABCD')}")
+                ),
+                "city": city,
+                "district": "",
+                "province": state,
+                "province_code": code,
+                "zip": f"{zip_prefix}{rng.randint(0, 99):02d}",
+            }
+        else:
+            city, part, postcode = rng.choice(_UK_PLACES)
+            fields = {
+                "address1": f"{rng.randint(1, 250)} {rng.choice(_UK_STREETS)}",
+                "address2": rng.choice(("", "", f"Flat {rng.randint(1, 12)}")),
+                "city": city,
+                "district": "",
+                "province": part,
+                "province_code": "",
+                "zip": postcode,
+            }
+        if rng.random() < 0.03:
+            # The untidy few: a missing city, a placeholder street, a postcode left out.
+            flaw = rng.randint(0, 3)
+            if flaw == 0:
+                fields["city"] = ""
+            elif flaw == 1:
+                fields["address1"] = "TBD"
+            elif flaw == 2:
+                fields["address1"], fields["address2"] = "?", ""
+            else:
+                fields["zip"] = ""
+        return Address(
+            first_name=buyer.first_name,
+            last_name=buyer.last_name,
+            name=buyer.full_name,
+            country_code=country,
+            phone=buyer.phone,
+            **fields,
+        )

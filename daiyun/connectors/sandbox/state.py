@@ -1,0 +1,761 @@
+"""In-memory state of the sandbox marketplaces: shops, their orders, rate limits, faults, stats.
+
+Every read and write goes through one lock, so the HTTP handlers (run in a thread pool), the
+webhook worker and the demo's order generator see consistent orders. Each shop keeps its orders
+in a list of ``(updated_at seconds, id)`` keys sorted at all times, so a page of a time window is
+two bisections and a slice however many orders the shop holds.
+
+Orders are channel-agnostic: money in integer minor units, times aware UTC truncated to whole
+seconds (every channel renders seconds, and ordering on finer times than the client can see would
+break its ``(updated_at, id)`` cursor). The channel modules render them in each marketplace's shape.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+import threading
+import time
+import zlib
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from daiyun.connectors.sandbox.webhooks import WebhookDispatcher
+
+CHANNELS = ("shopify", "woocommerce", "amazon")
+ACTIONS = ("pay", "fulfill", "ship", "deliver", "cancel", "refund")
+Key = tuple[int, int]
+
+# Currencies whose minor unit is not the cent; every other one has two decimals.
+_MINOR_DIGITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "KWD": 3, "BHD": 3, "JOD": 3}
+# A client that sleeps exactly Retry-After may land a hair early on a coarse clock.
+_VIOLATION_TOLERANCE = 0.01
+_MAX_KEY = 2**63
+
+
+def minor_digits(currency: str) -> int:
+    return _MINOR_DIGITS.get(currency.upper(), 2)
+
+
+def format_minor(amount: int, currency: str) -> str:
+    """Integer minor units as the decimal string marketplaces send ("29.99", "-5.00")."""
+    digits = minor_digits(currency)
+    sign = "-" if amount < 0 else ""
+    whole, fraction = divmod(abs(amount), 10**digits)
+    return f"{sign}{whole}.{fraction:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """A decimal string as exact minor units; ValueError when it is not one."""
+    try:
+        value = Decimal(text.strip())
+    except (InvalidOperation, AttributeError) as exc:
+        raise ValueError(f"not an amount: {text!r}") from exc
+    if not value.is_finite():
+        raise ValueError(f"not an amount: {text!r}")
+    minor = value.scaleb(minor_digits(currency))
+    if minor != minor.to_integral_value():
+        raise ValueError(f"{text!r} has more decimals than {currency} allows")
+    return int(minor)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def parse_time(text: str, *, naive_offset_minutes: int = 0) -> datetime:
+    """An ISO 8601 time as aware UTC; a time without offset is read at ``naive_offset_minutes``."""
+    value = datetime.fromisoformat(text.strip().replace(" ", "+"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC) - timedelta(minutes=naive_offset_minutes)
+    return value.astimezone(UTC)
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def lower_bound(moment: datetime) -> int:
+    """Inclusive lower bound in whole seconds (orders carry whole seconds)."""
+    return math.ceil(moment.timestamp())
+
+
+def upper_bound(moment: datetime) -> int:
+    return math.floor(moment.timestamp())
+
+
+class OrderConflict(ValueError):
+    """An event that the order's current state does not allow (paying a cancelled order...)."""
+
+
+@dataclass(slots=True)
+class Buyer:
+    customer_id: int
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None
+    # Chinese names are written family name first and without a space.
+    cjk: bool = False
+
+    @property
+    def full_name(self) -> str:
+        if self.cjk:
+            return f"{self.last_name}{self.first_name}"
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass(slots=True)
+class Address:
+    first_name: str
+    last_name: str
+    name: str
+    address1: str
+    address2: str
+    city: str
+    district: str
+    province: str
+    province_code: str
+    zip: str
+    country_code: str
+    phone: str | None
+
+
+@dataclass(slots=True)
+class OrderLine:
+    id: int
+    sku: str
+    title: str
+    asin: str
+    quantity: int
+    unit_price: int
+    # Whole-line amounts, in minor units.
+    discount: int
+    tax: int
+    tax_rate_bp: int
+    shipped: int = 0
+
+    @property
+    def gross(self) -> int:
+        return self.unit_price * self.quantity
+
+    @property
+    def net(self) -> int:
+        return self.gross - self.discount
+
+
+@dataclass(slots=True)
+class Refund:
+    id: int
+    created_at: datetime
+    amount: int
+    note: str
+    # (line id, quantity) returned; empty for a refund of an amount only.
+    lines: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Order:
+    id: int
+    external_id: str
+    number: int
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+    buyer: Buyer
+    address: Address
+    lines: list[OrderLine]
+    shipping: int
+    tax_title: str
+    marketplace_id: str = ""
+    paid_at: datetime | None = None
+    fulfilled_at: datetime | None = None
+    delivered_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    refunds: list[Refund] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def key(self) -> Key:
+        return (epoch(self.updated_at), self.id)
+
+    @property
+    def subtotal(self) -> int:
+        return sum(line.net for line in self.lines)
+
+    @property
+    def gross(self) -> int:
+        return sum(line.gross for line in self.lines)
+
+    @property
+    def discounts(self) -> int:
+        return sum(line.discount for line in self.lines)
+
+    @property
+    def tax(self) -> int:
+        return sum(line.tax for line in self.lines)
+
+    @property
+    def total(self) -> int:
+        return self.subtotal + self.tax + self.shipping
+
+    @property
+    def refunded(self) -> int:
+        return sum(refund.amount for refund in self.refunds)
+
+    @property
+    def refundable(self) -> int:
+        return self.total - self.refunded if self.paid_at else 0
+
+    @property
+    def items(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def items_shipped(self) -> int:
+        return sum(line.shipped for line in self.lines)
+
+    @property
+    def status(self) -> str:
+        """Where the order is in its life, in the sandbox's own channel-neutral words."""
+        if self.cancelled_at:
+            return "cancelled"
+        if self.paid_at and self.refunded >= self.total > 0:
+            return "refunded"
+        if self.delivered_at:
+            return "delivered"
+        shipped = self.items_shipped
+        if shipped and shipped >= self.items:
+            return "shipped"
+        if shipped:
+            return "partially_shipped"
+        return "paid" if self.paid_at else "pending"
+
+
+@dataclass
+class Faults:
+    """Misbehaviour injected into channel API calls and webhook deliveries (never the control API)."""
+
+    throttle_next: int = 0
+    retry_after: float = 1.0
+    fail_next: int = 0
+    error_rate: float = 0.0
+    slow_ms: int = 0
+    duplicate_webhooks: int = 1
+    reverse_webhooks: bool = False
+    hold_webhooks: bool = False
+    webhook_delay_ms: int = 0
+    expire_tokens: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CallVerdict:
+    """What the fault injection decided for one channel call."""
+
+    delay: float = 0.0
+    fault: Literal["throttle", "fail"] | None = None
+    retry_after: float = 0.0
+
+
+@dataclass
+class RateVerdict:
+    allowed: bool
+    retry_after: float = 0.0
+
+
+@dataclass
+class AccessToken:
+    token: str
+    shop: Shop
+    expires_at: float
+
+
+# Where each channel's numbering starts: Shopify ids are large integers, WooCommerce ids are
+# WordPress post ids (orders and refunds share one sequence), Amazon item ids have 14 digits.
+_ID_BASES: dict[str, dict[str, int]] = {
+    "shopify": {
+        "order": 5_510_000_000_000,
+        "line": 13_900_000_000_000,
+        "customer": 7_300_000_000_000,
+        "refund": 930_000_000_000,
+        "number": 1000,
+    },
+    "woocommerce": {"order": 1000, "line": 0, "customer": 0, "refund": 1000, "number": 0},
+    "amazon": {"order": 0, "line": 10_000_000_000_000, "customer": 0, "refund": 0, "number": 0},
+}
+
+
+@dataclass(eq=False)
+class Shop:
+    channel: str
+    name: str
+    credentials: dict[str, Any]
+    webhook_url: str | None = None
+    currency: str = "USD"
+    utc_offset_minutes: int = 0
+    # Shopify's leaky bucket and Amazon's token bucket.
+    capacity: int = 40
+    leak_per_second: float = 2.0
+    rate: float = 5.0
+    burst: int = 20
+    store_url: str = ""
+    webhook_id: int = 0
+    bucket_level: float = 0.0
+    bucket_at: float = field(default_factory=time.monotonic)
+    tokens: float = 20.0
+    tokens_at: float = field(default_factory=time.monotonic)
+    retry_deadline: float = 0.0
+    orders: dict[str, Order] = field(default_factory=dict)
+    keys: list[Key] = field(default_factory=list)
+    by_id: dict[int, Order] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=random.Random)
+
+    @property
+    def label(self) -> str:
+        return f"{self.channel}/{self.name}"
+
+    @property
+    def marketplace_ids(self) -> list[str]:
+        ids = self.credentials.get("marketplace_ids") or ["ATVPDKIKX0DER"]
+        return [str(one) for one in ids]
+
+    def allocate(self, kind: str) -> int:
+        if self.channel == "woocommerce" and kind == "refund":
+            kind = "order"
+        value = self.counters.get(kind, _ID_BASES[self.channel][kind]) + 1
+        self.counters[kind] = value
+        return value
+
+    def external_id(self, order_id: int) -> str:
+        if self.channel != "amazon":
+            return str(order_id)
+        # 3-7-7 digits, increasing with the id so that sorting by AmazonOrderId sorts by id.
+        prefix = 111 + zlib.crc32(self.name.encode()) % 800
+        serial = 1_234_567_000_000 + order_id * 7_919
+        return f"{prefix:03d}-{serial // 10**7:07d}-{serial % 10**7:07d}"
+
+    def window(self, lo: int, hi: int, after: Key | None = None) -> tuple[int, int]:
+        """Index range of keys with ``lo <= updated <= hi`` (seconds), strictly after ``after``."""
+        start = bisect_left(self.keys, (lo, -1))
+        if after is not None:
+            start = max(start, bisect_right(self.keys, after))
+        end = bisect_right(self.keys, (hi, _MAX_KEY))
+        return start, max(start, end)
+
+    def scan(
+        self,
+        start: int,
+        end: int,
+        limit: int,
+        keep: Callable[[Order], bool] | None = None,
+        *,
+        backwards: bool = False,
+    ) -> list[Order]:
+        """Up to ``limit`` orders of ``keys[start:end]`` that ``keep`` accepts, in key order."""
+        found: list[Order] = []
+        positions = range(end - 1, start - 1, -1) if backwards else range(start, end)
+        for position in positions:
+            order = self.by_id[self.keys[position][1]]
+            if keep is None or keep(order):
+                found.append(order)
+                if len(found) >= limit:
+                    break
+        if backwards:
+            found.reverse()
+        return found
+
+    def insert(self, order: Order) -> None:
+        self.by_id[order.id] = order
+        self.orders[order.external_id] = order
+        insort(self.keys, order.key)
+
+    def touch(self, order: Order, at: datetime) -> None:
+        """Move the order to its new update time in the index."""
+        old = order.key
+        position = bisect_left(self.keys, old)
+        if position < len(self.keys) and self.keys[position] == old:
+            del self.keys[position]
+        order.updated_at = at
+        insort(self.keys, order.key)
+
+
+class SandboxState:
+    """Everything the sandbox knows; safe to share between threads."""
+
+    def __init__(self, *, seed: int | None = None, token_lifetime: float = 3600.0) -> None:
+        self.lock = threading.Lock()
+        self.seed = seed
+        self.token_lifetime = token_lifetime
+        self.base_url = "http://127.0.0.1"
+        self.rng = random.Random(seed)
+        self.shops: dict[tuple[str, str], Shop] = {}
+        self.faults = Faults()
+        self.tokens: dict[str, AccessToken] = {}
+        self._counts: dict[str, int] = {}
+        self.requests: dict[str, int] = {}
+        self._webhook_ids = 0
+        self._dispatcher: WebhookDispatcher | None = None
+
+    # -- shops ------------------------------------------------------------------------------
+
+    @property
+    def dispatcher(self) -> WebhookDispatcher:
+        if self._dispatcher is None:
+            # Imported here: the dispatcher renders orders through the channel modules, which
+            # themselves import this module.
+            from daiyun.connectors.sandbox.webhooks import WebhookDispatcher
+
+            self._dispatcher = WebhookDispatcher(self)
+        return self._dispatcher
+
+    def register_shop(
+        self,
+        channel: str,
+        name: str,
+        credentials: dict[str, Any],
+        *,
+        webhook_url: str | None = None,
+        currency: str = "USD",
+        utc_offset_minutes: int = 0,
+        rate: dict[str, float] | None = None,
+        base_url: str | None = None,
+    ) -> Shop:
+        """Add a shop, or replace the settings of one already there and keep its orders."""
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}")
+        rate = rate or {}
+        with self.lock:
+            shop = self.shops.get((channel, name))
+            if shop is None:
+                shop = Shop(channel=channel, name=name, credentials={})
+                shop.rng = random.Random(f"{self.seed}/{channel}/{name}")
+                self._webhook_ids += 1
+                shop.webhook_id = self._webhook_ids
+                self.shops[(channel, name)] = shop
+            shop.credentials = dict(credentials)
+            shop.webhook_url = webhook_url
+            shop.currency = currency.upper()
+            shop.utc_offset_minutes = utc_offset_minutes
+            if channel == "shopify":
+                shop.leak_per_second = float(rate.get("leak_per_second", rate.get("rate", 2.0)))
+                shop.capacity = int(rate.get("burst", 40))
+            elif channel == "amazon":
+                shop.rate = float(rate.get("rate", 5.0))
+                shop.burst = int(rate.get("burst", 20))
+                shop.tokens = float(shop.burst)
+                shop.tokens_at = time.monotonic()
+            root = (base_url or self.base_url).rstrip("/")
+            shop.store_url = f"{root}/woocommerce/{name}/"
+            if channel == "woocommerce" and webhook_url:
+                self.dispatcher.ping(shop)
+            return shop
+
+    def shop(self, channel: str, name: str) -> Shop | None:
+        return self.shops.get((channel, name))
+
+    def require_shop(self, channel: str, name: str) -> Shop:
+        shop = self.shops.get((channel, name))
+        if shop is None:
+            raise LookupError(f"no {channel} shop {name!r}")
+        return shop
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def create_orders(
+        self,
+        channel: str,
+        name: str,
+        count: int,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        seed: int | None = None,
+        notify: bool = False,
+        history: bool = True,
+    ) -> list[Order]:
+        """Create ``count`` orders updated at times spread uniformly over ``[start, end]``."""
+        from daiyun.connectors.sandbox.generator import OrderFactory
+
+        end = end or utc_now()
+        start = start or end - timedelta(hours=1)
+        if start > end:
+            raise ValueError("start is after end")
+        with self.lock:
+            shop = self.require_shop(channel, name)
+            rng = random.Random(seed) if seed is not None else shop.rng
+            factory = OrderFactory(rng, shop)
+            orders = factory.batch(count, start, end, history=history)
+            if len(orders) > 64:
+                # Bulk loads re-sort once instead of inserting one by one.
+                for order in orders:
+                    shop.by_id[order.id] = order
+                    shop.orders[order.external_id] = order
+                shop.keys.extend(order.key for order in orders)
+                shop.keys.sort()
+            else:
+                for order in orders:
+                    shop.insert(order)
+            if notify and shop.webhook_url:
+                self.dispatcher.publish(shop, [(order, "create") for order in orders])
+            return orders
+
+    def apply_event(
+        self,
+        channel: str,
+        name: str,
+        external_id: str,
+        action: str,
+        *,
+        amount: int | None = None,
+        at: datetime | None = None,
+        items: int | None = None,
+        notify: bool = True,
+    ) -> Order:
+        """Move an order on (pay, fulfill/ship, deliver, cancel, refund) and send its webhook.
+
+        ``fulfill`` and ``ship`` send every unshipped item, or only ``items`` of them (a partial
+        fulfilment). Raises LookupError for an unknown order, OrderConflict for an event the
+        order's state does not allow.
+        """
+        at = (at or utc_now()).astimezone(UTC).replace(microsecond=0)
+        with self.lock:
+            shop = self.require_shop(channel, name)
+            order = shop.orders.get(external_id)
+            if order is None:
+                raise LookupError(f"no order {external_id!r} in {shop.label}")
+            self._change(shop, order, action, amount, at, items)
+            shop.touch(order, at)
+            if notify and shop.webhook_url:
+                self.dispatcher.publish(shop, [(order, action)])
+            return order
+
+    def _change(
+        self,
+        shop: Shop,
+        order: Order,
+        action: str,
+        amount: int | None,
+        at: datetime,
+        items: int | None,
+    ) -> None:
+        if action not in ACTIONS:
+            raise OrderConflict(f"unknown action {action!r}")
+        if order.cancelled_at and action != "refund":
+            raise OrderConflict("the order is cancelled")
+        if action == "pay":
+            if order.paid_at:
+                raise OrderConflict("the order is already paid")
+            order.paid_at = at
+        elif action in ("fulfill", "ship"):
+            remaining = order.items - order.items_shipped
+            if remaining <= 0:
+                raise OrderConflict("every item is already shipped")
+            budget = remaining if items is None else max(1, min(items, remaining))
+            for line in order.lines:
+                sent = min(line.quantity - line.shipped, budget)
+                line.shipped += sent
+                budget -= sent
+            if order.items_shipped >= order.items:
+                order.fulfilled_at = at
+        elif action == "deliver":
+            if order.items_shipped < order.items:
+                raise OrderConflict("the order is not shipped yet")
+            if order.delivered_at:
+                raise OrderConflict("the order is already delivered")
+            order.delivered_at = at
+        elif action == "cancel":
+            order.cancelled_at = at
+            order.cancel_reason = "customer"
+            if order.refundable > 0:
+                self._refund(shop, order, order.refundable, at, "Order cancelled")
+        else:
+            refundable = order.refundable
+            wanted = refundable if amount is None else amount
+            if refundable <= 0:
+                raise OrderConflict("nothing left to refund")
+            if wanted <= 0 or wanted > refundable:
+                raise OrderConflict(f"refund must be between 0 and {refundable} minor units")
+            self._refund(shop, order, wanted, at, "Customer request")
+
+    def _refund(self, shop: Shop, order: Order, amount: int, at: datetime, note: str) -> None:
+        refund = Refund(id=shop.allocate("refund"), created_at=at, amount=amount, note=note)
+        if amount == order.refundable:
+            returned = dict.fromkeys((line.id for line in order.lines), 0)
+            for earlier in order.refunds:
+                for line_id, quantity in earlier.lines:
+                    returned[line_id] += quantity
+            refund.lines = [
+                (line.id, line.quantity - returned[line.id])
+                for line in order.lines
+                if line.quantity > returned[line.id]
+            ]
+        order.refunds.append(refund)
+
+    # -- fault injection and rate limits ----------------------------------------------------
+
+    def open_call(self, shop: Shop | None, label: str | None = None) -> CallVerdict:
+        """Count a channel call, spot a Retry-After violation, and draw its injected fault."""
+        now = time.monotonic()
+        with self.lock:
+            key = shop.label if shop else (label or "unknown")
+            self.requests[key] = self.requests.get(key, 0) + 1
+            if shop is not None and now + _VIOLATION_TOLERANCE < shop.retry_deadline:
+                self._bump("violations")
+            faults = self.faults
+            verdict = CallVerdict(delay=faults.slow_ms / 1000)
+            if faults.throttle_next > 0:
+                faults.throttle_next -= 1
+                verdict.fault = "throttle"
+                verdict.retry_after = faults.retry_after
+            elif faults.fail_next > 0:
+                faults.fail_next -= 1
+                verdict.fault = "fail"
+            elif faults.error_rate > 0 and self.rng.random() < faults.error_rate:
+                verdict.fault = "fail"
+            if verdict.fault == "fail":
+                self._bump("errors")
+            return verdict
+
+    def throttled(self, shop: Shop | None, retry_after: float) -> None:
+        """Record a 429 and the moment before which the shop's client must not call again."""
+        with self.lock:
+            self._bump("throttled")
+            if shop is not None:
+                deadline = time.monotonic() + retry_after
+                shop.retry_deadline = max(shop.retry_deadline, deadline)
+
+    def take_slot(self, shop: Shop) -> RateVerdict:
+        """Spend one request from the shop's bucket, or say how long until one is free."""
+        now = time.monotonic()
+        with self.lock:
+            if shop.channel == "shopify":
+                self._leak(shop, now)
+                if shop.bucket_level + 1 > shop.capacity:
+                    wait = (shop.bucket_level + 1 - shop.capacity) / shop.leak_per_second
+                    return RateVerdict(False, max(0.1, math.ceil(wait * 10) / 10))
+                shop.bucket_level += 1
+            elif shop.channel == "amazon":
+                shop.tokens = min(
+                    float(shop.burst), shop.tokens + (now - shop.tokens_at) * shop.rate
+                )
+                shop.tokens_at = now
+                if shop.tokens < 1:
+                    return RateVerdict(False, max(1.0, math.ceil((1 - shop.tokens) / shop.rate)))
+                shop.tokens -= 1
+            return RateVerdict(True)
+
+    def call_limit(self, shop: Shop) -> str:
+        """Shopify's ``X-Shopify-Shop-Api-Call-Limit`` value: requests in the bucket / capacity."""
+        with self.lock:
+            self._leak(shop, time.monotonic())
+            return f"{min(shop.capacity, math.ceil(shop.bucket_level))}/{shop.capacity}"
+
+    @staticmethod
+    def _leak(shop: Shop, now: float) -> None:
+        shop.bucket_level = max(
+            0.0, shop.bucket_level - (now - shop.bucket_at) * shop.leak_per_second
+        )
+        shop.bucket_at = now
+
+    def set_faults(self, faults: Faults) -> Faults:
+        with self.lock:
+            self.faults = faults
+            if faults.expire_tokens:
+                # One-shot: tokens issued so far die now; the ones a client obtains next work.
+                now = time.monotonic()
+                for token in self.tokens.values():
+                    token.expires_at = min(token.expires_at, now)
+            return faults
+
+    def flush_webhooks(self) -> int:
+        with self.lock:
+            return self.dispatcher.flush(reverse=self.faults.reverse_webhooks)
+
+    def webhooks_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued webhook has been delivered (held ones do not count)."""
+        if self._dispatcher is None:
+            return True
+        return self._dispatcher.wait_idle(timeout)
+
+    # -- Amazon access tokens ---------------------------------------------------------------
+
+    def exchange_token(
+        self, client_id: str, client_secret: str, refresh_token: str
+    ) -> AccessToken | None:
+        with self.lock:
+            for (channel, _), shop in self.shops.items():
+                creds = shop.credentials
+                if (
+                    channel == "amazon"
+                    and secrets.compare_digest(str(creds.get("refresh_token", "")), refresh_token)
+                    and secrets.compare_digest(str(creds.get("lwa_client_id", "")), client_id)
+                    and secrets.compare_digest(
+                        str(creds.get("lwa_client_secret", "")), client_secret
+                    )
+                ):
+                    token = AccessToken(
+                        token="Atza|" + secrets.token_urlsafe(48),
+                        shop=shop,
+                        expires_at=time.monotonic() + self.token_lifetime,
+                    )
+                    self.tokens[token.token] = token
+                    return token
+            return None
+
+    def token_shop(self, token: str | None) -> tuple[Shop | None, bool]:
+        """The shop a token was issued for (None if unknown) and whether it is still valid."""
+        if not token:
+            return None, False
+        with self.lock:
+            found = self.tokens.get(token)
+            if found is None:
+                return None, False
+            return found.shop, time.monotonic() < found.expires_at
+
+    # -- stats ------------------------------------------------------------------------------
+
+    def _bump(self, counter: str, by: int = 1) -> None:
+        self._counts[counter] = self._counts.get(counter, 0) + by
+
+    def count(self, counter: str, by: int = 1) -> None:
+        with self.lock:
+            self._bump(counter, by)
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "requests": dict(self.requests),
+                "throttled": self._counts.get("throttled", 0),
+                "violations": self._counts.get("violations", 0),
+                "webhooks_sent": self._counts.get("webhooks_sent", 0),
+                "webhooks_failed": self._counts.get("webhooks_failed", 0),
+                "webhooks_held": self._dispatcher.held_count() if self._dispatcher else 0,
+                "errors": self._counts.get("errors", 0),
+            }
+
+    def reset(self) -> None:
+        """Forget every shop, order, token, fault and counter."""
+        with self.lock:
+            self.shops.clear()
+            self.tokens.clear()
+            self.requests.clear()
+            self._counts.clear()
+            self.faults = Faults()
+            if self._dispatcher is not None:
+                self._dispatcher.drop_held()
+
+    def close(self) -> None:
+        """Stop the webhook worker (it starts again on the next delivery)."""
+        if self._dispatcher is not None:
+            self._dispatcher.stop()

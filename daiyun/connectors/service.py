@@ -1,0 +1,190 @@
+"""Shops: connect, change, pause, disconnect; their credentials, encrypted to the tenant."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from daiyun.connectors import repository
+from daiyun.connectors.channels import CONNECTORS, connector_for
+from daiyun.connectors.channels.base import ShopAccess
+from daiyun.connectors.models import Shop, ShopStatus, WebhookRoute
+from daiyun.connectors.schemas import Credentials, ShopCreate, ShopRead, ShopUpdate
+from daiyun.platform import crypto
+from daiyun.platform.audit import service as audit
+from daiyun.platform.config import get_settings
+from daiyun.platform.db import new_id, utcnow
+from daiyun.platform.errors import Problem
+from daiyun.tenants.scoping import current_tenant
+
+
+def _purpose(shop_id: uuid.UUID) -> str:
+    # Bound to the shop as well as the tenant: a ciphertext copied to another row is useless.
+    return f"shop-credentials:{shop_id}"
+
+
+def _check_credentials(channel: str, credentials: Credentials) -> None:
+    fields = connector_for(channel).credential_fields
+    missing = [f for f in fields if not credentials.get(f)]
+    unknown = sorted(set(credentials) - set(fields))
+    if missing or unknown:
+        raise Problem(
+            422,
+            "invalid-credentials",
+            f"{channel} credentials need {', '.join(fields)}",
+            missing=missing,
+            unknown=unknown,
+        )
+
+
+def _seal(session: Session, shop: Shop, credentials: Credentials) -> None:
+    tenant = current_tenant(session)
+    assert tenant is not None
+    shop.credentials_ciphertext = crypto.encrypt(
+        json.dumps(credentials, sort_keys=True), tenant, _purpose(shop.id)
+    )
+
+
+def credentials(shop: Shop) -> dict[str, Any]:
+    """The shop's decrypted credentials, for a connector call; never logged or returned."""
+    if not shop.credentials_ciphertext:
+        raise Problem(409, "shop-disconnected", "The shop is disconnected")
+    plain = crypto.decrypt(shop.credentials_ciphertext, shop.tenant_id, _purpose(shop.id))
+    loaded: dict[str, Any] = json.loads(plain)
+    return loaded
+
+
+def access(shop: Shop) -> ShopAccess:
+    return ShopAccess(shop.external_id, credentials(shop), shop.api_base_url)
+
+
+def connect(session: Session, body: ShopCreate) -> Shop:
+    """Connect a tenant's store on a channel; answers with its webhook URL."""
+    if body.channel not in CONNECTORS:
+        raise Problem(
+            422, "unknown-channel", f"Channel must be one of {', '.join(sorted(CONNECTORS))}"
+        )
+    _check_credentials(body.channel, body.credentials)
+    shop = Shop(
+        id=new_id(),
+        channel=body.channel,
+        name=body.name,
+        external_id=body.external_id,
+        api_base_url=str(body.api_base_url).rstrip("/") if body.api_base_url else None,
+        webhook_key=secrets.token_urlsafe(32),
+    )
+    _seal(session, shop, body.credentials)
+    try:
+        with session.begin_nested():
+            session.add(shop)
+            session.flush()
+    except IntegrityError as exc:
+        raise Problem(
+            409, "shop-exists", f"This tenant already has {body.channel} shop {body.external_id}"
+        ) from exc
+    tenant = current_tenant(session)
+    assert tenant is not None
+    session.add(
+        WebhookRoute(key=shop.webhook_key, channel=shop.channel, tenant_id=tenant, shop_id=shop.id)
+    )
+    audit.record(session, "shop.connected", f"shop:{shop.id}", {"channel": shop.channel})
+    session.flush()
+    return shop
+
+
+def get(session: Session, shop_id: uuid.UUID, *, lock: bool = False) -> Shop:
+    shop = repository.shop(session, shop_id, lock=lock)
+    if shop is None:
+        raise Problem(404, "not-found", "No such shop")
+    return shop
+
+
+def update(session: Session, shop_id: uuid.UUID, body: ShopUpdate) -> Shop:
+    """Rename, pause or resume a shop, or replace its credentials (which clears a re-auth)."""
+    shop = get(session, shop_id, lock=True)
+    if shop.status == ShopStatus.disconnected:
+        raise Problem(409, "shop-disconnected", "A disconnected shop cannot change; connect anew")
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"credentials"})
+    if body.name is not None:
+        shop.name = body.name
+    if body.api_base_url is not None:
+        shop.api_base_url = str(body.api_base_url).rstrip("/")
+    if body.credentials is not None:
+        _check_credentials(shop.channel, body.credentials)
+        _seal(session, shop, body.credentials)
+        changes["credentials"] = "replaced"
+        if shop.status == ShopStatus.reauthorization_needed:
+            shop.status = ShopStatus.active
+    if body.status is not None:
+        if shop.status == ShopStatus.reauthorization_needed and body.status == "active":
+            raise Problem(409, "reauthorization-needed", "Give the shop new credentials first")
+        shop.status = ShopStatus(body.status)
+    audit.record(
+        session, "shop.updated", f"shop:{shop.id}", {k: str(v) for k, v in changes.items()}
+    )
+    session.flush()
+    return shop
+
+
+def disconnect(session: Session, shop_id: uuid.UUID) -> None:
+    """Stop pulling and refuse its webhooks; its credentials are erased, its orders kept."""
+    shop = get(session, shop_id, lock=True)
+    shop.status = ShopStatus.disconnected
+    shop.credentials_ciphertext = ""
+    route = repository.route(session, shop.webhook_key)
+    if route is not None:
+        session.delete(route)
+    audit.record(session, "shop.disconnected", f"shop:{shop.id}")
+    session.flush()
+
+
+def rotate_credentials(session: Session) -> int:
+    """Re-encrypt the bound tenant's shop credentials under the current key; returns how many
+    changed."""
+    changed = 0
+    for shop in repository.all_shops(session):
+        if not shop.credentials_ciphertext:
+            continue
+        rotated = crypto.rotate(shop.credentials_ciphertext, shop.tenant_id, _purpose(shop.id))
+        if rotated != shop.credentials_ciphertext:
+            shop.credentials_ciphertext = rotated
+            changed += 1
+    session.flush()
+    return changed
+
+
+def webhook_url(shop: Shop) -> str | None:
+    if (
+        shop.status == ShopStatus.disconnected
+        or connector_for(shop.channel).webhook_secret_field is None
+    ):
+        return None
+    return f"{get_settings().base_url.rstrip('/')}/webhooks/{shop.channel}/{shop.webhook_key}"
+
+
+def read(shop: Shop) -> ShopRead:
+    lag = None
+    if shop.sync_cursor is not None:
+        lag = max(0, int((utcnow() - shop.sync_cursor).total_seconds()))
+    return ShopRead(
+        id=shop.id,
+        channel=shop.channel,
+        name=shop.name,
+        external_id=shop.external_id,
+        status=shop.status,
+        api_base_url=shop.api_base_url,
+        webhook_url=webhook_url(shop),
+        sync_cursor=shop.sync_cursor,
+        lag_seconds=lag,
+        last_sync_at=shop.last_sync_at,
+        last_success_at=shop.last_success_at,
+        last_error=shop.last_error,
+        last_error_at=shop.last_error_at,
+        consecutive_failures=shop.consecutive_failures,
+        created_at=shop.created_at,
+    )
