@@ -36,7 +36,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed
 	$(BIN)/daiyun demo
-	$(BIN)/daiyun serve --host $(HOST) --port $(PORT)
+	$(BIN)/daiyun serve --sandbox --host $(HOST) --port $(PORT)
 
 serve: $(VENV)/.installed
 	$(BIN)/daiyun serve --host $(HOST) --port $(PORT)

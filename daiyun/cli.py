@@ -174,6 +174,10 @@ def migrate() -> None:
 # --- the scale-out processes ---------------------------------------------------------------
 
 
+# Written by `daiyun demo`, read by the sandbox that `daiyun serve --sandbox` starts.
+SANDBOX_SHOPS = "sandbox-shops.json"
+
+
 def _check_port(host: str, port: int) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -448,6 +452,13 @@ def _prepare_broker() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address for the API to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the API")] = 8000,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox",
+            help="Also run the sandbox marketplaces for the demo shops (`daiyun demo` first)",
+        ),
+    ] = False,
 ) -> None:
     """Migrate, then run the API, a worker on every queue and beat together (Ctrl-C stops all).
 
@@ -464,6 +475,28 @@ def serve(
         Child("worker", [*me, "worker", "--queues", ",".join(QUEUES)]),
         Child("beat", [*me, "beat", "--schedule", str(VAR_DIR / "celerybeat-schedule")]),
     ]
+    if sandbox:
+        from daiyun.demo import SANDBOX_PORT
+
+        _check_port("127.0.0.1", SANDBOX_PORT)
+        shops = VAR_DIR / SANDBOX_SHOPS
+        if not shops.exists():
+            raise CLIError(f"{shops} is missing: run `daiyun demo` first")
+        children.append(
+            Child(
+                "sandbox",
+                [
+                    *me,
+                    "sandbox",
+                    "--port",
+                    str(SANDBOX_PORT),
+                    "--shops",
+                    str(shops),
+                    "--generate-every",
+                    "20",
+                ],
+            )
+        )
     typer.echo(
         f"Database at revision {revision}. Starting the API on {url}, a worker on queues"
         f" {', '.join(QUEUES)}, and beat..."
@@ -551,7 +584,7 @@ def demo(
 
     Safe to run again: what exists is left alone and the same logins are printed.
     """
-    from daiyun.demo import login_table, seed
+    from daiyun.demo import login_table, seed, write_sandbox_shops
 
     settings = get_settings()
     if not settings.is_sqlite and not force:
@@ -561,6 +594,7 @@ def demo(
         )
     run_migrations()
     result = seed()
+    write_sandbox_shops(VAR_DIR / SANDBOX_SHOPS)
     if result.changed:
         typer.echo(f"Created the demo agency ({len(result.created)} records).")
     else:

@@ -6,10 +6,16 @@ already exists alone, so running it twice changes nothing and lists the same log
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
+from daiyun.connectors import service as shop_service
+from daiyun.connectors.models import Shop
+from daiyun.connectors.schemas import ShopCreate
 from daiyun.platform.auth.models import User
 from daiyun.platform.auth.permissions import MERCHANT_ROLES, Role
 from daiyun.platform.auth.schemas import UserCreate
@@ -22,6 +28,7 @@ from daiyun.tenants.schemas import MemberCreate, TenantCreate
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_DOMAIN = "demo.daiyun.dev"
+SANDBOX_PORT = 8100
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,78 @@ MERCHANT_USERS = tuple(
 USERS = STAFF + MERCHANT_USERS
 
 
+@dataclass(frozen=True)
+class DemoShop:
+    """A merchant's store on the sandbox marketplaces (``daiyun sandbox``)."""
+
+    tenant: str
+    channel: str
+    name: str
+    external_id: str
+    credentials: dict[str, Any]
+    currency: str
+    utc_offset_minutes: int
+
+
+SHOPS = (
+    DemoShop(
+        "lotus-tea",
+        "shopify",
+        "Lotus Tea Global (Shopify)",
+        "lotus-tea.myshopify.com",
+        {
+            "shop_domain": "lotus-tea.myshopify.com",
+            "access_token": "shpat_demo_lotus",
+            "api_secret": "demo-shopify-secret-lotus",
+        },
+        "USD",
+        480,
+    ),
+    DemoShop(
+        "lotus-tea",
+        "woocommerce",
+        "莲心茶舍官网 (WooCommerce)",
+        "lotus-tea-store",
+        {
+            "store_url": "https://tea.lotus.example",
+            "consumer_key": "ck_demo_lotus",
+            "consumer_secret": "cs_demo_lotus",
+            "webhook_secret": "demo-woo-secret-lotus",
+        },
+        "CNY",
+        480,
+    ),
+    DemoShop(
+        "north-peak",
+        "amazon",
+        "North Peak US (Amazon)",
+        "A2NORTHPEAK",
+        {
+            "seller_id": "A2NORTHPEAK",
+            "marketplace_ids": ["ATVPDKIKX0DER"],
+            "lwa_client_id": "amzn1.application-oa2-client.demo",
+            "lwa_client_secret": "demo-lwa-secret",
+            "refresh_token": "Atzr|demo-north-peak",
+        },
+        "USD",
+        0,
+    ),
+    DemoShop(
+        "maple-home",
+        "shopify",
+        "Maple Home (Shopify)",
+        "maple-home.myshopify.com",
+        {
+            "shop_domain": "maple-home.myshopify.com",
+            "access_token": "shpat_demo_maple",
+            "api_secret": "demo-shopify-secret-maple",
+        },
+        "CNY",
+        480,
+    ),
+)
+
+
 @dataclass
 class SeedResult:
     logins: list[DemoUser]
@@ -170,6 +249,8 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
     """
     result = SeedResult(logins=list(USERS), password=password)
     tenants = _ensure_tenants(result)
+    for shop in SHOPS:
+        _ensure_shop(shop, tenants[shop.tenant], result)
     for spec in USERS:
         user = _ensure_user(spec, tenants, result)
         if spec.role in MERCHANT_ROLES or spec.role == Role.agency_admin:
@@ -177,6 +258,65 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
         for slug in spec.tenants:
             _ensure_assignment(user, tenants[slug], spec.role, result)
     return result
+
+
+def sandbox_url(spec: DemoShop, port: int = SANDBOX_PORT) -> str:
+    base = f"http://127.0.0.1:{port}"
+    return (
+        f"{base}/amazon"
+        if spec.channel == "amazon"
+        else f"{base}/{spec.channel}/{spec.external_id}"
+    )
+
+
+def _ensure_shop(spec: DemoShop, tenant: Tenant, result: SeedResult) -> None:
+    with unit_of_work(tenant.id) as session:
+        exists = session.scalar(
+            select(Shop.id).where(
+                Shop.channel == spec.channel, Shop.external_id == spec.external_id
+            )
+        )
+        if exists is not None:
+            return
+        body = ShopCreate(
+            channel=spec.channel,
+            name=spec.name,
+            external_id=spec.external_id,
+            credentials=spec.credentials,
+            api_base_url=sandbox_url(spec),
+        )
+        shop_service.connect(session, body)
+    result.created.append(f"shop {spec.external_id} ({spec.channel}) -> {tenant.slug}")
+
+
+def write_sandbox_shops(path: Path) -> int:
+    """Tell the sandbox marketplaces about the demo shops: their credentials and where to send
+    webhooks (the file ``daiyun sandbox --shops`` reads)."""
+    shops: list[dict[str, Any]] = []
+    for spec in SHOPS:
+        with unit_of_work() as session:
+            tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == spec.tenant))
+        with unit_of_work(tenant_id) as session:
+            shop = session.scalar(
+                select(Shop).where(
+                    Shop.channel == spec.channel, Shop.external_id == spec.external_id
+                )
+            )
+            if shop is None:
+                continue
+            shops.append(
+                {
+                    "channel": spec.channel,
+                    "shop": spec.external_id,
+                    "credentials": spec.credentials,
+                    "webhook_url": shop_service.webhook_url(shop),
+                    "currency": spec.currency,
+                    "utc_offset_minutes": spec.utc_offset_minutes,
+                }
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(shops, ensure_ascii=False, indent=2))
+    return len(shops)
 
 
 def login_table(logins: list[DemoUser]) -> list[str]:

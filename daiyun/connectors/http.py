@@ -49,10 +49,8 @@ BACKOFF_BASE = 0.5
 # released at the same instant should not all come back at once.
 RETRY_AFTER_JITTER = (0.05, 0.25)
 
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-# Jitter spreads retries; it needs no cryptographic quality, but SystemRandom keeps linters quiet
-# and is not seeded identically in forked workers.
+# Jitter exists to spread retries apart: a generator seeded by the OS, unlike one copied into
+# forked workers, keeps them apart across processes too.
 _random = random.SystemRandom()
 
 
@@ -137,6 +135,10 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, seconds)
 
 
+def _retryable(status: int) -> bool:
+    return status == 429 or 500 <= status < 600
+
+
 def parse_call_limit(value: str | None) -> tuple[int, int] | None:
     """``"32/40"`` as ``(32, 40)``; anything else as None."""
     if not value or "/" not in value:
@@ -216,7 +218,7 @@ class ShopHttp:
                     self._pause(self._full_jitter(attempt))
                 continue
             self._observe(response)
-            if response.status_code not in RETRYABLE_STATUSES:
+            if not _retryable(response.status_code):
                 return response
             last = f"HTTP {response.status_code}"
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -229,17 +231,15 @@ class ShopHttp:
                 retry_after=retry_after,
                 attempt=attempt,
             )
-            if attempt == self.max_attempts:
-                # The shop's deadline still counts for whoever talks to it next.
-                if retry_after is not None:
-                    self._bucket.defer(self.clock() + retry_after + self._jitter())
-                break
             if retry_after is not None:
+                # Recorded on the shared bucket: it binds whoever talks to this shop next.
                 self._bucket.defer(self.clock() + retry_after + self._jitter())
-            elif response.status_code == 429:
+            if attempt == self.max_attempts:
+                break
+            if retry_after is None and response.status_code == 429:
                 delay = min(self.max_backoff, BACKOFF_BASE * 2 ** (attempt - 1))
                 self._bucket.defer(self.clock() + delay + self._jitter())
-            else:
+            elif retry_after is None:
                 self._pause(self._full_jitter(attempt))
         raise RetriesExhausted(
             f"{self.key}: gave up after {self.max_attempts} attempts, last answer: {last}"

@@ -22,12 +22,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from daiyun.connectors.sandbox.generator import format_minor
 from daiyun.connectors.sandbox.state import (
     Order,
     Refund,
     SandboxState,
     Shop,
-    format_minor,
     lower_bound,
     parse_time,
     upper_bound,
@@ -39,7 +39,9 @@ THROTTLED = {
     "errors": "Exceeded 2 calls per second for api client. "
     "Reduce request rates to resume uninterrupted service."
 }
-UNAUTHORIZED = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
+UNAUTHORIZED = {
+    "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
+}
 _OPEN_ENDED = 2**62
 _STATUSES = ("open", "closed", "cancelled", "any")
 
@@ -79,15 +81,17 @@ def render_refund(shop: Shop, order: Order, refund: Refund) -> dict[str, Any]:
     refund_lines = []
     for position, (line_id, quantity) in enumerate(refund.lines):
         line = lines[line_id]
-        refund_lines.append({
-            "id": refund.id * 100 + position,
-            "line_item_id": line_id,
-            "quantity": quantity,
-            "restock_type": "return",
-            "subtotal": format_minor(line.net * quantity // line.quantity, order.currency),
-            "total_tax": format_minor(line.tax * quantity // line.quantity, order.currency),
-            "line_item": {"id": line.id, "sku": line.sku, "title": line.title},
-        })
+        refund_lines.append(
+            {
+                "id": refund.id * 100 + position,
+                "line_item_id": line_id,
+                "quantity": quantity,
+                "restock_type": "return",
+                "subtotal": format_minor(line.net * quantity // line.quantity, order.currency),
+                "total_tax": format_minor(line.tax * quantity // line.quantity, order.currency),
+                "line_item": {"id": line.id, "sku": line.sku, "title": line.title},
+            }
+        )
     return {
         "id": refund.id,
         "order_id": order.id,
@@ -95,15 +99,17 @@ def render_refund(shop: Shop, order: Order, refund: Refund) -> dict[str, Any]:
         "created_at": _time(refund.created_at, zone),
         "processed_at": _time(refund.created_at, zone),
         "note": refund.note,
-        "transactions": [{
-            "id": refund.id + 1_000_000_000_000,
-            "order_id": order.id,
-            "amount": format_minor(refund.amount, order.currency),
-            "currency": order.currency,
-            "kind": "refund",
-            "status": "success",
-            "gateway": "shopify_payments",
-        }],
+        "transactions": [
+            {
+                "id": refund.id + 1_000_000_000_000,
+                "order_id": order.id,
+                "amount": format_minor(refund.amount, order.currency),
+                "currency": order.currency,
+                "kind": "refund",
+                "status": "success",
+                "gateway": "shopify_payments",
+            }
+        ],
         "refund_line_items": refund_lines,
     }
 
@@ -138,26 +144,34 @@ def render_order(shop: Shop, order: Order) -> dict[str, Any]:
     line_items = []
     for line in order.lines:
         left = line.quantity - line.shipped
-        line_items.append({
-            "id": line.id,
-            "admin_graphql_api_id": f"gid://shopify/LineItem/{line.id}",
-            "sku": line.sku,
-            "title": line.title,
-            "name": line.title,
-            "quantity": line.quantity,
-            "fulfillable_quantity": 0 if order.cancelled_at else left,
-            "fulfillment_status": None if not line.shipped else ("partial" if left else "fulfilled"),
-            "price": money(line.unit_price),
-            "price_set": money_set(line.unit_price),
-            "total_discount": money(line.discount),
-            "requires_shipping": True,
-            "taxable": line.tax_rate_bp > 0,
-            "tax_lines": [{
-                "price": money(line.tax),
-                "rate": line.tax_rate_bp / 10000,
-                "title": order.tax_title,
-            }] if line.tax_rate_bp else [],
-        })
+        line_items.append(
+            {
+                "id": line.id,
+                "admin_graphql_api_id": f"gid://shopify/LineItem/{line.id}",
+                "sku": line.sku,
+                "title": line.title,
+                "name": line.title,
+                "quantity": line.quantity,
+                "fulfillable_quantity": 0 if order.cancelled_at else left,
+                "fulfillment_status": None
+                if not line.shipped
+                else ("partial" if left else "fulfilled"),
+                "price": money(line.unit_price),
+                "price_set": money_set(line.unit_price),
+                "total_discount": money(line.discount),
+                "requires_shipping": True,
+                "taxable": line.tax_rate_bp > 0,
+                "tax_lines": [
+                    {
+                        "price": money(line.tax),
+                        "rate": line.tax_rate_bp / 10000,
+                        "title": order.tax_title,
+                    }
+                ]
+                if line.tax_rate_bp
+                else [],
+            }
+        )
     paid = order.paid_at is not None
     return {
         "id": order.id,
@@ -201,12 +215,14 @@ def render_order(shop: Shop, order: Order) -> dict[str, Any]:
         },
         "shipping_address": shipping_address,
         "billing_address": dict(shipping_address),
-        "shipping_lines": [{
-            "id": order.id + 1,
-            "title": "Standard Shipping",
-            "code": "Standard",
-            "price": money(order.shipping),
-        }],
+        "shipping_lines": [
+            {
+                "id": order.id + 1,
+                "title": "Standard Shipping",
+                "code": "Standard",
+                "price": money(order.shipping),
+            }
+        ],
         "line_items": line_items,
         "refunds": [render_refund(shop, order, refund) for refund in order.refunds],
     }
@@ -220,16 +236,14 @@ def _encode(cursor: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(token: str) -> dict[str, Any]:
+def _decode(token: str) -> tuple[int, int, str, tuple[int, int], bool]:
+    """A page_info token as (window start, window end, status, anchor key, backwards)."""
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        cursor = json.loads(raw)
-        if not isinstance(cursor, dict) or cursor.get("d") not in ("n", "p"):
+        cursor = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if cursor["d"] not in ("n", "p") or cursor["st"] not in _STATUSES:
             raise ValueError("not a page_info token")
-        int(cursor["lo"]), int(cursor["hi"]), int(cursor["k"][0]), int(cursor["k"][1])
-        if cursor["st"] not in _STATUSES:
-            raise ValueError("unknown status")
-        return cursor
+        anchor = (int(cursor["k"][0]), int(cursor["k"][1]))
+        return int(cursor["lo"]), int(cursor["hi"]), str(cursor["st"]), anchor, cursor["d"] == "p"
     except (ValueError, KeyError, TypeError, IndexError, binascii.Error) as exc:
         raise ValueError("page_info is not a valid token") from exc
 
@@ -304,13 +318,11 @@ def list_orders(request: Request, shop_domain: str, version: str) -> Response:
         if extra:
             message = f"page_info cannot be combined with other parameters: {', '.join(extra)}"
             return _error(400, {"errors": {"page_info": message}}, headers)
+        anchor: tuple[int, int] | None
         try:
-            cursor = _decode(page_info)
+            lo, hi, status, anchor, backwards = _decode(page_info)
         except ValueError:
             return _error(400, {"errors": {"page_info": "Invalid value."}}, headers)
-        lo, hi, status = int(cursor["lo"]), int(cursor["hi"]), str(cursor["st"])
-        anchor: tuple[int, int] | None = (int(cursor["k"][0]), int(cursor["k"][1]))
-        backwards = cursor["d"] == "p"
     else:
         status = params.get("status", "open")
         if status not in _STATUSES:

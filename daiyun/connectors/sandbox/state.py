@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import random
-import secrets
 import threading
 import time
 import zlib
@@ -22,7 +21,6 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -32,37 +30,9 @@ CHANNELS = ("shopify", "woocommerce", "amazon")
 ACTIONS = ("pay", "fulfill", "ship", "deliver", "cancel", "refund")
 Key = tuple[int, int]
 
-# Currencies whose minor unit is not the cent; every other one has two decimals.
-_MINOR_DIGITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "KWD": 3, "BHD": 3, "JOD": 3}
 # A client that sleeps exactly Retry-After may land a hair early on a coarse clock.
 _VIOLATION_TOLERANCE = 0.01
 _MAX_KEY = 2**63
-
-
-def minor_digits(currency: str) -> int:
-    return _MINOR_DIGITS.get(currency.upper(), 2)
-
-
-def format_minor(amount: int, currency: str) -> str:
-    """Integer minor units as the decimal string marketplaces send ("29.99", "-5.00")."""
-    digits = minor_digits(currency)
-    sign = "-" if amount < 0 else ""
-    whole, fraction = divmod(abs(amount), 10**digits)
-    return f"{sign}{whole}.{fraction:0{digits}d}" if digits else f"{sign}{whole}"
-
-
-def parse_amount(text: str, currency: str) -> int:
-    """A decimal string as exact minor units; ValueError when it is not one."""
-    try:
-        value = Decimal(text.strip())
-    except (InvalidOperation, AttributeError) as exc:
-        raise ValueError(f"not an amount: {text!r}") from exc
-    if not value.is_finite():
-        raise ValueError(f"not an amount: {text!r}")
-    minor = value.scaleb(minor_digits(currency))
-    if minor != minor.to_integral_value():
-        raise ValueError(f"{text!r} has more decimals than {currency} allows")
-    return int(minor)
 
 
 def utc_now() -> datetime:
@@ -71,7 +41,9 @@ def utc_now() -> datetime:
 
 def parse_time(text: str, *, naive_offset_minutes: int = 0) -> datetime:
     """An ISO 8601 time as aware UTC; a time without offset is read at ``naive_offset_minutes``."""
-    value = datetime.fromisoformat(text.strip().replace(" ", "+"))
+    # A "+08:00" offset sent unencoded in a query string arrives as " 08:00".
+    day, mark, clock = text.strip().partition("T")
+    value = datetime.fromisoformat(day + mark + clock.replace(" ", "+"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC) - timedelta(minutes=naive_offset_minutes)
     return value.astimezone(UTC)
@@ -241,7 +213,7 @@ class Order:
 
 @dataclass
 class Faults:
-    """Misbehaviour injected into channel API calls and webhook deliveries (never the control API)."""
+    """Misbehaviour injected into channel calls and webhook deliveries, never the control API."""
 
     throttle_next: int = 0
     retry_after: float = 1.0
@@ -398,7 +370,7 @@ class SandboxState:
         self.seed = seed
         self.token_lifetime = token_lifetime
         self.base_url = "http://127.0.0.1"
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 (draws faults, not secrets)
         self.shops: dict[tuple[str, str], Shop] = {}
         self.faults = Faults()
         self.tokens: dict[str, AccessToken] = {}
@@ -435,11 +407,16 @@ class SandboxState:
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}")
         rate = rate or {}
+        if any(float(value) <= 0 for value in rate.values()):
+            raise ValueError("rates and bursts must be positive")
         with self.lock:
             shop = self.shops.get((channel, name))
             if shop is None:
                 shop = Shop(channel=channel, name=name, credentials={})
-                shop.rng = random.Random(f"{self.seed}/{channel}/{name}")
+                # A seeded sandbox gives each shop its own repeatable stream of orders.
+                shop.rng = random.Random(  # noqa: S311
+                    None if self.seed is None else f"{self.seed}/{channel}/{name}"
+                )
                 self._webhook_ids += 1
                 shop.webhook_id = self._webhook_ids
                 self.shops[(channel, name)] = shop
@@ -491,9 +468,12 @@ class SandboxState:
         start = start or end - timedelta(hours=1)
         if start > end:
             raise ValueError("start is after end")
+        # Whole seconds inside the window, like every other time the sandbox keeps.
+        start = datetime.fromtimestamp(lower_bound(start), UTC)
+        end = max(start, datetime.fromtimestamp(upper_bound(end), UTC))
         with self.lock:
             shop = self.require_shop(channel, name)
-            rng = random.Random(seed) if seed is not None else shop.rng
+            rng = random.Random(seed) if seed is not None else shop.rng  # noqa: S311
             factory = OrderFactory(rng, shop)
             orders = factory.batch(count, start, end, history=history)
             if len(orders) > 64:
@@ -522,94 +502,41 @@ class SandboxState:
         items: int | None = None,
         notify: bool = True,
     ) -> Order:
-        """Move an order on (pay, fulfill/ship, deliver, cancel, refund) and send its webhook.
+        """Move an order on (see :func:`generator.advance`), re-index it, send its webhook.
 
-        ``fulfill`` and ``ship`` send every unshipped item, or only ``items`` of them (a partial
-        fulfilment). Raises LookupError for an unknown order, OrderConflict for an event the
-        order's state does not allow.
+        Raises LookupError for an unknown shop or order, OrderConflict for an event the order's
+        state does not allow.
         """
+        from daiyun.connectors.sandbox.generator import advance
+
         at = (at or utc_now()).astimezone(UTC).replace(microsecond=0)
         with self.lock:
             shop = self.require_shop(channel, name)
             order = shop.orders.get(external_id)
             if order is None:
                 raise LookupError(f"no order {external_id!r} in {shop.label}")
-            self._change(shop, order, action, amount, at, items)
+            advance(shop, order, action, at=at, amount=amount, items=items)
             shop.touch(order, at)
             if notify and shop.webhook_url:
                 self.dispatcher.publish(shop, [(order, action)])
             return order
 
-    def _change(
-        self,
-        shop: Shop,
-        order: Order,
-        action: str,
-        amount: int | None,
-        at: datetime,
-        items: int | None,
-    ) -> None:
-        if action not in ACTIONS:
-            raise OrderConflict(f"unknown action {action!r}")
-        if order.cancelled_at and action != "refund":
-            raise OrderConflict("the order is cancelled")
-        if action == "pay":
-            if order.paid_at:
-                raise OrderConflict("the order is already paid")
-            order.paid_at = at
-        elif action in ("fulfill", "ship"):
-            remaining = order.items - order.items_shipped
-            if remaining <= 0:
-                raise OrderConflict("every item is already shipped")
-            budget = remaining if items is None else max(1, min(items, remaining))
-            for line in order.lines:
-                sent = min(line.quantity - line.shipped, budget)
-                line.shipped += sent
-                budget -= sent
-            if order.items_shipped >= order.items:
-                order.fulfilled_at = at
-        elif action == "deliver":
-            if order.items_shipped < order.items:
-                raise OrderConflict("the order is not shipped yet")
-            if order.delivered_at:
-                raise OrderConflict("the order is already delivered")
-            order.delivered_at = at
-        elif action == "cancel":
-            order.cancelled_at = at
-            order.cancel_reason = "customer"
-            if order.refundable > 0:
-                self._refund(shop, order, order.refundable, at, "Order cancelled")
-        else:
-            refundable = order.refundable
-            wanted = refundable if amount is None else amount
-            if refundable <= 0:
-                raise OrderConflict("nothing left to refund")
-            if wanted <= 0 or wanted > refundable:
-                raise OrderConflict(f"refund must be between 0 and {refundable} minor units")
-            self._refund(shop, order, wanted, at, "Customer request")
-
-    def _refund(self, shop: Shop, order: Order, amount: int, at: datetime, note: str) -> None:
-        refund = Refund(id=shop.allocate("refund"), created_at=at, amount=amount, note=note)
-        if amount == order.refundable:
-            returned = dict.fromkeys((line.id for line in order.lines), 0)
-            for earlier in order.refunds:
-                for line_id, quantity in earlier.lines:
-                    returned[line_id] += quantity
-            refund.lines = [
-                (line.id, line.quantity - returned[line.id])
-                for line in order.lines
-                if line.quantity > returned[line.id]
-            ]
-        order.refunds.append(refund)
-
     # -- fault injection and rate limits ----------------------------------------------------
 
-    def open_call(self, shop: Shop | None, label: str | None = None) -> CallVerdict:
-        """Count a channel call, spot a Retry-After violation, and draw its injected fault."""
+    def open_call(
+        self, shop: Shop | None, label: str = "unknown", *, inject: bool = True
+    ) -> CallVerdict:
+        """Count a channel call, spot a Retry-After violation, and draw its injected fault.
+
+        ``inject=False`` only counts the call: the Amazon token exchange, which has no rate
+        limit and whose own failure mode is a refused grant.
+        """
         now = time.monotonic()
         with self.lock:
-            key = shop.label if shop else (label or "unknown")
+            key = shop.label if shop else label
             self.requests[key] = self.requests.get(key, 0) + 1
+            if not inject:
+                return CallVerdict()
             if shop is not None and now + _VIOLATION_TOLERANCE < shop.retry_deadline:
                 self._bump("violations")
             faults = self.faults
@@ -687,41 +614,6 @@ class SandboxState:
         if self._dispatcher is None:
             return True
         return self._dispatcher.wait_idle(timeout)
-
-    # -- Amazon access tokens ---------------------------------------------------------------
-
-    def exchange_token(
-        self, client_id: str, client_secret: str, refresh_token: str
-    ) -> AccessToken | None:
-        with self.lock:
-            for (channel, _), shop in self.shops.items():
-                creds = shop.credentials
-                if (
-                    channel == "amazon"
-                    and secrets.compare_digest(str(creds.get("refresh_token", "")), refresh_token)
-                    and secrets.compare_digest(str(creds.get("lwa_client_id", "")), client_id)
-                    and secrets.compare_digest(
-                        str(creds.get("lwa_client_secret", "")), client_secret
-                    )
-                ):
-                    token = AccessToken(
-                        token="Atza|" + secrets.token_urlsafe(48),
-                        shop=shop,
-                        expires_at=time.monotonic() + self.token_lifetime,
-                    )
-                    self.tokens[token.token] = token
-                    return token
-            return None
-
-    def token_shop(self, token: str | None) -> tuple[Shop | None, bool]:
-        """The shop a token was issued for (None if unknown) and whether it is still valid."""
-        if not token:
-            return None, False
-        with self.lock:
-            found = self.tokens.get(token)
-            if found is None:
-                return None, False
-            return found.shop, time.monotonic() < found.expires_at
 
     # -- stats ------------------------------------------------------------------------------
 

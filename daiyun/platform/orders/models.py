@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from daiyun.platform.db import Base, Timestamped, utcnow
 from daiyun.platform.orders.normalized import OrderStatus
@@ -86,6 +86,8 @@ class Order(TenantScoped, Timestamped, Base):
     refunds: Mapped[list[OrderRefund]] = relationship(
         order_by="OrderRefund.refunded_at", cascade="all, delete-orphan", lazy="selectin"
     )
+    # Appended to, never loaded whole (the history API pages through the repository).
+    events: WriteOnlyMapped[OrderEvent] = relationship(passive_deletes=True)
 
 
 class OrderLine(TenantScoped, Base):

@@ -235,9 +235,7 @@ def _history(
     detail: dict[str, Any],
     actor: uuid.UUID | None = None,
 ) -> None:
-    session.add(
-        OrderEvent(order_id=order.id, kind=kind, at=utcnow(), detail=detail, actor_user_id=actor)
-    )
+    order.events.add(OrderEvent(kind=kind, at=utcnow(), detail=detail, actor_user_id=actor))
 
 
 def _payload(order: Order) -> dict[str, Any]:

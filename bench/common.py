@@ -1,0 +1,296 @@
+"""What the benchmarks share: a throwaway database per backend, tenants and shops, and tables.
+
+Every benchmark builds its schema from the migrations, exactly as production does. On SQLite the
+database is a file in a temporary directory; on PostgreSQL it is a database
+``daiyun_bench_<pid>`` created on the server named by ``--postgres-url`` (a superuser, by default
+``postgres`` on 127.0.0.1:5432), migrated as that owner, used as the ``daiyun_app`` role (which
+owns nothing and is subject to row-level security, as in production), and dropped at the end.
+
+Settings are read from ``DAIYUN_*`` variables, so :func:`prepare_environment` must run before
+anything imports the Celery app (``daiyun.platform.tasks``); the scripts therefore import the
+application inside their functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BACKENDS = ("sqlite", "postgresql")
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+APP_ROLE = "daiyun_app"
+SECRET_KEY = "bench-only-secret-key"
+
+SHOPIFY_CREDENTIALS: dict[str, Any] = {
+    "shop_domain": "bench.myshopify.com",
+    "access_token": "shpat_bench",
+    "api_secret": "bench-webhook-secret",
+}
+
+
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database",
+        choices=(*BACKENDS, "both"),
+        default="both",
+        help="which database to measure on (default: both, one after the other)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="a PostgreSQL server reachable as a superuser (default: $BENCH_POSTGRES_URL or "
+        f"{DEFAULT_POSTGRES_URL})",
+    )
+
+
+def backends(choice: str) -> list[str]:
+    return list(BACKENDS) if choice == "both" else [choice]
+
+
+def prepare_environment(workdir: Path) -> dict[str, str]:
+    """Point settings at throwaway files (the broker, no ./var) before Daiyun is imported."""
+    values = {
+        "DAIYUN_BROKER_URL": f"sqla+sqlite:///{workdir / 'broker.sqlite'}",
+        "DAIYUN_SECRET_KEY": SECRET_KEY,
+        "DAIYUN_ENCRYPTION_KEYS": "",
+    }
+    os.environ.update(values)
+    _reload_settings()
+    return values
+
+
+def _reload_settings() -> None:
+    from daiyun.platform.config import get_settings
+
+    get_settings.cache_clear()
+
+
+@dataclass(frozen=True)
+class Database:
+    """A migrated throwaway database: the owner's URL and the one the application uses."""
+
+    backend: str
+    owner_url: str
+    app_url: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The variables a child process needs to use this database."""
+        return {
+            "DAIYUN_DATABASE_URL": self.app_url,
+            "DAIYUN_MIGRATION_DATABASE_URL": self.owner_url,
+        }
+
+
+def _migrate(owner_url: str, app_url: str) -> None:
+    from alembic import command
+
+    from daiyun.cli import alembic_config
+
+    command.upgrade(alembic_config(owner_url, app_url), "head")
+
+
+def _admin_engine(server_url: str) -> Any:
+    from sqlalchemy.engine import make_url
+
+    from daiyun.platform.db import make_engine
+
+    server = make_url(server_url).set(database="postgres")
+    return make_engine(server.render_as_string(False), isolation_level="AUTOCOMMIT", pool_size=1)
+
+
+@contextmanager
+def database(backend: str, workdir: Path, postgres_url: str) -> Iterator[Database]:
+    """Create and migrate a throwaway database, make it the application's, drop it afterwards."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from daiyun.platform import db
+
+    name = f"daiyun_bench_{os.getpid()}"
+    if backend == "sqlite":
+        url = f"sqlite:///{workdir / f'{name}.sqlite'}"
+        target = Database("sqlite", url, url)
+    else:
+        admin = _admin_engine(postgres_url)
+        with admin.connect() as connection:
+            connection.execute(text(f'drop database if exists "{name}" with (force)'))
+            connection.execute(text(f'create database "{name}"'))
+        owner = make_url(postgres_url).set(database=name)
+        app = owner.set(username=APP_ROLE, password=None)
+        target = Database("postgresql", owner.render_as_string(False), app.render_as_string(False))
+    os.environ.update(target.env)
+    _reload_settings()
+    engine = None
+    try:
+        _migrate(target.owner_url, target.app_url)
+        engine = db.make_engine(target.app_url)
+        db.configure(engine)
+        yield target
+    finally:
+        if engine is not None:
+            engine.dispose()
+        if backend == "postgresql":
+            with admin.connect() as connection:
+                connection.execute(text(f'drop database if exists "{name}" with (force)'))
+            admin.dispose()
+        else:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{workdir / name}.sqlite{suffix}").unlink(missing_ok=True)
+
+
+def new_tenant(label: str) -> uuid.UUID:
+    """A fresh merchant, committed."""
+    from daiyun.platform.db import unit_of_work
+    from daiyun.tenants import service as tenant_service
+    from daiyun.tenants.schemas import TenantCreate
+
+    slug = f"{label}-{uuid.uuid4().hex[:8]}"
+    with unit_of_work() as session:
+        tenant = tenant_service.create_tenant(
+            session, TenantCreate(slug=slug, display_name=slug, legal_name=f"{slug} Ltd")
+        )
+        return tenant.id
+
+
+def new_shop(
+    tenant_id: uuid.UUID,
+    external_id: str,
+    credentials: dict[str, Any] | None = None,
+    api_base_url: str | None = None,
+) -> tuple[uuid.UUID, str]:
+    """A connected Shopify shop of the tenant, committed: its id and webhook key."""
+    from daiyun.connectors import service as shop_service
+    from daiyun.connectors.schemas import ShopCreate
+    from daiyun.platform.db import unit_of_work
+
+    body = ShopCreate(
+        channel="shopify",
+        name=f"Bench {external_id}",
+        external_id=external_id,
+        credentials=credentials or SHOPIFY_CREDENTIALS,
+        api_base_url=api_base_url,  # type: ignore[arg-type]
+    )
+    with unit_of_work(tenant_id) as session:
+        shop = shop_service.connect(session, body)
+        return shop.id, shop.webhook_key
+
+
+def count_rows(tenant_id: uuid.UUID, model: Any) -> int:
+    """How many rows of a tenant-owned model the tenant has."""
+    from sqlalchemy import func, select
+
+    from daiyun.platform.db import unit_of_work
+
+    with unit_of_work(tenant_id) as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+# --- memory ----------------------------------------------------------------------------------
+
+_PAGE_SIZE = resource.getpagesize()
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process now."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except OSError:
+        # No procfs: the peak so far is the best available figure (kB on Linux, bytes on macOS).
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+class RssSampler:
+    """Samples RSS in a thread; ``peak - baseline`` is what the measured work added."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.baseline = rss_bytes()
+        self.peak = self.baseline
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, rss_bytes())
+
+    def __enter__(self) -> RssSampler:
+        self.baseline = self.peak = rss_bytes()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.baseline
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+class Stopwatch:
+    def __enter__(self) -> Stopwatch:
+        self.started = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.seconds = time.perf_counter() - self.started
+
+
+def mib(size: float) -> str:
+    return f"{size / 2**20:,.1f} MiB"
+
+
+def rate(count: float, seconds: float) -> str:
+    return f"{count / seconds:,.0f}" if seconds > 0 else "n/a"
+
+
+def ratio(part: float, whole: float) -> str:
+    return f"{part / whole:.0%}" if whole else "n/a"
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A plain-text table, first column left-aligned, the others right-aligned."""
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        parts = [
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        return "| " + " | ".join(parts) + " |"
+
+    print()
+    print(title)
+    print(line(cells[0]))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells[1:]:
+        print(line(row))
+    sys.stdout.flush()
+
+
+def machine() -> str:
+    """One line about where the figures come from."""
+    return f"{os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, {sys.platform}"
