@@ -494,6 +494,8 @@ def serve(
                     str(shops),
                     "--generate-every",
                     "20",
+                    "--initial-orders",
+                    "60",
                 ],
             )
         )

@@ -37,11 +37,21 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="JSON list of shops to register at start (written by `daiyun demo`)"),
         ] = None,
         seed: Annotated[int | None, typer.Option(help="Random seed, for repeatable data")] = None,
+        initial_orders: Annotated[
+            int, typer.Option(min=0, help="Orders per shop over the past week, at start")
+        ] = 0,
     ) -> None:
         """Serve the sandbox Shopify, WooCommerce and Amazon on one port (for demos and tests)."""
         from daiyun.connectors.sandbox.server import serve
 
-        serve(host, port, generate_every=generate_every, seed=seed, shops_file=shops)
+        serve(
+            host,
+            port,
+            generate_every=generate_every,
+            seed=seed,
+            shops_file=shops,
+            initial_orders=initial_orders,
+        )
 
     @app.command()
     def sync(
@@ -51,6 +61,7 @@ def register(app: typer.Typer) -> None:
         until: Annotated[str | None, typer.Option(help="Up to this time (default: now)")] = None,
     ) -> None:
         """Backfill a shop's orders now, in this process, and print the run's figures."""
+        import daiyun.all_models  # noqa: F401  (every mapper, for the foreign keys)
         from daiyun.connectors import service, sync
         from daiyun.platform.db import unit_of_work
         from daiyun.tenants.models import Tenant
