@@ -8,6 +8,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
+# Webhook URLs given to the sandbox marketplaces point at the port the demo serves on.
+export DAIYUN_BASE_URL ?= http://127.0.0.1:$(PORT)
 
 .DEFAULT_GOAL := help
 .PHONY: help demo serve test lint check-migrations clean
