@@ -8,8 +8,6 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
-# Webhook URLs given to the sandbox marketplaces point at the port the demo serves on.
-export DAIYUN_BASE_URL ?= http://127.0.0.1:$(PORT)
 
 .DEFAULT_GOAL := help
 .PHONY: help demo serve test lint check-migrations clean
@@ -36,6 +34,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
+# Webhook URLs given to the sandbox marketplaces point at the port the demo serves on.
+demo: export DAIYUN_BASE_URL ?= http://127.0.0.1:$(PORT)
 demo: $(VENV)/.installed
 	$(BIN)/daiyun demo
 	$(BIN)/daiyun serve --sandbox --host $(HOST) --port $(PORT)
