@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,6 +90,17 @@ class Connector(ABC):
 
 
 # Small helpers every connector uses on what a marketplace sends.
+
+
+def json_object(body: bytes, what: str) -> dict[str, Any]:
+    """A pushed body as a JSON object, or :class:`MalformedPayload` naming ``what``."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedPayload(f"{what} body is not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise MalformedPayload(f"{what} body is not an object")
+    return doc
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:

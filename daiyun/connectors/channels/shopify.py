@@ -21,6 +21,7 @@ from daiyun.connectors.channels.base import (
     WebhookMessage,
     header_value,
     hmac_sha256_base64_matches,
+    json_object,
     minor_units,
     parse_time,
     required,
@@ -141,12 +142,7 @@ class ShopifyConnector(Connector):
         topic = header_value(headers, "X-Shopify-Topic")
         if not topic:
             raise MalformedPayload("shopify webhook has no X-Shopify-Topic")
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MalformedPayload(f"shopify webhook body is not JSON: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise MalformedPayload("shopify webhook body is not an object")
+        doc = json_object(body, "shopify webhook")
         event_id = header_value(headers, "X-Shopify-Event-Id") or header_value(
             headers, "X-Shopify-Webhook-Id"
         )

@@ -6,7 +6,6 @@ beyond what the store keeps. ``modified_after``/``modified_before`` need WooComm
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -20,6 +19,7 @@ from daiyun.connectors.channels.base import (
     WebhookMessage,
     header_value,
     hmac_sha256_base64_matches,
+    json_object,
     minor_units,
     parse_time,
     required,
@@ -149,12 +149,7 @@ class WooCommerceConnector(Connector):
         topic = header_value(headers, "X-WC-Webhook-Topic")
         if not topic:
             raise MalformedPayload("woocommerce webhook has no X-WC-Webhook-Topic")
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MalformedPayload(f"woocommerce webhook body is not JSON: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise MalformedPayload("woocommerce webhook body is not an object")
+        doc = json_object(body, "woocommerce webhook")
         if topic in ORDER_TOPICS:
             order = cls.normalize(doc)
             # The Delivery-ID is a hash of the webhook and the current second, not an event id:
