@@ -378,6 +378,10 @@ def upgrade() -> None:
         "sync_runs",
     ):
         rls.enable(table)
+    # Webhook ingress finds the tenant from the key before any tenant is bound: every key may be
+    # read (a route holds no secret); only the bound tenant writes its own.
+    rls.enable("webhook_routes")
+    rls.read_policy("webhook_routes", "webhook_route_lookup", "true")
 
 
 def downgrade() -> None:

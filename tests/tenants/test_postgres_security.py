@@ -44,7 +44,12 @@ ALL_COMMANDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
 # Tables whose rows the app may only read and append; UPDATE/DELETE are withheld by privilege.
 APPEND_ONLY = frozenset({"audit_log"})
 # Permissive policies that deliberately reach past the bound tenant: (table, policy, command).
-CROSS_TENANT_READS = frozenset({("memberships", "own_memberships", "SELECT")})
+CROSS_TENANT_READS = frozenset(
+    {
+        ("memberships", "own_memberships", "SELECT"),
+        ("webhook_routes", "webhook_route_lookup", "SELECT"),
+    }
+)
 BOUND_TENANT = "daiyun_current_tenant()"
 
 INSERT_EVENT = (

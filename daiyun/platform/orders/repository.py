@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from daiyun.platform.orders.models import Order, OrderEvent, ReviewPolicy
+from daiyun.platform.orders.models import Order, OrderEvent, OrderRefund, ReviewPolicy
 from daiyun.platform.orders.normalized import OrderStatus
 
 # How many recent orders of a shop define its "normal" total and item count.
@@ -112,3 +112,38 @@ def count_fingerprint(
         Order.source_status != OrderStatus.cancelled,
     )
     return int(session.scalar(stmt) or 0)
+
+
+def placed_in(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    by: str,
+    statuses: Iterable[OrderStatus],
+) -> Iterator[Order]:
+    """Orders whose placed (or paid) time falls in ``[start, end)``, with their lines, streamed."""
+    column = Order.paid_at if by == "paid" else Order.placed_at
+    stmt = (
+        select(Order)
+        .where(column >= start, column < end, Order.status.in_(list(statuses)))
+        .order_by(column, Order.id)
+        .execution_options(yield_per=1000)
+    )
+    yield from session.scalars(stmt)
+
+
+def refunds_in(
+    session: Session, start: datetime, end: datetime
+) -> Iterator[tuple[OrderRefund, str]]:
+    """Refunds made in ``[start, end)`` with their order's channel."""
+    stmt = (
+        select(OrderRefund, Order.channel)
+        .join(
+            Order, (Order.id == OrderRefund.order_id) & (Order.tenant_id == OrderRefund.tenant_id)
+        )
+        .where(OrderRefund.refunded_at >= start, OrderRefund.refunded_at < end)
+        .order_by(OrderRefund.refunded_at, OrderRefund.id)
+    )
+    for row in session.execute(stmt):
+        yield row[0], row[1]

@@ -9,9 +9,9 @@ transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -308,3 +308,22 @@ def update_review_settings(
     audit.record(session, "review_policy.updated", "review_policy", {"before": before})
     session.flush()
     return settings
+
+
+# --------------------------------------------------------------------------------------------
+# What billing reads
+# --------------------------------------------------------------------------------------------
+
+
+def orders_for_billing(
+    session: Session, start: datetime, end: datetime, *, by: str, statuses: Iterable[OrderStatus]
+) -> Iterator[Order]:
+    """Orders placed (or paid) in ``[start, end)`` in the given statuses, streamed."""
+    return repository.placed_in(session, start, end, by=by, statuses=statuses)
+
+
+def refunds_for_billing(
+    session: Session, start: datetime, end: datetime
+) -> Iterator[tuple[OrderRefund, str]]:
+    """Refunds made in ``[start, end)``, each with its order's channel."""
+    return repository.refunds_in(session, start, end)
