@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from daiyun.connectors import repository, sync
@@ -30,6 +30,7 @@ from daiyun.connectors.sandbox.state import Faults, SandboxState
 from daiyun.connectors.tasks import run_sync
 from daiyun.platform.config import get_settings
 from daiyun.platform.db import unit_of_work, utcnow
+from daiyun.platform.events.models import OutboxEvent
 from daiyun.platform.orders.models import Order
 from tests import factories
 from tests.conftest import TestDatabase, World
@@ -257,9 +258,9 @@ def test_a_sync_killed_mid_way_and_picked_up_again_loses_and_doubles_nothing(
     with running_worker(engine, tmp_path):
         killed, whole = new_tenant_id(), new_tenant_id()
         now = utcnow()
-        since = now - timedelta(days=2)
+        since = now - timedelta(days=3)
         killed_shop = _connect(sandbox, killed, "shopify")
-        _orders(sandbox, "shopify", 1500, since, now - timedelta(minutes=5))
+        _orders(sandbox, "shopify", 900, since, now - timedelta(minutes=5))
         whole_shop = factories.shop(
             whole,
             "shopify",
@@ -283,7 +284,7 @@ def test_a_sync_killed_mid_way_and_picked_up_again_loses_and_doubles_nothing(
             process.send_signal(signal.SIGKILL)
             process.wait()
         partial = len(_book(killed))
-        assert 0 < partial < 1500
+        assert 0 < partial < 900
 
         # Past the lease without a heartbeat, the beat counts the run as stalled and queues it
         # again (as a broker redelivers an unacknowledged task): the worker carries it on.
@@ -305,4 +306,9 @@ def test_a_sync_killed_mid_way_and_picked_up_again_loses_and_doubles_nothing(
         uninterrupted = _sync(whole, whole_shop, since)
         assert uninterrupted.status == "succeeded"
         assert _book(killed) == _book(whole)
-        assert len(_book(killed)) == 1500
+        assert len(_book(killed)) == 900
+        for tenant_id in (killed, whole):
+            # Nothing subscribes to these orders' events here: spare the worker's final relay
+            # (which publishes every pending event of the database) thousands of no-ops.
+            with unit_of_work(tenant_id) as session:
+                session.execute(update(OutboxEvent).values(delivered_at=utcnow()))
