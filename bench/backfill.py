@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    common.exit_on_sigterm()
     if args.child:
         result = child(args.orders, args.leak)
         print(RESULT_MARK + json.dumps(result), flush=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import signal
 import sys
 import threading
 import time
@@ -51,6 +52,15 @@ def add_database_arguments(parser: argparse.ArgumentParser) -> None:
         help="a PostgreSQL server reachable as a superuser (default: $BENCH_POSTGRES_URL or "
         f"{DEFAULT_POSTGRES_URL})",
     )
+
+
+def exit_on_sigterm() -> None:
+    """Unwind on SIGTERM as on Ctrl-C, so the throwaway database and files are removed."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def backends(choice: str) -> list[str]:

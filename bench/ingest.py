@@ -266,6 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     common.add_database_arguments(parser)
     parser.add_argument("--orders", type=int, default=20_000, help="orders per side")
     args = parser.parse_args(argv)
+    common.exit_on_sigterm()
 
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="daiyun-bench-") as tmp:

@@ -484,6 +484,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.serve:
         serve(args.serve, args.port)
         return
+    common.exit_on_sigterm()
 
     rows: list[list[object]] = []
     splits: list[list[object]] = []

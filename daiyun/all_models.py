@@ -1,5 +1,15 @@
 """Imports every model so the metadata (Alembic, the registry of tenant tables) is complete."""
 
+from daiyun.billing.models import (
+    BilledFact,
+    BillingAccount,
+    Contract,
+    ContractVersion,
+    ServiceFactRecord,
+    Statement,
+    StatementLine,
+    StripeEvent,
+)
 from daiyun.connectors.models import Shop, SyncRun, WebhookDelivery, WebhookRoute
 from daiyun.platform.audit.models import AuditEntry
 from daiyun.platform.auth.models import AccessToken, ApiKey, LoginFailure, User
@@ -12,6 +22,10 @@ __all__ = [
     "AccessToken",
     "ApiKey",
     "AuditEntry",
+    "BilledFact",
+    "BillingAccount",
+    "Contract",
+    "ContractVersion",
     "HandledEvent",
     "IdempotencyRecord",
     "LoginFailure",
@@ -22,7 +36,11 @@ __all__ = [
     "OrderRefund",
     "OutboxEvent",
     "ReviewPolicy",
+    "ServiceFactRecord",
     "Shop",
+    "Statement",
+    "StatementLine",
+    "StripeEvent",
     "SyncRun",
     "Tenant",
     "User",

@@ -10,6 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import create_engine, text
 
+from daiyun.billing.api import ingress as stripe_router
+from daiyun.billing.api import router as billing_router
 from daiyun.connectors.api import ingress as webhook_router
 from daiyun.connectors.api import router as shops_router
 from daiyun.platform import errors
@@ -71,8 +73,10 @@ def create_app() -> FastAPI:
     api.include_router(tenants_router)
     api.include_router(orders_router)
     api.include_router(shops_router)
+    api.include_router(billing_router)
     app.include_router(api)
     app.include_router(webhook_router)
+    app.include_router(stripe_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

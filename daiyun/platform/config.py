@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     sync_lease_seconds: float = Field(default=300.0, gt=0)
     # A webhook delivery still unprocessed after this long is queued again.
     webhook_sweep_seconds: float = Field(default=60.0, gt=0)
+    # Stripe: unset key means statements are not pushed (they wait, and go once it is set).
+    stripe_api_key: str | None = None
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: str | None = None
+    # Days after a month ends before its draft statement is finalized automatically.
+    billing_review_days: int = Field(default=5, ge=0, le=28)
 
     @property
     def owner_database_url(self) -> str:

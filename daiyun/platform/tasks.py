@@ -56,8 +56,13 @@ def make_celery() -> Celery:
                 "schedule": settings.outbox_relay_seconds,
             },
             "sync-schedule": {"task": "daiyun.sync.schedule", "schedule": 30.0},
+            "billing-cycle": {"task": "daiyun.billing.cycle", "schedule": 3600.0},
         },
-        include=["daiyun.platform.events.tasks", "daiyun.connectors.tasks"],
+        include=[
+            "daiyun.platform.events.tasks",
+            "daiyun.connectors.tasks",
+            "daiyun.billing.tasks",
+        ],
     )
     return app
 

@@ -378,10 +378,12 @@ def upgrade() -> None:
         "sync_runs",
     ):
         rls.enable(table)
-    # Webhook ingress finds the tenant from the key before any tenant is bound: every key may be
-    # read (a route holds no secret); only the bound tenant writes its own.
+    # Webhook ingress finds the tenant from the key before any tenant is bound: a route can be
+    # read by whoever names its key (in app.webhook_key), never listed; only its tenant writes it.
     rls.enable("webhook_routes")
-    rls.read_policy("webhook_routes", "webhook_route_lookup", "true")
+    rls.read_policy(
+        "webhook_routes", "webhook_route_lookup", "key = current_setting('app.webhook_key', true)"
+    )
 
 
 def downgrade() -> None:

@@ -7,10 +7,12 @@ from the entry: anonymous 401, outside tenant A 404, without the permission 403,
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +20,29 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect, select, text
+from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
+from daiyun.billing import service as billing
+from daiyun.billing.facts import Period
+from daiyun.billing.models import (
+    BilledFact,
+    Contract,
+    ContractVersion,
+    StatementLine,
+    StatementStatus,
+)
+from daiyun.billing.models import Statement as BillingStatement
+from daiyun.billing.schemas import ContractCreate
+from daiyun.billing.terms import ContractTerms
 from daiyun.connectors.models import Shop, SyncRun, WebhookDelivery
 from daiyun.platform import db
 from daiyun.platform.audit.models import AuditEntry
 from daiyun.platform.auth import service as auth_service
 from daiyun.platform.auth.models import AccessToken, ApiKey, User
 from daiyun.platform.auth.permissions import STAFF_ROLES, Permission, Role, allows
+from daiyun.platform.config import get_settings
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
@@ -94,6 +109,11 @@ SHOP_READERS = frozenset(
     }
 )
 SHOP_MANAGERS = frozenset({R.agency_admin, R.account_manager})
+CREATE_CONTRACT: Route = ("POST", f"{API}/tenants/{{tenant}}/contracts")
+BILLERS = frozenset({R.agency_admin, R.finance})
+BILL_READERS = frozenset(
+    {R.agency_admin, R.account_manager, R.finance, R.merchant_owner, R.merchant_viewer}
+)
 
 TENANT_TABLE: dict[Route, TenantRule] = {
     ("GET", f"{API}/tenants/{{tenant}}"): TenantRule(P.tenant_read, EVERY_ROLE),
@@ -138,6 +158,37 @@ TENANT_TABLE: dict[Route, TenantRule] = {
     ("POST", f"{API}/tenants/{{tenant}}/webhook-deliveries/{{delivery_id}}/replay"): TenantRule(
         P.shops_manage, SHOP_MANAGERS
     ),
+    # Billing (issue 5)
+    CREATE_CONTRACT: TenantRule(P.billing_manage, BILLERS),
+    ("GET", f"{API}/tenants/{{tenant}}/contracts"): TenantRule(P.billing_read, BILL_READERS),
+    ("GET", f"{API}/tenants/{{tenant}}/contracts/{{contract_id}}"): TenantRule(
+        P.billing_read, BILL_READERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/contracts/{{contract_id}}/versions"): TenantRule(
+        P.billing_manage, BILLERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/service-facts"): TenantRule(P.billing_manage, BILLERS),
+    ("GET", f"{API}/tenants/{{tenant}}/service-facts"): TenantRule(P.billing_read, BILL_READERS),
+    ("GET", f"{API}/tenants/{{tenant}}/statements"): TenantRule(P.billing_read, BILL_READERS),
+    ("POST", f"{API}/tenants/{{tenant}}/statements"): TenantRule(P.billing_manage, BILLERS),
+    ("GET", f"{API}/tenants/{{tenant}}/statements/preview"): TenantRule(
+        P.billing_read, BILL_READERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/statements/{{statement_id}}"): TenantRule(
+        P.billing_read, BILL_READERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/statements/{{statement_id}}/csv"): TenantRule(
+        P.billing_read, BILL_READERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/statements/{{statement_id}}/pdf"): TenantRule(
+        P.billing_read, BILL_READERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/statements/{{statement_id}}/finalize"): TenantRule(
+        P.billing_manage, BILLERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/statements/{{statement_id}}/void"): TenantRule(
+        P.billing_manage, BILLERS
+    ),
 }
 
 PUBLIC = "public"  # no sign-in needed
@@ -162,6 +213,7 @@ OTHER_TABLE: dict[Route, str] = {
     ("GET", "/readyz"): PUBLIC,
     # Marketplaces authenticate by signature, not by sign-in (tests/connectors/test_webhooks.py).
     ("POST", "/webhooks/{channel}/{shop_key}"): SIGNATURE,
+    ("POST", "/webhooks/stripe"): SIGNATURE,
 }
 
 
@@ -224,6 +276,8 @@ class Cast:
     candidate: User  # an unassigned staff user, the body of POST .../members
     shop: Shop  # A's shop; the order is held on it, the delivery came from it
     order_id: uuid.UUID
+    statement_id: uuid.UUID  # A's draft statement of 2026-01
+    writes: Iterator[int] = field(default_factory=itertools.count)
     placeholders: dict[str, str] = field(default_factory=dict)
 
     def caller(self, name: str) -> Caller:
@@ -251,6 +305,7 @@ def _cast(world: World) -> Cast:
     ]
     victim = world.user(R.recruiter, a)
     candidate = world.user(R.cs_agent)
+    admin_id = next(c.user.id for c in callers if c.name == "agency admin" and c.user)
     shop = factories.shop(a.id)
     with db.unit_of_work(a.id) as session:
         [(_, order)] = order_service.ingest(
@@ -265,20 +320,47 @@ def _cast(world: World) -> Cast:
         )
         session.add(delivery)
         session.flush()
-    cast = Cast(a, b, callers, victim, candidate, shop, order.id)
+    with db.unit_of_work(a.id) as session:
+        terms = ContractTerms(currency="CNY", base_fee_minor=100_00)
+        contract = billing.create_contract(
+            session,
+            ContractCreate(name="A", effective_from=date(2026, 1, 1), terms=terms),
+            admin_id,
+        )
+        statement = billing.generate(session, Period(2026, 1))
+    cast = Cast(a, b, callers, victim, candidate, shop, order.id, statement.id)
     cast.placeholders = {
         "tenant": a.slug,
         "user_id": str(victim.id),
         "shop_id": str(shop.id),
         "order_id": str(order.id),
         "delivery_id": str(delivery.id),
+        "contract_id": str(contract.id),
+        "statement_id": str(statement.id),
     }
     return cast
+
+
+def _prepare(route: Route, cast: Cast) -> None:
+    """Before each caller of POST .../contracts: A has no contract yet (creating it is the point).
+    The route runs after every other billing route, which need A's contract."""
+    if route != CREATE_CONTRACT:
+        return
+    with db.unit_of_work(cast.a.id) as session:
+        for model in (BilledFact, StatementLine, BillingStatement, ContractVersion, Contract):
+            session.execute(delete(model))
 
 
 def _restore(route: Route, cast: Cast) -> None:
     """Put A's objects back as they were, so the next allowed caller can act on them too."""
     with db.unit_of_work(cast.a.id) as session:
+        if route[1].endswith(("/finalize", "/void")):
+            statement = session.scalar(
+                select(BillingStatement).where(BillingStatement.id == cast.statement_id)
+            )
+            assert statement is not None
+            session.execute(delete(BilledFact))
+            statement.status = StatementStatus.draft
         if route[1].endswith(("/release", "/cancel")):
             order = session.scalar(select(Order).where(Order.id == cast.order_id))
             assert order is not None
@@ -386,6 +468,27 @@ def _tenant_request(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         return {"json": {"reason": f"cancelled by {caller.name}"}}
     if route[1].endswith(("/release", "/sync")):
         return {"json": {}}
+    n = next(cast.writes)
+    if route == CREATE_CONTRACT:
+        terms = {"currency": "CNY", "base_fee_minor": 1000}
+        return {"json": {"name": "New", "effective_from": "2026-01-01", "terms": terms}}
+    if route[1].endswith("/versions"):
+        start = (date(2027, 1, 1) + timedelta(days=n)).isoformat()
+        return {"json": {"effective_from": start, "terms": {"currency": "CNY"}}}
+    if route[1].endswith("/service-facts") and route[0] == "POST":
+        fact = {
+            "kind": "one_off",
+            "occurred_on": "2026-02-03",
+            "amount_minor": 100,
+            "currency": "CNY",
+        }
+        return {"json": fact, "headers": {"Idempotency-Key": f"matrix-{n}"}}
+    if route[1].endswith("/statements") and route[0] == "POST":
+        return {"params": {"period": "2026-02"}}
+    if route[1].endswith("/statements/preview"):
+        return {"params": {"period": "2026-02"}}
+    if route[1].endswith("/void"):
+        return {"json": {"reason": f"voided by {caller.name}"}}
     if route == ("PUT", f"{API}/tenants/{{tenant}}/review-policy"):
         return {"json": {"blocked_buyers": [f"blocked by {caller.name}"]}}
     return {}
@@ -413,6 +516,14 @@ def _check_allowed_read(route: Route, cast: Cast, answer: httpx.Response) -> str
     return None
 
 
+def _send(
+    client: TestClient, method: str, path: str, headers: dict[str, str], extra: dict[str, Any]
+) -> httpx.Response:
+    extra = dict(extra)
+    merged = {**headers, **extra.pop("headers", {})}
+    return client.request(method, path, headers=merged, **extra)
+
+
 def test_tenant_route_matrix(world: World, app: FastAPI, tmp_path: Path) -> None:
     """SECURITY.md 12: every route on A's objects x every actor; denied writes change nothing."""
     broker = celery_broker(tmp_path)  # a real broker takes the syncs and replays queued
@@ -431,7 +542,7 @@ def _tenant_matrix(world: World, app: FastAPI) -> None:
     # Disconnecting the shop and offboarding the tenant come last: other routes need them.
     routes = sorted(
         (r for r in operations if "{tenant}" in r[1]),
-        key=lambda r: (r == OFFBOARD, r == DISCONNECT, r),
+        key=lambda r: (r == OFFBOARD, r == DISCONNECT, r == CREATE_CONTRACT, r),
     )
     mismatches: list[str] = []
     for route in routes:
@@ -447,16 +558,15 @@ def _tenant_matrix(world: World, app: FastAPI) -> None:
             mismatches.append(f"{method} {template}: no object of A to put in {exc}")
             continue
         # What a tenant that does not exist looks like: members of other tenants must get this.
-        unknown = client.request(
-            method, ghost, headers=admin.headers, **_tenant_request(route, cast, admin)
-        )
+        unknown = _send(client, method, ghost, admin.headers, _tenant_request(route, cast, admin))
         assert unknown.status_code == 404, f"{method} {ghost}: {unknown.status_code}"
         for caller in cast.callers:
             where = f"{caller.name}: {method} {template}"
             expected = _expected_on_a(rule, caller, operations[route])
+            _prepare(route, cast)
             before = _tenant_state(cast.a) if method in WRITES else None
-            answer = client.request(
-                method, path, headers=caller.headers, **_tenant_request(route, cast, caller)
+            answer = _send(
+                client, method, path, caller.headers, _tenant_request(route, cast, caller)
             )
             ok = answer.status_code == expected
             if not ok:
@@ -512,6 +622,7 @@ def _expected_elsewhere(access: str, caller: Caller, success: int) -> int:
 
 def test_other_route_matrix(world: World, app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
     """SECURITY.md 12: routes outside a tenant x every actor; denied writes change nothing."""
+    monkeypatch.setattr(get_settings(), "stripe_webhook_secret", "whsec_matrix")
     monkeypatch.setattr("daiyun.platform.app._check_broker", lambda: None)  # no broker in tests
     cast = _cast(world)
     client = world.client

@@ -13,7 +13,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -24,6 +24,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 import daiyun.all_models  # noqa: F401  (the registry must hold every model)
+from daiyun.billing import service as billing
+from daiyun.billing.facts import Period, ServiceKind
+from daiyun.billing.models import (
+    BilledFact,
+    BillingAccount,
+    Contract,
+    ContractVersion,
+    ServiceFactRecord,
+    StatementLine,
+)
+from daiyun.billing.models import Statement as BillingStatement
+from daiyun.billing.schemas import ContractCreate, ServiceFactCreate
+from daiyun.billing.terms import ContractTerms
 from daiyun.connectors.models import Shop, SyncRun, WebhookDelivery
 from daiyun.platform import db
 from daiyun.platform.auth.models import User
@@ -71,6 +84,13 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     ReviewPolicy: ("updated_at", datetime(2026, 1, 1, tzinfo=UTC)),
     WebhookDelivery: ("topic", "tests.bulk-updated"),
     SyncRun: ("trigger", "tests.bulk"),
+    Contract: ("name", "tests.bulk-updated"),
+    ContractVersion: ("ends_on", date(2030, 1, 1)),
+    ServiceFactRecord: ("description", "tests.bulk-updated"),
+    BillingStatement: ("void_reason", "tests.bulk-updated"),
+    StatementLine: ("description", "tests.bulk-updated"),
+    BilledFact: ("period", "1999-01"),
+    BillingAccount: ("email", "bulk@example.com"),
 }
 
 # `<qualifier>.tenant_id = <bound parameter>` on SQLite (qmark) and psycopg (pyformat).
@@ -140,6 +160,40 @@ def _seed(world: World, tenant: Tenant, staff: User) -> Seeded:
         seeded.rows[WebhookDelivery] = {delivery.id}
         seeded.rows[SyncRun] = {run.id}
         assert len(ingested) == 2
+    with db.unit_of_work(tenant.id) as session:
+        billing.create_contract(
+            session,
+            ContractCreate(
+                name="Seed",
+                effective_from=date(2026, 1, 1),
+                terms=ContractTerms(currency="CNY", base_fee_minor=100_00),
+            ),
+            staff.id,
+        )
+        fact = ServiceFactCreate(
+            kind=ServiceKind.one_off,
+            occurred_on=date(2026, 1, 5),
+            amount_minor=50_00,
+            currency="CNY",
+        )
+        billing.record_fact(session, "seed-1", fact)
+        statement = billing.generate(session, Period(2026, 1))
+        billing.finalize(session, statement.id)
+        session.add(BillingAccount(email="seed@example.com"))
+        session.flush()
+        for model in (
+            Contract,
+            ContractVersion,
+            ServiceFactRecord,
+            BillingStatement,
+            StatementLine,
+            BilledFact,
+            BillingAccount,
+            OutboxEvent,
+        ):
+            seeded.rows[model] = set(
+                session.scalars(select(model.id).where(model.tenant_id == tenant.id))
+            )
     return seeded
 
 

@@ -1,0 +1,239 @@
+"""Contracts, service facts and statements (结算单) of a tenant, and their exports."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from daiyun.billing import exports, repository, service, stripe_client
+from daiyun.billing.facts import Period
+from daiyun.billing.models import ServiceFactRecord, Statement, StripeEvent
+from daiyun.billing.schemas import (
+    ContractCreate,
+    ContractRead,
+    ServiceFactCreate,
+    ServiceFactRead,
+    StatementDetail,
+    StatementRead,
+    StripeAcknowledgement,
+    VersionCreate,
+    VoidBody,
+    preview_of,
+)
+from daiyun.billing.tasks import process_stripe_event
+from daiyun.platform.auth.deps import SessionDep, TenantAccess, tenant_access
+from daiyun.platform.auth.permissions import Permission
+from daiyun.platform.config import get_settings
+from daiyun.platform.db import unit_of_work, utcnow
+from daiyun.platform.errors import Problem
+from daiyun.platform.pagination import Cursor, Limit, Page, paginate
+
+router = APIRouter(prefix="/tenants/{tenant}", tags=["billing"])
+log = structlog.get_logger()
+P = Permission
+Reader = Annotated[TenantAccess, Depends(tenant_access(P.billing_read))]
+Manager = Annotated[TenantAccess, Depends(tenant_access(P.billing_manage))]
+PeriodQuery = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])]
+
+
+def _period(text: str) -> Period:
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise Problem(422, "invalid-period", str(exc)) from exc
+
+
+@router.post("/contracts", status_code=201, response_model=ContractRead)
+def create_contract(session: SessionDep, access: Manager, body: ContractCreate) -> ContractRead:
+    """The tenant's contract with its first version of terms."""
+    return ContractRead.model_validate(service.create_contract(session, body, access.user.id))
+
+
+@router.get("/contracts", response_model=list[ContractRead])
+def list_contracts(session: SessionDep, access: Reader) -> list[ContractRead]:
+    """The tenant's contract (at most one) with every version."""
+    found = repository.contract(session)
+    return [ContractRead.model_validate(found)] if found else []
+
+
+@router.get("/contracts/{contract_id}", response_model=ContractRead)
+def get_contract(session: SessionDep, access: Reader, contract_id: uuid.UUID) -> ContractRead:
+    """One contract with every version."""
+    found = service.get_contract(session)
+    if found.id != contract_id:
+        raise Problem(404, "not-found", "No such contract")
+    return ContractRead.model_validate(found)
+
+
+@router.post("/contracts/{contract_id}/versions", status_code=201, response_model=ContractRead)
+def add_version(
+    session: SessionDep, access: Manager, contract_id: uuid.UUID, body: VersionCreate
+) -> ContractRead:
+    """New terms from a date on; the previous version ends the day before."""
+    return ContractRead.model_validate(
+        service.add_version(session, contract_id, body, access.user.id)
+    )
+
+
+@router.post("/service-facts", status_code=201, response_model=ServiceFactRead)
+def record_service_fact(
+    session: SessionDep,
+    access: Manager,
+    body: ServiceFactCreate,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)],
+) -> Response:
+    """Record billable work that is not an order (ad spend, pallet-days, picks, placements,
+    one-off fees). The Idempotency-Key makes a retry harmless: 201 the first time, 200 after."""
+    record, created = service.record_fact(session, idempotency_key, body)
+    read = ServiceFactRead.model_validate(record)
+    return JSONResponse(read.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.get("/service-facts", response_model=Page[ServiceFactRead])
+def list_service_facts(
+    session: SessionDep, access: Reader, cursor: Cursor = None, limit: Limit = 50
+) -> Page[ServiceFactRead]:
+    """Recorded service facts, oldest first."""
+    stmt = repository.service_facts()
+    rows, next_cursor = paginate(session, stmt, ServiceFactRecord.id, cursor, limit)
+    return Page(items=[ServiceFactRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/statements/preview", response_model=StatementDetail)
+def preview_statement(session: SessionDep, access: Reader, period: PeriodQuery) -> StatementDetail:
+    """What the statement of a period would say now; nothing is saved."""
+    computed = service.compute(session, _period(period))
+    return preview_of(period, computed.version.version, computed.terms.currency, computed)
+
+
+@router.post("/statements", status_code=201, response_model=StatementDetail)
+def generate_statement(
+    session: SessionDep, access: Manager, period: PeriodQuery
+) -> StatementDetail:
+    """Build or rebuild the draft statement of a period (409 once it is finalized)."""
+    return StatementDetail.model_validate(service.generate(session, _period(period)))
+
+
+@router.get("/statements", response_model=Page[StatementRead])
+def list_statements(
+    session: SessionDep, access: Reader, cursor: Cursor = None, limit: Limit = 50
+) -> Page[StatementRead]:
+    """Statements with their status and payment state, oldest first."""
+    rows, next_cursor = paginate(session, repository.statements(), Statement.id, cursor, limit)
+    return Page(items=[StatementRead.model_validate(s) for s in rows], next_cursor=next_cursor)
+
+
+@router.get("/statements/{statement_id}", response_model=StatementDetail)
+def get_statement(session: SessionDep, access: Reader, statement_id: uuid.UUID) -> StatementDetail:
+    """One statement with its lines and the facts behind each line."""
+    return StatementDetail.model_validate(service.get_statement(session, statement_id))
+
+
+@router.post("/statements/{statement_id}/finalize", response_model=StatementDetail)
+def finalize_statement(
+    session: SessionDep, access: Manager, statement_id: uuid.UUID
+) -> StatementDetail:
+    """Close a draft: recomputed from the facts of this moment, then immutable."""
+    return StatementDetail.model_validate(service.finalize(session, statement_id))
+
+
+@router.post("/statements/{statement_id}/void", response_model=StatementDetail)
+def void_statement(
+    session: SessionDep, access: Manager, statement_id: uuid.UUID, body: VoidBody
+) -> StatementDetail:
+    """Void a statement with a reason; its facts may be billed again."""
+    return StatementDetail.model_validate(service.void(session, statement_id, body.reason))
+
+
+@router.get(
+    "/statements/{statement_id}/csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def statement_csv(session: SessionDep, access: Reader, statement_id: uuid.UUID) -> Response:
+    """The statement's lines as CSV."""
+    statement = service.get_statement(session, statement_id)
+    return Response(
+        exports.to_csv(statement),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="statement-{statement.period}.csv"'},
+    )
+
+
+@router.get(
+    "/statements/{statement_id}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def statement_pdf(session: SessionDep, access: Reader, statement_id: uuid.UUID) -> Response:
+    """The statement as a PDF."""
+    statement = service.get_statement(session, statement_id)
+    return Response(
+        exports.to_pdf(statement, access.tenant.display_name),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="statement-{statement.period}.pdf"'},
+    )
+
+
+# --- Stripe webhooks -------------------------------------------------------------------------
+
+ingress = APIRouter(tags=["webhooks"])
+
+
+def _store_stripe_event(body: bytes, header: str | None) -> tuple[uuid.UUID | None, str, str]:
+    """Verify and store a Stripe event once; returns (tenant, event id, accepted|duplicate)."""
+    secret = get_settings().stripe_webhook_secret
+    if not secret:
+        raise Problem(404, "not-configured", "Stripe webhooks are not configured here")
+    try:
+        event = stripe_client.verify_webhook(body, header, secret)
+    except stripe_client.SignatureError as exc:
+        raise Problem(401, "invalid-signature", str(exc)) from exc
+    try:
+        event_id = str(event["id"])[:100]
+        invoice = event["data"]["object"]
+        created = datetime.fromtimestamp(int(event["created"]), UTC)
+        tenant_text = (invoice.get("metadata") or {}).get("tenant_id")
+        tenant_id = uuid.UUID(tenant_text) if tenant_text else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Problem(400, "malformed-event", "The event is not a Stripe invoice event") from exc
+    with unit_of_work() as session:
+        try:
+            with session.begin_nested():
+                session.add(
+                    StripeEvent(
+                        id=event_id,
+                        type=str(event.get("type", ""))[:100],
+                        created=created,
+                        invoice_id=str(invoice.get("id", ""))[:100] or None,
+                        outcome=None if tenant_id else "no tenant in the invoice metadata",
+                        processed_at=None if tenant_id else utcnow(),
+                    )
+                )
+                session.flush()
+        except IntegrityError:
+            return tenant_id, event_id, "duplicate"
+    return tenant_id, event_id, "accepted"
+
+
+@ingress.post("/webhooks/stripe", response_model=StripeAcknowledgement)
+async def stripe_webhook(request: Request) -> StripeAcknowledgement:
+    """Stripe's invoice events: 401 on a bad or stale signature (tolerance 300 s), stored once
+    by event id, applied to the statement's payment state in a ``billing``-queue task."""
+    body = await request.body()
+    tenant_id, event_id, status = await run_in_threadpool(
+        _store_stripe_event, body, request.headers.get("stripe-signature")
+    )
+    if status == "accepted" and tenant_id is not None:
+        try:
+            await run_in_threadpool(process_stripe_event.delay, str(tenant_id), event_id)
+        except Exception:
+            log.exception("could not queue a Stripe event")
+    return StripeAcknowledgement(status=status, event_id=event_id)

@@ -1,0 +1,263 @@
+"""Commission (销售提成) on the commission base, and clawbacks (退款冲减) of earlier commission.
+
+How tiers and overrides combine: an order from a channel in ``channel_rates`` is billed whole at
+that channel's flat rate (the channel wins over categories); otherwise each SKU line whose
+category (longest matching SKU prefix in ``categories``) has a rate in ``category_rates`` is billed
+at that flat rate, and the rest of the order joins the default base. Only the default base goes
+through the flat rate or the tiers, and only it places the tiers: override bases are outside the
+tiered base. Each rate bucket is one line, so an order split over buckets is listed on each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from daiyun.billing.engine.rules import ZERO, floor_minor, make_line, money, percent, round_minor
+from daiyun.billing.facts import BilledOrder, Line, OrderFact, RefundFact
+from daiyun.billing.terms import Commission, ContractTerms, TierMode
+
+DEFAULT = "commission"
+LABEL = "Commission (销售提成)"
+
+
+def order_base(order: OrderFact, terms: ContractTerms) -> int:
+    """The order's commission base before refunds: never below zero."""
+    rule = terms.base
+    value = order.total_minor
+    if not rule.include_shipping:
+        value -= order.shipping_minor
+    if not rule.include_tax:
+        value -= order.tax_minor
+    value -= sum(amount for sku, amount in order.lines if sku in rule.excluded_skus)
+    return max(0, value)
+
+
+def category_of(sku: str, categories: Mapping[str, str]) -> str | None:
+    """The category of the longest SKU prefix that matches, if any."""
+    best = max((prefix for prefix in categories if sku.startswith(prefix)), key=len, default=None)
+    return None if best is None else categories[best]
+
+
+def _gross_parts(order: OrderFact, base: int, terms: ContractTerms) -> dict[str, Decimal]:
+    """The order's base split over rate buckets (line kinds); zero parts left out."""
+    commission = terms.commission
+    if order.channel in commission.channel_rates:
+        return {f"{DEFAULT}:channel:{order.channel}": Decimal(base)} if base else {}
+    kept = [line for line in sorted(order.lines) if line[0] not in terms.base.excluded_skus]
+    kept_total = sum(amount for _, amount in kept)
+    # SKU line totals larger than the base (an order-level discount) are scaled down to it, so
+    # a category never bills more than the order's base.
+    scaled = kept_total > base
+    parts: dict[str, Decimal] = {}
+    plain = 0
+    for sku, amount in kept:
+        category = category_of(sku, commission.categories)
+        if category is None or category not in commission.category_rates:
+            plain += amount
+            continue
+        kind = f"{DEFAULT}:category:{category}"
+        share = Decimal(amount) * base / kept_total if scaled else Decimal(amount)
+        parts[kind] = parts.get(kind, ZERO) + share
+    if scaled:
+        rest = Decimal(plain) * base / kept_total if kept_total else ZERO
+    else:
+        rest = Decimal(base) - sum(parts.values(), ZERO)
+    parts[DEFAULT] = rest
+    return {kind: part for kind, part in parts.items() if part > 0}
+
+
+@dataclass(frozen=True)
+class OrderShare:
+    """One order in the base: its base before and after same-period refunds, by rate bucket."""
+
+    order: OrderFact
+    base: int
+    net: int
+    parts: Mapping[str, Decimal]  # bucket -> part of the net base
+    refunds: tuple[RefundFact, ...]
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        # An order with nothing left to bill is still listed, on the default line.
+        return tuple(self.parts) or (DEFAULT,)
+
+
+def share_orders(
+    terms: ContractTerms,
+    orders: Sequence[OrderFact],
+    refunds: Mapping[str, Sequence[RefundFact]],
+) -> list[OrderShare]:
+    """Each order's base net of its same-period refunds (an excess refund stops at zero)."""
+    shares = []
+    for order in orders:
+        base = order_base(order, terms)
+        own = tuple(refunds.get(order.order_id, ()))
+        net = max(0, base - sum(refund.amount_minor for refund in own))
+        gross = _gross_parts(order, base, terms)
+        if net != base:
+            # A refund does not say which SKU it returns: it reduces every bucket pro rata.
+            gross = {kind: part * net / base for kind, part in gross.items()}
+        shares.append(OrderShare(order, base, net, gross, own))
+    return shares
+
+
+def _band_text(tiers_edges: tuple[int | None, int | None], currency: str) -> str:
+    lower, upper = tiers_edges
+    if upper is None:
+        return f"above {money(lower or 0, currency)}"
+    if not lower:
+        return f"up to {money(upper, currency)}"
+    return f"above {money(lower, currency)} up to {money(upper, currency)}"
+
+
+def tiered(
+    commission: Commission, base: Decimal, currency: str
+) -> tuple[Decimal, str, Decimal | None]:
+    """Commission on the default base: (exact amount, description, rate if a single one)."""
+    amount_text = money(base, currency)
+    if commission.mode == TierMode.flat:
+        rate = commission.rate
+        return base * rate, f"{LABEL} {percent(rate)} on {amount_text}", rate
+    lower = 0
+    bands: list[tuple[int, int | None, Decimal]] = []
+    for tier in commission.tiers:
+        bands.append((lower, tier.up_to_minor, tier.rate))
+        lower = tier.up_to_minor or lower
+    if commission.mode == TierMode.marginal:
+        exact = ZERO
+        used = []
+        for low, up, rate in bands:
+            top = base if up is None else min(base, Decimal(up))
+            if top > low:
+                exact += (top - low) * rate
+                used.append(f"{percent(rate)} on {money(top - low, currency)}")
+        applied = " + ".join(used) or "nothing in any band"
+        text = f"{LABEL}, marginal tiers on {amount_text}: {applied} (each band at its own rate)"
+        return exact, text, None
+    # Whole-volume: an edge belongs to the band it closes (up_to is inclusive).
+    index = next(i for i, (_, up, _) in enumerate(bands) if up is None or base <= up)
+    low, up, rate = bands[index]
+    text = (
+        f"{LABEL}, whole-volume tiers: band {index + 1} of {len(bands)}"
+        f" ({_band_text((low, up), currency)}) reached, so the whole base of {amount_text}"
+        f" at {percent(rate)} (whole-volume rates jump at band edges)"
+    )
+    return base * rate, text, rate
+
+
+def allocate(total: int, weights: Sequence[tuple[str, Decimal]]) -> dict[str, int]:
+    """Split ``total`` minor units in proportion to ``weights`` (largest remainder, exact sum)."""
+    whole = sum((weight for _, weight in weights), ZERO)
+    if total == 0 or whole <= 0:
+        return {key: 0 for key, _ in weights}
+    shares = [(key, Decimal(total) * weight / whole) for key, weight in weights]
+    floors = {key: floor_minor(share) for key, share in shares}
+    left = total - sum(floors.values())
+    # Ties go to the smaller key, so the split is the same on every run.
+    ranked = sorted(shares, key=lambda item: (floors[item[0]] - item[1], item[0]))
+    for key, _ in ranked[:left]:
+        floors[key] += 1
+    return floors
+
+
+@dataclass(frozen=True)
+class CommissionResult:
+    lines: tuple[Line, ...]
+    base_minor: int  # the period's whole commission base, net of same-period refunds
+    order_commissions: dict[str, tuple[int, int]]
+
+
+def commission_lines(terms: ContractTerms, shares: Sequence[OrderShare]) -> CommissionResult:
+    """One line per rate bucket; the commission of each line is then split over its orders."""
+    currency = terms.currency
+    buckets: dict[str, list[OrderShare]] = {}
+    for share in shares:
+        for kind in share.buckets:
+            buckets.setdefault(kind, []).append(share)
+    lines = []
+    per_order = {share.order.order_id: 0 for share in shares}
+    for kind in sorted(buckets):
+        members = buckets[kind]
+        base = sum((share.parts.get(kind, ZERO) for share in members), ZERO)
+        if kind == DEFAULT:
+            exact, text, rate = tiered(terms.commission, base, currency)
+        else:
+            _, scope, name = kind.split(":", 2)
+            rate = (
+                terms.commission.channel_rates[name]
+                if scope == "channel"
+                else terms.commission.category_rates[name]
+            )
+            exact = base * rate
+            text = f"{LABEL}, {scope} {name} at {percent(rate)} on {money(base, currency)}"
+        sources = [share.order.key for share in members]
+        sources += [refund.key for share in members for refund in share.refunds]
+        line = make_line(
+            kind,
+            text,
+            exact,
+            basis=round_minor(base),
+            quantity=Decimal(len(members)),
+            rate=rate,
+            sources=sources,
+        )
+        lines.append(line)
+        split = allocate(
+            line.amount_minor,
+            [(share.order.order_id, share.parts.get(kind, ZERO)) for share in members],
+        )
+        for order_id, amount in split.items():
+            per_order[order_id] += amount
+    return CommissionResult(
+        tuple(lines),
+        sum(share.net for share in shares),
+        {share.order.order_id: (share.net, per_order[share.order.order_id]) for share in shares},
+    )
+
+
+def clawback_lines(
+    terms: ContractTerms,
+    refunds: Sequence[RefundFact],
+    billed: Mapping[str, BilledOrder],
+) -> tuple[tuple[Line, ...], dict[str, int]]:
+    """Negative lines taking back commission billed on orders of earlier periods.
+
+    Each refund is taken back at the rate its order was billed at (commission / base of its
+    :class:`BilledOrder`), rounded once; an order's clawbacks stop at the commission billed on it
+    less what was already clawed back, in the order the refunds happened.
+    """
+    room = {
+        order_id: max(0, record.commission_minor - record.clawed_back_minor)
+        for order_id, record in billed.items()
+    }
+    lines = []
+    taken: dict[str, int] = {}
+    for refund in sorted(refunds, key=lambda r: (r.at, r.refund_id)):
+        record = billed[refund.order_id]
+        rate = Decimal(record.commission_minor) / record.base_minor if record.base_minor else ZERO
+        exact = refund.amount_minor * rate
+        left = room[refund.order_id]
+        limited = exact > left
+        if limited:
+            exact = Decimal(left)
+        line = make_line(
+            "clawback",
+            f"Clawback (退款冲减) of refund {refund.refund_id} on order {refund.order_id}:"
+            f" {money(refund.amount_minor, terms.currency)} at {percent(rate)}, the rate it was"
+            f" billed at"
+            + (
+                f", limited to the {money(left, terms.currency)} left to claw back"
+                if limited
+                else ""
+            ),
+            -exact,
+            basis=refund.amount_minor,
+            rate=rate,
+            sources=[refund.key],
+        )
+        lines.append(line)
+        room[refund.order_id] += line.amount_minor
+        taken[refund.order_id] = taken.get(refund.order_id, 0) - line.amount_minor
+    return tuple(lines), taken

@@ -1,0 +1,158 @@
+"""The facts a statement is computed from, as the engine sees them (no database here).
+
+Every fact has a stable ``key`` (``order:<id>``, ``refund:<id>``, ``service:<id>``): a statement
+line lists the keys behind it, and a key is billed at most once across all statements.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A calendar month in the contract's time zone (``2026-10``)."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        try:
+            year, month = (int(part) for part in text.split("-"))
+        except ValueError as exc:
+            raise ValueError(f"a period is YYYY-MM, not {text!r}") from exc
+        if not (1 <= month <= 12 and 2000 <= year <= 2999):
+            raise ValueError(f"a period is YYYY-MM, not {text!r}")
+        return cls(year, month)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def days(self) -> int:
+        return calendar.monthrange(self.year, self.month)[1]
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def last_day(self) -> date:
+        return date(self.year, self.month, self.days)
+
+    def next(self) -> Period:
+        return Period(self.year + self.month // 12, self.month % 12 + 1)
+
+    def previous(self) -> Period:
+        return Period(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
+
+    def bounds(self, time_zone: str) -> tuple[datetime, datetime]:
+        """[start, end) of the month in ``time_zone``, as UTC datetimes."""
+        zone = ZoneInfo(time_zone)
+        start = datetime(self.year, self.month, 1, tzinfo=zone)
+        nxt = self.next()
+        end = datetime(nxt.year, nxt.month, 1, tzinfo=zone)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+    @classmethod
+    def containing(cls, moment: datetime, time_zone: str) -> Period:
+        local = moment.astimezone(ZoneInfo(time_zone))
+        return cls(local.year, local.month)
+
+
+@dataclass(frozen=True)
+class OrderFact:
+    """An order in the commission base, placed in a period by the contract's date."""
+
+    order_id: str
+    channel: str
+    at: datetime  # the moment that places it in a period (paid or placed), UTC
+    total_minor: int
+    shipping_minor: int = 0
+    tax_minor: int = 0
+    # (sku, line total in minor units) for category rates and SKU exclusions.
+    lines: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"order:{self.order_id}"
+
+
+@dataclass(frozen=True)
+class RefundFact:
+    """Money returned on an order, counted in the period it happened."""
+
+    refund_id: str
+    order_id: str
+    channel: str
+    at: datetime
+    amount_minor: int
+
+    @property
+    def key(self) -> str:
+        return f"refund:{self.refund_id}"
+
+
+class ServiceKind(StrEnum):
+    ad_spend = "ad_spend"  # amount: what the agency spent for the merchant
+    pallet_days = "pallet_days"  # quantity: pallets x days stored
+    picks = "picks"
+    orders_shipped = "orders_shipped"
+    returns = "returns"
+    receiving_pallets = "receiving_pallets"
+    placement = "placement"  # amount: the hire's first-year salary (0 for a fixed fee)
+    one_off = "one_off"  # amount: the fee itself (setup, shop build, photography)
+
+
+@dataclass(frozen=True)
+class ServiceFact:
+    """Work that is not an order: ad spend, storage, picks, placements, one-off fees."""
+
+    fact_id: str
+    kind: ServiceKind
+    occurred_on: date
+    quantity: Decimal = Decimal("1")
+    amount_minor: int = 0
+    description: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"service:{self.fact_id}"
+
+
+@dataclass(frozen=True)
+class BilledOrder:
+    """What a finalized statement billed on one order: the clawback limit of its refunds."""
+
+    order_id: str
+    base_minor: int
+    commission_minor: int
+    clawed_back_minor: int = 0
+
+
+@dataclass(frozen=True)
+class Line:
+    """One statement line: what, on which basis, at which rate, how much, from which facts."""
+
+    kind: str
+    description: str
+    amount_minor: int
+    basis_minor: int = 0
+    quantity: Decimal = Decimal("1")
+    rate: Decimal | None = None
+    sources: tuple[str, ...] = ()
+    adjusts_period: str | None = None
+    # The unrounded amount, kept for VAT computed once from unrounded bases.
+    exact: Decimal = field(default=Decimal("0"), compare=False)
+
+
+def utc_day_bounds(day: date, time_zone: str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(time_zone)
+    start = datetime(day.year, day.month, day.day, tzinfo=zone)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)

@@ -1,0 +1,91 @@
+"""Running the Stripe sandbox: in a thread for a test, or in the foreground for the demo.
+
+``python -m daiyun.billing.stripe_sandbox --port 12111`` serves it until interrupted and
+prints the secret key to use; point stripe-python at it with
+``StripeClient(key, base_addresses={"api": "http://127.0.0.1:12111"})``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+
+from daiyun.billing.stripe_sandbox.app import create_stripe_sandbox_app
+from daiyun.billing.stripe_sandbox.state import StripeSandboxState
+
+_STARTUP_TIMEOUT = 15.0
+DEMO_API_KEY = "sk_test_daiyun_sandbox"
+
+
+@dataclass(frozen=True)
+class StripeSandbox:
+    """A sandbox being served: its root URL (``http://127.0.0.1:PORT``), state and secret key."""
+
+    url: str
+    state: StripeSandboxState
+
+    @property
+    def api_key(self) -> str:
+        return self.state.api_key
+
+
+@contextmanager
+def running_stripe_sandbox(state: StripeSandboxState | None = None) -> Iterator[StripeSandbox]:
+    """Serve a sandbox on 127.0.0.1 on a free port for the duration of the ``with`` block."""
+    state = state if state is not None else StripeSandboxState()
+    config = uvicorn.Config(
+        create_stripe_sandbox_app(state),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="stripe-sandbox-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + _STARTUP_TIMEOUT
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            state.close()
+            raise RuntimeError("the Stripe sandbox server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield StripeSandbox(url=f"http://127.0.0.1:{port}", state=state)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        state.close()
+
+
+def serve(host: str, port: int, *, api_key: str = DEMO_API_KEY, currency: str = "usd") -> None:
+    """Serve the sandbox in the foreground until interrupted (Ctrl-C or SIGTERM)."""
+    state = StripeSandboxState(api_key=api_key, default_currency=currency)
+    try:
+        uvicorn.run(create_stripe_sandbox_app(state), host=host, port=port, log_level="info")
+    finally:
+        state.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the Stripe sandbox.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=12111)
+    parser.add_argument("--api-key", default=DEMO_API_KEY, help="secret key (sk_test_...)")
+    parser.add_argument("--currency", default="usd", help="the account's default currency")
+    args = parser.parse_args(argv)
+    print(f"Stripe sandbox on http://{args.host}:{args.port} (secret key {args.api_key})")
+    serve(args.host, args.port, api_key=args.api_key, currency=args.currency)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""What an agency contract says (BILLING.md): the terms a statement is computed from.
+
+A contract version holds one :class:`ContractTerms`. Rates are ``Decimal`` fractions (0.05 is
+5 %); amounts are integer minor units of the contract's currency.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from daiyun.platform.orders.normalized import OrderStatus
+
+Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=9, decimal_places=6)]
+Minor = Annotated[int, Field(ge=0)]
+
+
+class _Terms(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TierMode(StrEnum):
+    flat = "flat"
+    # Each band of the base at its own rate: continuous at band edges.
+    marginal = "marginal"
+    # The whole base at the rate of the band reached: jumps at band edges.
+    whole_volume = "whole_volume"
+
+
+class Tier(_Terms):
+    """A band of the commission base, from the previous band's ``up_to`` to this one's."""
+
+    up_to_minor: Minor | None = Field(description="Upper edge of the band; null: no limit")
+    rate: Rate
+
+
+class CommissionBase(_Terms):
+    """Which orders count, when they enter a period, and what of them counts (提成基数)."""
+
+    statuses: frozenset[OrderStatus] = frozenset(
+        {
+            OrderStatus.paid,
+            OrderStatus.fulfilled,
+            OrderStatus.partially_fulfilled,
+            OrderStatus.shipped,
+            OrderStatus.delivered,
+            OrderStatus.partially_refunded,
+            OrderStatus.refunded,
+        }
+    )
+    # The date that places an order in a period, in the contract's time zone.
+    date: Literal["placed", "paid"] = "paid"
+    include_shipping: bool = False
+    include_tax: bool = False
+    excluded_channels: frozenset[str] = frozenset()
+    excluded_skus: frozenset[str] = frozenset()
+
+
+class Commission(_Terms):
+    """Commission (销售提成): a flat rate or tiers, with per-channel and per-category rates."""
+
+    mode: TierMode = TierMode.flat
+    rate: Rate = Decimal("0")
+    tiers: tuple[Tier, ...] = ()
+    # A channel's or a category's own flat rate replaces the default for its orders' base.
+    channel_rates: dict[str, Rate] = Field(default_factory=dict)
+    # Category by SKU prefix: {"TEA-": "tea"}; the longest matching prefix wins.
+    categories: dict[str, str] = Field(default_factory=dict)
+    category_rates: dict[str, Rate] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _tiers_fit_the_mode(self) -> Commission:
+        if self.mode == TierMode.flat:
+            if self.tiers:
+                raise ValueError("a flat commission has a rate, not tiers")
+            return self
+        if not self.tiers:
+            raise ValueError(f"{self.mode.value} commission needs tiers")
+        edges = [t.up_to_minor for t in self.tiers]
+        if edges[-1] is not None or any(e is None for e in edges[:-1]):
+            raise ValueError("only the last tier is open-ended (up_to_minor null)")
+        bounded = [e for e in edges if e is not None]
+        if bounded != sorted(set(bounded)) or (bounded and bounded[0] <= 0):
+            raise ValueError("tier edges must rise strictly from above zero")
+        return self
+
+
+class Target(_Terms):
+    """Performance target (对赌): a bonus above it, or a fee refund when it is missed."""
+
+    base_minor: Minor
+    bonus_rate: Rate = Decimal("0")  # on the base above the target
+    missed_refund_minor: Minor = 0
+
+
+class Warehousing(_Terms):
+    per_order_shipped_minor: Minor = 0
+    per_pick_minor: Minor = 0
+    per_return_minor: Minor = 0
+    per_pallet_month_minor: Minor = 0  # storage, billed from pallet-days / days in the month
+    per_receiving_pallet_minor: Minor = 0
+    monthly_minimum_minor: Minor = 0
+
+
+class Placement(_Terms):
+    """Recruiting placement fee per hire: fixed, or a share of the first-year salary."""
+
+    fixed_minor: Minor = 0
+    salary_rate: Rate = Decimal("0")
+
+
+class ContractTerms(_Terms):
+    currency: str = Field(min_length=3, max_length=3)
+    time_zone: str = "Asia/Shanghai"
+    base: CommissionBase = CommissionBase()
+    base_fee_minor: Minor = 0  # 基础服务费, per month, prorated by day
+    commission: Commission = Commission()
+    minimum_minor: Minor | None = None  # 保底
+    cap_minor: Minor | None = None
+    cap_applies_to: Literal["commission", "total"] = "commission"
+    target: Target | None = None
+    clawback: bool = True  # 退款冲减
+    ad_markup_rate: Rate = Decimal("0")
+    warehousing: Warehousing = Warehousing()
+    placement: Placement = Placement()
+    vat_rate: Rate = Decimal("0")
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _cap_above_minimum(self) -> ContractTerms:
+        if (
+            self.minimum_minor is not None
+            and self.cap_minor is not None
+            and self.cap_minor < self.minimum_minor
+        ):
+            raise ValueError("the cap is below the minimum guarantee")
+        return self
