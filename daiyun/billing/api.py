@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from daiyun.billing import exports, repository, service, stripe_client
 from daiyun.billing.facts import Period
-from daiyun.billing.models import ServiceFactRecord, Statement, StripeEvent
+from daiyun.billing.models import ServiceFactRecord, Statement, StatementStatus, StripeEvent
 from daiyun.billing.schemas import (
     ContractCreate,
     ContractRead,
@@ -108,7 +108,11 @@ def list_service_facts(
 
 @router.get("/statements/preview", response_model=StatementDetail)
 def preview_statement(session: SessionDep, access: Reader, period: PeriodQuery) -> StatementDetail:
-    """What the statement of a period would say now; nothing is saved."""
+    """What the statement of a period would say now; nothing is saved. A finalized period
+    answers its statement as it was closed."""
+    closed = repository.live_statement(session, str(_period(period)))
+    if closed is not None and closed.status == StatementStatus.finalized:
+        return StatementDetail.model_validate(closed)
     computed = service.compute(session, _period(period))
     return preview_of(period, computed.version.version, computed.terms.currency, computed)
 

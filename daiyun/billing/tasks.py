@@ -4,7 +4,7 @@ monthly cycle (drafts on the 1st, finalized after the review window)."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import select
@@ -55,9 +55,10 @@ def process_stripe_event(session: Session, event_id: str) -> str:
 
 
 @platform_task("daiyun.billing.cycle", queue="billing")
-def cycle(session: Session) -> dict[str, int]:
+def cycle(session: Session, now: datetime | None = None) -> dict[str, int]:
     """Every tenant with a contract: draft last month's statement once the month is over (in
     the contract's time zone); finalize drafts whose review window has passed."""
+    now = now or utcnow()
     review = timedelta(days=get_settings().billing_review_days)
     counts = {"drafted": 0, "finalized": 0}
     for tenant_id in list(session.scalars(select(Tenant.id))):
@@ -66,7 +67,7 @@ def cycle(session: Session) -> dict[str, int]:
             if contract is None:
                 continue
             zone = ContractTerms.model_validate(contract.versions[-1].terms).time_zone
-            previous = Period.containing(utcnow(), zone).previous()
+            previous = Period.containing(now, zone).previous()
             if repository.live_statement(tenant_session, str(previous)) is None:
                 try:
                     service.generate(tenant_session, previous)
@@ -75,7 +76,7 @@ def cycle(session: Session) -> dict[str, int]:
                     log.info("no draft", tenant_id=str(tenant_id), reason=exc.detail)
             for draft in repository.drafts(tenant_session):
                 due = Period.parse(draft.period).next().bounds(zone)[0] + review
-                if draft.status == StatementStatus.draft and utcnow() >= due:
+                if draft.status == StatementStatus.draft and now >= due:
                     service.finalize(tenant_session, draft.id)
                     counts["finalized"] += 1
     return counts

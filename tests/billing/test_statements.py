@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from daiyun.billing import payments
 from daiyun.billing.models import BilledFact, PaymentState
 from daiyun.billing.stripe_sandbox import StripeSandbox, running_stripe_sandbox
-from daiyun.billing.tasks import process_stripe_event
+from daiyun.billing.tasks import cycle, process_stripe_event
 from daiyun.platform.auth.permissions import Role
 from daiyun.platform.config import get_settings
 from daiyun.platform.db import unit_of_work
@@ -175,6 +175,13 @@ def test_a_month_from_orders_to_a_finalized_statement(
     assert final.json()["status"] == "finalized"
     assert final.json()["lines"] == redrawn["lines"]
     assert _finalize(client, tenant, actor, draft["id"]).status_code == 409
+    closed = client.get(
+        f"{API}/{tenant.slug}/statements/preview",
+        params={"period": "2026-10"},
+        headers=actor.headers,
+    )
+    assert closed.json()["id"] == draft["id"]
+    assert closed.json()["lines"] == redrawn["lines"]
     again = client.post(
         f"{API}/{tenant.slug}/statements", params={"period": "2026-10"}, headers=actor.headers
     )
@@ -398,3 +405,19 @@ def test_stripe_webhooks_move_the_payment_state_in_any_order(
     ).json()
     assert shown["payment_state"] == PaymentState.paid
     assert shown["payment_failures"] == 1
+
+
+def test_the_monthly_cycle_drafts_last_month_and_finalizes_it_after_review(
+    finance: tuple[Tenant, Actor, uuid.UUID], client: TestClient
+) -> None:
+    tenant, actor, shop_id = finance
+    _contract(client, tenant, actor)
+    _paid_order(tenant, shop_id, "A1", 100_000, OCT)
+    now = datetime(2026, 11, 2, 4, 0, tzinfo=UTC)  # 2 November in Shanghai: in review
+    assert cycle.run(now=now)["drafted"] >= 1
+    [draft] = client.get(f"{API}/{tenant.slug}/statements", headers=actor.headers).json()["items"]
+    assert (draft["period"], draft["status"]) == ("2026-10", "draft")
+    later = datetime(2026, 11, 7, 4, 0, tzinfo=UTC)  # past the 5-day review window
+    cycle.run(now=later)
+    [final] = client.get(f"{API}/{tenant.slug}/statements", headers=actor.headers).json()["items"]
+    assert (final["id"], final["status"]) == (draft["id"], "finalized")
