@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from daiyun.billing import repository as billing_repository
+from daiyun.billing import service as billing_service
+from daiyun.billing.schemas import ContractCreate
+from daiyun.billing.terms import ContractTerms
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.models import Shop
 from daiyun.connectors.schemas import ShopCreate
@@ -251,6 +256,9 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
     tenants = _ensure_tenants(result)
     for shop in SHOPS:
         _ensure_shop(shop, tenants[shop.tenant], result)
+    admin = _ensure_user(STAFF[0], tenants, result)
+    for slug, terms in CONTRACTS.items():
+        _ensure_contract(tenants[slug], terms, admin, result)
     for spec in USERS:
         user = _ensure_user(spec, tenants, result)
         if spec.role in MERCHANT_ROLES or spec.role == Role.agency_admin:
@@ -258,6 +266,59 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
         for slug in spec.tenants:
             _ensure_assignment(user, tenants[slug], spec.role, result)
     return result
+
+
+# Three ways agencies charge: flat commission, marginal tiers with a minimum, whole-volume tiers
+# with a cap and warehousing.
+CONTRACTS: dict[str, dict[str, Any]] = {
+    "lotus-tea": {
+        "currency": "USD",
+        "base_fee_minor": 150_000,
+        "commission": {"mode": "flat", "rate": "0.06"},
+        "vat_rate": "0.06",
+    },
+    "north-peak": {
+        "currency": "USD",
+        "base_fee_minor": 200_000,
+        "commission": {
+            "mode": "marginal",
+            "tiers": [
+                {"up_to_minor": 5_000_000, "rate": "0.08"},
+                {"up_to_minor": None, "rate": "0.05"},
+            ],
+        },
+        "minimum_minor": 100_000,
+    },
+    "maple-home": {
+        "currency": "CNY",
+        "base_fee_minor": 800_000,
+        "commission": {
+            "mode": "whole_volume",
+            "tiers": [
+                {"up_to_minor": 10_000_000, "rate": "0.04"},
+                {"up_to_minor": None, "rate": "0.03"},
+            ],
+        },
+        "cap_minor": 5_000_000,
+        "warehousing": {"per_order_shipped_minor": 300, "per_pick_minor": 50},
+        "vat_rate": "0.06",
+    },
+}
+
+
+def _ensure_contract(
+    tenant: Tenant, terms: dict[str, Any], admin: User, result: SeedResult
+) -> None:
+    with unit_of_work(tenant.id) as session:
+        if billing_repository.contract(session) is not None:
+            return
+        body = ContractCreate(
+            name=f"{tenant.display_name} 代运营服务合同",
+            effective_from=date(2026, 1, 1),
+            terms=ContractTerms.model_validate(terms),
+        )
+        billing_service.create_contract(session, body, admin.id)
+    result.created.append(f"contract -> {tenant.slug}")
 
 
 def sandbox_url(spec: DemoShop, port: int = SANDBOX_PORT) -> str:
