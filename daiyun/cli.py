@@ -9,6 +9,7 @@ traceback; a traceback means a bug.
 from __future__ import annotations
 
 import functools
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -170,6 +171,57 @@ def migrate() -> None:
 
 # Written by `daiyun demo`, read by the sandbox that `daiyun serve --sandbox` starts.
 SANDBOX_SHOPS = "sandbox-shops.json"
+STRIPE_SANDBOX_PORT = 12111
+STRIPE_SANDBOX_SECRET = "whsec_daiyun_demo"
+
+
+def _sandbox_children(me: list[str]) -> list[Child]:
+    """The marketplace and Stripe sandboxes for the demo; the other children are pointed at
+    the Stripe one through the environment they inherit."""
+    from daiyun.billing.stripe_sandbox.server import DEMO_API_KEY
+    from daiyun.demo import SANDBOX_PORT
+
+    for port in (SANDBOX_PORT, STRIPE_SANDBOX_PORT):
+        _check_port("127.0.0.1", port)
+    shops = VAR_DIR / SANDBOX_SHOPS
+    if not shops.exists():
+        raise CLIError(f"{shops} is missing: run `daiyun demo` first")
+    stripe_url = f"http://127.0.0.1:{STRIPE_SANDBOX_PORT}"
+    os.environ.setdefault("DAIYUN_STRIPE_API_KEY", DEMO_API_KEY)
+    os.environ.setdefault("DAIYUN_STRIPE_API_BASE", stripe_url)
+    os.environ.setdefault("DAIYUN_STRIPE_WEBHOOK_SECRET", STRIPE_SANDBOX_SECRET)
+    webhook = f"{get_settings().base_url.rstrip('/')}/webhooks/stripe"
+    return [
+        Child(
+            "sandbox",
+            [
+                *me,
+                "sandbox",
+                "--port",
+                str(SANDBOX_PORT),
+                "--shops",
+                str(shops),
+                "--generate-every",
+                "20",
+                "--initial-orders",
+                "60",
+            ],
+        ),
+        Child(
+            "stripe-sandbox",
+            [
+                sys.executable,
+                "-m",
+                "daiyun.billing.stripe_sandbox",
+                "--port",
+                str(STRIPE_SANDBOX_PORT),
+                "--webhook-url",
+                webhook,
+                "--webhook-secret",
+                os.environ["DAIYUN_STRIPE_WEBHOOK_SECRET"],
+            ],
+        ),
+    ]
 
 
 def _check_port(host: str, port: int) -> None:
@@ -353,29 +405,7 @@ def serve(
         Child("beat", [*me, "beat", "--schedule", str(VAR_DIR / "celerybeat-schedule")]),
     ]
     if sandbox:
-        from daiyun.demo import SANDBOX_PORT
-
-        _check_port("127.0.0.1", SANDBOX_PORT)
-        shops = VAR_DIR / SANDBOX_SHOPS
-        if not shops.exists():
-            raise CLIError(f"{shops} is missing: run `daiyun demo` first")
-        children.append(
-            Child(
-                "sandbox",
-                [
-                    *me,
-                    "sandbox",
-                    "--port",
-                    str(SANDBOX_PORT),
-                    "--shops",
-                    str(shops),
-                    "--generate-every",
-                    "20",
-                    "--initial-orders",
-                    "60",
-                ],
-            )
-        )
+        children.extend(_sandbox_children(me))
     typer.echo(
         f"Database at revision {revision}. Starting the API on {url}, a worker on queues"
         f" {', '.join(QUEUES)}, and beat..."

@@ -67,9 +67,20 @@ def running_stripe_sandbox(state: StripeSandboxState | None = None) -> Iterator[
         state.close()
 
 
-def serve(host: str, port: int, *, api_key: str = DEMO_API_KEY, currency: str = "usd") -> None:
-    """Serve the sandbox in the foreground until interrupted (Ctrl-C or SIGTERM)."""
+def serve(
+    host: str,
+    port: int,
+    *,
+    api_key: str = DEMO_API_KEY,
+    currency: str = "usd",
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+) -> None:
+    """Serve the sandbox in the foreground until interrupted (Ctrl-C or SIGTERM), sending its
+    events to ``webhook_url`` when given."""
     state = StripeSandboxState(api_key=api_key, default_currency=currency)
+    if webhook_url:
+        state.add_endpoint(webhook_url, webhook_secret)
     try:
         uvicorn.run(create_stripe_sandbox_app(state), host=host, port=port, log_level="info")
     finally:
@@ -82,9 +93,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--api-key", default=DEMO_API_KEY, help="secret key (sk_test_...)")
     parser.add_argument("--currency", default="usd", help="the account's default currency")
+    parser.add_argument("--webhook-url", help="where to send signed invoice events")
+    parser.add_argument("--webhook-secret", help="their signing secret (whsec_...)")
     args = parser.parse_args(argv)
     print(f"Stripe sandbox on http://{args.host}:{args.port} (secret key {args.api_key})")
-    serve(args.host, args.port, api_key=args.api_key, currency=args.currency)
+    serve(
+        args.host,
+        args.port,
+        api_key=args.api_key,
+        currency=args.currency,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
+    )
 
 
 if __name__ == "__main__":
