@@ -66,6 +66,9 @@ BATCH = 5_000
 SHIPPING_MINOR = 1_000
 MEMORY_GOAL_BYTES = 300 * 2**20
 SPEED_GOAL = 2.0
+# Flat: the large run's growth within this factor of the small run's.
+FLAT_TOLERANCE = 1.25
+FULL_ORDERS = 500_000  # 1,000,000 lines, the size
 SKUS = (
     ("TEA-LJ-250", "西湖龙井 Longjing green tea 250g", 2999),
     ("TEA-PU-357", "Yunnan ripe pu-erh cake 357g", 4500),
@@ -398,14 +401,15 @@ def report(backend: str, results: list[dict[str, Any]], args: argparse.Namespace
         )
     if len(results) > 1:
         small, large = results[0], results[-1]
-        per_small = small["growth"] / small["orders"]
-        per_large = large["growth"] / large["orders"]
-        growth_ratio = large["growth"] / small["growth"] if small["growth"] > 0 else float("inf")
+        extra = (large["growth"] - small["growth"]) / (large["orders"] - small["orders"])
+        flat = large["growth"] <= FLAT_TOLERANCE * small["growth"]
         print(
             f"  flatness: {large['orders'] / small['orders']:.0f}x the orders gave "
-            f"{growth_ratio:.1f}x the peak RSS growth "
-            f"({per_small * 1000:,.2f} vs {per_large * 1000:,.2f} kB per order): "
-            + ("flat" if growth_ratio < 1.5 else "NOT flat, it grows with the number of orders")
+            f"{large['growth'] / max(small['growth'], 1):.1f}x the peak RSS growth; each extra "
+            f"100,000 orders added {extra * 100_000 / 2**20:,.1f} MB (so about "
+            f"{(small['growth'] + extra * (FULL_ORDERS - small['orders'])) / 2**20:,.0f} MB at "
+            f"{FULL_ORDERS:,} orders, extrapolated): "
+            + ("flat" if flat else "NOT flat, memory grows with the number of orders")
         )
     sys.stdout.flush()
 

@@ -8,8 +8,6 @@ prints the secret key to use; point stripe-python at it with
 from __future__ import annotations
 
 import argparse
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,8 +16,8 @@ import uvicorn
 
 from daiyun.billing.stripe_sandbox.app import create_stripe_sandbox_app
 from daiyun.billing.stripe_sandbox.state import StripeSandboxState
+from daiyun.platform.loopback import serving
 
-_STARTUP_TIMEOUT = 15.0
 DEMO_API_KEY = "sk_test_daiyun_sandbox"
 
 
@@ -39,31 +37,10 @@ class StripeSandbox:
 def running_stripe_sandbox(state: StripeSandboxState | None = None) -> Iterator[StripeSandbox]:
     """Serve a sandbox on 127.0.0.1 on a free port for the duration of the ``with`` block."""
     state = state if state is not None else StripeSandboxState()
-    config = uvicorn.Config(
-        create_stripe_sandbox_app(state),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="stripe-sandbox-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + _STARTUP_TIMEOUT
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            state.close()
-            raise RuntimeError("the Stripe sandbox server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield StripeSandbox(url=f"http://127.0.0.1:{port}", state=state)
+        with serving(create_stripe_sandbox_app(state), "stripe-sandbox") as url:
+            yield StripeSandbox(url=url, state=state)
     finally:
-        server.should_exit = True
-        thread.join(10)
         state.close()
 
 

@@ -14,7 +14,6 @@ import argparse
 import json
 import random
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,8 +24,7 @@ import uvicorn
 
 from daiyun.connectors.sandbox.app import ShopIn, api_base_url, create_sandbox_app
 from daiyun.connectors.sandbox.state import OrderConflict, SandboxState, Shop, utc_now
-
-_STARTUP_TIMEOUT = 15.0
+from daiyun.platform.loopback import serving
 
 
 @dataclass(frozen=True)
@@ -45,32 +43,11 @@ class Sandbox:
 def running_sandbox(state: SandboxState | None = None) -> Iterator[Sandbox]:
     """Serve a sandbox on 127.0.0.1 on a free port for the duration of the ``with`` block."""
     state = state if state is not None else SandboxState()
-    config = uvicorn.Config(
-        create_sandbox_app(state),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="sandbox-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + _STARTUP_TIMEOUT
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError("the sandbox server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    state.base_url = url
     try:
-        yield Sandbox(url=url, state=state)
+        with serving(create_sandbox_app(state), "sandbox") as url:
+            state.base_url = url
+            yield Sandbox(url=url, state=state)
     finally:
-        server.should_exit = True
-        thread.join(10)
         state.close()
 
 
