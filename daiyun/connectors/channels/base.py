@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
@@ -43,11 +43,13 @@ class FetchedPage:
 class WebhookMessage:
     """A verified push, parsed: what it is about and the key that makes a repeat a no-op."""
 
-    kind: Literal["order", "ignored"]
+    # "order": the push carries the order; "hint": it names orders to fetch again (Douyin).
+    kind: Literal["order", "hint", "ignored"]
     topic: str
     # Unique per shop for one event; a repeat of it is a duplicate delivery.
     dedupe_key: str
     order: NormalizedOrder | None = None
+    order_ids: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
 
 
@@ -70,6 +72,10 @@ class Connector(ABC):
     @abstractmethod
     def fetch_page(self, start: datetime, end: datetime, token: str | None) -> FetchedPage:
         """One page of orders modified in ``[start, end)``; ``token`` from the previous page."""
+
+    def fetch_orders(self, external_ids: Sequence[str]) -> list[NormalizedOrder]:
+        """The current state of these orders (a push named them); missing ones are left out."""
+        raise NotImplementedError(f"{self.channel} does not fetch single orders")
 
     @classmethod
     def verify_webhook(
