@@ -98,6 +98,27 @@ def register(app: typer.Typer) -> None:
         if outcome != "succeeded":
             raise typer.Exit(1)
 
+    @app.command("push-consumers")
+    def push_consumers(
+        rescan: Annotated[
+            float, typer.Option(min=1, help="Seconds between looks for shops connected or paused")
+        ] = 60.0,
+    ) -> None:
+        """Hold the push connections of every active Taobao/Tmall and Pinduoduo shop, queueing
+        a re-read of each order a message names (Ctrl-C stops)."""
+        import signal
+        import threading
+
+        import daiyun.all_models  # noqa: F401  (every mapper, for the foreign keys)
+        from daiyun.connectors.channels import PUSH_CONSUMERS
+        from daiyun.connectors.push import run_consumers
+
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        typer.echo(f"Push consumers for {', '.join(sorted(PUSH_CONSUMERS)) or 'no channel'}.")
+        run_consumers(PUSH_CONSUMERS, stop, rescan)
+
     @app.command("rotate-keys")
     def rotate_keys() -> None:
         """Re-encrypt every shop's credentials under the first key of DAIYUN_ENCRYPTION_KEYS.

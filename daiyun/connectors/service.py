@@ -131,6 +131,12 @@ def update(session: Session, shop_id: uuid.UUID, body: ShopUpdate) -> Shop:
     return shop
 
 
+def store_refreshed(session: Session, shop: Shop, refreshed: dict[str, Any]) -> None:
+    """Keep tokens a marketplace refreshed during a call (merged into the shop's credentials)."""
+    _seal(session, shop, {**credentials(shop), **refreshed})
+    session.flush()
+
+
 def disconnect(session: Session, shop_id: uuid.UUID) -> None:
     """Stop pulling and refuse its webhooks; its credentials are erased, its orders kept."""
     shop = get(session, shop_id, lock=True)

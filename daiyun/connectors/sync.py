@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from daiyun.connectors import repository
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.channels import connector_for
+from daiyun.connectors.channels.base import Connector
 from daiyun.connectors.errors import ConnectorError, ReauthorizationNeeded
 from daiyun.connectors.http import ShopHttp
 from daiyun.connectors.models import Shop, ShopStatus, SyncRun
@@ -81,6 +82,7 @@ def execute(tenant_id: uuid.UUID, run_id: uuid.UUID) -> str:
         access = shop_service.access(shop)
         start, end = run.resume_from, run.window_end
     connector_cls = connector_for(channel)
+    connector: Connector | None = None
     try:
         with ShopHttp(str(shop_id)) as http:
             connector = connector_cls(access, http)
@@ -97,11 +99,15 @@ def execute(tenant_id: uuid.UUID, run_id: uuid.UUID) -> str:
                         break
                 with unit_of_work(tenant_id) as session:
                     _advance(session, run_id, shop_id, window_end)
+                    _keep_tokens(session, shop_id, connector)
                 start = window_end
     except ReauthorizationNeeded as exc:
         _fail(tenant_id, run_id, shop_id, str(exc), reauthorize=True)
         return "failed"
     except ConnectorError as exc:
+        # Tokens refreshed before the failure are still the shop's current ones.
+        with unit_of_work(tenant_id) as session:
+            _keep_tokens(session, shop_id, connector)
         _fail(tenant_id, run_id, shop_id, str(exc))
         return "failed"
     with unit_of_work(tenant_id) as session:
@@ -113,6 +119,13 @@ def execute(tenant_id: uuid.UUID, run_id: uuid.UUID) -> str:
         shop.consecutive_failures = 0
         shop.last_error = None
     return "succeeded"
+
+
+def _keep_tokens(session: Session, shop_id: uuid.UUID, connector: Connector | None) -> None:
+    if connector is not None and connector.refreshed_credentials:
+        shop = shop_service.get(session, shop_id, lock=True)
+        shop_service.store_refreshed(session, shop, connector.refreshed_credentials)
+        connector.refreshed_credentials = None
 
 
 def _count(

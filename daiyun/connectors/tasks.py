@@ -11,6 +11,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from daiyun.connectors import repository, sync, webhooks
+from daiyun.connectors import service as shop_service
+from daiyun.connectors.errors import ConnectorError
 from daiyun.platform.config import get_settings
 from daiyun.platform.db import unit_of_work, utcnow
 from daiyun.platform.errors import Problem
@@ -70,3 +72,16 @@ def schedule(session: Session) -> dict[str, int]:
             process_delivery.delay(str(tenant_id), str(delivery_id))
         counts["requeued"] += len(stuck)
     return counts
+
+
+@tenant_task(
+    "daiyun.connectors.refetch",
+    queue="webhooks",
+    autoretry_for=(ConnectorError, OperationalError),
+    retry_backoff=True,
+    max_retries=6,
+)
+def refetch_orders(session: Session, shop_id: str, external_ids: list[str]) -> int:
+    """Read orders a push named from the marketplace and apply them."""
+    shop = shop_service.get(session, uuid.UUID(shop_id))
+    return len(webhooks.refetch(session, shop, external_ids))

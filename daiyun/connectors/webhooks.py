@@ -21,10 +21,12 @@ from daiyun.connectors import service as shop_service
 from daiyun.connectors.channels import connector_for
 from daiyun.connectors.channels.woocommerce import WooCommerceConnector
 from daiyun.connectors.errors import MalformedPayload
-from daiyun.connectors.models import DeliveryStatus, ShopStatus, WebhookDelivery
+from daiyun.connectors.http import ShopHttp
+from daiyun.connectors.models import DeliveryStatus, Shop, ShopStatus, WebhookDelivery
 from daiyun.platform.db import new_id, unit_of_work, utcnow
 from daiyun.platform.errors import Problem
 from daiyun.platform.orders import service as order_service
+from daiyun.platform.orders.models import Order
 
 log = structlog.get_logger()
 KEPT_HEADERS = ("content-type", "x-shopify-", "x-wc-webhook-")
@@ -92,12 +94,32 @@ def process(session: Session, delivery_id: uuid.UUID) -> DeliveryStatus | None:
         message = connector.parse_webhook(delivery.headers, delivery.body.encode())
     except MalformedPayload as exc:
         return _finish(delivery, DeliveryStatus.failed, str(exc))
+    if message.kind == "hint":
+        # The push only names orders: their current state is read from the marketplace.
+        results = refetch(session, shop, message.order_ids)
+        delivery.order_id = results[0][1].id if results else None
+        return _finish(delivery, DeliveryStatus.processed)
     if message.kind != "order" or message.order is None:
         return _finish(delivery, DeliveryStatus.ignored)
     [(outcome, order)] = order_service.ingest(session, shop.id, shop.channel, [message.order])
     delivery.order_id = order.id
     stale = outcome == order_service.Outcome.stale
     return _finish(delivery, DeliveryStatus.stale if stale else DeliveryStatus.processed)
+
+
+def refetch(
+    session: Session, shop: Shop, external_ids: list[str]
+) -> list[tuple[order_service.Outcome, Order]]:
+    """Read these orders from the marketplace now and apply them (a push named them)."""
+    if not external_ids:
+        return []
+    connector_cls = connector_for(shop.channel)
+    with ShopHttp(str(shop.id)) as http:
+        connector = connector_cls(shop_service.access(shop), http)
+        orders = connector.fetch_orders(sorted(set(external_ids)))
+        if connector.refreshed_credentials:
+            shop_service.store_refreshed(session, shop, connector.refreshed_credentials)
+    return order_service.ingest(session, shop.id, shop.channel, orders)
 
 
 def _finish(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from daiyun.connectors.channels.amazon import AmazonConnector
-from daiyun.connectors.channels.base import Connector
+from daiyun.connectors.channels.base import Connector, ConsumerFactory
 from daiyun.connectors.channels.shopify import ShopifyConnector
 from daiyun.connectors.channels.woocommerce import WooCommerceConnector
 
@@ -11,6 +11,10 @@ CONNECTORS: dict[str, type[Connector]] = {
     connector.channel: connector
     for connector in (ShopifyConnector, WooCommerceConnector, AmazonConnector)
 }
+
+
+# Channels that announce changes over a long-lived connection, and the consumer of each.
+PUSH_CONSUMERS: dict[str, ConsumerFactory] = {}
 
 
 class UnknownChannel(LookupError):
@@ -26,4 +30,4 @@ def connector_for(channel: str) -> type[Connector]:
         raise UnknownChannel(f"no connector for channel {channel!r} (known: {known})") from None
 
 
-__all__ = ["CONNECTORS", "Connector", "UnknownChannel", "connector_for"]
+__all__ = ["CONNECTORS", "PUSH_CONSUMERS", "Connector", "UnknownChannel", "connector_for"]

@@ -11,11 +11,12 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from daiyun.connectors.errors import MalformedPayload
 from daiyun.connectors.http import ShopHttp
@@ -53,6 +54,20 @@ class WebhookMessage:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+Hints = Callable[[list[str]], None]
+
+
+class PushConsumer(Protocol):
+    """A long-lived connection to a marketplace's push service for one shop: ``run`` hands the
+    order ids each message names to ``on_hints`` and acknowledges the message only after it
+    returned, until ``stop`` is set."""
+
+    def run(self, on_hints: Hints, stop: threading.Event) -> None: ...
+
+
+ConsumerFactory = Callable[[ShopAccess], PushConsumer]
+
+
 class Connector(ABC):
     channel: ClassVar[str]
     # Credential fields a shop must provide when it connects, and the one signing webhooks.
@@ -68,6 +83,8 @@ class Connector(ABC):
     def __init__(self, shop: ShopAccess, http: ShopHttp) -> None:
         self.shop = shop
         self.http = http
+        # Set when a call refreshed the shop's tokens: the caller stores them (encrypted).
+        self.refreshed_credentials: dict[str, Any] | None = None
 
     @abstractmethod
     def fetch_page(self, start: datetime, end: datetime, token: str | None) -> FetchedPage:
