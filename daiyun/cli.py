@@ -403,12 +403,13 @@ def serve(
         Child("api", [*me, "api", "--host", host, "--port", str(port)]),
         Child("worker", [*me, "worker", "--queues", ",".join(QUEUES)]),
         Child("beat", [*me, "beat", "--schedule", str(VAR_DIR / "celerybeat-schedule")]),
+        Child("push", [*me, "push-consumers"]),
     ]
     if sandbox:
         children.extend(_sandbox_children(me))
     typer.echo(
         f"Database at revision {revision}. Starting the API on {url}, a worker on queues"
-        f" {', '.join(QUEUES)}, and beat..."
+        f" {', '.join(QUEUES)}, beat and the push consumers..."
     )
 
     def ready() -> None:

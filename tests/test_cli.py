@@ -348,7 +348,7 @@ def _wait_for_text(server: Server, fragment: str, seconds: float = 45.0) -> None
         time.sleep(0.3)
 
 
-def test_serve_runs_api_worker_and_beat_and_stops_them_all(workdir: Path) -> None:
+def test_serve_runs_api_worker_beat_and_push_consumers_and_stops_them_all(workdir: Path) -> None:
     assert daiyun(workdir, "demo").code == 0
     created = daiyun(workdir, "create-admin", "ops@example.com", "--password", ADMIN_PASSWORD)
     assert created.code == 0, created
@@ -363,7 +363,7 @@ def _check_serving(server: Server) -> None:
 
     children = _children(server.process.pid)
     kinds = sorted(cmd.split("daiyun.cli", 1)[1].split()[0] for cmd in children.values())
-    assert kinds == ["api", "beat", "worker"], children
+    assert kinds == ["api", "beat", "push-consumers", "worker"], children
 
     # The API: the created admin signs in and sees every demo merchant.
     token = httpx.post(
