@@ -8,8 +8,10 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from daiyun.connectors import repository, service, sync, webhooks
+from daiyun.connectors.channels import connector_for
 from daiyun.connectors.models import DeliveryStatus, Shop, SyncRun, WebhookDelivery
 from daiyun.connectors.schemas import (
     Acknowledgement,
@@ -143,7 +145,9 @@ def replay_delivery(session: SessionDep, access: Manager, delivery_id: uuid.UUID
 
 
 @ingress.post("/webhooks/{channel}/{shop_key}", response_model=Acknowledgement)
-async def receive_webhook(channel: str, shop_key: str, request: Request) -> Acknowledgement:
+async def receive_webhook(
+    channel: str, shop_key: str, request: Request
+) -> Response | Acknowledgement:
     """A marketplace's push: 200 once stored (or already stored), 401 on a bad signature,
     400 on a malformed body, 413 over the size limit, 503 when storage is down (so the
     marketplace retries). Processing happens in a task."""
@@ -159,4 +163,7 @@ async def receive_webhook(channel: str, shop_key: str, request: Request) -> Ackn
         except Exception:
             # Stored is enough: the scheduler re-queues deliveries left unprocessed.
             log.exception("could not queue a webhook delivery")
+    reply = connector_for(channel).webhook_reply
+    if reply is not None:  # the marketplace's own "received" body
+        return JSONResponse(reply)
     return Acknowledgement(status=receipt.status, delivery_id=receipt.delivery_id)

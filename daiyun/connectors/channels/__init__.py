@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from daiyun.connectors.channels.amazon import AmazonConnector
 from daiyun.connectors.channels.base import Connector, ConsumerFactory
+from daiyun.connectors.channels.douyin import DouyinConnector
+from daiyun.connectors.channels.jd import JdConnector
 from daiyun.connectors.channels.shopify import ShopifyConnector
 from daiyun.connectors.channels.woocommerce import WooCommerceConnector
 
 CONNECTORS: dict[str, type[Connector]] = {
     connector.channel: connector
-    for connector in (ShopifyConnector, WooCommerceConnector, AmazonConnector)
+    for connector in (
+        ShopifyConnector,
+        WooCommerceConnector,
+        AmazonConnector,
+        JdConnector,
+        DouyinConnector,
+    )
 }
 
 

@@ -73,6 +73,8 @@ class Connector(ABC):
     # Credential fields a shop must provide when it connects, and the one signing webhooks.
     credential_fields: ClassVar[tuple[str, ...]]
     webhook_secret_field: ClassVar[str | None] = None
+    # The body a marketplace expects when a push was taken (None: Daiyun's own acknowledgement).
+    webhook_reply: ClassVar[dict[str, Any] | None] = None
     # Incremental pull: widest window per request, safety lag behind "now", overlap re-read
     # at each window start, and how far back the marketplace lets anyone read.
     max_window: ClassVar[timedelta]

@@ -1,4 +1,4 @@
-"""The sandbox app: the three marketplaces on one port, and the control API under ``/_sandbox``.
+"""The sandbox app: every marketplace on one port, and the control API under ``/_sandbox``.
 
 Tests and the demo drive the sandbox through the control API: register shops, create orders,
 move them on, inject faults, read the counters. Faults apply to the channel endpoints only, so
@@ -7,6 +7,7 @@ the control API always answers, whatever misbehaviour is in force.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -14,9 +15,18 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from daiyun.connectors.sandbox import amazon, shopify, woocommerce
+from daiyun.connectors.sandbox import (
+    amazon,
+    douyin,
+    jd,
+    pinduoduo,
+    shopify,
+    taobao,
+    woocommerce,
+)
 from daiyun.connectors.sandbox.generator import format_minor, parse_amount
 from daiyun.connectors.sandbox.state import (
+    CHINA_CHANNELS,
     Faults,
     Order,
     OrderConflict,
@@ -24,17 +34,27 @@ from daiyun.connectors.sandbox.state import (
     Shop,
 )
 
-Channel = Literal["shopify", "woocommerce", "amazon"]
-RENDERERS = {
+Channel = Literal["shopify", "woocommerce", "amazon", "taobao", "pinduoduo", "jd", "douyin"]
+RENDERERS: dict[str, Callable[[Shop, Order], dict[str, Any]]] = {
     "shopify": shopify.render_order,
     "woocommerce": woocommerce.render_order,
     "amazon": amazon.render_order,
+    "taobao": taobao.render_trade,
+    "pinduoduo": pinduoduo.render_order,
+    "jd": jd.render_order,
+    "douyin": douyin.render_order,
 }
-CHANNEL_STATUS = {
+CHANNEL_STATUS: dict[str, Callable[[Order], Any]] = {
     "shopify": shopify.financial_status,
     "woocommerce": woocommerce.order_status,
     "amazon": amazon.order_status,
+    "taobao": taobao.trade_status,
+    "pinduoduo": pinduoduo.order_status,
+    "jd": jd.order_state,
+    "douyin": douyin.order_status,
 }
+# Channels whose order ids are strings on the wire (Taobao's tid is an integer, as Shopify's).
+STRING_IDS = ("amazon", "pinduoduo", "jd", "douyin")
 
 control = APIRouter(prefix="/_sandbox", tags=["sandbox: control"])
 
@@ -107,6 +127,11 @@ def api_base_url(root: str, channel: str, shop: str) -> str:
     return f"{root}/{channel}/{shop}"
 
 
+def public_id(channel: str, order: Order) -> int | str:
+    """The order's id as its marketplace writes it, and as the control API's URLs take it."""
+    return order.external_id if channel in STRING_IDS else order.id
+
+
 def _describe(shop: Shop, root: str) -> dict[str, Any]:
     return {
         "channel": shop.channel,
@@ -120,7 +145,7 @@ def _describe(shop: Shop, root: str) -> dict[str, Any]:
             {"leak_per_second": shop.leak_per_second, "burst": shop.capacity}
             if shop.channel == "shopify"
             else {"rate": shop.rate, "burst": shop.burst}
-            if shop.channel == "amazon"
+            if shop.channel in ("amazon", *CHINA_CHANNELS)
             else {}
         ),
         "orders": len(shop.orders),
@@ -129,7 +154,7 @@ def _describe(shop: Shop, root: str) -> dict[str, Any]:
 
 def _summary(shop: Shop, order: Order) -> dict[str, Any]:
     return {
-        "id": order.external_id if shop.channel == "amazon" else order.id,
+        "id": public_id(shop.channel, order),
         "status": order.status,
         "channel_status": CHANNEL_STATUS[shop.channel](order),
         "updated_at": order.updated_at.isoformat(),
@@ -185,7 +210,7 @@ def create_orders(channel: Channel, shop: str, body: OrdersIn, request: Request)
         raise HTTPException(404, str(exc)) from exc
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
-    ids: list[Any] = [o.external_id if channel == "amazon" else o.id for o in orders]
+    ids: list[Any] = [public_id(channel, order) for order in orders]
     return JSONResponse({"ids": ids}, status_code=201)
 
 
@@ -258,7 +283,7 @@ def reset(request: Request) -> dict[str, bool]:
 
 
 def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
-    """One app for the three marketplaces and the control API; ``state`` is shared if given."""
+    """One app for every marketplace and the control API; ``state`` is shared if given."""
     app = FastAPI(
         title="Daiyun sandbox marketplaces",
         docs_url="/_sandbox/docs",
@@ -270,4 +295,8 @@ def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     app.include_router(shopify.router)
     app.include_router(woocommerce.router)
     app.include_router(amazon.router)
+    app.include_router(taobao.router)
+    app.include_router(pinduoduo.router)
+    app.include_router(jd.router)
+    app.include_router(douyin.router)
     return app

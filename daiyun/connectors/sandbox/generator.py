@@ -1,9 +1,11 @@
 """Realistic sandbox orders, drawn from a seeded ``random.Random`` so a seed gives the same shop.
 
 Buyers are Chinese or English-speaking, shipping to China, the United States or the United
-Kingdom in proportions that follow the shop's currency. The data is as untidy as a real shop's:
-about 5% of phone numbers are malformed and about 3% of addresses are incomplete or unclear, so
-the connectors' normalisers and the address checks downstream meet the cases they must handle.
+Kingdom in proportions that follow the shop's currency; on the Chinese marketplaces every buyer
+is Chinese, pays in yuan and ships within China, at prices that include VAT. The data is as
+untidy as a real shop's: about 5% of phone numbers are malformed and about 3% of addresses are
+incomplete or unclear, so the connectors' normalisers and the address checks downstream meet
+the cases they must handle.
 Orders generated "with history" have already lived: paid, shipped, delivered, cancelled or
 refunded at times between their creation and their last update. Money is integer minor units
 throughout; :func:`format_minor` renders it as the decimal strings the marketplaces send.
@@ -20,6 +22,7 @@ from typing import Any
 
 from daiyun.connectors.sandbox.state import (
     ACTIONS,
+    CHINA_CHANNELS,
     Address,
     Buyer,
     Order,
@@ -237,6 +240,11 @@ class OrderFactory:
         self.currency = shop.currency
         weights = _COUNTRY_MIX.get(self.currency, (50, 30, 20))
         self._countries = rng.choices(_COUNTRIES, weights, k=256)
+        self._china = shop.channel in CHINA_CHANNELS
+        if self._china:
+            self._countries = ["CN"]
+        # Pinduoduo and JD show sellers an order only once it is paid.
+        self._paid_at_once = shop.channel in ("pinduoduo", "jd")
         self._prices = {sku: local_price(cents, self.currency) for sku, _, _, cents in PRODUCTS}
         # Five dollars' worth, in whole units of the currency: flat shipping and coupon value.
         self._five = local_price(500, self.currency, charm=False)
@@ -251,12 +259,15 @@ class OrderFactory:
         buyer = self._buyer(country)
         address = self._address(country, buyer)
         rate_bp, tax_title = _TAX[country]
+        if self._china:
+            # Chinese marketplace prices include VAT: nothing is added on top.
+            rate_bp = 0
         lines = [self._line(rate_bp) for _ in range(rng.choice(_LINES_DECK))]
         gross = sum(line.gross for line in lines)
         order_id = self.shop.allocate("order")
         order = Order(
             id=order_id,
-            external_id=self.shop.external_id(order_id),
+            external_id=self.shop.external_id(order_id, created_at),
             number=self.shop.allocate("number"),
             currency=self.currency,
             created_at=created_at,
@@ -269,7 +280,7 @@ class OrderFactory:
             marketplace_id=rng.choice(self.shop.marketplace_ids),
             note=rng.choice(_NOTES),
         )
-        if rng.random() < 0.7:
+        if rng.random() < 0.7 or self._paid_at_once:
             order.paid_at = created_at
         return order
 
@@ -299,8 +310,11 @@ class OrderFactory:
         span = (until - order.created_at).total_seconds()
         shipped_at = order.created_at + timedelta(seconds=int(rng.uniform(0.3, 0.9) * span))
         order.updated_at = until
+        if self._paid_at_once and fate == "pending":
+            fate = "paid"
         if fate == "pending" or (fate == "cancelled" and rng.random() < 0.5):
-            order.paid_at = None
+            if not self._paid_at_once:
+                order.paid_at = None
         elif order.paid_at is None:
             order.paid_at = order.created_at + timedelta(seconds=int(rng.uniform(0, 0.3) * span))
         if fate == "cancelled":

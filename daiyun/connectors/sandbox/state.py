@@ -16,19 +16,57 @@ import math
 import random
 import threading
 import time
-import zlib
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from daiyun.connectors.sandbox.numbering import external_id, first_id
+from daiyun.connectors.sandbox.orders import (
+    Address,
+    Buyer,
+    Key,
+    Order,
+    OrderConflict,
+    OrderLine,
+    Refund,
+    epoch,
+)
+from daiyun.connectors.sandbox.push import MessageHub
+
 if TYPE_CHECKING:
     from daiyun.connectors.sandbox.webhooks import WebhookDispatcher
 
-CHANNELS = ("shopify", "woocommerce", "amazon")
+__all__ = [
+    "ACTIONS",
+    "CHANNELS",
+    "CHINA_CHANNELS",
+    "AccessToken",
+    "Address",
+    "Buyer",
+    "CallVerdict",
+    "Faults",
+    "Key",
+    "Order",
+    "OrderConflict",
+    "OrderLine",
+    "RateVerdict",
+    "Refund",
+    "SandboxState",
+    "Shop",
+    "epoch",
+    "lower_bound",
+    "parse_time",
+    "upper_bound",
+    "utc_now",
+]
+
+CHINA_CHANNELS = ("taobao", "pinduoduo", "jd", "douyin")
+CHANNELS = ("shopify", "woocommerce", "amazon", *CHINA_CHANNELS)
+# Channels whose shops are rate limited by a token bucket (Shopify has its leaky bucket).
+_TOKEN_BUCKET = ("amazon", *CHINA_CHANNELS)
 ACTIONS = ("pay", "fulfill", "ship", "deliver", "cancel", "refund")
-Key = tuple[int, int]
 
 # A client that sleeps exactly Retry-After may land a hair early on a coarse clock.
 _VIOLATION_TOLERANCE = 0.01
@@ -49,10 +87,6 @@ def parse_time(text: str, *, naive_offset_minutes: int = 0) -> datetime:
     return value.astimezone(UTC)
 
 
-def epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
 def lower_bound(moment: datetime) -> int:
     """Inclusive lower bound in whole seconds (orders carry whole seconds)."""
     return math.ceil(moment.timestamp())
@@ -60,155 +94,6 @@ def lower_bound(moment: datetime) -> int:
 
 def upper_bound(moment: datetime) -> int:
     return math.floor(moment.timestamp())
-
-
-class OrderConflict(ValueError):
-    """An event that the order's current state does not allow (paying a cancelled order...)."""
-
-
-@dataclass(slots=True)
-class Buyer:
-    customer_id: int
-    first_name: str
-    last_name: str
-    email: str
-    phone: str | None
-    # Chinese names are written family name first and without a space.
-    cjk: bool = False
-
-    @property
-    def full_name(self) -> str:
-        if self.cjk:
-            return f"{self.last_name}{self.first_name}"
-        return f"{self.first_name} {self.last_name}".strip()
-
-
-@dataclass(slots=True)
-class Address:
-    first_name: str
-    last_name: str
-    name: str
-    address1: str
-    address2: str
-    city: str
-    district: str
-    province: str
-    province_code: str
-    zip: str
-    country_code: str
-    phone: str | None
-
-
-@dataclass(slots=True)
-class OrderLine:
-    id: int
-    sku: str
-    title: str
-    asin: str
-    quantity: int
-    unit_price: int
-    # Whole-line amounts, in minor units.
-    discount: int
-    tax: int
-    tax_rate_bp: int
-    shipped: int = 0
-
-    @property
-    def gross(self) -> int:
-        return self.unit_price * self.quantity
-
-    @property
-    def net(self) -> int:
-        return self.gross - self.discount
-
-
-@dataclass(slots=True)
-class Refund:
-    id: int
-    created_at: datetime
-    amount: int
-    note: str
-    # (line id, quantity) returned; empty for a refund of an amount only.
-    lines: list[tuple[int, int]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Order:
-    id: int
-    external_id: str
-    number: int
-    currency: str
-    created_at: datetime
-    updated_at: datetime
-    buyer: Buyer
-    address: Address
-    lines: list[OrderLine]
-    shipping: int
-    tax_title: str
-    marketplace_id: str = ""
-    paid_at: datetime | None = None
-    fulfilled_at: datetime | None = None
-    delivered_at: datetime | None = None
-    cancelled_at: datetime | None = None
-    cancel_reason: str | None = None
-    refunds: list[Refund] = field(default_factory=list)
-    note: str = ""
-
-    @property
-    def key(self) -> Key:
-        return (epoch(self.updated_at), self.id)
-
-    @property
-    def subtotal(self) -> int:
-        return sum(line.net for line in self.lines)
-
-    @property
-    def gross(self) -> int:
-        return sum(line.gross for line in self.lines)
-
-    @property
-    def discounts(self) -> int:
-        return sum(line.discount for line in self.lines)
-
-    @property
-    def tax(self) -> int:
-        return sum(line.tax for line in self.lines)
-
-    @property
-    def total(self) -> int:
-        return self.subtotal + self.tax + self.shipping
-
-    @property
-    def refunded(self) -> int:
-        return sum(refund.amount for refund in self.refunds)
-
-    @property
-    def refundable(self) -> int:
-        return self.total - self.refunded if self.paid_at else 0
-
-    @property
-    def items(self) -> int:
-        return sum(line.quantity for line in self.lines)
-
-    @property
-    def items_shipped(self) -> int:
-        return sum(line.shipped for line in self.lines)
-
-    @property
-    def status(self) -> str:
-        """Where the order is in its life, in the sandbox's own channel-neutral words."""
-        if self.cancelled_at:
-            return "cancelled"
-        if self.paid_at and self.refunded >= self.total > 0:
-            return "refunded"
-        if self.delivered_at:
-            return "delivered"
-        shipped = self.items_shipped
-        if shipped and shipped >= self.items:
-            return "shipped"
-        if shipped:
-            return "partially_shipped"
-        return "paid" if self.paid_at else "pending"
 
 
 @dataclass
@@ -252,21 +137,6 @@ class AccessToken:
     expires_at: float
 
 
-# Where each channel's numbering starts: Shopify ids are large integers, WooCommerce ids are
-# WordPress post ids (orders and refunds share one sequence), Amazon item ids have 14 digits.
-_ID_BASES: dict[str, dict[str, int]] = {
-    "shopify": {
-        "order": 5_510_000_000_000,
-        "line": 13_900_000_000_000,
-        "customer": 7_300_000_000_000,
-        "refund": 930_000_000_000,
-        "number": 1000,
-    },
-    "woocommerce": {"order": 1000, "line": 0, "customer": 0, "refund": 1000, "number": 0},
-    "amazon": {"order": 0, "line": 10_000_000_000_000, "customer": 0, "refund": 0, "number": 0},
-}
-
-
 @dataclass(eq=False)
 class Shop:
     channel: str
@@ -275,7 +145,7 @@ class Shop:
     webhook_url: str | None = None
     currency: str = "USD"
     utc_offset_minutes: int = 0
-    # Shopify's leaky bucket and Amazon's token bucket.
+    # Shopify's leaky bucket, and the token bucket of Amazon and the Chinese marketplaces.
     capacity: int = 40
     leak_per_second: float = 2.0
     rate: float = 5.0
@@ -292,6 +162,9 @@ class Shop:
     by_id: dict[int, Order] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
+    # The Chinese marketplaces' tokens: access token -> monotonic expiry, and refresh tokens.
+    access_tokens: dict[str, float] = field(default_factory=dict)
+    refresh_tokens: set[str] = field(default_factory=set)
 
     @property
     def label(self) -> str:
@@ -305,17 +178,12 @@ class Shop:
     def allocate(self, kind: str) -> int:
         if self.channel == "woocommerce" and kind == "refund":
             kind = "order"
-        value = self.counters.get(kind, _ID_BASES[self.channel][kind]) + 1
+        value = self.counters.get(kind, first_id(self.channel, self.name, kind)) + 1
         self.counters[kind] = value
         return value
 
-    def external_id(self, order_id: int) -> str:
-        if self.channel != "amazon":
-            return str(order_id)
-        # 3-7-7 digits, increasing with the id so that sorting by AmazonOrderId sorts by id.
-        prefix = 111 + zlib.crc32(self.name.encode()) % 800
-        serial = 1_234_567_000_000 + order_id * 7_919
-        return f"{prefix:03d}-{serial // 10**7:07d}-{serial % 10**7:07d}"
+    def external_id(self, order_id: int, created_at: datetime | None = None) -> str:
+        return external_id(self.channel, self.name, order_id, created_at)
 
     def window(self, lo: int, hi: int, after: Key | None = None) -> tuple[int, int]:
         """Index range of keys with ``lo <= updated <= hi`` (seconds), strictly after ``after``."""
@@ -365,10 +233,19 @@ class Shop:
 class SandboxState:
     """Everything the sandbox knows; safe to share between threads."""
 
-    def __init__(self, *, seed: int | None = None, token_lifetime: float = 3600.0) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        token_lifetime: float = 3600.0,
+        china_token_lifetime: float = 86400.0,
+    ) -> None:
         self.lock = threading.Lock()
         self.seed = seed
+        # Amazon's access tokens, and those of the Chinese marketplaces (a day, like JD's test
+        # environment; the real ones last longer, which changes nothing for a client).
         self.token_lifetime = token_lifetime
+        self.china_token_lifetime = china_token_lifetime
         self.base_url = "http://127.0.0.1"
         self.rng = random.Random(seed)  # noqa: S311 (draws faults, not secrets)
         self.shops: dict[tuple[str, str], Shop] = {}
@@ -378,6 +255,8 @@ class SandboxState:
         self.requests: dict[str, int] = {}
         self._webhook_ids = 0
         self._dispatcher: WebhookDispatcher | None = None
+        # The queues behind Taobao's TMC and Pinduoduo's message service (WebSocket push).
+        self.messages = MessageHub()
 
     # -- shops ------------------------------------------------------------------------------
 
@@ -390,6 +269,13 @@ class SandboxState:
 
             self._dispatcher = WebhookDispatcher(self)
         return self._dispatcher
+
+    def _notify(self, shop: Shop, changes: list[tuple[Order, str]]) -> None:
+        """Push the changes the way the shop's marketplace pushes (called with the lock held)."""
+        if shop.channel in ("taobao", "pinduoduo"):
+            self.messages.publish(shop, changes)
+        elif shop.webhook_url:
+            self.dispatcher.publish(shop, changes)
 
     def register_shop(
         self,
@@ -409,6 +295,11 @@ class SandboxState:
         rate = rate or {}
         if any(float(value) <= 0 for value in rate.values()):
             raise ValueError("rates and bursts must be positive")
+        token_field = ""
+        if channel in CHINA_CHANNELS:
+            from daiyun.connectors.sandbox.china import check_credentials
+
+            token_field = check_credentials(channel, credentials)
         with self.lock:
             shop = self.shops.get((channel, name))
             if shop is None:
@@ -427,11 +318,18 @@ class SandboxState:
             if channel == "shopify":
                 shop.leak_per_second = float(rate.get("leak_per_second", rate.get("rate", 2.0)))
                 shop.capacity = int(rate.get("burst", 40))
-            elif channel == "amazon":
-                shop.rate = float(rate.get("rate", 5.0))
+            elif channel in _TOKEN_BUCKET:
+                shop.rate = float(rate.get("rate", 5.0 if channel == "amazon" else 10.0))
                 shop.burst = int(rate.get("burst", 20))
                 shop.tokens = float(shop.burst)
                 shop.tokens_at = time.monotonic()
+            if token_field:
+                # Chinese marketplaces sell in yuan; a re-registration is a re-authorisation, so
+                # the tokens issued before it are forgotten.
+                shop.currency = "CNY"
+                expiry = time.monotonic() + self.china_token_lifetime
+                shop.access_tokens = {str(credentials[token_field]): expiry}
+                shop.refresh_tokens = {str(credentials["refresh_token"])}
             root = (base_url or self.base_url).rstrip("/")
             shop.store_url = f"{root}/woocommerce/{name}/"
             if channel == "woocommerce" and webhook_url:
@@ -486,8 +384,8 @@ class SandboxState:
             else:
                 for order in orders:
                     shop.insert(order)
-            if notify and shop.webhook_url:
-                self.dispatcher.publish(shop, [(order, "create") for order in orders])
+            if notify:
+                self._notify(shop, [(order, "create") for order in orders])
             return orders
 
     def apply_event(
@@ -517,8 +415,8 @@ class SandboxState:
                 raise LookupError(f"no order {external_id!r} in {shop.label}")
             advance(shop, order, action, at=at, amount=amount, items=items)
             shop.touch(order, at)
-            if notify and shop.webhook_url:
-                self.dispatcher.publish(shop, [(order, action)])
+            if notify:
+                self._notify(shop, [(order, action)])
             return order
 
     # -- fault injection and rate limits ----------------------------------------------------
@@ -572,7 +470,7 @@ class SandboxState:
                     wait = (shop.bucket_level + 1 - shop.capacity) / shop.leak_per_second
                     return RateVerdict(False, max(0.1, math.ceil(wait * 10) / 10))
                 shop.bucket_level += 1
-            elif shop.channel == "amazon":
+            elif shop.channel in _TOKEN_BUCKET:
                 shop.tokens = min(
                     float(shop.burst), shop.tokens + (now - shop.tokens_at) * shop.rate
                 )
@@ -603,6 +501,9 @@ class SandboxState:
                 now = time.monotonic()
                 for token in self.tokens.values():
                     token.expires_at = min(token.expires_at, now)
+                for shop in self.shops.values():
+                    for value, expiry in shop.access_tokens.items():
+                        shop.access_tokens[value] = min(expiry, now)
             return faults
 
     def flush_webhooks(self) -> int:
@@ -634,6 +535,7 @@ class SandboxState:
                 "webhooks_failed": self._counts.get("webhooks_failed", 0),
                 "webhooks_held": self._dispatcher.held_count() if self._dispatcher else 0,
                 "errors": self._counts.get("errors", 0),
+                **self.messages.stats(),
             }
 
     def reset(self) -> None:
@@ -646,6 +548,7 @@ class SandboxState:
             self.faults = Faults()
             if self._dispatcher is not None:
                 self._dispatcher.drop_held()
+            self.messages.clear()
 
     def close(self) -> None:
         """Stop the webhook worker (it starts again on the next delivery)."""

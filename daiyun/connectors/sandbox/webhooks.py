@@ -2,8 +2,11 @@
 
 Shopify signs with the app's API secret and names every event with ``X-Shopify-Event-Id``;
 WooCommerce signs with the webhook's secret and has no event id worth the name (its delivery id
-is a hash of the webhook and the current second). Bodies are rendered when the event happens,
-so a late or reordered delivery carries the order as it was then, as a real marketplace's does.
+is a hash of the webhook and the current second). Douyin Shop posts a JSON array of events, each
+with its ``msg_id``, signed in ``event-sign`` with an MD5 over the app key, the raw body and the
+app secret. (Taobao and Pinduoduo push over WebSocket instead: see :mod:`push`.) Bodies are
+rendered when the event happens, so a late or reordered delivery carries the order as it was
+then, as a real marketplace's does.
 
 One daemon thread delivers the queue in order, so the order a test arranges is the order the
 receiver sees. Faults shape the queue before delivery: each event sent several times with the
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from daiyun.connectors.sandbox import shopify, woocommerce
+from daiyun.connectors.sandbox import douyin, shopify, woocommerce
 from daiyun.connectors.sandbox.state import Order, Shop
 
 if TYPE_CHECKING:
@@ -59,7 +62,7 @@ def sign(secret: str, body: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
-def _body(document: dict[str, Any]) -> bytes:
+def _body(document: dict[str, Any] | list[Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -120,6 +123,25 @@ def _woocommerce(shop: Shop, order: Order, action: str, copies: int) -> list[Del
     return [Delivery(shop.label, str(shop.webhook_url), f"order.{event}", headers, body)] * copies
 
 
+def _douyin(shop: Shop, order: Order, action: str, copies: int) -> list[Delivery]:
+    event = douyin.push_event(shop, order, action)
+    body = _body([event])
+    key = str(shop.credentials.get("app_key", ""))
+    secret = str(shop.credentials.get("app_secret", ""))
+    signature = hashlib.md5(key.encode() + body + secret.encode(), usedforsecurity=False)
+    headers = {
+        "Content-Type": "application/json",
+        "app-id": key,
+        "event-sign": signature.hexdigest(),
+    }
+    topic = f"douyin/{event['tag']}"
+    # Copies repeat the msg_id, as Douyin's own redeliveries do.
+    return [Delivery(shop.label, str(shop.webhook_url), topic, headers, body)] * copies
+
+
+_RENDER = {"shopify": _shopify, "woocommerce": _woocommerce, "douyin": _douyin}
+
+
 class WebhookDispatcher:
     """The outgoing queue, the held-back buffer, and the thread that delivers them."""
 
@@ -135,11 +157,11 @@ class WebhookDispatcher:
     # Called with the state's lock held, so bodies show the order exactly as the event left it.
 
     def publish(self, shop: Shop, changes: list[tuple[Order, str]]) -> None:
-        if not shop.webhook_url or shop.channel == "amazon":
+        render = _RENDER.get(shop.channel)
+        if not shop.webhook_url or render is None:
             return
         faults = self._state.faults
         copies = max(0, faults.duplicate_webhooks)
-        render = _shopify if shop.channel == "shopify" else _woocommerce
         batch = [
             delivery
             for order, action in changes

@@ -85,6 +85,8 @@ class NormalizedOrder:
     buyer_email: str | None = None
     buyer_phone: str | None = None
     shipping_address: Address | None = None
+    # The marketplace sent the receiver's name, phone and street encrypted (kept as sent).
+    receiver_encrypted: bool = False
     lines: list[NormalizedLine] = field(default_factory=list)
     refunds: list[NormalizedRefund] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)

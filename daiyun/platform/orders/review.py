@@ -472,8 +472,9 @@ def evaluate(
     if settings.check_required and (reason := _required(order)) is not None:
         reasons.append(reason)
     # Without an address there is nothing to judge and no destination to read the phone
-    # in; missing_information already holds such an order.
-    if address is not None:
+    # in; missing_information already holds such an order. An encrypted receiver (Chinese
+    # marketplaces) cannot be read here: its street and phone are the marketplace's to check.
+    if address is not None and not order.receiver_encrypted:
         if settings.check_address:
             reasons.extend(_address(address))
         if settings.check_phone and (reason := _phone(order, address)) is not None:

@@ -681,3 +681,31 @@ def test_fingerprint_without_buyer_matches_only_itself() -> None:
     two = order(external_id="2", buyer_email=None, buyer_name=None, shipping_address=anonymous)
     assert duplicate_fingerprint(one) == duplicate_fingerprint(one)
     assert duplicate_fingerprint(one) != duplicate_fingerprint(two)
+
+
+def test_an_encrypted_receiver_is_not_judged_on_phone_or_street() -> None:
+    """Chinese marketplaces send the receiver encrypted: only the marketplace can read it."""
+    encrypted = "~AgAAAAEBfT0J6x8rYw==~1~~"
+    order = NormalizedOrder(
+        external_id="3141592653589793238",
+        status=OrderStatus.paid,
+        channel_status="WAIT_SELLER_SEND_GOODS",
+        currency="CNY",
+        total_minor=9900,
+        placed_at=datetime(2026, 10, 1, tzinfo=UTC),
+        source_updated_at=datetime(2026, 10, 1, tzinfo=UTC),
+        shipping_address=Address(
+            name=encrypted,
+            phone=encrypted,
+            country="CN",
+            province="浙江省",
+            city="杭州市",
+            address1=encrypted,
+        ),
+        receiver_encrypted=True,
+        lines=[NormalizedLine("1", "TEA-1", "龙井", 1, 9900)],
+    )
+    assert evaluate(order, uuid.uuid4(), ReviewSettings(), ShopNorms(0, 0, 0), 0) == []
+    order.receiver_encrypted = False
+    codes = {r.code for r in evaluate(order, uuid.uuid4(), ReviewSettings(), ShopNorms(0, 0, 0), 0)}
+    assert "phone_invalid" in codes
