@@ -153,6 +153,20 @@ SHOPS = (
         480,
     ),
     DemoShop(
+        "lotus-tea",
+        "taobao",
+        "莲心茶舍天猫旗舰店 (Tmall)",
+        "lotus-tea-tmall",
+        {
+            "app_key": "23456789",
+            "app_secret": "demo-top-secret",
+            "session": "demo-top-session",
+            "refresh_token": "demo-top-refresh",
+        },
+        "CNY",
+        480,
+    ),
+    DemoShop(
         "north-peak",
         "amazon",
         "North Peak US (Amazon)",
@@ -166,6 +180,21 @@ SHOPS = (
         },
         "USD",
         0,
+    ),
+    DemoShop(
+        "maple-home",
+        "douyin",
+        "枫居家居抖音小店 (Douyin)",
+        "4463798",
+        {
+            "app_key": "7012345678901234567",
+            "app_secret": "demo-douyin-secret",
+            "access_token": "demo-douyin-access",
+            "refresh_token": "demo-douyin-refresh",
+            "shop_id": "4463798",
+        },
+        "CNY",
+        480,
     ),
     DemoShop(
         "maple-home",

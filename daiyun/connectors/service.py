@@ -29,9 +29,11 @@ def _purpose(shop_id: uuid.UUID) -> str:
 
 
 def _check_credentials(channel: str, credentials: Credentials) -> None:
-    fields = connector_for(channel).credential_fields
+    connector = connector_for(channel)
+    fields = connector.credential_fields
+    optional = getattr(connector, "optional_credential_fields", ())
     missing = [f for f in fields if not credentials.get(f)]
-    unknown = sorted(set(credentials) - set(fields))
+    unknown = sorted(set(credentials) - set(fields) - set(optional))
     if missing or unknown:
         raise Problem(
             422,

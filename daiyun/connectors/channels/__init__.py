@@ -6,7 +6,11 @@ from daiyun.connectors.channels.amazon import AmazonConnector
 from daiyun.connectors.channels.base import Connector, ConsumerFactory
 from daiyun.connectors.channels.douyin import DouyinConnector
 from daiyun.connectors.channels.jd import JdConnector
+from daiyun.connectors.channels.pinduoduo import PinduoduoConnector
+from daiyun.connectors.channels.pinduoduo_messages import PddMessageConsumer
 from daiyun.connectors.channels.shopify import ShopifyConnector
+from daiyun.connectors.channels.taobao import TaobaoConnector
+from daiyun.connectors.channels.taobao_tmc import TmcConsumer
 from daiyun.connectors.channels.woocommerce import WooCommerceConnector
 
 CONNECTORS: dict[str, type[Connector]] = {
@@ -15,6 +19,8 @@ CONNECTORS: dict[str, type[Connector]] = {
         ShopifyConnector,
         WooCommerceConnector,
         AmazonConnector,
+        TaobaoConnector,
+        PinduoduoConnector,
         JdConnector,
         DouyinConnector,
     )
@@ -22,7 +28,10 @@ CONNECTORS: dict[str, type[Connector]] = {
 
 
 # Channels that announce changes over a long-lived connection, and the consumer of each.
-PUSH_CONSUMERS: dict[str, ConsumerFactory] = {}
+PUSH_CONSUMERS: dict[str, ConsumerFactory] = {
+    TaobaoConnector.channel: TmcConsumer,
+    PinduoduoConnector.channel: PddMessageConsumer,
+}
 
 
 class UnknownChannel(LookupError):
