@@ -15,6 +15,7 @@ from daiyun.platform.audit.models import AuditEntry
 from daiyun.platform.auth.models import AccessToken, ApiKey, LoginFailure, User
 from daiyun.platform.events.models import HandledEvent, OutboxEvent
 from daiyun.platform.idempotency import IdempotencyRecord
+from daiyun.portal.models import PortalSession
 from daiyun.platform.orders.models import Order, OrderEvent, OrderLine, OrderRefund, ReviewPolicy
 from daiyun.tenants.models import Membership, Tenant
 
@@ -35,6 +36,7 @@ __all__ = [
     "OrderLine",
     "OrderRefund",
     "OutboxEvent",
+    "PortalSession",
     "ReviewPolicy",
     "ServiceFactRecord",
     "Shop",
