@@ -10,13 +10,14 @@ PYTEST_ARGS ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve test lint check-migrations clean
+.PHONY: help demo serve test lint check-migrations messages clean
 
 help:
 	@echo "make demo              create .venv, seed the demo agency, serve on http://$(HOST):$(PORT)"
 	@echo "make test              run the test suite (pytest -n auto)"
 	@echo "make lint              ruff check, ruff format --check, mypy"
 	@echo "make check-migrations  the migrations match the models (on a fresh SQLite database)"
+	@echo "make messages          extract the portal's messages into its catalogs, then translate"
 	@echo "make clean             remove caches, build output and ./var (keeps .venv)"
 
 $(BIN)/python:
@@ -50,6 +51,14 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy daiyun
+
+# The portal's translatable messages -> daiyun/portal/locale/*/LC_MESSAGES/messages.po; a test
+# fails while any of them has no translation.
+messages: $(VENV)/.installed-dev
+	@mkdir -p var
+	$(BIN)/pybabel extract -F babel.cfg -k _ --no-location -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d daiyun/portal/locale -D messages \
+		--no-fuzzy-matching --ignore-obsolete
 
 # `alembic check` compares the models with a database at head: build one from scratch.
 check-migrations: $(VENV)/.installed-dev

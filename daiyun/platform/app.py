@@ -1,4 +1,4 @@
-"""The application factory: routers under /api/v1, problem+json errors, health and metrics."""
+"""The application factory: routers under /api/v1, the portal, problem+json errors, health."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import create_engine, text
 
@@ -22,6 +23,8 @@ from daiyun.platform.errors import problem_response
 from daiyun.platform.observability import RequestContextMiddleware, configure_logging
 from daiyun.platform.orders.api import router as orders_router
 from daiyun.platform.tasks import celery_app
+from daiyun.portal.views import router as portal_router
+from daiyun.portal.web import STATIC_DIR, error_page
 from daiyun.tenants.api import router as tenants_router
 
 API_PREFIX = "/api/v1"
@@ -65,7 +68,7 @@ def create_app() -> FastAPI:
         swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
         lifespan=lifespan,
     )
-    errors.install(app)
+    errors.install(app, html=error_page)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix=API_PREFIX)
@@ -77,6 +80,8 @@ def create_app() -> FastAPI:
     app.include_router(api)
     app.include_router(webhook_router)
     app.include_router(stripe_router)
+    app.include_router(portal_router)
+    app.mount("/portal/static", StaticFiles(directory=STATIC_DIR), name="portal-static")
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
@@ -78,47 +78,63 @@ _TITLES = {
 }
 
 
-def install(app: FastAPI) -> None:
-    """Register handlers so that no error leaves the app as anything but problem+json."""
+HtmlErrors = Callable[[Request, int, str, str, Mapping[str, str] | None], Response | None]
+
+
+def install(app: FastAPI, html: HtmlErrors | None = None) -> None:
+    """Register handlers so that no error leaves the app as anything but problem+json.
+
+    ``html`` may answer an error as a page instead (the portal's paths); it returns None for
+    the requests it does not serve.
+    """
+
+    def answer(
+        status: int,
+        kind: str,
+        detail: str,
+        request: Request,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> Response:
+        page = html(request, status, kind, detail, headers) if html is not None else None
+        if page is not None:
+            return page
+        return problem_response(status, kind, detail, request, headers, **extra)
 
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(
-            exc.status, exc.kind, exc.detail, request, headers=exc.headers, **exc.extra
-        )
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return answer(exc.status, exc.kind, exc.detail, request, headers=exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
-        return problem_response(
-            422, "validation-error", "The request is not valid", request, errors=errors
-        )
+        return answer(422, "validation-error", "The request is not valid", request, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if isinstance(exc.__cause__, BodyTooLarge):
             # FastAPI turns any error while reading the body into a 400; a chunked body over
             # the limit (no Content-Length to refuse up front) must still answer 413.
-            return problem_response(
+            return answer(
                 413, "payload-too-large", "The request body is larger than the limit", request
             )
         kind = _TITLES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else kind
-        return problem_response(exc.status_code, kind, detail, request, headers=exc.headers)
+        return answer(exc.status_code, kind, detail, request, headers=exc.headers)
 
     @app.exception_handler(BodyTooLarge)
-    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-        return problem_response(
+    async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+        return answer(
             413, "payload-too-large", "The request body is larger than the limit", request
         )
 
     @app.exception_handler(OperationalError)
-    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+    async def _db_down(request: Request, exc: OperationalError) -> Response:
         log.error("database unavailable", error=type(exc).__name__)
-        return problem_response(
+        return answer(
             503,
             "service-unavailable",
             "The database is unavailable; retry later",
@@ -127,6 +143,6 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+    async def _bug(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
-        return problem_response(500, "internal-error", "An internal error occurred", request)
+        return answer(500, "internal-error", "An internal error occurred", request)

@@ -87,8 +87,8 @@ def _record_failure(email: str, address: str) -> None:
             session.add(LoginFailure(scope=scope, key=key))
 
 
-def login(session: Session, email: str, password: str, address: str) -> IssuedToken:
-    """Check the password and issue a bearer token.
+def authenticate(session: Session, email: str, password: str, address: str) -> User:
+    """The active user with this e-mail address and password (the API and the portal sign in here).
 
     Unknown accounts, wrong passwords and inactive users get the same answer, after the same
     work; failures count per account name and per client address whether or not the account
@@ -108,6 +108,12 @@ def login(session: Session, email: str, password: str, address: str) -> IssuedTo
             LoginFailure.key == _throttle_digest(normalize_email(email)),
         )
     )
+    return user
+
+
+def login(session: Session, email: str, password: str, address: str) -> IssuedToken:
+    """Check the password (see :func:`authenticate`) and issue a bearer token."""
+    user = authenticate(session, email, password, address)
     ttl = timedelta(hours=get_settings().token_ttl_hours)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(AccessToken(token_hash=_digest(token), user_id=user.id, expires_at=utcnow() + ttl))

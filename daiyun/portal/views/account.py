@@ -1,0 +1,148 @@
+"""Signing in and out, switching tenant, and choosing the language."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from starlette.datastructures import FormData
+
+from daiyun.platform.auth import service as auth_service
+from daiyun.platform.auth.deps import SessionDep, role_in
+from daiyun.platform.errors import Problem
+from daiyun.portal import sessions
+from daiyun.portal.i18n import supported
+from daiyun.portal.web import (
+    LOCALE_COOKIE,
+    LOGIN_CSRF_COOKIE,
+    PREFIX,
+    Page,
+    SignedIn,
+    checked_form,
+    home_of,
+    redirect,
+    render,
+    safe_next,
+    signed_in_form,
+    tenants_of,
+)
+from daiyun.tenants.models import Tenant
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+PageForm = Annotated[tuple[Page, FormData], Depends(signed_in_form)]
+
+
+def _set_cookie(
+    request: Request, response: Response, name: str, value: str, max_age: int | None = None
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path=PREFIX,
+    )
+
+
+def _login_page(
+    request: Request, next_url: str, *, error: str | None = None, status_code: int = 200
+) -> Response:
+    # Before sign-in there is no session: the form's token is also set as a cookie and the two
+    # must match (a page on another site can neither read nor set it).
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "login.html",
+        {"next": next_url, "error": error},
+        csrf=token,
+        status_code=status_code,
+    )
+    _set_cookie(request, response, LOGIN_CSRF_COOKIE, token)
+    return response
+
+
+@router.get("")
+@router.get("/")
+def portal_home(request: Request, db: SessionDep) -> Response:
+    found = sessions.resolve(db, request.cookies.get(sessions.COOKIE))
+    if found is None:
+        return redirect(f"{PREFIX}/login")
+    return redirect(home_of(db, found[1]))
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "") -> Response:
+    return _login_page(request, safe_next(next, ""))
+
+
+@router.post("/login")
+async def login(request: Request, db: SessionDep) -> Response:
+    form = await checked_form(request, request.cookies.get(LOGIN_CSRF_COOKIE))
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    address = request.client.host if request.client else "unknown"
+    try:
+        user = auth_service.authenticate(db, email, password, address)
+    except Problem as refused:
+        if refused.status not in (401, 429):
+            raise
+        return _login_page(
+            request,
+            safe_next(form.get("next"), ""),
+            error="too-many" if refused.status == 429 else "invalid",
+            status_code=refused.status,
+        )
+    raw = sessions.start(db, user)
+    response = redirect(safe_next(form.get("next"), home_of(db, user)))
+    _set_cookie(request, response, sessions.COOKIE, raw)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, submitted: PageForm) -> Response:
+    page, _ = submitted
+    sessions.end(page.current)
+    response = redirect(f"{PREFIX}/login")
+    response.delete_cookie(sessions.COOKIE, path=PREFIX)
+    return response
+
+
+@router.post("/switch")
+def switch_tenant(request: Request, submitted: PageForm) -> Response:
+    """Open another of the user's tenants: the session gets a new id (and CSRF token)."""
+    page, form = submitted
+    tenant = page.db.scalar(select(Tenant).where(Tenant.slug == str(form.get("tenant", ""))))
+    if tenant is None or role_in(page.db, page.user, tenant.id) is None:
+        raise Problem(404, "not-found", "No such page")
+    raw = sessions.rotate(page.db, page.current, page.user, tenant.id)
+    response = redirect(f"{PREFIX}/t/{tenant.slug}/dashboard")
+    _set_cookie(request, response, sessions.COOKIE, raw)
+    return response
+
+
+@router.post("/locale")
+async def choose_locale(request: Request, db: SessionDep) -> Response:
+    """Set the language: on the user when signed in, else in a cookie."""
+    found = sessions.resolve(db, request.cookies.get(sessions.COOKIE))
+    expected = found[0].csrf_token if found else request.cookies.get(LOGIN_CSRF_COOKIE)
+    form = await checked_form(request, expected)
+    locale = supported(str(form.get("locale", "")))
+    if locale is None:
+        raise Problem(400, "unknown-locale", "That language is not available")
+    if found is not None:
+        found[1].locale = locale
+    response = redirect(safe_next(form.get("next"), f"{PREFIX}/"))
+    _set_cookie(request, response, LOCALE_COOKIE, locale, 365 * 86400)
+    return response
+
+
+@router.get("/tenants")
+def choose_tenant(page: SignedIn, request: Request) -> Response:
+    """The tenants the user may open, to switch to one."""
+    page.tenants = tenants_of(page.db, page.user)
+    return render(request, "tenants.html", page=page)

@@ -1,0 +1,252 @@
+"""What every portal page shares: templates, the signed-in context, tenant access and CSRF.
+
+Pages are server-rendered and work without JavaScript. A page on a tenant names it in the path
+(``/portal/t/{tenant}/...``) and is checked against the user's memberships on every request, as
+the API is: outside them the answer is 404 and the attempt is audited. Every form POST carries
+the session's CSRF token, and a POST from another origin is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from daiyun.platform.audit import service as audit
+from daiyun.platform.auth.deps import SessionDep, memberships_of, role_in
+from daiyun.platform.auth.models import User
+from daiyun.platform.auth.permissions import Permission, Role, allows
+from daiyun.platform.errors import Problem
+from daiyun.portal import sessions
+from daiyun.portal.i18n import LOCALE_NAMES, LOCALES, Formatter, negotiate, supported
+from daiyun.portal.models import PortalSession
+from daiyun.tenants.context import bind_tenant, bind_user
+from daiyun.tenants.models import Tenant
+
+PREFIX = "/portal"
+LOCALE_COOKIE = "daiyun_locale"
+LOGIN_CSRF_COOKIE = "daiyun_login_csrf"
+STATIC_DIR = Path(__file__).parent / "static"
+
+templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+# No inline script or style, no third-party origin: pages work the same without JavaScript.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass
+class Page:
+    """A signed-in request: the user, their session, how to write for them, and the tenant."""
+
+    db: Session
+    user: User
+    current: PortalSession
+    fmt: Formatter
+    tenant: Tenant | None = None
+    role: Role | None = None
+    tenants: list[Tenant] = field(default_factory=list)
+
+    def can(self, permission: Permission) -> bool:
+        return self.role is not None and allows(self.role, permission)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.user.merchant_tenant_id is None
+
+
+def reader_locale(request: Request, user: User | None = None) -> str:
+    """The user's own setting, else the language cookie, else ``Accept-Language``."""
+    if user is not None and (chosen := supported(user.locale)):
+        return chosen
+    return supported(request.cookies.get(LOCALE_COOKIE)) or negotiate(
+        request.headers.get("accept-language")
+    )
+
+
+def tenants_of(db: Session, user: User) -> list[Tenant]:
+    """The tenants a user may open: every tenant for agency admins, else their memberships."""
+    query = select(Tenant).order_by(Tenant.display_name)
+    if user.role != Role.agency_admin:
+        ids = [m.tenant_id for m in memberships_of(db, user.id)]
+        query = query.where(Tenant.id.in_(ids))
+    return list(db.scalars(query))
+
+
+def signed_in(request: Request, db: SessionDep) -> Page:
+    """The signed-in user's page context; unsigned requests are sent to the sign-in page."""
+    found = sessions.resolve(db, request.cookies.get(sessions.COOKIE))
+    if found is None:
+        raise Problem(401, "unauthorized", "Sign in first")
+    current, user = found
+    bind_user(db, user.id)
+    structlog.contextvars.bind_contextvars(user_id=str(user.id))
+    return Page(db=db, user=user, current=current, fmt=Formatter(reader_locale(request, user)))
+
+
+SignedIn = Annotated[Page, Depends(signed_in)]
+
+
+def tenant_page(permission: Permission) -> Callable[..., Page]:
+    """Dependency: the path's tenant, if the user is a member there with ``permission``.
+
+    The membership is read on every request, so removing it denies the very next page.
+    """
+
+    def dependency(page: SignedIn, tenant: str) -> Page:
+        found = page.db.scalar(select(Tenant).where(Tenant.slug == tenant))
+        role = role_in(page.db, page.user, found.id) if found is not None else None
+        if found is None or role is None:
+            audit.record_denial(
+                page.user.id,
+                "tenant.access_denied",
+                f"tenant:{tenant[:100]}",
+                tenant_id=found.id if found is not None else None,
+            )
+            raise Problem(404, "not-found", "No such page")
+        bind_tenant(page.db, found.id)
+        structlog.contextvars.bind_contextvars(tenant_id=str(found.id))
+        if not allows(role, permission):
+            raise Problem(403, "forbidden", "Your role may not see this page")
+        page.tenant, page.role = found, role
+        page.fmt = Formatter(page.fmt.locale, found.time_zone)
+        return page
+
+    return dependency
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser names the page a POST came from; it must be one of ours."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source or source == "null":
+        return source is None
+    return urlsplit(source).netloc == request.url.netloc
+
+
+async def checked_form(request: Request, expected: str | None) -> FormData:
+    """The POSTed form, if it carries ``expected`` as its CSRF token and came from our origin."""
+    form = await request.form()
+    token = form.get("csrf_token")
+    if (
+        expected is None
+        or not _same_origin(request)
+        or not sessions.csrf_matches(expected, token if isinstance(token, str) else None)
+    ):
+        raise Problem(403, "csrf-failed", "The form has expired or did not come from this site")
+    return form
+
+
+def tenant_form(permission: Permission) -> Callable[..., Any]:
+    """Dependency for a form POST on a tenant: :func:`tenant_page` plus the CSRF check."""
+    page_dependency = tenant_page(permission)
+
+    async def dependency(
+        request: Request, page: Annotated[Page, Depends(page_dependency)]
+    ) -> tuple[Page, FormData]:
+        return page, await checked_form(request, page.current.csrf_token)
+
+    return dependency
+
+
+async def signed_in_form(request: Request, page: SignedIn) -> tuple[Page, FormData]:
+    """Dependency for a form POST outside a tenant (switching tenant, signing out, language)."""
+    return page, await checked_form(request, page.current.csrf_token)
+
+
+def render(
+    request: Request,
+    template: str,
+    values: Mapping[str, Any] | None = None,
+    *,
+    page: Page | None = None,
+    fmt: Formatter | None = None,
+    status_code: int = 200,
+    csrf: str | None = None,
+) -> HTMLResponse:
+    """Render a template with what every page uses: ``_``, ``fmt``, the user and the nav."""
+    fmt = fmt or (page.fmt if page else Formatter(reader_locale(request)))
+    context = {
+        "request": request,
+        "page": page,
+        "fmt": fmt,
+        "_": fmt.gettext,
+        "locales": [(code, LOCALE_NAMES[code]) for code in LOCALES],
+        "csrf": csrf or (page.current.csrf_token if page else None),
+        "path": request.url.path,
+        **(values or {}),
+    }
+    html = templates.get_template(template).render(context)
+    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def safe_next(value: object, default: str) -> str:
+    """A post-sign-in destination, only ever a path inside the portal."""
+    if isinstance(value, str) and value.startswith(PREFIX + "/") and "//" not in value:
+        return value
+    return default
+
+
+def home_of(db: Session, user: User) -> str:
+    """Where a user lands: the console for staff, the dashboard of a merchant's tenant."""
+    if user.merchant_tenant_id is None:
+        return f"{PREFIX}/console"
+    tenant = db.get(Tenant, user.merchant_tenant_id)
+    return f"{PREFIX}/t/{tenant.slug}/dashboard" if tenant else f"{PREFIX}/login"
+
+
+def error_page(
+    request: Request,
+    status: int,
+    kind: str,
+    detail: str,
+    headers: Mapping[str, str] | None,
+) -> Response | None:
+    """Errors on portal paths as pages; an unsigned visitor is sent to sign in first."""
+    if not request.url.path.startswith(PREFIX):
+        return None
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return redirect(f"{PREFIX}/login?next={quote(target)}")
+    fmt = Formatter(reader_locale(request))
+    titles = {
+        403: fmt.gettext("Not allowed"),
+        404: fmt.gettext("Page not found"),
+        429: fmt.gettext("Too many attempts"),
+    }
+    response = render(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "kind": kind,
+            "title": titles.get(status, fmt.gettext("Something went wrong")),
+        },
+        fmt=fmt,
+        status_code=status,
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
