@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter
 
-from daiyun.portal.views import account
+from daiyun.portal.views import account, console, merchant
 
 router = APIRouter()
-router.include_router(account.router)
+for pages in (account, merchant, console):
+    router.include_router(pages.router)
