@@ -5,9 +5,10 @@ addresses, so review passes them), then imports them in pages of 250 twice, into
 tenants with one shop each:
 
 * **ingest**: ``order_service.ingest(session, shop_id, "shopify", page)``, each page in its own
-  ``unit_of_work(tenant_id)``: the dedupe read (locked), review (policy, the shop's norms, a
-  duplicate-fingerprint count per order), the ORM flush of the order, its lines, its history
-  event and its ``order.created`` outbox event, and the commit;
+  ``unit_of_work(tenant_id)``: one locked read of the page's stored orders, review (the policy,
+  the shop's norms and the page's duplicate fingerprints, each read once per page, then the rules
+  per order), one Core ``executemany`` per table for the new orders, their lines, history and
+  ``order.created`` outbox events, and the commit;
 * **raw**: the same order and line rows (``orders``, ``order_lines``) written with one Core
   ``insert().executemany`` per table per page, each page in its own transaction (with the tenant
   set for row-level security on PostgreSQL, as the application's role needs), including the
@@ -15,7 +16,9 @@ tenants with one shop each:
 
 Pages of the two sides are interleaved (raw, ingest, ingest, raw, ...) so both see tables of the
 same size and a warm cache. Prints orders per second for both and the ratio (goal: ingest >= 25%
-of raw), and the rows ingest wrote per order.
+of raw), and the rows ingest wrote per order. On a PostgreSQL server with autovacuum off, tables
+are analyzed by autovacuum's default thresholds while the benchmark runs (``common.database``
+says so when it happens).
 
 Run (from the repository root)::
 

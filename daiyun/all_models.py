@@ -15,8 +15,9 @@ from daiyun.platform.audit.models import AuditEntry
 from daiyun.platform.auth.models import AccessToken, ApiKey, LoginFailure, User
 from daiyun.platform.events.models import HandledEvent, OutboxEvent
 from daiyun.platform.idempotency import IdempotencyRecord
-from daiyun.portal.models import PortalSession
 from daiyun.platform.orders.models import Order, OrderEvent, OrderLine, OrderRefund, ReviewPolicy
+from daiyun.platform.reports.models import DailyProductSales, DailySales
+from daiyun.portal.models import PortalSession
 from daiyun.tenants.models import Membership, Tenant
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "BillingAccount",
     "Contract",
     "ContractVersion",
+    "DailyProductSales",
+    "DailySales",
     "HandledEvent",
     "IdempotencyRecord",
     "LoginFailure",

@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from daiyun.connectors.commands import register as register_connector_commands
 from daiyun.platform.config import VAR_DIR, get_settings
 from daiyun.platform.errors import Problem
+from daiyun.platform.reports.commands import register as register_report_commands
 from daiyun.platform.tasks import QUEUES
 from daiyun.supervisor import Child, Supervisor
 
@@ -522,6 +523,7 @@ def demo(
 
 
 register_connector_commands(app)
+register_report_commands(app)
 
 
 def main() -> None:

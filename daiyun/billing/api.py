@@ -140,6 +140,22 @@ def get_statement(session: SessionDep, access: Reader, statement_id: uuid.UUID) 
     return StatementDetail.model_validate(service.get_statement(session, statement_id))
 
 
+@router.get("/statements/{statement_id}/sources", response_model=Page[str])
+def statement_line_sources(
+    session: SessionDep,
+    access: Reader,
+    statement_id: uuid.UUID,
+    line: Annotated[int, Query(ge=0, description="The line's position")] = 0,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[str]:
+    """The facts behind one line of a statement (``order:<id>``, ``refund:<id>``,
+    ``service:<id>``), a page at a time: a commission line names its orders by a selector
+    (``orders:<kind>``), and this answers which orders it stands for."""
+    keys, next_cursor = service.line_sources(session, statement_id, line, cursor, limit)
+    return Page(items=keys, next_cursor=next_cursor)
+
+
 @router.post("/statements/{statement_id}/finalize", response_model=StatementDetail)
 def finalize_statement(
     session: SessionDep, access: Manager, statement_id: uuid.UUID

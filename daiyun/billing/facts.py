@@ -7,6 +7,7 @@ line lists the keys behind it, and a key is billed at most once across all state
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -124,6 +125,38 @@ class ServiceFact:
     @property
     def key(self) -> str:
         return f"service:{self.fact_id}"
+
+
+@dataclass(frozen=True)
+class GroupedOrders:
+    """Orders of a period summed in the database instead of listed one by one.
+
+    These are the orders whose split over rate buckets is in whole minor units (no refund in the
+    period, no category share scaled down to the base): per bucket (the line kind,
+    ``commission``, ``commission:channel:<name>`` or ``commission:category:<name>``) the sum of
+    their parts and the number of orders the line lists (a positive part, or nothing to bill at
+    all on the default line). ``net_minor`` is their whole base, each order once. The caller
+    keeps these orders apart from the :class:`OrderFact` given with them; the lines name them by
+    a selector (``orders:<kind>``) instead of their keys.
+    """
+
+    buckets: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # kind -> (base, orders)
+    net_minor: int = 0
+
+    def __add__(self, other: GroupedOrders) -> GroupedOrders:
+        buckets = dict(self.buckets)
+        for kind, (base, orders) in other.buckets.items():
+            was = buckets.get(kind, (0, 0))
+            buckets[kind] = (was[0] + base, was[1] + orders)
+        return GroupedOrders(buckets, self.net_minor + other.net_minor)
+
+
+def selector(kind: str) -> str:
+    """The source that stands for the grouped orders of a commission line (drill-down)."""
+    return f"{ORDERS_SELECTOR}{kind}"
+
+
+ORDERS_SELECTOR = "orders:"
 
 
 @dataclass(frozen=True)

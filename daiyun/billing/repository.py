@@ -4,10 +4,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    Uuid,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from daiyun.billing.models import (
@@ -18,6 +36,9 @@ from daiyun.billing.models import (
     Statement,
     StatementStatus,
 )
+from daiyun.billing.terms import ContractTerms
+from daiyun.platform.orders.models import Order, OrderLine, OrderRefund
+from daiyun.tenants.scoping import TenantContextMissing, current_tenant
 
 
 def contract(session: Session, *, lock: bool = False) -> Contract | None:
@@ -107,3 +128,477 @@ def previous_credit(session: Session, before: str) -> int:
 
 def account(session: Session) -> BillingAccount | None:
     return session.scalar(select(BillingAccount))
+
+
+# --- the commission base, set-based ----------------------------------------------------------
+#
+# A period's orders are never loaded one by one to bill them: the database sums them per channel
+# (and per category), and only the few orders whose split is not in whole minor units (a refund
+# in the period, a category share scaled down to the base) are read as facts. Every statement
+# carries the tenant explicitly, so Core inserts and subqueries are scoped like ORM reads.
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The orders of a period under a contract: in its states, dated in ``[start, end)`` by its
+    base date, in its currency; ``billed`` picks those already billed (closed periods) instead
+    of those not billed yet."""
+
+    terms: ContractTerms
+    start: datetime
+    end: datetime
+    billed: bool = False
+    # The caller found no billed order key between the selection's smallest and largest order
+    # id (``billed_keys_between``): the per-order probe of billed facts can be left out.
+    checked_unbilled: bool = False
+
+    @property
+    def rated_categories(self) -> list[str]:
+        commission = self.terms.commission
+        return sorted(set(commission.categories.values()) & set(commission.category_rates))
+
+
+@dataclass(frozen=True)
+class ChannelSums:
+    """One channel's orders summed (the grouped ones, not the individual ones)."""
+
+    channel: str
+    orders: int
+    base: int
+    positive: int  # orders with a base above zero
+    # category -> (sum of its line totals, orders with some) and the rest of the base
+    categories: dict[str, tuple[int, int]]
+    rest: int
+    rest_orders: int  # orders with a positive rest, or nothing to bill at all
+
+
+def _tenant(session: Session) -> uuid.UUID:
+    tenant = current_tenant(session)
+    if tenant is None:
+        raise TenantContextMissing("no tenant bound to this session")
+    return tenant
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def order_key(session: Session, column: Any) -> ColumnElement[str]:
+    """``'order:' || <the id as text>`` (SQLite keeps a UUID as 32 hex digits, without dashes)."""
+    if _dialect(session) == "postgresql":
+        return literal("order:") + cast(column, String)
+    text_id = cast(column, String)
+    parts = [func.substr(text_id, start, length) for start, length in UUID_PARTS]
+    key: ColumnElement[str] = literal("order:") + parts[0]
+    for part in parts[1:]:
+        key = key + "-" + part
+    return key
+
+
+UUID_PARTS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+
+
+def _date_column(selection: Selection) -> Any:
+    return Order.paid_at if selection.terms.base.date == "paid" else Order.placed_at
+
+
+def _where(session: Session, selection: Selection) -> list[ColumnElement[bool]]:
+    tenant = _tenant(session)
+    column = _date_column(selection)
+    billed = (
+        select(BilledFact.id)
+        .where(BilledFact.tenant_id == tenant, BilledFact.fact_key == order_key(session, Order.id))
+        .exists()
+    )
+    where = [
+        Order.tenant_id == tenant,
+        column >= selection.start,
+        column < selection.end,
+        Order.status.in_(sorted(selection.terms.base.statuses)),
+        Order.currency == selection.terms.currency,
+    ]
+    if not selection.checked_unbilled:
+        where.append(billed if selection.billed else ~billed)
+    return where
+
+
+def _line_sum(tenant: uuid.UUID, condition: ColumnElement[bool] | None) -> Any:
+    stmt = select(func.coalesce(func.sum(OrderLine.total_minor), 0)).where(
+        OrderLine.tenant_id == tenant, OrderLine.order_id == Order.id
+    )
+    if condition is not None:
+        stmt = stmt.where(condition)
+    return stmt.scalar_subquery()
+
+
+def _category_of(selection: Selection) -> Any:
+    """The category of a line's SKU: the longest matching prefix (compared exactly)."""
+    prefixes = sorted(selection.terms.commission.categories.items(), key=lambda p: -len(p[0]))
+    return case(
+        *[(func.substr(OrderLine.sku, 1, len(p)) == p, name) for p, name in prefixes],
+        else_=None,
+    )
+
+
+def _per_order(session: Session, selection: Selection) -> Any:
+    """One row per order of the selection: id, channel, base, and what the split needs."""
+    tenant = _tenant(session)
+    rule = selection.terms.base
+    raw: Any = Order.total_minor
+    if not rule.include_shipping:
+        raw = raw - Order.shipping_minor
+    if not rule.include_tax:
+        raw = raw - Order.tax_minor
+    excluded = sorted(rule.excluded_skus)
+    kept_sku = OrderLine.sku.not_in(excluded) if excluded else None
+    if excluded:
+        raw = raw - _line_sum(tenant, OrderLine.sku.in_(excluded))
+    base = case((raw > 0, raw), else_=0)
+    # Refunds are few: their orders are looked up once, not a refund probe per order.
+    refunded = Order.id.in_(_refunded_orders(tenant, selection))
+    columns: list[Any] = [
+        Order.id.label("id"),
+        Order.channel.label("channel"),
+        base.label("base"),
+        refunded.label("refunded"),
+    ]
+    rated = selection.rated_categories
+    if rated:
+        columns.append(_line_sum(tenant, kept_sku).label("kept"))
+        category = _category_of(selection)
+        for n, name in enumerate(rated):
+            condition = category == name
+            if kept_sku is not None:
+                condition = condition & kept_sku
+            columns.append(_line_sum(tenant, condition).label(f"c{n}"))
+    return select(*columns).where(*_where(session, selection)).subquery("per_order")
+
+
+def _refunded_orders(tenant: uuid.UUID, selection: Selection) -> Any:
+    return select(OrderRefund.order_id).where(
+        OrderRefund.tenant_id == tenant,
+        OrderRefund.refunded_at >= selection.start,
+        OrderRefund.refunded_at < selection.end,
+    )
+
+
+def _by_channel(terms: ContractTerms) -> bool:
+    """Whether the base is split by channel: only when the contract names channels."""
+    return bool(terms.commission.channel_rates or terms.base.excluded_channels)
+
+
+def billed_keys_between(session: Session, low: uuid.UUID, high: uuid.UUID) -> bool:
+    """Whether any order key from ``low`` to ``high`` (in key order, the ids' order) is billed."""
+    stmt = select(BilledFact.id).where(
+        BilledFact.tenant_id == _tenant(session),
+        BilledFact.fact_key >= f"order:{low}",
+        BilledFact.fact_key <= f"order:{high}",
+    )
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def _individual(selection: Selection, rows: Any) -> ColumnElement[bool]:
+    """Orders the engine takes one by one: refunded in the period, or a scaled category split."""
+    condition: ColumnElement[bool] = rows.c.refunded
+    channel_rates = sorted(selection.terms.commission.channel_rates)
+    if selection.rated_categories:
+        scaled = rows.c.kept > rows.c.base
+        if channel_rates:
+            scaled = scaled & rows.c.channel.not_in(channel_rates)
+        condition = or_(condition, scaled)
+    return condition
+
+
+def channel_sums(
+    session: Session, selection: Selection
+) -> tuple[list[ChannelSums], tuple[uuid.UUID, uuid.UUID] | None]:
+    """The grouped orders of a selection, summed per channel in one aggregate (one row, channel
+    ``""``, when the contract names no channel), and the smallest and largest order id."""
+    rows = _per_order(session, selection)
+    channel = rows.c.channel if _by_channel(selection.terms) else literal("")
+    ids: Any = rows.c.id
+    if _dialect(session) == "postgresql":
+        ids = cast(ids, String)  # PostgreSQL has no min() of a uuid
+    rated = selection.rated_categories
+    cats = [rows.c[f"c{n}"] for n in range(len(rated))]
+    rest: Any = rows.c.base
+    for column in cats:
+        rest = rest - column
+    columns: list[Any] = [
+        channel,
+        func.min(ids),
+        func.max(ids),
+        func.count(),
+        func.coalesce(func.sum(rows.c.base), 0),
+        func.count(case((rows.c.base > 0, 1))),
+        func.coalesce(func.sum(rest), 0),
+        func.count(case((or_(rest > 0, rows.c.base == 0), 1))),
+    ]
+    for column in cats:
+        columns += [func.coalesce(func.sum(column), 0), func.count(case((column > 0, 1)))]
+    stmt = select(*columns).where(~_individual(selection, rows)).group_by(channel)
+    found = []
+    low: uuid.UUID | None = None
+    high: uuid.UUID | None = None
+    for row in session.execute(stmt):
+        name, first, last, orders, base, positive, rest_sum, rest_orders, *per_category = row
+        first, last = uuid.UUID(str(first)), uuid.UUID(str(last))
+        low = first if low is None else min(low, first)
+        high = last if high is None else max(high, last)
+        found.append(
+            ChannelSums(
+                channel=name,
+                orders=int(orders),
+                base=int(base),
+                positive=int(positive),
+                categories={
+                    name: (int(per_category[2 * n]), int(per_category[2 * n + 1]))
+                    for n, name in enumerate(rated)
+                },
+                rest=int(rest_sum),
+                rest_orders=int(rest_orders),
+            )
+        )
+    return found, (None if low is None or high is None else (low, high))
+
+
+@dataclass(frozen=True)
+class IndividualOrder:
+    id: uuid.UUID
+    channel: str
+    at: datetime
+    total_minor: int
+    shipping_minor: int
+    tax_minor: int
+    lines: tuple[tuple[str, int], ...]
+
+
+def individual_orders(
+    session: Session, selection: Selection, *, after: uuid.UUID | None = None, limit: int = 1000
+) -> list[IndividualOrder]:
+    """A page (by id) of the selection's orders the engine takes one by one, with their lines."""
+    rows = _per_order(session, selection)
+    individual = _individual(selection, rows)
+    if not selection.rated_categories:
+        # Only refunded orders: look them up by id instead of scanning the period.
+        individual = rows.c.id.in_(_refunded_orders(_tenant(session), selection))
+    stmt = select(rows.c.id).where(individual).order_by(rows.c.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(rows.c.id > after)
+    return orders_by_id(session, list(session.scalars(stmt)), selection.terms.base.date)
+
+
+def orders_by_id(session: Session, ids: list[uuid.UUID], by: str) -> list[IndividualOrder]:
+    """Orders with their (sku, total) lines, in the order of ``ids``."""
+    if not ids:
+        return []
+    tenant = _tenant(session)
+    lines: dict[uuid.UUID, list[tuple[str, int]]] = {}
+    stmt = (
+        select(OrderLine.order_id, OrderLine.sku, OrderLine.total_minor)
+        .where(OrderLine.tenant_id == tenant, OrderLine.order_id.in_(ids))
+        .order_by(OrderLine.order_id, OrderLine.position)
+    )
+    for order_id, sku, total in session.execute(stmt):
+        lines.setdefault(order_id, []).append((sku, int(total)))
+    found = {}
+    stmt2 = select(
+        Order.id,
+        Order.channel,
+        Order.paid_at,
+        Order.placed_at,
+        Order.total_minor,
+        Order.shipping_minor,
+        Order.tax_minor,
+    ).where(Order.tenant_id == tenant, Order.id.in_(ids))
+    for row in session.execute(stmt2):
+        found[row.id] = IndividualOrder(
+            row.id,
+            row.channel,
+            (row.paid_at if by == "paid" else None) or row.placed_at,
+            int(row.total_minor),
+            int(row.shipping_minor),
+            int(row.tax_minor),
+            tuple(lines.get(row.id, ())),
+        )
+    return [found[i] for i in ids if i in found]
+
+
+def grouped_order_ids(
+    session: Session,
+    selection: Selection,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+    channels: list[str] | None = None,
+) -> list[uuid.UUID]:
+    """A page (by id) of the selection's orders, optionally of some channels only."""
+    rows = _per_order(session, selection)
+    stmt = select(rows.c.id).order_by(rows.c.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(rows.c.id > after)
+    if channels is not None:
+        stmt = stmt.where(rows.c.channel.in_(channels))
+    return list(session.scalars(stmt))
+
+
+def billed_order_ids(
+    session: Session, statement_id: uuid.UUID, period: str, *, after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """A page (by id) of the orders a statement recorded as billed for a period."""
+    stmt = select(BilledFact.fact_key).where(
+        BilledFact.tenant_id == _tenant(session),
+        BilledFact.statement_id == statement_id,
+        BilledFact.period == period,
+        BilledFact.fact_key.like("order:%"),
+    )
+    if after is not None:
+        stmt = stmt.where(BilledFact.fact_key > f"order:{after}")
+    keys = session.scalars(stmt.order_by(BilledFact.fact_key).limit(limit))
+    return [uuid.UUID(key.removeprefix("order:")) for key in keys]
+
+
+def bill_grouped_orders(
+    session: Session,
+    selection: Selection,
+    statement_id: uuid.UUID,
+    period: str,
+    shares: dict[str, tuple[int, int]],
+) -> int:
+    """Record the selection's grouped orders as billed by a statement, in one INSERT ... SELECT.
+
+    ``shares``: line kind -> (commission of the grouped orders on that line, their base on it).
+    Each line's share is split over its orders in proportion to their part, by largest remainder
+    (ties to the smaller order id), as the engine splits it; an order's commission is the sum of
+    its parts' (a category order may have several). Orders of excluded channels are recorded with
+    nothing billed. Returns the number of orders recorded.
+    """
+    tenant = _tenant(session)
+    terms = selection.terms
+    rows = _per_order(session, selection)
+    grouped = select(rows).where(~_individual(selection, rows)).subquery("grouped")
+    excluded = sorted(terms.base.excluded_channels)
+    channel_rates = sorted(set(terms.commission.channel_rates) - set(excluded))
+    rated = selection.rated_categories
+    plain = grouped.c.channel.not_in(excluded + channel_rates)
+    parts: list[Any] = []
+    for channel in channel_rates:
+        kind = f"commission:channel:{channel}"
+        parts.append(
+            select(grouped.c.id, literal(kind).label("kind"), grouped.c.base.label("part")).where(
+                grouped.c.channel == channel, grouped.c.base > 0
+            )
+        )
+    rest: Any = grouped.c.base
+    for n, name in enumerate(rated):
+        column = grouped.c[f"c{n}"]
+        rest = rest - column
+        parts.append(
+            select(
+                grouped.c.id,
+                literal(f"commission:category:{name}").label("kind"),
+                column.label("part"),
+            ).where(plain, column > 0)
+        )
+    parts.append(
+        select(grouped.c.id, literal("commission").label("kind"), rest.label("part")).where(
+            plain, rest > 0
+        )
+    )
+    every = union_all(*parts).subquery("parts")
+    amount: Any = literal(0)
+    whole: Any = literal(1)
+    if shares:
+        amount = case(*[(every.c.kind == k, share) for k, (share, _) in shares.items()], else_=0)
+        whole = case(*[(every.c.kind == k, base or 1) for k, (_, base) in shares.items()], else_=1)
+    product = every.c.part * amount
+    floors = select(
+        every.c.id,
+        every.c.kind,
+        (product // whole).label("floor"),
+        (product % whole).label("remainder"),
+        amount.label("amount"),
+    ).subquery("floors")
+    ranked = select(
+        floors.c.id,
+        (
+            floors.c.floor
+            + case(
+                (
+                    func.row_number().over(
+                        partition_by=floors.c.kind,
+                        order_by=(floors.c.remainder.desc(), floors.c.id),
+                    )
+                    <= floors.c.amount - func.sum(floors.c.floor).over(partition_by=floors.c.kind),
+                    1,
+                ),
+                else_=0,
+            )
+        ).label("commission"),
+    ).subquery("ranked")
+    per_order = (
+        select(ranked.c.id, func.sum(ranked.c.commission).label("commission"))
+        .group_by(ranked.c.id)
+        .subquery("per_order_commission")
+    )
+    postgres = _dialect(session) == "postgresql"
+    new_key = func.gen_random_uuid() if postgres else func.lower(func.hex(func.randomblob(16)))
+    detail = cast(literal_column("'{}'"), JSON) if postgres else literal_column("'{}'")
+    source = select(
+        literal(tenant, Uuid()),
+        new_key,
+        literal(statement_id, Uuid()),
+        order_key(session, grouped.c.id),
+        literal(period),
+        case((grouped.c.channel.in_(excluded), 0), else_=grouped.c.base),
+        func.coalesce(per_order.c.commission, 0),
+        literal(0),
+        detail,
+    ).select_from(grouped.outerjoin(per_order, per_order.c.id == grouped.c.id))
+    table = BilledFact.__table__
+    assert isinstance(table, Table)
+    stmt = insert(table).from_select(
+        [
+            "tenant_id",
+            "id",
+            "statement_id",
+            "fact_key",
+            "period",
+            "base_minor",
+            "commission_minor",
+            "clawed_back_minor",
+            "detail",
+        ],
+        source,
+    )
+    recorded = int(session.connection().execute(stmt).rowcount)
+    if recorded >= 0:
+        return recorded
+    # A driver that does not report the count: count what the statement recorded.
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(BilledFact)
+            .where(
+                BilledFact.tenant_id == tenant,
+                BilledFact.statement_id == statement_id,
+                BilledFact.fact_key.like("order:%"),
+            )
+        )
+        or 0
+    )
+
+
+def unpaid_statements(session: Session) -> list[Statement]:
+    """Finalized statements whose payment has not arrived (not sent, open, failed, written off)."""
+    from daiyun.billing.models import PaymentState
+
+    stmt = (
+        select(Statement)
+        .where(
+            Statement.status == StatementStatus.finalized,
+            Statement.payment_state.not_in([PaymentState.paid, PaymentState.void]),
+        )
+        .order_by(Statement.period)
+    )
+    return list(session.scalars(stmt))

@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from daiyun.billing import engine, repository
+from daiyun.billing.base import PeriodBase, bill, every_order, gather
+from daiyun.billing.base import line_sources as drill_down
 from daiyun.billing.facts import (
     BilledOrder,
     Line,
@@ -212,42 +214,21 @@ def _fact_fields(fact: ServiceFactRecord | ServiceFactCreate) -> tuple[Any, ...]
 
 
 @dataclass
-class Facts:
-    orders: list[OrderFact] = field(default_factory=list)
+class OtherFacts:
+    """A period's refunds and service facts (few: read one by one, unlike its orders)."""
+
     refunds: list[RefundFact] = field(default_factory=list)
     services: list[ServiceFact] = field(default_factory=list)
-    skipped_currency: int = 0
 
     @property
     def keys(self) -> list[str]:
-        return (
-            [f.key for f in self.orders]
-            + [f.key for f in self.refunds]
-            + [f.key for f in self.services]
-        )
+        return [f.key for f in self.refunds] + [f.key for f in self.services]
 
 
-def _gather(session: Session, terms: ContractTerms, period: Period) -> Facts:
-    """Every fact placed in a period by the contract's rules (billed or not)."""
+def _other_facts(session: Session, terms: ContractTerms, period: Period) -> OtherFacts:
+    """Every refund and service fact placed in a period (billed or not)."""
     start, end = period.bounds(terms.time_zone)
-    facts = Facts()
-    for order in order_service.orders_for_billing(
-        session, start, end, by=terms.base.date, statuses=terms.base.statuses
-    ):
-        if order.currency != terms.currency:
-            facts.skipped_currency += 1
-            continue
-        facts.orders.append(
-            OrderFact(
-                order_id=str(order.id),
-                channel=order.channel,
-                at=(order.paid_at if terms.base.date == "paid" else None) or order.placed_at,
-                total_minor=order.total_minor,
-                shipping_minor=order.shipping_minor,
-                tax_minor=order.tax_minor,
-                lines=tuple((line.sku, line.total_minor) for line in order.lines),
-            )
-        )
+    facts = OtherFacts()
     for refund, channel in order_service.refunds_for_billing(session, start, end):
         facts.refunds.append(
             RefundFact(
@@ -260,7 +241,6 @@ def _gather(session: Session, terms: ContractTerms, period: Period) -> Facts:
         )
     for record in repository.service_facts_between(session, period.first_day, period.last_day):
         if record.currency != terms.currency:
-            facts.skipped_currency += 1
             continue
         facts.services.append(
             ServiceFact(
@@ -275,13 +255,18 @@ def _gather(session: Session, terms: ContractTerms, period: Period) -> Facts:
     return facts
 
 
-def _unbilled(session: Session, facts: Facts) -> Facts:
+def _split(session: Session, facts: OtherFacts) -> tuple[OtherFacts, OtherFacts]:
+    """(not billed yet, billed already)."""
     billed = repository.billed_keys(session, facts.keys)
-    return Facts(
-        [f for f in facts.orders if f.key not in billed],
-        [f for f in facts.refunds if f.key not in billed],
-        [f for f in facts.services if f.key not in billed],
-        facts.skipped_currency,
+    return (
+        OtherFacts(
+            [f for f in facts.refunds if f.key not in billed],
+            [f for f in facts.services if f.key not in billed],
+        ),
+        OtherFacts(
+            [f for f in facts.refunds if f.key in billed],
+            [f for f in facts.services if f.key in billed],
+        ),
     )
 
 
@@ -298,6 +283,9 @@ def _billed_map(session: Session, refunds: list[RefundFact]) -> dict[str, Billed
     }
 
 
+Counted = dict[str, tuple[int, int, dict[str, Any]]]
+
+
 @dataclass
 class Computed:
     """A statement computed but not saved: what preview shows and generate stores."""
@@ -308,30 +296,37 @@ class Computed:
     lines: list[Line]
     total_minor: int
     credit_carried_forward_minor: int
-    # fact key -> (base, commission, detail) of every fact the statement counts
-    counted: dict[str, tuple[int, int, dict[str, Any]]]
+    # fact key -> (base, commission, detail) of the facts the statement counts one by one
+    counted: Counted
+    # the period's orders summed by the database, and their share of each commission line
+    base: PeriodBase
+    group_commissions: dict[str, int]
+    # order id -> commission clawed back on it
+    clawbacks: dict[str, int]
 
 
 def compute(session: Session, period: Period) -> Computed:
     """The statement of a period from the facts as they are now, plus adjustments for facts
     that arrived after an earlier period was finalized."""
     force = in_force(get_contract(session), period)
-    facts = _unbilled(session, _gather(session, force.terms, period))
-    late: dict[str, tuple[int, int, dict[str, Any]]] = {}
+    base = gather(session, force.terms, period)
+    others, _ = _split(session, _other_facts(session, force.terms, period))
+    late: Counted = {}
     adjustments = _adjustments(session, period, late)
     result = engine.compute(
         force.terms,
         period,
-        facts.orders,
-        facts.refunds,
-        facts.services,
-        billed=_billed_map(session, facts.refunds),
+        base.orders,
+        others.refunds,
+        others.services,
+        billed=_billed_map(session, others.refunds),
         active_from=force.active_from,
         active_until=force.active_until,
         credit_brought_forward_minor=repository.previous_credit(session, str(period)),
         adjustments=adjustments,
+        grouped=base.grouped,
     )
-    counted = {**_counted(facts, result.order_commissions), **late}
+    counted = {**_counted(base.orders, others, result.order_commissions), **late}
     return Computed(
         period,
         force.version,
@@ -340,26 +335,32 @@ def compute(session: Session, period: Period) -> Computed:
         result.total_minor,
         result.credit_carried_forward_minor,
         counted,
+        base,
+        dict(result.group_commissions),
+        dict(result.clawbacks),
     )
 
 
 def _counted(
-    facts: Facts, commissions: dict[str, tuple[int, int]]
-) -> dict[str, tuple[int, int, dict[str, Any]]]:
-    counted: dict[str, tuple[int, int, dict[str, Any]]] = {}
-    for order in facts.orders:
+    orders: list[OrderFact], others: OtherFacts, commissions: dict[str, tuple[int, int]]
+) -> Counted:
+    counted: Counted = {}
+    for order in orders:
         base, commission = commissions.get(order.order_id, (0, 0))
         detail = {"channel": order.channel, "lines": [list(line) for line in order.lines]}
         counted[order.key] = (base, commission, detail)
-    for key in facts.keys[len(facts.orders) :]:
+    for key in others.keys:
         counted[key] = (0, 0, {})
     return counted
 
 
-def _adjustments(
-    session: Session, period: Period, counted: dict[str, tuple[int, int, dict[str, Any]]]
-) -> list[Line]:
-    """Late facts of finalized periods before this one, as delta lines (BILLING.md 5)."""
+def _adjustments(session: Session, period: Period, counted: Counted) -> list[Line]:
+    """Late facts of finalized periods before this one, as delta lines (BILLING.md 5).
+
+    The closed period's billed orders are summed by the database, as when it was billed; the
+    late ones (arrived since it closed, normally few) are taken one by one and named on the
+    adjustment lines.
+    """
     lines: list[Line] = []
     contract = get_contract(session)
     for text in sorted(repository.finalized_periods(session)):
@@ -367,31 +368,28 @@ def _adjustments(
         if original >= period or _months_between(original, period) > LATE_FACT_MONTHS:
             continue
         force = in_force(contract, original)
-        everything = _gather(session, force.terms, original)
-        late = _unbilled(session, everything)
-        if not (late.orders or late.refunds or late.services):
+        late_base = gather(session, force.terms, original)
+        late, billed = _split(session, _other_facts(session, force.terms, original))
+        late_orders = every_order(session, late_base)
+        if not (late_orders or late.refunds or late.services):
             continue
-        late_keys = set(late.keys)
-        billed = Facts(
-            [f for f in everything.orders if f.key not in late_keys],
-            [f for f in everything.refunds if f.key not in late_keys],
-            [f for f in everything.services if f.key not in late_keys],
-        )
+        before = gather(session, force.terms, original, billed=True)
         delta = engine.adjustment(
             force.terms,
             original,
-            billed.orders,
+            before.orders,
             billed.refunds,
             billed.services,
-            late.orders,
+            late_orders,
             late.refunds,
             late.services,
             billed_before=_billed_map(session, late.refunds),
             active_from=force.active_from,
             active_until=force.active_until,
+            grouped=before.grouped,
         )
         lines.extend(delta)
-        for key in late.keys:
+        for key in [order.key for order in late_orders] + late.keys:
             counted[key] = (0, 0, {"adjusts": text})
     return lines
 
@@ -454,6 +452,19 @@ def get_statement(session: Session, statement_id: uuid.UUID, *, lock: bool = Fal
     return found
 
 
+def line_sources(
+    session: Session, statement_id: uuid.UUID, position: int, after: str | None, limit: int
+) -> tuple[list[str], str | None]:
+    """A page of the fact keys behind one line of a statement (its drill-down), in key order,
+    with the cursor of the next page: the keys the line lists, and the orders its selector
+    stands for (for a finalized statement, those it billed; for a draft, those it would)."""
+    statement = get_statement(session, statement_id)
+    contract = get_contract(session)
+    version = next(v for v in contract.versions if v.version == statement.contract_version)
+    terms = ContractTerms.model_validate(version.terms)
+    return drill_down(session, statement, terms, position, after, limit)
+
+
 def finalize(session: Session, statement_id: uuid.UUID) -> Statement:
     """Close a draft: it is regenerated from the facts of this moment, then frozen, and every
     fact it counts is recorded as billed. Publishes ``statement.finalized``."""
@@ -463,6 +474,13 @@ def finalize(session: Session, statement_id: uuid.UUID) -> Statement:
     statement, computed = _draft(session, Period.parse(statement.period))
     try:
         with session.begin_nested():
+            bill(
+                session,
+                computed.base,
+                statement.id,
+                statement.period,
+                computed.group_commissions,
+            )
             for key, (base, commission, detail) in computed.counted.items():
                 session.add(
                     BilledFact(
@@ -477,7 +495,7 @@ def finalize(session: Session, statement_id: uuid.UUID) -> Statement:
             session.flush()
     except IntegrityError as exc:
         raise Problem(409, "already-billed", "A fact of this statement is billed already") from exc
-    _record_clawbacks(session, computed.lines)
+    _record_clawbacks(session, computed.clawbacks)
     statement.status = StatementStatus.finalized
     statement.finalized_at = utcnow()
     audit.record(
@@ -495,15 +513,9 @@ def finalize(session: Session, statement_id: uuid.UUID) -> Statement:
     return statement
 
 
-def _record_clawbacks(session: Session, lines: list[Line]) -> None:
+def _record_clawbacks(session: Session, clawbacks: dict[str, int]) -> None:
     """Remember what was clawed back per order, the limit of any later clawback."""
-    taken: dict[str, int] = {}
-    for line in lines:
-        if line.kind != "clawback":
-            continue
-        for source in line.sources:
-            if source.startswith("order:"):
-                taken[source] = taken.get(source, 0) - line.amount_minor
+    taken = {f"order:{order_id}": amount for order_id, amount in clawbacks.items() if amount}
     for row in repository.billed_orders(session, taken):
         row.clawed_back_minor += taken[row.fact_key]
 
@@ -523,3 +535,16 @@ def void(session: Session, statement_id: uuid.UUID, reason: str) -> Statement:
     )
     session.flush()
     return statement
+
+
+# --- reads for the agency console ------------------------------------------------------------
+
+
+def drafts(session: Session) -> list[Statement]:
+    """The bound tenant's draft statements waiting for review, oldest period first."""
+    return sorted(repository.drafts(session), key=lambda s: s.period)
+
+
+def unpaid(session: Session) -> list[Statement]:
+    """The bound tenant's finalized statements not paid yet, oldest period first."""
+    return repository.unpaid_statements(session)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import structlog
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -33,7 +32,6 @@ from daiyun.tenants.api import IdempotencyKey
 
 router = APIRouter(prefix="/tenants/{tenant}", tags=["shops"])
 ingress = APIRouter(tags=["webhooks"])
-log = structlog.get_logger()
 P = Permission
 Reader = Annotated[TenantAccess, Depends(tenant_access(P.shops_read))]
 Manager = Annotated[TenantAccess, Depends(tenant_access(P.shops_manage))]
@@ -150,19 +148,12 @@ async def receive_webhook(
 ) -> Response | Acknowledgement:
     """A marketplace's push: 200 once stored (or already stored), 401 on a bad signature,
     400 on a malformed body, 413 over the size limit, 503 when storage is down (so the
-    marketplace retries). Processing happens in a task."""
+    marketplace retries). Processing happens in a task, queued by the webhooks workers' relay
+    (the broker is not part of the answer)."""
     body = await request.body()
     receipt = await run_in_threadpool(
         webhooks.receive, channel, shop_key[:64], request.headers, body
     )
-    if receipt.status == "accepted" and receipt.delivery_id is not None:
-        try:
-            await run_in_threadpool(
-                process_delivery.delay, str(receipt.tenant_id), str(receipt.delivery_id)
-            )
-        except Exception:
-            # Stored is enough: the scheduler re-queues deliveries left unprocessed.
-            log.exception("could not queue a webhook delivery")
     reply = connector_for(channel).webhook_reply
     if reply is not None:  # the marketplace's own "received" body
         return JSONResponse(reply)

@@ -62,7 +62,10 @@ class WebhookRoute(Base):
 
 
 class DeliveryStatus(StrEnum):
+    # Stored and acknowledged; the relay has not handed it to the webhooks queue yet.
     received = "received"
+    # Handed to the webhooks queue (published to the broker), not yet applied.
+    queued = "queued"
     processed = "processed"
     stale = "stale"
     ignored = "ignored"

@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Table, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from daiyun.connectors.models import (
@@ -19,6 +20,8 @@ from daiyun.connectors.models import (
 )
 
 ACTIVE_RUN = ("queued", "running")
+# Stored but not applied yet: waiting for the relay, or queued and waiting for a worker.
+PENDING_DELIVERY = (DeliveryStatus.received, DeliveryStatus.queued)
 
 
 def shop(session: Session, shop_id: uuid.UUID, *, lock: bool = False) -> Shop | None:
@@ -95,9 +98,72 @@ def deliveries(shop_id: uuid.UUID | None, status: DeliveryStatus | None) -> Sele
     return stmt
 
 
+_ADD_DELIVERY: dict[str, Any] = {}
+
+
+def _add_delivery_statement(dialect: str) -> Any:
+    table: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - the two supported databases are above
+        stmt = insert(table)
+    return stmt.returning(table.c.id)
+
+
+def add_delivery(session: Session, row: dict[str, Any]) -> uuid.UUID | None:
+    """Insert one delivery unless its ``(tenant, source, external_id)`` is already stored: one
+    statement, no ORM unit of work. Returns the new id, or None for a duplicate."""
+    dialect = session.get_bind().dialect.name
+    stmt = _ADD_DELIVERY.get(dialect)
+    if stmt is None:
+        # Built once: the values travel as parameters, so the compiled form is reused.
+        stmt = _ADD_DELIVERY[dialect] = _add_delivery_statement(dialect)
+    inserted: uuid.UUID | None = session.execute(stmt, row).scalar_one_or_none()
+    return inserted
+
+
+def deliveries_to_queue(session: Session, limit: int) -> list[uuid.UUID]:
+    """The bound tenant's stored deliveries not handed to the queue yet, oldest first. Locked
+    (skipping rows another relay holds) on PostgreSQL, so two relays do not both send them."""
+    stmt = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.status == DeliveryStatus.received)
+        .order_by(WebhookDelivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def mark_queued(session: Session, delivery_ids: list[uuid.UUID]) -> None:
+    """Record that these deliveries were published (a worker may have applied one already:
+    only those still waiting change)."""
+    if not delivery_ids:
+        return
+    session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id.in_(delivery_ids),
+            WebhookDelivery.status == DeliveryStatus.received,
+        )
+        .values(status=DeliveryStatus.queued)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def unprocessed_deliveries(session: Session, received_before: datetime) -> list[uuid.UUID]:
+    """Deliveries received before ``received_before`` and still not applied (queued or not)."""
     stmt = select(WebhookDelivery.id).where(
-        WebhookDelivery.status == DeliveryStatus.received,
+        WebhookDelivery.status.in_(PENDING_DELIVERY),
         WebhookDelivery.received_at < received_before,
     )
+    return list(session.scalars(stmt))
+
+
+def recent_deliveries(session: Session, limit: int) -> list[WebhookDelivery]:
+    """The bound tenant's latest webhook deliveries, newest first."""
+    stmt = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
     return list(session.scalars(stmt))

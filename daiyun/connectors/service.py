@@ -7,13 +7,14 @@ import secrets
 import uuid
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from daiyun.connectors import repository
 from daiyun.connectors.channels import CONNECTORS, connector_for
 from daiyun.connectors.channels.base import ShopAccess
-from daiyun.connectors.models import Shop, ShopStatus, WebhookRoute
+from daiyun.connectors.models import Shop, ShopStatus, WebhookDelivery, WebhookRoute
 from daiyun.connectors.schemas import Credentials, ShopCreate, ShopRead, ShopUpdate
 from daiyun.platform import crypto
 from daiyun.platform.audit import service as audit
@@ -21,6 +22,19 @@ from daiyun.platform.config import get_settings
 from daiyun.platform.db import new_id, utcnow
 from daiyun.platform.errors import Problem
 from daiyun.tenants.scoping import current_tenant
+
+
+def _webhook_address_changed(session: Session, shop: Shop) -> None:
+    """The webhook ingress may remember this shop's secret: drop it in this process now and
+    again once the change commits (so a push read in between is not remembered either).
+    Other processes see the change within the ingress cache's lifetime."""
+    from daiyun.connectors import webhooks  # the ingress imports this module
+
+    tenant_id, shop_id = shop.tenant_id, shop.id
+    webhooks.forget_shop(tenant_id, shop_id)
+    event.listen(
+        session, "after_commit", lambda _s: webhooks.forget_shop(tenant_id, shop_id), once=True
+    )
 
 
 def _purpose(shop_id: uuid.UUID) -> str:
@@ -130,6 +144,7 @@ def update(session: Session, shop_id: uuid.UUID, body: ShopUpdate) -> Shop:
         session, "shop.updated", f"shop:{shop.id}", {k: str(v) for k, v in changes.items()}
     )
     session.flush()
+    _webhook_address_changed(session, shop)
     return shop
 
 
@@ -137,6 +152,7 @@ def store_refreshed(session: Session, shop: Shop, refreshed: dict[str, Any]) -> 
     """Keep tokens a marketplace refreshed during a call (merged into the shop's credentials)."""
     _seal(session, shop, {**credentials(shop), **refreshed})
     session.flush()
+    _webhook_address_changed(session, shop)
 
 
 def disconnect(session: Session, shop_id: uuid.UUID) -> None:
@@ -149,6 +165,7 @@ def disconnect(session: Session, shop_id: uuid.UUID) -> None:
         session.delete(route)
     audit.record(session, "shop.disconnected", f"shop:{shop.id}")
     session.flush()
+    _webhook_address_changed(session, shop)
 
 
 def rotate_credentials(session: Session) -> int:
@@ -196,3 +213,13 @@ def read(shop: Shop) -> ShopRead:
         consecutive_failures=shop.consecutive_failures,
         created_at=shop.created_at,
     )
+
+
+def shops(session: Session) -> list[Shop]:
+    """Every shop of the bound tenant, disconnected ones included."""
+    return repository.all_shops(session)
+
+
+def recent_deliveries(session: Session, limit: int = 20) -> list[WebhookDelivery]:
+    """The bound tenant's latest webhook deliveries with their outcome, newest first."""
+    return repository.recent_deliveries(session, limit)

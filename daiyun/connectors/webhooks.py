@@ -2,23 +2,35 @@
 
 ``receive`` runs in the request: it finds the shop by its unguessable key, checks the channel's
 signature in constant time, and stores the raw delivery under a unique ``(source, external_id)``
-so a repeat is a no-op. ``process`` runs in a ``webhooks``-queue task and hands the order to the
-order book, which never lets an older update overwrite a newer one.
+so a repeat is a no-op. It never talks to the broker: a relay in the ``webhooks`` workers
+(:mod:`daiyun.connectors.tasks`) hands stored deliveries to the queue within a fraction of a
+second. ``process`` runs in a ``webhooks``-queue task and hands the order to the order book,
+which never lets an older update overwrite a newer one.
+
+What a webhook address resolves to (tenant, shop, channel and the credential fields its
+signature check reads) is kept in memory for :data:`CACHE_SECONDS`, so a busy shop's
+pushes cost no lookup and no decryption. A change made in this process (disconnect, new
+credentials, pause) drops the entry at once; one made by another process is seen within that
+time. A signature that fails against a cached secret is checked again against the database (at
+most once a second per shop), so a secret replaced elsewhere works without waiting.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from daiyun.connectors import repository
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.channels import connector_for
+from daiyun.connectors.channels.base import Connector
 from daiyun.connectors.channels.woocommerce import WooCommerceConnector
 from daiyun.connectors.errors import MalformedPayload
 from daiyun.connectors.http import ShopHttp
@@ -31,6 +43,17 @@ from daiyun.platform.orders.models import Order
 log = structlog.get_logger()
 KEPT_HEADERS = ("content-type", "x-shopify-", "x-wc-webhook-")
 
+# How long this process trusts what it read about a webhook address (seconds): a shop
+# disconnected, paused or given a new secret by another process is seen within this time.
+CACHE_SECONDS = 10.0
+# After a signature fails against a cached secret, read the shop again at most this often.
+RELOAD_SECONDS = 1.0
+# Entries beyond this many are pruned (expired first), so the cache cannot grow without bound.
+CACHE_LIMIT = 10_000
+# Credential fields a signature check reads besides the channel's signing secret: Douyin's
+# pushes name the app, which is compared with the app key. Access tokens are never kept.
+SIGNING_IDENTITY_FIELDS = ("app_key",)
+
 
 @dataclass(frozen=True)
 class Receipt:
@@ -39,53 +62,148 @@ class Receipt:
     status: str  # accepted, duplicate, ping
 
 
-def receive(channel: str, key: str, headers: Mapping[str, str], body: bytes) -> Receipt:
-    """Authenticate and store one push in its own transaction; raises Problem on refusal."""
+@dataclass(frozen=True)
+class Endpoint:
+    """What a webhook address resolves to, as read from the database at ``loaded_at``."""
+
+    tenant_id: uuid.UUID
+    shop_id: uuid.UUID
+    channel: str
+    # Only the fields the channel's signature check reads (decrypted), read-only.
+    signing: Mapping[str, Any]
+    loaded_at: float
+
+
+class EndpointCache:
+    """Webhook key -> (tenant, shop) and (tenant, shop) -> :class:`Endpoint`, each entry
+    trusted for ``ttl`` seconds. Dropping a shop's entry cuts every key that leads to it."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._routes: dict[str, tuple[uuid.UUID, uuid.UUID, float]] = {}
+        self._endpoints: dict[tuple[uuid.UUID, uuid.UUID], tuple[Endpoint, float]] = {}
+
+    def get(self, key: str) -> Endpoint | None:
+        now = self.clock()
+        route = self._routes.get(key)
+        if route is None or route[2] <= now:
+            return None
+        cached = self._endpoints.get((route[0], route[1]))
+        if cached is None or cached[1] <= now:
+            return None
+        return cached[0]
+
+    def put(self, key: str, endpoint: Endpoint) -> None:
+        if len(self._endpoints) >= CACHE_LIMIT or len(self._routes) >= CACHE_LIMIT:
+            self._prune()
+        expires = endpoint.loaded_at + self.ttl
+        self._endpoints[(endpoint.tenant_id, endpoint.shop_id)] = (endpoint, expires)
+        self._routes[key] = (endpoint.tenant_id, endpoint.shop_id, expires)
+
+    def forget(self, tenant_id: uuid.UUID, shop_id: uuid.UUID) -> None:
+        self._endpoints.pop((tenant_id, shop_id), None)
+
+    def clear(self) -> None:
+        self._routes.clear()
+        self._endpoints.clear()
+
+    def _prune(self) -> None:
+        now = self.clock()
+        self._routes = {k: v for k, v in self._routes.items() if v[2] > now}
+        self._endpoints = {k: v for k, v in self._endpoints.items() if v[1] > now}
+        if len(self._endpoints) >= CACHE_LIMIT or len(self._routes) >= CACHE_LIMIT:
+            self.clear()
+
+
+endpoints = EndpointCache(CACHE_SECONDS)
+
+
+def forget_shop(tenant_id: uuid.UUID, shop_id: uuid.UUID) -> None:
+    """Stop trusting what this process remembers about a shop's webhook address (it changed)."""
+    endpoints.forget(tenant_id, shop_id)
+
+
+def _signing_material(connector: type[Connector], shop: Shop) -> Mapping[str, Any]:
+    wanted = {connector.webhook_secret_field, *SIGNING_IDENTITY_FIELDS}
+    credentials = shop_service.credentials(shop)
+    return MappingProxyType({k: v for k, v in credentials.items() if k in wanted})
+
+
+def _load(key: str) -> Endpoint | None:
+    """Read a webhook address from the database (None: nobody listens there)."""
+    loaded_at = endpoints.clock()
     with unit_of_work() as session:
         route = repository.route(session, key)
-        if route is None or route.channel != channel:
-            raise Problem(404, "unknown-webhook", "No shop listens at this address")
-        tenant_id, shop_id = route.tenant_id, route.shop_id
+        if route is None:
+            return None
+        tenant_id, shop_id, channel = route.tenant_id, route.shop_id, route.channel
+    with unit_of_work(tenant_id) as session:
+        shop = repository.shop(session, shop_id)
+        if shop is None or shop.status == ShopStatus.disconnected:
+            return None
+        signing = _signing_material(connector_for(channel), shop)
+        endpoint = Endpoint(tenant_id, shop_id, channel, signing, loaded_at)
+    endpoints.put(key, endpoint)
+    return endpoint
+
+
+def _not_found() -> Problem:
+    return Problem(404, "unknown-webhook", "No shop listens at this address")
+
+
+def receive(channel: str, key: str, headers: Mapping[str, str], body: bytes) -> Receipt:
+    """Authenticate and store one push in one short transaction; raises Problem on refusal."""
+    endpoint = endpoints.get(key)
+    cached = endpoint is not None
+    if endpoint is None:
+        endpoint = _load(key)
+    if endpoint is None or endpoint.channel != channel:
+        raise _not_found()
     connector = connector_for(channel)
     if channel == WooCommerceConnector.channel and WooCommerceConnector.is_ping(headers, body):
         # Saving a webhook in WooCommerce sends this unsigned ping; it carries no order.
-        return Receipt(tenant_id, None, "ping")
-    with unit_of_work(tenant_id) as session:
-        shop = shop_service.get(session, shop_id)
-        if shop.status == ShopStatus.disconnected:
-            raise Problem(404, "unknown-webhook", "No shop listens at this address")
-        if not connector.verify_webhook(headers, body, shop_service.credentials(shop)):
-            raise Problem(401, "invalid-signature", "The webhook signature does not match")
-        try:
-            message = connector.parse_webhook(headers, body)
-        except MalformedPayload as exc:
-            raise Problem(400, "malformed-payload", str(exc)) from exc
-        source = f"{channel}:{shop.id}"
-        delivery = WebhookDelivery(
-            id=new_id(),
-            shop_id=shop.id,
-            source=source,
-            external_id=message.dedupe_key[:200],
-            topic=message.topic[:80],
-            headers={
-                k.lower(): v for k, v in headers.items() if k.lower().startswith(KEPT_HEADERS)
-            },
-            body=body.decode("utf-8", errors="replace"),
-        )
-        try:
-            with session.begin_nested():
-                session.add(delivery)
-                session.flush()
-        except IntegrityError:
-            existing = repository.delivery_by_key(session, source, delivery.external_id)
-            return Receipt(tenant_id, existing.id if existing else None, "duplicate")
-    return Receipt(tenant_id, delivery.id, "accepted")
+        return Receipt(endpoint.tenant_id, None, "ping")
+    verified = connector.verify_webhook(headers, body, endpoint.signing)
+    if not verified and cached and endpoints.clock() - endpoint.loaded_at >= RELOAD_SECONDS:
+        # The secret may have been replaced since it was cached: check against the database.
+        endpoint = _load(key)
+        if endpoint is None or endpoint.channel != channel:
+            raise _not_found()
+        verified = connector.verify_webhook(headers, body, endpoint.signing)
+    if not verified:
+        raise Problem(401, "invalid-signature", "The webhook signature does not match")
+    try:
+        message = connector.parse_webhook(headers, body)
+    except MalformedPayload as exc:
+        raise Problem(400, "malformed-payload", str(exc)) from exc
+    source = f"{channel}:{endpoint.shop_id}"
+    external_id = message.dedupe_key[:200]
+    row = {
+        "id": new_id(),
+        "tenant_id": endpoint.tenant_id,
+        "shop_id": endpoint.shop_id,
+        "source": source,
+        "external_id": external_id,
+        "topic": message.topic[:80],
+        "headers": {k.lower(): v for k, v in headers.items() if k.lower().startswith(KEPT_HEADERS)},
+        "body": body.decode("utf-8", errors="replace"),
+        "status": DeliveryStatus.received,
+        "received_at": utcnow(),
+        "attempts": 0,
+    }
+    with unit_of_work(endpoint.tenant_id) as session:
+        delivery_id = repository.add_delivery(session, row)
+        if delivery_id is None:
+            existing = repository.delivery_by_key(session, source, external_id)
+            return Receipt(endpoint.tenant_id, existing.id if existing else None, "duplicate")
+    return Receipt(endpoint.tenant_id, delivery_id, "accepted")
 
 
 def process(session: Session, delivery_id: uuid.UUID) -> DeliveryStatus | None:
     """Apply a stored delivery to the order book once; a processed one is left alone."""
     delivery = repository.delivery(session, delivery_id, lock=True)
-    if delivery is None or delivery.status != DeliveryStatus.received:
+    if delivery is None or delivery.status not in repository.PENDING_DELIVERY:
         return None
     delivery.attempts += 1
     shop = shop_service.get(session, delivery.shop_id)

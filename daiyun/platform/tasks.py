@@ -62,6 +62,7 @@ def make_celery() -> Celery:
             "daiyun.platform.events.tasks",
             "daiyun.connectors.tasks",
             "daiyun.billing.tasks",
+            "daiyun.platform.reports.tasks",
         ],
     )
     return app

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
@@ -47,7 +47,7 @@ def supported(value: str | None) -> str | None:
         return None
     try:
         parsed = Locale.parse(value.replace("-", "_"))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnknownLocaleError):
         return None
     if parsed.language == "zh":
         return "zh_CN"

@@ -22,7 +22,7 @@ class PortalSession(Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     # The tenant the user last switched to: where the portal's home leads.
-    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+    switched_tenant_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("tenants.id", ondelete="SET NULL"), default=None
     )
     csrf_token: Mapped[str] = mapped_column(String(64))

@@ -36,7 +36,7 @@ def start(session: Session, user: User, tenant_id: uuid.UUID | None = None) -> s
         PortalSession(
             id_hash=_digest(raw),
             user_id=user.id,
-            tenant_id=tenant_id,
+            switched_tenant_id=tenant_id,
             csrf_token=secrets.token_urlsafe(32),
             expires_at=utcnow() + ttl,
         )

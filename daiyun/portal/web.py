@@ -160,7 +160,7 @@ def tenant_form(permission: Permission) -> Callable[..., Any]:
     page_dependency = tenant_page(permission)
 
     async def dependency(
-        request: Request, page: Annotated[Page, Depends(page_dependency)]
+        request: Request, page: Page = Depends(page_dependency)
     ) -> tuple[Page, FormData]:
         return page, await checked_form(request, page.current.csrf_token)
 

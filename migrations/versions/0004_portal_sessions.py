@@ -23,15 +23,15 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("id_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("tenant_id", sa.Uuid(), nullable=True),
+        sa.Column("switched_tenant_id", sa.Uuid(), nullable=True),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
         sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
+            ["switched_tenant_id"],
             ["tenants.id"],
-            name=op.f("fk_portal_sessions_tenant_id_tenants"),
+            name=op.f("fk_portal_sessions_switched_tenant_id_tenants"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(

@@ -21,8 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from daiyun.billing.engine import PeriodFacts, Statement, adjustment, compute
+from daiyun.billing.engine.commission import share_orders
 from daiyun.billing.facts import (
     BilledOrder,
+    GroupedOrders,
     Line,
     OrderFact,
     Period,
@@ -1121,3 +1123,65 @@ def test_adjustment_lines_are_the_difference_with_and_without_the_late_facts(
     posted = compute(case.terms, case.period.next(), [], [], [], adjustments=lines)
     assert posted.total_minor >= 0
     assert posted.total_minor == sum(line.amount_minor for line in posted.lines)
+
+
+def _group(case: Case) -> tuple[PeriodFacts, GroupedOrders]:
+    """Sum the orders whose split is in whole minor units, as the database does; keep the rest."""
+    refunded = {refund.order_id for refund in case.facts.refunds}
+    excluded = case.terms.base.excluded_channels
+    buckets: dict[str, tuple[int, int]] = {}
+    net = 0
+    kept = []
+    for order in case.facts.orders:
+        if order.channel in excluded:
+            continue  # never in a base: the database leaves them out of the sums
+        [share] = share_orders(case.terms, [order], {})
+        whole = all(part == part.to_integral_value() for part in share.parts.values())
+        if order.order_id in refunded or not whole:
+            kept.append(order)
+            continue
+        for kind in share.buckets:
+            was = buckets.get(kind, (0, 0))
+            buckets[kind] = (was[0] + int(share.parts.get(kind, 0)), was[1] + 1)
+        net += share.net
+    return (
+        dataclasses.replace(case.facts, orders=tuple(kept)),
+        GroupedOrders(buckets, net),
+    )
+
+
+def _printed(statement: Statement) -> list[tuple[object, ...]]:
+    return [
+        (line.kind, line.amount_minor, line.basis_minor, line.quantity, line.rate)
+        for line in statement.lines
+    ]
+
+
+@PROPERTY
+@given(cases())
+def test_orders_summed_by_the_database_bill_the_same_lines(case: Case) -> None:
+    """Orders given as sums per bucket (GroupedOrders) print the same lines as one by one; the
+    commission split over orders and the group still adds up to the commission lines."""
+    individual = case.run()
+    facts, grouped = _group(case)
+    summed = case.run(facts, grouped=grouped)
+    assert _printed(summed) == _printed(individual)
+    assert summed.total_minor == individual.total_minor
+    commission = sum(
+        line.amount_minor for line in summed.lines if line.kind.startswith("commission")
+    )
+    split = sum(c for _, c in summed.order_commissions.values())
+    assert split + sum(summed.group_commissions.values()) == commission
+    for line in summed.lines:
+        if line.kind.startswith("commission"):
+            assert f"orders:{line.kind}" in line.sources
+
+
+def test_grouped_orders_in_a_bucket_the_contract_lacks_are_refused() -> None:
+    terms = ContractTerms(currency="CNY", commission=Commission(rate=Decimal("0.05")))
+    with pytest.raises(ValueError, match="bucket"):
+        compute(
+            terms, OCT, [], [], [], grouped=GroupedOrders({"commission:channel:x": (100, 1)}, 100)
+        )
+    with pytest.raises(ValueError, match="without orders"):
+        compute(terms, OCT, [], [], [], grouped=GroupedOrders({"commission": (100, 0)}, 100))

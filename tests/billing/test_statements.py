@@ -87,6 +87,28 @@ def _finalize(client: TestClient, tenant: Tenant, actor: Actor, statement_id: st
     )
 
 
+def _drill_down(
+    client: TestClient, tenant: Tenant, actor: Actor, statement_id: str, position: int
+) -> list[str]:
+    """Every fact key behind a line, two at a time (so paging is exercised)."""
+    keys: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"line": position, "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = client.get(
+            f"{API}/{tenant.slug}/statements/{statement_id}/sources",
+            params=params,
+            headers=actor.headers,
+        )
+        assert page.status_code == 200, page.text
+        keys += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return keys
+
+
 def _amounts(statement: dict[str, Any]) -> dict[str, int]:
     return {line["kind"]: line["amount_minor"] for line in statement["lines"]}
 
@@ -168,7 +190,11 @@ def test_a_month_from_orders_to_a_finalized_statement(
     assert redrawn["id"] == draft["id"]
     assert redrawn["total_minor"] == 308_500
     commission = next(line for line in redrawn["lines"] if line["kind"] == "commission")
-    assert len(commission["sources"]) == 3
+    # The line names its orders by a selector; the drill-down pages through them.
+    assert commission["sources"] == ["orders:commission"]
+    assert commission["quantity"] == "3"
+    orders = _drill_down(client, tenant, actor, draft["id"], commission["position"])
+    assert len(orders) == 3 and all(key.startswith("order:") for key in orders)
 
     final = _finalize(client, tenant, actor, draft["id"])
     assert final.status_code == 200, final.text
@@ -189,6 +215,13 @@ def test_a_month_from_orders_to_a_finalized_statement(
     with unit_of_work(tenant.id) as session:
         keys = set(session.scalars(select(BilledFact.fact_key)))
         assert len([k for k in keys if k.startswith("order:")]) == 3
+        # What each order was billed adds up to the commission line.
+        billed = session.scalars(select(BilledFact.commission_minor)).all()
+        assert sum(billed) == commission["amount_minor"]
+    # Once finalized, the drill-down answers the orders the statement billed: the same three.
+    assert _drill_down(client, tenant, actor, draft["id"], commission["position"]) == orders
+    _paid_order(tenant, shop_id, "A4", 10_000, OCT)  # late: not on the closed line
+    assert _drill_down(client, tenant, actor, draft["id"], commission["position"]) == orders
 
 
 def test_a_late_order_becomes_an_adjustment_of_the_next_month(

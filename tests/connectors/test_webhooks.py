@@ -1,7 +1,8 @@
 """Webhook ingress (ARCHITECTURE.md rule 4): verified, stored once, processed in order of truth.
 
 Deliveries go through the app over HTTP; processing runs the task body in-process, except the
-end-to-end test, which goes through a real broker and worker.
+end-to-end tests, which go through a real broker and a worker (whose relay queues what the
+ingress stored).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from daiyun.connectors import webhooks
+from daiyun.connectors import service as shop_service
+from daiyun.connectors import tasks, webhooks
 from daiyun.connectors.models import DeliveryStatus, Shop, WebhookDelivery
+from daiyun.connectors.schemas import ShopUpdate
 from daiyun.platform import db
 from daiyun.platform.auth.permissions import Role
 from daiyun.platform.config import get_settings
@@ -26,9 +29,39 @@ from daiyun.platform.orders.normalized import OrderStatus
 from tests import factories
 from tests.conftest import World
 from tests.connectors import payloads
-from tests.platform.tasks_fixtures import running_worker, wait_for
+from tests.platform.tasks_fixtures import (
+    _drop_cached_connections,
+    committed_database,
+    running_worker,
+    wait_for,
+)
 
 pytestmark = pytest.mark.usefixtures("broker")
+
+
+@pytest.fixture(autouse=True)
+def cold_endpoint_cache() -> Iterator[None]:
+    """Every test starts with nothing remembered about webhook addresses."""
+    webhooks.endpoints.clear()
+    yield
+    webhooks.endpoints.clear()
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(webhooks.endpoints, "clock", fake)
+    return fake
 
 
 def _url(shop: Shop) -> str:
@@ -57,6 +90,19 @@ def _process_all(tenant_id: uuid.UUID) -> list[DeliveryStatus | None]:
         with db.unit_of_work(tenant_id) as session:
             outcomes.append(webhooks.process(session, delivery_id))
     return outcomes
+
+
+def _statuses(tenant_id: uuid.UUID) -> list[DeliveryStatus]:
+    with db.unit_of_work(tenant_id) as session:
+        return list(session.scalars(select(WebhookDelivery.status).order_by(WebhookDelivery.id)))
+
+
+def _post(client: TestClient, shop: Shop, *, secret: str = payloads.SHOPIFY_SECRET) -> int:
+    """Push a fresh orders/updated event (its own event id) signed with ``secret``."""
+    body = payloads.encode(payloads.shopify_order())
+    headers = payloads.shopify_headers(body)
+    headers["X-Shopify-Hmac-Sha256"] = payloads.sign(secret, body)
+    return client.post(_url(shop), content=body, headers=headers).status_code
 
 
 def _order(tenant_id: uuid.UUID) -> Order:
@@ -243,3 +289,122 @@ def test_a_webhook_reaches_the_order_book_through_the_worker(worker_app: TestCli
     assert answer.status_code == 200
     wait_for(lambda: _counts(tenant.id)[1] == 1, "the order from the webhook")
     assert _order(tenant.id).external_id == "9001"
+
+
+def test_a_bad_signature_stores_nothing_when_the_secret_is_cached(
+    world: World, client: TestClient
+) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    assert _post(client, shop) == 200  # the address and its secret are now remembered
+    assert _post(client, shop, secret="guess") == 401
+    assert _counts(tenant.id) == (1, 0)
+
+
+def test_disconnecting_or_replacing_the_secret_takes_effect_at_once(
+    world: World, client: TestClient
+) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    manager = world.actor(Role.account_manager, tenant)
+    url = f"/api/v1/tenants/{tenant.slug}/shops/{shop.id}"
+    assert _post(client, shop) == 200
+    credentials = {**factories.CREDENTIALS["shopify"], "api_secret": "rotated-secret"}
+    patched = client.patch(url, json={"credentials": credentials}, headers=manager.headers)
+    assert patched.status_code == 200
+    assert _post(client, shop) == 401  # the old secret, remembered a moment ago
+    assert _post(client, shop, secret="rotated-secret") == 200
+    assert client.delete(url, headers=manager.headers).status_code == 204
+    assert _post(client, shop, secret="rotated-secret") == 404
+    assert _counts(tenant.id) == (2, 0)
+
+
+def test_a_shop_disconnected_by_another_process_is_refused_once_the_cache_expires(
+    world: World, client: TestClient, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    assert _post(client, shop) == 200
+    # Another API process disconnects the shop: this one is not told.
+    monkeypatch.setattr(webhooks, "forget_shop", lambda *_: None)
+    with db.unit_of_work(tenant.id) as session:
+        shop_service.disconnect(session, shop.id)
+    clock.now += webhooks.CACHE_SECONDS - 1
+    assert _post(client, shop) == 200  # still within what this process may remember
+    clock.now += 1
+    assert _post(client, shop) == 404
+    assert _counts(tenant.id) == (2, 0)
+
+
+def test_a_secret_replaced_by_another_process_is_read_again_on_a_failed_check(
+    world: World, client: TestClient, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    assert _post(client, shop) == 200
+    monkeypatch.setattr(webhooks, "forget_shop", lambda *_: None)
+    credentials = {**factories.CREDENTIALS["shopify"], "api_secret": "rotated-secret"}
+    with db.unit_of_work(tenant.id) as session:
+        shop_service.update(session, shop.id, ShopUpdate(credentials=credentials))
+    # Within a second of the last read, a failed check does not go back to the database.
+    assert _post(client, shop, secret="rotated-secret") == 401
+    clock.now += webhooks.RELOAD_SECONDS
+    assert _post(client, shop, secret="rotated-secret") == 200
+    assert _post(client, shop) == 401  # the old secret no longer works anywhere
+    assert _counts(tenant.id) == (2, 0)
+
+
+def test_the_relay_queues_each_stored_delivery_once(world: World, client: TestClient) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    for _ in range(3):
+        assert _post(client, shop) == 200
+    assert _statuses(tenant.id) == [DeliveryStatus.received] * 3
+    assert tasks.relay_deliveries(tenant.id) == 3
+    assert _statuses(tenant.id) == [DeliveryStatus.queued] * 3
+    assert tasks.relay_deliveries(tenant.id) == 0
+    # A queued delivery is applied by its task like a received one, once.
+    assert _process_queued(tenant.id) == [DeliveryStatus.processed] * 3
+    assert _process_queued(tenant.id) == []
+
+
+def _process_queued(tenant_id: uuid.UUID) -> list[DeliveryStatus | None]:
+    with db.unit_of_work(tenant_id) as session:
+        ids = list(
+            session.scalars(
+                select(WebhookDelivery.id).where(WebhookDelivery.status == DeliveryStatus.queued)
+            )
+        )
+    outcomes = []
+    for delivery_id in ids:
+        with db.unit_of_work(tenant_id) as session:
+            outcomes.append(webhooks.process(session, delivery_id))
+    return outcomes
+
+
+def test_a_delivery_stored_while_the_broker_is_down_is_processed_later(
+    engine: Engine, tmp_path: Path, app: FastAPI
+) -> None:
+    from daiyun.platform.tasks import celery_app
+
+    with committed_database(engine), TestClient(app) as client:
+        tenant = World(client).tenant()
+        shop = factories.shop(tenant.id)
+        saved = celery_app.conf.broker_url
+        _drop_cached_connections()
+        celery_app.conf.broker_url = "redis://127.0.0.1:9/0"  # nothing listens there
+        try:
+            body = payloads.encode(payloads.shopify_order(order_id=9002))
+            answer = client.post(
+                _url(shop), content=body, headers=payloads.shopify_headers(body, "orders/create")
+            )
+        finally:
+            _drop_cached_connections()
+            celery_app.conf.broker_url = saved
+        assert answer.status_code == 200
+        assert answer.json()["status"] == "accepted"
+        assert _counts(tenant.id) == (1, 0)
+    # The broker (and a worker) come back: the relay queues what was stored.
+    with running_worker(engine, tmp_path):
+        wait_for(lambda: _counts(tenant.id)[1] == 1, "the order stored while the broker was down")
+    assert _statuses(tenant.id) == [DeliveryStatus.processed]

@@ -177,6 +177,9 @@ TENANT_TABLE: dict[Route, TenantRule] = {
     ("GET", f"{API}/tenants/{{tenant}}/statements/{{statement_id}}"): TenantRule(
         P.billing_read, BILL_READERS
     ),
+    ("GET", f"{API}/tenants/{{tenant}}/statements/{{statement_id}}/sources"): TenantRule(
+        P.billing_read, BILL_READERS
+    ),
     ("GET", f"{API}/tenants/{{tenant}}/statements/{{statement_id}}/csv"): TenantRule(
         P.billing_read, BILL_READERS
     ),

@@ -50,6 +50,8 @@ from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, OrderEvent, OrderLine, OrderRefund, ReviewPolicy
 from daiyun.platform.orders.normalized import NormalizedRefund
 from daiyun.platform.orders.review import ReviewSettings
+from daiyun.platform.reports import service as report_service
+from daiyun.platform.reports.models import DailyProductSales, DailySales
 from daiyun.tenants.context import TenantSwitchRefused, bind_tenant
 from daiyun.tenants.models import Membership, Tenant
 from daiyun.tenants.scoping import (
@@ -91,6 +93,8 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     StatementLine: ("description", "tests.bulk-updated"),
     BilledFact: ("period", "1999-01"),
     BillingAccount: ("email", "bulk@example.com"),
+    DailySales: ("channel", "tests.bulk"),
+    DailyProductSales: ("title", "tests.bulk-updated"),
 }
 
 # `<qualifier>.tenant_id = <bound parameter>` on SQLite (qmark) and psycopg (pyformat).
@@ -160,6 +164,11 @@ def _seed(world: World, tenant: Tenant, staff: User) -> Seeded:
         seeded.rows[WebhookDelivery] = {delivery.id}
         seeded.rows[SyncRun] = {run.id}
         assert len(ingested) == 2
+        report_service.refresh(session, order_ids=[order.id for _, order in ingested])
+        for model in (DailySales, DailyProductSales):
+            seeded.rows[model] = set(
+                session.scalars(select(model.id).where(model.tenant_id == tenant.id))
+            )
     with db.unit_of_work(tenant.id) as session:
         billing.create_contract(
             session,

@@ -305,6 +305,7 @@ def test_every_tenant_table_has_forced_row_security_and_policies_for_every_comma
     with engine.connect() as connection:
         tables = set(tenant_tables(connection))
         assert tables >= {"outbox_events", "handled_events", "memberships", "audit_log"}
+        assert tables >= {"daily_sales", "daily_product_sales"}  # the sales rollups
         assert rls_gaps(connection, APP_ROLE) == []
 
 

@@ -28,7 +28,10 @@ Every monthly amount of the contract (base fee, minimum, cap, target, missed-tar
 warehousing minimum) is prorated by the days the contract is in force in the month. Every line
 is rounded once, half-up (``ROUND_HALF_UP``, halves away from zero) to a whole minor unit; the
 total is the sum of the rounded lines. Lines come in the order above, with fixed wording, and each
-names the facts behind it in ``sources`` (lines computed from other lines name none). A line's
+names the facts behind it in ``sources`` (lines computed from other lines name none). Orders
+summed by the database (``grouped``, :class:`~daiyun.billing.facts.GroupedOrders`) are named on
+a commission line by its selector ``orders:<kind>`` instead of their keys, and take one share of
+the line's split (``Statement.group_commissions``), which the database splits over them. A line's
 ``basis_minor`` is what its rate applies to (a base, a refund, a salary) or, for warehousing, the
 unit price; ``quantity`` is the number of orders on a commission line and the units on a
 warehousing line. Facts of kinds ad spend, placement and one-off carry their figure in

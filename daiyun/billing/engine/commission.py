@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from daiyun.billing.engine.rules import ZERO, floor_minor, make_line, money, percent, round_minor
-from daiyun.billing.facts import BilledOrder, Line, OrderFact, RefundFact
+from daiyun.billing.facts import (
+    BilledOrder,
+    GroupedOrders,
+    Line,
+    OrderFact,
+    RefundFact,
+    selector,
+)
 from daiyun.billing.terms import Commission, ContractTerms, TierMode
 
 DEFAULT = "commission"
@@ -167,20 +174,36 @@ class CommissionResult:
     lines: tuple[Line, ...]
     base_minor: int  # the period's whole commission base, net of same-period refunds
     order_commissions: dict[str, tuple[int, int]]
+    # kind -> the part of the line's commission that falls on the grouped orders
+    group_commissions: dict[str, int]
 
 
-def commission_lines(terms: ContractTerms, shares: Sequence[OrderShare]) -> CommissionResult:
-    """One line per rate bucket; the commission of each line is then split over its orders."""
+# The key of the grouped orders' weight when a line is split: it sorts before every order id,
+# so ties of the largest remainder go to the group, the same on every run.
+GROUP = ""
+
+
+def commission_lines(
+    terms: ContractTerms, shares: Sequence[OrderShare], grouped: GroupedOrders | None = None
+) -> CommissionResult:
+    """One line per rate bucket; the commission of each line is then split over its orders.
+
+    With ``grouped`` orders, each bucket's base adds their sum, the line lists them by its
+    selector, and the split gives the group one share (the database splits it further).
+    """
     currency = terms.currency
     buckets: dict[str, list[OrderShare]] = {}
     for share in shares:
         for kind in share.buckets:
             buckets.setdefault(kind, []).append(share)
+    group_buckets = grouped.buckets if grouped is not None else {}
     lines = []
     per_order = {share.order.order_id: 0 for share in shares}
-    for kind in sorted(buckets):
-        members = buckets[kind]
-        base = sum((share.parts.get(kind, ZERO) for share in members), ZERO)
+    per_group: dict[str, int] = {}
+    for kind in sorted(set(buckets) | set(group_buckets)):
+        members = buckets.get(kind, [])
+        group_base, group_orders = group_buckets.get(kind, (0, 0))
+        base = sum((share.parts.get(kind, ZERO) for share in members), Decimal(group_base))
         if kind == DEFAULT:
             exact, text, rate = tiered(terms.commission, base, currency)
         else:
@@ -192,28 +215,32 @@ def commission_lines(terms: ContractTerms, shares: Sequence[OrderShare]) -> Comm
             )
             exact = base * rate
             text = f"{LABEL}, {scope} {name} at {percent(rate)} on {money(base, currency)}"
-        sources = [share.order.key for share in members]
+        # Grouped orders have no keys here: the line names them (and these) by its selector.
+        sources = [selector(kind)] if grouped is not None else [s.order.key for s in members]
         sources += [refund.key for share in members for refund in share.refunds]
         line = make_line(
             kind,
             text,
             exact,
             basis=round_minor(base),
-            quantity=Decimal(len(members)),
+            quantity=Decimal(len(members) + group_orders),
             rate=rate,
             sources=sources,
         )
         lines.append(line)
-        split = allocate(
-            line.amount_minor,
-            [(share.order.order_id, share.parts.get(kind, ZERO)) for share in members],
-        )
+        weights = [(share.order.order_id, share.parts.get(kind, ZERO)) for share in members]
+        if grouped is not None:
+            weights.insert(0, (GROUP, Decimal(group_base)))
+        split = allocate(line.amount_minor, weights)
+        if grouped is not None:
+            per_group[kind] = split.pop(GROUP)
         for order_id, amount in split.items():
             per_order[order_id] += amount
     return CommissionResult(
         tuple(lines),
-        sum(share.net for share in shares),
+        sum(share.net for share in shares) + (grouped.net_minor if grouped is not None else 0),
         {share.order.order_id: (share.net, per_order[share.order.order_id]) for share in shares},
+        per_group,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, localcontext
 from types import MappingProxyType
@@ -23,6 +23,7 @@ from daiyun.billing.engine.fees import (
 from daiyun.billing.engine.rules import CONTEXT, ZERO, Proration, line_rank, money
 from daiyun.billing.facts import (
     BilledOrder,
+    GroupedOrders,
     Line,
     OrderFact,
     Period,
@@ -73,6 +74,8 @@ class Statement:
     order_commissions: dict[str, tuple[int, int]]
     # order_id -> commission clawed back on it by this statement (add to clawed_back_minor).
     clawbacks: dict[str, int]
+    # line kind -> the part of its commission on the grouped orders (split by the database).
+    group_commissions: Mapping[str, int] = field(default_factory=dict)
 
     def billed_orders(self) -> tuple[BilledOrder, ...]:
         """The BilledOrder rows this statement adds once finalized, by order id."""
@@ -98,6 +101,23 @@ def _check_moment(
         raise ValueError(f"{key}: a moment without a time zone")
     if not bounds[0] <= moment < bounds[1]:
         raise ValueError(f"{key} is not in {period}")
+
+
+def _check_grouped(terms: ContractTerms, grouped: GroupedOrders) -> None:
+    """Grouped orders name buckets the contract has, with whole, non-negative sums."""
+    commission = terms.commission
+    for kind, (base, orders) in grouped.buckets.items():
+        _check_amounts(f"grouped {kind}", (base, orders))
+        scope, _, name = kind.removeprefix("commission:").partition(":")
+        known = kind == "commission" or (
+            (scope == "channel" and name in commission.channel_rates)
+            or (scope == "category" and name in commission.category_rates)
+        )
+        if not known or (scope == "channel" and name in terms.base.excluded_channels):
+            raise ValueError(f"grouped orders in {kind!r}, a bucket the contract does not have")
+        if base and not orders:
+            raise ValueError(f"grouped {kind}: a base without orders")
+    _check_amounts("grouped orders", (grouped.net_minor,))
 
 
 def _check(
@@ -146,6 +166,7 @@ class _Priced:
     lines: tuple[Line, ...]  # everything up to and including VAT
     order_commissions: dict[str, tuple[int, int]]
     clawbacks: dict[str, int]
+    group_commissions: dict[str, int]
 
 
 def _price(
@@ -155,9 +176,12 @@ def _price(
     billed: Mapping[str, BilledOrder],
     active_from: date | None,
     active_until: date | None,
+    grouped: GroupedOrders | None = None,
 ) -> _Priced:
     """Every line of the period before credit, in the statement's fixed order."""
     _check(terms, period, facts, billed)
+    if grouped is not None:
+        _check_grouped(terms, grouped)
     proration = Proration.of(period, active_from, active_until)
     # Inputs are put in one canonical order first: shuffled input gives identical lines.
     all_orders = sorted(facts.orders, key=lambda o: o.order_id)
@@ -172,7 +196,7 @@ def _price(
         elif refund.order_id in billed and refund.order_id not in dropped and terms.clawback:
             earlier.append(refund)
         # Otherwise the order never was in a base (excluded, or not billed): nothing to take back.
-    commission = commission_lines(terms, share_orders(terms, orders, same_period))
+    commission = commission_lines(terms, share_orders(terms, orders, same_period), grouped)
     clawbacks, taken = clawback_lines(terms, earlier, billed)
 
     lines: list[Line] = []
@@ -205,7 +229,7 @@ def _price(
     vat = vat_line(terms, lines)
     if vat:
         lines.append(vat)
-    return _Priced(tuple(lines), commission.order_commissions, taken)
+    return _Priced(tuple(lines), commission.order_commissions, taken, commission.group_commissions)
 
 
 def compute(
@@ -220,6 +244,7 @@ def compute(
     active_until: date | None = None,
     credit_brought_forward_minor: int = 0,
     adjustments: Sequence[Line] = (),
+    grouped: GroupedOrders | None = None,
 ) -> Statement:
     """The statement of ``period`` under ``terms``: pure, deterministic, exact.
 
@@ -228,9 +253,10 @@ def compute(
     earlier periods billed per order, for clawbacks; ``active_from`` / ``active_until`` (inclusive)
     prorate a partial month; ``credit_brought_forward_minor`` is credit from earlier negative
     statements; ``adjustments`` are lines from :func:`adjustment` for closed periods, which carry
-    their own VAT delta and are added after VAT, before credit. Raises ``ValueError`` (or
-    ``TypeError``) for facts outside the period, a fact given twice, an order of the period that
-    was billed before, negative or non-integer amounts.
+    their own VAT delta and are added after VAT, before credit; ``grouped`` are orders of the
+    period summed by the database (:class:`GroupedOrders`, never also in ``orders``). Raises
+    ``ValueError`` (or ``TypeError``) for facts outside the period, a fact given twice, an order
+    of the period that was billed before, negative or non-integer amounts.
     """
     if type(credit_brought_forward_minor) is not int or credit_brought_forward_minor < 0:
         raise ValueError("credit brought forward is a non-negative integer amount")
@@ -245,6 +271,7 @@ def compute(
             billed,
             active_from,
             active_until,
+            grouped,
         )
     lines = [*priced.lines, *adjustments]
     net = sum(line.amount_minor for line in lines)
@@ -284,6 +311,7 @@ def compute(
         credit_carried_forward_minor=credit,
         order_commissions=priced.order_commissions,
         clawbacks=priced.clawbacks,
+        group_commissions=priced.group_commissions,
     )
 
 
@@ -300,6 +328,7 @@ def adjustment(
     billed_before: Mapping[str, BilledOrder] = NOTHING_BILLED,
     active_from: date | None = None,
     active_until: date | None = None,
+    grouped: GroupedOrders | None = None,
 ) -> tuple[Line, ...]:
     """Delta lines for facts of a closed period that arrived after it was finalized.
 
@@ -311,14 +340,17 @@ def adjustment(
     ``adjusts_period=str(original)``, sources the late facts behind it (all late facts for lines
     computed from other lines, such as the minimum or VAT). Credit lines are not part of the
     delta: credit is settled where the adjustment is posted. The lines go to the next open
-    period's :func:`compute` as ``adjustments``.
+    period's :func:`compute` as ``adjustments``. ``grouped`` are billed orders of the closed
+    period summed by the database, counted both without and with the late facts.
     """
     counted = PeriodFacts(tuple(orders), tuple(refunds), tuple(services))
     late = PeriodFacts(tuple(late_orders), tuple(late_refunds), tuple(late_services))
     with localcontext(CONTEXT):
-        before = _price(terms, original, counted, billed_before, active_from, active_until).lines
+        before = _price(
+            terms, original, counted, billed_before, active_from, active_until, grouped
+        ).lines
         after = _price(
-            terms, original, counted + late, billed_before, active_from, active_until
+            terms, original, counted + late, billed_before, active_from, active_until, grouped
         ).lines
         late_keys = late.keys
         currency = terms.currency

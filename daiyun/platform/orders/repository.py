@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, Table, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from daiyun.platform.orders.models import Order, OrderEvent, OrderRefund, ReviewPolicy
+from daiyun.platform.events.models import OutboxEvent
+from daiyun.platform.orders.models import (
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderRefund,
+    ReviewPolicy,
+)
 from daiyun.platform.orders.normalized import OrderStatus
 
 # How many recent orders of a shop define its "normal" total and item count.
 NORMS_SAMPLE = 200
+# Values bound in one IN (...) list: well inside every database's parameter limit.
+IN_CHUNK = 500
 
 
 def by_external_ids(
@@ -100,18 +109,56 @@ def shop_norms(session: Session, shop_id: uuid.UUID) -> tuple[int, int, int]:
     return len(rows), int(statistics.median_low(totals)), int(statistics.median_low(counts))
 
 
-def count_fingerprint(
-    session: Session, fingerprint: str, around: datetime, window: timedelta, exclude: str
-) -> int:
-    """Other live orders with the same buyer and items placed within ``window`` of ``around``."""
-    stmt = select(func.count()).where(
-        Order.fingerprint == fingerprint,
-        Order.placed_at >= around - window,
-        Order.placed_at <= around + window,
-        Order.external_id != exclude,
-        Order.source_status != OrderStatus.cancelled,
-    )
-    return int(session.scalar(stmt) or 0)
+def fingerprint_matches(
+    session: Session, fingerprints: Iterable[str]
+) -> list[tuple[str, uuid.UUID, str, datetime, OrderStatus]]:
+    """Orders of any shop with one of these fingerprints, whenever placed.
+
+    Rows of (fingerprint, id, external id, placed at, source status): the duplicate check of a
+    whole batch in one query, each order's time window applied by the caller. The window is
+    deliberately not in the query: given a time range, SQLite (which keeps no statistics here)
+    scans the placed-at index over the whole range instead of looking the fingerprints up, and
+    a fingerprint (one buyer, one basket) only ever has a handful of orders.
+    """
+    wanted = sorted(set(fingerprints))
+    found: list[tuple[str, uuid.UUID, str, datetime, OrderStatus]] = []
+    for i in range(0, len(wanted), IN_CHUNK):
+        stmt = select(
+            Order.fingerprint, Order.id, Order.external_id, Order.placed_at, Order.source_status
+        ).where(Order.fingerprint.in_(wanted[i : i + IN_CHUNK]))
+        found.extend((str(r[0]), r[1], r[2], r[3], r[4]) for r in session.execute(stmt))
+    return found
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def insert_imported(
+    session: Session,
+    *,
+    orders: Sequence[dict[str, Any]],
+    lines: Sequence[dict[str, Any]],
+    refunds: Sequence[dict[str, Any]],
+    events: Sequence[dict[str, Any]],
+    outbox: Sequence[dict[str, Any]],
+) -> None:
+    """Insert new orders with their lines, refunds, history and outbox events, table by table.
+
+    One executemany per table in the caller's transaction. These are Core statements: the ORM
+    guard does not see them, so every row must already carry the session's tenant (and
+    PostgreSQL's row-level security checks it). A duplicate (shop, external id) raises
+    ``IntegrityError`` before anything else of the batch is written.
+    """
+    for model, rows in (
+        (Order, orders),
+        (OrderLine, lines),
+        (OrderRefund, refunds),
+        (OrderEvent, events),
+        (OutboxEvent, outbox),
+    ):
+        if rows:
+            session.execute(insert(_table(model)), list(rows))
 
 
 def placed_in(
@@ -147,3 +194,20 @@ def refunds_in(
     )
     for row in session.execute(stmt):
         yield row[0], row[1]
+
+
+def held(session: Session, limit: int) -> list[Order]:
+    """The bound tenant's orders on hold for review (订单审核), oldest placed first."""
+    stmt = (
+        select(Order)
+        .where(Order.status == OrderStatus.on_hold)
+        .order_by(Order.placed_at, Order.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def count_with_status(session: Session, status: OrderStatus) -> int:
+    """How many of the bound tenant's orders are in ``status``."""
+    stmt = select(func.count()).select_from(Order).where(Order.status == status)
+    return int(session.scalar(stmt) or 0)

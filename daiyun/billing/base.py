@@ -1,0 +1,216 @@
+"""The commission base of a period, gathered set-based, and the drill-down of a line's orders.
+
+The database sums a period's orders per channel and category (``repository.channel_sums``); the
+engine prices those sums (:class:`GroupedOrders`) together with the few orders it must see one
+by one (a refund in the period, a category share scaled down to the base). Nothing here holds a
+period's orders in memory: a statement line names its grouped orders by a selector
+(``orders:<kind>``) and :func:`line_sources` pages through them on request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from daiyun.billing import repository
+from daiyun.billing.engine.commission import share_orders
+from daiyun.billing.facts import ORDERS_SELECTOR, GroupedOrders, OrderFact, Period, RefundFact
+from daiyun.billing.models import Statement, StatementStatus
+from daiyun.billing.terms import ContractTerms
+from daiyun.platform.errors import Problem
+from daiyun.platform.orders import service as order_service
+
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class PeriodBase:
+    """A period's orders as the engine takes them: summed, plus the individual ones."""
+
+    selection: repository.Selection
+    grouped: GroupedOrders
+    orders: list[OrderFact]
+    grouped_orders: int  # orders summed (excluded channels too): what finalize records
+
+
+def gather(
+    session: Session, terms: ContractTerms, period: Period, *, billed: bool = False
+) -> PeriodBase:
+    """The orders of a period not billed yet (or, with ``billed``, billed already)."""
+    start, end = period.bounds(terms.time_zone)
+    selection = repository.Selection(terms, start, end, billed)
+    sums: list[repository.ChannelSums] = []
+    if not billed:
+        # Summed first without asking, order by order, whether it was billed: when no billed
+        # order key lies between the smallest and the largest order id, none of them was.
+        quick = repository.Selection(terms, start, end, checked_unbilled=True)
+        sums, ids = repository.channel_sums(session, quick)
+        if ids is None or not repository.billed_keys_between(session, *ids):
+            selection = quick
+        else:
+            sums = []
+    if not selection.checked_unbilled:
+        sums, _ = repository.channel_sums(session, selection)
+    buckets: dict[str, tuple[int, int]] = {}
+
+    def add(kind: str, base: int, orders: int) -> None:
+        was = buckets.get(kind, (0, 0))
+        buckets[kind] = (was[0] + base, was[1] + orders)
+
+    net = 0
+    count = 0
+    rated = selection.rated_categories
+    for row in sums:
+        count += row.orders
+        if row.channel in terms.base.excluded_channels:
+            continue
+        net += row.base
+        if row.channel in terms.commission.channel_rates:
+            add(f"commission:channel:{row.channel}", row.base, row.positive)
+            add("commission", 0, row.orders - row.positive)
+        elif rated:
+            for name, (part, members) in row.categories.items():
+                add(f"commission:category:{name}", part, members)
+            add("commission", row.rest, row.rest_orders)
+        else:
+            add("commission", row.base, row.orders)
+    grouped = GroupedOrders({k: v for k, v in buckets.items() if v != (0, 0)}, net)
+    orders: list[OrderFact] = []
+    after: uuid.UUID | None = None
+    while True:
+        page = repository.individual_orders(session, selection, after=after, limit=PAGE)
+        orders += [_fact(order) for order in page]
+        if len(page) < PAGE:
+            break
+        after = page[-1].id
+    return PeriodBase(selection, grouped, orders, count)
+
+
+def every_order(session: Session, base: PeriodBase) -> list[OrderFact]:
+    """Every order of the selection one by one (late orders of a closed period: few)."""
+    orders: list[OrderFact] = []
+    after: uuid.UUID | None = None
+    by = base.selection.terms.base.date
+    while True:
+        ids = repository.grouped_order_ids(session, base.selection, after=after, limit=PAGE)
+        orders += [_fact(order) for order in repository.orders_by_id(session, ids, by)]
+        if len(ids) < PAGE:
+            return orders
+        after = ids[-1]
+
+
+def _fact(order: repository.IndividualOrder) -> OrderFact:
+    return OrderFact(
+        order_id=str(order.id),
+        channel=order.channel,
+        at=order.at,
+        total_minor=order.total_minor,
+        shipping_minor=order.shipping_minor,
+        tax_minor=order.tax_minor,
+        lines=order.lines,
+    )
+
+
+def bill(
+    session: Session, base: PeriodBase, statement_id: uuid.UUID, period: str, shares: dict[str, int]
+) -> None:
+    """Record the grouped orders as billed by a statement (one INSERT ... SELECT).
+
+    If the orders changed since they were summed (an order written in between), nothing is
+    recorded and the caller is told to finalize again.
+    """
+    recorded = repository.bill_grouped_orders(
+        session,
+        base.selection,
+        statement_id,
+        period,
+        {kind: (shares.get(kind, 0), base) for kind, (base, _) in base.grouped.buckets.items()},
+    )
+    if recorded != base.grouped_orders:
+        raise Problem(
+            409, "facts-changed", "Orders of the period changed while finalizing: try again"
+        )
+
+
+# --- drill-down ------------------------------------------------------------------------------
+
+
+def line_sources(
+    session: Session,
+    statement: Statement,
+    terms: ContractTerms,
+    position: int,
+    after: str | None,
+    limit: int,
+) -> tuple[list[str], str | None]:
+    """A page of the fact keys behind one line, in key order, and the cursor of the next page.
+
+    Keys a line lists are paged as they are; a selector (``orders:<kind>``) stands for the
+    statement's orders whose base falls on that line: for a finalized statement the orders it
+    recorded as billed for its own period, for a draft the period's orders not billed yet. Each
+    candidate's split is recomputed by the engine's rules, page by page.
+    """
+    line = next((line for line in statement.lines if line.position == position), None)
+    if line is None:
+        raise Problem(404, "not-found", "No such line")
+    kinds = [s.removeprefix(ORDERS_SELECTOR) for s in line.sources if _is_selector(s)]
+    keys = sorted(s for s in line.sources if not _is_selector(s))
+    found: list[str] = []
+    if kinds:
+        found = _orders_on(session, statement, terms, set(kinds), after, limit + 1)
+    if len(found) <= limit:
+        found += [key for key in keys if after is None or key > after][: limit + 1 - len(found)]
+    page = found[:limit]
+    return page, (page[-1] if len(found) > limit else None)
+
+
+def _is_selector(source: str) -> bool:
+    return source.startswith(ORDERS_SELECTOR)
+
+
+def _orders_on(
+    session: Session,
+    statement: Statement,
+    terms: ContractTerms,
+    kinds: set[str],
+    after: str | None,
+    limit: int,
+) -> list[str]:
+    period = Period.parse(statement.period)
+    start, end = period.bounds(terms.time_zone)
+    selection = repository.Selection(terms, start, end, billed=False)
+    cursor: uuid.UUID | None = None
+    if after is not None and after.startswith("order:"):
+        try:
+            cursor = uuid.UUID(after.removeprefix("order:"))
+        except ValueError as exc:
+            raise Problem(400, "invalid-cursor", "The cursor is not one this API issued") from exc
+    elif after is not None and after > "order:":
+        return []  # past every order key
+    refunds: dict[str, list[RefundFact]] = {}
+    for refund, channel in order_service.refunds_for_billing(session, start, end):
+        fact = RefundFact(
+            str(refund.id), str(refund.order_id), channel, refund.refunded_at, refund.amount_minor
+        )
+        refunds.setdefault(fact.order_id, []).append(fact)
+    found: list[str] = []
+    while len(found) < limit:
+        if statement.status == StatementStatus.draft:
+            ids = repository.grouped_order_ids(session, selection, after=cursor, limit=PAGE)
+        else:
+            ids = repository.billed_order_ids(
+                session, statement.id, statement.period, after=cursor, limit=PAGE
+            )
+        if not ids:
+            break
+        orders = [_fact(o) for o in repository.orders_by_id(session, ids, terms.base.date)]
+        kept = [o for o in orders if o.channel not in terms.base.excluded_channels]
+        found += [
+            share.order.key
+            for share in share_orders(terms, kept, refunds)
+            if kinds & set(share.buckets)
+        ]
+        cursor = ids[-1]
+    return found[:limit]

@@ -1,0 +1,1 @@
+"""Sales reports: daily rollups of the order book and the dashboard figures read from them."""

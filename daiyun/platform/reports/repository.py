@@ -1,0 +1,269 @@
+"""Every query of the sales reports.
+
+The rollups are a read model of the order book: the aggregates below read the ``orders`` and
+``order_lines`` tables directly (read only, in SQL), because loading orders through the order
+service to sum them would cost what the rollups exist to save. Nothing here writes to them.
+
+Days never reach SQL as time-zone arithmetic: the service turns each local day into a UTC range
+``[start, end)`` in Python, so the same statements run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from daiyun.platform.orders.models import Order, OrderLine
+from daiyun.platform.orders.normalized import OrderStatus
+from daiyun.platform.reports.models import DailyProductSales, DailySales
+from daiyun.tenants.models import Tenant
+
+# Normalized statuses that do not count as a sale: never paid, or called off before payment.
+NOT_PAID: tuple[OrderStatus, ...] = (OrderStatus.pending, OrderStatus.cancelled)
+
+
+def _paid() -> ColumnElement[bool]:
+    return Order.status.notin_(NOT_PAID)
+
+
+# --- the platform's tenant row ---------------------------------------------------------------
+
+
+def tenant(session: Session, tenant_id: uuid.UUID) -> Tenant | None:
+    return session.scalar(select(Tenant).where(Tenant.id == tenant_id))
+
+
+def tenant_by_slug(session: Session, slug: str) -> Tenant | None:
+    return session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+def all_tenants(session: Session) -> list[Tenant]:
+    return list(session.scalars(select(Tenant).order_by(Tenant.slug)))
+
+
+# --- reading the order book ------------------------------------------------------------------
+
+
+def placements(
+    session: Session, order_ids: Collection[uuid.UUID]
+) -> list[tuple[uuid.UUID, datetime]]:
+    """(shop id, placed at) of the bound tenant's orders among ``order_ids``."""
+    if not order_ids:
+        return []
+    stmt = select(Order.shop_id, Order.placed_at).where(Order.id.in_(list(order_ids)))
+    return [(row[0], row[1]) for row in session.execute(stmt)]
+
+
+def placed_span(session: Session) -> tuple[datetime | None, datetime | None]:
+    """The first and last placement time in the bound tenant's order book."""
+    row = session.execute(select(func.min(Order.placed_at), func.max(Order.placed_at))).one()
+    return row[0], row[1]
+
+
+def _in_range(start: datetime, end: datetime, shop_ids: Collection[uuid.UUID] | None) -> list[Any]:
+    where: list[Any] = [Order.placed_at >= start, Order.placed_at < end]
+    if shop_ids is not None:
+        where.append(Order.shop_id.in_(list(shop_ids)))
+    return where
+
+
+def sales_aggregate(
+    session: Session, start: datetime, end: datetime, shop_ids: Collection[uuid.UUID] | None
+) -> list[dict[str, Any]]:
+    """Per (shop, channel, currency): the figures of orders placed in ``[start, end)``."""
+    paid = _paid()
+    one_if_paid = case((paid, 1), else_=0)
+    stmt = (
+        select(
+            Order.shop_id,
+            Order.channel,
+            Order.currency,
+            func.count().label("orders"),
+            func.sum(one_if_paid).label("paid_orders"),
+            func.sum(case((paid, Order.total_minor), else_=0)).label("gmv_minor"),
+            func.sum(case((paid, Order.item_count), else_=0)).label("items_sold"),
+            func.sum(case((paid, Order.refunded_minor), else_=0)).label("refunded_minor"),
+            func.sum(case((and_(paid, Order.refunded_minor > 0), 1), else_=0)).label(
+                "refunded_orders"
+            ),
+        )
+        .where(*_in_range(start, end, shop_ids))
+        .group_by(Order.shop_id, Order.channel, Order.currency)
+    )
+    return [dict(row._mapping) for row in session.execute(stmt)]
+
+
+def product_aggregate(
+    session: Session, start: datetime, end: datetime, shop_ids: Collection[uuid.UUID] | None
+) -> list[dict[str, Any]]:
+    """Per (shop, channel, currency, SKU): quantity, revenue and orders of paid orders placed
+    in ``[start, end)``."""
+    stmt = (
+        select(
+            Order.shop_id,
+            Order.channel,
+            Order.currency,
+            OrderLine.sku,
+            func.max(OrderLine.title).label("title"),
+            func.sum(OrderLine.quantity).label("quantity"),
+            func.sum(OrderLine.total_minor).label("revenue_minor"),
+            func.count(func.distinct(Order.id)).label("orders"),
+        )
+        .join(
+            OrderLine,
+            and_(OrderLine.tenant_id == Order.tenant_id, OrderLine.order_id == Order.id),
+        )
+        .where(*_in_range(start, end, shop_ids), _paid())
+        .group_by(Order.shop_id, Order.channel, Order.currency, OrderLine.sku)
+    )
+    return [dict(row._mapping) for row in session.execute(stmt)]
+
+
+# --- writing the rollups ---------------------------------------------------------------------
+
+
+def delete_buckets(session: Session, day: date, shop_ids: Collection[uuid.UUID] | None) -> None:
+    """Remove the rollup rows of one day (of the given shops, or of every shop)."""
+    for model in (DailySales, DailyProductSales):
+        stmt = delete(model).where(model.day == day)
+        if shop_ids is not None:
+            stmt = stmt.where(model.shop_id.in_(list(shop_ids)))
+        session.execute(stmt.execution_options(synchronize_session=False))
+
+
+def delete_all(session: Session) -> None:
+    """Remove every rollup row of the bound tenant."""
+    for model in (DailySales, DailyProductSales):
+        session.execute(delete(model).execution_options(synchronize_session=False))
+
+
+def insert_sales(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(DailySales), list(rows))
+
+
+def insert_products(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(DailyProductSales), list(rows))
+
+
+# --- reading the rollups ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SalesRow:
+    """Rolled-up figures of one (day, shop, channel) in one currency."""
+
+    day: date
+    shop_id: uuid.UUID
+    channel: str
+    orders: int
+    paid_orders: int
+    gmv_minor: int
+    items_sold: int
+    refunded_minor: int
+    refunded_orders: int
+
+
+def sales_rows(
+    session: Session, first: date, last: date, currency: str, channel: str | None
+) -> list[SalesRow]:
+    """The rollups of days ``first`` to ``last`` (inclusive), one currency, maybe one channel."""
+    stmt = select(
+        DailySales.day,
+        DailySales.shop_id,
+        DailySales.channel,
+        DailySales.orders,
+        DailySales.paid_orders,
+        DailySales.gmv_minor,
+        DailySales.items_sold,
+        DailySales.refunded_minor,
+        DailySales.refunded_orders,
+    ).where(DailySales.day >= first, DailySales.day <= last, DailySales.currency == currency)
+    if channel is not None:
+        stmt = stmt.where(DailySales.channel == channel)
+    return [SalesRow(*row) for row in session.execute(stmt)]
+
+
+def currencies(session: Session, first: date, last: date, channel: str | None) -> list[str]:
+    """Currencies with rollups in days ``first`` to ``last``."""
+    stmt = (
+        select(DailySales.currency)
+        .where(DailySales.day >= first, DailySales.day <= last)
+        .group_by(DailySales.currency)
+        .order_by(DailySales.currency)
+    )
+    if channel is not None:
+        stmt = stmt.where(DailySales.channel == channel)
+    return list(session.scalars(stmt))
+
+
+def top_products(
+    session: Session, first: date, last: date, currency: str, channel: str | None, limit: int
+) -> list[tuple[str, str, int, int, int]]:
+    """(SKU, title, quantity, revenue, orders) of the best sellers by revenue in the days."""
+    revenue = func.sum(DailyProductSales.revenue_minor)
+    quantity = func.sum(DailyProductSales.quantity)
+    stmt = (
+        select(
+            DailyProductSales.sku,
+            func.max(DailyProductSales.title),
+            quantity,
+            revenue,
+            func.sum(DailyProductSales.orders),
+        )
+        .where(
+            DailyProductSales.day >= first,
+            DailyProductSales.day <= last,
+            DailyProductSales.currency == currency,
+        )
+        .group_by(DailyProductSales.sku)
+        .order_by(revenue.desc(), quantity.desc(), DailyProductSales.sku)
+        .limit(limit)
+    )
+    if channel is not None:
+        stmt = stmt.where(DailyProductSales.channel == channel)
+    return [
+        (row[0], row[1], int(row[2]), int(row[3]), int(row[4])) for row in session.execute(stmt)
+    ]
+
+
+def rollup_rows(session: Session) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Every rollup row of the bound tenant without ids and times (to compare two builds)."""
+    sales = select(
+        DailySales.shop_id,
+        DailySales.channel,
+        DailySales.currency,
+        DailySales.day,
+        DailySales.orders,
+        DailySales.paid_orders,
+        DailySales.gmv_minor,
+        DailySales.items_sold,
+        DailySales.refunded_minor,
+        DailySales.refunded_orders,
+    )
+    products = select(
+        DailyProductSales.shop_id,
+        DailyProductSales.channel,
+        DailyProductSales.currency,
+        DailyProductSales.day,
+        DailyProductSales.sku,
+        DailyProductSales.title,
+        DailyProductSales.quantity,
+        DailyProductSales.revenue_minor,
+        DailyProductSales.orders,
+    )
+    return (
+        sorted(tuple(r) for r in session.execute(sales)),
+        sorted(tuple(r) for r in session.execute(products)),
+    )
+
+
+def shop_ids_of(rows: Iterable[SalesRow]) -> set[uuid.UUID]:
+    return {row.shop_id for row in rows}

@@ -1,0 +1,129 @@
+"""Ingest applies a page of orders as one batch: what that must not change."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from daiyun.platform.db import unit_of_work
+from daiyun.platform.events.models import OutboxEvent
+from daiyun.platform.orders import repository, service
+from daiyun.platform.orders.models import Order, OrderEvent, OrderLine, OrderRefund, ReviewState
+from daiyun.platform.orders.normalized import NormalizedRefund, OrderStatus
+from daiyun.platform.orders.service import Outcome
+from daiyun.tenants.scoping import TenantContextMissing
+from tests import factories
+from tests.conftest import World
+from tests.factories import T0
+
+
+def test_a_batch_writes_every_row_of_its_new_orders_in_the_tenant(world: World) -> None:
+    tenant, other = world.tenant(), world.tenant()
+    shop = factories.shop(tenant.id)
+    refund = NormalizedRefund("r1", 1000, T0, "damaged", [{"sku": "B", "quantity": 1}])
+    batch = [
+        factories.order("1", sku="A"),
+        factories.order("2", sku="B", status=OrderStatus.partially_refunded, refunds=[refund]),
+        factories.order("3", sku="C", phone="bad"),
+    ]
+    with unit_of_work(tenant.id) as session:
+        results = service.ingest(session, shop.id, "shopify", batch)
+    assert [outcome for outcome, _ in results] == [Outcome.created] * 3
+    returned = {order.external_id: order for _, order in results}
+    assert returned["3"].status == OrderStatus.on_hold
+    assert returned["2"].refunded_minor == 1000
+    assert all(order.tenant_id == tenant.id for order in returned.values())
+
+    with unit_of_work(tenant.id) as session:
+        stored = {o.external_id: o for o in session.scalars(select(Order))}
+        assert {k: v.id for k, v in stored.items()} == {k: v.id for k, v in returned.items()}
+        assert [r["code"] for r in stored["3"].hold_reasons] == ["phone_invalid"]
+        assert stored["3"].review_state == ReviewState.held
+        assert stored["1"].review_state == ReviewState.passed
+        assert [(line.sku, line.quantity) for line in stored["1"].lines] == [("A", 2)]
+        assert [(r.external_id, r.amount_minor, r.lines) for r in stored["2"].refunds] == [
+            ("r1", 1000, [{"sku": "B", "quantity": 1}])
+        ]
+        history = [e.kind for e in repository.history(session, stored["3"].id)]
+        assert history == ["created", "held"]
+        topics = session.execute(select(OutboxEvent.topic, OutboxEvent.payload)).all()
+        assert [topic for topic, _ in topics] == ["order.created"] * 3
+        assert {p["external_id"]: p["status"] for _, p in topics} == {
+            "1": "paid",
+            "2": "partially_refunded",
+            "3": "on_hold",
+        }
+    # Every row carries the tenant: none of them is visible to another one.
+    with unit_of_work(other.id) as session:
+        for model in (Order, OrderLine, OrderRefund, OrderEvent, OutboxEvent):
+            assert session.scalar(select(func.count()).select_from(model)) == 0
+
+
+def test_a_later_order_of_the_same_batch_sees_an_earlier_one_as_a_duplicate(
+    world: World,
+) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    first = factories.order("1001")
+    again = factories.order("1002", placed=T0 - timedelta(minutes=30))
+    later = factories.order("1003", placed=T0 + timedelta(days=3))
+    with unit_of_work(tenant.id) as session:
+        results = service.ingest(session, shop.id, "shopify", [first, again, later])
+    codes = {order.external_id: [r["code"] for r in order.hold_reasons] for _, order in results}
+    assert codes == {"1001": [], "1002": ["duplicate_suspected"], "1003": []}
+
+
+def test_a_cancelled_order_in_the_batch_no_longer_counts_as_a_duplicate(world: World) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    with unit_of_work(tenant.id) as session:
+        service.ingest(session, shop.id, "shopify", [factories.order("1001")])
+    cancelled = factories.order(
+        "1001", updated=T0 + timedelta(hours=1), status=OrderStatus.cancelled
+    )
+    with unit_of_work(tenant.id) as session:
+        results = service.ingest(
+            session, shop.id, "shopify", [cancelled, factories.order("1002", placed=T0)]
+        )
+    assert [outcome for outcome, _ in results] == [Outcome.updated, Outcome.created]
+    assert results[1][1].hold_reasons == []
+
+
+def test_an_order_inserted_meanwhile_by_another_import_is_applied_as_an_update(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    with unit_of_work(tenant.id) as session:
+        service.ingest(session, shop.id, "shopify", [factories.order("1001")])
+    # The first read misses the order, as if the other import committed just after it.
+    real = repository.by_external_ids
+    reads: list[int] = []
+
+    def late(*args: Any, **kwargs: Any) -> dict[str, Order]:
+        reads.append(1)
+        return {} if len(reads) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(repository, "by_external_ids", late)
+    newer = factories.order("1001", updated=T0 + timedelta(hours=1), status=OrderStatus.shipped)
+    with unit_of_work(tenant.id) as session:
+        results = service.ingest(
+            session, shop.id, "shopify", [newer, factories.order("1002", sku="B")]
+        )
+    assert len(reads) == 2
+    assert [outcome for outcome, _ in results] == [Outcome.updated, Outcome.created]
+    with unit_of_work(tenant.id) as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 2
+        assert session.scalar(select(func.count()).select_from(OrderLine)) == 2
+        topics = list(session.scalars(select(OutboxEvent.topic).order_by(OutboxEvent.id)))
+        assert topics == ["order.created", "order.updated", "order.created"]
+
+
+def test_ingest_without_a_tenant_is_refused(world: World) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    with pytest.raises(TenantContextMissing), unit_of_work() as session:
+        service.ingest(session, shop.id, "shopify", [factories.order()])

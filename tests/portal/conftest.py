@@ -1,0 +1,47 @@
+"""Signing in to the portal in tests, the way a browser does: open the sign-in page (which sets
+the ``daiyun_login_csrf`` cookie and carries the same token in its form), then post the form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from daiyun.platform.auth.models import User
+from daiyun.portal import sessions
+from daiyun.portal.web import LOGIN_CSRF_COOKIE
+from tests.conftest import PASSWORD
+
+
+def sign_in_portal(client: TestClient, user: User, password: str = PASSWORD) -> None:
+    """Sign ``user`` in on ``client`` (its cookie jar then holds the portal session)."""
+    form = client.get("/portal/login")
+    assert form.status_code == 200, form.text
+    token = client.cookies.get(LOGIN_CSRF_COOKIE)
+    assert token, "the sign-in page set no CSRF cookie"
+    answer = client.post(
+        "/portal/login",
+        data={"email": user.email, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    assert client.cookies.get(sessions.COOKIE), "no portal session cookie after sign-in"
+
+
+PortalClient = Callable[[User], TestClient]
+
+
+@pytest.fixture
+def portal_as(app: FastAPI, client: TestClient) -> PortalClient:
+    """A client of its own (its own cookies) signed in to the portal as a user.
+
+    Requests join the test's transaction like ``client``'s do (it is requested for that)."""
+
+    def build(user: User) -> TestClient:
+        browser = TestClient(app, raise_server_exceptions=False)
+        sign_in_portal(browser, user)
+        return browser
+
+    return build
