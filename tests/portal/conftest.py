@@ -3,8 +3,10 @@ the ``daiyun_login_csrf`` cookie and carries the same token in its form), then p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -14,18 +16,38 @@ from daiyun.portal import sessions
 from daiyun.portal.web import LOGIN_CSRF_COOKIE
 from tests.conftest import PASSWORD
 
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    found = CSRF_FIELD.search(html)
+    assert found is not None and found.group(1), "the page has no CSRF token"
+    return found.group(1)
+
+
+def portal_sign_in(
+    client: TestClient, email: str, password: str = PASSWORD, next_url: str = ""
+) -> httpx.Response:
+    """Open the sign-in page, then post its form (with its token), as a browser does."""
+    form = client.get("/portal/login")
+    assert form.status_code == 200, form.text
+    assert client.cookies.get(LOGIN_CSRF_COOKIE), "the sign-in page set no CSRF cookie"
+    return client.post(
+        "/portal/login",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "email": email,
+            "password": password,
+            "next": next_url,
+        },
+        follow_redirects=False,
+    )
+
 
 def sign_in_portal(client: TestClient, user: User, password: str = PASSWORD) -> None:
     """Sign ``user`` in on ``client`` (its cookie jar then holds the portal session)."""
-    form = client.get("/portal/login")
-    assert form.status_code == 200, form.text
-    token = client.cookies.get(LOGIN_CSRF_COOKIE)
-    assert token, "the sign-in page set no CSRF cookie"
-    answer = client.post(
-        "/portal/login",
-        data={"email": user.email, "password": password, "csrf_token": token},
-        follow_redirects=False,
-    )
+    answer = portal_sign_in(client, user.email, password)
     assert answer.status_code == 303, answer.text
     assert client.cookies.get(sessions.COOKIE), "no portal session cookie after sign-in"
 

@@ -23,7 +23,9 @@ from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.portal.console import compare_lines, current_period
 from daiyun.tenants.models import Tenant
 from tests import factories
-from tests.conftest import PASSWORD, World
+from tests.conftest import World
+from tests.portal.conftest import csrf_of as page_csrf
+from tests.portal.conftest import sign_in_portal
 
 API = "/api/v1/tenants"
 CONTRACT = {
@@ -44,22 +46,13 @@ CONTRACT = {
 def sign_in(client: TestClient, user: User) -> None:
     """Sign in through the login form, as a browser does (cookie + form token)."""
     client.cookies.clear()
-    assert client.get("/portal/login").status_code == 200
-    token = client.cookies.get("daiyun_login_csrf")
-    answer = client.post(
-        "/portal/login",
-        data={"email": user.email, "password": PASSWORD, "csrf_token": token},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
+    sign_in_portal(client, user)
 
 
 def csrf_of(client: TestClient, path: str = "/portal/console") -> str:
     page = client.get(path)
     assert page.status_code == 200, page.text
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found is not None
-    return found.group(1)
+    return page_csrf(page.text)
 
 
 def held_order(tenant: Tenant, shop_id: uuid.UUID, external_id: str) -> uuid.UUID:

@@ -31,13 +31,12 @@ from daiyun.portal.views.merchant import orders as order_pages
 from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import World
-from tests.portal.conftest import PortalClient
+from tests.portal.conftest import CSRF_FIELD, PortalClient
 
 API = "/api/v1/tenants"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 EN = Formatter("en", "Asia/Shanghai")
 ORDER_LINK = re.compile(r'/orders/([0-9a-f-]{36})">([^<]+)</a>')
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 PAID = {s.value for s in OrderStatus} - {"pending", "cancelled"}
 
 

@@ -40,7 +40,7 @@ from daiyun.portal.models import PortalSession
 from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import PASSWORD, World
-from tests.portal.test_sessions import csrf_of, portal_sign_in
+from tests.portal.conftest import csrf_of, portal_sign_in
 
 P = Permission
 R = Role

@@ -34,40 +34,16 @@ from daiyun.portal.models import PortalSession
 from daiyun.tenants import service as tenant_service
 from tests.conftest import PASSWORD, ROOT, TestDatabase, World
 from tests.portal.browser.live import app_database, committed_database
+from tests.portal.conftest import csrf_of, portal_sign_in
 
 PORTAL = "/portal"
 DENIED = "tenant.access_denied"
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
 ZH = catalog("zh_CN")
 
 
 # --------------------------------------------------------------------------------------------
 # Helpers: a browser-like client that signs in through the portal's own form
 # --------------------------------------------------------------------------------------------
-
-
-def csrf_of(html: str) -> str:
-    found = CSRF_FIELD.search(html)
-    assert found is not None and found.group(1), "the page has no CSRF token"
-    return found.group(1)
-
-
-def portal_sign_in(
-    client: TestClient, email: str, password: str = PASSWORD, next_url: str = ""
-) -> httpx.Response:
-    """Open the sign-in page, then post its form (with its token), as a browser does."""
-    form = client.get(f"{PORTAL}/login")
-    assert form.status_code == 200, form.text
-    return client.post(
-        f"{PORTAL}/login",
-        data={
-            "csrf_token": csrf_of(form.text),
-            "email": email,
-            "password": password,
-            "next": next_url,
-        },
-        follow_redirects=False,
-    )
 
 
 def signed_in(app: FastAPI, user: User, base_url: str = "http://testserver") -> TestClient:
