@@ -12,7 +12,6 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from daiyun.platform.events.models import OutboxEvent
 from daiyun.platform.orders.models import (
     Order,
     OrderEvent,
@@ -141,9 +140,8 @@ def insert_imported(
     lines: Sequence[dict[str, Any]],
     refunds: Sequence[dict[str, Any]],
     events: Sequence[dict[str, Any]],
-    outbox: Sequence[dict[str, Any]],
 ) -> None:
-    """Insert new orders with their lines, refunds, history and outbox events, table by table.
+    """Insert new orders with their lines, refunds and history, table by table.
 
     One executemany per table in the caller's transaction. These are Core statements: the ORM
     guard does not see them, so every row must already carry the session's tenant (and
@@ -155,7 +153,6 @@ def insert_imported(
         (OrderLine, lines),
         (OrderRefund, refunds),
         (OrderEvent, events),
-        (OutboxEvent, outbox),
     ):
         if rows:
             session.execute(insert(_table(model)), list(rows))

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from daiyun.platform.audit import service as audit
 from daiyun.platform.db import new_id, utcnow
 from daiyun.platform.errors import Problem
-from daiyun.platform.events.service import emit
+from daiyun.platform.events.service import emit, emit_many, pending_event
 from daiyun.platform.orders import repository, review
 from daiyun.platform.orders.models import (
     Order,
@@ -134,8 +134,8 @@ class _Batch:
             lines=self.lines,
             refunds=self.refunds,
             events=self.events,
-            outbox=self.outbox,
         )
+        emit_many(self.session, self.outbox)
         self.session.flush()
         return results
 
@@ -189,15 +189,7 @@ class _Batch:
         # Ids are taken in the order the events happen, so the outbox and history keep it.
         self._event(order_id, "created", {"status": incoming.status.value})
         self.outbox.append(
-            {
-                "tenant_id": self.tenant_id,
-                "id": new_id(),
-                "topic": "order.created",
-                "payload": _payload_of(row),
-                "created_at": self.now,
-                "published_at": None,
-                "delivered_at": None,
-            }
+            pending_event(self.tenant_id, "order.created", _payload_of(row), self.now)
         )
         if reasons:
             self._event(order_id, "held", {"reasons": hold_reasons})
