@@ -23,8 +23,11 @@ Then, on the same database:
 
 It prints, per database, a table of seconds and ratios (to the service) per period, and checks
 that the SQL on orders finds the figures the service shows (totals, previous period, the daily
-trend and the top products). ``MEASURES`` lists the rows: a portal page render can be added there
-as one more ``Measure``.
+trend and the top products). ``MEASURES`` lists the rows; the last one, **portal page**, is the
+merchant's dashboard page itself: a merchant user signed in to the portal asks for
+``/portal/t/{tenant}/dashboard?from=...&to=...`` through the whole application (session,
+membership check, the service, the Jinja2 template with its chart and tables), in process
+through Starlette's test client (no network), and checks the answer is the page with its chart.
 
 Run (from the repository root)::
 
@@ -301,6 +304,8 @@ def _daily(rows: list[Any], first: date, last: date) -> tuple[int, ...]:
 class Context:
     backend: str
     tenant_id: uuid.UUID
+    slug: str
+    browser: Any  # a Starlette TestClient signed in to the portal as the merchant
 
 
 @dataclass(frozen=True)
@@ -396,6 +401,52 @@ def service_dashboard(ctx: Context, period: Period) -> Figures:
     )
 
 
+def portal_page(ctx: Context, period: Period) -> None:
+    answer = ctx.browser.get(
+        f"/portal/t/{ctx.slug}/dashboard",
+        params={"from": period.first.isoformat(), "to": period.last.isoformat()},
+    )
+    assert answer.status_code == 200, answer.text[:500]
+    assert "<svg" in answer.text, "the page has no chart"
+
+
+def signed_in_merchant(tenant_id: uuid.UUID) -> tuple[str, Any]:
+    """The tenant's slug and a test client signed in to the portal as its owner."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from daiyun.platform.app import create_app
+    from daiyun.platform.auth.permissions import Role
+    from daiyun.platform.auth.schemas import UserCreate
+    from daiyun.platform.auth.users import create_user
+    from daiyun.platform.db import unit_of_work
+    from daiyun.tenants.models import Tenant
+
+    password = "bench-dashboard-password"
+    with unit_of_work() as session:
+        tenant = session.get(Tenant, tenant_id)
+        assert tenant is not None
+        slug = tenant.slug
+        email = f"owner@{slug}.example.com"
+        create_user(
+            session,
+            UserCreate(email=email, name="Owner", password=password, role=Role.merchant_owner),
+            tenant,
+        )
+    browser = TestClient(create_app(), base_url="http://localhost")
+    form = browser.get("/portal/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    answer = browser.post(
+        "/portal/login",
+        data={"csrf_token": token.group(1), "email": email, "password": password, "next": ""},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text[:500]
+    return slug, browser
+
+
 @dataclass(frozen=True)
 class Measure:
     """One row of the table: a name and what it runs for a period (returning its figures, or
@@ -405,11 +456,12 @@ class Measure:
     run: Callable[[Context, Period], Figures | None]
 
 
-# The service first: the other rows are compared with it. A portal render goes here too.
+# The service first: the other rows are compared with it.
 MEASURES: list[Measure] = [
     Measure("dashboard service (rollups)", service_dashboard),
     Measure("SQL on rollups", sql_on_rollups),
     Measure("SQL on orders (no rollups)", sql_on_orders),
+    Measure("portal page (HTML, whole app)", portal_page),
 ]
 
 
@@ -458,7 +510,7 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> None:
         if backend == "postgresql":
             analyze(target.owner_url)
 
-        ctx = Context(backend, tenant_id)
+        ctx = Context(backend, tenant_id, *signed_in_merchant(tenant_id))
         periods = [
             Period("month", MONTH_START, YEAR_END),
             Period("year", YEAR_START, YEAR_END),
@@ -508,6 +560,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="daiyun-bench-") as tmp:
         workdir = Path(tmp)
+        os.environ["DAIYUN_LOG_LEVEL"] = "WARNING"  # the page's request logs would bury the table
         common.prepare_environment(workdir)
         for backend in common.backends(args.database):
             measure(backend, args, workdir)
