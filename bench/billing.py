@@ -74,6 +74,9 @@ SPEED_GOAL = 2.0
 # Flat: the large run's growth within this factor of the small run's.
 FLAT_TOLERANCE = 1.25
 FULL_ORDERS = 500_000  # 1,000,000 lines, the issue's size
+# In a monthly cycle last month is finalized a few days into this one (the review window): the
+# share of this month's orders created before the newest order billed then.
+STEADY_OLDER = 0.15
 SKUS = (
     ("TEA-LJ-250", "西湖龙井 Longjing green tea 250g", 2999),
     ("TEA-PU-357", "Yunnan ripe pu-erh cake 357g", 4500),
@@ -124,9 +127,12 @@ def setup(label: str) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 class OrderBook:
-    """Writes paid October orders of one shop, two lines each, with Core executemany."""
+    """Writes paid orders of one shop in a month (October by default), two lines each, with Core
+    executemany; order numbers (external ids) start at ``first``."""
 
-    def __init__(self, tenant_id: uuid.UUID, shop_id: uuid.UUID) -> None:
+    def __init__(
+        self, tenant_id: uuid.UUID, shop_id: uuid.UUID, month: int = MONTH, first: int = 0
+    ) -> None:
         from daiyun.billing.facts import Period
         from daiyun.platform.orders.models import Order, OrderLine
 
@@ -134,10 +140,11 @@ class OrderBook:
         self.lines = OrderLine.__table__
         self.tenant_id = tenant_id
         self.shop_id = shop_id
-        self.start, end = Period(YEAR, MONTH).bounds(TIME_ZONE)
+        self.start, end = Period(YEAR, month).bounds(TIME_ZONE)
         self.span = int((end - self.start).total_seconds())
         self.count = 0
-        self.rng = random.Random(20261001)
+        self.first = first
+        self.rng = random.Random(20261000 + month)
 
     def grow_to(self, total: int) -> float:
         """Add orders until the book holds ``total``; returns the seconds it took."""
@@ -154,7 +161,7 @@ class OrderBook:
         now = utcnow()
         order_rows: list[dict[str, Any]] = []
         line_rows: list[dict[str, Any]] = []
-        for n in range(self.count, self.count + count):
+        for n in range(self.first + self.count, self.first + self.count + count):
             order_id = new_id()
             paid = self.start + timedelta(seconds=rng.randrange(self.span))
             lines = []
@@ -289,9 +296,14 @@ def child(tenant_id: uuid.UUID, use_tracemalloc: bool, profile: bool) -> dict[st
     with common.RssSampler(interval=0.01) as memory, common.Stopwatch() as clock:
         computed = compute(period, tenant_id)
     cpu = time.process_time() - cpu
+    best = clock.seconds
+    for _ in range(2):  # best of three, as the SQL below
+        with common.Stopwatch() as again:
+            compute(period, tenant_id)
+        best = min(best, again.seconds)
     commission = [line for line in computed.lines if line.kind == "commission"]
     result: dict[str, Any] = {
-        "compute_seconds": clock.seconds,
+        "compute_seconds": best,
         "compute_cpu_seconds": cpu,
         "baseline": memory.baseline,
         "growth": memory.growth,
@@ -373,7 +385,7 @@ def report(backend: str, results: list[dict[str, Any]], args: argparse.Namespace
             and r["commission_orders"] == r["sql_orders"] == n
         )
         row = [
-            f"{n:,}",
+            f"{n:,}" + (f" ({STEADY_OLDER:.0%} checked)" if r.get("steady") else ""),
             f"{2 * n:,}",
             f"{r['insert_seconds']:.1f}",
             f"{r['compute_seconds']:.2f}",
@@ -418,8 +430,9 @@ def report(backend: str, results: list[dict[str, Any]], args: argparse.Namespace
             f"{r['commission_basis']:,}, {r['commission_orders']:,} orders billed; statement "
             f"total {r['total']:,}; RSS before compute {common.mib(r['baseline'])}"
         )
-    if len(results) > 1:
-        small, large = results[0], results[-1]
+    sized = [r for r in results if not r.get("steady")]
+    if len(sized) > 1:
+        small, large = sized[0], sized[-1]
         extra = (large["growth"] - small["growth"]) / (large["orders"] - small["orders"])
         flat = large["growth"] <= FLAT_TOLERANCE * small["growth"]
         at_full = small["growth"] + extra * (FULL_ORDERS - small["orders"])
@@ -451,6 +464,45 @@ def analyze(owner_url: str) -> None:
         engine.dispose()
 
 
+def bill_september(tenant_id: uuid.UUID, shop_id: uuid.UUID, first: int) -> None:
+    """Write one order paid in September, then generate and finalize September's statement."""
+    from daiyun.billing import service as billing_service
+    from daiyun.billing.facts import Period
+    from daiyun.platform.db import unit_of_work
+
+    OrderBook(tenant_id, shop_id, MONTH - 1, first).grow_to(1)
+    with unit_of_work(tenant_id) as session:
+        draft = billing_service.generate(session, Period(YEAR, MONTH - 1))
+        billing_service.finalize(session, draft.id)
+
+
+def steady_state(
+    backend: str, args: argparse.Namespace, total: int, owner_url: str
+) -> dict[str, Any]:
+    """October computed after September was finalized a few days into October.
+
+    A second tenant's book: ``STEADY_OLDER`` of its October orders are written, then September
+    is billed (one order, written now), then the rest of October. The October orders written
+    before the newest billed order are the ones compute looks up in the billed facts.
+    """
+    tenant_id, shop_id = setup("bench-billing-steady")
+    book = OrderBook(tenant_id, shop_id)
+    seconds = book.grow_to(int(total * STEADY_OLDER))
+    bill_september(tenant_id, shop_id, first=10 * total)
+    seconds += book.grow_to(total)
+    if backend == "postgresql":
+        analyze(owner_url)
+    print(
+        f"[{backend}] steady state: wrote {total:,} orders, September billed after"
+        f" {STEADY_OLDER:.0%} of them; measuring",
+        flush=True,
+    )
+    result = run_child(tenant_id, args)
+    result.update(orders=total, insert_seconds=seconds, steady=True)
+    result["sql_orders"] -= 1  # the September order
+    return result
+
+
 def measure(backend: str, args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     sizes = sorted({int(size) for size in args.orders.split(",")})
     results = []
@@ -472,6 +524,7 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> list[dict[
             if "profile" in result:
                 print(f"[{backend}] cProfile of compute, {size:,} orders:\n{result.pop('profile')}")
             results.append(result)
+        results.append(steady_state(backend, args, sizes[-1], target.owner_url))
     return results
 
 

@@ -40,19 +40,8 @@ def gather(
 ) -> PeriodBase:
     """The orders of a period not billed yet (or, with ``billed``, billed already)."""
     start, end = period.bounds(terms.time_zone)
-    selection = repository.Selection(terms, start, end, billed)
-    sums: list[repository.ChannelSums] = []
-    if not billed:
-        # Summed first without asking, order by order, whether it was billed: when no billed
-        # order key lies between the smallest and the largest order id, none of them was.
-        quick = repository.Selection(terms, start, end, checked_unbilled=True)
-        sums, ids = repository.channel_sums(session, quick)
-        if ids is None or not repository.billed_keys_between(session, *ids):
-            selection = quick
-        else:
-            sums = []
-    if not selection.checked_unbilled:
-        sums, _ = repository.channel_sums(session, selection)
+    selection = repository.selection(session, terms, start, end, billed=billed)
+    sums = repository.channel_sums(session, selection)
     buckets: dict[str, tuple[int, int]] = {}
 
     def add(kind: str, base: int, orders: int) -> None:
@@ -180,7 +169,7 @@ def _orders_on(
 ) -> list[str]:
     period = Period.parse(statement.period)
     start, end = period.bounds(terms.time_zone)
-    selection = repository.Selection(terms, start, end, billed=False)
+    selection = repository.selection(session, terms, start, end)
     cursor: uuid.UUID | None = None
     if after is not None and after.startswith("order:"):
         try:

@@ -168,6 +168,7 @@ class BilledFact(TenantScoped, Base):
     __tablename__ = "billed_facts"
     __table_args__ = (
         UniqueConstraint("tenant_id", "fact_key"),
+        Index("ix_billed_facts_tenant_order", "tenant_id", "order_id"),
         ForeignKeyConstraint(
             ["tenant_id", "statement_id"], ["statements.tenant_id", "statements.id"]
         ),
@@ -175,6 +176,7 @@ class BilledFact(TenantScoped, Base):
 
     statement_id: Mapped[uuid.UUID]
     fact_key: Mapped[str] = mapped_column(String(120))
+    order_id: Mapped[uuid.UUID | None]  # the order of an ``order:`` key, for set-based checks
     period: Mapped[str] = mapped_column(String(7))
     base_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     commission_minor: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -142,15 +142,15 @@ def account(session: Session) -> BillingAccount | None:
 class Selection:
     """The orders of a period under a contract: in its states, dated in ``[start, end)`` by its
     base date, in its currency; ``billed`` picks those already billed (closed periods) instead
-    of those not billed yet."""
+    of those not billed yet. Made by :func:`selection`."""
 
     terms: ContractTerms
     start: datetime
     end: datetime
-    billed: bool = False
-    # The caller found no billed order key between the selection's smallest and largest order
-    # id (``billed_keys_between``): the per-order probe of billed facts can be left out.
-    checked_unbilled: bool = False
+    billed: bool
+    # The newest order (by id, so by creation) a statement billed, None when none was. An order
+    # is billed after it was created: a newer order was not billed, and is not looked up.
+    newest_billed: uuid.UUID | None
 
     @property
     def rated_categories(self) -> list[str]:
@@ -165,11 +165,11 @@ class ChannelSums:
     channel: str
     orders: int
     base: int
-    positive: int  # orders with a base above zero
+    positive: int  # orders with a base above zero (asked for only with channel rates)
     # category -> (sum of its line totals, orders with some) and the rest of the base
     categories: dict[str, tuple[int, int]]
     rest: int
-    rest_orders: int  # orders with a positive rest, or nothing to bill at all
+    rest_orders: int  # orders with a positive rest, or nothing to bill (only with categories)
 
 
 def _tenant(session: Session) -> uuid.UUID:
@@ -202,14 +202,21 @@ def _date_column(selection: Selection) -> Any:
     return Order.paid_at if selection.terms.base.date == "paid" else Order.placed_at
 
 
+def selection(
+    session: Session, terms: ContractTerms, start: datetime, end: datetime, *, billed: bool = False
+) -> Selection:
+    newest = (
+        select(BilledFact.order_id)
+        .where(BilledFact.tenant_id == _tenant(session), BilledFact.order_id.is_not(None))
+        .order_by(BilledFact.order_id.desc())
+        .limit(1)
+    )  # PostgreSQL has no max() of a uuid; the index gives the newest
+    return Selection(terms, start, end, billed, session.scalar(newest))
+
+
 def _where(session: Session, selection: Selection) -> list[ColumnElement[bool]]:
     tenant = _tenant(session)
     column = _date_column(selection)
-    billed = (
-        select(BilledFact.id)
-        .where(BilledFact.tenant_id == tenant, BilledFact.fact_key == order_key(session, Order.id))
-        .exists()
-    )
     where = [
         Order.tenant_id == tenant,
         column >= selection.start,
@@ -217,8 +224,17 @@ def _where(session: Session, selection: Selection) -> list[ColumnElement[bool]]:
         Order.status.in_(sorted(selection.terms.base.statuses)),
         Order.currency == selection.terms.currency,
     ]
-    if not selection.checked_unbilled:
-        where.append(billed if selection.billed else ~billed)
+    newest = selection.newest_billed
+    billed = (
+        select(BilledFact.id)
+        .where(BilledFact.tenant_id == tenant, BilledFact.order_id == Order.id)
+        .exists()
+    )
+    if selection.billed:
+        where.append(billed)
+    elif newest is not None:
+        # Only orders created before the newest billed one are looked up.
+        where.append(or_(Order.id > newest, ~billed))
     return where
 
 
@@ -287,16 +303,6 @@ def _by_channel(terms: ContractTerms) -> bool:
     return bool(terms.commission.channel_rates or terms.base.excluded_channels)
 
 
-def billed_keys_between(session: Session, low: uuid.UUID, high: uuid.UUID) -> bool:
-    """Whether any order key from ``low`` to ``high`` (in key order, the ids' order) is billed."""
-    stmt = select(BilledFact.id).where(
-        BilledFact.tenant_id == _tenant(session),
-        BilledFact.fact_key >= f"order:{low}",
-        BilledFact.fact_key <= f"order:{high}",
-    )
-    return session.scalar(stmt.limit(1)) is not None
-
-
 def _individual(selection: Selection, rows: Any) -> ColumnElement[bool]:
     """Orders the engine takes one by one: refunded in the period, or a scaled category split."""
     condition: ColumnElement[bool] = rows.c.refunded
@@ -309,57 +315,60 @@ def _individual(selection: Selection, rows: Any) -> ColumnElement[bool]:
     return condition
 
 
-def channel_sums(
-    session: Session, selection: Selection
-) -> tuple[list[ChannelSums], tuple[uuid.UUID, uuid.UUID] | None]:
+def channel_sums(session: Session, selection: Selection) -> list[ChannelSums]:
     """The grouped orders of a selection, summed per channel in one aggregate (one row, channel
-    ``""``, when the contract names no channel), and the smallest and largest order id."""
+    ``""``, when the contract names no channel).
+
+    Only the sums the contract needs are asked for: a count of positive bases for channel rates,
+    the rest of the base beside the rated categories for those.
+    """
     rows = _per_order(session, selection)
-    channel = rows.c.channel if _by_channel(selection.terms) else literal("")
-    ids: Any = rows.c.id
-    if _dialect(session) == "postgresql":
-        ids = cast(ids, String)  # PostgreSQL has no min() of a uuid
+    by_channel = _by_channel(selection.terms)
     rated = selection.rated_categories
     cats = [rows.c[f"c{n}"] for n in range(len(rated))]
-    rest: Any = rows.c.base
-    for column in cats:
-        rest = rest - column
     columns: list[Any] = [
-        channel,
-        func.min(ids),
-        func.max(ids),
-        func.count(),
-        func.coalesce(func.sum(rows.c.base), 0),
-        func.count(case((rows.c.base > 0, 1))),
-        func.coalesce(func.sum(rest), 0),
-        func.count(case((or_(rest > 0, rows.c.base == 0), 1))),
+        (rows.c.channel if by_channel else literal("")).label("channel"),
+        func.count().label("orders"),
+        func.coalesce(func.sum(rows.c.base), 0).label("base"),
     ]
-    for column in cats:
-        columns += [func.coalesce(func.sum(column), 0), func.count(case((column > 0, 1)))]
-    stmt = select(*columns).where(~_individual(selection, rows)).group_by(channel)
+    if selection.terms.commission.channel_rates:
+        columns.append(func.count(case((rows.c.base > 0, 1))).label("positive"))
+    if rated:
+        rest: Any = rows.c.base
+        for column in cats:
+            rest = rest - column
+        columns += [
+            func.coalesce(func.sum(rest), 0).label("rest"),
+            func.count(case((or_(rest > 0, rows.c.base == 0), 1))).label("rest_orders"),
+        ]
+        for n, column in enumerate(cats):
+            columns += [
+                func.coalesce(func.sum(column), 0).label(f"sum{n}"),
+                func.count(case((column > 0, 1))).label(f"count{n}"),
+            ]
+    stmt = select(*columns).where(~_individual(selection, rows))
+    if by_channel:
+        stmt = stmt.group_by(rows.c.channel)
     found = []
-    low: uuid.UUID | None = None
-    high: uuid.UUID | None = None
-    for row in session.execute(stmt):
-        name, first, last, orders, base, positive, rest_sum, rest_orders, *per_category = row
-        first, last = uuid.UUID(str(first)), uuid.UUID(str(last))
-        low = first if low is None else min(low, first)
-        high = last if high is None else max(high, last)
+    for row in session.execute(stmt).mappings():
+        if not row["orders"]:
+            continue  # no GROUP BY: one row even when nothing matched
+        base = int(row["base"])
         found.append(
             ChannelSums(
-                channel=name,
-                orders=int(orders),
-                base=int(base),
-                positive=int(positive),
+                channel=row["channel"],
+                orders=int(row["orders"]),
+                base=base,
+                positive=int(row.get("positive", 0)),
                 categories={
-                    name: (int(per_category[2 * n]), int(per_category[2 * n + 1]))
+                    name: (int(row[f"sum{n}"]), int(row[f"count{n}"]))
                     for n, name in enumerate(rated)
                 },
-                rest=int(rest_sum),
-                rest_orders=int(rest_orders),
+                rest=int(row.get("rest", base)),
+                rest_orders=int(row.get("rest_orders", 0)),
             )
         )
-    return found, (None if low is None or high is None else (low, high))
+    return found
 
 
 @dataclass(frozen=True)
@@ -549,6 +558,7 @@ def bill_grouped_orders(
         new_key,
         literal(statement_id, Uuid()),
         order_key(session, grouped.c.id),
+        grouped.c.id,
         literal(period),
         case((grouped.c.channel.in_(excluded), 0), else_=grouped.c.base),
         func.coalesce(per_order.c.commission, 0),
@@ -563,6 +573,7 @@ def bill_grouped_orders(
             "id",
             "statement_id",
             "fact_key",
+            "order_id",
             "period",
             "base_minor",
             "commission_minor",

@@ -465,6 +465,11 @@ def line_sources(
     return drill_down(session, statement, terms, position, after, limit)
 
 
+def _order_of(key: str) -> uuid.UUID | None:
+    """The order an ``order:<id>`` fact key names (None for other facts)."""
+    return uuid.UUID(key.removeprefix("order:")) if key.startswith("order:") else None
+
+
 def finalize(session: Session, statement_id: uuid.UUID) -> Statement:
     """Close a draft: it is regenerated from the facts of this moment, then frozen, and every
     fact it counts is recorded as billed. Publishes ``statement.finalized``."""
@@ -486,6 +491,7 @@ def finalize(session: Session, statement_id: uuid.UUID) -> Statement:
                     BilledFact(
                         statement_id=statement.id,
                         fact_key=key,
+                        order_id=_order_of(key),
                         period=detail.get("adjusts", statement.period),
                         base_minor=base,
                         commission_minor=commission,

@@ -255,6 +255,41 @@ def test_a_late_order_becomes_an_adjustment_of_the_next_month(
         assert count == 2  # each order billed once
 
 
+def test_an_order_billed_once_stays_billed_when_its_date_moves_into_the_next_month(
+    finance: tuple[Tenant, Actor, uuid.UUID], client: TestClient
+) -> None:
+    """Billed orders are looked up only among orders older than the newest billed one: an older
+    order billed already (its payment date corrected into November) is left out, an older one
+    never billed is counted."""
+    tenant, actor, shop_id = finance
+    _contract(client, tenant, actor)
+    _paid_order(tenant, shop_id, "OLDER", 20_000, NOV)  # created first, paid in November
+    _paid_order(tenant, shop_id, "MOVED", 100_000, OCT)
+    october = _generate(client, tenant, actor, "2026-10")
+    assert _amounts(october)["commission"] == 5_000
+    assert _finalize(client, tenant, actor, october["id"]).status_code == 200
+    corrected = factories.order("MOVED", updated=NOV, total_minor=100_000, placed=OCT, sku="MOVED")
+    corrected.paid_at = NOV  # the marketplace corrects the payment date into November
+    with unit_of_work(tenant.id) as session:
+        order_service.ingest(session, shop_id, "shopify", [corrected])
+    november = _generate(client, tenant, actor, "2026-11")
+    [commission] = [line for line in november["lines"] if line["kind"] == "commission"]
+    assert commission["basis_minor"] == 20_000  # OLDER only: MOVED was billed in October
+    assert commission["amount_minor"] == 1_000
+    assert _drill_down(client, tenant, actor, november["id"], commission["position"]) == [
+        f"order:{_order_id(tenant, 'OLDER')}"
+    ]
+
+
+def _order_id(tenant: Tenant, external_id: str) -> uuid.UUID:
+    from daiyun.platform.orders.models import Order
+
+    with unit_of_work(tenant.id) as session:
+        found = session.scalar(select(Order.id).where(Order.external_id == external_id))
+    assert found is not None
+    return found
+
+
 def test_a_refund_of_last_months_order_is_clawed_back_within_its_commission(
     finance: tuple[Tenant, Actor, uuid.UUID], client: TestClient
 ) -> None:
