@@ -4,8 +4,10 @@ Serves, each in its own uvicorn process (one worker, the same uvicorn settings),
 application (``daiyun.platform.app.create_app()``) and a bare FastAPI app whose one endpoint
 reads the body and answers 200. Then fires N signed Shopify ``orders/updated`` webhooks
 (distinct event ids, realistic ~3 KB order bodies) at each from a pool of concurrent httpx
-clients, and prints requests per second for both and their ratio (goal: Daiyun >= 50% of the
-bare endpoint).
+clients, in ``--rounds`` volleys that take turns between the two servers (the client and both
+servers share the machine, whose speed drifts; a volley each in turn exposes both to it alike),
+and prints requests per second for both (the median of their volleys) and their ratio (goal:
+Daiyun >= 50% of the bare endpoint).
 
 A Daiyun acknowledgment is the whole of rule 4 of ARCHITECTURE.md: find the shop by its key
 (remembered in the process for a few seconds, with its decrypted secret), verify the HMAC on the
@@ -369,6 +371,36 @@ def fire(
     return Load(len(deliveries), seconds, cpu, statuses, latencies)
 
 
+def merged(rounds: list[Load]) -> Load:
+    """The rounds of one server as one load, its rate the median of the rounds' rates."""
+    requests = sum(load.requests for load in rounds)
+    rate = statistics.median(load.per_second for load in rounds)
+    total = Load(requests, requests / rate, sum(load.server_cpu for load in rounds))
+    for load in rounds:
+        total.statuses.update(load.statuses)
+        total.latencies.extend(load.latencies)
+    return total
+
+
+def interleaved(
+    servers: dict[str, Server],
+    path: str,
+    deliveries: list[tuple[bytes, dict[str, str]]],
+    threads: int,
+    rounds: int,
+) -> dict[str, Load]:
+    """Volleys of ``deliveries`` split into ``rounds`` parts, each part sent to every server in
+    turn (the first server alternating), so a drift of the machine's speed touches all alike."""
+    size = len(deliveries) // rounds
+    loads: dict[str, list[Load]] = {kind: [] for kind in servers}
+    for n in range(rounds):
+        part = deliveries[n * size : (n + 1) * size]
+        order = list(servers) if n % 2 == 0 else list(reversed(servers))
+        for kind in order:
+            loads[kind].append(fire(servers[kind], path, part, threads))
+    return {kind: merged(rounds) for kind, rounds in loads.items()}
+
+
 @dataclass
 class Breakdown:
     store_wall: float
@@ -445,7 +477,8 @@ def measure(
         path = f"/webhooks/shopify/{key}"
         secret = common.SHOPIFY_CREDENTIALS["api_secret"]
         warmup = signed_deliveries(WARMUP_REQUESTS, secret)
-        deliveries = signed_deliveries(args.requests, secret)
+        requests = args.requests - args.requests % args.rounds  # equal parts per round
+        deliveries = signed_deliveries(requests, secret)
         sizes = [len(body) for body, _ in deliveries]
         print(
             f"[{backend}] {len(deliveries)} deliveries, body {min(sizes)}-{max(sizes)} bytes "
@@ -454,21 +487,23 @@ def measure(
         )
 
         queued_before = broker_messages(os.environ["DAIYUN_BROKER_URL"])
-        loads: dict[str, Load] = {}
-        for kind in ("bare", "daiyun"):
-            server = start_server(kind, workdir)
-            try:
-                fire(server, path, warmup[:1], 1)
-                fire(server, path, warmup[1:], args.threads)
-                loads[kind] = fire(server, path, deliveries, args.threads)
-            finally:
+        servers: dict[str, Server] = {}
+        try:
+            for kind in ("bare", "daiyun"):
+                servers[kind] = start_server(kind, workdir)
+                fire(servers[kind], path, warmup[:1], 1)
+                fire(servers[kind], path, warmup[1:], args.threads)
+            loads = interleaved(servers, path, deliveries, args.threads, args.rounds)
+        finally:
+            for server in servers.values():
                 server.stop()
-            print(f"[{backend}] {kind}: {dict(loads[kind].statuses)}", flush=True)
+        for kind, load in loads.items():
+            print(f"[{backend}] {kind}: {dict(load.statuses)}", flush=True)
 
         stored = common.count_rows(tenant_id, WebhookDelivery)
         queued_during = broker_messages(os.environ["DAIYUN_BROKER_URL"]) - queued_before
-        expected = WARMUP_REQUESTS + args.requests
-        if loads["daiyun"].statuses["200 accepted"] != args.requests:
+        expected = WARMUP_REQUESTS + requests
+        if loads["daiyun"].statuses["200 accepted"] != requests:
             print(f"[{backend}] warning: not every delivery was accepted", flush=True)
         relayed = relay_everything(tenant_id)
         queued = broker_messages(os.environ["DAIYUN_BROKER_URL"]) - queued_before
@@ -511,6 +546,9 @@ def main(argv: list[str] | None = None) -> None:
     common.add_database_arguments(parser)
     parser.add_argument("--requests", type=int, default=2000, help="webhooks per server")
     parser.add_argument("--threads", type=int, default=8, help="concurrent clients")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="volleys per server, taking turns (median kept)"
+    )
     parser.add_argument("--serve", choices=("daiyun", "bare"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -529,8 +567,9 @@ def main(argv: list[str] | None = None) -> None:
             splits.extend(split)
             rows.extend(row)
     common.print_table(
-        f"Webhook acknowledgment: {args.requests} signed Shopify webhooks per server, "
-        f"{args.threads} concurrent clients, 1 uvicorn worker ({common.machine()})",
+        f"Webhook acknowledgment: {args.requests} signed Shopify webhooks per server in"
+        f" {args.rounds} volleys taking turns, {args.threads} concurrent clients, 1 uvicorn worker"
+        f" ({common.machine()})",
         [
             "database",
             "bare req/s",

@@ -2,10 +2,12 @@
 
 ``receive`` runs in the request: it finds the shop by its unguessable key, checks the channel's
 signature in constant time, and stores the raw delivery under a unique ``(source, external_id)``
-so a repeat is a no-op. It never talks to the broker: a relay in the ``webhooks`` workers
-(:mod:`daiyun.connectors.tasks`) hands stored deliveries to the queue within a fraction of a
-second. ``process`` runs in a ``webhooks``-queue task and hands the order to the order book,
-which never lets an older update overwrite a newer one.
+so a repeat is a no-op (through :mod:`daiyun.connectors.intake`, which commits the deliveries
+arriving together as one group and answers each after that commit). It never talks to the
+broker: a relay in the ``webhooks`` workers (:mod:`daiyun.connectors.tasks`) hands stored
+deliveries to the queue within a fraction of a second. ``process`` runs in a ``webhooks``-queue
+task and hands the order to the order book, which never lets an older update overwrite a newer
+one.
 
 What a webhook address resolves to (tenant, shop, channel and the credential fields its
 signature check reads) is kept in memory for :data:`CACHE_SECONDS`, so a busy shop's
@@ -27,7 +29,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from daiyun.connectors import repository
+from daiyun.connectors import intake, repository
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.channels import connector_for
 from daiyun.connectors.channels.base import Connector
@@ -192,12 +194,9 @@ def receive(channel: str, key: str, headers: Mapping[str, str], body: bytes) -> 
         "received_at": utcnow(),
         "attempts": 0,
     }
-    with unit_of_work(endpoint.tenant_id) as session:
-        delivery_id = repository.add_delivery(session, row)
-        if delivery_id is None:
-            existing = repository.delivery_by_key(session, source, external_id)
-            return Receipt(endpoint.tenant_id, existing.id if existing else None, "duplicate")
-    return Receipt(endpoint.tenant_id, delivery_id, "accepted")
+    stored = intake.writer.store(row)  # answered after the commit (a group commit)
+    status = "duplicate" if stored.duplicate else "accepted"
+    return Receipt(endpoint.tenant_id, stored.delivery_id, status)
 
 
 def process(session: Session, delivery_id: uuid.UUID) -> DeliveryStatus | None:

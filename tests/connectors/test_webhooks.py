@@ -126,6 +126,47 @@ def test_the_same_webhook_five_times_makes_one_order(world: World, client: TestC
     assert _order(tenant.id).total_minor == 5998
 
 
+def test_deliveries_arriving_together_are_each_stored_once_and_answered_after_the_commit(
+    world: World, client: TestClient
+) -> None:
+    """Concurrent pushes share commit groups: each distinct event is accepted once, each repeat
+    answers duplicate with the first one's id, and every accepted id is stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    events = [f"evt-{n}" for n in range(12)]
+    sends = [(e, n) for e in events for n in range(3)]  # every event three times
+    bodies = {
+        e: payloads.encode(payloads.shopify_order(order_id=5_000 + n)) for n, e in enumerate(events)
+    }
+
+    def send(send: tuple[str, int]) -> tuple[str, dict[str, str]]:
+        event, _ = send
+        body = bodies[event]
+        headers = payloads.shopify_headers(body, "orders/create", event_id=event)
+        answer = client.post(_url(shop), content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return event, answer.json()
+
+    # The first push alone: the address is then remembered, and the concurrent pushes touch
+    # the database only through the writer (the tests' shared connection takes one at a time).
+    answers = [send(sends[0])]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers += pool.map(send, sends[1:])
+    by_event: dict[str, list[dict[str, str]]] = {}
+    for event, answer in answers:
+        by_event.setdefault(event, []).append(answer)
+    for event in events:
+        statuses = sorted(a["status"] for a in by_event[event])
+        assert statuses == ["accepted", "duplicate", "duplicate"], event
+        assert len({a["delivery_id"] for a in by_event[event]}) == 1
+    with db.unit_of_work(tenant.id) as session:
+        stored = set(session.scalars(select(WebhookDelivery.id)))
+    assert stored == {uuid.UUID(a["delivery_id"]) for _, a in answers}
+    assert len(stored) == len(events)
+
+
 def test_updates_delivered_out_of_order_end_at_the_newest_state(
     world: World, client: TestClient
 ) -> None:
