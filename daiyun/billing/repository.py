@@ -455,16 +455,16 @@ def billed_order_ids(
     session: Session, statement_id: uuid.UUID, period: str, *, after: uuid.UUID | None, limit: int
 ) -> list[uuid.UUID]:
     """A page (by id) of the orders a statement recorded as billed for a period."""
-    stmt = select(BilledFact.fact_key).where(
+    stmt = select(BilledFact.order_id).where(
         BilledFact.tenant_id == _tenant(session),
         BilledFact.statement_id == statement_id,
         BilledFact.period == period,
-        BilledFact.fact_key.like("order:%"),
+        BilledFact.order_id.is_not(None),
     )
     if after is not None:
-        stmt = stmt.where(BilledFact.fact_key > f"order:{after}")
-    keys = session.scalars(stmt.order_by(BilledFact.fact_key).limit(limit))
-    return [uuid.UUID(key.removeprefix("order:")) for key in keys]
+        stmt = stmt.where(BilledFact.order_id > after)
+    ids = session.scalars(stmt.order_by(BilledFact.order_id).limit(limit))
+    return [order_id for order_id in ids if order_id is not None]  # none: typing only
 
 
 def bill_grouped_orders(
