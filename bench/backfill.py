@@ -58,7 +58,7 @@ def import_sandbox() -> Any:
     deadline = time.monotonic() + IMPORT_WAIT_SECONDS
     while True:
         try:
-            from daiyun.connectors.sandbox import server
+            from daiyun.sandboxes.marketplaces import server
 
             return server
         except ImportError as exc:
@@ -93,7 +93,7 @@ def child(orders: int, leak: float) -> dict[str, Any]:
     from daiyun.connectors import service as shop_service
     from daiyun.connectors import sync
     from daiyun.connectors.repository import run as sync_run
-    from daiyun.platform.db import unit_of_work
+    from daiyun.core.db import unit_of_work
     from daiyun.platform.orders.models import Order
 
     server = import_sandbox()

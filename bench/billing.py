@@ -107,7 +107,8 @@ def setup(label: str) -> tuple[uuid.UUID, uuid.UUID]:
     from daiyun.billing import service as billing_service
     from daiyun.billing.schemas import ContractCreate
     from daiyun.billing.terms import Commission, ContractTerms
-    from daiyun.platform.db import new_id, unit_of_work
+    from daiyun.core.db import unit_of_work
+    from daiyun.core.ids import new_id
 
     tenant_id = common.new_tenant(label)
     shop_id, _ = common.new_shop(tenant_id, f"{label}.myshopify.com")
@@ -156,7 +157,8 @@ class OrderBook:
         return time.perf_counter() - started
 
     def _write(self, count: int) -> None:
-        from daiyun.platform.db import new_id, unit_of_work, utcnow
+        from daiyun.core.db import unit_of_work
+        from daiyun.core.ids import new_id, utcnow
         from daiyun.platform.orders.normalized import OrderStatus
 
         rng = self.rng
@@ -252,7 +254,7 @@ def sql_base(tenant_id: uuid.UUID) -> int:
 
     from daiyun.billing.facts import Period
     from daiyun.billing.terms import CommissionBase
-    from daiyun.platform.db import UTCDateTime, unit_of_work
+    from daiyun.core.db import UTCDateTime, unit_of_work
 
     start, end = Period(YEAR, MONTH).bounds(TIME_ZONE)
     statement = text(BASE_SQL).bindparams(
@@ -278,7 +280,7 @@ def sql_base(tenant_id: uuid.UUID) -> int:
 
 def compute(period: Any, tenant_id: uuid.UUID) -> Any:
     from daiyun.billing import service as billing_service
-    from daiyun.platform.db import unit_of_work
+    from daiyun.core.db import unit_of_work
 
     with unit_of_work(tenant_id) as session:
         return billing_service.compute(session, period)
@@ -458,7 +460,7 @@ def analyze(owner_url: str) -> None:
     """Fresh planner statistics for the order book (the application role may not analyze)."""
     from sqlalchemy import text
 
-    from daiyun.platform.db import make_engine
+    from daiyun.core.db import make_engine
 
     engine = make_engine(owner_url, pool_size=1)
     try:
@@ -472,7 +474,7 @@ def bill_september(tenant_id: uuid.UUID, shop_id: uuid.UUID, first: int) -> None
     """Write one order paid in September, then generate and finalize September's statement."""
     from daiyun.billing import service as billing_service
     from daiyun.billing.facts import Period
-    from daiyun.platform.db import unit_of_work
+    from daiyun.core.db import unit_of_work
 
     OrderBook(tenant_id, shop_id, MONTH - 1, first).grow_to(1)
     with unit_of_work(tenant_id) as session:

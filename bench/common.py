@@ -7,7 +7,7 @@ database is a file in a temporary directory; on PostgreSQL it is a database
 owns nothing and is subject to row-level security, as in production), and dropped at the end.
 
 Settings are read from ``DAIYUN_*`` variables, so :func:`prepare_environment` must run before
-anything imports the Celery app (``daiyun.platform.tasks``); the scripts therefore import the
+anything imports the Celery app (``daiyun.core.tasks``); the scripts therefore import the
 application inside their functions.
 """
 
@@ -80,7 +80,7 @@ def prepare_environment(workdir: Path) -> dict[str, str]:
 
 
 def _reload_settings() -> None:
-    from daiyun.platform.config import get_settings
+    from daiyun.core.config import get_settings
 
     get_settings.cache_clear()
 
@@ -113,7 +113,7 @@ def _migrate(owner_url: str, app_url: str) -> None:
 def _admin_engine(server_url: str) -> Any:
     from sqlalchemy.engine import make_url
 
-    from daiyun.platform.db import make_engine
+    from daiyun.core.db import make_engine
 
     server = make_url(server_url).set(database="postgres")
     return make_engine(server.render_as_string(False), isolation_level="AUTOCOMMIT", pool_size=1)
@@ -130,7 +130,7 @@ class AnalyzeStandIn:
     """
 
     def __init__(self, owner_url: str, interval: float = 10.0) -> None:
-        from daiyun.platform.db import make_engine
+        from daiyun.core.db import make_engine
 
         self.engine = make_engine(owner_url, isolation_level="AUTOCOMMIT", pool_size=1)
         self.interval = interval
@@ -186,7 +186,7 @@ def database(
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    from daiyun.platform import db
+    from daiyun.core import db
 
     name = f"daiyun_bench_{os.getpid()}"
     if backend == "sqlite":
@@ -234,7 +234,7 @@ def database(
 
 def new_tenant(label: str) -> uuid.UUID:
     """A fresh merchant, committed."""
-    from daiyun.platform.db import unit_of_work
+    from daiyun.core.db import unit_of_work
     from daiyun.tenants import service as tenant_service
     from daiyun.tenants.schemas import TenantCreate
 
@@ -255,7 +255,7 @@ def new_shop(
     """A connected Shopify shop of the tenant, committed: its id and webhook key."""
     from daiyun.connectors import service as shop_service
     from daiyun.connectors.schemas import ShopCreate
-    from daiyun.platform.db import unit_of_work
+    from daiyun.core.db import unit_of_work
 
     body = ShopCreate(
         channel="shopify",
@@ -273,7 +273,7 @@ def count_rows(tenant_id: uuid.UUID, model: Any) -> int:
     """How many rows of a tenant-owned model the tenant has."""
     from sqlalchemy import func, select
 
-    from daiyun.platform.db import unit_of_work
+    from daiyun.core.db import unit_of_work
 
     with unit_of_work(tenant_id) as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)

@@ -101,7 +101,7 @@ STATUSES = (
 def new_shop(tenant_id: uuid.UUID, channel: str, name: str, n: int) -> uuid.UUID:
     from daiyun.connectors import service as shop_service
     from daiyun.connectors.schemas import ShopCreate
-    from daiyun.platform.db import unit_of_work
+    from daiyun.core.db import unit_of_work
 
     body = ShopCreate(
         channel=channel,
@@ -119,7 +119,8 @@ def day_start_utc(day: date) -> datetime:
 
 def seed(tenant_id: uuid.UUID, shops: list[tuple[uuid.UUID, str]], total: int) -> tuple[int, float]:
     """Write ``total`` orders; returns the number of lines and the seconds it took."""
-    from daiyun.platform.db import new_id, unit_of_work, utcnow
+    from daiyun.core.db import unit_of_work
+    from daiyun.core.ids import new_id, utcnow
     from daiyun.platform.orders.models import Order, OrderLine
 
     orders_table, lines_table = Order.__table__, OrderLine.__table__
@@ -209,7 +210,7 @@ def seed(tenant_id: uuid.UUID, shops: list[tuple[uuid.UUID, str]], total: int) -
 def analyze(owner_url: str) -> None:
     from sqlalchemy import text
 
-    from daiyun.platform.db import make_engine
+    from daiyun.core.db import make_engine
 
     engine = make_engine(owner_url, pool_size=1)
     try:
@@ -322,7 +323,7 @@ class Period:
 def sql_on_orders(ctx: Context, period: Period) -> Figures:
     from sqlalchemy import Uuid, bindparam, text
 
-    from daiyun.platform.db import UTCDateTime, unit_of_work
+    from daiyun.core.db import UTCDateTime, unit_of_work
 
     start = day_start_utc(period.previous_first)
     end = day_start_utc(period.last + timedelta(days=1))
@@ -354,7 +355,7 @@ def sql_on_orders(ctx: Context, period: Period) -> Figures:
 def sql_on_rollups(ctx: Context, period: Period) -> Figures:
     from sqlalchemy import Date, Uuid, bindparam, text
 
-    from daiyun.platform.db import unit_of_work
+    from daiyun.core.db import unit_of_work
 
     types = (
         bindparam("tenant", type_=Uuid()),
@@ -382,7 +383,7 @@ def sql_on_rollups(ctx: Context, period: Period) -> Figures:
 
 
 def service_dashboard(ctx: Context, period: Period) -> Figures:
-    from daiyun.platform.db import unit_of_work
+    from daiyun.core.db import unit_of_work
     from daiyun.platform.reports import repository, service
 
     with unit_of_work(ctx.tenant_id) as session:
@@ -416,11 +417,11 @@ def signed_in_merchant(tenant_id: uuid.UUID) -> tuple[str, Any]:
 
     from fastapi.testclient import TestClient
 
-    from daiyun.platform.app import create_app
-    from daiyun.platform.auth.permissions import Role
-    from daiyun.platform.auth.schemas import UserCreate
-    from daiyun.platform.auth.users import create_user
-    from daiyun.platform.db import unit_of_work
+    from daiyun.app import create_app
+    from daiyun.core.db import unit_of_work
+    from daiyun.tenants.auth.permissions import Role
+    from daiyun.tenants.auth.schemas import UserCreate
+    from daiyun.tenants.auth.users import create_user
     from daiyun.tenants.models import Tenant
 
     password = "bench-dashboard-password"
@@ -480,7 +481,7 @@ def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def measure(backend: str, args: argparse.Namespace, workdir: Path) -> None:
     import daiyun.all_models  # noqa: F401  (every mapper, for the foreign keys)
-    from daiyun.platform.db import unit_of_work
+    from daiyun.core.db import unit_of_work
     from daiyun.platform.reports import repository, service
 
     with common.database(backend, workdir, args.postgres_url) as target:

@@ -132,7 +132,7 @@ class RawWriter:
     """The floor: the same order and line rows, one Core executemany per table per page."""
 
     def __init__(self, tenant_id: uuid.UUID, shop_id: uuid.UUID) -> None:
-        from daiyun.platform.db import get_engine
+        from daiyun.core.db import get_engine
         from daiyun.platform.orders.models import Order, OrderLine
 
         self.engine = get_engine()
@@ -146,7 +146,7 @@ class RawWriter:
 
         from sqlalchemy import text
 
-        from daiyun.platform.db import new_id, utcnow
+        from daiyun.core.ids import new_id, utcnow
 
         order_rows: list[dict[str, Any]] = []
         line_rows: list[dict[str, Any]] = []
@@ -217,7 +217,7 @@ class RawWriter:
 
 
 def ingest_page(tenant_id: uuid.UUID, shop_id: uuid.UUID, page: list[NormalizedOrder]) -> None:
-    from daiyun.platform.db import unit_of_work
+    from daiyun.core.db import unit_of_work
     from daiyun.platform.orders import service as order_service
 
     with unit_of_work(tenant_id) as session:
@@ -227,7 +227,7 @@ def ingest_page(tenant_id: uuid.UUID, shop_id: uuid.UUID, page: list[NormalizedO
 
 
 def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    from daiyun.platform.events.models import OutboxEvent
+    from daiyun.core.events.models import OutboxEvent
     from daiyun.platform.orders.models import Order, OrderEvent, OrderLine
 
     orders = canonical_orders(args.orders)

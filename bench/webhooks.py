@@ -1,7 +1,7 @@
 """Webhook acknowledgment throughput: Daiyun's ingress against a bare FastAPI endpoint.
 
 Serves, each in its own uvicorn process (one worker, the same uvicorn settings), the real
-application (``daiyun.platform.app.create_app()``) and a bare FastAPI app whose one endpoint
+application (``daiyun.app.create_app()``) and a bare FastAPI app whose one endpoint
 reads the body and answers 200. Then fires N signed Shopify ``orders/updated`` webhooks
 (distinct event ids, realistic ~3 KB order bodies) at each from a pool of concurrent httpx
 clients, in ``--rounds`` volleys that take turns between the two servers (the client and both
@@ -83,7 +83,7 @@ def serve(kind: str, port: int) -> None:
     import uvicorn
 
     if kind == "daiyun":
-        from daiyun.platform.app import create_app
+        from daiyun.app import create_app
 
         app = create_app()
     else:

@@ -11,13 +11,13 @@ from daiyun.billing.models import (
     StripeEvent,
 )
 from daiyun.connectors.models import Shop, SyncRun, WebhookDelivery, WebhookRoute
-from daiyun.platform.audit.models import AuditEntry
-from daiyun.platform.auth.models import AccessToken, ApiKey, LoginFailure, User
-from daiyun.platform.events.models import HandledEvent, OutboxEvent
-from daiyun.platform.idempotency import IdempotencyRecord
+from daiyun.core.audit.models import AuditEntry
+from daiyun.core.events.models import HandledEvent, OutboxEvent
+from daiyun.core.idempotency import IdempotencyRecord
 from daiyun.platform.orders.models import Order, OrderEvent, OrderLine, OrderRefund, ReviewPolicy
 from daiyun.platform.reports.models import DailyProductSales, DailySales
 from daiyun.portal.models import PortalSession
+from daiyun.tenants.auth.models import AccessToken, ApiKey, LoginFailure, User
 from daiyun.tenants.models import Membership, Tenant
 
 __all__ = [

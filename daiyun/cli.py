@@ -24,10 +24,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from daiyun.connectors.commands import register as register_connector_commands
-from daiyun.platform.config import VAR_DIR, get_settings
-from daiyun.platform.errors import Problem
+from daiyun.core.config import VAR_DIR, get_settings
+from daiyun.core.errors import Problem
+from daiyun.core.tasks import QUEUES
 from daiyun.platform.reports.commands import register as register_report_commands
-from daiyun.platform.tasks import QUEUES
 from daiyun.supervisor import Child, Supervisor
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
@@ -179,8 +179,8 @@ STRIPE_SANDBOX_SECRET = "whsec_daiyun_demo"
 def _sandbox_children(me: list[str]) -> list[Child]:
     """The marketplace and Stripe sandboxes for the demo; the other children are pointed at
     the Stripe one through the environment they inherit."""
-    from daiyun.billing.stripe_sandbox.server import DEMO_API_KEY
     from daiyun.demo import SANDBOX_PORT
+    from daiyun.sandboxes.stripe.server import DEMO_API_KEY
 
     for port in (SANDBOX_PORT, STRIPE_SANDBOX_PORT):
         _check_port("127.0.0.1", port)
@@ -213,7 +213,7 @@ def _sandbox_children(me: list[str]) -> list[Child]:
             [
                 sys.executable,
                 "-m",
-                "daiyun.billing.stripe_sandbox",
+                "daiyun.sandboxes.stripe",
                 "--port",
                 str(STRIPE_SANDBOX_PORT),
                 "--webhook-url",
@@ -252,7 +252,7 @@ def api(
 
     _check_port(host, port)
     uvicorn.run(
-        "daiyun.platform.app:create_app",
+        "daiyun.app:create_app",
         factory=True,
         host=host,
         port=port,
@@ -270,7 +270,7 @@ class Pool(StrEnum):
 
 
 def parse_queues(value: str) -> list[str]:
-    """Comma-separated queue names, each one of :data:`daiyun.platform.tasks.QUEUES`."""
+    """Comma-separated queue names, each one of :data:`daiyun.core.tasks.QUEUES`."""
     names = list(dict.fromkeys(q.strip() for q in value.split(",") if q.strip()))
     unknown = [q for q in names if q not in QUEUES]
     if unknown or not names:
@@ -326,7 +326,7 @@ def worker(
     names = parse_queues(queues)
     settings = get_settings()
     _ensure_parent(settings.broker_url)
-    from daiyun.platform.tasks import celery_app
+    from daiyun.core.tasks import celery_app
 
     _exit_with(celery_app.start(worker_argv(names, concurrency, pool)))
 
@@ -341,7 +341,7 @@ def beat(
     """Run Celery beat, the periodic scheduler (exactly one per deployment)."""
     schedule.parent.mkdir(parents=True, exist_ok=True)
     _ensure_parent(get_settings().broker_url)
-    from daiyun.platform.tasks import celery_app
+    from daiyun.core.tasks import celery_app
 
     _exit_with(
         celery_app.start(
@@ -365,7 +365,7 @@ def _prepare_broker() -> None:
     here, rather than three processes racing to)."""
     from kombu.exceptions import KombuError
 
-    from daiyun.platform.tasks import celery_app
+    from daiyun.core.tasks import celery_app
 
     url = get_settings().broker_url
     _ensure_parent(url)
@@ -458,10 +458,10 @@ def create_admin(
     ] = None,
 ) -> None:
     """Create an agency admin, who sees and manages every tenant."""
-    from daiyun.platform.auth.permissions import Role
-    from daiyun.platform.auth.schemas import UserCreate
-    from daiyun.platform.auth.users import create_user
-    from daiyun.platform.db import unit_of_work
+    from daiyun.core.db import unit_of_work
+    from daiyun.tenants.auth.permissions import Role
+    from daiyun.tenants.auth.schemas import UserCreate
+    from daiyun.tenants.auth.users import create_user
 
     if password is None:
         password = _read_password()

@@ -21,13 +21,13 @@ from daiyun.billing.terms import ContractTerms
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.models import Shop
 from daiyun.connectors.schemas import ShopCreate
-from daiyun.platform.auth.models import User
-from daiyun.platform.auth.permissions import MERCHANT_ROLES, Role
-from daiyun.platform.auth.schemas import UserCreate
-from daiyun.platform.auth.service import normalize_email
-from daiyun.platform.auth.users import create_user
-from daiyun.platform.db import unit_of_work
+from daiyun.core.db import unit_of_work
 from daiyun.tenants import service as tenant_service
+from daiyun.tenants.auth.models import User
+from daiyun.tenants.auth.permissions import MERCHANT_ROLES, Role
+from daiyun.tenants.auth.schemas import UserCreate
+from daiyun.tenants.auth.service import normalize_email
+from daiyun.tenants.auth.users import create_user
 from daiyun.tenants.models import Membership, Tenant, TenantStatus
 from daiyun.tenants.schemas import MemberCreate, TenantCreate
 

@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy.engine import make_url
 
 from daiyun import all_models  # noqa: F401  (fills the metadata)
-from daiyun.platform.config import get_settings
-from daiyun.platform.db import Base, make_engine
+from daiyun.core.config import get_settings
+from daiyun.core.db import Base, make_engine
 from daiyun.tenants.rls import grant_app_role
 
 config = context.config

@@ -61,8 +61,8 @@ def _seed(now: datetime) -> None:
     from daiyun.billing.facts import Period
     from daiyun.cli import run_migrations
     from daiyun.connectors.models import Shop
+    from daiyun.core.db import unit_of_work
     from daiyun.demo import seed
-    from daiyun.platform.db import unit_of_work
     from daiyun.platform.orders import service as orders
     from daiyun.platform.orders.normalized import (
         Address,

@@ -22,12 +22,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from daiyun.platform import db
-from daiyun.platform.auth.models import User
-from daiyun.platform.auth.permissions import MERCHANT_ROLES, Role
-from daiyun.platform.auth.schemas import UserCreate
-from daiyun.platform.auth.users import create_user
+from daiyun.core import db
 from daiyun.tenants import service as tenant_service
+from daiyun.tenants.auth.models import User
+from daiyun.tenants.auth.permissions import MERCHANT_ROLES, Role
+from daiyun.tenants.auth.schemas import UserCreate
+from daiyun.tenants.auth.users import create_user
 from daiyun.tenants.models import Membership, Tenant
 from daiyun.tenants.schemas import TenantCreate
 
@@ -159,7 +159,7 @@ def session(connection: Connection) -> Iterator[Session]:
 
 @pytest.fixture(scope="session")
 def app() -> object:
-    from daiyun.platform.app import create_app
+    from daiyun.app import create_app
 
     return create_app()
 

@@ -9,7 +9,7 @@ from typing import Any
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.models import Shop
 from daiyun.connectors.schemas import ShopCreate
-from daiyun.platform.db import unit_of_work
+from daiyun.core.db import unit_of_work
 from daiyun.platform.orders.normalized import (
     Address,
     NormalizedLine,

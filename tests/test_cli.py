@@ -25,11 +25,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from daiyun.core import db
+from daiyun.core.tasks import QUEUES
 from daiyun.demo import DEMO_PASSWORD, MERCHANT_USERS, STAFF, TENANTS
-from daiyun.platform import db
-from daiyun.platform.auth.passwords import verify_password
-from daiyun.platform.auth.permissions import STAFF_ROLES, Role
-from daiyun.platform.tasks import QUEUES
+from daiyun.tenants.auth.passwords import verify_password
+from daiyun.tenants.auth.permissions import STAFF_ROLES, Role
 from tests.conftest import APP_ROLE, PG_URL, ROOT
 
 ADMIN_PASSWORD = "a long enough password"

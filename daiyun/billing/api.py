@@ -28,12 +28,13 @@ from daiyun.billing.schemas import (
     preview_of,
 )
 from daiyun.billing.tasks import process_stripe_event
-from daiyun.platform.auth.deps import SessionDep, TenantAccess, tenant_access
-from daiyun.platform.auth.permissions import Permission
-from daiyun.platform.config import get_settings
-from daiyun.platform.db import unit_of_work, utcnow
-from daiyun.platform.errors import Problem
-from daiyun.platform.pagination import Cursor, Limit, Page, paginate
+from daiyun.core.config import get_settings
+from daiyun.core.db import unit_of_work
+from daiyun.core.errors import Problem
+from daiyun.core.ids import utcnow
+from daiyun.core.pagination import Cursor, Limit, Page, paginate
+from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
+from daiyun.tenants.auth.permissions import Permission
 
 router = APIRouter(prefix="/tenants/{tenant}", tags=["billing"])
 log = structlog.get_logger()

@@ -19,7 +19,7 @@ from daiyun.billing.engine.commission import share_orders
 from daiyun.billing.facts import ORDERS_SELECTOR, GroupedOrders, OrderFact, Period, RefundFact
 from daiyun.billing.models import Statement, StatementStatus
 from daiyun.billing.terms import ContractTerms
-from daiyun.platform.errors import Problem
+from daiyun.core.errors import Problem
 from daiyun.platform.orders import service as order_service
 
 PAGE = 1000

@@ -8,7 +8,7 @@ import io
 from fpdf import FPDF
 
 from daiyun.billing.models import Statement
-from daiyun.platform.money import to_major
+from daiyun.core.money import to_major
 
 CSV_HEADER = (
     "position",

@@ -20,8 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from daiyun.platform.db import Base, Timestamped, utcnow
-from daiyun.tenants.scoping import TenantScoped
+from daiyun.core.db import Base, Timestamped
+from daiyun.core.ids import utcnow
+from daiyun.core.tenancy import TenantScoped
 
 
 class Contract(TenantScoped, Timestamped, Base):

@@ -20,9 +20,9 @@ from daiyun.billing.models import (
     Statement,
     StatementStatus,
 )
-from daiyun.platform.config import get_settings
+from daiyun.core.config import get_settings
+from daiyun.core.tenancy import current_tenant
 from daiyun.tenants.models import Tenant
-from daiyun.tenants.scoping import current_tenant
 
 log = structlog.get_logger()
 

@@ -37,8 +37,8 @@ from daiyun.billing.models import (
     StatementStatus,
 )
 from daiyun.billing.terms import ContractTerms
+from daiyun.core.tenancy import TenantContextMissing, current_tenant
 from daiyun.platform.orders.models import Order, OrderLine, OrderRefund
-from daiyun.tenants.scoping import TenantContextMissing, current_tenant
 
 
 def contract(session: Session, *, lock: bool = False) -> Contract | None:

@@ -40,10 +40,10 @@ from daiyun.billing.models import (
 )
 from daiyun.billing.schemas import ContractCreate, ServiceFactCreate, VersionCreate
 from daiyun.billing.terms import ContractTerms
-from daiyun.platform.audit import service as audit
-from daiyun.platform.db import new_id, utcnow
-from daiyun.platform.errors import Problem
-from daiyun.platform.events.service import emit
+from daiyun.core.audit import service as audit
+from daiyun.core.errors import Problem
+from daiyun.core.events.service import emit
+from daiyun.core.ids import new_id, utcnow
 from daiyun.platform.orders import service as order_service
 
 # How far back late facts are looked for: finalized periods older than this stay as they are.

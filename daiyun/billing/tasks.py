@@ -14,12 +14,13 @@ from daiyun.billing import payments, repository, service
 from daiyun.billing.facts import Period
 from daiyun.billing.models import StatementStatus, StripeEvent
 from daiyun.billing.terms import ContractTerms
-from daiyun.platform.config import get_settings
-from daiyun.platform.db import unit_of_work, utcnow
-from daiyun.platform.errors import Problem
-from daiyun.platform.events.models import OutboxEvent
-from daiyun.platform.events.service import subscribe
-from daiyun.platform.tasks import platform_task, tenant_task
+from daiyun.core.config import get_settings
+from daiyun.core.db import unit_of_work
+from daiyun.core.errors import Problem
+from daiyun.core.events.models import OutboxEvent
+from daiyun.core.events.service import subscribe
+from daiyun.core.ids import utcnow
+from daiyun.core.tasks import platform_task, tenant_task
 from daiyun.tenants.models import Tenant
 
 log = structlog.get_logger()

@@ -22,13 +22,13 @@ from daiyun.connectors.schemas import (
     SyncRunRead,
 )
 from daiyun.connectors.tasks import process_delivery, run_sync
-from daiyun.platform.audit import service as audit
-from daiyun.platform.auth.deps import SessionDep, TenantAccess, tenant_access
-from daiyun.platform.auth.permissions import Permission
-from daiyun.platform.errors import Problem
-from daiyun.platform.idempotency import idempotent
-from daiyun.platform.pagination import Cursor, Limit, Page, paginate
+from daiyun.core.audit import service as audit
+from daiyun.core.errors import Problem
+from daiyun.core.idempotency import idempotent
+from daiyun.core.pagination import Cursor, Limit, Page, paginate
 from daiyun.tenants.api import IdempotencyKey
+from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
+from daiyun.tenants.auth.permissions import Permission
 
 router = APIRouter(prefix="/tenants/{tenant}", tags=["shops"])
 ingress = APIRouter(tags=["webhooks"])

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from daiyun.platform.errors import Problem
+from daiyun.core.errors import Problem
 
 
 def _parse_time(value: str) -> datetime:
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         ] = 0,
     ) -> None:
         """Serve the sandbox Shopify, WooCommerce and Amazon on one port (for demos and tests)."""
-        from daiyun.connectors.sandbox.server import serve
+        from daiyun.sandboxes.marketplaces.server import serve
 
         serve(
             host,
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         """Backfill a shop's orders now, in this process, and print the run's figures."""
         import daiyun.all_models  # noqa: F401  (every mapper, for the foreign keys)
         from daiyun.connectors import service, sync
-        from daiyun.platform.db import unit_of_work
+        from daiyun.core.db import unit_of_work
         from daiyun.tenants.models import Tenant
 
         try:
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
         Run it after putting a new key first; remove the old key once it reports nothing left.
         """
         from daiyun.connectors import service
-        from daiyun.platform.db import unit_of_work
+        from daiyun.core.db import unit_of_work
         from daiyun.tenants.models import Tenant
 
         with unit_of_work() as session:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daiyun.connectors import repository
-from daiyun.platform.db import unit_of_work
-from daiyun.platform.errors import Problem
+from daiyun.core.db import unit_of_work
+from daiyun.core.errors import Problem
 
 GROUP_LIMIT = 100
 # A request waits at most this long for its group's commit before answering 503.

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Enum, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from daiyun.platform.db import Base, Timestamped, utcnow
-from daiyun.tenants.scoping import TenantScoped
+from daiyun.core.db import Base, Timestamped
+from daiyun.core.ids import utcnow
+from daiyun.core.tenancy import TenantScoped
 
 
 class ShopStatus(StrEnum):
@@ -33,7 +34,7 @@ class Shop(TenantScoped, Timestamped, Base):
     status: Mapped[ShopStatus] = mapped_column(
         Enum(ShopStatus, native_enum=False, length=32), default=ShopStatus.active
     )
-    # AES-GCM bound to the tenant (daiyun.platform.crypto); the version prefix names the key.
+    # AES-GCM bound to the tenant (daiyun.core.crypto); the version prefix names the key.
     credentials_ciphertext: Mapped[str] = mapped_column(Text)
     api_base_url: Mapped[str | None] = mapped_column(String(500))
     webhook_key: Mapped[str] = mapped_column(String(64), unique=True)

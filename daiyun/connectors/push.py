@@ -18,7 +18,7 @@ from daiyun.connectors import repository
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.channels.base import ConsumerFactory, ShopAccess
 from daiyun.connectors.models import ShopStatus
-from daiyun.platform.db import unit_of_work
+from daiyun.core.db import unit_of_work
 from daiyun.tenants.models import Tenant
 
 log = structlog.get_logger()

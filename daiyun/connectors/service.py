@@ -16,12 +16,12 @@ from daiyun.connectors.channels import CONNECTORS, connector_for
 from daiyun.connectors.channels.base import ShopAccess
 from daiyun.connectors.models import Shop, ShopStatus, WebhookDelivery, WebhookRoute
 from daiyun.connectors.schemas import Credentials, ShopCreate, ShopRead, ShopUpdate
-from daiyun.platform import crypto
-from daiyun.platform.audit import service as audit
-from daiyun.platform.config import get_settings
-from daiyun.platform.db import new_id, utcnow
-from daiyun.platform.errors import Problem
-from daiyun.tenants.scoping import current_tenant
+from daiyun.core import crypto
+from daiyun.core.audit import service as audit
+from daiyun.core.config import get_settings
+from daiyun.core.errors import Problem
+from daiyun.core.ids import new_id, utcnow
+from daiyun.core.tenancy import current_tenant
 
 
 def _webhook_address_changed(session: Session, shop: Shop) -> None:

@@ -23,9 +23,10 @@ from daiyun.connectors.channels.base import Connector
 from daiyun.connectors.errors import ConnectorError, ReauthorizationNeeded
 from daiyun.connectors.http import ShopHttp
 from daiyun.connectors.models import Shop, ShopStatus, SyncRun
-from daiyun.platform.config import get_settings
-from daiyun.platform.db import unit_of_work, utcnow
-from daiyun.platform.errors import Problem
+from daiyun.core.config import get_settings
+from daiyun.core.db import unit_of_work
+from daiyun.core.errors import Problem
+from daiyun.core.ids import utcnow
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.service import Outcome
 

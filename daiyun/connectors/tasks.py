@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 from daiyun.connectors import repository, sync, webhooks
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.errors import ConnectorError
-from daiyun.platform.config import get_settings
-from daiyun.platform.db import unit_of_work, utcnow
-from daiyun.platform.errors import Problem
-from daiyun.platform.tasks import celery_app, parse_tenant, platform_task, tenant_task
+from daiyun.core.config import get_settings
+from daiyun.core.db import unit_of_work
+from daiyun.core.errors import Problem
+from daiyun.core.ids import utcnow
+from daiyun.core.tasks import celery_app, parse_tenant, platform_task, tenant_task
 from daiyun.tenants.models import Tenant
 
 log = structlog.get_logger()

@@ -37,8 +37,9 @@ from daiyun.connectors.channels.woocommerce import WooCommerceConnector
 from daiyun.connectors.errors import MalformedPayload
 from daiyun.connectors.http import ShopHttp
 from daiyun.connectors.models import DeliveryStatus, Shop, ShopStatus, WebhookDelivery
-from daiyun.platform.db import new_id, unit_of_work, utcnow
-from daiyun.platform.errors import Problem
+from daiyun.core.db import unit_of_work
+from daiyun.core.errors import Problem
+from daiyun.core.ids import new_id, utcnow
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order
 

@@ -26,18 +26,19 @@ from daiyun.billing.models import StatementStatus
 from daiyun.connectors import service as shop_service
 from daiyun.connectors import webhooks
 from daiyun.connectors.models import DeliveryStatus, ShopStatus
-from daiyun.platform.audit import service as audit
-from daiyun.platform.auth.deps import memberships_of
-from daiyun.platform.auth.models import User
-from daiyun.platform.auth.permissions import Permission, Role, allows
-from daiyun.platform.db import unit_of_work, utcnow
-from daiyun.platform.errors import Problem
+from daiyun.core.audit import service as audit
+from daiyun.core.db import unit_of_work
+from daiyun.core.errors import Problem
+from daiyun.core.ids import utcnow
+from daiyun.core.tenancy import bind_user
 from daiyun.platform.orders import repository as order_repository
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.reports import service as report_service
 from daiyun.portal.web import tenants_of
-from daiyun.tenants.context import bind_user
+from daiyun.tenants.auth.deps import memberships_of
+from daiyun.tenants.auth.models import User
+from daiyun.tenants.auth.permissions import Permission, Role, allows
 from daiyun.tenants.models import Tenant
 
 P = Permission

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from daiyun.platform.db import Base, new_id, utcnow
+from daiyun.core.db import Base
+from daiyun.core.ids import new_id, utcnow
 
 
 class PortalSession(Base):

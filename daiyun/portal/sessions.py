@@ -16,10 +16,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daiyun.platform.auth.models import User
-from daiyun.platform.config import get_settings
-from daiyun.platform.db import utcnow
+from daiyun.core.config import get_settings
+from daiyun.core.ids import utcnow
 from daiyun.portal.models import PortalSession
+from daiyun.tenants.auth.models import User
 
 COOKIE = "daiyun_session"
 

@@ -22,15 +22,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from daiyun.platform.audit import service as audit
-from daiyun.platform.auth.deps import SessionDep, memberships_of, role_in
-from daiyun.platform.auth.models import User
-from daiyun.platform.auth.permissions import Permission, Role, allows
-from daiyun.platform.errors import Problem
+from daiyun.core.audit import service as audit
+from daiyun.core.errors import Problem
+from daiyun.core.tenancy import bind_tenant, bind_user
 from daiyun.portal import sessions
 from daiyun.portal.i18n import LOCALE_NAMES, LOCALES, Formatter, negotiate, supported
 from daiyun.portal.models import PortalSession
-from daiyun.tenants.context import bind_tenant, bind_user
+from daiyun.tenants.auth.deps import SessionDep, memberships_of, role_in
+from daiyun.tenants.auth.models import User
+from daiyun.tenants.auth.permissions import Permission, Role, allows
 from daiyun.tenants.models import Tenant
 
 PREFIX = "/portal"

@@ -7,20 +7,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response
 
-from daiyun.platform.audit import service as audit
-from daiyun.platform.audit.schemas import AuditEntryRead
-from daiyun.platform.auth.deps import (
+from daiyun.core.audit import service as audit
+from daiyun.core.audit.schemas import AuditEntryRead
+from daiyun.core.errors import Problem
+from daiyun.core.idempotency import idempotent
+from daiyun.core.pagination import Cursor, Limit, Page
+from daiyun.tenants import service
+from daiyun.tenants.auth.deps import (
     CurrentUser,
     SessionDep,
     TenantAccess,
     memberships_of,
     tenant_access,
 )
-from daiyun.platform.auth.permissions import Permission, Role
-from daiyun.platform.errors import Problem
-from daiyun.platform.idempotency import idempotent
-from daiyun.platform.pagination import Cursor, Limit, Page
-from daiyun.tenants import service
+from daiyun.tenants.auth.permissions import Permission, Role
 from daiyun.tenants.schemas import MemberCreate, MemberRead, TenantCreate, TenantRead, TenantUpdate
 
 router = APIRouter(tags=["tenants"])

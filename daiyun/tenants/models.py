@@ -8,9 +8,10 @@ from enum import StrEnum
 from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from daiyun.platform.auth.permissions import Role
-from daiyun.platform.db import Base, Timestamped, new_id
-from daiyun.tenants.scoping import TenantScoped
+from daiyun.core.db import Base, Timestamped
+from daiyun.core.ids import new_id
+from daiyun.core.tenancy import TenantScoped
+from daiyun.tenants.auth.permissions import Role
 
 
 class TenantStatus(StrEnum):

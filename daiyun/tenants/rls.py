@@ -2,7 +2,7 @@
 
 Every tenant-owned table gets ``ENABLE`` + ``FORCE ROW LEVEL SECURITY`` and a policy comparing
 ``tenant_id`` with the transaction's ``app.tenant_id`` setting (set by
-:mod:`daiyun.tenants.context`). On SQLite these helpers do nothing: the ORM guard stands alone.
+:mod:`daiyun.core.tenancy`). On SQLite these helpers do nothing: the ORM guard stands alone.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from daiyun.platform.auth.permissions import Role
+from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.models import TenantStatus
 
 _ZONES = available_timezones()

@@ -8,12 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from daiyun.platform.audit import service as audit
-from daiyun.platform.auth.models import User
-from daiyun.platform.auth.permissions import MERCHANT_ROLES, Role
-from daiyun.platform.errors import Problem
-from daiyun.platform.pagination import paginate
-from daiyun.tenants.context import bind_tenant
+from daiyun.core.audit import service as audit
+from daiyun.core.errors import Problem
+from daiyun.core.pagination import paginate
+from daiyun.core.tenancy import bind_tenant
+from daiyun.tenants.auth.models import User
+from daiyun.tenants.auth.permissions import MERCHANT_ROLES, Role
 from daiyun.tenants.models import Membership, Tenant, TenantStatus
 from daiyun.tenants.schemas import MemberCreate, TenantCreate, TenantUpdate
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import daiyun.platform.db
+import daiyun.core.db
 from daiyun.tenants import rls
 
 revision = "0001"
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("scope", sa.String(length=10), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
-        sa.Column("at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
     with op.batch_alter_table("login_failures", schema=None) as batch_op:
@@ -54,8 +54,8 @@ def upgrade() -> None:
         ),
         sa.Column("time_zone", sa.String(length=64), nullable=False),
         sa.Column("default_currency", sa.String(length=3), nullable=False),
-        sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tenants")),
         sa.UniqueConstraint("slug", name=op.f("uq_tenants_slug")),
     )
@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.Column("target", sa.String(length=200), nullable=False),
         sa.Column("changes", sa.JSON(), nullable=False),
         sa.Column("request_id", sa.String(length=64), nullable=True),
-        sa.Column("at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_audit_log_tenant_id_tenants")
         ),
@@ -81,9 +81,9 @@ def upgrade() -> None:
         "outbox_events",
         sa.Column("topic", sa.String(length=80), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("published_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("delivered_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -126,8 +126,8 @@ def upgrade() -> None:
         sa.Column("merchant_tenant_id", sa.Uuid(), nullable=True),
         sa.Column("locale", sa.String(length=10), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["merchant_tenant_id"],
             ["tenants.id"],
@@ -142,9 +142,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
@@ -164,9 +164,9 @@ def upgrade() -> None:
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_api_keys_user_id_users"), ondelete="CASCADE"
         ),
@@ -180,7 +180,7 @@ def upgrade() -> None:
         "handled_events",
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("handler", sa.String(length=200), nullable=False),
-        sa.Column("handled_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("handled_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -210,7 +210,7 @@ def upgrade() -> None:
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
@@ -243,8 +243,8 @@ def upgrade() -> None:
         ),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import daiyun.platform.db
+import daiyun.core.db
 from daiyun.tenants import rls
 
 revision = "0003"
@@ -24,10 +24,10 @@ def upgrade() -> None:
         "stripe_events",
         sa.Column("id", sa.String(length=100), nullable=False),
         sa.Column("type", sa.String(length=100), nullable=False),
-        sa.Column("created", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("invoice_id", sa.String(length=100), nullable=True),
-        sa.Column("received_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("processed_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stripe_events")),
     )
@@ -37,8 +37,8 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -53,8 +53,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
@@ -73,7 +73,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("description", sa.String(length=500), nullable=False),
         sa.Column("idempotency_key", sa.String(length=200), nullable=False),
-        sa.Column("recorded_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -99,7 +99,7 @@ def upgrade() -> None:
         sa.Column("effective_from", sa.Date(), nullable=False),
         sa.Column("ends_on", sa.Date(), nullable=True),
         sa.Column("terms", sa.JSON(), nullable=False),
-        sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.Uuid(), nullable=True),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -137,9 +137,9 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("total_minor", sa.BigInteger(), nullable=False),
         sa.Column("credit_carried_forward_minor", sa.BigInteger(), nullable=False),
-        sa.Column("generated_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finalized_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("voided_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("generated_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finalized_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("voided_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("void_reason", sa.Text(), nullable=True),
         sa.Column(
             "payment_state",
@@ -156,14 +156,14 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("payment_state_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("payment_state_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("payment_failures", sa.Integer(), nullable=False),
         sa.Column("stripe_invoice_id", sa.String(length=100), nullable=True),
         sa.Column("stripe_invoice_number", sa.String(length=100), nullable=True),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id", "contract_id"],
             ["contracts.tenant_id", "contracts.id"],

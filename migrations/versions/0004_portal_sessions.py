@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import daiyun.platform.db
+import daiyun.core.db
 
 revision = "0004"
 down_revision = "0003"
@@ -25,9 +25,9 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("switched_tenant_id", sa.Uuid(), nullable=True),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
-        sa.Column("created_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["switched_tenant_id"],
             ["tenants.id"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import daiyun.platform.db
+import daiyun.core.db
 from daiyun.tenants import rls
 
 revision = "0005"
@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("quantity", sa.BigInteger(), nullable=False),
         sa.Column("revenue_minor", sa.BigInteger(), nullable=False),
         sa.Column("orders", sa.Integer(), nullable=False),
-        sa.Column("computed_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("computed_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -72,7 +72,7 @@ def upgrade() -> None:
         sa.Column("items_sold", sa.BigInteger(), nullable=False),
         sa.Column("refunded_minor", sa.BigInteger(), nullable=False),
         sa.Column("refunded_orders", sa.Integer(), nullable=False),
-        sa.Column("computed_at", daiyun.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("computed_at", daiyun.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(

@@ -42,7 +42,7 @@ from daiyun.billing.terms import (
     TierMode,
     Warehousing,
 )
-from daiyun.platform.money import to_minor
+from daiyun.core.money import to_minor
 
 T = TypeVar("T")
 SHANGHAI = ZoneInfo("Asia/Shanghai")

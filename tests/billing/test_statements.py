@@ -20,13 +20,13 @@ from sqlalchemy import func, select
 
 from daiyun.billing import payments
 from daiyun.billing.models import BilledFact, PaymentState
-from daiyun.billing.stripe_sandbox import StripeSandbox, running_stripe_sandbox
 from daiyun.billing.tasks import cycle, process_stripe_event
-from daiyun.platform.auth.permissions import Role
-from daiyun.platform.config import get_settings
-from daiyun.platform.db import unit_of_work
+from daiyun.core.config import get_settings
+from daiyun.core.db import unit_of_work
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.normalized import NormalizedRefund, OrderStatus
+from daiyun.sandboxes.stripe import StripeSandbox, running_stripe_sandbox
+from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import Actor, World

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.platform.tasks_fixtures import celery_broker
+from tests.core.tasks_fixtures import celery_broker
 
 
 @pytest.fixture

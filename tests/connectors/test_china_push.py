@@ -15,10 +15,11 @@ from sqlalchemy import func, select
 
 from daiyun.connectors import webhooks
 from daiyun.connectors.models import DeliveryStatus, WebhookDelivery
-from daiyun.connectors.sandbox.server import Sandbox, running_sandbox
-from daiyun.connectors.sandbox.state import SandboxState
-from daiyun.platform.db import unit_of_work, utcnow
+from daiyun.core.db import unit_of_work
+from daiyun.core.ids import utcnow
 from daiyun.platform.orders.models import Order
+from daiyun.sandboxes.marketplaces.server import Sandbox, running_sandbox
+from daiyun.sandboxes.marketplaces.state import SandboxState
 from tests import factories
 from tests.conftest import World
 

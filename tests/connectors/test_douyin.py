@@ -42,9 +42,7 @@ from daiyun.connectors.errors import (
     RetriesExhausted,
 )
 from daiyun.connectors.http import RETRY_AFTER_JITTER, ShopHttp, forget_rate_limits
-from daiyun.connectors.sandbox.server import running_sandbox
-from daiyun.connectors.sandbox.state import Faults, SandboxState
-from daiyun.platform.loopback import serving
+from daiyun.core.loopback import serving
 from daiyun.platform.orders.normalized import (
     Address,
     NormalizedLine,
@@ -52,8 +50,10 @@ from daiyun.platform.orders.normalized import (
     NormalizedRefund,
     OrderStatus,
 )
+from daiyun.sandboxes.marketplaces.server import running_sandbox
+from daiyun.sandboxes.marketplaces.state import Faults, SandboxState
 from tests.connectors.test_http_client import FakeTime
-from tests.connectors.test_sandbox import Receiver
+from tests.sandboxes.test_marketplaces import Receiver
 
 APP_KEY = "7012345678901234567"
 APP_SECRET = "a1b2c3d4-e5f6-4a5b-8c9d-0e1f2a3b4c5d"

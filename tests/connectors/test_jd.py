@@ -44,15 +44,15 @@ from daiyun.connectors.errors import (
     RetriesExhausted,
 )
 from daiyun.connectors.http import RETRY_AFTER_JITTER, ShopHttp, forget_rate_limits
-from daiyun.connectors.sandbox.server import running_sandbox
-from daiyun.connectors.sandbox.state import Faults, SandboxState
-from daiyun.platform.loopback import serving
+from daiyun.core.loopback import serving
 from daiyun.platform.orders.normalized import (
     Address,
     NormalizedLine,
     NormalizedOrder,
     OrderStatus,
 )
+from daiyun.sandboxes.marketplaces.server import running_sandbox
+from daiyun.sandboxes.marketplaces.state import Faults, SandboxState
 from tests.connectors.test_http_client import FakeTime
 
 APP_KEY = "5AE7D3C5A1B2C3D4E5F6A7B8C9D0E1F2"

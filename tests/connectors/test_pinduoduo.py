@@ -31,7 +31,7 @@ from daiyun.connectors.channels.pinduoduo import PinduoduoConnector, decrypt_rec
 from daiyun.connectors.channels.pinduoduo_messages import PddMessageConsumer, message_sign
 from daiyun.connectors.errors import MalformedPayload, ReauthorizationNeeded, RetriesExhausted
 from daiyun.connectors.http import ShopHttp, forget_rate_limits, rate_bucket
-from daiyun.platform.loopback import serving
+from daiyun.core.loopback import serving
 from daiyun.platform.orders.normalized import NormalizedOrder, OrderStatus
 
 # fast_push is a fixture: imported for pytest to find it here.
@@ -640,9 +640,9 @@ def expected_status(sandbox_status: str, order: NormalizedOrder) -> set[OrderSta
 
 
 def test_a_sandbox_window_end_to_end() -> None:
-    from daiyun.connectors.sandbox.server import running_sandbox
-    from daiyun.connectors.sandbox.state import SandboxState
-    from daiyun.platform.money import to_minor
+    from daiyun.core.money import to_minor
+    from daiyun.sandboxes.marketplaces.server import running_sandbox
+    from daiyun.sandboxes.marketplaces.state import SandboxState
 
     now = datetime.now(UTC).replace(microsecond=0)
     key = f"test-pdd-sandbox:{uuid.uuid4()}"
@@ -713,8 +713,8 @@ def test_a_sandbox_window_end_to_end() -> None:
 
 @pytest.mark.usefixtures("fast_push")
 def test_sandbox_messages_hint_and_are_acknowledged() -> None:
-    from daiyun.connectors.sandbox.server import running_sandbox
-    from daiyun.connectors.sandbox.state import SandboxState
+    from daiyun.sandboxes.marketplaces.server import running_sandbox
+    from daiyun.sandboxes.marketplaces.state import SandboxState
 
     with (
         running_sandbox(SandboxState(seed=22)) as sandbox,

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from daiyun.connectors import service
 from daiyun.connectors.models import Shop, ShopStatus, WebhookRoute
-from daiyun.platform import crypto
-from daiyun.platform.auth.permissions import Role
-from daiyun.platform.config import get_settings
-from daiyun.platform.db import unit_of_work
+from daiyun.core import crypto
+from daiyun.core.config import get_settings
+from daiyun.core.db import unit_of_work
+from daiyun.tenants.auth.permissions import Role
 from tests import factories
 from tests.conftest import World
 

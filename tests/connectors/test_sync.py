@@ -25,16 +25,17 @@ from daiyun.connectors import repository, sync
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.http import forget_rate_limits
 from daiyun.connectors.models import ShopStatus, SyncRun
-from daiyun.connectors.sandbox.server import Sandbox, running_sandbox
-from daiyun.connectors.sandbox.state import Faults, SandboxState
 from daiyun.connectors.tasks import run_sync
-from daiyun.platform.config import get_settings
-from daiyun.platform.db import unit_of_work, utcnow
-from daiyun.platform.events.models import OutboxEvent
+from daiyun.core.config import get_settings
+from daiyun.core.db import unit_of_work
+from daiyun.core.events.models import OutboxEvent
+from daiyun.core.ids import utcnow
 from daiyun.platform.orders.models import Order
+from daiyun.sandboxes.marketplaces.server import Sandbox, running_sandbox
+from daiyun.sandboxes.marketplaces.state import Faults, SandboxState
 from tests import factories
 from tests.conftest import TestDatabase, World
-from tests.platform.tasks_fixtures import new_tenant_id, running_worker, wait_for
+from tests.core.tasks_fixtures import new_tenant_id, running_worker, wait_for
 
 # Sandbox limits high enough that the tests measure correctness, not the marketplaces' pace.
 FAST: dict[str, dict[str, float] | None] = {

@@ -45,7 +45,7 @@ from daiyun.connectors.errors import (
     RetriesExhausted,
 )
 from daiyun.connectors.http import ShopHttp, forget_rate_limits, rate_bucket
-from daiyun.platform.loopback import serving
+from daiyun.core.loopback import serving
 from daiyun.platform.orders.normalized import NormalizedOrder, OrderStatus
 
 BJ = timezone(timedelta(hours=8))
@@ -997,9 +997,9 @@ SANDBOX_CREDENTIALS = {
 
 
 def test_a_sandbox_window_end_to_end() -> None:
-    from daiyun.connectors.sandbox.server import running_sandbox
-    from daiyun.connectors.sandbox.state import SandboxState
-    from daiyun.platform.money import to_minor
+    from daiyun.core.money import to_minor
+    from daiyun.sandboxes.marketplaces.server import running_sandbox
+    from daiyun.sandboxes.marketplaces.state import SandboxState
 
     now = datetime.now(UTC).replace(microsecond=0)
     key = f"test-taobao-sandbox:{uuid.uuid4()}"
@@ -1079,8 +1079,8 @@ def test_a_sandbox_window_end_to_end() -> None:
 
 @pytest.mark.usefixtures("fast_push")
 def test_sandbox_tmc_hints_and_confirms() -> None:
-    from daiyun.connectors.sandbox.server import running_sandbox
-    from daiyun.connectors.sandbox.state import SandboxState
+    from daiyun.sandboxes.marketplaces.server import running_sandbox
+    from daiyun.sandboxes.marketplaces.state import SandboxState
 
     with (
         running_sandbox(SandboxState(seed=12)) as sandbox,

@@ -21,15 +21,15 @@ from daiyun.connectors import service as shop_service
 from daiyun.connectors import tasks, webhooks
 from daiyun.connectors.models import DeliveryStatus, Shop, WebhookDelivery
 from daiyun.connectors.schemas import ShopUpdate
-from daiyun.platform import db
-from daiyun.platform.auth.permissions import Role
-from daiyun.platform.config import get_settings
+from daiyun.core import db
+from daiyun.core.config import get_settings
 from daiyun.platform.orders.models import Order
 from daiyun.platform.orders.normalized import OrderStatus
+from daiyun.tenants.auth.permissions import Role
 from tests import factories
 from tests.conftest import World
 from tests.connectors import payloads
-from tests.platform.tasks_fixtures import (
+from tests.core.tasks_fixtures import (
     _drop_cached_connections,
     committed_database,
     running_worker,
@@ -426,7 +426,7 @@ def _process_queued(tenant_id: uuid.UUID) -> list[DeliveryStatus | None]:
 def test_a_delivery_stored_while_the_broker_is_down_is_processed_later(
     engine: Engine, tmp_path: Path, app: FastAPI
 ) -> None:
-    from daiyun.platform.tasks import celery_app
+    from daiyun.core.tasks import celery_app
 
     with committed_database(engine), TestClient(app) as client:
         tenant = World(client).tenant()

@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from daiyun.platform.auth.models import User
 from daiyun.portal import sessions
 from daiyun.portal.web import LOGIN_CSRF_COOKIE
+from daiyun.tenants.auth.models import User
 from tests.conftest import PASSWORD
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')

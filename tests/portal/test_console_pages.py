@@ -13,14 +13,15 @@ from sqlalchemy import select
 
 from daiyun.billing.models import Statement, StatementStatus
 from daiyun.connectors.models import DeliveryStatus, WebhookDelivery
-from daiyun.platform.audit.models import AuditEntry
-from daiyun.platform.auth.models import User
-from daiyun.platform.auth.permissions import Role
-from daiyun.platform.db import unit_of_work, utcnow
+from daiyun.core.audit.models import AuditEntry
+from daiyun.core.db import unit_of_work
+from daiyun.core.ids import utcnow
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.portal.console import compare_lines, current_period
+from daiyun.tenants.auth.models import User
+from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import World

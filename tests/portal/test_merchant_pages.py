@@ -18,9 +18,7 @@ from fastapi.testclient import TestClient
 
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.models import ShopStatus
-from daiyun.platform.auth.models import User
-from daiyun.platform.auth.permissions import Role
-from daiyun.platform.db import unit_of_work
+from daiyun.core.db import unit_of_work
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.normalized import NormalizedRefund, OrderStatus
 from daiyun.platform.orders.review import ReviewSettings
@@ -28,6 +26,8 @@ from daiyun.platform.reports import service as reports_service
 from daiyun.portal import i18n
 from daiyun.portal.i18n import Formatter
 from daiyun.portal.views.merchant import orders as order_pages
+from daiyun.tenants.auth.models import User
+from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import World

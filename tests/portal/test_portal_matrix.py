@@ -29,14 +29,14 @@ from daiyun.billing.models import Statement as BillingStatement
 from daiyun.billing.schemas import ContractCreate
 from daiyun.billing.terms import ContractTerms
 from daiyun.connectors.models import WebhookDelivery
-from daiyun.platform import db
-from daiyun.platform.audit.models import AuditEntry
-from daiyun.platform.auth.models import User
-from daiyun.platform.auth.permissions import MERCHANT_ROLES, STAFF_ROLES, Permission, Role, allows
+from daiyun.core import db
+from daiyun.core.audit.models import AuditEntry
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.portal.models import PortalSession
+from daiyun.tenants.auth.models import User
+from daiyun.tenants.auth.permissions import MERCHANT_ROLES, STAFF_ROLES, Permission, Role, allows
 from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import PASSWORD, World

@@ -23,15 +23,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from daiyun.platform import db
-from daiyun.platform.audit.models import AuditEntry
-from daiyun.platform.auth.models import LoginFailure, User
-from daiyun.platform.auth.permissions import Role
-from daiyun.platform.config import get_settings
+from daiyun.core import db
+from daiyun.core.audit.models import AuditEntry
+from daiyun.core.config import get_settings
 from daiyun.portal import sessions
 from daiyun.portal.i18n import catalog
 from daiyun.portal.models import PortalSession
 from daiyun.tenants import service as tenant_service
+from daiyun.tenants.auth.models import LoginFailure, User
+from daiyun.tenants.auth.permissions import Role
 from tests.conftest import PASSWORD, ROOT, TestDatabase, World
 from tests.portal.browser.live import app_database, committed_database
 from tests.portal.conftest import csrf_of, portal_sign_in

@@ -38,28 +38,29 @@ from daiyun.billing.models import Statement as BillingStatement
 from daiyun.billing.schemas import ContractCreate, ServiceFactCreate
 from daiyun.billing.terms import ContractTerms
 from daiyun.connectors.models import Shop, SyncRun, WebhookDelivery
-from daiyun.platform import db
-from daiyun.platform.auth.models import User
-from daiyun.platform.auth.permissions import Role
-from daiyun.platform.auth.schemas import UserCreate
-from daiyun.platform.auth.users import create_user
-from daiyun.platform.errors import Problem
-from daiyun.platform.events.models import HandledEvent, OutboxEvent
-from daiyun.platform.events.service import emit
+from daiyun.core import db
+from daiyun.core.errors import Problem
+from daiyun.core.events.models import HandledEvent, OutboxEvent
+from daiyun.core.events.service import emit
+from daiyun.core.tenancy import (
+    CrossTenantWrite,
+    TenantContextMissing,
+    TenantScoped,
+    TenantSwitchRefused,
+    bind_tenant,
+    current_tenant,
+)
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, OrderEvent, OrderLine, OrderRefund, ReviewPolicy
 from daiyun.platform.orders.normalized import NormalizedRefund
 from daiyun.platform.orders.review import ReviewSettings
 from daiyun.platform.reports import service as report_service
 from daiyun.platform.reports.models import DailyProductSales, DailySales
-from daiyun.tenants.context import TenantSwitchRefused, bind_tenant
+from daiyun.tenants.auth.models import User
+from daiyun.tenants.auth.permissions import Role
+from daiyun.tenants.auth.schemas import UserCreate
+from daiyun.tenants.auth.users import create_user
 from daiyun.tenants.models import Membership, Tenant
-from daiyun.tenants.scoping import (
-    CrossTenantWrite,
-    TenantContextMissing,
-    TenantScoped,
-    current_tenant,
-)
 from tests import factories
 from tests.conftest import PASSWORD, World
 

@@ -22,19 +22,19 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from daiyun.platform import db
-from daiyun.platform.audit import service as audit
-from daiyun.platform.auth.deps import memberships_of
-from daiyun.platform.auth.permissions import Role
-from daiyun.platform.auth.schemas import UserCreate
-from daiyun.platform.auth.users import create_user
-from daiyun.platform.events.models import OutboxEvent
-from daiyun.platform.events.service import emit
+from daiyun.core import db
+from daiyun.core.audit import service as audit
+from daiyun.core.events.models import OutboxEvent
+from daiyun.core.events.service import emit
+from daiyun.core.ids import new_id
+from daiyun.core.tenancy import TenantContextMissing, bind_tenant, bind_user
 from daiyun.tenants import service as tenant_service
-from daiyun.tenants.context import bind_tenant, bind_user
+from daiyun.tenants.auth.deps import memberships_of
+from daiyun.tenants.auth.permissions import Role
+from daiyun.tenants.auth.schemas import UserCreate
+from daiyun.tenants.auth.users import create_user
 from daiyun.tenants.models import Membership
 from daiyun.tenants.schemas import TenantCreate
-from daiyun.tenants.scoping import TenantContextMissing
 from tests.conftest import APP_ROLE, PASSWORD
 from tests.conftest import TestDatabase as Database
 
@@ -377,7 +377,7 @@ def test_without_a_tenant_the_database_shows_nothing_and_refuses_writes(
         assert deleted.rowcount == 0
         connection.rollback()
 
-    message = refused(engine, INSERT_EVENT, {"tenant": a, "id": db.new_id()})
+    message = refused(engine, INSERT_EVENT, {"tenant": a, "id": new_id()})
     assert message.startswith("42501")
     assert "row-level security" in message
     forged = (
@@ -443,7 +443,7 @@ def test_raw_writes_cannot_cross_from_tenant_a_to_b(
     (42501, new row violates the policy); an UPDATE or DELETE of B's row affects 0 rows."""
     a, b = seed.tenant(), seed.tenant()
     (a_event,), (b_event,) = seed.events(a, 1), seed.events(b, 1)
-    forged_id = db.new_id()
+    forged_id = new_id()
 
     message = refused(engine, INSERT_EVENT, {"tenant": b, "id": forged_id}, tenant=a)
     assert message.startswith("42501")
@@ -492,7 +492,7 @@ def fail_in_python(_session: Session, _other: uuid.UUID) -> None:
 
 def fail_in_database(session: Session, other: uuid.UUID) -> None:
     # A policy violation leaves the transaction aborted until the rollback.
-    session.execute(text(INSERT_EVENT), {"tenant": other, "id": db.new_id()})
+    session.execute(text(INSERT_EVENT), {"tenant": other, "id": new_id()})
 
 
 @pytest.mark.parametrize(
@@ -695,5 +695,5 @@ def test_a_user_reads_its_own_memberships_in_other_tenants_and_no_one_elses(
         " values (:t, :id, :user, 'cs_agent', now(), now())"
     )
     # Nor does being the user let it add itself to a tenant it is not bound to.
-    message = refused(engine, insert, {"t": a, "id": db.new_id(), "user": other}, user=other)
+    message = refused(engine, insert, {"t": a, "id": new_id(), "user": other}, user=other)
     assert message.startswith("42501")

@@ -23,7 +23,7 @@ from decimal import (
 )
 
 from daiyun.billing.facts import Line, Period
-from daiyun.platform.money import to_major
+from daiyun.core.money import to_major
 
 ROUNDING = ROUND_HALF_UP
 # 50 significant digits hold any product of a minor amount and a six-decimal rate exactly, and

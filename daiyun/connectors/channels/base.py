@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from daiyun.connectors.errors import MalformedPayload
 from daiyun.connectors.http import ShopHttp
-from daiyun.platform.money import MoneyError, to_minor
+from daiyun.core.money import MoneyError, to_minor
 from daiyun.platform.orders.normalized import NormalizedOrder
 
 

@@ -8,15 +8,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from daiyun.platform.auth.deps import SessionDep, TenantAccess, tenant_access
-from daiyun.platform.auth.permissions import Permission
-from daiyun.platform.errors import Problem
+from daiyun.core.errors import Problem
+from daiyun.core.pagination import Cursor, Limit, Page, paginate
 from daiyun.platform.orders import repository, service
 from daiyun.platform.orders.models import Order
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.orders.review import ReviewSettings
 from daiyun.platform.orders.schemas import CancelBody, OrderDetail, OrderRead, ReleaseBody
-from daiyun.platform.pagination import Cursor, Limit, Page, paginate
+from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
+from daiyun.tenants.auth.permissions import Permission
 
 router = APIRouter(prefix="/tenants/{tenant}", tags=["orders"])
 P = Permission

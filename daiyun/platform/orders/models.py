@@ -18,9 +18,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
-from daiyun.platform.db import Base, Timestamped, utcnow
+from daiyun.core.db import Base, Timestamped
+from daiyun.core.ids import utcnow
+from daiyun.core.tenancy import TenantScoped
 from daiyun.platform.orders.normalized import OrderStatus
-from daiyun.tenants.scoping import TenantScoped
 
 
 class ReviewState:

@@ -19,10 +19,11 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from daiyun.platform.audit import service as audit
-from daiyun.platform.db import new_id, utcnow
-from daiyun.platform.errors import Problem
-from daiyun.platform.events.service import emit, emit_many, pending_event
+from daiyun.core.audit import service as audit
+from daiyun.core.errors import Problem
+from daiyun.core.events.service import emit, emit_many, pending_event
+from daiyun.core.ids import new_id, utcnow
+from daiyun.core.tenancy import TenantContextMissing, current_tenant
 from daiyun.platform.orders import repository, review
 from daiyun.platform.orders.models import (
     Order,
@@ -38,7 +39,6 @@ from daiyun.platform.orders.normalized import (
     NormalizedOrder,
     OrderStatus,
 )
-from daiyun.tenants.scoping import TenantContextMissing, current_tenant
 
 # A channel can still cancel or refund an order under review: the hold no longer matters then.
 CLOSING = frozenset({OrderStatus.cancelled, OrderStatus.refunded})

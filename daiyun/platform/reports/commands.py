@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from daiyun.platform.errors import Problem
+from daiyun.core.errors import Problem
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         tenant is rebuilt in its own transaction.
         """
         import daiyun.all_models  # noqa: F401  (every mapper, for the foreign keys)
-        from daiyun.platform.db import unit_of_work
+        from daiyun.core.db import unit_of_work
         from daiyun.platform.reports import repository, service
 
         with unit_of_work() as session:

@@ -14,8 +14,9 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, ForeignKeyConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from daiyun.platform.db import Base, utcnow
-from daiyun.tenants.scoping import TenantScoped
+from daiyun.core.db import Base
+from daiyun.core.ids import utcnow
+from daiyun.core.tenancy import TenantScoped
 
 
 class DailySales(TenantScoped, Base):

@@ -35,12 +35,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.orm import Session
 
 from daiyun.connectors import service as shop_service
-from daiyun.platform.db import new_id, utcnow
-from daiyun.platform.errors import Problem
+from daiyun.core.errors import Problem
+from daiyun.core.ids import new_id, utcnow
+from daiyun.core.tenancy import TenantContextMissing, current_tenant
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.reports import repository
 from daiyun.tenants.models import Tenant
-from daiyun.tenants.scoping import TenantContextMissing, current_tenant
 
 PAID_STATUSES: frozenset[OrderStatus] = frozenset(OrderStatus) - set(repository.NOT_PAID)
 # The longest period a dashboard covers (two years and a day): a bound, not a business rule.

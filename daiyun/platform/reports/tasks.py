@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from daiyun.platform.events.models import OutboxEvent
-from daiyun.platform.events.service import subscribe
+from daiyun.core.events.models import OutboxEvent
+from daiyun.core.events.service import subscribe
 from daiyun.platform.reports import service
 
 ORDER_TOPICS = ("order.created", "order.updated", "order.cancelled", "order.refunded")

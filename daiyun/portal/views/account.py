@@ -10,9 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
-from daiyun.platform.auth import service as auth_service
-from daiyun.platform.auth.deps import SessionDep, role_in
-from daiyun.platform.errors import Problem
+from daiyun.core.errors import Problem
 from daiyun.portal import sessions
 from daiyun.portal.i18n import supported
 from daiyun.portal.web import (
@@ -29,6 +27,8 @@ from daiyun.portal.web import (
     signed_in_form,
     tenants_of,
 )
+from daiyun.tenants.auth import service as auth_service
+from daiyun.tenants.auth.deps import SessionDep, role_in
 from daiyun.tenants.models import Tenant
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)

@@ -16,8 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from daiyun.platform.auth.permissions import Permission
-from daiyun.platform.errors import Problem
+from daiyun.core.errors import Problem
 from daiyun.portal import console
 from daiyun.portal.web import (
     PREFIX,
@@ -30,6 +29,7 @@ from daiyun.portal.web import (
     tenant_form,
     tenant_page,
 )
+from daiyun.tenants.auth.permissions import Permission
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 P = Permission

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from daiyun.platform.db import unit_of_work
-from daiyun.platform.events.models import OutboxEvent
+from daiyun.core.db import unit_of_work
+from daiyun.core.events.models import OutboxEvent
+from daiyun.core.tenancy import TenantContextMissing
 from daiyun.platform.orders import repository, service
 from daiyun.platform.orders.models import Order, OrderEvent, OrderLine, OrderRefund, ReviewState
 from daiyun.platform.orders.normalized import NormalizedRefund, OrderStatus
 from daiyun.platform.orders.service import Outcome
-from daiyun.tenants.scoping import TenantContextMissing
 from tests import factories
 from tests.conftest import World
 from tests.factories import T0

@@ -8,14 +8,14 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from daiyun.platform.audit.models import AuditEntry
-from daiyun.platform.auth.permissions import Role
-from daiyun.platform.db import unit_of_work
-from daiyun.platform.events.models import OutboxEvent
+from daiyun.core.audit.models import AuditEntry
+from daiyun.core.db import unit_of_work
+from daiyun.core.events.models import OutboxEvent
 from daiyun.platform.orders import service
 from daiyun.platform.orders.models import Order, OrderLine, ReviewState
 from daiyun.platform.orders.normalized import NormalizedRefund, OrderStatus
 from daiyun.platform.orders.service import Outcome
+from daiyun.tenants.auth.permissions import Role
 from tests import factories
 from tests.conftest import World
 from tests.factories import T0

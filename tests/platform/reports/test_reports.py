@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 
 import daiyun.platform.reports.tasks  # noqa: F401  (subscribes the handlers)
 from daiyun.cli import app as cli_app
-from daiyun.platform.auth.permissions import Role
-from daiyun.platform.db import unit_of_work
-from daiyun.platform.errors import Problem
-from daiyun.platform.events import service as events
-from daiyun.platform.events.models import OutboxEvent
+from daiyun.core.db import unit_of_work
+from daiyun.core.errors import Problem
+from daiyun.core.events import service as events
+from daiyun.core.events.models import OutboxEvent
+from daiyun.core.tenancy import TenantContextMissing
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.normalized import (
     NormalizedLine,
@@ -34,9 +34,9 @@ from daiyun.platform.orders.review import ReviewSettings
 from daiyun.platform.reports import repository, service
 from daiyun.platform.reports.tasks import refresh_for_order_event
 from daiyun.tenants import service as tenant_service
+from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.models import Tenant
 from daiyun.tenants.schemas import TenantCreate
-from daiyun.tenants.scoping import TenantContextMissing
 from tests import factories
 from tests.conftest import World
 

@@ -25,16 +25,16 @@ from daiyun.billing.facts import Period
 from daiyun.billing.models import Statement
 from daiyun.billing.schemas import ContractCreate
 from daiyun.billing.terms import ContractTerms
-from daiyun.platform import db
-from daiyun.platform.auth.models import User
-from daiyun.platform.auth.permissions import MERCHANT_ROLES, Role
-from daiyun.platform.auth.schemas import UserCreate
-from daiyun.platform.auth.users import create_user
+from daiyun.core import db
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.normalized import NormalizedRefund, OrderStatus
 from daiyun.platform.orders.review import ReviewSettings
 from daiyun.platform.reports import service as reports_service
 from daiyun.tenants import service as tenant_service
+from daiyun.tenants.auth.models import User
+from daiyun.tenants.auth.permissions import MERCHANT_ROLES, Role
+from daiyun.tenants.auth.schemas import UserCreate
+from daiyun.tenants.auth.users import create_user
 from daiyun.tenants.models import Membership, Tenant
 from daiyun.tenants.schemas import TenantCreate
 from tests import factories

@@ -23,8 +23,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
-from daiyun.platform import db
-from daiyun.platform.config import get_settings
+from daiyun.core import db
+from daiyun.core.config import get_settings
 from tests.conftest import ROOT, TestDatabase, migrate
 
 READY_SECONDS = 60.0

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
-from daiyun.platform import db
+from daiyun.core import db
 from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.portal.i18n import Formatter, catalog

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from daiyun.connectors import repository as shop_repository
 from daiyun.connectors.models import ShopStatus
-from daiyun.platform.auth.permissions import Permission
-from daiyun.platform.errors import Problem
-from daiyun.platform.money import to_major
+from daiyun.core.errors import Problem
+from daiyun.core.money import to_major
+from daiyun.core.pagination import decode_cursor
 from daiyun.platform.orders.normalized import OrderStatus
-from daiyun.platform.pagination import decode_cursor
 from daiyun.portal.web import PREFIX, Page, tenant_page
+from daiyun.tenants.auth.permissions import Permission
 
 P = Permission
 OrdersPage = Annotated[Page, Depends(tenant_page(P.orders_read))]

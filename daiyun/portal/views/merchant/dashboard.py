@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from daiyun.connectors import repository as shop_repository
-from daiyun.platform.errors import Problem
+from daiyun.core.errors import Problem
 from daiyun.platform.reports import service as reports_service
 from daiyun.portal.i18n import Formatter
 from daiyun.portal.views.merchant.common import (

@@ -14,14 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from daiyun.connectors import repository as shop_repository
-from daiyun.platform.db import unit_of_work
-from daiyun.platform.errors import Problem
-from daiyun.platform.money import to_major
+from daiyun.core.db import unit_of_work
+from daiyun.core.errors import Problem
+from daiyun.core.money import to_major
+from daiyun.core.pagination import paginate
 from daiyun.platform.orders import repository as order_repository
 from daiyun.platform.orders.models import Order
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.orders.schemas import OrderDetail, OrderRead
-from daiyun.platform.pagination import paginate
 from daiyun.portal.views.merchant.common import (
     BOM,
     CSV_PAGE,

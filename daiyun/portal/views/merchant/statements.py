@@ -14,10 +14,10 @@ from daiyun.billing import repository as billing_repository
 from daiyun.billing import service as billing_service
 from daiyun.billing.models import Statement
 from daiyun.billing.schemas import StatementDetail, StatementRead
-from daiyun.platform.errors import Problem
+from daiyun.core.errors import Problem
+from daiyun.core.pagination import paginate
 from daiyun.platform.orders import repository as order_repository
 from daiyun.platform.orders.schemas import OrderRead
-from daiyun.platform.pagination import paginate
 from daiyun.portal.views.merchant.common import (
     BOM,
     PAGE_SIZE,

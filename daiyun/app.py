@@ -1,0 +1,109 @@
+"""The application factory: routers under /api/v1, the portal, problem+json errors, health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import create_engine, text
+
+from daiyun.billing.api import ingress as stripe_router
+from daiyun.billing.api import router as billing_router
+from daiyun.connectors.api import ingress as webhook_router
+from daiyun.connectors.api import router as shops_router
+from daiyun.core import errors
+from daiyun.core.config import get_settings
+from daiyun.core.db import get_engine
+from daiyun.core.errors import problem_response
+from daiyun.core.observability import RequestContextMiddleware, configure_logging
+from daiyun.core.tasks import celery_app
+from daiyun.platform.orders.api import router as orders_router
+from daiyun.portal.views import router as portal_router
+from daiyun.portal.web import STATIC_DIR, error_page
+from daiyun.tenants.api import router as tenants_router
+from daiyun.tenants.auth.api import router as auth_router
+
+API_PREFIX = "/api/v1"
+
+
+def _check_database() -> None:
+    with get_engine().connect() as connection:
+        connection.execute(text("select 1"))
+
+
+def _check_broker() -> None:
+    with celery_app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=2)
+        if connection.transport.driver_name == "sqlalchemy":
+            # kombu's SQLAlchemy transport (the embedded default) connects lazily, so the call
+            # above succeeds even when its database cannot be opened: open it for real.
+            engine = create_engine(connection.hostname)
+            try:
+                with engine.connect() as broker_db:
+                    broker_db.execute(text("select 1"))
+            finally:
+                engine.dispose()
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        get_engine()
+        yield
+
+    app = FastAPI(
+        title="Daiyun",
+        summary="The operating system of an e-commerce agency (代运营)",
+        version="0.1.0",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
+        lifespan=lifespan,
+    )
+    errors.install(app, html=error_page)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth_router)
+    api.include_router(tenants_router)
+    api.include_router(orders_router)
+    api.include_router(shops_router)
+    api.include_router(billing_router)
+    app.include_router(api)
+    app.include_router(webhook_router)
+    app.include_router(stripe_router)
+    app.include_router(portal_router)
+    app.mount("/portal/static", StaticFiles(directory=STATIC_DIR), name="portal-static")
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], response_model=None)
+    async def readyz() -> Response | dict[str, str]:
+        """Readiness: the database and the broker both answer."""
+        checks: dict[str, str] = {}
+        for name, check in (("database", _check_database), ("broker", _check_broker)):
+            try:
+                await run_in_threadpool(check)
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = type(exc).__name__
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ok", **checks}
+        return problem_response(503, "not-ready", "A dependency is unavailable", checks=checks)
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,142 @@
+"""Structured logs with request and tenant ids (PII masked), metrics, and the body-size limit."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from daiyun.core.errors import BodyTooLarge, problem_response
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+_PHONE = re.compile(r"(?<!\d)(\+?\d[\d -]{6,}\d)(?!\d)")
+_SECRET_KEYS = re.compile(r"pass|token|secret|authorization|cookie|api_key|credential", re.I)
+_PII_KEYS = re.compile(r"email|phone|mobile|address|buyer|name", re.I)
+
+
+def mask_text(value: str) -> str:
+    """Mask e-mail addresses and phone numbers inside free text."""
+    value = _EMAIL.sub(r"\1***@\2", value)
+    return _PHONE.sub(lambda m: m.group(1)[:3] + "****" + m.group(1)[-2:], value)
+
+
+def mask_pii(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: secrets are dropped, personal fields and free text masked."""
+    for key, value in list(event.items()):
+        # Correlation ids are not personal data; masking would mangle UUIDs as "phone numbers".
+        if key in ("event", "request_id", "tenant_id", "user_id", "level", "timestamp"):
+            if key == "event" and isinstance(value, str):
+                event[key] = mask_text(value)
+            continue
+        if _SECRET_KEYS.search(key):
+            event[key] = "[redacted]"
+        elif _PII_KEYS.search(key) and isinstance(value, str):
+            event[key] = value[:1] + "***" if value else value
+        elif isinstance(value, str):
+            event[key] = mask_text(value)
+    return event
+
+
+def configure_logging(level: str = "INFO", json: bool = False) -> None:
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            mask_pii,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        cache_logger_on_first_use=True,
+    )
+
+
+REQUESTS = Counter("daiyun_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("daiyun_http_request_seconds", "HTTP request latency", ["method", "route"])
+
+
+class RequestContextMiddleware:
+    """Per request: an id (echoed as X-Request-ID), the body-size limit, logs and metrics.
+
+    The limit is enforced on Content-Length and again while reading, so a chunked body
+    without a length cannot slip past it.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        supplied = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = (
+            supplied if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", supplied) else uuid.uuid4().hex
+        )
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            await self._too_large(scope, receive, send)
+            return
+
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge
+            return message
+
+        status = 500
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started, status
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        start = time.perf_counter()
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            status = 413
+            await self._too_large(scope, receive, send)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            REQUESTS.labels(scope["method"], path, str(status)).inc()
+            LATENCY.labels(scope["method"], path).observe(time.perf_counter() - start)
+            structlog.get_logger("daiyun.http").info(
+                "request", method=scope["method"], route=path, status=status
+            )
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            413,
+            "payload-too-large",
+            f"The request body is larger than {self.max_body_bytes} bytes",
+        )
+        response.headers["connection"] = "close"
+        await response(scope, receive, send)

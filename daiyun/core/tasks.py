@@ -1,0 +1,127 @@
+"""The Celery app, its queues, and the task base for tenant work.
+
+Tenant work always names its tenant: :func:`tenant_task` registers a function
+``fn(session, *args)`` as a task called as ``task.delay(tenant_id, *args)``; the wrapper refuses
+to run without a tenant id, opens its own unit of work bound to that tenant, commits on success,
+and leaves nothing behind for the next task on the same worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import structlog
+from celery import Celery, Task
+from kombu import Queue
+
+from daiyun.core.config import get_settings
+from daiyun.core.db import unit_of_work
+
+QUEUES = ("default", "webhooks", "sync", "billing")
+
+R = TypeVar("R")
+
+
+class TenantRequired(ValueError):
+    """Tenant work was enqueued without a tenant id."""
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    app = Celery("daiyun", broker=settings.broker_url, backend=settings.result_backend)
+    app.conf.update(
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="default",
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=settings.result_backend is None,
+        # Acknowledge after the work is done, so a crash mid-task redelivers it;
+        # every task is written to be safe to run twice.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        # The SQL transport hands every transport option to create_engine(), which refuses
+        # polling_interval: there the transport's own 1 s poll applies.
+        broker_transport_options=(
+            {} if settings.broker_url.startswith("sqla+") else {"polling_interval": 0.2}
+        ),
+        timezone="UTC",
+        beat_schedule={
+            "outbox-relay": {
+                "task": "daiyun.events.relay",
+                "schedule": settings.outbox_relay_seconds,
+            },
+            "sync-schedule": {"task": "daiyun.sync.schedule", "schedule": 30.0},
+            "billing-cycle": {"task": "daiyun.billing.cycle", "schedule": 3600.0},
+        },
+        include=[
+            "daiyun.core.events.tasks",
+            "daiyun.tenants.tasks",
+            "daiyun.connectors.tasks",
+            "daiyun.billing.tasks",
+            "daiyun.platform.reports.tasks",
+        ],
+    )
+    return app
+
+
+celery_app = make_celery()
+
+
+def parse_tenant(value: Any) -> uuid.UUID:
+    if value in (None, ""):
+        raise TenantRequired("tenant work needs a tenant id")
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError as exc:
+        raise TenantRequired(f"not a tenant id: {value!r}") from exc
+
+
+def tenant_task(
+    name: str, queue: str = "default", **options: Any
+) -> Callable[[Callable[..., R]], Task]:
+    """Register ``fn(session, *args, **kwargs)`` as a task taking the tenant id first."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue}")
+    if options.get("autoretry_for"):
+        # A refusal is final: autoretry_for=(Exception,) must not retry a task with no tenant.
+        options["dont_autoretry_for"] = (*options.get("dont_autoretry_for", ()), TenantRequired)
+
+    def decorate(fn: Callable[..., R]) -> Task:
+        @functools.wraps(fn)
+        def run(tenant_id: Any, *args: Any, **kwargs: Any) -> R:
+            tenant = parse_tenant(tenant_id)
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(task=name, tenant_id=str(tenant))
+            try:
+                with unit_of_work(tenant) as session:
+                    return fn(session, *args, **kwargs)
+            finally:
+                structlog.contextvars.clear_contextvars()
+
+        task: Task = celery_app.task(name=name, queue=queue, **options)(run)
+        return task
+
+    return decorate
+
+
+def platform_task(
+    name: str, queue: str = "default", **options: Any
+) -> Callable[[Callable[..., R]], Task]:
+    """Register ``fn(session, *args)`` for work that spans tenants (it binds each one itself)."""
+
+    def decorate(fn: Callable[..., R]) -> Task:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> R:
+            structlog.contextvars.clear_contextvars()
+            with unit_of_work() as session:
+                return fn(session, *args, **kwargs)
+
+        task: Task = celery_app.task(name=name, queue=queue, **options)(run)
+        return task
+
+    return decorate
