@@ -15,7 +15,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 help:
 	@echo "make demo              create .venv, seed the demo agency, serve on http://$(HOST):$(PORT)"
 	@echo "make test              run the test suite (pytest -n auto)"
-	@echo "make lint              ruff check, ruff format --check, mypy"
+	@echo "make lint              ruff check, ruff format --check, mypy, the import contracts"
 	@echo "make check-migrations  the migrations match the models (on a fresh SQLite database)"
 	@echo "make messages          extract the portal's messages into its catalogs, then translate"
 	@echo "make clean             remove caches, build output and ./var (keeps .venv)"
@@ -51,6 +51,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy daiyun
+	$(BIN)/lint-imports --no-cache
 
 # The portal's translatable messages -> daiyun/portal/locale/*/LC_MESSAGES/messages.po; a test
 # fails while any of them has no translation.

@@ -288,7 +288,9 @@ def compute(period: Any, tenant_id: uuid.UUID) -> Any:
 
 def child(tenant_id: uuid.UUID, use_tracemalloc: bool, profile: bool) -> dict[str, Any]:
     """Measure compute and the SQL aggregate on the tenant's book, in this process."""
-    import daiyun.all_models  # noqa: F401  (every mapper, for the foreign keys)
+    from daiyun import departments
+
+    departments.load_models()  # every mapper, for the foreign keys
     from daiyun.billing.facts import Period
 
     period = Period(YEAR, MONTH)

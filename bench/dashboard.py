@@ -480,7 +480,9 @@ def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def measure(backend: str, args: argparse.Namespace, workdir: Path) -> None:
-    import daiyun.all_models  # noqa: F401  (every mapper, for the foreign keys)
+    from daiyun import departments
+
+    departments.load_models()  # every mapper, for the foreign keys
     from daiyun.core.db import unit_of_work
     from daiyun.platform.reports import repository, service
 

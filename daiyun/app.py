@@ -11,21 +11,15 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import create_engine, text
 
-from daiyun.billing.api import ingress as stripe_router
-from daiyun.billing.api import router as billing_router
-from daiyun.connectors.api import ingress as webhook_router
-from daiyun.connectors.api import router as shops_router
+from daiyun import departments
 from daiyun.core import errors
 from daiyun.core.config import get_settings
 from daiyun.core.db import get_engine
 from daiyun.core.errors import problem_response
 from daiyun.core.observability import RequestContextMiddleware, configure_logging
 from daiyun.core.tasks import celery_app
-from daiyun.platform.orders.api import router as orders_router
 from daiyun.portal.views import router as portal_router
 from daiyun.portal.web import STATIC_DIR, error_page
-from daiyun.tenants.api import router as tenants_router
-from daiyun.tenants.auth.api import router as auth_router
 
 API_PREFIX = "/api/v1"
 
@@ -72,14 +66,13 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix=API_PREFIX)
-    api.include_router(auth_router)
-    api.include_router(tenants_router)
-    api.include_router(orders_router)
-    api.include_router(shops_router)
-    api.include_router(billing_router)
+    modules = departments.api_modules()
+    for module in modules:
+        api.include_router(module.router)
     app.include_router(api)
-    app.include_router(webhook_router)
-    app.include_router(stripe_router)
+    for module in modules:
+        if hasattr(module, "ingress"):
+            app.include_router(module.ingress)
     app.include_router(portal_router)
     app.mount("/portal/static", StaticFiles(directory=STATIC_DIR), name="portal-static")
 

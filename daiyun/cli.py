@@ -23,11 +23,11 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from daiyun.connectors.commands import register as register_connector_commands
+from daiyun import departments
 from daiyun.core.config import VAR_DIR, get_settings
 from daiyun.core.errors import Problem
 from daiyun.core.tasks import QUEUES
-from daiyun.platform.reports.commands import register as register_report_commands
+from daiyun.sandboxes import commands as sandbox_commands
 from daiyun.supervisor import Child, Supervisor
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
@@ -42,6 +42,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _map_every_model() -> None:
+    # Before any command runs: every table's mapper, so every foreign key resolves.
+    departments.load_models()
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -326,7 +333,7 @@ def worker(
     names = parse_queues(queues)
     settings = get_settings()
     _ensure_parent(settings.broker_url)
-    from daiyun.core.tasks import celery_app
+    from daiyun.worker import celery_app
 
     _exit_with(celery_app.start(worker_argv(names, concurrency, pool)))
 
@@ -341,7 +348,7 @@ def beat(
     """Run Celery beat, the periodic scheduler (exactly one per deployment)."""
     schedule.parent.mkdir(parents=True, exist_ok=True)
     _ensure_parent(get_settings().broker_url)
-    from daiyun.core.tasks import celery_app
+    from daiyun.worker import celery_app
 
     _exit_with(
         celery_app.start(
@@ -522,8 +529,9 @@ def demo(
     )
 
 
-register_connector_commands(app)
-register_report_commands(app)
+for _module in departments.command_modules():
+    _module.register(app)
+sandbox_commands.register(app)
 
 
 def main() -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import make_url
 
-from daiyun import all_models  # noqa: F401  (fills the metadata)
+from daiyun import departments
 from daiyun.core.config import get_settings
 from daiyun.core.db import Base, make_engine
 from daiyun.tenants.rls import grant_app_role
 
+departments.load_models()  # fills the metadata
 config = context.config
 settings = get_settings()
 owner_url = config.attributes.get("owner_url") or settings.owner_database_url

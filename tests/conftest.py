@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from daiyun import departments
 from daiyun.core import db
 from daiyun.tenants import service as tenant_service
 from daiyun.tenants.auth.models import User
@@ -35,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("DAIYUN_TEST_DATABASE_URL")
 APP_ROLE = "daiyun_app"
 PASSWORD = "correct horse battery staple"
+
+departments.load_models()  # every mapper, so every foreign key resolves
 
 
 def _worker() -> str:

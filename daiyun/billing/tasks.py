@@ -25,6 +25,8 @@ from daiyun.tenants.models import Tenant
 
 log = structlog.get_logger()
 
+SCHEDULE = {"billing-cycle": {"task": "daiyun.billing.cycle", "schedule": 3600.0}}
+
 
 @subscribe("statement.finalized")
 def push_to_stripe(session: Session, event: OutboxEvent) -> None:

@@ -1,10 +1,9 @@
-"""Connector commands of the ``daiyun`` CLI: sandbox, sync (backfill) and rotate-keys."""
+"""Connector commands of the ``daiyun`` CLI: sync (backfill), push consumers and rotate-keys."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,35 +24,6 @@ def register(app: typer.Typer) -> None:
     """Add the connector commands to the CLI."""
 
     @app.command()
-    def sandbox(
-        host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(min=1, max=65535)] = 8100,
-        generate_every: Annotated[
-            float | None,
-            typer.Option(help="Seconds between new orders on every shop (off when omitted)"),
-        ] = None,
-        shops: Annotated[
-            Path | None,
-            typer.Option(help="JSON list of shops to register at start (written by `daiyun demo`)"),
-        ] = None,
-        seed: Annotated[int | None, typer.Option(help="Random seed, for repeatable data")] = None,
-        initial_orders: Annotated[
-            int, typer.Option(min=0, help="Orders per shop over the past week, at start")
-        ] = 0,
-    ) -> None:
-        """Serve the sandbox Shopify, WooCommerce and Amazon on one port (for demos and tests)."""
-        from daiyun.sandboxes.marketplaces.server import serve
-
-        serve(
-            host,
-            port,
-            generate_every=generate_every,
-            seed=seed,
-            shops_file=shops,
-            initial_orders=initial_orders,
-        )
-
-    @app.command()
     def sync(
         tenant: Annotated[str, typer.Option(help="The tenant's slug")],
         shop: Annotated[str, typer.Option(help="The shop's id")],
@@ -61,7 +31,6 @@ def register(app: typer.Typer) -> None:
         until: Annotated[str | None, typer.Option(help="Up to this time (default: now)")] = None,
     ) -> None:
         """Backfill a shop's orders now, in this process, and print the run's figures."""
-        import daiyun.all_models  # noqa: F401  (every mapper, for the foreign keys)
         from daiyun.connectors import service, sync
         from daiyun.core.db import unit_of_work
         from daiyun.tenants.models import Tenant
@@ -109,7 +78,6 @@ def register(app: typer.Typer) -> None:
         import signal
         import threading
 
-        import daiyun.all_models  # noqa: F401  (every mapper, for the foreign keys)
         from daiyun.connectors.channels import PUSH_CONSUMERS
         from daiyun.connectors.push import run_consumers
 

@@ -54,6 +54,8 @@ RELAY_BATCH = 200
 # After a failed pass (database or broker down) the relay waits longer, up to this.
 RELAY_MAX_BACKOFF_SECONDS = 15.0
 
+SCHEDULE = {"sync-schedule": {"task": "daiyun.sync.schedule", "schedule": 30.0}}
+
 
 def relay_deliveries(tenant_id: uuid.UUID) -> int:
     """Publish the tenant's stored deliveries not queued yet (up to :data:`RELAY_BATCH`) and

@@ -50,21 +50,6 @@ def make_celery() -> Celery:
             {} if settings.broker_url.startswith("sqla+") else {"polling_interval": 0.2}
         ),
         timezone="UTC",
-        beat_schedule={
-            "outbox-relay": {
-                "task": "daiyun.events.relay",
-                "schedule": settings.outbox_relay_seconds,
-            },
-            "sync-schedule": {"task": "daiyun.sync.schedule", "schedule": 30.0},
-            "billing-cycle": {"task": "daiyun.billing.cycle", "schedule": 3600.0},
-        },
-        include=[
-            "daiyun.core.events.tasks",
-            "daiyun.tenants.tasks",
-            "daiyun.connectors.tasks",
-            "daiyun.billing.tasks",
-            "daiyun.platform.reports.tasks",
-        ],
     )
     return app
 

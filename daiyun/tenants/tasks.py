@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
 from daiyun.core.events import service
 from daiyun.core.events.tasks import deliver
@@ -12,6 +13,13 @@ from daiyun.core.tasks import platform_task
 from daiyun.tenants.models import Tenant
 
 BATCH = 500
+
+SCHEDULE = {
+    "outbox-relay": {
+        "task": "daiyun.events.relay",
+        "schedule": get_settings().outbox_relay_seconds,
+    },
+}
 
 
 @platform_task("daiyun.events.relay")

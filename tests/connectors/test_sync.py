@@ -234,7 +234,8 @@ def test_an_amazon_token_dying_mid_sync_is_refreshed(world: World, sandbox: Sand
 def _start_sync_process(database: TestDatabase, tenant_id: uuid.UUID, run_id: uuid.UUID) -> Any:
     code = (
         "import sys, uuid\n"
-        "import daiyun.all_models\n"
+        "from daiyun import departments\n"
+        "departments.load_models()\n"
         "from daiyun.connectors import sync\n"
         "sync.execute(uuid.UUID(sys.argv[1]), uuid.UUID(sys.argv[2]))\n"
     )

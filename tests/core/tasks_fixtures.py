@@ -27,10 +27,11 @@ from kombu.transport.sqlalchemy import Transport as SqlaTransport
 from sqlalchemy.engine import Engine
 
 from daiyun.core import db
-from daiyun.core.tasks import QUEUES, celery_app
+from daiyun.core.tasks import QUEUES
 from daiyun.tenants import service as tenant_service
 from daiyun.tenants.schemas import TenantCreate
 from daiyun.tenants.tasks import relay
+from daiyun.worker import celery_app
 
 BROKER_ENV = "DAIYUN_TEST_BROKER_URL"
 WAIT_SECONDS = 30.0

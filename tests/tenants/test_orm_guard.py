@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-import daiyun.all_models  # noqa: F401  (the registry must hold every model)
+from daiyun import departments
 from daiyun.billing import service as billing
 from daiyun.billing.facts import Period, ServiceKind
 from daiyun.billing.models import (
@@ -100,6 +100,8 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
 
 # `<qualifier>.tenant_id = <bound parameter>` on SQLite (qmark) and psycopg (pyformat).
 PREDICATE = re.compile(r"\b(\w+)\.tenant_id = (?:\?|%\(\w+\)s)")
+
+departments.load_models()  # the registry must hold every model
 
 
 # --- data ------------------------------------------------------------------------------------

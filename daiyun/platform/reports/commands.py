@@ -29,7 +29,6 @@ def register(app: typer.Typer) -> None:
         Run it after a tenant's time zone changes, or whenever the rollups are in doubt; each
         tenant is rebuilt in its own transaction.
         """
-        import daiyun.all_models  # noqa: F401  (every mapper, for the foreign keys)
         from daiyun.core.db import unit_of_work
         from daiyun.platform.reports import repository, service
 
