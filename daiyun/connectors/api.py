@@ -26,6 +26,7 @@ from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
 from daiyun.core.idempotency import idempotent
 from daiyun.core.pagination import Cursor, Limit, Page, paginate
+from daiyun.core.tasks import enqueue_after_commit
 from daiyun.tenants.api import IdempotencyKey
 from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
 from daiyun.tenants.auth.permissions import Permission
@@ -94,10 +95,8 @@ def start_sync(
     shop = service.get(session, shop_id, lock=True)
     run = sync.plan(session, shop, "backfill" if body.since else "manual", body.since, body.until)
     audit.record(session, "shop.sync_started", f"shop:{shop.id}", {"run": str(run.id)})
-    read = SyncRunRead.model_validate(run)
-    session.commit()
-    run_sync.delay(str(access.tenant.id), str(run.id))
-    return read
+    enqueue_after_commit(session, run_sync, str(access.tenant.id), str(run.id))
+    return SyncRunRead.model_validate(run)
 
 
 @router.get("/shops/{shop_id}/sync-runs", response_model=Page[SyncRunRead])
@@ -136,10 +135,8 @@ def replay_delivery(session: SessionDep, access: Manager, delivery_id: uuid.UUID
     """Apply a stored delivery again (an older update still never overwrites a newer one)."""
     delivery = webhooks.replay(session, delivery_id)
     audit.record(session, "webhook.replayed", f"webhook_delivery:{delivery.id}")
-    read = DeliveryRead.model_validate(delivery)
-    session.commit()
-    process_delivery.delay(str(access.tenant.id), str(delivery.id))
-    return read
+    enqueue_after_commit(session, process_delivery, str(access.tenant.id), str(delivery.id))
+    return DeliveryRead.model_validate(delivery)
 
 
 @ingress.post("/webhooks/{channel}/{shop_key}", response_model=Acknowledgement)

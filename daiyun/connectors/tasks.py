@@ -28,7 +28,13 @@ from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
-from daiyun.core.tasks import celery_app, parse_tenant, platform_task, tenant_task
+from daiyun.core.tasks import (
+    celery_app,
+    enqueue_after_commit,
+    parse_tenant,
+    platform_task,
+    tenant_task,
+)
 from daiyun.tenants.models import Tenant
 
 log = structlog.get_logger()
@@ -159,24 +165,22 @@ def schedule(session: Session) -> dict[str, int]:
     stuck_before = now - timedelta(seconds=settings.webhook_sweep_seconds)
     counts = {"planned": 0, "resumed": 0, "requeued": 0}
     for tenant_id in list(session.scalars(select(Tenant.id))):
-        runs: list[uuid.UUID] = []
+        tenant = str(tenant_id)
         with unit_of_work(tenant_id) as tenant_session:
             for shop in repository.due_shops(tenant_session, due_before):
                 try:
-                    runs.append(sync.plan(tenant_session, shop, "schedule").id)
-                    counts["planned"] += 1
+                    run = sync.plan(tenant_session, shop, "schedule")
                 except Problem:
                     continue  # a run is alive or the window is empty: next time
+                enqueue_after_commit(tenant_session, run_sync, tenant, str(run.id))
+                counts["planned"] += 1
             for run in repository.stalled_runs(tenant_session, stalled_before):
                 run.heartbeat_at = now  # one pick-up per lease, not one per beat
-                runs.append(run.id)
+                enqueue_after_commit(tenant_session, run_sync, tenant, str(run.id))
                 counts["resumed"] += 1
-            stuck = repository.unprocessed_deliveries(tenant_session, stuck_before)
-        for run_id in runs:
-            run_sync.delay(str(tenant_id), str(run_id))
-        for delivery_id in stuck:
-            process_delivery.delay(str(tenant_id), str(delivery_id))
-        counts["requeued"] += len(stuck)
+            for delivery_id in repository.unprocessed_deliveries(tenant_session, stuck_before):
+                enqueue_after_commit(tenant_session, process_delivery, tenant, str(delivery_id))
+                counts["requeued"] += 1
     return counts
 
 

@@ -1,9 +1,12 @@
-"""The Celery app, its queues, and the task base for tenant work.
+"""The Celery app, its queues, the task base for tenant work, and enqueueing after commit.
 
 Tenant work always names its tenant: :func:`tenant_task` registers a function
 ``fn(session, *args)`` as a task called as ``task.delay(tenant_id, *args)``; the wrapper refuses
 to run without a tenant id, opens its own unit of work bound to that tenant, commits on success,
 and leaves nothing behind for the next task on the same worker.
+
+Work for after a change is enqueued with :func:`enqueue_after_commit`: the message leaves once the
+transaction has committed (so the task finds what it was sent for), and never if it rolls back.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any, TypeVar
 import structlog
 from celery import Celery, Task
 from kombu import Queue
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
@@ -23,6 +28,10 @@ from daiyun.core.db import unit_of_work
 QUEUES = ("default", "webhooks", "sync", "billing")
 
 R = TypeVar("R")
+
+log = structlog.get_logger()
+
+_AFTER_COMMIT = "daiyun_after_commit"
 
 
 class TenantRequired(ValueError):
@@ -110,3 +119,27 @@ def platform_task(
         return task
 
     return decorate
+
+
+def enqueue_after_commit(session: Session, task: Task, *args: Any) -> None:
+    """Send ``task.delay(*args)`` once ``session`` commits; a rollback drops it.
+
+    No service or endpoint commits (the unit of work does), so this is how work is queued for a
+    change. The change itself is the durable intent: a message the broker refuses after the
+    commit is logged, and the periodic sweep of the domain that owns the change sends it again.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append((task, args))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_after_commit(session: Session) -> None:
+    for task, args in session.info.pop(_AFTER_COMMIT, ()):
+        try:
+            task.delay(*args)
+        except Exception:
+            log.exception("could not queue a task after commit", task=task.name)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_rollback(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)

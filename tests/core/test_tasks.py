@@ -22,10 +22,16 @@ from daiyun.core import db
 from daiyun.core.events import tasks as event_tasks  # noqa: F401  (registers deliver)
 from daiyun.core.events.models import OutboxEvent
 from daiyun.core.events.service import emit
-from daiyun.core.tasks import QUEUES, celery_app, platform_task, tenant_task
+from daiyun.core.tasks import (
+    QUEUES,
+    celery_app,
+    enqueue_after_commit,
+    platform_task,
+    tenant_task,
+)
 from daiyun.core.tenancy import TenantContextMissing, current_tenant
 from daiyun.tenants import tasks as tenant_tasks  # noqa: F401  (registers the relay)
-from tests.core.tasks_fixtures import new_tenant_id, result_of, running_worker
+from tests.core.tasks_fixtures import new_tenant_id, result_of, running_worker, wait_for
 
 # Bodies that ran, by marker: the worker runs in this process, so the test can look.
 BODY_RAN: list[str] = []
@@ -77,6 +83,12 @@ def record(session: Session, marker: str) -> str:
 def whoami(session: Session) -> dict[str, Any]:
     session.scalars(select(OutboxEvent).limit(1)).all()
     return _where_am_i(session)
+
+
+@tenant_task("tests.tasks.find_event", queue="sync")
+def find_event(session: Session, event_id: str) -> None:
+    found = session.get(OutboxEvent, (current_tenant(session), uuid.UUID(event_id)))
+    BODY_RAN.append(f"{event_id}:{'found' if found else 'missing'}")
 
 
 @celery_app.task(name="tests.tasks.bare_probe", queue="billing", ignore_result=False)
@@ -204,3 +216,31 @@ def test_tasks_are_acknowledged_late() -> None:
         t.name for t in ours
     }
     assert all(t.acks_late for t in ours), [t.name for t in ours if not t.acks_late]
+
+
+def test_work_enqueued_with_a_change_leaves_after_its_commit(
+    tenants: tuple[uuid.UUID, uuid.UUID],
+) -> None:
+    """The task is sent once the unit of work commits, so it finds the row it was sent for."""
+    tenant = tenants[0]
+    with db.unit_of_work(tenant) as session:
+        event = emit(session, "test.noop", {})
+        session.flush()
+        enqueue_after_commit(session, find_event, str(tenant), str(event.id))
+        assert not any(m.startswith(str(event.id)) for m in BODY_RAN)  # not before the commit
+    wait_for(lambda: f"{event.id}:found" in BODY_RAN, "the task sent after commit")
+
+
+def test_work_enqueued_with_a_change_that_rolls_back_is_never_sent(
+    tenants: tuple[uuid.UUID, uuid.UUID],
+) -> None:
+    tenant = tenants[0]
+    dropped, control = uuid.uuid4().hex, uuid.uuid4().hex
+    with pytest.raises(RuntimeError), db.unit_of_work(tenant) as session:
+        enqueue_after_commit(session, record, str(tenant), dropped)
+        raise RuntimeError("the change fails")
+    with db.unit_of_work(tenant) as session:
+        enqueue_after_commit(session, record, str(tenant), control)
+    # One queue, one worker thread: once the later task has run, the earlier one would have too.
+    wait_for(lambda: control in BODY_RAN, "the control task")
+    assert dropped not in BODY_RAN

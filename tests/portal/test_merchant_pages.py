@@ -21,7 +21,7 @@ from daiyun.connectors.models import ShopStatus
 from daiyun.core.db import unit_of_work
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.normalized import NormalizedRefund, OrderStatus
-from daiyun.platform.orders.review import ReviewSettings
+from daiyun.platform.orders.rules import ReviewSettings
 from daiyun.platform.reports import service as reports_service
 from daiyun.portal import i18n
 from daiyun.portal.i18n import Formatter

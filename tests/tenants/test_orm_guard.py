@@ -53,7 +53,7 @@ from daiyun.core.tenancy import (
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, OrderEvent, OrderLine, OrderRefund, ReviewPolicy
 from daiyun.platform.orders.normalized import NormalizedRefund
-from daiyun.platform.orders.review import ReviewSettings
+from daiyun.platform.orders.rules import ReviewSettings
 from daiyun.platform.reports import service as report_service
 from daiyun.platform.reports.models import DailyProductSales, DailySales
 from daiyun.tenants.auth.models import User

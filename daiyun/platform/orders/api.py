@@ -13,7 +13,7 @@ from daiyun.core.pagination import Cursor, Limit, Page, paginate
 from daiyun.platform.orders import repository, service
 from daiyun.platform.orders.models import Order
 from daiyun.platform.orders.normalized import OrderStatus
-from daiyun.platform.orders.review import ReviewSettings
+from daiyun.platform.orders.rules import ReviewSettings
 from daiyun.platform.orders.schemas import CancelBody, OrderDetail, OrderRead, ReleaseBody
 from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
 from daiyun.tenants.auth.permissions import Permission

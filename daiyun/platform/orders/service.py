@@ -24,7 +24,7 @@ from daiyun.core.errors import Problem
 from daiyun.core.events.service import emit, emit_many, pending_event
 from daiyun.core.ids import new_id, utcnow
 from daiyun.core.tenancy import TenantContextMissing, current_tenant
-from daiyun.platform.orders import repository, review
+from daiyun.platform.orders import repository, rules
 from daiyun.platform.orders.models import (
     Order,
     OrderEvent,
@@ -109,7 +109,7 @@ class _Batch:
             self.session, self.shop_id, (o.external_id for o in orders), lock=True
         )
         fresh = [o for o in orders if o.external_id not in existing]
-        fingerprints = {o.external_id: review.duplicate_fingerprint(o) for o in fresh}
+        fingerprints = {o.external_id: rules.duplicate_fingerprint(o) for o in fresh}
         reviewer = _Reviewer(self.session, self.shop_id)
         reviewer.load_matches(
             [fingerprints[o.external_id] for o in fresh if o.status not in CLOSING]
@@ -143,7 +143,7 @@ class _Batch:
         self, incoming: NormalizedOrder, fingerprint: str, reviewer: _Reviewer
     ) -> dict[str, Any]:
         reasons = [] if incoming.status in CLOSING else reviewer.reasons(incoming, fingerprint)
-        auto = not reasons and review.auto_approved(incoming, self.shop_id, reviewer.settings)
+        auto = not reasons and rules.auto_approved(incoming, self.shop_id, reviewer.settings)
         order_id = new_id()
         hold_reasons = [r.as_dict() for r in reasons]
         row: dict[str, Any] = {
@@ -247,9 +247,9 @@ class _Reviewer:
         self.session = session
         self.shop_id = shop_id
         stored = repository.policy(session)
-        self.settings = review.ReviewSettings.from_stored(stored.settings if stored else {})
+        self.settings = rules.ReviewSettings.from_stored(stored.settings if stored else {})
         count, total, items = repository.shop_norms(session, shop_id)
-        self.norms = review.ShopNorms(count, total, items)
+        self.norms = rules.ShopNorms(count, total, items)
         self.window = timedelta(hours=self.settings.duplicate_window_hours)
         # fingerprint -> order id -> (external id, placed at, still live)
         self.matches: dict[str, dict[uuid.UUID, tuple[str, datetime, bool]]] = {}
@@ -273,7 +273,7 @@ class _Reviewer:
         live = status != OrderStatus.cancelled
         self.matches.setdefault(fingerprint, {})[order_id] = (external_id, placed_at, live)
 
-    def reasons(self, order: NormalizedOrder, fingerprint: str) -> list[review.HoldReason]:
+    def reasons(self, order: NormalizedOrder, fingerprint: str) -> list[rules.HoldReason]:
         duplicates = 0
         if self.settings.check_duplicates:
             low, high = order.placed_at - self.window, order.placed_at + self.window
@@ -282,7 +282,7 @@ class _Reviewer:
                 for external_id, placed_at, live in self.matches.get(fingerprint, {}).values()
                 if live and external_id != order.external_id and low <= placed_at <= high
             )
-        return review.evaluate(order, self.shop_id, self.settings, self.norms, duplicates)
+        return rules.evaluate(order, self.shop_id, self.settings, self.norms, duplicates)
 
     def created(self, order_id: uuid.UUID, order: NormalizedOrder, fingerprint: str) -> None:
         if self.settings.check_duplicates:
@@ -472,14 +472,14 @@ def cancel(session: Session, order_id: uuid.UUID, user_id: uuid.UUID, reason: st
     return order
 
 
-def review_settings(session: Session) -> review.ReviewSettings:
+def review_settings(session: Session) -> rules.ReviewSettings:
     stored = repository.policy(session)
-    return review.ReviewSettings.from_stored(stored.settings if stored else {})
+    return rules.ReviewSettings.from_stored(stored.settings if stored else {})
 
 
 def update_review_settings(
-    session: Session, settings: review.ReviewSettings
-) -> review.ReviewSettings:
+    session: Session, settings: rules.ReviewSettings
+) -> rules.ReviewSettings:
     """Replace the tenant's review rules (applies to orders imported from now on)."""
     stored = repository.policy(session)
     if stored is None:

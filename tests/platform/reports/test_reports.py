@@ -30,7 +30,7 @@ from daiyun.platform.orders.normalized import (
     NormalizedRefund,
     OrderStatus,
 )
-from daiyun.platform.orders.review import ReviewSettings
+from daiyun.platform.orders.rules import ReviewSettings
 from daiyun.platform.reports import repository, service
 from daiyun.platform.reports.tasks import refresh_for_order_event
 from daiyun.tenants import service as tenant_service

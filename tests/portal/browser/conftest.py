@@ -28,7 +28,7 @@ from daiyun.billing.terms import ContractTerms
 from daiyun.core import db
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.normalized import NormalizedRefund, OrderStatus
-from daiyun.platform.orders.review import ReviewSettings
+from daiyun.platform.orders.rules import ReviewSettings
 from daiyun.platform.reports import service as reports_service
 from daiyun.tenants import service as tenant_service
 from daiyun.tenants.auth.models import User

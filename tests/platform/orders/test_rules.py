@@ -18,7 +18,7 @@ from daiyun.platform.orders.normalized import (
     NormalizedOrder,
     OrderStatus,
 )
-from daiyun.platform.orders.review import (
+from daiyun.platform.orders.rules import (
     HoldCode,
     HoldReason,
     ReviewSettings,
