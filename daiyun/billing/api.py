@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
-import structlog
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 
-from daiyun.billing import exports, repository, service, stripe_client
+from daiyun.billing import exports, repository, service, webhooks
 from daiyun.billing.facts import Period
-from daiyun.billing.models import ServiceFactRecord, Statement, StatementStatus, StripeEvent
+from daiyun.billing.models import ServiceFactRecord, Statement, StatementStatus
 from daiyun.billing.schemas import (
     ContractCreate,
     ContractRead,
@@ -27,17 +23,12 @@ from daiyun.billing.schemas import (
     VoidBody,
     preview_of,
 )
-from daiyun.billing.tasks import process_stripe_event
-from daiyun.core.config import get_settings
-from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
-from daiyun.core.ids import utcnow
 from daiyun.core.pagination import Cursor, Limit, Page, paginate
 from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
 from daiyun.tenants.auth.permissions import Permission
 
 router = APIRouter(prefix="/tenants/{tenant}", tags=["billing"])
-log = structlog.get_logger()
 P = Permission
 Reader = Annotated[TenantAccess, Depends(tenant_access(P.billing_read))]
 Manager = Annotated[TenantAccess, Depends(tenant_access(P.billing_manage))]
@@ -208,53 +199,16 @@ def statement_pdf(session: SessionDep, access: Reader, statement_id: uuid.UUID) 
 ingress = APIRouter(tags=["webhooks"])
 
 
-def _store_stripe_event(body: bytes, header: str | None) -> tuple[uuid.UUID | None, str, str]:
-    """Verify and store a Stripe event once; returns (tenant, event id, accepted|duplicate)."""
-    secret = get_settings().stripe_webhook_secret
-    if not secret:
-        raise Problem(404, "not-configured", "Stripe webhooks are not configured here")
-    try:
-        event = stripe_client.verify_webhook(body, header, secret)
-    except stripe_client.SignatureError as exc:
-        raise Problem(401, "invalid-signature", str(exc)) from exc
-    try:
-        event_id = str(event["id"])[:100]
-        invoice = event["data"]["object"]
-        created = datetime.fromtimestamp(int(event["created"]), UTC)
-        tenant_text = (invoice.get("metadata") or {}).get("tenant_id")
-        tenant_id = uuid.UUID(tenant_text) if tenant_text else None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise Problem(400, "malformed-event", "The event is not a Stripe invoice event") from exc
-    with unit_of_work() as session:
-        try:
-            with session.begin_nested():
-                session.add(
-                    StripeEvent(
-                        id=event_id,
-                        type=str(event.get("type", ""))[:100],
-                        created=created,
-                        invoice_id=str(invoice.get("id", ""))[:100] or None,
-                        outcome=None if tenant_id else "no tenant in the invoice metadata",
-                        processed_at=None if tenant_id else utcnow(),
-                    )
-                )
-                session.flush()
-        except IntegrityError:
-            return tenant_id, event_id, "duplicate"
-    return tenant_id, event_id, "accepted"
+async def raw_body(request: Request) -> bytes:
+    """The request body exactly as sent: the signature is computed over these bytes."""
+    return await request.body()
 
 
 @ingress.post("/webhooks/stripe", response_model=StripeAcknowledgement)
-async def stripe_webhook(request: Request) -> StripeAcknowledgement:
+def stripe_webhook(
+    session: SessionDep, request: Request, body: Annotated[bytes, Depends(raw_body)]
+) -> StripeAcknowledgement:
     """Stripe's invoice events: 401 on a bad or stale signature (tolerance 300 s), stored once
     by event id, applied to the statement's payment state in a ``billing``-queue task."""
-    body = await request.body()
-    tenant_id, event_id, status = await run_in_threadpool(
-        _store_stripe_event, body, request.headers.get("stripe-signature")
-    )
-    if status == "accepted" and tenant_id is not None:
-        try:
-            await run_in_threadpool(process_stripe_event.delay, str(tenant_id), event_id)
-        except Exception:
-            log.exception("could not queue a Stripe event")
-    return StripeAcknowledgement(status=status, event_id=event_id)
+    receipt = webhooks.receive(session, body, request.headers.get("stripe-signature"))
+    return StripeAcknowledgement(status=receipt.status, event_id=receipt.event_id)

@@ -84,13 +84,13 @@ def every_order(session: Session, base: PeriodBase) -> list[OrderFact]:
     by = base.selection.terms.base.date
     while True:
         ids = repository.grouped_order_ids(session, base.selection, after=after, limit=PAGE)
-        orders += [_fact(order) for order in repository.orders_by_id(session, ids, by)]
+        orders += [_fact(order) for order in order_service.orders_with_lines(session, ids, by)]
         if len(ids) < PAGE:
             return orders
         after = ids[-1]
 
 
-def _fact(order: repository.IndividualOrder) -> OrderFact:
+def _fact(order: order_service.OrderWithLines) -> OrderFact:
     return OrderFact(
         order_id=str(order.id),
         channel=order.channel,
@@ -194,7 +194,7 @@ def _orders_on(
             )
         if not ids:
             break
-        orders = [_fact(o) for o in repository.orders_by_id(session, ids, terms.base.date)]
+        orders = [_fact(o) for o in order_service.orders_with_lines(session, ids, terms.base.date)]
         kept = [o for o in orders if o.channel not in terms.base.excluded_channels]
         found += [
             share.order.key

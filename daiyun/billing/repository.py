@@ -38,7 +38,7 @@ from daiyun.billing.models import (
 )
 from daiyun.billing.terms import ContractTerms
 from daiyun.core.tenancy import TenantContextMissing, current_tenant
-from daiyun.platform.orders.models import Order, OrderLine, OrderRefund
+from daiyun.platform.orders import service as order_service
 
 
 def contract(session: Session, *, lock: bool = False) -> Contract | None:
@@ -134,8 +134,11 @@ def account(session: Session) -> BillingAccount | None:
 #
 # A period's orders are never loaded one by one to bill them: the database sums them per channel
 # (and per category), and only the few orders whose split is not in whole minor units (a refund
-# in the period, a category share scaled down to the base) are read as facts. Every statement
-# carries the tenant explicitly, so Core inserts and subqueries are scoped like ORM reads.
+# in the period, a category share scaled down to the base) are read as facts. The order book
+# hands over its rows as a subquery (``order_service.billable_orders``), which the statements here
+# join with what billing recorded as billed, so the database still does it all in one statement.
+# Every statement carries the tenant explicitly, so Core inserts and subqueries are scoped like
+# ORM reads.
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,23 @@ class Selection:
     def rated_categories(self) -> list[str]:
         commission = self.terms.commission
         return sorted(set(commission.categories.values()) & set(commission.category_rates))
+
+    @property
+    def orders(self) -> order_service.BillableOrders:
+        """The order book's side: which orders, with the line sums the split needs (whether
+        they were billed is billing's own side, :func:`_billed_filter`)."""
+        terms = self.terms
+        rated = self.rated_categories
+        return order_service.BillableOrders(
+            start=self.start,
+            end=self.end,
+            by=terms.base.date,
+            statuses=tuple(sorted(terms.base.statuses)),
+            currency=terms.currency,
+            excluded_skus=tuple(sorted(terms.base.excluded_skus)),
+            categories=tuple(terms.commission.categories.items()) if rated else (),
+            summed_categories=tuple(rated),
+        )
 
 
 @dataclass(frozen=True)
@@ -198,10 +218,6 @@ def order_key(session: Session, column: Any) -> ColumnElement[str]:
 UUID_PARTS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
 
 
-def _date_column(selection: Selection) -> Any:
-    return Order.paid_at if selection.terms.base.date == "paid" else Order.placed_at
-
-
 def selection(
     session: Session, terms: ContractTerms, start: datetime, end: datetime, *, billed: bool = False
 ) -> Selection:
@@ -214,88 +230,46 @@ def selection(
     return Selection(terms, start, end, billed, session.scalar(newest))
 
 
-def _where(session: Session, selection: Selection) -> list[ColumnElement[bool]]:
-    tenant = _tenant(session)
-    column = _date_column(selection)
-    where = [
-        Order.tenant_id == tenant,
-        column >= selection.start,
-        column < selection.end,
-        Order.status.in_(sorted(selection.terms.base.statuses)),
-        Order.currency == selection.terms.currency,
-    ]
-    newest = selection.newest_billed
+def _billed_filter(
+    session: Session, selection: Selection, order_id: Any
+) -> list[ColumnElement[bool]]:
+    """The selection's orders among those billed already, or among those not billed yet."""
     billed = (
         select(BilledFact.id)
-        .where(BilledFact.tenant_id == tenant, BilledFact.order_id == Order.id)
+        .where(BilledFact.tenant_id == _tenant(session), BilledFact.order_id == order_id)
         .exists()
     )
     if selection.billed:
-        where.append(billed)
-    elif newest is not None:
+        return [billed]
+    if selection.newest_billed is not None:
         # Only orders created before the newest billed one are looked up.
-        where.append(or_(Order.id > newest, ~billed))
-    return where
-
-
-def _line_sum(tenant: uuid.UUID, condition: ColumnElement[bool] | None) -> Any:
-    stmt = select(func.coalesce(func.sum(OrderLine.total_minor), 0)).where(
-        OrderLine.tenant_id == tenant, OrderLine.order_id == Order.id
-    )
-    if condition is not None:
-        stmt = stmt.where(condition)
-    return stmt.scalar_subquery()
-
-
-def _category_of(selection: Selection) -> Any:
-    """The category of a line's SKU: the longest matching prefix (compared exactly)."""
-    prefixes = sorted(selection.terms.commission.categories.items(), key=lambda p: -len(p[0]))
-    return case(
-        *[(func.substr(OrderLine.sku, 1, len(p)) == p, name) for p, name in prefixes],
-        else_=None,
-    )
+        return [or_(order_id > selection.newest_billed, ~billed)]
+    return []
 
 
 def _per_order(session: Session, selection: Selection) -> Any:
     """One row per order of the selection: id, channel, base, and what the split needs."""
-    tenant = _tenant(session)
+    orders = order_service.billable_orders(session, selection.orders)
     rule = selection.terms.base
-    raw: Any = Order.total_minor
+    raw: Any = orders.c.total_minor
     if not rule.include_shipping:
-        raw = raw - Order.shipping_minor
+        raw = raw - orders.c.shipping_minor
     if not rule.include_tax:
-        raw = raw - Order.tax_minor
-    excluded = sorted(rule.excluded_skus)
-    kept_sku = OrderLine.sku.not_in(excluded) if excluded else None
-    if excluded:
-        raw = raw - _line_sum(tenant, OrderLine.sku.in_(excluded))
-    base = case((raw > 0, raw), else_=0)
-    # Refunds are few: their orders are looked up once, not a refund probe per order.
-    refunded = Order.id.in_(_refunded_orders(tenant, selection))
+        raw = raw - orders.c.tax_minor
+    if rule.excluded_skus:
+        raw = raw - orders.c.excluded_minor
     columns: list[Any] = [
-        Order.id.label("id"),
-        Order.channel.label("channel"),
-        base.label("base"),
-        refunded.label("refunded"),
+        orders.c.id,
+        orders.c.channel,
+        case((raw > 0, raw), else_=0).label("base"),
+        orders.c.refunded,
     ]
     rated = selection.rated_categories
     if rated:
-        columns.append(_line_sum(tenant, kept_sku).label("kept"))
-        category = _category_of(selection)
-        for n, name in enumerate(rated):
-            condition = category == name
-            if kept_sku is not None:
-                condition = condition & kept_sku
-            columns.append(_line_sum(tenant, condition).label(f"c{n}"))
-    return select(*columns).where(*_where(session, selection)).subquery("per_order")
-
-
-def _refunded_orders(tenant: uuid.UUID, selection: Selection) -> Any:
-    return select(OrderRefund.order_id).where(
-        OrderRefund.tenant_id == tenant,
-        OrderRefund.refunded_at >= selection.start,
-        OrderRefund.refunded_at < selection.end,
-    )
+        columns.append(orders.c.kept_minor.label("kept"))
+        columns += [orders.c[f"category_{n}_minor"].label(f"c{n}") for n in range(len(rated))]
+    billed = _billed_filter(session, selection, orders.c.id)
+    return select(*columns).where(*billed).subquery("per_order")
 
 
 def _by_channel(terms: ContractTerms) -> bool:
@@ -371,66 +345,21 @@ def channel_sums(session: Session, selection: Selection) -> list[ChannelSums]:
     return found
 
 
-@dataclass(frozen=True)
-class IndividualOrder:
-    id: uuid.UUID
-    channel: str
-    at: datetime
-    total_minor: int
-    shipping_minor: int
-    tax_minor: int
-    lines: tuple[tuple[str, int], ...]
-
-
 def individual_orders(
     session: Session, selection: Selection, *, after: uuid.UUID | None = None, limit: int = 1000
-) -> list[IndividualOrder]:
+) -> list[order_service.OrderWithLines]:
     """A page (by id) of the selection's orders the engine takes one by one, with their lines."""
     rows = _per_order(session, selection)
     individual = _individual(selection, rows)
     if not selection.rated_categories:
         # Only refunded orders: look them up by id instead of scanning the period.
-        individual = rows.c.id.in_(_refunded_orders(_tenant(session), selection))
+        refunded = order_service.refunded_order_ids(session, selection.start, selection.end)
+        individual = rows.c.id.in_(refunded)
     stmt = select(rows.c.id).where(individual).order_by(rows.c.id).limit(limit)
     if after is not None:
         stmt = stmt.where(rows.c.id > after)
-    return orders_by_id(session, list(session.scalars(stmt)), selection.terms.base.date)
-
-
-def orders_by_id(session: Session, ids: list[uuid.UUID], by: str) -> list[IndividualOrder]:
-    """Orders with their (sku, total) lines, in the order of ``ids``."""
-    if not ids:
-        return []
-    tenant = _tenant(session)
-    lines: dict[uuid.UUID, list[tuple[str, int]]] = {}
-    stmt = (
-        select(OrderLine.order_id, OrderLine.sku, OrderLine.total_minor)
-        .where(OrderLine.tenant_id == tenant, OrderLine.order_id.in_(ids))
-        .order_by(OrderLine.order_id, OrderLine.position)
-    )
-    for order_id, sku, total in session.execute(stmt):
-        lines.setdefault(order_id, []).append((sku, int(total)))
-    found = {}
-    stmt2 = select(
-        Order.id,
-        Order.channel,
-        Order.paid_at,
-        Order.placed_at,
-        Order.total_minor,
-        Order.shipping_minor,
-        Order.tax_minor,
-    ).where(Order.tenant_id == tenant, Order.id.in_(ids))
-    for row in session.execute(stmt2):
-        found[row.id] = IndividualOrder(
-            row.id,
-            row.channel,
-            (row.paid_at if by == "paid" else None) or row.placed_at,
-            int(row.total_minor),
-            int(row.shipping_minor),
-            int(row.tax_minor),
-            tuple(lines.get(row.id, ())),
-        )
-    return [found[i] for i in ids if i in found]
+    ids = list(session.scalars(stmt))
+    return order_service.orders_with_lines(session, ids, selection.terms.base.date)
 
 
 def grouped_order_ids(

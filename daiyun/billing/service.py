@@ -44,6 +44,7 @@ from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
 from daiyun.core.events.service import emit
 from daiyun.core.ids import new_id, utcnow
+from daiyun.core.pagination import paginate
 from daiyun.platform.orders import service as order_service
 
 # How far back late facts are looked for: finalized periods older than this stay as they are.
@@ -450,6 +451,14 @@ def get_statement(session: Session, statement_id: uuid.UUID, *, lock: bool = Fal
     if found is None:
         raise Problem(404, "not-found", "No such statement")
     return found
+
+
+def list_statements(
+    session: Session, cursor: str | None, limit: int
+) -> tuple[list[Statement], str | None]:
+    """A page of the bound tenant's statements in id order (oldest first), and the cursor of the
+    next page (as the statements API lists them)."""
+    return paginate(session, repository.statements(), Statement.id, cursor, limit)
 
 
 def line_sources(

@@ -11,10 +11,10 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from daiyun.connectors import repository
+from daiyun.connectors import addresses, repository
 from daiyun.connectors.channels import CONNECTORS, connector_for
 from daiyun.connectors.channels.base import ShopAccess
-from daiyun.connectors.models import Shop, ShopStatus, WebhookDelivery, WebhookRoute
+from daiyun.connectors.models import DeliveryStatus, Shop, ShopStatus, WebhookDelivery, WebhookRoute
 from daiyun.connectors.schemas import Credentials, ShopCreate, ShopRead, ShopUpdate
 from daiyun.core import crypto
 from daiyun.core.audit import service as audit
@@ -28,12 +28,10 @@ def _webhook_address_changed(session: Session, shop: Shop) -> None:
     """The webhook ingress may remember this shop's secret: drop it in this process now and
     again once the change commits (so a push read in between is not remembered either).
     Other processes see the change within the ingress cache's lifetime."""
-    from daiyun.connectors import webhooks  # the ingress imports this module
-
     tenant_id, shop_id = shop.tenant_id, shop.id
-    webhooks.forget_shop(tenant_id, shop_id)
+    addresses.forget_shop(tenant_id, shop_id)
     event.listen(
-        session, "after_commit", lambda _s: webhooks.forget_shop(tenant_id, shop_id), once=True
+        session, "after_commit", lambda _s: addresses.forget_shop(tenant_id, shop_id), once=True
     )
 
 
@@ -223,3 +221,17 @@ def shops(session: Session) -> list[Shop]:
 def recent_deliveries(session: Session, limit: int = 20) -> list[WebhookDelivery]:
     """The bound tenant's latest webhook deliveries with their outcome, newest first."""
     return repository.recent_deliveries(session, limit)
+
+
+def replay_delivery(session: Session, delivery_id: uuid.UUID) -> WebhookDelivery:
+    """Queue a stored delivery to be applied again, audited (harmless: an older update never
+    overwrites a newer one). The relay hands it to a worker once the unit of work commits."""
+    delivery = repository.delivery(session, delivery_id, lock=True)
+    if delivery is None:
+        raise Problem(404, "not-found", "No such delivery")
+    delivery.status = DeliveryStatus.received
+    delivery.error = None
+    session.flush()
+    audit.record(session, "webhook.replayed", f"webhook_delivery:{delivery.id}")
+    session.flush()
+    return delivery

@@ -19,9 +19,8 @@ most once a second per shop), so a secret replaced elsewhere works without waiti
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from daiyun.connectors import intake, repository
 from daiyun.connectors import service as shop_service
+from daiyun.connectors.addresses import Endpoint, endpoints
 from daiyun.connectors.channels import connector_for
 from daiyun.connectors.channels.base import Connector
 from daiyun.connectors.channels.woocommerce import WooCommerceConnector
@@ -41,18 +41,12 @@ from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.ids import new_id, utcnow
 from daiyun.platform.orders import service as order_service
-from daiyun.platform.orders.models import Order
 
 log = structlog.get_logger()
 KEPT_HEADERS = ("content-type", "x-shopify-", "x-wc-webhook-")
 
-# How long this process trusts what it read about a webhook address (seconds): a shop
-# disconnected, paused or given a new secret by another process is seen within this time.
-CACHE_SECONDS = 10.0
 # After a signature fails against a cached secret, read the shop again at most this often.
 RELOAD_SECONDS = 1.0
-# Entries beyond this many are pruned (expired first), so the cache cannot grow without bound.
-CACHE_LIMIT = 10_000
 # Credential fields a signature check reads besides the channel's signing secret: Douyin's
 # pushes name the app, which is compared with the app key. Access tokens are never kept.
 SIGNING_IDENTITY_FIELDS = ("app_key",)
@@ -63,68 +57,6 @@ class Receipt:
     tenant_id: uuid.UUID | None
     delivery_id: uuid.UUID | None
     status: str  # accepted, duplicate, ping
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """What a webhook address resolves to, as read from the database at ``loaded_at``."""
-
-    tenant_id: uuid.UUID
-    shop_id: uuid.UUID
-    channel: str
-    # Only the fields the channel's signature check reads (decrypted), read-only.
-    signing: Mapping[str, Any]
-    loaded_at: float
-
-
-class EndpointCache:
-    """Webhook key -> (tenant, shop) and (tenant, shop) -> :class:`Endpoint`, each entry
-    trusted for ``ttl`` seconds. Dropping a shop's entry cuts every key that leads to it."""
-
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self.clock = clock
-        self._routes: dict[str, tuple[uuid.UUID, uuid.UUID, float]] = {}
-        self._endpoints: dict[tuple[uuid.UUID, uuid.UUID], tuple[Endpoint, float]] = {}
-
-    def get(self, key: str) -> Endpoint | None:
-        now = self.clock()
-        route = self._routes.get(key)
-        if route is None or route[2] <= now:
-            return None
-        cached = self._endpoints.get((route[0], route[1]))
-        if cached is None or cached[1] <= now:
-            return None
-        return cached[0]
-
-    def put(self, key: str, endpoint: Endpoint) -> None:
-        if len(self._endpoints) >= CACHE_LIMIT or len(self._routes) >= CACHE_LIMIT:
-            self._prune()
-        expires = endpoint.loaded_at + self.ttl
-        self._endpoints[(endpoint.tenant_id, endpoint.shop_id)] = (endpoint, expires)
-        self._routes[key] = (endpoint.tenant_id, endpoint.shop_id, expires)
-
-    def forget(self, tenant_id: uuid.UUID, shop_id: uuid.UUID) -> None:
-        self._endpoints.pop((tenant_id, shop_id), None)
-
-    def clear(self) -> None:
-        self._routes.clear()
-        self._endpoints.clear()
-
-    def _prune(self) -> None:
-        now = self.clock()
-        self._routes = {k: v for k, v in self._routes.items() if v[2] > now}
-        self._endpoints = {k: v for k, v in self._endpoints.items() if v[1] > now}
-        if len(self._endpoints) >= CACHE_LIMIT or len(self._routes) >= CACHE_LIMIT:
-            self.clear()
-
-
-endpoints = EndpointCache(CACHE_SECONDS)
-
-
-def forget_shop(tenant_id: uuid.UUID, shop_id: uuid.UUID) -> None:
-    """Stop trusting what this process remembers about a shop's webhook address (it changed)."""
-    endpoints.forget(tenant_id, shop_id)
 
 
 def _signing_material(connector: type[Connector], shop: Shop) -> Mapping[str, Any]:
@@ -225,9 +157,7 @@ def process(session: Session, delivery_id: uuid.UUID) -> DeliveryStatus | None:
     return _finish(delivery, DeliveryStatus.stale if stale else DeliveryStatus.processed)
 
 
-def refetch(
-    session: Session, shop: Shop, external_ids: list[str]
-) -> list[tuple[order_service.Outcome, Order]]:
+def refetch(session: Session, shop: Shop, external_ids: list[str]) -> list[order_service.Ingested]:
     """Read these orders from the marketplace now and apply them (a push named them)."""
     if not external_ids:
         return []

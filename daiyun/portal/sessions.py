@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from daiyun.core.config import get_settings
 from daiyun.core.ids import utcnow
+from daiyun.portal.identity import Viewer
 from daiyun.portal.models import PortalSession
-from daiyun.tenants.auth.models import User
+from daiyun.tenants import service as tenant_service
 
 COOKIE = "daiyun_session"
 
@@ -28,7 +29,7 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def start(session: Session, user: User, tenant_id: uuid.UUID | None = None) -> str:
+def start(session: Session, user: Viewer, tenant_id: uuid.UUID | None = None) -> str:
     """Open a session for ``user``; returns the cookie value (shown once, stored hashed)."""
     raw = secrets.token_urlsafe(32)
     ttl = timedelta(hours=get_settings().token_ttl_hours)
@@ -45,7 +46,7 @@ def start(session: Session, user: User, tenant_id: uuid.UUID | None = None) -> s
     return raw
 
 
-def resolve(session: Session, raw: str | None) -> tuple[PortalSession, User] | None:
+def resolve(session: Session, raw: str | None) -> tuple[PortalSession, Viewer] | None:
     """The live session behind a cookie value and its active user, or None."""
     if not raw:
         return None
@@ -58,8 +59,8 @@ def resolve(session: Session, raw: str | None) -> tuple[PortalSession, User] | N
     )
     if found is None:
         return None
-    user = session.get(User, found.user_id)
-    if user is None or not user.is_active:
+    user = tenant_service.active_user(session, found.user_id)
+    if user is None:
         return None
     return found, user
 
@@ -68,7 +69,7 @@ def end(current: PortalSession) -> None:
     current.revoked_at = utcnow()
 
 
-def rotate(session: Session, current: PortalSession, user: User, tenant_id: uuid.UUID) -> str:
+def rotate(session: Session, current: PortalSession, user: Viewer, tenant_id: uuid.UUID) -> str:
     """Switch tenant: the old id stops working and a new one (with a new CSRF token) is issued."""
     end(current)
     return start(session, user, tenant_id)

@@ -8,7 +8,7 @@ the session's CSRF token, and a POST from another origin is refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +18,6 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -27,11 +26,11 @@ from daiyun.core.errors import Problem
 from daiyun.core.tenancy import bind_tenant, bind_user
 from daiyun.portal import sessions
 from daiyun.portal.i18n import LOCALE_NAMES, LOCALES, Formatter, negotiate, supported
+from daiyun.portal.identity import TenantView, Viewer
 from daiyun.portal.models import PortalSession
-from daiyun.tenants.auth.deps import SessionDep, memberships_of, role_in
-from daiyun.tenants.auth.models import User
+from daiyun.tenants import service as tenant_service
+from daiyun.tenants.auth.deps import SessionDep
 from daiyun.tenants.auth.permissions import Permission, Role, allows
-from daiyun.tenants.models import Tenant
 
 PREFIX = "/portal"
 LOCALE_COOKIE = "daiyun_locale"
@@ -59,12 +58,12 @@ class Page:
     """A signed-in request: the user, their session, how to write for them, and the tenant."""
 
     db: Session
-    user: User
+    user: Viewer
     current: PortalSession
     fmt: Formatter
-    tenant: Tenant | None = None
+    tenant: TenantView | None = None
     role: Role | None = None
-    tenants: list[Tenant] = field(default_factory=list)
+    tenants: Sequence[TenantView] = field(default_factory=list)
 
     def can(self, permission: Permission) -> bool:
         return self.role is not None and allows(self.role, permission)
@@ -74,22 +73,13 @@ class Page:
         return self.user.merchant_tenant_id is None
 
 
-def reader_locale(request: Request, user: User | None = None) -> str:
+def reader_locale(request: Request, user: Viewer | None = None) -> str:
     """The user's own setting, else the language cookie, else ``Accept-Language``."""
     if user is not None and (chosen := supported(user.locale)):
         return chosen
     return supported(request.cookies.get(LOCALE_COOKIE)) or negotiate(
         request.headers.get("accept-language")
     )
-
-
-def tenants_of(db: Session, user: User) -> list[Tenant]:
-    """The tenants a user may open: every tenant for agency admins, else their memberships."""
-    query = select(Tenant).order_by(Tenant.display_name)
-    if user.role != Role.agency_admin:
-        ids = [m.tenant_id for m in memberships_of(db, user.id)]
-        query = query.where(Tenant.id.in_(ids))
-    return list(db.scalars(query))
 
 
 def signed_in(request: Request, db: SessionDep) -> Page:
@@ -113,8 +103,8 @@ def tenant_page(permission: Permission) -> Callable[..., Page]:
     """
 
     def dependency(page: SignedIn, tenant: str) -> Page:
-        found = page.db.scalar(select(Tenant).where(Tenant.slug == tenant))
-        role = role_in(page.db, page.user, found.id) if found is not None else None
+        found = tenant_service.find_tenant(page.db, tenant)
+        role = tenant_service.role_of(page.db, page.user.id, found.id) if found else None
         if found is None or role is None:
             audit.record_denial(
                 page.user.id,
@@ -209,11 +199,11 @@ def safe_next(value: object, default: str) -> str:
     return default
 
 
-def home_of(db: Session, user: User) -> str:
+def home_of(db: Session, user: Viewer) -> str:
     """Where a user lands: the console for staff, the dashboard of a merchant's tenant."""
     if user.merchant_tenant_id is None:
         return f"{PREFIX}/console"
-    tenant = db.get(Tenant, user.merchant_tenant_id)
+    tenant = tenant_service.get_tenant(db, user.merchant_tenant_id)
     return f"{PREFIX}/t/{tenant.slug}/dashboard" if tenant else f"{PREFIX}/login"
 
 

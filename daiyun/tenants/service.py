@@ -12,6 +12,7 @@ from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
 from daiyun.core.pagination import paginate
 from daiyun.core.tenancy import bind_tenant
+from daiyun.tenants.auth.deps import memberships_of, role_in
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import MERCHANT_ROLES, Role
 from daiyun.tenants.models import Membership, Tenant, TenantStatus
@@ -109,3 +110,49 @@ def add_merchant_user(session: Session, tenant: Tenant, user: User) -> Membershi
     session.add(member)
     session.flush()
     return member
+
+
+# --- what the portal reads: tenants and users by slug or id, so pages never name the tables ---
+
+
+def find_tenant(session: Session, slug: str) -> Tenant | None:
+    """The tenant with this slug, or None. Whether the caller may open it is checked apart."""
+    return session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant | None:
+    """The tenant with this id, or None."""
+    return session.get(Tenant, tenant_id)
+
+
+def tenants_open_to(session: Session, user_id: uuid.UUID) -> list[Tenant]:
+    """The tenants a user may open, by display name: every tenant for an agency admin, else
+    those of the user's memberships (none for an unknown user)."""
+    user = session.get(User, user_id)
+    if user is None:
+        return []
+    query = select(Tenant).order_by(Tenant.display_name)
+    if user.role != Role.agency_admin:
+        ids = [m.tenant_id for m in memberships_of(session, user.id)]
+        query = query.where(Tenant.id.in_(ids))
+    return list(session.scalars(query))
+
+
+def role_of(session: Session, user_id: uuid.UUID, tenant_id: uuid.UUID) -> Role | None:
+    """The user's role in a tenant (agency admins everywhere, others by membership), or None."""
+    user = session.get(User, user_id)
+    return role_in(session, user, tenant_id) if user is not None else None
+
+
+def active_user(session: Session, user_id: uuid.UUID) -> User | None:
+    """The user with this id while their account is active, else None."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.is_active else None
+
+
+def set_locale(session: Session, user_id: uuid.UUID, locale: str) -> None:
+    """Keep the language a user chose (a preference of theirs: not audited)."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.locale = locale
+        session.flush()

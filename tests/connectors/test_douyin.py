@@ -13,10 +13,9 @@ import hashlib
 import hmac
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -41,24 +40,22 @@ from daiyun.connectors.errors import (
     ReauthorizationNeeded,
     RetriesExhausted,
 )
-from daiyun.connectors.http import RETRY_AFTER_JITTER, ShopHttp, forget_rate_limits
+from daiyun.connectors.http import RETRY_AFTER_JITTER
 from daiyun.core.loopback import serving
 from daiyun.platform.orders.normalized import (
     Address,
     NormalizedLine,
-    NormalizedOrder,
     NormalizedRefund,
     OrderStatus,
 )
 from daiyun.sandboxes.marketplaces.server import running_sandbox
 from daiyun.sandboxes.marketplaces.state import Faults, SandboxState
-from tests.connectors.test_http_client import FakeTime
+from tests.connectors.china import BEIJING, FakeTime, fake_time_http, run_windows, walk
 from tests.sandboxes.test_marketplaces import Receiver
 
 APP_KEY = "7012345678901234567"
 APP_SECRET = "a1b2c3d4-e5f6-4a5b-8c9d-0e1f2a3b4c5d"
 SHOP_ID = "4463798"
-BEIJING = timezone(timedelta(hours=8))
 
 # Encrypted receiver fields as Douyin sends them: opaque, never decoded.
 ENC_NAME = "#b6cA#JXkPjl7cA/rFzcsR9ZxMxQ==*CgkIARCtHCABKAESPgo8$1$$"
@@ -576,12 +573,9 @@ CREDENTIALS = {
 def world(gateway: tuple[FakeDouyin, str]) -> Iterator[World]:
     fake_douyin, url = gateway
     fake_douyin.state = DouyinState()
-    fake = FakeTime()
-    key = f"test:douyin:{uuid.uuid4()}"
     access = ShopAccess(SHOP_ID, CREDENTIALS, api_base_url=f"{url}/douyin/{SHOP_ID}")
-    with ShopHttp(key, sleep=fake.sleep, clock=fake.clock) as http:
+    with fake_time_http("test:douyin") as (http, fake):
         yield World(fake_douyin.state, DouyinConnector(access, http), fake)
-    forget_rate_limits(key)
 
 
 def at(hour: int, minute: int = 0, second: int = 0) -> datetime:
@@ -590,26 +584,6 @@ def at(hour: int, minute: int = 0, second: int = 0) -> datetime:
 
 def stored(order_id: int, updated: datetime, **changes: Any) -> dict[str, Any]:
     return douyin_order(order_id=str(order_id), update_time=int(updated.timestamp()), **changes)
-
-
-def walk(connector: DouyinConnector, start: datetime, end: datetime) -> list[NormalizedOrder]:
-    """What the sync engine does with a run's range: adjacent windows, every page of each."""
-    fetched: list[NormalizedOrder] = []
-    while start < end:
-        window_end = min(start + connector.max_window, end)
-        token: str | None = None
-        while True:
-            page = connector.fetch_page(start, window_end, token)
-            fetched.extend(page.orders)
-            token = page.next_token
-            if token is None:
-                break
-        start = window_end
-    return fetched
-
-
-def run_windows(connector: DouyinConnector, start: datetime, end: datetime) -> list[str]:
-    return [order.external_id for order in walk(connector, start, end)]
 
 
 def test_the_request_is_signed_and_carries_the_documented_parameters(world: World) -> None:
@@ -758,8 +732,6 @@ def test_a_push_hint_round_trip(world: World) -> None:
 
 
 def test_a_sandbox_window_walk_and_a_push_round_trip() -> None:
-    fake = FakeTime()
-    key = f"test:douyin:{uuid.uuid4()}"
     receiver = Receiver()
     try:
         with running_sandbox(SandboxState(seed=13)) as sandbox:
@@ -783,7 +755,7 @@ def test_a_sandbox_window_walk_and_a_push_round_trip() -> None:
                 "douyin", SHOP_ID, moved.external_id, "refund", amount=100, at=edge, notify=False
             )
             access = ShopAccess(SHOP_ID, CREDENTIALS, sandbox.api_base_url("douyin", SHOP_ID))
-            with ShopHttp(key, sleep=fake.sleep, clock=fake.clock) as http:
+            with fake_time_http("test:douyin") as (http, fake):
                 connector = DouyinConnector(access, http)
                 state.set_faults(Faults(throttle_next=2))
                 first = walk(connector, start, edge)
@@ -798,7 +770,6 @@ def test_a_sandbox_window_walk_and_a_push_round_trip() -> None:
                 assert DouyinConnector.verify_webhook(headers, body, CREDENTIALS)
                 message = DouyinConnector.parse_webhook(headers, body)
                 (pushed,) = connector.fetch_orders([*message.order_ids, "6900000000000000000"])
-            forget_rate_limits(key)
             shop = state.require_shop("douyin", SHOP_ID)
             with state.lock:
                 truth = {o.external_id: o for o in shop.orders.values()}

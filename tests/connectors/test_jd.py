@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -43,21 +43,27 @@ from daiyun.connectors.errors import (
     ReauthorizationNeeded,
     RetriesExhausted,
 )
-from daiyun.connectors.http import RETRY_AFTER_JITTER, ShopHttp, forget_rate_limits
+from daiyun.connectors.http import RETRY_AFTER_JITTER, ShopHttp
 from daiyun.core.loopback import serving
 from daiyun.platform.orders.normalized import (
     Address,
     NormalizedLine,
-    NormalizedOrder,
     OrderStatus,
 )
 from daiyun.sandboxes.marketplaces.server import running_sandbox
 from daiyun.sandboxes.marketplaces.state import Faults, SandboxState
-from tests.connectors.test_http_client import FakeTime
+from tests.connectors.china import (
+    BEIJING,
+    FakeTime,
+    beijing,
+    fake_time_http,
+    md5_signature,
+    run_windows,
+    walk,
+)
 
 APP_KEY = "5AE7D3C5A1B2C3D4E5F6A7B8C9D0E1F2"
 APP_SECRET = "8f3e2a1b4c5d6e7f8a9b0c1d2e3f4a5b"
-BEIJING = timezone(timedelta(hours=8))
 
 # Encrypted consignee fields as JD sends them: opaque, never decoded.
 ENC_NAME = "~AgAAAAFkMnRrZXkxAAAAAAABqk8Ck5t3Qw==~1~~"
@@ -294,12 +300,7 @@ def test_next_page_walks_forward_and_steps_back_when_orders_leave_the_window() -
 
 
 def expected_sign(params: dict[str, str]) -> str:
-    text = "".join(f"{k}{params[k]}" for k in sorted(params) if k != "sign")
-    return (
-        hashlib.md5(f"{APP_SECRET}{text}{APP_SECRET}".encode(), usedforsecurity=False)
-        .hexdigest()
-        .upper()
-    )
+    return md5_signature(params, APP_SECRET)
 
 
 def error(code: str, en: str) -> dict[str, Any]:
@@ -425,20 +426,13 @@ CREDENTIALS = {
 def world(gateway: tuple[FakeJd, str]) -> Iterator[World]:
     fake_jd, url = gateway
     fake_jd.state = JdState()
-    fake = FakeTime()
-    key = f"test:jd:{uuid.uuid4()}"
     access = ShopAccess("10086", CREDENTIALS, api_base_url=f"{url}/jd/10086")
-    with ShopHttp(key, sleep=fake.sleep, clock=fake.clock) as http:
+    with fake_time_http("test:jd") as (http, fake):
         yield World(fake_jd.state, JdConnector(access, http), fake)
-    forget_rate_limits(key)
 
 
 def at(hour: int, minute: int = 0, second: int = 0) -> datetime:
     return datetime(2026, 11, 21, hour, minute, second, tzinfo=UTC)
-
-
-def beijing(moment: datetime) -> str:
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def stored(order_id: int, modified: datetime) -> dict[str, Any]:
@@ -467,26 +461,6 @@ def test_the_request_is_signed_and_carries_the_documented_parameters(world: Worl
         "sortType": "1",
         "dateType": "1",
     }
-
-
-def walk(connector: JdConnector, start: datetime, end: datetime) -> list[NormalizedOrder]:
-    """What the sync engine does with a run's range: adjacent windows, every page of each."""
-    fetched: list[NormalizedOrder] = []
-    while start < end:
-        window_end = min(start + connector.max_window, end)
-        token: str | None = None
-        while True:
-            page = connector.fetch_page(start, window_end, token)
-            fetched.extend(page.orders)
-            token = page.next_token
-            if token is None:
-                break
-        start = window_end
-    return fetched
-
-
-def run_windows(connector: JdConnector, start: datetime, end: datetime) -> list[str]:
-    return [order.external_id for order in walk(connector, start, end)]
 
 
 def test_an_order_modified_exactly_at_a_window_edge_is_fetched_once(world: World) -> None:
@@ -661,8 +635,6 @@ def test_orders_changing_during_the_walk_hide_no_unread_order(world: World) -> N
 
 def test_a_sandbox_window_walk_fetches_every_order_once() -> None:
     vendor = "10086"
-    fake = FakeTime()
-    key = f"test:jd:{uuid.uuid4()}"
     with running_sandbox(SandboxState(seed=11)) as sandbox:
         state = sandbox.state
         state.register_shop("jd", vendor, dict(CREDENTIALS), rate={"rate": 1000, "burst": 1000})
@@ -674,14 +646,13 @@ def test_a_sandbox_window_walk_fetches_every_order_once() -> None:
         moved = next(o for o in created if not o.cancelled_at and o.created_at < edge)
         state.apply_event("jd", vendor, moved.external_id, "cancel", at=edge, notify=False)
         access = ShopAccess(vendor, CREDENTIALS, sandbox.api_base_url("jd", vendor))
-        with ShopHttp(key, sleep=fake.sleep, clock=fake.clock) as http:
+        with fake_time_http("test:jd") as (http, fake):
             connector = JdConnector(access, http)
             state.set_faults(Faults(throttle_next=2))
             first = walk(connector, start, edge)
             # Every token issued so far dies between the two windows.
             state.set_faults(Faults(expire_tokens=True))
             second = walk(connector, edge, end)
-        forget_rate_limits(key)
         shop = state.require_shop("jd", vendor)
         with state.lock:
             truth = {o.external_id: o for o in shop.orders.values()}

@@ -8,19 +8,16 @@ server in a thread. No database is needed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -30,14 +27,27 @@ from daiyun.connectors.channels.base import ShopAccess
 from daiyun.connectors.channels.pinduoduo import PinduoduoConnector, decrypt_receiver, sign
 from daiyun.connectors.channels.pinduoduo_messages import PddMessageConsumer, message_sign
 from daiyun.connectors.errors import MalformedPayload, ReauthorizationNeeded, RetriesExhausted
-from daiyun.connectors.http import ShopHttp, forget_rate_limits, rate_bucket
 from daiyun.core.loopback import serving
 from daiyun.platform.orders.normalized import NormalizedOrder, OrderStatus
+from tests.connectors.china import BEIJING as BJ
+from tests.connectors.china import (
+    WINDOW_END,
+    WINDOW_START,
+    FakeTime,
+    fake_time_http,
+    md5_signature,
+    md5_upper,
+    pull,
+    run_consumer,
+    sandbox_shop,
+    shop_http_at_rate,
+    ws_server,
+)
+from tests.connectors.china import beijing as bj
 
-# fast_push is a fixture: imported for pytest to find it here.
-from tests.connectors.test_taobao import FakeTime, fast_push, run_consumer, ws_server  # noqa: F401
+# A fixture: imported (as a re-export) for pytest to find it here.
+from tests.connectors.china import fast_push as fast_push
 
-BJ = timezone(timedelta(hours=8))
 CLIENT_ID = "4b6c9c0f5d2e4a1b8c3d7e6f5a4b3c2d"
 CLIENT_SECRET = "pdd-client-secret"
 LIST = "pdd.order.number.list.increment.get"
@@ -47,22 +57,10 @@ ENC_NAME = "~AgAAAAFu3vQBQ1hRrDt1c0mT+0yL3qkO0sX1vmcVQ0E=~0~~"
 ENC_PHONE = "~AgAAAAFu3vQC5Tk1B2vJ2Yz1QpY0kq8pW1t8VhH5Z8g=~0~~"
 ENC_ADDRESS = "~AgAAAAFu3vQDk0lL1Q0H8O1eQp2sZfYx7s6TkYH7Uq0=~0~~"
 
-WINDOW_START = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
-WINDOW_END = WINDOW_START + timedelta(minutes=30)
-
-
-def bj(moment: datetime) -> str:
-    return moment.astimezone(BJ).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def md5_upper(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest().upper()  # noqa: S324 (PDD's scheme)
-
 
 def pdd_sign(params: dict[str, str], secret: str) -> str:
     """The recipe, written out independently for the scripted router to check requests."""
-    text = "".join(k + v for k, v in sorted(params.items()) if k != "sign")
-    return md5_upper(secret + text + secret)
+    return md5_signature(params, secret)
 
 
 # Signing.
@@ -328,8 +326,6 @@ class PddRouter:
 
 @contextmanager
 def pdd_shop(router: PddRouter) -> Iterator[tuple[PinduoduoConnector, FakeTime]]:
-    fake = FakeTime()
-    key = f"test-pdd:{uuid.uuid4()}"
     with serving(router.app(), "pdd-router") as url:
         shop = ShopAccess(
             external_id="556677",
@@ -341,23 +337,8 @@ def pdd_shop(router: PddRouter) -> Iterator[tuple[PinduoduoConnector, FakeTime]]
             },
             api_base_url=url,
         )
-        with ShopHttp(key, sleep=fake.sleep, clock=fake.clock) as http:
+        with fake_time_http("test-pdd") as (http, fake):
             yield PinduoduoConnector(shop, http), fake
-    forget_rate_limits(key)
-
-
-def pull(
-    connector: PinduoduoConnector, start: datetime = WINDOW_START, end: datetime = WINDOW_END
-) -> list[NormalizedOrder]:
-    orders: list[NormalizedOrder] = []
-    token: str | None = None
-    for _ in range(1000):
-        page = connector.fetch_page(start, end, token)
-        orders.extend(page.orders)
-        token = page.next_token
-        if token is None:
-            return orders
-    raise AssertionError("the walk never ended")
 
 
 def seed(router: PddRouter, count: int) -> list[str]:
@@ -641,24 +622,13 @@ def expected_status(sandbox_status: str, order: NormalizedOrder) -> set[OrderSta
 
 def test_a_sandbox_window_end_to_end() -> None:
     from daiyun.core.money import to_minor
-    from daiyun.sandboxes.marketplaces.server import running_sandbox
-    from daiyun.sandboxes.marketplaces.state import SandboxState
 
     now = datetime.now(UTC).replace(microsecond=0)
-    key = f"test-pdd-sandbox:{uuid.uuid4()}"
-    with (
-        running_sandbox(SandboxState(seed=21)) as sandbox,
-        httpx.Client(base_url=sandbox.url, trust_env=False, timeout=30) as control,
+    with sandbox_shop("pinduoduo", SANDBOX_MALL, SANDBOX_CREDENTIALS, seed=21, rate=500) as (
+        _,
+        control,
+        shop,
     ):
-        control.post(
-            "/_sandbox/shops",
-            json={
-                "channel": "pinduoduo",
-                "shop": SANDBOX_MALL,
-                "credentials": SANDBOX_CREDENTIALS,
-                "rate": {"rate": 500, "burst": 500},
-            },
-        ).raise_for_status()
         control.post(
             f"/_sandbox/pinduoduo/{SANDBOX_MALL}/orders",
             json={
@@ -668,12 +638,8 @@ def test_a_sandbox_window_end_to_end() -> None:
                 "end": (now - timedelta(minutes=7)).isoformat(),
             },
         ).raise_for_status()
-        shop = ShopAccess(
-            SANDBOX_MALL, SANDBOX_CREDENTIALS, sandbox.api_base_url("pinduoduo", SANDBOX_MALL)
-        )
-        rate_bucket(key).set_rate(500.0, time.monotonic())
         orders: list[NormalizedOrder] = []
-        with ShopHttp(key) as http:
+        with shop_http_at_rate("test-pdd-sandbox", 500.0) as http:
             connector = PinduoduoConnector(shop, http)
             start, end = now - timedelta(minutes=60), now - PinduoduoConnector.lag
             # Windows as the sync engine cuts them.
@@ -694,7 +660,6 @@ def test_a_sandbox_window_end_to_end() -> None:
                         break
                 window_start = window_end
         expected = control.get(f"/_sandbox/pinduoduo/{SANDBOX_MALL}/orders").json()["orders"]
-    forget_rate_limits(key)
     ids = [o.external_id for o in orders]
     assert len(ids) == len(set(ids)) == 230
     by_id = {o.external_id: o for o in orders}
@@ -713,23 +678,14 @@ def test_a_sandbox_window_end_to_end() -> None:
 
 @pytest.mark.usefixtures("fast_push")
 def test_sandbox_messages_hint_and_are_acknowledged() -> None:
-    from daiyun.sandboxes.marketplaces.server import running_sandbox
-    from daiyun.sandboxes.marketplaces.state import SandboxState
-
-    with (
-        running_sandbox(SandboxState(seed=22)) as sandbox,
-        httpx.Client(base_url=sandbox.url, trust_env=False, timeout=30) as control,
+    with sandbox_shop("pinduoduo", SANDBOX_MALL, SANDBOX_CREDENTIALS, seed=22) as (
+        sandbox,
+        control,
+        shop,
     ):
-        control.post(
-            "/_sandbox/shops",
-            json={"channel": "pinduoduo", "shop": SANDBOX_MALL, "credentials": SANDBOX_CREDENTIALS},
-        ).raise_for_status()
         created = control.post(
             f"/_sandbox/pinduoduo/{SANDBOX_MALL}/orders", json={"count": 4, "notify": True}
         ).json()["ids"]
-        shop = ShopAccess(
-            SANDBOX_MALL, SANDBOX_CREDENTIALS, sandbox.api_base_url("pinduoduo", SANDBOX_MALL)
-        )
         hinted: set[str] = set()
         acknowledged = threading.Event()
 

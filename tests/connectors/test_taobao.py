@@ -14,20 +14,18 @@ import itertools
 import json
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from websockets.sync.server import Server, ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
 from daiyun.connectors.channels import taobao_tmc
 from daiyun.connectors.channels.base import ShopAccess
@@ -44,11 +42,27 @@ from daiyun.connectors.errors import (
     ReauthorizationNeeded,
     RetriesExhausted,
 )
-from daiyun.connectors.http import ShopHttp, forget_rate_limits, rate_bucket
 from daiyun.core.loopback import serving
 from daiyun.platform.orders.normalized import NormalizedOrder, OrderStatus
+from tests.connectors.china import BEIJING as BJ
+from tests.connectors.china import (
+    WINDOW_END,
+    WINDOW_START,
+    FakeTime,
+    fake_time_http,
+    md5_signature,
+    md5_upper,
+    pull,
+    run_consumer,
+    sandbox_shop,
+    shop_http_at_rate,
+    ws_server,
+)
+from tests.connectors.china import beijing as bj
 
-BJ = timezone(timedelta(hours=8))
+# A fixture: imported (as a re-export) for pytest to find it here.
+from tests.connectors.china import fast_push as fast_push
+
 APP_KEY = "12345678"
 APP_SECRET = "top-app-secret"
 LIST = "taobao.trades.sold.increment.get"
@@ -58,23 +72,10 @@ ENC_NAME = "~AgAAAAEnZ0QB2l7cVwAbJDGZp6mwUXfXVQiXl+qu2J8=~1~~"
 ENC_MOBILE = "~AgAAAAEnZ0QC/q3VbHm3n0Vfl0F1xkqvN1f3N2A4xqU=~1~~"
 ENC_ADDRESS = "~AgAAAAEnZ0QDxX0d6cdW+KqT6S0J0Ty0zj0Ya6s4nXU=~1~~"
 
-# The window the pull tests read: half an hour on a fixed day, Beijing 10:00 to 10:30.
-WINDOW_START = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
-WINDOW_END = WINDOW_START + timedelta(minutes=30)
-
-
-def bj(moment: datetime) -> str:
-    return moment.astimezone(BJ).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def md5_upper(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest().upper()  # noqa: S324 (TOP's scheme)
-
 
 def top_sign(params: dict[str, str], secret: str) -> str:
     """The md5 recipe, written out independently for the scripted gateway to check requests."""
-    text = "".join(k + v for k, v in sorted(params.items()) if k != "sign" and v != "")
-    return md5_upper(secret + text + secret)
+    return md5_signature(params, secret, skip_empty=True)
 
 
 # Signing.
@@ -445,26 +446,8 @@ class TopGateway:
         }
 
 
-class FakeTime:
-    """A clock that only moves when the client sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        # At least a microsecond: a pacing wait can be smaller than the clock's float step.
-        self.now += max(seconds, 1e-6)
-
-
 @contextmanager
 def top_shop(gateway: TopGateway, **credentials: str) -> Iterator[tuple[TaobaoConnector, FakeTime]]:
-    fake = FakeTime()
-    key = f"test-taobao:{uuid.uuid4()}"
     with serving(gateway.app(), "top-gateway") as url:
         shop = ShopAccess(
             external_id="test-shop",
@@ -477,23 +460,8 @@ def top_shop(gateway: TopGateway, **credentials: str) -> Iterator[tuple[TaobaoCo
             },
             api_base_url=url,
         )
-        with ShopHttp(key, sleep=fake.sleep, clock=fake.clock) as http:
+        with fake_time_http("test-taobao") as (http, fake):
             yield TaobaoConnector(shop, http), fake
-    forget_rate_limits(key)
-
-
-def pull(
-    connector: TaobaoConnector, start: datetime = WINDOW_START, end: datetime = WINDOW_END
-) -> list[NormalizedOrder]:
-    orders: list[NormalizedOrder] = []
-    token: str | None = None
-    for _ in range(1000):
-        page = connector.fetch_page(start, end, token)
-        orders.extend(page.orders)
-        token = page.next_token
-        if token is None:
-            return orders
-    raise AssertionError("the walk never ended")
 
 
 def seed(gateway: TopGateway, count: int, first_tid: int = 1000) -> list[str]:
@@ -796,26 +764,6 @@ def test_fetch_orders_reads_fullinfo_and_leaves_missing_trades_out() -> None:
 # TMC over a scripted WebSocket server.
 
 
-@contextmanager
-def ws_server(handler: Callable[[ServerConnection], None]) -> Iterator[str]:
-    server: Server = serve(handler, "127.0.0.1", 0)
-    port = server.socket.getsockname()[1]
-    thread = threading.Thread(target=server.serve_forever, name="ws-test", daemon=True)
-    thread.start()
-    try:
-        yield f"ws://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-
-
-@pytest.fixture
-def fast_push(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(taobao_tmc, "POLL_SECONDS", 0.05)
-    monkeypatch.setattr(taobao_tmc, "BATCH_LINGER_SECONDS", 0.05)
-    monkeypatch.setattr(taobao_tmc, "RECONNECT_FIRST", 0.05)
-
-
 class TmcServer:
     """TMC stand-in: checks the sign-in, sends every unconfirmed message on each connection."""
 
@@ -876,30 +824,6 @@ def tmc_consumer(url: str, **credentials: str) -> TmcConsumer:
         credentials={"app_key": APP_KEY, "app_secret": APP_SECRET, **credentials},
     )
     return TmcConsumer(shop, ws_url=url)
-
-
-def run_consumer(
-    consumer: Any, on_hints: Callable[[list[str]], None], until: threading.Event
-) -> None:
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            consumer.run(on_hints, stop)
-        except BaseException as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while thread.is_alive() and not until.is_set() and time.monotonic() < deadline:
-        until.wait(0.02)
-    stop.set()
-    thread.join(10)
-    assert not thread.is_alive(), "the consumer did not stop"
-    if failure:
-        raise failure[0]
 
 
 def test_tmc_default_url_comes_from_the_shop_base() -> None:
@@ -998,24 +922,13 @@ SANDBOX_CREDENTIALS = {
 
 def test_a_sandbox_window_end_to_end() -> None:
     from daiyun.core.money import to_minor
-    from daiyun.sandboxes.marketplaces.server import running_sandbox
-    from daiyun.sandboxes.marketplaces.state import SandboxState
 
     now = datetime.now(UTC).replace(microsecond=0)
-    key = f"test-taobao-sandbox:{uuid.uuid4()}"
-    with (
-        running_sandbox(SandboxState(seed=11)) as sandbox,
-        httpx.Client(base_url=sandbox.url, trust_env=False, timeout=30) as control,
+    with sandbox_shop("taobao", SANDBOX_SHOP, SANDBOX_CREDENTIALS, seed=11, rate=500) as (
+        _,
+        control,
+        shop,
     ):
-        control.post(
-            "/_sandbox/shops",
-            json={
-                "channel": "taobao",
-                "shop": SANDBOX_SHOP,
-                "credentials": SANDBOX_CREDENTIALS,
-                "rate": {"rate": 500, "burst": 500},
-            },
-        ).raise_for_status()
         control.post(
             f"/_sandbox/taobao/{SANDBOX_SHOP}/orders",
             json={
@@ -1025,12 +938,8 @@ def test_a_sandbox_window_end_to_end() -> None:
                 "end": (now - timedelta(minutes=5)).isoformat(),
             },
         ).raise_for_status()
-        shop = ShopAccess(
-            SANDBOX_SHOP, SANDBOX_CREDENTIALS, sandbox.api_base_url("taobao", SANDBOX_SHOP)
-        )
         # The sandbox shop allows 500 calls a second: so may the client.
-        rate_bucket(key).set_rate(500.0, time.monotonic())
-        with ShopHttp(key) as http:
+        with shop_http_at_rate("test-taobao-sandbox", 500.0) as http:
             connector = TaobaoConnector(shop, http)
             pages: list[int] = []
             list_page = connector._walk.list_page
@@ -1057,7 +966,6 @@ def test_a_sandbox_window_end_to_end() -> None:
                     break
         stats = control.get("/_sandbox/stats").json()
         expected = control.get(f"/_sandbox/taobao/{SANDBOX_SHOP}/orders").json()["orders"]
-    forget_rate_limits(key)
     ids = [o.external_id for o in orders]
     assert len(ids) == len(set(ids)) == 230
     # Some slice took several pages, read from its last one back.
@@ -1079,23 +987,14 @@ def test_a_sandbox_window_end_to_end() -> None:
 
 @pytest.mark.usefixtures("fast_push")
 def test_sandbox_tmc_hints_and_confirms() -> None:
-    from daiyun.sandboxes.marketplaces.server import running_sandbox
-    from daiyun.sandboxes.marketplaces.state import SandboxState
-
-    with (
-        running_sandbox(SandboxState(seed=12)) as sandbox,
-        httpx.Client(base_url=sandbox.url, trust_env=False, timeout=30) as control,
+    with sandbox_shop("taobao", SANDBOX_SHOP, SANDBOX_CREDENTIALS, seed=12) as (
+        sandbox,
+        control,
+        shop,
     ):
-        control.post(
-            "/_sandbox/shops",
-            json={"channel": "taobao", "shop": SANDBOX_SHOP, "credentials": SANDBOX_CREDENTIALS},
-        ).raise_for_status()
         created = control.post(
             f"/_sandbox/taobao/{SANDBOX_SHOP}/orders", json={"count": 5, "notify": True}
         ).json()["ids"]
-        shop = ShopAccess(
-            SANDBOX_SHOP, SANDBOX_CREDENTIALS, sandbox.api_base_url("taobao", SANDBOX_SHOP)
-        )
         hinted: set[str] = set()
         everything = threading.Event()
 

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from daiyun.connectors import addresses, tasks, webhooks
 from daiyun.connectors import service as shop_service
-from daiyun.connectors import tasks, webhooks
 from daiyun.connectors.models import DeliveryStatus, Shop, WebhookDelivery
 from daiyun.connectors.schemas import ShopUpdate
 from daiyun.core import db
@@ -367,10 +367,10 @@ def test_a_shop_disconnected_by_another_process_is_refused_once_the_cache_expire
     shop = factories.shop(tenant.id)
     assert _post(client, shop) == 200
     # Another API process disconnects the shop: this one is not told.
-    monkeypatch.setattr(webhooks, "forget_shop", lambda *_: None)
+    monkeypatch.setattr(addresses, "forget_shop", lambda *_: None)
     with db.unit_of_work(tenant.id) as session:
         shop_service.disconnect(session, shop.id)
-    clock.now += webhooks.CACHE_SECONDS - 1
+    clock.now += addresses.CACHE_SECONDS - 1
     assert _post(client, shop) == 200  # still within what this process may remember
     clock.now += 1
     assert _post(client, shop) == 404
@@ -383,7 +383,7 @@ def test_a_secret_replaced_by_another_process_is_read_again_on_a_failed_check(
     tenant = world.tenant()
     shop = factories.shop(tenant.id)
     assert _post(client, shop) == 200
-    monkeypatch.setattr(webhooks, "forget_shop", lambda *_: None)
+    monkeypatch.setattr(addresses, "forget_shop", lambda *_: None)
     credentials = {**factories.CREDENTIALS["shopify"], "api_secret": "rotated-secret"}
     with db.unit_of_work(tenant.id) as session:
         shop_service.update(session, shop.id, ShopUpdate(credentials=credentials))

@@ -19,7 +19,8 @@ from daiyun.core.ids import utcnow
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order
 from daiyun.platform.orders.normalized import OrderStatus
-from daiyun.portal.console import compare_lines, current_period
+from daiyun.portal.console.billing import compare_lines
+from daiyun.portal.console.overview import current_period
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.models import Tenant

@@ -20,16 +20,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import random
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-import httpx
 import structlog
 
 from daiyun.connectors.channels.base import (
-    Connector,
     FetchedPage,
     ShopAccess,
     WebhookMessage,
@@ -38,13 +35,26 @@ from daiyun.connectors.channels.base import (
     text_or_none,
     unit_price,
 )
-from daiyun.connectors.errors import (
-    ConnectorError,
-    MalformedPayload,
-    ReauthorizationNeeded,
-    RetriesExhausted,
+from daiyun.connectors.channels.china import (
+    FLOW_CONTROL_ATTEMPTS,
+    Answer,
+    ForwardPages,
+    GatewayConnector,
+    json_answer,
+    param_json,
+    signing_text,
 )
-from daiyun.connectors.http import RETRY_AFTER_JITTER, ShopHttp, rate_bucket
+from daiyun.connectors.channels.china_wire import (
+    BEIJING_OFFSET_MINUTES,
+    CURRENCY,
+    beijing_now,
+    ciphertext,
+    receiver_address,
+    search_bounds,
+    whole_number,
+)
+from daiyun.connectors.errors import ConnectorError, MalformedPayload, ReauthorizationNeeded
+from daiyun.connectors.http import ShopHttp
 from daiyun.platform.orders.normalized import (
     Address,
     NormalizedLine,
@@ -66,13 +76,15 @@ SUCCESS_CODE = 10000
 TOKEN_INVALID_CODES = frozenset({30001, 30002})
 SIGN_ERROR_CODES = frozenset({40004})
 THROTTLE_CODES = frozenset({50002})
-# Flow-control answers waited out per call before giving the run back to the scheduler, and the
-# first wait (doubled per answer, capped by the client's max_backoff).
-THROTTLE_ATTEMPTS = 6
+# Flow-control answers to one call before the run is given back to the scheduler, and the first
+# wait (doubled per answer, capped by the client's max_backoff).
+THROTTLE_ATTEMPTS = FLOW_CONTROL_ATTEMPTS
 THROTTLE_BASE_SECONDS = 1.0
 
 FIRST_PAGE = 0
 PAGE_SIZE = 100
+PAGES = ForwardPages("douyin", FIRST_PAGE, PAGE_SIZE)
+next_page = PAGES.next_page
 # Widest update-time range per search (UNCONFIRMED) and how far back it reaches (UNCONFIRMED).
 PULL_WINDOW = timedelta(days=1)
 HISTORY = timedelta(days=90)
@@ -93,12 +105,6 @@ PARAMETER_ERROR_CODES = range(40000, 50000)
 ORDER_TAG_RANGES = (range(100, 200), range(200, 300))
 PUSH_TOPIC = "doudian_push"
 
-CURRENCY = "CNY"
-# China keeps UTC+8 all year.
-BEIJING = timezone(timedelta(hours=8))
-SOURCE_OFFSET_MINUTES = 480
-WIRE_TIME = "%Y-%m-%d %H:%M:%S"
-
 STATUS_MAP: dict[int, OrderStatus] = {
     1: OrderStatus.pending,
     2: OrderStatus.paid,
@@ -108,24 +114,21 @@ STATUS_MAP: dict[int, OrderStatus] = {
     105: OrderStatus.partially_fulfilled,
 }
 
-# Jitter spreads retries of many shops apart; seeded by the OS, unlike a copy in forked workers.
-_random = random.SystemRandom()
-
-
-def param_json(business: Mapping[str, Any]) -> str:
-    """The business parameters as Douyin signs and reads them: compact JSON, keys sorted at
-    every depth."""
-    return json.dumps(business, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
 
 def sign_request(app_key: str, app_secret: str, method: str, params: str, timestamp: str) -> str:
     """Douyin's signature: lowercase hex HMAC-SHA256 with the secret as key, over
     ``secret + "app_key" + app_key + "method" + method + "param_json" + params + "timestamp" +
-    timestamp + "v" + "2" + secret``."""
-    text = (
-        f"{app_secret}app_key{app_key}method{method}param_json{params}"
-        f"timestamp{timestamp}v{API_VERSION}{app_secret}"
+    timestamp + "v" + "2" + secret`` (the sorted name+value pairs, wrapped in the secret)."""
+    pairs = signing_text(
+        {
+            "app_key": app_key,
+            "method": method,
+            "param_json": params,
+            "timestamp": timestamp,
+            "v": API_VERSION,
+        }
     )
+    text = app_secret + pairs + app_secret
     return hmac.new(app_secret.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
@@ -136,13 +139,6 @@ def push_signature(app_key: str, app_secret: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def beijing(moment: datetime) -> str:
-    """An aware time as Douyin's request timestamp (Beijing time, ``yyyy-MM-dd HH:mm:ss``)."""
-    if moment.tzinfo is None:
-        raise ValueError("a naive datetime has no defined Beijing time")
-    return moment.astimezone(BEIJING).strftime(WIRE_TIME)
-
-
 def search_times(start: datetime, end: datetime) -> tuple[int, int] | None:
     """``update_time_start``/``update_time_end`` covering the whole seconds of ``[start, end)``.
 
@@ -150,12 +146,7 @@ def search_times(start: datetime, end: datetime) -> tuple[int, int] | None:
     the next window, not this one, so an adjacent window never fetches it twice. None when the
     window holds no whole second.
     """
-    first = _ceil_seconds(start)
-    after = _ceil_seconds(end)
-    last = after - 1 if END_TIME_INCLUSIVE else after
-    if last < first or (not END_TIME_INCLUSIVE and last == first):
-        return None
-    return first, last
+    return search_bounds(start, end, end_inclusive=END_TIME_INCLUSIVE)
 
 
 def decrypt_receiver(credentials: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, str]:
@@ -172,7 +163,7 @@ def decrypt_receiver(credentials: Mapping[str, Any], fields: Mapping[str, str]) 
     )
 
 
-class DouyinConnector(Connector):
+class DouyinConnector(GatewayConnector):
     channel: ClassVar[str] = "douyin"
     # Douyin reads a push as delivered only from this body.
     webhook_reply: ClassVar[dict[str, Any] | None] = {"code": 0, "msg": "success"}
@@ -188,6 +179,11 @@ class DouyinConnector(Connector):
     lag: ClassVar[timedelta] = timedelta(minutes=3)
     overlap: ClassVar[timedelta] = timedelta(minutes=3)
     history: ClassVar[timedelta] = HISTORY
+    flow_control_codes: ClassVar[frozenset[int | str]] = THROTTLE_CODES
+    token_refused_codes: ClassVar[frozenset[int | str]] = TOKEN_INVALID_CODES
+    sign_refused_codes: ClassVar[frozenset[int | str]] = SIGN_ERROR_CODES
+    first_backoff: ClassVar[float] = THROTTLE_BASE_SECONDS
+    flow_control_attempts: ClassVar[int] = THROTTLE_ATTEMPTS
 
     def __init__(self, shop: ShopAccess, http: ShopHttp) -> None:
         super().__init__(shop, http)
@@ -204,50 +200,10 @@ class DouyinConnector(Connector):
 
     # The gateway.
 
-    def call(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
-        """The ``data`` of one call's answer; any answer but success is a connector error."""
-        code, message, data = self.answer(method, business)
-        if code != SUCCESS_CODE:
-            raise _failure(method, code, message)
-        return data
-
-    def answer(self, method: str, business: Mapping[str, Any]) -> tuple[int, str, dict[str, Any]]:
-        """One call's code, message and data, the access token refreshed once if refused."""
-        refreshed = False
-        while True:
-            code, message, data = self._exchange(method, business, self._access_token)
-            if code not in TOKEN_INVALID_CODES:
-                return code, message, data
-            if refreshed:
-                raise ReauthorizationNeeded(
-                    f"douyin refused the access token again after a refresh: {code} {message}"
-                )
-            self._refresh()
-            refreshed = True
-
-    def _exchange(
-        self, method: str, business: Mapping[str, Any], access_token: str | None
-    ) -> tuple[int, str, dict[str, Any]]:
-        """Send one signed call until it is not flow-controlled; its code, message and data."""
-        throttled = 0
-        while True:
-            code, message, data = self._send(method, business, access_token)
-            if code not in THROTTLE_CODES:
-                return code, message, data
-            throttled += 1
-            if throttled >= THROTTLE_ATTEMPTS:
-                raise RetriesExhausted(
-                    f"douyin kept answering {method} with flow control ({code}) "
-                    f"after {throttled} attempts"
-                )
-            _hold_back(self.http, throttled, code)
-
-    def _send(
-        self, method: str, business: Mapping[str, Any], access_token: str | None
-    ) -> tuple[int, str, dict[str, Any]]:
+    def _send(self, method: str, business: Mapping[str, Any], access_token: str | None) -> Answer:
         body = param_json(business)
         app_key = self._credential("app_key")
-        timestamp = beijing(datetime.now(UTC))
+        timestamp = beijing_now()
         query = {"app_key": app_key, "method": method}
         if access_token is not None:
             query["access_token"] = access_token
@@ -265,31 +221,18 @@ class DouyinConnector(Connector):
             content=body.encode(),
             headers={"Content-Type": "application/json"},
         )
-        if response.status_code in (401, 403):
-            raise ReauthorizationNeeded(
-                f"douyin answered {method} with HTTP {response.status_code}"
-            )
-        if response.status_code != 200:
-            raise ConnectorError(f"douyin answered {method} with HTTP {response.status_code}")
-        return _envelope(response, method)
+        return _envelope(json_answer(response, self.channel, method), method)
 
-    def _refresh(self) -> None:
+    def _renew_token(self) -> None:
         business = {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
-        code, message, data = self._exchange(REFRESH_METHOD, business, None)
-        token = data.get("access_token")
-        if code != SUCCESS_CODE or not isinstance(token, str) or not token:
+        # The refresh call itself carries no access token.
+        answer = self.exchange(REFRESH_METHOD, business, None)
+        token = answer.doc.get("access_token")
+        if answer.failed or not isinstance(token, str) or not token:
             raise ReauthorizationNeeded(
-                f"douyin refused to refresh the access token: {code} {message}".strip()
+                f"douyin refused to refresh the access token: {answer.code} {answer.text}".strip()
             )
-        refresh = data.get("refresh_token")
-        self._access_token = token
-        if isinstance(refresh, str) and refresh:
-            self._refresh_token = refresh
-        self.refreshed_credentials = {
-            "access_token": self._access_token,
-            "refresh_token": self._refresh_token,
-        }
-        log.info("marketplace_token_refreshed", shop=self.http.key, channel=self.channel)
+        self._keep_tokens(token, answer.doc.get("refresh_token"))
 
     # The pull.
 
@@ -297,7 +240,7 @@ class DouyinConnector(Connector):
         times = search_times(start, end)
         if times is None:
             return FetchedPage(orders=[])
-        page, seen_total = _parse_token(token)
+        page, seen_total = PAGES.read_token(token)
         data = self.call(
             SEARCH_METHOD,
             {
@@ -312,24 +255,24 @@ class DouyinConnector(Connector):
         orders = data.get("shop_order_list") or []
         if not isinstance(orders, list):
             raise MalformedPayload("douyin search answer has no shop_order_list list")
-        total = _integer(data.get("total") or 0, "total")
-        following = next_page(page, total, seen_total, len(orders))
+        total = whole_number(data.get("total") or 0, "total")
         return FetchedPage(
             orders=[self.normalize(order) for order in orders],
-            next_token=None if following is None else f"{following}:{total}",
+            next_token=PAGES.token_after(page, total, seen_total, len(orders)),
         )
 
     def fetch_orders(self, external_ids: Sequence[str]) -> list[NormalizedOrder]:
         orders = []
         for order_id in external_ids:
-            code, message, data = self.answer(DETAIL_METHOD, {"shop_order_id": str(order_id)})
-            if code in PARAMETER_ERROR_CODES and code not in SIGN_ERROR_CODES:
+            answer = self.answer(DETAIL_METHOD, {"shop_order_id": str(order_id)})
+            code = answer.code
+            if answer.failed and code in PARAMETER_ERROR_CODES and code not in SIGN_ERROR_CODES:
                 # Not an order of this shop (any more): left out, as for a missing one.
                 log.info("marketplace_order_not_found", shop=self.http.key, code=code)
                 continue
-            if code != SUCCESS_CODE:
-                raise _failure(DETAIL_METHOD, code, message)
-            detail = data.get("shop_order_detail")
+            if answer.failed:
+                raise self._refusal(DETAIL_METHOD, answer)
+            detail = answer.doc.get("shop_order_detail")
             if isinstance(detail, dict) and detail:
                 orders.append(self.normalize(detail))
         return orders
@@ -384,7 +327,7 @@ class DouyinConnector(Connector):
         if not isinstance(raw, dict):
             raise MalformedPayload("douyin order is not an object")
         order_id = _id(required(raw, "order_id"), "order_id")
-        status_code = _integer(required(raw, "order_status"), "order_status")
+        status_code = whole_number(required(raw, "order_status"), "order_status")
         skus = raw.get("sku_order_list") or []
         if not isinstance(skus, list):
             raise MalformedPayload("sku_order_list is not a list")
@@ -406,7 +349,7 @@ class DouyinConnector(Connector):
             placed_at=_unix(required(raw, "create_time"), "create_time"),
             source_updated_at=_unix(required(raw, "update_time"), "update_time"),
             paid_at=_optional_unix(raw.get("pay_time"), "pay_time"),
-            source_offset_minutes=SOURCE_OFFSET_MINUTES,
+            source_offset_minutes=BEIJING_OFFSET_MINUTES,
             # Douyin names no buyer apart from the (encrypted) receiver in the address.
             buyer_name=None,
             buyer_email=None,
@@ -418,69 +361,22 @@ class DouyinConnector(Connector):
         )
 
 
-def next_page(page: int, total: int, seen_total: int | None, received: int) -> int | None:
-    """The page to ask for after ``page`` (None when the window is done).
-
-    Pages are offsets into the window's orders sorted by update time. An order updated again
-    while the walk goes on leaves the window (its new time is past the window's end), and every
-    order behind it moves forward: pages already read would then hide some unread ones. The
-    total shrinks when that happens, so the walk steps back far enough to read them.
-    """
-    if seen_total is not None and total < seen_total:
-        frontier = (page - FIRST_PAGE) * PAGE_SIZE
-        return FIRST_PAGE + max(0, frontier - (seen_total - total)) // PAGE_SIZE
-    if received == 0 or (page - FIRST_PAGE + 1) * PAGE_SIZE >= total:
-        return None
-    return page + 1
-
-
-def _parse_token(token: str | None) -> tuple[int, int | None]:
-    if token is None:
-        return FIRST_PAGE, None
-    page, _, total = token.partition(":")
+def _envelope(doc: dict[str, Any], method: str) -> Answer:
+    """Douyin's envelope ``{"code", "msg", "data"}`` as an answer; 10000 is success."""
     try:
-        return int(page), int(total)
-    except ValueError:
-        raise ConnectorError(f"not a douyin page token: {token!r}") from None
-
-
-def _ceil_seconds(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise ValueError("a naive datetime has no defined Unix time")
-    whole = moment.replace(microsecond=0)
-    seconds = int(whole.timestamp())
-    return seconds if whole == moment else seconds + 1
-
-
-def _failure(method: str, code: int, message: str) -> ConnectorError:
-    what = "signature refused (check app_secret)" if code in SIGN_ERROR_CODES else message
-    return ConnectorError(f"douyin answered {method} with code {code}: {what}")
-
-
-def _hold_back(http: ShopHttp, attempt: int, code: int) -> None:
-    """Hold every client of the shop back after a flow-control answer (bounded, jittered)."""
-    delay = min(http.max_backoff, THROTTLE_BASE_SECONDS * 2 ** (attempt - 1))
-    delay += _random.uniform(*RETRY_AFTER_JITTER)
-    log.warning("marketplace_flow_control", shop=http.key, code=code, delay=round(delay, 2))
-    rate_bucket(http.key).defer(http.clock() + delay)
-
-
-def _envelope(response: httpx.Response, method: str) -> tuple[int, str, dict[str, Any]]:
-    try:
-        doc = response.json()
-    except ValueError as exc:
-        raise MalformedPayload(f"douyin answer to {method} is not JSON") from exc
-    if not isinstance(doc, dict):
-        raise MalformedPayload(f"douyin answer to {method} is not an object")
-    try:
-        code = _integer(doc.get("code"), "code")
+        code = whole_number(doc.get("code"), "code")
     except MalformedPayload as exc:
         raise MalformedPayload(f"douyin answer to {method} has no code") from exc
     message = str(doc.get("sub_msg") or doc.get("msg") or "")[:300]
     data = doc.get("data")
     if code == SUCCESS_CODE and not isinstance(data, dict):
         raise MalformedPayload(f"douyin answer to {method} has no data object")
-    return code, message, data if isinstance(data, dict) else {}
+    return Answer(
+        data if isinstance(data, dict) else {},
+        failed=code != SUCCESS_CODE,
+        code=code,
+        text=message,
+    )
 
 
 def _events(body: bytes) -> list[tuple[str, str, dict[str, Any]]]:
@@ -523,24 +419,15 @@ def _id(value: Any, name: str) -> str:
     raise MalformedPayload(f"{name} is missing or not an identifier")
 
 
-def _integer(value: Any, name: str) -> int:
-    """A whole number Douyin sends as an integer or as a string of digits."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    raise MalformedPayload(f"{name} is not a whole number: {value!r}")
-
-
 def _fen(value: Any, name: str) -> int:
     """An amount in fen: the integer already is the minor unit of CNY."""
     if value is None or value == "":
         return 0
-    return _integer(value, name)
+    return whole_number(value, name)
 
 
 def _unix(value: Any, name: str) -> datetime:
-    seconds = _integer(value, name)
+    seconds = whole_number(value, name)
     if seconds <= 0:
         raise MalformedPayload(f"{name} is not a time: {value!r}")
     return datetime.fromtimestamp(seconds, UTC)
@@ -582,15 +469,6 @@ def _refunds(order_id: str, info: Any) -> list[NormalizedRefund]:
     ]
 
 
-def _opaque(value: Any) -> str | None:
-    """An encrypted field exactly as sent (never stripped or decoded); empty means absent."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise MalformedPayload("an encrypted receiver field is not a string")
-    return value
-
-
 def _name(part: Any) -> str | None:
     return text_or_none(part.get("name")) if isinstance(part, dict) else None
 
@@ -599,17 +477,17 @@ def _address(raw: Mapping[str, Any]) -> Address | None:
     post_addr = raw.get("post_addr")
     if not isinstance(post_addr, dict):
         post_addr = {}
-    address = Address(
-        name=_opaque(raw.get("encrypt_post_receiver")),
-        phone=_opaque(raw.get("encrypt_post_tel")),
-        country="CN",
-        province=_name(post_addr.get("province")),
-        city=_name(post_addr.get("city")),
-        district=_name(post_addr.get("town")),
-        address1=_opaque(post_addr.get("encrypt_detail")),
+    return receiver_address(
+        Address(
+            name=ciphertext(raw.get("encrypt_post_receiver")),
+            phone=ciphertext(raw.get("encrypt_post_tel")),
+            country="CN",
+            province=_name(post_addr.get("province")),
+            city=_name(post_addr.get("city")),
+            district=_name(post_addr.get("town")),
+            address1=ciphertext(post_addr.get("encrypt_detail")),
+        )
     )
-    empty = (address.name, address.phone, address.province, address.city, address.address1)
-    return None if all(part is None for part in empty) else address
 
 
 def _line(sku: Any) -> tuple[NormalizedLine, int]:
@@ -621,7 +499,7 @@ def _line(sku: Any) -> tuple[NormalizedLine, int]:
     where = "sku_order_list[]"
     if not isinstance(sku, dict):
         raise MalformedPayload(f"{where} is not an object")
-    quantity = _integer(required(sku, "item_num", where), f"{where} item_num")
+    quantity = whole_number(required(sku, "item_num", where), f"{where} item_num")
     origin = _fen(sku.get("origin_amount"), f"{where} origin_amount")
     paid = _fen(sku.get("pay_amount"), f"{where} pay_amount")
     if ORIGIN_AMOUNT_PER_UNIT:

@@ -14,40 +14,47 @@ connector only pulls.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import random
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import httpx
-import structlog
 
 from daiyun.connectors.channels.base import (
-    Connector,
     FetchedPage,
     ShopAccess,
     minor_units,
     required,
     text_or_none,
 )
-from daiyun.connectors.errors import (
-    ConnectorError,
-    MalformedPayload,
-    ReauthorizationNeeded,
-    RetriesExhausted,
+from daiyun.connectors.channels.china import (
+    FLOW_CONTROL_ATTEMPTS,
+    Answer,
+    ForwardPages,
+    GatewayConnector,
+    json_answer,
+    param_json,
+    sign,
 )
-from daiyun.connectors.http import RETRY_AFTER_JITTER, ShopHttp, rate_bucket
+from daiyun.connectors.channels.china_wire import (
+    BEIJING_OFFSET_MINUTES,
+    CURRENCY,
+    beijing_now,
+    beijing_text,
+    ciphertext,
+    parse_beijing,
+    search_bounds,
+    whole_number,
+)
+from daiyun.connectors.errors import ConnectorError, MalformedPayload, ReauthorizationNeeded
+from daiyun.connectors.http import ShopHttp
 from daiyun.platform.orders.normalized import (
     Address,
     NormalizedLine,
     NormalizedOrder,
     OrderStatus,
 )
-
-log = structlog.get_logger("daiyun.connectors.jd")
 
 API_HOST = "https://api.jd.com"
 # JD issues and refreshes tokens on its OAuth host, not the API gateway (UNCONFIRMED host).
@@ -90,6 +97,8 @@ DATE_TYPE_MODIFIED = "1"
 FIRST_PAGE = 1
 # The largest page JD serves (UNCONFIRMED).
 PAGE_SIZE = 50
+PAGES = ForwardPages("jd", FIRST_PAGE, PAGE_SIZE)
+next_page = PAGES.next_page
 # JD refuses a search whose modification-time range is wider than one month (UNCONFIRMED: read
 # as 30 days). The pull asks for far less: a day's page walk is cheap to redo after a failure.
 SEARCH_SPAN_LIMIT = timedelta(days=30)
@@ -106,16 +115,10 @@ END_DATE_INCLUSIVE = True
 TOKEN_INVALID_CODES = frozenset({"19"})
 SIGN_ERROR_CODES = frozenset({"8"})
 THROTTLE_CODES = frozenset({"67"})
-# Flow-control answers waited out per call before giving the run back to the scheduler, and the
-# first wait (doubled per answer, capped by the client's max_backoff).
-THROTTLE_ATTEMPTS = 6
+# Flow-control answers to one call before the run is given back to the scheduler, and the first
+# wait (doubled per answer, capped by the client's max_backoff).
+THROTTLE_ATTEMPTS = FLOW_CONTROL_ATTEMPTS
 THROTTLE_BASE_SECONDS = 1.0
-
-CURRENCY = "CNY"
-# China keeps UTC+8 all year.
-BEIJING = timezone(timedelta(hours=8))
-SOURCE_OFFSET_MINUTES = 480
-WIRE_TIME = "%Y-%m-%d %H:%M:%S"
 
 # LOCKED: JD holds the order while a cancellation or after-sales request is open; it must not
 # ship yet but is not cancelled either. It maps to pending rather than on_hold, because on_hold
@@ -128,42 +131,13 @@ STATUS_MAP: dict[str, OrderStatus] = {
     "LOCKED": OrderStatus.pending,
 }
 
-# Jitter spreads retries of many shops apart; seeded by the OS, unlike a copy in forked workers.
-_random = random.SystemRandom()
-
 
 def sign_request(params: Mapping[str, str], app_secret: str) -> str:
     """JD's signature: upper-hex MD5(secret + name1value1name2value2... + secret).
 
     Every parameter but ``sign`` takes part (``360buy_param_json`` included), sorted by name.
     """
-    text = "".join(name + params[name] for name in sorted(params) if name != "sign")
-    # MD5 is JD's scheme, not a choice made here.
-    digest = hashlib.md5((app_secret + text + app_secret).encode(), usedforsecurity=False)
-    return digest.hexdigest().upper()
-
-
-def param_json(business: Mapping[str, Any]) -> str:
-    """The business parameters as the compact JSON string JD reads from ``360buy_param_json``."""
-    return json.dumps(business, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
-def beijing(moment: datetime) -> str:
-    """An aware time in JD's wire format (Beijing time, ``yyyy-MM-dd HH:mm:ss``)."""
-    if moment.tzinfo is None:
-        raise ValueError("a naive datetime has no defined Beijing time")
-    return moment.astimezone(BEIJING).strftime(WIRE_TIME)
-
-
-def parse_beijing(value: Any, name: str) -> datetime:
-    """A JD wire time as an aware UTC datetime; anything else is a malformed payload."""
-    if not isinstance(value, str) or not value:
-        raise MalformedPayload(f"{name} is missing or not a time")
-    try:
-        local = datetime.strptime(value.strip(), WIRE_TIME)
-    except ValueError as exc:
-        raise MalformedPayload(f"{name} is not a time as yyyy-MM-dd HH:mm:ss: {value!r}") from exc
-    return local.replace(tzinfo=BEIJING).astimezone(UTC)
+    return sign(params, app_secret, SIGN_METHOD)
 
 
 def search_dates(start: datetime, end: datetime) -> tuple[str, str] | None:
@@ -172,12 +146,8 @@ def search_dates(start: datetime, end: datetime) -> tuple[str, str] | None:
     JD compares modification times to the second: an order modified exactly at ``end`` belongs
     to the next window, not this one, so an adjacent window never fetches it twice.
     """
-    first = _ceil_second(start)
-    after = _ceil_second(end)
-    last = after - timedelta(seconds=1) if END_DATE_INCLUSIVE else after
-    if last < first or (not END_DATE_INCLUSIVE and last == first):
-        return None
-    return beijing(first), beijing(last)
+    bounds = search_bounds(start, end, end_inclusive=END_DATE_INCLUSIVE)
+    return None if bounds is None else (beijing_text(bounds[0]), beijing_text(bounds[1]))
 
 
 def decrypt_receiver(credentials: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, str]:
@@ -193,7 +163,7 @@ def decrypt_receiver(credentials: Mapping[str, Any], fields: Mapping[str, str]) 
     )
 
 
-class JdConnector(Connector):
+class JdConnector(GatewayConnector):
     channel: ClassVar[str] = "jd"
     credential_fields: ClassVar[tuple[str, ...]] = (
         "app_key",
@@ -206,6 +176,11 @@ class JdConnector(Connector):
     lag: ClassVar[timedelta] = timedelta(minutes=5)
     overlap: ClassVar[timedelta] = timedelta(minutes=5)
     history: ClassVar[timedelta] = HISTORY
+    flow_control_codes: ClassVar[frozenset[int | str]] = THROTTLE_CODES
+    token_refused_codes: ClassVar[frozenset[int | str]] = TOKEN_INVALID_CODES
+    sign_refused_codes: ClassVar[frozenset[int | str]] = SIGN_ERROR_CODES
+    first_backoff: ClassVar[float] = THROTTLE_BASE_SECONDS
+    flow_control_attempts: ClassVar[int] = THROTTLE_ATTEMPTS
 
     def __init__(self, shop: ShopAccess, http: ShopHttp) -> None:
         super().__init__(shop, http)
@@ -223,60 +198,33 @@ class JdConnector(Connector):
 
     # The gateway.
 
-    def call(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
-        """One gateway call's answer, flow control waited out and the token refreshed once."""
-        refreshed = False
-        throttled = 0
-        while True:
-            response = self._post(method, business)
-            doc = _json(response, method)
-            error = _error(doc)
-            if error is None:
-                return doc
-            code, text = error
-            if code in THROTTLE_CODES:
-                throttled += 1
-                if throttled >= THROTTLE_ATTEMPTS:
-                    raise RetriesExhausted(
-                        f"jd kept answering {method} with flow control ({code}) "
-                        f"after {throttled} attempts"
-                    )
-                _hold_back(self.http, throttled, code)
-                continue
-            if code in TOKEN_INVALID_CODES:
-                if refreshed:
-                    raise ReauthorizationNeeded(
-                        f"jd refused the access token again after a refresh: {code} {text}"
-                    )
-                self._refresh()
-                refreshed = True
-                continue
-            what = "signature refused (check app_secret)" if code in SIGN_ERROR_CODES else text
-            raise ConnectorError(
-                f"jd answered {method} with error {code}: {what}{_clock_note(response)}"
-            )
-
-    def _post(self, method: str, business: Mapping[str, Any]) -> httpx.Response:
+    def _send(self, method: str, business: Mapping[str, Any], access_token: str | None) -> Answer:
         params = {
             "method": method,
             "app_key": self._credential("app_key"),
-            "access_token": self._access_token,
-            "timestamp": beijing(datetime.now(UTC)),
+            "access_token": access_token or "",
+            "timestamp": beijing_now(),
             "v": API_VERSION,
             "sign_method": SIGN_METHOD,
             "360buy_param_json": param_json(business),
         }
         params["sign"] = sign_request(params, self._credential("app_secret"))
         response = self.http.request("POST", self._url(API_HOST, GATEWAY_PATH), data=params)
-        if response.status_code in (401, 403):
-            raise ReauthorizationNeeded(f"jd answered {method} with HTTP {response.status_code}")
-        if response.status_code != 200:
-            raise ConnectorError(
-                f"jd answered {method} with HTTP {response.status_code}{_clock_note(response)}"
-            )
-        return response
+        doc = json_answer(response, self.channel, method, _clock_note)
+        error = doc.get("error_response")
+        if error is None:
+            return Answer(doc)
+        if not isinstance(error, dict):
+            raise MalformedPayload(f"jd {method} answered a malformed error_response")
+        return Answer(
+            error,
+            failed=True,
+            code=str(error.get("code") or ""),
+            text=str(error.get("en_desc") or error.get("zh_desc") or "")[:300],
+            hint=_clock_note(response),
+        )
 
-    def _refresh(self) -> None:
+    def _renew_token(self) -> None:
         response = self.http.request(
             "POST",
             self._url(OAUTH_HOST, REFRESH_PATH),
@@ -294,14 +242,7 @@ class JdConnector(Connector):
         token = doc.get("access_token") if isinstance(doc, dict) else None
         if response.status_code == 200 and isinstance(token, str) and token:
             refresh = doc.get("refresh_token") if isinstance(doc, dict) else None
-            self._access_token = token
-            if isinstance(refresh, str) and refresh:
-                self._refresh_token = refresh
-            self.refreshed_credentials = {
-                "access_token": self._access_token,
-                "refresh_token": self._refresh_token,
-            }
-            log.info("marketplace_token_refreshed", shop=self.http.key, channel=self.channel)
+            self._keep_tokens(token, refresh)
             return
         reason = ""
         if isinstance(doc, dict):
@@ -319,7 +260,7 @@ class JdConnector(Connector):
             return FetchedPage(orders=[])
         if end - start > SEARCH_SPAN_LIMIT:
             raise ConnectorError(f"jd searches at most {SEARCH_SPAN_LIMIT.days} days at once")
-        page, seen_total = _parse_token(token)
+        page, seen_total = PAGES.read_token(token)
         business = {
             "start_date": dates[0],
             "end_date": dates[1],
@@ -335,11 +276,10 @@ class JdConnector(Connector):
         orders = result.get("orderInfoList") or []
         if not isinstance(orders, list):
             raise MalformedPayload("jd search result has no orderInfoList list")
-        total = _count(result.get("orderTotal") or 0, "orderTotal")
-        following = next_page(page, total, seen_total, len(orders))
+        total = whole_number(result.get("orderTotal") or 0, "orderTotal", allow_negative=False)
         return FetchedPage(
             orders=[self.normalize(order) for order in orders],
-            next_token=None if following is None else f"{following}:{total}",
+            next_token=PAGES.token_after(page, total, seen_total, len(orders)),
         )
 
     @staticmethod
@@ -367,7 +307,7 @@ class JdConnector(Connector):
             placed_at=parse_beijing(required(raw, "orderStartTime"), "orderStartTime"),
             source_updated_at=parse_beijing(required(raw, "modified"), "modified"),
             paid_at=_paid_at(raw.get("paymentConfirmTime")),
-            source_offset_minutes=SOURCE_OFFSET_MINUTES,
+            source_offset_minutes=BEIJING_OFFSET_MINUTES,
             # JD names no buyer apart from the (encrypted) consignee in the address.
             buyer_name=None,
             buyer_email=None,
@@ -376,67 +316,6 @@ class JdConnector(Connector):
             lines=[_line(item) for item in items],
             raw=raw,
         )
-
-
-def next_page(page: int, total: int, seen_total: int | None, received: int) -> int | None:
-    """The page to ask for after ``page`` (None when the window is done).
-
-    Pages are offsets into the window's orders sorted by modification time. An order modified
-    again while the walk goes on leaves the window (its new time is past the window's end), and
-    every order behind it moves forward: pages already read would then hide some unread ones.
-    The total shrinks when that happens, so the walk steps back far enough to read them.
-    """
-    if seen_total is not None and total < seen_total:
-        frontier = (page - FIRST_PAGE) * PAGE_SIZE
-        return FIRST_PAGE + max(0, frontier - (seen_total - total)) // PAGE_SIZE
-    if received == 0 or (page - FIRST_PAGE + 1) * PAGE_SIZE >= total:
-        return None
-    return page + 1
-
-
-def _parse_token(token: str | None) -> tuple[int, int | None]:
-    if token is None:
-        return FIRST_PAGE, None
-    page, _, total = token.partition(":")
-    try:
-        return int(page), int(total)
-    except ValueError:
-        raise ConnectorError(f"not a jd page token: {token!r}") from None
-
-
-def _ceil_second(moment: datetime) -> datetime:
-    whole = moment.replace(microsecond=0)
-    return whole if whole == moment else whole + timedelta(seconds=1)
-
-
-def _hold_back(http: ShopHttp, attempt: int, code: str) -> None:
-    """Hold every client of the shop back after a flow-control answer (bounded, jittered)."""
-    delay = min(http.max_backoff, THROTTLE_BASE_SECONDS * 2 ** (attempt - 1))
-    delay += _random.uniform(*RETRY_AFTER_JITTER)
-    log.warning("marketplace_flow_control", shop=http.key, code=code, delay=round(delay, 2))
-    rate_bucket(http.key).defer(http.clock() + delay)
-
-
-def _json(response: httpx.Response, method: str) -> dict[str, Any]:
-    try:
-        doc = response.json()
-    except ValueError as exc:
-        raise MalformedPayload(f"jd answer to {method} is not JSON") from exc
-    if not isinstance(doc, dict):
-        raise MalformedPayload(f"jd answer to {method} is not an object")
-    return doc
-
-
-def _error(doc: Mapping[str, Any]) -> tuple[str, str] | None:
-    """The code and description of an error answer; None for an answer that is not one."""
-    error = doc.get("error_response")
-    if error is None:
-        return None
-    if not isinstance(error, dict):
-        return "", "malformed error_response"
-    code = str(error.get("code") or "")
-    text = str(error.get("en_desc") or error.get("zh_desc") or "")[:300]
-    return code, text
 
 
 def _search_result(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -480,15 +359,6 @@ def _yuan(value: Any, name: str) -> int:
     return minor_units(value, CURRENCY, name)
 
 
-def _count(value: Any, name: str) -> int:
-    """A count JD sends as an integer or as a string of digits."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise MalformedPayload(f"{name} is not a whole number: {value!r}")
-
-
 def _paid_at(value: Any) -> datetime | None:
     """The payment time; absent, empty or JD's year-one placeholder before payment: None."""
     if value is None or value == "":
@@ -498,24 +368,15 @@ def _paid_at(value: Any) -> datetime | None:
     return parse_beijing(value, "paymentConfirmTime")
 
 
-def _opaque(value: Any) -> str | None:
-    """An encrypted field exactly as sent (never stripped or decoded); empty means absent."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise MalformedPayload("an encrypted consignee field is not a string")
-    return value
-
-
 def _address(consignee: dict[str, Any]) -> Address:
     return Address(
-        name=_opaque(consignee.get("fullname")),
-        phone=_opaque(consignee.get("mobile")),
+        name=ciphertext(consignee.get("fullname"), "consignee"),
+        phone=ciphertext(consignee.get("mobile"), "consignee"),
         country="CN",
         province=text_or_none(consignee.get("province")),
         city=text_or_none(consignee.get("city")),
         district=text_or_none(consignee.get("county")),
-        address1=_opaque(consignee.get("fullAddress")),
+        address1=ciphertext(consignee.get("fullAddress"), "consignee"),
     )
 
 
@@ -529,7 +390,9 @@ def _line(item: Any) -> NormalizedLine:
         # The seller's own SKU when set, else JD's.
         sku=str(item.get("outerSkuId") or sku_id),
         title=str(item.get("skuName") or ""),
-        quantity=_count(required(item, "itemTotal", where), f"{where} itemTotal"),
+        quantity=whole_number(
+            required(item, "itemTotal", where), f"{where} itemTotal", allow_negative=False
+        ),
         # jdPrice is the price of one unit.
         unit_price_minor=_yuan(required(item, "jdPrice", where), f"{where} jdPrice"),
     )

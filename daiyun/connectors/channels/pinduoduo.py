@@ -2,7 +2,7 @@
 
 ``pdd.order.number.list.increment.get`` lists the full orders updated in a window of at most
 30 minutes, newest first; like Taobao's list it is read from the last page back with
-:class:`~daiyun.connectors.channels.taobao.DescendingWalk`, so an order moving mid-walk is read
+:class:`~daiyun.connectors.channels.china.DescendingWalk`, so an order moving mid-walk is read
 twice rather than skipped. An expired access token (10019) is renewed once per call with
 ``pdd.pop.auth.token.refresh``; flow control (52101, HTTP 200) is waited out with bounded backoff
 on the shop's shared rate bucket.
@@ -12,41 +12,39 @@ Receiver name, phone and street come encrypted and stay so (see :func:`decrypt_r
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-import httpx
-import structlog
-
 from daiyun.connectors.channels.base import (
-    Connector,
     FetchedPage,
     ShopAccess,
     minor_units,
     required,
     text_or_none,
 )
-from daiyun.connectors.channels.taobao import (
+from daiyun.connectors.channels.china import (
+    Answer,
+    DescendingWalk,
+    GatewayConnector,
+    error_code,
+    error_response_answer,
+    error_summary,
+    json_answer,
+)
+from daiyun.connectors.channels.china import sign as gateway_sign
+from daiyun.connectors.channels.china_wire import (
     BEIJING_OFFSET_MINUTES,
     CURRENCY,
-    DescendingWalk,
-    defer_shop,
-    flow_control_wait,
     opaque,
     optional_beijing,
     parse_beijing,
+    receiver_address,
     whole_number,
     whole_seconds,
 )
-from daiyun.connectors.errors import (
-    ConnectorError,
-    MalformedPayload,
-    ReauthorizationNeeded,
-    RetriesExhausted,
-)
+from daiyun.connectors.errors import ConnectorError, MalformedPayload, ReauthorizationNeeded
 from daiyun.connectors.http import ShopHttp
 from daiyun.platform.orders.normalized import (
     Address,
@@ -55,8 +53,6 @@ from daiyun.platform.orders.normalized import (
     NormalizedRefund,
     OrderStatus,
 )
-
-log = structlog.get_logger("daiyun.connectors.pinduoduo")
 
 GATEWAY_BASE = "https://gw-api.pinduoduo.com"
 GATEWAY_PATH = "/api/router"
@@ -73,10 +69,10 @@ IS_LUCKY_FLAG_ANY = 0
 
 FLOW_CONTROL_CODES = frozenset({52101})
 TOKEN_EXPIRED_CODES = frozenset({10019})
+ERROR_TEXT_FIELDS = ("error_msg", "sub_code", "sub_msg")
 # UNCONFIRMED: pdd.order.information.get answers an unknown order_sn as a bad parameter; it is
 # the call's only business parameter, so there that code means "no such order".
 ORDER_NOT_FOUND_CODES = frozenset({10000})
-MAX_FLOW_CONTROL_RETRIES = 5
 # The API behind decryption of receiver data (not reachable from this deployment).
 DECRYPT_METHOD = "pdd.open.decrypt.batch"
 
@@ -94,16 +90,7 @@ CONFIRM_CANCELLED = 2
 def sign(params: Mapping[str, object], secret: str) -> str:
     """Pinduoduo's signature: upper-case hex MD5 of ``secret + sorted name+value pairs + secret``
     (every parameter but ``sign``, values as strings)."""
-    pairs = sorted(
-        (
-            (str(name), str(value))
-            for name, value in params.items()
-            if name != "sign" and value is not None
-        ),
-        key=lambda pair: pair[0].encode(),
-    )
-    text = secret + "".join(name + value for name, value in pairs) + secret
-    return hashlib.md5(text.encode()).hexdigest().upper()  # noqa: S324 (PDD's scheme)
+    return gateway_sign(params, secret, "md5")
 
 
 def decrypt_receiver(credentials: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, str]:
@@ -119,32 +106,16 @@ def decrypt_receiver(credentials: Mapping[str, Any], fields: Mapping[str, str]) 
     )
 
 
-def _error_text(error: Mapping[str, Any]) -> str:
-    parts = [f"error_code {error.get('error_code')}"]
-    for name in ("error_msg", "sub_code", "sub_msg"):
-        if error.get(name):
-            parts.append(str(error[name])[:200])
-    return ", ".join(parts)
-
-
-def _code(error: Mapping[str, Any]) -> int | None:
-    value = error.get("error_code")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
 class PddError(ConnectorError):
     """Pinduoduo answered with an ``error_response`` (other than those handled on the way)."""
 
     def __init__(self, method: str, error: Mapping[str, Any]) -> None:
-        super().__init__(f"pinduoduo {method} failed: {_error_text(error)}")
-        self.code = _code(error)
+        summary = error_summary(error, "error_code", ERROR_TEXT_FIELDS)
+        super().__init__(f"pinduoduo {method} failed: {summary}")
+        self.code = error_code(error.get("error_code"))
 
 
-class PinduoduoConnector(Connector):
+class PinduoduoConnector(GatewayConnector):
     channel: ClassVar[str] = "pinduoduo"
     credential_fields: ClassVar[tuple[str, ...]] = (
         "client_id",
@@ -158,12 +129,13 @@ class PinduoduoConnector(Connector):
     lag: ClassVar[timedelta] = timedelta(minutes=5)
     overlap: ClassVar[timedelta] = timedelta(minutes=2)
     history: ClassVar[timedelta] = timedelta(days=90)
+    flow_control_codes: ClassVar[frozenset[int | str]] = FLOW_CONTROL_CODES
+    token_refused_codes: ClassVar[frozenset[int | str]] = TOKEN_EXPIRED_CODES
 
     def __init__(self, shop: ShopAccess, http: ShopHttp) -> None:
         super().__init__(shop, http)
         self._access_token = str(shop.credentials.get("access_token") or "")
         self._refresh_token = str(shop.credentials.get("refresh_token") or "")
-        self.refreshed_credentials: dict[str, Any] | None = None
         self._walk = DescendingWalk(
             self._list_page,
             key=lambda order: str(required(order, "order_sn")),
@@ -179,107 +151,43 @@ class PinduoduoConnector(Connector):
     def _url(self) -> str:
         return (self.shop.api_base_url or GATEWAY_BASE).rstrip("/") + GATEWAY_PATH
 
-    def _send(
-        self, method: str, business: Mapping[str, str | int], access_token: str | None
-    ) -> dict[str, Any]:
-        """One signed call, flow control waited out; the answer, error or not."""
+    def _send(self, method: str, business: Mapping[str, Any], access_token: str | None) -> Answer:
         credentials = self.shop.credentials
-        throttled = 0
-        while True:
-            params: dict[str, str] = {
-                "type": method,
-                "client_id": str(credentials["client_id"]),
-                "timestamp": str(int(time.time())),
-                "data_type": "JSON",
-                "version": API_VERSION,
-            }
-            if access_token is not None:
-                params["access_token"] = access_token
-            params.update({name: str(value) for name, value in business.items()})
-            params["sign"] = sign(params, str(credentials["client_secret"]))
-            response = self.http.request("POST", self._url(), data=params)
-            doc = self._answer(response, method)
-            error = doc.get("error_response")
-            if not isinstance(error, dict) or _code(error) not in FLOW_CONTROL_CODES:
-                return doc
-            throttled += 1
-            if throttled > MAX_FLOW_CONTROL_RETRIES:
-                raise RetriesExhausted(
-                    f"pinduoduo {method}: still flow-controlled after {throttled} answers"
-                )
-            # PDD does not say for how long: back off exponentially, within the client's bound.
-            wait = flow_control_wait(None, throttled, self.http.max_backoff)
-            log.warning(
-                "marketplace_flow_control",
-                shop=self.http.key,
-                method=method,
-                code=_code(error),
-                wait=wait,
-                attempt=throttled,
-            )
-            defer_shop(self.http, wait)
+        params: dict[str, str] = {
+            "type": method,
+            "client_id": str(credentials["client_id"]),
+            "timestamp": str(int(time.time())),
+            "data_type": "JSON",
+            "version": API_VERSION,
+        }
+        if access_token is not None:
+            params["access_token"] = access_token
+        params.update({name: str(value) for name, value in business.items()})
+        params["sign"] = sign(params, str(credentials["client_secret"]))
+        response = self.http.request("POST", self._url(), data=params)
+        doc = json_answer(response, self.channel, method)
+        return error_response_answer(doc, self.channel, method, "error_code", ERROR_TEXT_FIELDS)
 
-    @staticmethod
-    def _answer(response: httpx.Response, method: str) -> dict[str, Any]:
-        if response.status_code in (401, 403):
-            raise ReauthorizationNeeded(
-                f"pinduoduo answered HTTP {response.status_code} to {method}"
-            )
-        if response.status_code != 200:
-            raise ConnectorError(f"pinduoduo answered HTTP {response.status_code} to {method}")
-        try:
-            doc = response.json()
-        except ValueError as exc:
-            raise MalformedPayload(f"pinduoduo answer to {method} is not JSON") from exc
-        if not isinstance(doc, dict):
-            raise MalformedPayload(f"pinduoduo answer to {method} is not an object")
-        return doc
-
-    def call(self, method: str, business: Mapping[str, str | int]) -> dict[str, Any]:
-        """A gateway call with the mall's token, renewed once if PDD says it expired."""
-        renewed = False
-        while True:
-            doc = self._send(method, business, self._access_token)
-            error = doc.get("error_response")
-            if error is None:
-                return doc
-            if not isinstance(error, dict):
-                raise MalformedPayload(f"pinduoduo {method} answered a malformed error_response")
-            if _code(error) in TOKEN_EXPIRED_CODES:
-                if renewed:
-                    raise ReauthorizationNeeded(
-                        f"pinduoduo refused the renewed access token: {_error_text(error)}"
-                    )
-                self._renew_token()
-                renewed = True
-                continue
-            raise PddError(method, error)
+    def _refusal(self, method: str, answer: Answer) -> ConnectorError:
+        return PddError(method, answer.doc)
 
     def _renew_token(self) -> None:
         if not self._refresh_token:
             raise ReauthorizationNeeded(
                 "pinduoduo access token expired and the shop has no refresh token"
             )
-        doc = self._send(REFRESH_METHOD, {"refresh_token": self._refresh_token}, None)
-        error = doc.get("error_response")
-        if error is not None:
-            text = _error_text(error) if isinstance(error, dict) else "malformed error"
-            raise ReauthorizationNeeded(f"pinduoduo token refresh failed: {text}")
-        body = doc.get("pop_auth_token_refresh_response")
+        # The refresh call itself carries no access token.
+        answer = self.exchange(REFRESH_METHOD, {"refresh_token": self._refresh_token}, None)
+        if answer.failed:
+            summary = error_summary(answer.doc, "error_code", ERROR_TEXT_FIELDS)
+            raise ReauthorizationNeeded(f"pinduoduo token refresh failed: {summary}")
+        body = answer.doc.get("pop_auth_token_refresh_response")
         if not isinstance(body, dict):
             raise MalformedPayload("pinduoduo token refresh answer has no response object")
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise MalformedPayload("pinduoduo token refresh answer has no access_token")
-        self._access_token = token
-        refresh_token = body.get("refresh_token")
-        if isinstance(refresh_token, str) and refresh_token:
-            self._refresh_token = refresh_token
-        self.refreshed_credentials = {
-            "access_token": self._access_token,
-            "refresh_token": self._refresh_token,
-        }
-        log.info("marketplace_token_refreshed", shop=self.http.key, channel=self.channel)
+        self._keep_tokens(token, body.get("refresh_token"))
 
     # Pull.
 
@@ -422,15 +330,14 @@ def _lines(raw: Mapping[str, Any]) -> list[NormalizedLine]:
 
 def _address(raw: Mapping[str, Any]) -> Address | None:
     # Receiver name, phone and street come encrypted: kept exactly as sent.
-    address = Address(
-        name=opaque(raw.get("receiver_name")),
-        phone=opaque(raw.get("receiver_phone")),
-        country="CN",
-        province=opaque(raw.get("province")),
-        city=opaque(raw.get("city")),
-        district=opaque(raw.get("town")),
-        address1=opaque(raw.get("receiver_address")),
+    return receiver_address(
+        Address(
+            name=opaque(raw.get("receiver_name")),
+            phone=opaque(raw.get("receiver_phone")),
+            country="CN",
+            province=opaque(raw.get("province")),
+            city=opaque(raw.get("city")),
+            district=opaque(raw.get("town")),
+            address1=opaque(raw.get("receiver_address")),
+        )
     )
-    if not any((address.name, address.phone, address.address1, address.province, address.city)):
-        return None
-    return address

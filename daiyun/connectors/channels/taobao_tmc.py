@@ -25,7 +25,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.sync.client import ClientConnection, connect
 
 from daiyun.connectors.channels.base import ShopAccess
-from daiyun.connectors.channels.taobao import beijing_now, sign
+from daiyun.connectors.channels.china_wire import beijing_now
+from daiyun.connectors.channels.taobao import sign
 from daiyun.connectors.errors import ConnectorError, ReauthorizationNeeded
 
 log = structlog.get_logger("daiyun.connectors.push")

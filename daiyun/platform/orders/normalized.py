@@ -21,6 +21,10 @@ class OrderStatus(StrEnum):
     partially_refunded = "partially_refunded"
 
 
+# Statuses that do not count as a sale: never paid, or called off before payment.
+NOT_PAID: tuple[OrderStatus, ...] = (OrderStatus.pending, OrderStatus.cancelled)
+
+
 @dataclass(slots=True)
 class Address:
     name: str | None = None

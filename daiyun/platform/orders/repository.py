@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    Table,
+    and_,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from daiyun.platform.orders.models import (
@@ -19,7 +30,7 @@ from daiyun.platform.orders.models import (
     OrderRefund,
     ReviewPolicy,
 )
-from daiyun.platform.orders.normalized import OrderStatus
+from daiyun.platform.orders.normalized import NOT_PAID, OrderStatus
 
 # How many recent orders of a shop define its "normal" total and item count.
 NORMS_SAMPLE = 200
@@ -208,3 +219,245 @@ def count_with_status(session: Session, status: OrderStatus) -> int:
     """How many of the bound tenant's orders are in ``status``."""
     stmt = select(func.count()).select_from(Order).where(Order.status == status)
     return int(session.scalar(stmt) or 0)
+
+
+# --------------------------------------------------------------------------------------------
+# What reports read (the daily rollups are built from these aggregates)
+# --------------------------------------------------------------------------------------------
+
+
+def _paid() -> ColumnElement[bool]:
+    return Order.status.notin_(NOT_PAID)
+
+
+def placements(
+    session: Session, order_ids: Collection[uuid.UUID]
+) -> list[tuple[uuid.UUID, datetime]]:
+    """(shop id, placed at) of the bound tenant's orders among ``order_ids``."""
+    if not order_ids:
+        return []
+    stmt = select(Order.shop_id, Order.placed_at).where(Order.id.in_(list(order_ids)))
+    return [(row[0], row[1]) for row in session.execute(stmt)]
+
+
+def placed_span(session: Session) -> tuple[datetime | None, datetime | None]:
+    """The first and last placement time in the bound tenant's order book."""
+    row = session.execute(select(func.min(Order.placed_at), func.max(Order.placed_at))).one()
+    return row[0], row[1]
+
+
+def _in_range(start: datetime, end: datetime, shop_ids: Collection[uuid.UUID] | None) -> list[Any]:
+    where: list[Any] = [Order.placed_at >= start, Order.placed_at < end]
+    if shop_ids is not None:
+        where.append(Order.shop_id.in_(list(shop_ids)))
+    return where
+
+
+def sales_aggregate(
+    session: Session, start: datetime, end: datetime, shop_ids: Collection[uuid.UUID] | None
+) -> list[dict[str, Any]]:
+    """Per (shop, channel, currency): the figures of orders placed in ``[start, end)``."""
+    paid = _paid()
+    one_if_paid = case((paid, 1), else_=0)
+    stmt = (
+        select(
+            Order.shop_id,
+            Order.channel,
+            Order.currency,
+            func.count().label("orders"),
+            func.sum(one_if_paid).label("paid_orders"),
+            func.sum(case((paid, Order.total_minor), else_=0)).label("gmv_minor"),
+            func.sum(case((paid, Order.item_count), else_=0)).label("items_sold"),
+            func.sum(case((paid, Order.refunded_minor), else_=0)).label("refunded_minor"),
+            func.sum(case((and_(paid, Order.refunded_minor > 0), 1), else_=0)).label(
+                "refunded_orders"
+            ),
+        )
+        .where(*_in_range(start, end, shop_ids))
+        .group_by(Order.shop_id, Order.channel, Order.currency)
+    )
+    return [dict(row._mapping) for row in session.execute(stmt)]
+
+
+def product_aggregate(
+    session: Session, start: datetime, end: datetime, shop_ids: Collection[uuid.UUID] | None
+) -> list[dict[str, Any]]:
+    """Per (shop, channel, currency, SKU): quantity, revenue and orders of paid orders placed
+    in ``[start, end)``."""
+    stmt = (
+        select(
+            Order.shop_id,
+            Order.channel,
+            Order.currency,
+            OrderLine.sku,
+            func.max(OrderLine.title).label("title"),
+            func.sum(OrderLine.quantity).label("quantity"),
+            func.sum(OrderLine.total_minor).label("revenue_minor"),
+            func.count(func.distinct(Order.id)).label("orders"),
+        )
+        .join(
+            OrderLine,
+            and_(OrderLine.tenant_id == Order.tenant_id, OrderLine.order_id == Order.id),
+        )
+        .where(*_in_range(start, end, shop_ids), _paid())
+        .group_by(Order.shop_id, Order.channel, Order.currency, OrderLine.sku)
+    )
+    return [dict(row._mapping) for row in session.execute(stmt)]
+
+
+# --------------------------------------------------------------------------------------------
+# What billing reads (set-based: billing joins these selectables with its own tables)
+# --------------------------------------------------------------------------------------------
+#
+# Each statement names the tenant explicitly: billing embeds them in Core INSERT ... SELECT
+# statements, which the ORM guard does not see (PostgreSQL's row-level security still does).
+
+
+# The selectables below, named for the service's signatures.
+OrderRows = Subquery
+OrderIds = Select[Any]
+
+
+@dataclass(frozen=True)
+class BillableOrders:
+    """Which orders :func:`billable_orders` gives a row for, and the line sums each row carries.
+
+    Orders in ``statuses`` and ``currency`` whose paid (``by="paid"``) or placed time falls in
+    ``[start, end)``. Lines of ``excluded_skus`` are summed apart and left out of every other
+    sum. A line takes the category of the longest prefix of its SKU among ``categories``
+    (prefix, category); each of ``summed_categories`` is summed per order.
+    """
+
+    start: datetime
+    end: datetime
+    by: str
+    statuses: tuple[OrderStatus, ...]
+    currency: str
+    excluded_skus: tuple[str, ...] = ()
+    categories: tuple[tuple[str, str], ...] = ()
+    summed_categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderWithLines:
+    """An order's amounts and (SKU, line total) lines; ``at`` is its paid time when asked for
+    and it has one, else its placed time."""
+
+    id: uuid.UUID
+    channel: str
+    at: datetime
+    total_minor: int
+    shipping_minor: int
+    tax_minor: int
+    lines: tuple[tuple[str, int], ...]
+
+
+def refunded_order_ids(tenant_id: uuid.UUID, start: datetime, end: datetime) -> Select[Any]:
+    """The ids of the tenant's orders with a refund made in ``[start, end)`` (one per refund)."""
+    return select(OrderRefund.order_id).where(
+        OrderRefund.tenant_id == tenant_id,
+        OrderRefund.refunded_at >= start,
+        OrderRefund.refunded_at < end,
+    )
+
+
+def _order_line_sum(tenant_id: uuid.UUID, condition: ColumnElement[bool] | None) -> Any:
+    """The sum of the enclosing order's line totals (of the lines meeting ``condition``)."""
+    stmt = select(func.coalesce(func.sum(OrderLine.total_minor), 0)).where(
+        OrderLine.tenant_id == tenant_id, OrderLine.order_id == Order.id
+    )
+    if condition is not None:
+        stmt = stmt.where(condition)
+    return stmt.scalar_subquery()
+
+
+def _line_category(categories: Sequence[tuple[str, str]]) -> Any:
+    """The category of a line's SKU: the longest matching prefix (compared exactly)."""
+    prefixes = sorted(categories, key=lambda p: -len(p[0]))
+    return case(
+        *[(func.substr(OrderLine.sku, 1, len(p)) == p, name) for p, name in prefixes],
+        else_=None,
+    )
+
+
+def billable_orders(tenant_id: uuid.UUID, spec: BillableOrders) -> Subquery:
+    """One row per order of ``spec``: ``id``, ``channel``, ``at`` (the time that placed it in
+    the range), ``total_minor``, ``shipping_minor``, ``tax_minor``, ``refunded`` (a refund was
+    made on it in the range), ``excluded_minor`` (its lines of excluded SKUs, when some are
+    excluded) and, when categories are summed, ``kept_minor`` (its lines not excluded) and
+    ``category_<n>_minor`` for the n-th of ``summed_categories`` (excluded lines left out).
+
+    A plain filtered select with correlated line sums, so a database flattens it into the query
+    that joins it (a filter there still runs before the sums).
+    """
+    at = Order.paid_at if spec.by == "paid" else Order.placed_at
+    excluded = list(spec.excluded_skus)
+    kept_sku = OrderLine.sku.not_in(excluded) if excluded else None
+    # Refunds are few: their orders are looked up once, not a refund probe per order.
+    refunded = Order.id.in_(refunded_order_ids(tenant_id, spec.start, spec.end))
+    columns: list[Any] = [
+        Order.id.label("id"),
+        Order.channel.label("channel"),
+        at.label("at"),
+        Order.total_minor.label("total_minor"),
+        Order.shipping_minor.label("shipping_minor"),
+        Order.tax_minor.label("tax_minor"),
+        refunded.label("refunded"),
+    ]
+    if excluded:
+        excluded_sum = _order_line_sum(tenant_id, OrderLine.sku.in_(excluded))
+        columns.append(excluded_sum.label("excluded_minor"))
+    if spec.summed_categories:
+        columns.append(_order_line_sum(tenant_id, kept_sku).label("kept_minor"))
+        category = _line_category(spec.categories)
+        for n, name in enumerate(spec.summed_categories):
+            condition = category == name
+            if kept_sku is not None:
+                condition = condition & kept_sku
+            columns.append(_order_line_sum(tenant_id, condition).label(f"category_{n}_minor"))
+    stmt = select(*columns).where(
+        Order.tenant_id == tenant_id,
+        at >= spec.start,
+        at < spec.end,
+        Order.status.in_(list(spec.statuses)),
+        Order.currency == spec.currency,
+    )
+    return stmt.subquery("billable_orders")
+
+
+def orders_with_lines(
+    session: Session, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], by: str
+) -> list[OrderWithLines]:
+    """The tenant's orders among ``ids`` with their lines (by position), in the order of
+    ``ids``; ``by="paid"`` dates each by its paid time (placed time when unpaid)."""
+    if not ids:
+        return []
+    lines: dict[uuid.UUID, list[tuple[str, int]]] = {}
+    stmt = (
+        select(OrderLine.order_id, OrderLine.sku, OrderLine.total_minor)
+        .where(OrderLine.tenant_id == tenant_id, OrderLine.order_id.in_(ids))
+        .order_by(OrderLine.order_id, OrderLine.position)
+    )
+    for order_id, sku, total in session.execute(stmt):
+        lines.setdefault(order_id, []).append((sku, int(total)))
+    found = {}
+    orders = select(
+        Order.id,
+        Order.channel,
+        Order.paid_at,
+        Order.placed_at,
+        Order.total_minor,
+        Order.shipping_minor,
+        Order.tax_minor,
+    ).where(Order.tenant_id == tenant_id, Order.id.in_(ids))
+    for row in session.execute(orders):
+        found[row.id] = OrderWithLines(
+            row.id,
+            row.channel,
+            (row.paid_at if by == "paid" else None) or row.placed_at,
+            int(row.total_minor),
+            int(row.shipping_minor),
+            int(row.tax_minor),
+            tuple(lines.get(row.id, ())),
+        )
+    return [found[i] for i in ids if i in found]

@@ -23,6 +23,7 @@ from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
 from daiyun.core.events.service import emit, emit_many, pending_event
 from daiyun.core.ids import new_id, utcnow
+from daiyun.core.pagination import paginate
 from daiyun.core.tenancy import TenantContextMissing, current_tenant
 from daiyun.platform.orders import repository, rules
 from daiyun.platform.orders.models import (
@@ -39,6 +40,7 @@ from daiyun.platform.orders.normalized import (
     NormalizedOrder,
     OrderStatus,
 )
+from daiyun.platform.orders.schemas import OrderDetail
 
 # A channel can still cancel or refund an order under review: the hold no longer matters then.
 CLOSING = frozenset({OrderStatus.cancelled, OrderStatus.refunded})
@@ -51,9 +53,13 @@ class Outcome(StrEnum):
     stale = "stale"
 
 
+# What ingesting one order gave: its outcome and the stored order.
+Ingested = tuple[Outcome, Order]
+
+
 def ingest(
     session: Session, shop_id: uuid.UUID, channel: str, orders: Sequence[NormalizedOrder]
-) -> list[tuple[Outcome, Order]]:
+) -> list[Ingested]:
     """Create or update a shop's orders from the channel's latest description of them.
 
     Safe to call with the same orders any number of times and in any order. The batch is applied
@@ -493,6 +499,91 @@ def update_review_settings(
 
 
 # --------------------------------------------------------------------------------------------
+# What the portal reads (the merchant pages and the agency console)
+# --------------------------------------------------------------------------------------------
+
+
+def find_orders(
+    session: Session,
+    *,
+    status: OrderStatus | None = None,
+    channel: str | None = None,
+    shop_id: uuid.UUID | None = None,
+    placed_from: datetime | None = None,
+    placed_to: datetime | None = None,
+    text: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Order], str | None]:
+    """A page of the bound tenant's orders matching the filters, in id order, and the cursor of
+    the next page (as the order API lists them). ``placed_to`` is exclusive; ``text`` matches the
+    external id, the buyer's name or the buyer's e-mail address."""
+    stmt = repository.filtered(
+        repository.OrderFilter(status, channel, shop_id, placed_from, placed_to, text)
+    )
+    return paginate(session, stmt, Order.id, cursor, limit)
+
+
+def get_order(session: Session, order_id: uuid.UUID) -> Order | None:
+    """One of the bound tenant's orders, or None."""
+    return repository.get(session, order_id)
+
+
+def order_detail(session: Session, order_id: uuid.UUID, *, pii: bool) -> OrderDetail:
+    """One order with its lines, refunds and history, buyer details masked unless ``pii``
+    (404 when the bound tenant has no such order)."""
+    order = repository.get(session, order_id)
+    if order is None:
+        raise Problem(404, "not-found", "No such order")
+    return OrderDetail.build(order, repository.history(session, order.id), pii=pii)
+
+
+def held(session: Session, limit: int) -> list[Order]:
+    """The bound tenant's orders on hold for review (订单审核), oldest placed first."""
+    return repository.held(session, limit)
+
+
+def count_with_status(session: Session, status: OrderStatus) -> int:
+    """How many of the bound tenant's orders are in ``status``."""
+    return repository.count_with_status(session, status)
+
+
+# --------------------------------------------------------------------------------------------
+# What reports read
+# --------------------------------------------------------------------------------------------
+
+
+def placements(
+    session: Session, order_ids: Iterable[uuid.UUID]
+) -> list[tuple[uuid.UUID, datetime]]:
+    """(shop id, placed at) of the bound tenant's orders among ``order_ids``."""
+    return repository.placements(session, set(order_ids))
+
+
+def placed_span(session: Session) -> tuple[datetime | None, datetime | None]:
+    """The first and last placement time in the bound tenant's order book."""
+    return repository.placed_span(session)
+
+
+def sales_by_shop(
+    session: Session, start: datetime, end: datetime, shop_ids: Iterable[uuid.UUID] | None
+) -> list[dict[str, Any]]:
+    """Per (shop, channel, currency): orders, paid orders, GMV, items sold and refunds of the
+    orders placed in ``[start, end)``."""
+    shops = None if shop_ids is None else set(shop_ids)
+    return repository.sales_aggregate(session, start, end, shops)
+
+
+def sales_by_product(
+    session: Session, start: datetime, end: datetime, shop_ids: Iterable[uuid.UUID] | None
+) -> list[dict[str, Any]]:
+    """Per (shop, channel, currency, SKU): quantity, revenue and orders of the paid orders placed
+    in ``[start, end)``."""
+    shops = None if shop_ids is None else set(shop_ids)
+    return repository.product_aggregate(session, start, end, shops)
+
+
+# --------------------------------------------------------------------------------------------
 # What billing reads
 # --------------------------------------------------------------------------------------------
 
@@ -509,3 +600,34 @@ def refunds_for_billing(
 ) -> Iterator[tuple[OrderRefund, str]]:
     """Refunds made in ``[start, end)``, each with its order's channel."""
     return repository.refunds_in(session, start, end)
+
+
+# Billing's set-based reads: selectables of the bound tenant's order rows, which billing joins
+# with its own tables (what it billed already) in one statement rather than order by order.
+BillableOrders = repository.BillableOrders
+OrderWithLines = repository.OrderWithLines
+
+
+def _bound_tenant(session: Session) -> uuid.UUID:
+    tenant = current_tenant(session)
+    if tenant is None:
+        raise TenantContextMissing("no tenant bound to this session")
+    return tenant
+
+
+def billable_orders(session: Session, spec: BillableOrders) -> repository.OrderRows:
+    """A subquery with one row per order of the bound tenant that ``spec`` selects: its id,
+    channel, date, amounts, whether it was refunded in the range, and the line sums ``spec``
+    asks for (see :func:`repository.billable_orders` for the columns)."""
+    return repository.billable_orders(_bound_tenant(session), spec)
+
+
+def refunded_order_ids(session: Session, start: datetime, end: datetime) -> repository.OrderIds:
+    """A select of the ids of the bound tenant's orders refunded in ``[start, end)``."""
+    return repository.refunded_order_ids(_bound_tenant(session), start, end)
+
+
+def orders_with_lines(session: Session, ids: Sequence[uuid.UUID], by: str) -> list[OrderWithLines]:
+    """The bound tenant's orders among ``ids``, with their lines, in the order of ``ids``; each
+    dated by its paid time (``by="paid"``, placed time when unpaid) or its placed time."""
+    return repository.orders_with_lines(session, _bound_tenant(session), ids, by)

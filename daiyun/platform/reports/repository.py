@@ -13,24 +13,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from daiyun.platform.orders.models import Order, OrderLine
-from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.reports.models import DailyProductSales, DailySales
 from daiyun.tenants.models import Tenant
-
-# Normalized statuses that do not count as a sale: never paid, or called off before payment.
-NOT_PAID: tuple[OrderStatus, ...] = (OrderStatus.pending, OrderStatus.cancelled)
-
-
-def _paid() -> ColumnElement[bool]:
-    return Order.status.notin_(NOT_PAID)
-
 
 # --- the platform's tenant row ---------------------------------------------------------------
 
@@ -45,84 +35,6 @@ def tenant_by_slug(session: Session, slug: str) -> Tenant | None:
 
 def all_tenants(session: Session) -> list[Tenant]:
     return list(session.scalars(select(Tenant).order_by(Tenant.slug)))
-
-
-# --- reading the order book ------------------------------------------------------------------
-
-
-def placements(
-    session: Session, order_ids: Collection[uuid.UUID]
-) -> list[tuple[uuid.UUID, datetime]]:
-    """(shop id, placed at) of the bound tenant's orders among ``order_ids``."""
-    if not order_ids:
-        return []
-    stmt = select(Order.shop_id, Order.placed_at).where(Order.id.in_(list(order_ids)))
-    return [(row[0], row[1]) for row in session.execute(stmt)]
-
-
-def placed_span(session: Session) -> tuple[datetime | None, datetime | None]:
-    """The first and last placement time in the bound tenant's order book."""
-    row = session.execute(select(func.min(Order.placed_at), func.max(Order.placed_at))).one()
-    return row[0], row[1]
-
-
-def _in_range(start: datetime, end: datetime, shop_ids: Collection[uuid.UUID] | None) -> list[Any]:
-    where: list[Any] = [Order.placed_at >= start, Order.placed_at < end]
-    if shop_ids is not None:
-        where.append(Order.shop_id.in_(list(shop_ids)))
-    return where
-
-
-def sales_aggregate(
-    session: Session, start: datetime, end: datetime, shop_ids: Collection[uuid.UUID] | None
-) -> list[dict[str, Any]]:
-    """Per (shop, channel, currency): the figures of orders placed in ``[start, end)``."""
-    paid = _paid()
-    one_if_paid = case((paid, 1), else_=0)
-    stmt = (
-        select(
-            Order.shop_id,
-            Order.channel,
-            Order.currency,
-            func.count().label("orders"),
-            func.sum(one_if_paid).label("paid_orders"),
-            func.sum(case((paid, Order.total_minor), else_=0)).label("gmv_minor"),
-            func.sum(case((paid, Order.item_count), else_=0)).label("items_sold"),
-            func.sum(case((paid, Order.refunded_minor), else_=0)).label("refunded_minor"),
-            func.sum(case((and_(paid, Order.refunded_minor > 0), 1), else_=0)).label(
-                "refunded_orders"
-            ),
-        )
-        .where(*_in_range(start, end, shop_ids))
-        .group_by(Order.shop_id, Order.channel, Order.currency)
-    )
-    return [dict(row._mapping) for row in session.execute(stmt)]
-
-
-def product_aggregate(
-    session: Session, start: datetime, end: datetime, shop_ids: Collection[uuid.UUID] | None
-) -> list[dict[str, Any]]:
-    """Per (shop, channel, currency, SKU): quantity, revenue and orders of paid orders placed
-    in ``[start, end)``."""
-    stmt = (
-        select(
-            Order.shop_id,
-            Order.channel,
-            Order.currency,
-            OrderLine.sku,
-            func.max(OrderLine.title).label("title"),
-            func.sum(OrderLine.quantity).label("quantity"),
-            func.sum(OrderLine.total_minor).label("revenue_minor"),
-            func.count(func.distinct(Order.id)).label("orders"),
-        )
-        .join(
-            OrderLine,
-            and_(OrderLine.tenant_id == Order.tenant_id, OrderLine.order_id == Order.id),
-        )
-        .where(*_in_range(start, end, shop_ids), _paid())
-        .group_by(Order.shop_id, Order.channel, Order.currency, OrderLine.sku)
-    )
-    return [dict(row._mapping) for row in session.execute(stmt)]
 
 
 # --- writing the rollups ---------------------------------------------------------------------

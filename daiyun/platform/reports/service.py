@@ -38,11 +38,12 @@ from daiyun.connectors import service as shop_service
 from daiyun.core.errors import Problem
 from daiyun.core.ids import new_id, utcnow
 from daiyun.core.tenancy import TenantContextMissing, current_tenant
-from daiyun.platform.orders.normalized import OrderStatus
+from daiyun.platform.orders import service as order_service
+from daiyun.platform.orders.normalized import NOT_PAID, OrderStatus
 from daiyun.platform.reports import repository
 from daiyun.tenants.models import Tenant
 
-PAID_STATUSES: frozenset[OrderStatus] = frozenset(OrderStatus) - set(repository.NOT_PAID)
+PAID_STATUSES: frozenset[OrderStatus] = frozenset(OrderStatus) - set(NOT_PAID)
 # The longest period a dashboard covers (two years and a day): a bound, not a business rule.
 MAX_DAYS = 731
 TOP_PRODUCTS = 10
@@ -111,7 +112,7 @@ def refresh(
     """
     zone = zone_of(_bound_tenant(session))
     wanted = set(buckets)
-    for shop_id, placed_at in repository.placements(session, set(order_ids)):
+    for shop_id, placed_at in order_service.placements(session, order_ids):
         wanted.add(Bucket(shop_id, local_day(placed_at, zone)))
     by_day: dict[date, set[uuid.UUID]] = defaultdict(set)
     for bucket in wanted:
@@ -135,7 +136,7 @@ def rebuild(session: Session, tenant: Tenant) -> RebuildResult:
         raise TenantContextMissing("rebuild the rollups of the tenant bound to the session")
     zone = zone_of(tenant)
     repository.delete_all(session)
-    first, last = repository.placed_span(session)
+    first, last = order_service.placed_span(session)
     result = RebuildResult(0, 0, 0)
     if first is None or last is None:
         session.flush()
@@ -173,7 +174,7 @@ def _recompute_day(
             "computed_at": now,
             **{k: int(row[k] or 0) for k in _SALES_SUMS},
         }
-        for row in repository.sales_aggregate(session, start, end, shop_ids)
+        for row in order_service.sales_by_shop(session, start, end, shop_ids)
     ]
     products = [
         {
@@ -186,7 +187,7 @@ def _recompute_day(
             "revenue_minor": int(row["revenue_minor"] or 0),
             "orders": int(row["orders"] or 0),
         }
-        for row in repository.product_aggregate(session, start, end, shop_ids)
+        for row in order_service.sales_by_product(session, start, end, shop_ids)
     ]
     repository.insert_sales(session, sales)
     repository.insert_products(session, products)
@@ -454,6 +455,18 @@ def dashboard(
         top_products=tuple(ProductFigures(*p) for p in products),
         currencies=tuple(repository.currencies(session, period.start, period.end, channel)),
     )
+
+
+def bound_dashboard(
+    session: Session,
+    start_day: date,
+    end_day: date,
+    channel: str | None = None,
+    currency: str | None = None,
+) -> Dashboard:
+    """:func:`dashboard` of the tenant bound to the session, for callers that hold the tenant's
+    id (the portal) rather than its row."""
+    return dashboard(session, _bound_tenant(session), start_day, end_day, channel, currency)
 
 
 def _shop_name(session: Session, shop_id: uuid.UUID) -> str:

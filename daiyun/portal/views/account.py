@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from daiyun.core.errors import Problem
@@ -25,11 +24,10 @@ from daiyun.portal.web import (
     render,
     safe_next,
     signed_in_form,
-    tenants_of,
 )
+from daiyun.tenants import service as tenant_service
 from daiyun.tenants.auth import service as auth_service
-from daiyun.tenants.auth.deps import SessionDep, role_in
-from daiyun.tenants.models import Tenant
+from daiyun.tenants.auth.deps import SessionDep
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PageForm = Annotated[tuple[Page, FormData], Depends(signed_in_form)]
@@ -116,8 +114,8 @@ def logout(request: Request, submitted: PageForm) -> Response:
 def switch_tenant(request: Request, submitted: PageForm) -> Response:
     """Open another of the user's tenants: the session gets a new id (and CSRF token)."""
     page, form = submitted
-    tenant = page.db.scalar(select(Tenant).where(Tenant.slug == str(form.get("tenant", ""))))
-    if tenant is None or role_in(page.db, page.user, tenant.id) is None:
+    tenant = tenant_service.find_tenant(page.db, str(form.get("tenant", "")))
+    if tenant is None or tenant_service.role_of(page.db, page.user.id, tenant.id) is None:
         raise Problem(404, "not-found", "No such page")
     raw = sessions.rotate(page.db, page.current, page.user, tenant.id)
     response = redirect(f"{PREFIX}/t/{tenant.slug}/dashboard")
@@ -135,7 +133,7 @@ async def choose_locale(request: Request, db: SessionDep) -> Response:
     if locale is None:
         raise Problem(400, "unknown-locale", "That language is not available")
     if found is not None:
-        found[1].locale = locale
+        tenant_service.set_locale(db, found[1].id, locale)
     response = redirect(safe_next(form.get("next"), f"{PREFIX}/"))
     _set_cookie(request, response, LOCALE_COOKIE, locale, 365 * 86400)
     return response
@@ -144,5 +142,5 @@ async def choose_locale(request: Request, db: SessionDep) -> Response:
 @router.get("/tenants")
 def choose_tenant(page: SignedIn, request: Request) -> Response:
     """The tenants the user may open, to switch to one."""
-    page.tenants = tenants_of(page.db, page.user)
+    page.tenants = tenant_service.tenants_open_to(page.db, page.user.id)
     return render(request, "tenants.html", page=page)

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from daiyun.connectors import service as shop_service
 from daiyun.core.errors import Problem
-from daiyun.portal import console
+from daiyun.portal.console import access, billing, orders, overview, shops
 from daiyun.portal.web import (
     PREFIX,
     Page,
@@ -95,14 +96,19 @@ def _staff_only(page: Page) -> None:
 def tenants_overview(request: Request, page: Staff, sort: str = "name", dir: str = "") -> Response:
     """Per merchant: GMV this month, commission accrued, held orders, failing shops, unpaid
     statements; sortable by any column."""
-    sort = sort if sort in console.SORTS else "name"
-    direction = dir if dir in ("asc", "desc") else console.DEFAULT_DIRECTION[sort]
-    accesses = console.accessible(page.db, page.user)
-    rows = console.overview(accesses, page.user.id, sort, direction)
+    sort = sort if sort in overview.SORTS else "name"
+    direction = dir if dir in ("asc", "desc") else overview.DEFAULT_DIRECTION[sort]
+    accesses = access.accessible(page.db, page.user)
+    rows = overview.overview(accesses, page.user.id, sort, direction)
     return render(
         request,
         "console/overview.html",
-        {"rows": rows, "sort": sort, "direction": direction, "defaults": console.DEFAULT_DIRECTION},
+        {
+            "rows": rows,
+            "sort": sort,
+            "direction": direction,
+            "defaults": overview.DEFAULT_DIRECTION,
+        },
         page=page,
     )
 
@@ -115,8 +121,8 @@ def review_queue(
     request: Request, page: Staff, tenant: str = "", reason: str = "", notice: str = ""
 ) -> Response:
     """Held orders across the tenants where the user reviews orders, with their reasons."""
-    accesses = console.with_permission(console.accessible(page.db, page.user), P.orders_review)
-    queue = console.review_queue(accesses, page.user.id, tenant or None, reason or None)
+    accesses = access.with_permission(access.accessible(page.db, page.user), P.orders_review)
+    queue = orders.review_queue(accesses, page.user.id, tenant or None, reason or None)
     return render(
         request,
         "console/review.html",
@@ -139,7 +145,7 @@ def release_order(order_id: uuid.UUID, submitted: ReviewForm) -> Response:
     """Accept one held order in one click, then back to the queue."""
     page, form = submitted
     _staff_only(page)
-    done = console.decide(page.db, order_id, page.user.id, "release", _text(form, "note"))
+    done = orders.decide(page.db, order_id, page.user.id, "release", _text(form, "note"))
     return _back(form, REVIEW, notice="released" if done else "stale")
 
 
@@ -148,7 +154,7 @@ def cancel_order(order_id: uuid.UUID, submitted: ReviewForm) -> Response:
     """Refuse one held order in one click (with the reason given, or a standard one)."""
     page, form = submitted
     _staff_only(page)
-    done = console.decide(page.db, order_id, page.user.id, "cancel", _text(form, "reason"))
+    done = orders.decide(page.db, order_id, page.user.id, "cancel", _text(form, "reason"))
     return _back(form, REVIEW, notice="cancelled" if done else "stale")
 
 
@@ -160,9 +166,9 @@ def bulk_review(submitted: StaffForm) -> Response:
     action = _text(form, "action")
     if action not in ACTIONS:
         raise Problem(400, "unknown-action", "Choose release or cancel")
-    choices = [v for v in form.getlist("order") if isinstance(v, str)][: console.QUEUE_LIMIT * 5]
-    accesses = console.accessible(page.db, page.user)
-    result = console.decide_many(accesses, page.user, choices, action, _text(form, "reason"))
+    choices = [v for v in form.getlist("order") if isinstance(v, str)][: orders.QUEUE_LIMIT * 5]
+    accesses = access.accessible(page.db, page.user)
+    result = orders.decide_many(accesses, page.user, choices, action, _text(form, "reason"))
     return _back(form, REVIEW, notice="bulk", done=result.done, skipped=result.skipped)
 
 
@@ -172,11 +178,11 @@ def bulk_review(submitted: StaffForm) -> Response:
 @router.get("/console/sync")
 def sync_health(request: Request, page: Staff, notice: str = "") -> Response:
     """Failing shops, how far each shop's orders trail the channel, and recent deliveries."""
-    health = console.sync_health(console.accessible(page.db, page.user), page.user.id)
+    health = shops.sync_health(access.accessible(page.db, page.user), page.user.id)
     return render(
         request,
         "console/sync.html",
-        {"health": health, "notice": notice, "lag_text": console.lag_text},
+        {"health": health, "notice": notice, "lag_text": shops.lag_text},
         page=page,
     )
 
@@ -186,7 +192,7 @@ def replay_delivery(delivery_id: uuid.UUID, submitted: ShopsForm) -> Response:
     """Queue a stored webhook delivery to be applied again."""
     page, form = submitted
     _staff_only(page)
-    console.replay(page.db, delivery_id)
+    shop_service.replay_delivery(page.db, delivery_id)
     return _back(form, SYNC, notice="replayed")
 
 
@@ -196,7 +202,7 @@ def replay_delivery(delivery_id: uuid.UUID, submitted: ShopsForm) -> Response:
 @router.get("/console/billing")
 def billing_drafts(request: Request, page: Staff, notice: str = "") -> Response:
     """Draft statements to review and finalize, across the tenants whose billing the user sees."""
-    drafts = console.draft_statements(console.accessible(page.db, page.user), page.user.id)
+    drafts = billing.draft_statements(access.accessible(page.db, page.user), page.user.id)
     return render(request, "console/billing.html", {"drafts": drafts, "notice": notice}, page=page)
 
 
@@ -206,7 +212,7 @@ def review_statement(
 ) -> Response:
     """A statement and what regenerating its draft now would change, line by line."""
     _staff_only(page)
-    review = console.review_draft(page.db, statement_id)
+    review = billing.review_draft(page.db, statement_id)
     return render(
         request,
         "console/statement.html",
@@ -220,7 +226,7 @@ def finalize_statement(statement_id: uuid.UUID, submitted: BillingForm) -> Respo
     """Close a draft (recomputed from the facts of this moment, then immutable)."""
     page, form = submitted
     _staff_only(page)
-    console.finalize(page.db, statement_id)
+    billing.finalize(page.db, statement_id)
     return _back(form, BILLING, notice="finalized")
 
 
@@ -229,7 +235,7 @@ def regenerate_statement(statement_id: uuid.UUID, submitted: BillingForm) -> Res
     """Rebuild a draft from the facts as they are now."""
     page, form = submitted
     _staff_only(page)
-    console.regenerate(page.db, statement_id)
+    billing.regenerate(page.db, statement_id)
     assert page.tenant is not None
     default = f"{PREFIX}/t/{page.tenant.slug}/statements/{statement_id}/review"
     return _back(form, default, notice="regenerated")

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from daiyun.connectors import repository as shop_repository
-from daiyun.connectors.models import ShopStatus
+from daiyun.connectors import service as shop_service
+from daiyun.connectors.schemas import ShopStatus
 from daiyun.core.errors import Problem
 from daiyun.core.money import to_major
 from daiyun.core.pagination import decode_cursor
@@ -166,7 +166,8 @@ def values(page: Page, **values: Any) -> dict[str, Any]:
 
 
 def shop_names(db: Session) -> dict[uuid.UUID, str]:
-    return {shop.id: shop.name for shop in shop_repository.all_shops(db)}
+    """The name of every shop of the bound tenant, disconnected ones included, by id."""
+    return {shop.id: shop.name for shop in shop_service.shops(db)}
 
 
 def list_cursor(request: Request) -> str | None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from daiyun.connectors import repository as shop_repository
+from daiyun.connectors import service as shop_service
 from daiyun.core.errors import Problem
 from daiyun.platform.reports import service as reports_service
 from daiyun.portal.i18n import Formatter
@@ -87,17 +87,17 @@ def dashboard(request: Request, page: OrdersPage) -> Response:
     today = datetime.now(UTC).astimezone(tenant_zone(page)).date()
     query, error = _dashboard_query(request, today)
     try:
-        board = reports_service.dashboard(
-            page.db, page.tenant, query.start, query.end, query.channel, query.currency
+        board = reports_service.bound_dashboard(
+            page.db, query.start, query.end, query.channel, query.currency
         )
     except Problem as refused:
         if refused.status >= 500:
             raise
         query = DashboardQuery(today.replace(day=1), today)
         error = N_("This period cannot be shown (at most two years); here is this month so far.")
-        board = reports_service.dashboard(page.db, page.tenant, query.start, query.end)
+        board = reports_service.bound_dashboard(page.db, query.start, query.end)
     channels = sorted(
-        {shop.channel for shop in shop_repository.all_shops(page.db)}
+        {shop.channel for shop in shop_service.shops(page.db)}
         | {c.channel for c in board.by_channel}
         | ({query.channel} if query.channel else set())
     )

@@ -12,16 +12,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session
 
-from daiyun.connectors import repository as shop_repository
+from daiyun.connectors import service as shop_service
 from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.money import to_major
-from daiyun.core.pagination import paginate
-from daiyun.platform.orders import repository as order_repository
-from daiyun.platform.orders.models import Order
+from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.normalized import OrderStatus
-from daiyun.platform.orders.schemas import OrderDetail, OrderRead
+from daiyun.platform.orders.schemas import OrderRead
 from daiyun.portal.views.merchant.common import (
     BOM,
     CSV_PAGE,
@@ -57,8 +56,13 @@ class OrderQuery:
     q: str | None = None
     errors: list[str] = field(default_factory=list)
 
-    def order_filter(self, zone: ZoneInfo) -> order_repository.OrderFilter:
-        return order_repository.OrderFilter(
+    def orders(
+        self, db: Session, zone: ZoneInfo, cursor: str | None, limit: int, *, pii: bool
+    ) -> tuple[list[OrderRead], str | None]:
+        """A page of the orders the query finds (as the order API lists them), buyers masked
+        unless ``pii``, and the cursor of the next page."""
+        found, next_cursor = order_service.find_orders(
+            db,
             status=self.status,
             channel=self.channel,
             shop_id=self.shop_id,
@@ -67,7 +71,10 @@ class OrderQuery:
                 day_start(self.placed_to + timedelta(days=1), zone) if self.placed_to else None
             ),
             text=self.q,
+            cursor=cursor,
+            limit=limit,
         )
+        return [OrderRead.of(order, pii=pii) for order in found], next_cursor
 
     def params(self) -> dict[str, str | None]:
         return {
@@ -124,10 +131,9 @@ def orders(request: Request, page: OrdersPage) -> Response:
     rows: list[OrderRead] = []
     next_url = None
     if not query.errors:
-        stmt = order_repository.filtered(query.order_filter(tenant_zone(page)))
-        found, next_cursor = paginate(page.db, stmt, Order.id, list_cursor(request), PAGE_SIZE)
-        pii = page.can(P.buyers_read)
-        rows = [OrderRead.of(order, pii=pii) for order in found]
+        rows, next_cursor = query.orders(
+            page.db, tenant_zone(page), list_cursor(request), PAGE_SIZE, pii=page.can(P.buyers_read)
+        )
         if next_cursor:
             next_url = url(f"{base}/orders", {**query.params(), "cursor": next_cursor})
     shops = shop_names(page.db)
@@ -139,7 +145,7 @@ def orders(request: Request, page: OrdersPage) -> Response:
             query=query,
             rows=rows,
             shops=shops,
-            channels=sorted({s.channel for s in shop_repository.all_shops(page.db)}),
+            channels=sorted({s.channel for s in shop_service.shops(page.db)}),
             statuses=list(OrderStatus),
             next_url=next_url,
             first_url=url(f"{base}/orders", query.params()) if list_cursor(request) else None,
@@ -186,14 +192,12 @@ def _csv_rows(tenant_id: uuid.UUID, query: OrderQuery, zone: ZoneInfo, pii: bool
     yield BOM + out.getvalue()
     with unit_of_work(tenant_id) as db:
         shops = shop_names(db)
-        stmt = order_repository.filtered(query.order_filter(zone))
         cursor: str | None = None
         while True:
-            found, next_id = paginate(db, stmt, Order.id, cursor, CSV_PAGE)
+            rows, next_id = query.orders(db, zone, cursor, CSV_PAGE, pii=pii)
             out.seek(0)
             out.truncate()
-            for order in found:
-                row = OrderRead.of(order, pii=pii)
+            for row in rows:
                 writer.writerow(
                     (
                         row.id,
@@ -243,11 +247,8 @@ def orders_csv(request: Request, page: OrdersPage) -> Response:
 @router.get("/t/{tenant}/orders/{order_id}")
 def order_detail(request: Request, page: OrdersPage, order_id: str) -> Response:
     """One order: amounts, lines, refunds, review reasons and history."""
-    found = order_repository.get(page.db, path_id(order_id, "order"))
-    if found is None:
-        raise Problem(404, "not-found", "No such order")
-    detail = OrderDetail.build(
-        found, order_repository.history(page.db, found.id), pii=page.can(P.buyers_read)
+    detail = order_service.order_detail(
+        page.db, path_id(order_id, "order"), pii=page.can(P.buyers_read)
     )
     return render(
         request,

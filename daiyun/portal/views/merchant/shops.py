@@ -5,10 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from daiyun.connectors import repository as shop_repository
 from daiyun.connectors import service as shop_service
-from daiyun.connectors.models import ShopStatus
-from daiyun.connectors.schemas import ShopRead
+from daiyun.connectors.schemas import ShopRead, ShopStatus
 from daiyun.portal.i18n import Formatter
 from daiyun.portal.views.merchant.common import ShopsPage, values
 from daiyun.portal.web import PREFIX, render
@@ -32,7 +30,7 @@ def lag_text(fmt: Formatter, seconds: int | None) -> str:
 @router.get("/t/{tenant}/shops")
 def shops(request: Request, page: ShopsPage) -> Response:
     """The tenant's shops: connection state and sync health."""
-    rows: list[ShopRead] = [shop_service.read(s) for s in shop_repository.all_shops(page.db)]
+    rows: list[ShopRead] = [shop_service.read(s) for s in shop_service.shops(page.db)]
     rows.sort(key=lambda s: (s.channel, s.name.lower()))
     attention = sum(
         1

@@ -10,13 +10,10 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from daiyun.billing import exports as billing_exports
-from daiyun.billing import repository as billing_repository
 from daiyun.billing import service as billing_service
-from daiyun.billing.models import Statement
 from daiyun.billing.schemas import StatementDetail, StatementRead
 from daiyun.core.errors import Problem
-from daiyun.core.pagination import paginate
-from daiyun.platform.orders import repository as order_repository
+from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.schemas import OrderRead
 from daiyun.portal.views.merchant.common import (
     BOM,
@@ -39,9 +36,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 @router.get("/t/{tenant}/statements")
 def statements(request: Request, page: BillingPage) -> Response:
     """The tenant's statements (结算单) with status, payment state and total."""
-    found, next_cursor = paginate(
-        page.db, billing_repository.statements(), Statement.id, list_cursor(request), PAGE_SIZE
-    )
+    found, next_cursor = billing_service.list_statements(page.db, list_cursor(request), PAGE_SIZE)
     rows = [StatementRead.model_validate(s) for s in found]
     base = tenant_base(page)
     return render(
@@ -56,24 +51,20 @@ def statements(request: Request, page: BillingPage) -> Response:
     )
 
 
-def _statement(page: Page, statement_id: str) -> Statement:
-    return billing_service.get_statement(page.db, path_id(statement_id, "statement"))
-
-
-def _download(page: Page, statement: Statement, suffix: str) -> dict[str, str]:
+def _download(page: Page, period: str, suffix: str) -> dict[str, str]:
     assert page.tenant is not None
-    name = f"statement-{page.tenant.slug}-{statement.period}.{suffix}"
+    name = f"statement-{page.tenant.slug}-{period}.{suffix}"
     return {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
 
 
 @router.get("/t/{tenant}/statements/{statement_id}.csv")
 def statement_csv(page: BillingPage, statement_id: str) -> Response:
     """The statement's lines as CSV (the billing export)."""
-    statement = _statement(page, statement_id)
+    statement = billing_service.get_statement(page.db, path_id(statement_id, "statement"))
     return Response(
         BOM + billing_exports.to_csv(statement),
         media_type="text/csv; charset=utf-8",
-        headers=_download(page, statement, "csv"),
+        headers=_download(page, statement.period, "csv"),
     )
 
 
@@ -81,18 +72,18 @@ def statement_csv(page: BillingPage, statement_id: str) -> Response:
 def statement_pdf(page: BillingPage, statement_id: str) -> Response:
     """The statement as a PDF (the billing export)."""
     assert page.tenant is not None
-    statement = _statement(page, statement_id)
+    statement = billing_service.get_statement(page.db, path_id(statement_id, "statement"))
     return Response(
         billing_exports.to_pdf(statement, page.tenant.display_name),
         media_type="application/pdf",
-        headers=_download(page, statement, "pdf"),
+        headers=_download(page, statement.period, "pdf"),
     )
 
 
 @router.get("/t/{tenant}/statements/{statement_id}")
 def statement_detail(request: Request, page: BillingPage, statement_id: str) -> Response:
     """One statement: its lines (description, basis, quantity, rate, amount) and downloads."""
-    statement = _statement(page, statement_id)
+    statement = billing_service.get_statement(page.db, path_id(statement_id, "statement"))
     return render(
         request,
         "merchant/statement.html",
@@ -111,7 +102,7 @@ class LineSources:
 
 
 def line_sources(
-    db: Session, statement: Statement, position: int, after: str | None, limit: int
+    db: Session, statement_id: uuid.UUID, position: int, after: str | None, limit: int
 ) -> LineSources:
     """The facts behind one statement line, a page at a time, as billing's drill-down gives them.
 
@@ -119,9 +110,7 @@ def line_sources(
     with the cursor of the next page, exactly as its API's ``.../sources`` does. This is the one
     place that knows how, so a change in how a line records its sources changes only this.
     """
-    if not any(line.position == position for line in statement.lines):
-        raise Problem(404, "not-found", "No such line")
-    keys, next_key = billing_service.line_sources(db, statement.id, position, after, limit)
+    keys, next_key = billing_service.line_sources(db, statement_id, position, after, limit)
     order_ids: list[uuid.UUID] = []
     others: list[str] = []
     for key in keys:
@@ -139,19 +128,21 @@ def statement_line(
     request: Request, page: BillingPage, statement_id: str, position: str
 ) -> Response:
     """The orders behind one statement line, paged (order details need ``orders:read``)."""
-    statement = _statement(page, statement_id)
+    statement = billing_service.get_statement(page.db, path_id(statement_id, "statement"))
     if not position.isdigit():
         raise Problem(404, "not-found", "No such line")
     number = int(position)
+    line = next((line for line in statement.lines if line.position == number), None)
+    if line is None:
+        raise Problem(404, "not-found", "No such line")
     after = request.query_params.get("after") or None
-    found = line_sources(page.db, statement, number, after, PAGE_SIZE)
+    found = line_sources(page.db, statement.id, number, after, PAGE_SIZE)
     pii = page.can(P.buyers_read)
     rows = []
     for order_id in found.order_ids:
-        order = order_repository.get(page.db, order_id)
+        order = order_service.get_order(page.db, order_id)
         if order is not None:
             rows.append(OrderRead.of(order, pii=pii))
-    line = next(line for line in statement.lines if line.position == number)
     base = tenant_base(page)
     return render(
         request,

@@ -1,0 +1,112 @@
+"""The tenants overview: this month's figures of every merchant the user may open."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from daiyun.billing import service as billing_service
+from daiyun.billing.facts import Period
+from daiyun.connectors import service as shop_service
+from daiyun.core.ids import utcnow
+from daiyun.platform.orders import service as order_service
+from daiyun.platform.orders.normalized import OrderStatus
+from daiyun.platform.reports import service as report_service
+from daiyun.portal.console.access import Access, quietly, tenant_unit
+from daiyun.portal.console.shops import is_failing
+from daiyun.portal.identity import TenantView
+from daiyun.tenants.auth.permissions import Permission, Role
+
+P = Permission
+# Line kinds (the part before the first colon) that make up the commission accrued.
+COMMISSION_KINDS = ("commission", "clawback")
+
+
+@dataclass
+class TenantRow:
+    """One merchant's figures; None where the user's role may not see one (or there is none)."""
+
+    tenant: TenantView
+    role: Role
+    gmv_minor: int | None = None
+    gmv_currency: str | None = None
+    commission_minor: int | None = None
+    commission_currency: str | None = None
+    held: int | None = None
+    sync_errors: int | None = None
+    unpaid: int | None = None
+
+
+SORTS: dict[str, Callable[[TenantRow], Any]] = {
+    "name": lambda r: r.tenant.display_name.casefold(),
+    "gmv": lambda r: r.gmv_minor,
+    "commission": lambda r: r.commission_minor,
+    "held": lambda r: r.held,
+    "sync_errors": lambda r: r.sync_errors,
+    "unpaid": lambda r: r.unpaid,
+}
+# The direction a column sorts in when first chosen: figures largest first, names A to Z.
+DEFAULT_DIRECTION = {key: "asc" if key == "name" else "desc" for key in SORTS}
+
+
+def month_so_far(tenant: TenantView, now: datetime | None = None) -> tuple[date, date]:
+    """The first day of the tenant's current month and today, in its time zone."""
+    today = (now or utcnow()).astimezone(ZoneInfo(tenant.time_zone)).date()
+    return today.replace(day=1), today
+
+
+def current_period(tenant: TenantView, now: datetime | None = None) -> Period:
+    """The billing period (calendar month) the tenant is in now, in its time zone."""
+    first, _ = month_so_far(tenant, now)
+    return Period(first.year, first.month)
+
+
+def commission_of(lines: list[Any]) -> int:
+    """Commission net of clawbacks on a statement's (or preview's) lines."""
+    return sum(
+        line.amount_minor for line in lines if line.kind.split(":", 1)[0] in COMMISSION_KINDS
+    )
+
+
+def tenant_row(access: Access, user_id: uuid.UUID, now: datetime | None = None) -> TenantRow:
+    """The overview figures of one tenant, each only if the role may see it."""
+    tenant = access.tenant
+    row = TenantRow(tenant, access.role)
+    with tenant_unit(tenant.id, user_id) as session:
+        if access.can(P.orders_read):
+            first, today = month_so_far(tenant, now)
+            board = quietly(lambda: report_service.bound_dashboard(session, first, today))
+            if board is not None:
+                row.gmv_minor, row.gmv_currency = board.totals.gmv_minor, board.currency
+            row.held = order_service.count_with_status(session, OrderStatus.on_hold)
+        if access.can(P.shops_read):
+            row.sync_errors = sum(1 for s in shop_service.shops(session) if is_failing(s))
+        if access.can(P.billing_read):
+            period = current_period(tenant, now)
+            computed = quietly(lambda: billing_service.compute(session, period))
+            if computed is not None:
+                row.commission_minor = commission_of(computed.lines)
+                row.commission_currency = computed.terms.currency
+            row.unpaid = len(billing_service.unpaid(session))
+        # Reads only: nothing of this unit of work is meant to be kept.
+        session.rollback()
+    return row
+
+
+def overview(
+    accesses: list[Access], user_id: uuid.UUID, sort: str = "name", direction: str = "asc"
+) -> list[TenantRow]:
+    """Every accessible tenant's row, sorted; rows without the figure always come last."""
+    rows = [tenant_row(access, user_id) for access in accesses]
+    key = SORTS.get(sort, SORTS["name"])
+    known = [r for r in rows if key(r) is not None]
+    unknown = [r for r in rows if key(r) is None]
+    known.sort(key=lambda r: (key(r), r.tenant.display_name.casefold()))
+    if direction == "desc":
+        known.reverse()
+    unknown.sort(key=lambda r: r.tenant.display_name.casefold())
+    return known + unknown
