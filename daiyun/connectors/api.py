@@ -133,8 +133,7 @@ def list_deliveries(
 )
 def replay_delivery(session: SessionDep, access: Manager, delivery_id: uuid.UUID) -> DeliveryRead:
     """Apply a stored delivery again (an older update still never overwrites a newer one)."""
-    delivery = webhooks.replay(session, delivery_id)
-    audit.record(session, "webhook.replayed", f"webhook_delivery:{delivery.id}")
+    delivery = service.replay_delivery(session, delivery_id)
     enqueue_after_commit(session, process_delivery, str(access.tenant.id), str(delivery.id))
     return DeliveryRead.model_validate(delivery)
 

@@ -231,7 +231,6 @@ def replay_delivery(session: Session, delivery_id: uuid.UUID) -> WebhookDelivery
         raise Problem(404, "not-found", "No such delivery")
     delivery.status = DeliveryStatus.received
     delivery.error = None
-    session.flush()
     audit.record(session, "webhook.replayed", f"webhook_delivery:{delivery.id}")
     session.flush()
     return delivery

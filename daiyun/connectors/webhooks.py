@@ -179,14 +179,3 @@ def _finish(
     if error:
         log.warning("webhook delivery failed", delivery_id=str(delivery.id), error=error)
     return status
-
-
-def replay(session: Session, delivery_id: uuid.UUID) -> WebhookDelivery:
-    """Queue a stored delivery to be applied again (harmless: older never beats newer)."""
-    delivery = repository.delivery(session, delivery_id, lock=True)
-    if delivery is None:
-        raise Problem(404, "not-found", "No such delivery")
-    delivery.status = DeliveryStatus.received
-    delivery.error = None
-    session.flush()
-    return delivery

@@ -169,25 +169,6 @@ def insert_imported(
             session.execute(insert(_table(model)), list(rows))
 
 
-def placed_in(
-    session: Session,
-    start: datetime,
-    end: datetime,
-    *,
-    by: str,
-    statuses: Iterable[OrderStatus],
-) -> Iterator[Order]:
-    """Orders whose placed (or paid) time falls in ``[start, end)``, with their lines, streamed."""
-    column = Order.paid_at if by == "paid" else Order.placed_at
-    stmt = (
-        select(Order)
-        .where(column >= start, column < end, Order.status.in_(list(statuses)))
-        .order_by(column, Order.id)
-        .execution_options(yield_per=1000)
-    )
-    yield from session.scalars(stmt)
-
-
 def refunds_in(
     session: Session, start: datetime, end: datetime
 ) -> Iterator[tuple[OrderRefund, str]]:

@@ -588,13 +588,6 @@ def sales_by_product(
 # --------------------------------------------------------------------------------------------
 
 
-def orders_for_billing(
-    session: Session, start: datetime, end: datetime, *, by: str, statuses: Iterable[OrderStatus]
-) -> Iterator[Order]:
-    """Orders placed (or paid) in ``[start, end)`` in the given statuses, streamed."""
-    return repository.placed_in(session, start, end, by=by, statuses=statuses)
-
-
 def refunds_for_billing(
     session: Session, start: datetime, end: datetime
 ) -> Iterator[tuple[OrderRefund, str]]:

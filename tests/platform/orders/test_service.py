@@ -1,4 +1,4 @@
-"""Ingest applies a page of orders as one batch: what that must not change."""
+"""The order book's service: one order per (shop, external id), newest wins, holds, batches."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from daiyun.platform.orders.service import Outcome
 from tests import factories
 from tests.conftest import World
 from tests.factories import T0
+from tests.platform.orders import book
 
 
 def test_a_batch_writes_every_row_of_its_new_orders_in_the_tenant(world: World) -> None:
@@ -127,3 +128,88 @@ def test_ingest_without_a_tenant_is_refused(world: World) -> None:
     shop = factories.shop(tenant.id)
     with pytest.raises(TenantContextMissing), unit_of_work() as session:
         service.ingest(session, shop.id, "shopify", [factories.order()])
+
+
+def test_an_order_is_created_once_and_redelivery_changes_nothing(world: World) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    first = factories.order()
+    assert book.ingest(tenant.id, shop.id, first) == [Outcome.created]
+    assert book.ingest(tenant.id, shop.id, factories.order()) == [Outcome.unchanged]
+    stored = book.stored(tenant.id)
+    assert stored.status == OrderStatus.paid
+    assert stored.total_minor == 5998
+    assert stored.item_count == 2
+    assert [(line.sku, line.quantity, line.unit_price_minor) for line in stored.lines] == [
+        ("TEA-001", 2, 2999)
+    ]
+    assert book.topics(tenant.id) == ["order.created"]
+
+
+def test_an_older_update_never_overwrites_a_newer_one(world: World) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    newer = factories.order(updated=T0 + timedelta(hours=2), status=OrderStatus.shipped)
+    older = factories.order(updated=T0 + timedelta(hours=1), status=OrderStatus.cancelled)
+    assert book.ingest(tenant.id, shop.id, factories.order()) == [Outcome.created]
+    assert book.ingest(tenant.id, shop.id, newer) == [Outcome.updated]
+    assert book.ingest(tenant.id, shop.id, older) == [Outcome.stale]
+    stored = book.stored(tenant.id)
+    assert stored.status == OrderStatus.shipped
+    assert stored.source_updated_at == T0 + timedelta(hours=2)
+    assert book.topics(tenant.id) == ["order.created", "order.updated"]
+
+
+def test_one_batch_holding_an_order_twice_keeps_its_newest_version(world: World) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    old = factories.order(updated=T0)
+    new = factories.order(updated=T0 + timedelta(minutes=5), status=OrderStatus.fulfilled)
+    assert book.ingest(tenant.id, shop.id, new, old) == [Outcome.created]
+    assert book.stored(tenant.id).status == OrderStatus.fulfilled
+
+
+def test_an_update_replaces_lines_and_a_refund_emits_order_refunded(world: World) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    book.ingest(tenant.id, shop.id, factories.order(quantity=2))
+    refund = NormalizedRefund("r1", 2999, T0 + timedelta(hours=3), "broken tin")
+    changed = factories.order(
+        updated=T0 + timedelta(hours=3),
+        status=OrderStatus.partially_refunded,
+        quantity=1,
+        total_minor=2999,
+        refunds=[refund],
+    )
+    assert book.ingest(tenant.id, shop.id, changed) == [Outcome.updated]
+    stored = book.stored(tenant.id)
+    assert [line.quantity for line in stored.lines] == [1]
+    assert stored.refunded_minor == 2999
+    assert [(r.external_id, r.amount_minor, r.reason) for r in stored.refunds] == [
+        ("r1", 2999, "broken tin")
+    ]
+    with unit_of_work(tenant.id) as session:
+        assert session.scalar(select(OrderLine.id).where(OrderLine.quantity == 2)) is None
+    assert book.topics(tenant.id) == ["order.created", "order.updated", "order.refunded"]
+
+
+def test_the_channel_cancelling_a_held_order_ends_the_hold(world: World) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    book.ingest(tenant.id, shop.id, factories.order(phone="bad"))
+    cancelled = factories.order(
+        phone="bad", updated=T0 + timedelta(hours=1), status=OrderStatus.cancelled
+    )
+    book.ingest(tenant.id, shop.id, cancelled)
+    stored = book.stored(tenant.id)
+    assert stored.status == OrderStatus.cancelled
+    assert stored.review_state == ReviewState.cancelled
+
+
+def test_a_repeat_order_from_the_same_buyer_is_held_as_a_likely_duplicate(world: World) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    book.ingest(tenant.id, shop.id, factories.order("1001"))
+    book.ingest(tenant.id, shop.id, factories.order("1002", placed=T0))
+    second = book.stored(tenant.id, "1002")
+    assert [r["code"] for r in second.hold_reasons] == ["duplicate_suspected"]
