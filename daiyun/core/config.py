@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = 5
     login_max_failures_per_address: int = 20
     login_window_seconds: int = 900
+    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed
+    # (empty: none, the peer address is the client's).
+    trusted_proxies: str = ""
     outbox_relay_seconds: float = 5.0
     log_level: str = "INFO"
     log_json: bool = False
@@ -41,6 +44,9 @@ class Settings(BaseSettings):
     sync_lease_seconds: float = Field(default=300.0, gt=0)
     # A webhook delivery still unprocessed after this long is queued again.
     webhook_sweep_seconds: float = Field(default=60.0, gt=0)
+    # Comma-separated hosts (host or host:port) a shop's API base URL may point at besides each
+    # connector's official hosts: the sandboxes in the demo and the tests.
+    marketplace_hosts: str = ""
     # Stripe: unset key means statements are not pushed (they wait, and go once it is set).
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None
