@@ -8,9 +8,36 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from daiyun.core.errors import Problem
+
+# The instants a caller may name (filters, backfill windows): wide enough for any business date,
+# narrow enough that converting to UTC or adding a period never leaves what Python and both
+# databases can hold (9999-12-31T23:59:59-14:00 is past year 9999 in UTC).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def instant(name: str, value: datetime | None) -> datetime | None:
+    """A caller's datetime in UTC, refused (400) without a UTC offset or outside the range."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise Problem(400, "naive-datetime", f"{name} needs a UTC offset (e.g. Z)")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise Problem(
+            400,
+            "datetime-out-of-range",
+            f"{name} must fall between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)",
+        )
+    return utc
 
 
 _last_id = 0

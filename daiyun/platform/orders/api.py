@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from daiyun.core.errors import Problem
+from daiyun.core.ids import instant
 from daiyun.core.pagination import Cursor, Limit, Page, paginate
 from daiyun.platform.orders import repository, service
 from daiyun.platform.orders.models import Order
@@ -41,12 +42,8 @@ def list_orders(
 ) -> Page[OrderRead]:
     """The tenant's orders across channels, newest import last; buyers masked without
     permission to see them."""
-    for name, value in (("placed_from", placed_from), ("placed_to", placed_to)):
-        if value is not None and value.tzinfo is None:
-            raise Problem(400, "naive-datetime", f"{name} needs a UTC offset (e.g. Z)")
-    stmt = repository.filtered(
-        repository.OrderFilter(status, channel, shop_id, placed_from, placed_to, q)
-    )
+    placed = instant("placed_from", placed_from), instant("placed_to", placed_to)
+    stmt = repository.filtered(repository.OrderFilter(status, channel, shop_id, *placed, q))
     rows, next_cursor = paginate(session, stmt, Order.id, cursor, limit)
     pii = access.can(P.buyers_read)
     return Page(items=[OrderRead.of(o, pii=pii) for o in rows], next_cursor=next_cursor)

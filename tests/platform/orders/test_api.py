@@ -156,3 +156,17 @@ def test_another_tenants_order_is_not_found(world: World, client: TestClient) ->
     assert client.get(base, headers=admin_of_mine.headers).status_code == 404
     assert client.post(f"{base}/release", json={}, headers=admin_of_mine.headers).status_code == 404
     assert book.stored(theirs.id).status == OrderStatus.on_hold
+
+
+def test_a_datetime_filter_outside_the_range_is_refused_not_a_server_error(
+    world: World, client: TestClient
+) -> None:
+    tenant = world.tenant()
+    cs = world.actor(Role.cs_agent, tenant)
+    for value in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "1969-12-31T23:59Z"):
+        answer = client.get(
+            f"{API}/{tenant.slug}/orders", params={"placed_to": value}, headers=cs.headers
+        )
+        assert answer.status_code == 400, (value, answer.text)
+        assert answer.json()["type"].endswith("/datetime-out-of-range")
+        assert "placed_to" in answer.json()["detail"]
