@@ -7,8 +7,9 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Header
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, select
@@ -17,6 +18,17 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from daiyun.core.db import Base
 from daiyun.core.errors import Problem
 from daiyun.core.ids import new_id, utcnow
+
+# The header a creating POST takes; its bounds are in the schema (a key out of them is a 422).
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retrying with the same key and body replays the first answer",
+    ),
+]
 
 
 class IdempotencyRecord(Base):

@@ -49,4 +49,7 @@ def paginate(
 
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+Cursor = Annotated[
+    str | None,
+    Query(description="`next_cursor` of the previous page (opaque: only one this API issued)"),
+]

@@ -19,10 +19,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from daiyun.platform.orders.normalized import Address, NormalizedOrder
 
@@ -128,6 +128,10 @@ def _text_entries(values: list[str], what: str) -> list[str]:
     return cleaned
 
 
+# A blocklist or auto-approve entry: some text that is not only blanks.
+Entry = Annotated[str, Field(json_schema_extra={"pattern": r"\S"})]
+
+
 class ReviewSettings(BaseModel):
     """A tenant's review settings, as kept in ``ReviewPolicy.settings``.
 
@@ -143,13 +147,15 @@ class ReviewSettings(BaseModel):
     check_duplicates: bool = True
     check_blocklist: bool = True
     check_outliers: bool = True
-    duplicate_window_hours: int = 24
-    outlier_factor: Decimal = Decimal("5")
-    outlier_min_history: int = 20
-    blocked_buyers: list[str] = []
-    blocked_phones: list[str] = []
-    blocked_addresses: list[str] = []
-    auto_approve_buyers: list[str] = []
+    # The bounds are checked by the validators below (with messages staff can act on) and
+    # shown in the schema, so API clients see them too.
+    duplicate_window_hours: int = Field(24, json_schema_extra={"minimum": 1, "maximum": 720})
+    outlier_factor: Decimal = Field(Decimal("5"), json_schema_extra={"exclusiveMinimum": 1})
+    outlier_min_history: int = Field(20, json_schema_extra={"minimum": 1})
+    blocked_buyers: list[Entry] = []
+    blocked_phones: list[Entry] = []
+    blocked_addresses: list[Entry] = []
+    auto_approve_buyers: list[Entry] = []
     auto_approve_shops: list[uuid.UUID] = []
 
     @field_validator("duplicate_window_hours", "outlier_min_history", mode="before")
