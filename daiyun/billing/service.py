@@ -29,6 +29,7 @@ from daiyun.billing.facts import (
     ServiceFact,
     ServiceKind,
 )
+from daiyun.billing.limits import MAX_SERVICE_FACTS_PER_PERIOD, check_statement
 from daiyun.billing.models import (
     BilledFact,
     Contract,
@@ -178,6 +179,16 @@ def record_fact(
         if _fact_fields(existing) != _fact_fields(body):
             raise Problem(409, "idempotency-conflict", "This key was used for a different fact")
         return existing, False
+    month = Period(body.occurred_on.year, body.occurred_on.month)
+    if repository.service_fact_count(session, month.first_day, month.last_day) >= (
+        MAX_SERVICE_FACTS_PER_PERIOD
+    ):
+        # The bound that keeps a month's sum of facts far inside BIGINT (limits.py).
+        raise Problem(
+            409,
+            "too-many-facts",
+            f"{month} has {MAX_SERVICE_FACTS_PER_PERIOD:,} service facts, the most a month takes",
+        )
     record = ServiceFactRecord(
         kind=body.kind.value,
         occurred_on=body.occurred_on,
@@ -327,6 +338,7 @@ def compute(session: Session, period: Period) -> Computed:
         adjustments=adjustments,
         grouped=base.grouped,
     )
+    check_statement(period, result.lines, result.total_minor, result.credit_carried_forward_minor)
     counted = {**_counted(base.orders, others, result.order_commissions), **late}
     return Computed(
         period,

@@ -27,10 +27,17 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
 MAX_NETWORK_RETRIES = 2
 DEFAULT_TOLERANCE = 300
+# Unix seconds have 10 digits until the year 2286: a longer ``t`` is not a time Stripe sends, and
+# parsing thousands of digits is work (and an error in Python) before the signature is checked.
+MAX_TIMESTAMP_DIGITS = 12
 
 
 class SignatureError(ValueError):
     """A webhook whose signature, timestamp or body cannot be trusted."""
+
+
+class MalformedBody(SignatureError):
+    """An authentic webhook whose body is not a JSON object."""
 
 
 def client(api_key: str, api_base: str | None) -> stripe.StripeClient:
@@ -56,7 +63,11 @@ def _parse_signature_header(header: str) -> tuple[int, list[str]]:
         if not sep:
             continue
         if key == "t":
-            if timestamp is not None or not (value.isascii() and value.isdigit()):
+            if (
+                timestamp is not None
+                or not (value.isascii() and value.isdigit())
+                or len(value) > MAX_TIMESTAMP_DIGITS
+            ):
                 raise SignatureError("Stripe-Signature has a malformed or repeated timestamp")
             timestamp = int(value)
         elif key == "v1":
@@ -66,6 +77,10 @@ def _parse_signature_header(header: str) -> tuple[int, list[str]]:
     if not signatures:
         raise SignatureError("Stripe-Signature has no v1 signature")
     return timestamp, signatures
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def verify_webhook(
@@ -78,9 +93,11 @@ def verify_webhook(
 ) -> dict[str, Any]:
     """The event in ``payload`` once its ``Stripe-Signature`` ``header`` proves it authentic.
 
-    Raises :class:`SignatureError` when the header is missing or malformed, when no ``v1``
-    signature matches, when the timestamp is more than ``tolerance`` seconds old or ahead of
-    ``now``, or when the authentic body is not a JSON object.
+    Raises :class:`SignatureError` when the header is missing or malformed (a timestamp of more
+    than 12 digits included), when no ``v1`` signature matches, or when the timestamp is more
+    than ``tolerance`` seconds old or ahead of ``now``; :class:`MalformedBody` when the
+    authentic body is not a JSON object (NaN, Infinity and numbers past Python's digit limit
+    are not JSON here).
     """
     if not secret:
         raise SignatureError("no webhook signing secret is configured")
@@ -95,21 +112,25 @@ def verify_webhook(
         matched |= hmac.compare_digest(expected.encode(), candidate.encode())
     if not matched:
         raise SignatureError("no v1 signature matches the payload for this secret")
-    current = time.time() if now is None else now
+    # Whole seconds on both sides: integer arithmetic cannot overflow as a float would.
+    current = int(time.time() if now is None else now)
     if timestamp < current - tolerance:
         raise SignatureError(
-            f"the signature timestamp is {int(current - timestamp)} s old, "
+            f"the signature timestamp is {current - timestamp} s old, "
             f"beyond the {tolerance} s tolerance"
         )
     if timestamp > current + tolerance:
         raise SignatureError(
-            f"the signature timestamp is {int(timestamp - current)} s in the future, "
+            f"the signature timestamp is {timestamp - current} s in the future, "
             f"beyond the {tolerance} s tolerance"
         )
     try:
-        event = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SignatureError(f"the webhook body is not valid JSON: {exc}") from exc
+        # NaN and Infinity are not JSON (Stripe never sends them): refused, not parsed as floats.
+        event = json.loads(payload, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        # ValueError: invalid JSON or UTF-8, an integer of thousands of digits, a constant;
+        # RecursionError: nesting deeper than the parser goes.
+        raise MalformedBody(f"the webhook body is not valid JSON: {exc}"[:300]) from exc
     if not isinstance(event, dict):
-        raise SignatureError("the webhook body is not a JSON object")
+        raise MalformedBody("the webhook body is not a JSON object")
     return event

@@ -13,10 +13,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from daiyun.billing.limits import MAX_AMOUNT_MINOR
 from daiyun.platform.orders.normalized import OrderStatus
 
 Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=9, decimal_places=6)]
-Minor = Annotated[int, Field(ge=0)]
+# Bounded so that no sum a statement makes can leave BIGINT (daiyun.billing.limits).
+Minor = Annotated[
+    int, Field(ge=0, le=MAX_AMOUNT_MINOR, description="Minor units, 0 to 10^12 (limits.py)")
+]
+# Names a contract lists (channels, SKUs, categories, SKU prefixes).
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+MAX_NAMES = 500
 
 
 class _Terms(BaseModel):
@@ -56,8 +63,8 @@ class CommissionBase(_Terms):
     date: Literal["placed", "paid"] = "paid"
     include_shipping: bool = False
     include_tax: bool = False
-    excluded_channels: frozenset[str] = frozenset()
-    excluded_skus: frozenset[str] = frozenset()
+    excluded_channels: frozenset[Name] = Field(default=frozenset(), max_length=MAX_NAMES)
+    excluded_skus: frozenset[Name] = Field(default=frozenset(), max_length=MAX_NAMES)
 
 
 class Commission(_Terms):
@@ -65,12 +72,12 @@ class Commission(_Terms):
 
     mode: TierMode = TierMode.flat
     rate: Rate = Decimal("0")
-    tiers: tuple[Tier, ...] = ()
+    tiers: tuple[Tier, ...] = Field(default=(), max_length=50)
     # A channel's or a category's own flat rate replaces the default for its orders' base.
-    channel_rates: dict[str, Rate] = Field(default_factory=dict)
+    channel_rates: dict[Name, Rate] = Field(default_factory=dict, max_length=MAX_NAMES)
     # Category by SKU prefix: {"TEA-": "tea"}; the longest matching prefix wins.
-    categories: dict[str, str] = Field(default_factory=dict)
-    category_rates: dict[str, Rate] = Field(default_factory=dict)
+    categories: dict[Name, Name] = Field(default_factory=dict, max_length=MAX_NAMES)
+    category_rates: dict[Name, Rate] = Field(default_factory=dict, max_length=MAX_NAMES)
 
     @model_validator(mode="after")
     def _tiers_fit_the_mode(self) -> Commission:
@@ -114,8 +121,8 @@ class Placement(_Terms):
 
 
 class ContractTerms(_Terms):
-    currency: str = Field(min_length=3, max_length=3)
-    time_zone: str = "Asia/Shanghai"
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code")
+    time_zone: str = Field(default="Asia/Shanghai", min_length=1, max_length=64)
     base: CommissionBase = CommissionBase()
     base_fee_minor: Minor = 0  # 基础服务费, per month, prorated by day
     commission: Commission = Commission()

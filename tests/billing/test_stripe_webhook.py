@@ -128,3 +128,118 @@ def test_refusals_store_and_queue_nothing(
     assert queued == []
     for event in (forged, not_invoice, unconfigured):
         assert _stored(event["id"]) is None
+
+
+def _send_raw(client: TestClient, body: bytes, header: str) -> Any:
+    return client.post(
+        URL, content=body, headers={"Stripe-Signature": header, "Content-Type": "application/json"}
+    )
+
+
+def _problem(answer: Any, status: int, kind: str) -> None:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["type"].endswith(kind)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "9" * 5000,  # thousands of digits: past Python's int parsing limit
+        str(10**12),  # 13 digits: not a time Stripe sends
+        "-5",
+        "1e9",
+    ],
+)
+def test_an_absurd_signature_timestamp_is_refused(
+    client: TestClient, queued: list[tuple[Any, ...]], timestamp: str
+) -> None:
+    body = json.dumps(_event(uuid.uuid4())).encode()
+    # Unsigned and signed alike: the timestamp is refused before anything is trusted.
+    signed = signature_header(SECRET, body, 0).replace("t=0", f"t={timestamp}")
+    for header in (f"t={timestamp},v1=00", signed):
+        _problem(_send_raw(client, body, header), 401, "invalid-signature")
+    assert queued == []
+
+
+def test_a_signature_from_far_in_the_future_is_refused(
+    client: TestClient, queued: list[tuple[Any, ...]]
+) -> None:
+    event = _event(uuid.uuid4())
+    body = json.dumps(event).encode()
+    far = 99_999_999_999  # the year 5138, correctly signed
+    answer = _send_raw(client, body, signature_header(SECRET, body, far))
+    _problem(answer, 401, "invalid-signature")
+    assert "future" in answer.json()["detail"]
+    assert queued == [] and _stored(event["id"]) is None
+
+
+def _signed_raw(client: TestClient, body: bytes) -> Any:
+    return _send_raw(client, body, signature_header(SECRET, body, int(time.time())))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"created": 1e30},
+        {"created": 10**30},
+        {"created": -1},
+        {"created": True},
+        {"created": "1700000000"},
+        {"data": {"object": []}},
+        {"data": {"object": ["in_1", {"metadata": {}}]}},
+        {"data": []},
+        {"data": {"object": {"id": "in_1", "metadata": "tenant"}}},
+        {"data": {"object": {"id": "in_1", "metadata": {"tenant_id": 7}}}},
+        {"data": {"object": {"id": "in_1", "metadata": {"tenant_id": "not-a-uuid"}}}},
+        {"data": {"object": {"id": {"nested": 1}, "metadata": {}}}},
+        {"id": ""},
+        {"id": "evt_" + "x" * 200},
+        {"id": 12345},
+        {"type": ["invoice.paid"]},
+    ],
+    ids=lambda changes: json.dumps(changes)[:60],
+)
+def test_a_signed_event_of_the_wrong_shape_is_refused_as_malformed(
+    client: TestClient, queued: list[tuple[Any, ...]], changes: dict[str, Any]
+) -> None:
+    event = _event(uuid.uuid4(), **changes)
+    _problem(_send(client, event), 400, "malformed-event")
+    assert queued == []
+    if isinstance(event["id"], str) and 0 < len(event["id"]) <= 100:
+        assert _stored(event["id"]) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": "evt_inf", "type": "invoice.paid", "created": Infinity, "data": {"object": {}}}',
+        b'{"id": "evt_nan", "type": "invoice.paid", "created": NaN, "data": {"object": {}}}',
+        b'{"id": "evt_big", "created": ' + b"9" * 5000 + b"}",
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than the parser recurses
+        b'["a list, not an object"]',
+        b"\xff\xfe not UTF-8",
+    ],
+    ids=["infinity", "nan", "5000-digit-int", "deep-nesting", "a-list", "not-utf8"],
+)
+def test_a_signed_body_that_is_not_a_json_object_is_refused_as_malformed(
+    client: TestClient, queued: list[tuple[Any, ...]], body: bytes
+) -> None:
+    _problem(_signed_raw(client, body), 400, "malformed-event")
+    assert queued == []
+    assert _stored("evt_inf") is None and _stored("evt_nan") is None
+
+
+def test_an_event_of_another_type_or_without_metadata_is_acknowledged_harmlessly(
+    client: TestClient, queued: list[tuple[Any, ...]]
+) -> None:
+    tenant_id = uuid.uuid4()
+    other = _event(tenant_id, type="customer.created")
+    answer = _send(client, other)
+    assert answer.status_code == 200, answer.text
+    bare = _event(None, data={"object": {"id": "in_bare"}})  # no metadata at all
+    answer = _send(client, bare)
+    assert answer.status_code == 200, answer.text
+    assert queued == [(str(tenant_id), other["id"])]  # the task ignores the type
+    stored = _stored(bare["id"])
+    assert stored is not None and stored.outcome == "no tenant in the invoice metadata"
