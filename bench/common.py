@@ -73,6 +73,8 @@ def prepare_environment(workdir: Path) -> dict[str, str]:
         "DAIYUN_BROKER_URL": f"sqla+sqlite:///{workdir / 'broker.sqlite'}",
         "DAIYUN_SECRET_KEY": SECRET_KEY,
         "DAIYUN_ENCRYPTION_KEYS": "",
+        # The sandbox marketplaces the benchmarks start listen here (any port).
+        "DAIYUN_MARKETPLACE_HOSTS": "127.0.0.1",
     }
     os.environ.update(values)
     _reload_settings()

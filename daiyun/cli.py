@@ -185,9 +185,12 @@ STRIPE_SANDBOX_SECRET = "whsec_daiyun_demo"
 
 def _sandbox_children(me: list[str]) -> list[Child]:
     """The marketplace and Stripe sandboxes for the demo; the other children are pointed at
-    the Stripe one through the environment they inherit."""
-    from daiyun.demo import SANDBOX_PORT
+    the Stripe one through the environment they inherit (and allowed to call the marketplace
+    sandbox: DAIYUN_MARKETPLACE_HOSTS)."""
+    from daiyun.demo import SANDBOX_PORT, allow_sandbox_hosts
     from daiyun.sandboxes.stripe.server import DEMO_API_KEY
+
+    allow_sandbox_hosts()
 
     for port in (SANDBOX_PORT, STRIPE_SANDBOX_PORT):
         _check_port("127.0.0.1", port)

@@ -7,6 +7,7 @@ already exists alone, so running it twice changes nothing and lists the same log
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,6 +22,7 @@ from daiyun.billing.terms import ContractTerms
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.models import Shop
 from daiyun.connectors.schemas import ShopCreate
+from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
 from daiyun.tenants import service as tenant_service
 from daiyun.tenants.auth.models import User
@@ -282,6 +284,7 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
     so a run interrupted halfway is completed by the next one.
     """
     result = SeedResult(logins=list(USERS), password=password)
+    allow_sandbox_hosts()
     tenants = _ensure_tenants(result)
     for shop in SHOPS:
         _ensure_shop(shop, tenants[shop.tenant], result)
@@ -348,6 +351,18 @@ def _ensure_contract(
         )
         billing_service.create_contract(session, body, admin.id)
     result.created.append(f"contract -> {tenant.slug}")
+
+
+def allow_sandbox_hosts(port: int = SANDBOX_PORT) -> None:
+    """Add the sandbox marketplaces to DAIYUN_MARKETPLACE_HOSTS, for this process and those it
+    starts: the demo shops call them, and a shop may call no host outside the allowlist
+    besides its marketplace's own (SECURITY.md 27)."""
+    host = f"127.0.0.1:{port}"
+    current = os.environ.get("DAIYUN_MARKETPLACE_HOSTS", "")
+    if host not in [h.strip() for h in current.split(",")]:
+        os.environ["DAIYUN_MARKETPLACE_HOSTS"] = ",".join(h for h in (current, host) if h)
+    # Settings are read once per process; this one may have read them already.
+    get_settings().marketplace_hosts = os.environ["DAIYUN_MARKETPLACE_HOSTS"]
 
 
 def sandbox_url(spec: DemoShop, port: int = SANDBOX_PORT) -> str:

@@ -14,6 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# The sandboxes the tests start listen on 127.0.0.1 (any port): the hosts a shop may call
+# besides its marketplace's own. Set before settings are first read, and inherited by the
+# workers and processes tests start.
+os.environ.setdefault("DAIYUN_MARKETPLACE_HOSTS", "127.0.0.1")
+
 import pytest
 from alembic import command
 from alembic.config import Config

@@ -29,7 +29,7 @@ from daiyun.core.pagination import Cursor, Limit, Page, paginate
 from daiyun.core.tasks import enqueue_after_commit
 from daiyun.tenants.api import IdempotencyKey
 from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
-from daiyun.tenants.auth.permissions import Permission
+from daiyun.tenants.auth.permissions import Permission, Role
 
 router = APIRouter(prefix="/tenants/{tenant}", tags=["shops"])
 ingress = APIRouter(tags=["webhooks"])
@@ -72,8 +72,13 @@ def get_shop(session: SessionDep, access: Reader, shop_id: uuid.UUID) -> ShopRea
 def update_shop(
     session: SessionDep, access: Manager, shop_id: uuid.UUID, body: ShopUpdate
 ) -> ShopRead:
-    """Rename, pause or resume a shop, or give it new credentials."""
-    return service.read(service.update(session, shop_id, body))
+    """Rename, pause or resume a shop, or give it new credentials. Changing where the shop
+    calls (its API base URL, or credentials naming another store) is for the agency admin
+    alone (403 otherwise) and needs the credentials in the same request; a host the shop may
+    not call is refused (422 ``host-not-allowed``, naming it). Resuming a paused shop applies
+    the webhooks stored while it was paused."""
+    admin = access.role == Role.agency_admin
+    return service.read(service.update(session, shop_id, body, agency_admin=admin))
 
 
 @router.delete("/shops/{shop_id}", status_code=204)
@@ -87,7 +92,8 @@ def disconnect_shop(session: SessionDep, access: Manager, shop_id: uuid.UUID) ->
 def start_sync(
     session: SessionDep, access: Manager, shop_id: uuid.UUID, body: SyncRequest | None = None
 ) -> SyncRunRead:
-    """Pull the shop's orders now (or backfill from ``since``); 409 while a run is alive."""
+    """Pull the shop's orders now (or backfill from ``since``); 409 while a run is alive, for
+    a shop not active, and for a suspended or offboarded tenant."""
     body = body or SyncRequest()
     for value in (body.since, body.until):
         if value is not None and value.tzinfo is None:

@@ -8,7 +8,9 @@ The client reads the throttle signals the marketplaces send (Shopify's call-limi
 Amazon's rate header, ``429`` with ``Retry-After``), retries ``5xx`` answers and transport errors
 with bounded exponential backoff, and hands every other answer back to the connector, which
 knows what a ``401`` or a ``404`` means for its marketplace. Neither credentials nor bodies are
-ever logged: only the method, the path, the status and the delays.
+ever logged: only the method, the path, the status and the delays. Nor is any request sent to a
+host the shop may not call (:mod:`daiyun.connectors.hosts`): the connector given the client
+names the shop's hosts, and a client no connector has claimed reaches the allowlist alone.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import httpx
 import structlog
 
 from daiyun.connectors.errors import RetriesExhausted
+from daiyun.connectors.hosts import HostPolicy, allowlist_only
 
 log = structlog.get_logger("daiyun.connectors.http")
 
@@ -172,6 +175,7 @@ class ShopHttp:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.key = key
+        self.hosts = allowlist_only()
         self.max_attempts = max_attempts
         self.max_backoff = max_backoff
         self.clock = clock
@@ -191,12 +195,19 @@ class ShopHttp:
         """The shop's current request rate per second (adopted from the marketplace if it says)."""
         return self._bucket.rate
 
+    def restrict(self, hosts: HostPolicy) -> None:
+        """Let this client call only the hosts of ``hosts`` (a connector names its shop's)."""
+        self.hosts = hosts
+
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send one request, waiting for the shop's turn and retrying what is worth retrying.
 
         Returns every answer that is not retryable (2xx, 3xx, 4xx other than 429); raises
-        :class:`RetriesExhausted` once ``max_attempts`` requests were throttled or failed.
+        :class:`RetriesExhausted` once ``max_attempts`` requests were throttled or failed, and
+        :class:`HostNotAllowed` (sending nothing) for a host the shop may not call.
         """
+        # Checked before every request, never once per shop: the URL is built from stored data.
+        self.hosts.check(url)
         path = httpx.URL(url).path
         last = "no answer"
         for attempt in range(1, self.max_attempts + 1):

@@ -67,6 +67,9 @@ class DeliveryStatus(StrEnum):
     received = "received"
     # Handed to the webhooks queue (published to the broker), not yet applied.
     queued = "queued"
+    # Stored while its shop is paused or its tenant suspended: kept, not applied, and handed
+    # on again (back to ``received``) when the shop resumes or the tenant is active again.
+    held = "held"
     processed = "processed"
     stale = "stale"
     ignored = "ignored"

@@ -33,6 +33,8 @@ def _active_push_shops(
         tenants = list(session.scalars(select(Tenant.id)))
     for tenant_id in tenants:
         with unit_of_work(tenant_id) as session:
+            if shop_service.dormant_tenant(session, tenant_id) is not None:
+                continue  # a suspended tenant's shops hold no connection open
             for shop in repository.all_shops(session):
                 if shop.channel in channels and shop.status == ShopStatus.active:
                     found[shop.id] = (tenant_id, shop.channel, shop_service.access(shop))

@@ -163,6 +163,22 @@ def unprocessed_deliveries(session: Session, received_before: datetime) -> list[
     return list(session.scalars(stmt))
 
 
+def release_held(session: Session, shop_id: uuid.UUID | None = None) -> int:
+    """Hand the held deliveries of this shop (or of every shop not paused) back to the relay;
+    returns how many. Oldest first is kept: the relay queues by id."""
+    stmt = update(WebhookDelivery).where(WebhookDelivery.status == DeliveryStatus.held)
+    if shop_id is not None:
+        stmt = stmt.where(WebhookDelivery.shop_id == shop_id)
+    else:
+        stmt = stmt.where(
+            WebhookDelivery.shop_id.in_(select(Shop.id).where(Shop.status != ShopStatus.paused))
+        )
+    result = session.execute(
+        stmt.values(status=DeliveryStatus.received).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def recent_deliveries(session: Session, limit: int) -> list[WebhookDelivery]:
     """The bound tenant's latest webhook deliveries, newest first."""
     stmt = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from daiyun.connectors import addresses, repository
+from daiyun.connectors import addresses, hosts, repository
 from daiyun.connectors.channels import CONNECTORS, connector_for
 from daiyun.connectors.channels.base import ShopAccess
 from daiyun.connectors.models import DeliveryStatus, Shop, ShopStatus, WebhookDelivery, WebhookRoute
@@ -22,6 +22,16 @@ from daiyun.core.config import get_settings
 from daiyun.core.errors import Problem
 from daiyun.core.ids import new_id, utcnow
 from daiyun.core.tenancy import current_tenant
+from daiyun.tenants import service as tenant_service
+from daiyun.tenants.models import TenantStatus
+
+# Credential fields that name an account rather than unlock it: left readable in stored errors.
+PUBLIC_CREDENTIAL_FIELDS = frozenset(
+    {"shop_domain", "store_url", "seller_id", "marketplace_ids", "app_key", "client_id"}
+)
+# A tenant in one of these states has its shops neither pull nor call out nor have their pushes
+# applied: pushes are kept and applied once it is active again (offboarded: never, see README).
+DORMANT_TENANT = frozenset({TenantStatus.suspended, TenantStatus.offboarded})
 
 
 def _webhook_address_changed(session: Session, shop: Shop) -> None:
@@ -77,6 +87,40 @@ def access(shop: Shop) -> ShopAccess:
     return ShopAccess(shop.external_id, credentials(shop), shop.api_base_url)
 
 
+def secrets_of(shop: Shop) -> list[str]:
+    """The shop's secret credential values, to be masked in anything stored for display."""
+    try:
+        stored = credentials(shop) if shop.credentials_ciphertext else {}
+    except (Problem, crypto.SecretUnreadable, ValueError):
+        return []
+    return [
+        v for k, v in stored.items() if isinstance(v, str) and k not in PUBLIC_CREDENTIAL_FIELDS
+    ]
+
+
+def dormant_tenant(session: Session, tenant_id: uuid.UUID) -> TenantStatus | None:
+    """The tenant's status if it is suspended or offboarded (its shops stay still), else None."""
+    tenant = tenant_service.get_tenant(session, tenant_id)
+    if tenant is None:
+        return TenantStatus.offboarded
+    return tenant.status if tenant.status in DORMANT_TENANT else None
+
+
+def _check_hosts(channel: str, api_base_url: str | None, given: Credentials) -> None:
+    """Refuse a shop whose requests would go to a host it may not call (SECURITY.md 27)."""
+    connector = connector_for(channel)
+    policy = connector.host_policy(ShopAccess("", given, api_base_url))
+    urls = (api_base_url,) if api_base_url else connector.default_base_urls(given)
+    refused = hosts.first_refusal(policy, urls)
+    if refused is not None:
+        host, reason = refused
+        raise Problem(422, "host-not-allowed", reason, host=host)
+
+
+def _base_url(value: object) -> str | None:
+    return str(value).rstrip("/") if value else None
+
+
 def connect(session: Session, body: ShopCreate) -> Shop:
     """Connect a tenant's store on a channel; answers with its webhook URL."""
     if body.channel not in CONNECTORS:
@@ -84,12 +128,13 @@ def connect(session: Session, body: ShopCreate) -> Shop:
             422, "unknown-channel", f"Channel must be one of {', '.join(sorted(CONNECTORS))}"
         )
     _check_credentials(body.channel, body.credentials)
+    _check_hosts(body.channel, _base_url(body.api_base_url), body.credentials)
     shop = Shop(
         id=new_id(),
         channel=body.channel,
         name=body.name,
         external_id=body.external_id,
-        api_base_url=str(body.api_base_url).rstrip("/") if body.api_base_url else None,
+        api_base_url=_base_url(body.api_base_url),
         webhook_key=secrets.token_urlsafe(32),
     )
     _seal(session, shop, body.credentials)
@@ -118,18 +163,52 @@ def get(session: Session, shop_id: uuid.UUID, *, lock: bool = False) -> Shop:
     return shop
 
 
-def update(session: Session, shop_id: uuid.UUID, body: ShopUpdate) -> Shop:
-    """Rename, pause or resume a shop, or replace its credentials (which clears a re-auth)."""
+def _moves_hosts(shop: Shop, body: ShopUpdate) -> bool:
+    """Whether the change points the shop's requests somewhere else: a new API base URL, or
+    new credentials naming another store (the merchant-site hosts or default bases differ)."""
+    new_base = _base_url(body.api_base_url)
+    if new_base is not None and new_base != shop.api_base_url:
+        return True
+    if body.credentials is None:
+        return False
+    connector = connector_for(shop.channel)
+    old = credentials(shop)
+    return connector.merchant_hosts(old) != connector.merchant_hosts(
+        body.credentials
+    ) or connector.default_base_urls(old) != connector.default_base_urls(body.credentials)
+
+
+def update(
+    session: Session, shop_id: uuid.UUID, body: ShopUpdate, *, agency_admin: bool = False
+) -> Shop:
+    """Rename, pause or resume a shop, or replace its credentials (which clears a re-auth).
+
+    Pointing the shop at other hosts is the agency admin's alone, and only with the credentials
+    entered again in the same change: whoever may manage shops cannot send the stored ones
+    elsewhere. Resuming a paused shop queues the pushes stored while it was paused.
+    """
     shop = get(session, shop_id, lock=True)
     if shop.status == ShopStatus.disconnected:
         raise Problem(409, "shop-disconnected", "A disconnected shop cannot change; connect anew")
+    if _moves_hosts(shop, body):
+        if not agency_admin:
+            raise Problem(403, "admin-only", "Only the agency admin may change where a shop calls")
+        if body.credentials is None:
+            raise Problem(
+                422,
+                "credentials-required",
+                "Changing the API base URL needs the shop's credentials entered again",
+            )
+    new_base = _base_url(body.api_base_url) or shop.api_base_url
+    if body.credentials is not None:
+        _check_credentials(shop.channel, body.credentials)
+    if body.api_base_url is not None or body.credentials is not None:
+        _check_hosts(shop.channel, new_base, body.credentials or credentials(shop))
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"credentials"})
     if body.name is not None:
         shop.name = body.name
-    if body.api_base_url is not None:
-        shop.api_base_url = str(body.api_base_url).rstrip("/")
+    shop.api_base_url = new_base
     if body.credentials is not None:
-        _check_credentials(shop.channel, body.credentials)
         _seal(session, shop, body.credentials)
         changes["credentials"] = "replaced"
         if shop.status == ShopStatus.reauthorization_needed:
@@ -137,7 +216,11 @@ def update(session: Session, shop_id: uuid.UUID, body: ShopUpdate) -> Shop:
     if body.status is not None:
         if shop.status == ShopStatus.reauthorization_needed and body.status == "active":
             raise Problem(409, "reauthorization-needed", "Give the shop new credentials first")
+        resumed = shop.status == ShopStatus.paused and body.status == "active"
         shop.status = ShopStatus(body.status)
+        if resumed:
+            # The webhooks workers' relay hands them on once this change commits.
+            changes["released_deliveries"] = repository.release_held(session, shop.id)
     audit.record(
         session, "shop.updated", f"shop:{shop.id}", {k: str(v) for k, v in changes.items()}
     )

@@ -20,7 +20,7 @@ from daiyun.connectors import repository
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.channels import connector_for
 from daiyun.connectors.channels.base import Connector
-from daiyun.connectors.errors import ConnectorError, ReauthorizationNeeded
+from daiyun.connectors.errors import ConnectorError, ReauthorizationNeeded, for_display
 from daiyun.connectors.http import ShopHttp
 from daiyun.connectors.models import Shop, ShopStatus, SyncRun
 from daiyun.core.config import get_settings
@@ -41,9 +41,13 @@ def plan(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> SyncRun:
-    """Record a queued run for a shop; refuses while another run of the shop is alive."""
+    """Record a queued run for a shop; refuses while another run of the shop is alive, and for
+    a shop not active or a tenant suspended or offboarded."""
     if shop.status not in SYNCABLE:
         raise Problem(409, "shop-not-active", f"The shop is {shop.status.value}")
+    dormant = shop_service.dormant_tenant(session, shop.tenant_id)
+    if dormant is not None:
+        raise Problem(409, f"tenant-{dormant.value}", f"The tenant is {dormant.value}: no sync")
     settings = get_settings()
     active = repository.active_run(session, shop.id)
     lease = timedelta(seconds=settings.sync_lease_seconds)
@@ -70,13 +74,33 @@ def plan(
     return run
 
 
+class Halted(Exception):
+    """The shop was paused or its tenant suspended while a run was under way."""
+
+
+def _halt_reason(session: Session, shop: Shop) -> str | None:
+    """Why a run must not call the marketplace now, or None."""
+    if shop.status not in SYNCABLE:
+        return f"The shop is {shop.status.value}"
+    dormant = shop_service.dormant_tenant(session, shop.tenant_id)
+    return f"The tenant is {dormant.value}" if dormant is not None else None
+
+
 def execute(tenant_id: uuid.UUID, run_id: uuid.UUID) -> str:
-    """Carry a run out (or on, after a crash). Owns its transactions: one per page."""
+    """Carry a run out (or on, after a crash). Owns its transactions: one per page.
+
+    A run whose shop is paused or whose tenant is suspended by the time it starts, or between
+    two pages, stops there as ``cancelled`` (what was committed stays; no further call is made).
+    """
     with unit_of_work(tenant_id) as session:
         run = repository.run(session, run_id, lock=True)
         if run is None or run.status not in repository.ACTIVE_RUN:
             return run.status if run else "missing"
         shop = shop_service.get(session, run.shop_id)
+        halt = _halt_reason(session, shop)
+        if halt is not None:
+            run.status, run.error, run.finished_at = "cancelled", halt, utcnow()
+            return "cancelled"
         run.status = "running"
         run.heartbeat_at = utcnow()
         shop_id, channel = shop.id, shop.channel
@@ -95,6 +119,9 @@ def execute(tenant_id: uuid.UUID, run_id: uuid.UUID) -> str:
                     with unit_of_work(tenant_id) as session:
                         results = order_service.ingest(session, shop_id, channel, page.orders)
                         _count(session, run_id, results, http.calls)
+                        halt = _halt_reason(session, shop_service.get(session, shop_id))
+                    if halt is not None:
+                        raise Halted(halt)
                     token = page.next_token
                     if token is None:
                         break
@@ -102,14 +129,21 @@ def execute(tenant_id: uuid.UUID, run_id: uuid.UUID) -> str:
                     _advance(session, run_id, shop_id, window_end)
                     _keep_tokens(session, shop_id, connector)
                 start = window_end
+    except Halted as exc:
+        with unit_of_work(tenant_id) as session:
+            _keep_tokens(session, shop_id, connector)
+            run = repository.run(session, run_id, lock=True)
+            assert run is not None
+            run.status, run.error, run.finished_at = "cancelled", str(exc), utcnow()
+        return "cancelled"
     except ReauthorizationNeeded as exc:
-        _fail(tenant_id, run_id, shop_id, str(exc), reauthorize=True)
+        _fail(tenant_id, run_id, shop_id, str(exc), connector, reauthorize=True)
         return "failed"
     except ConnectorError as exc:
         # Tokens refreshed before the failure are still the shop's current ones.
         with unit_of_work(tenant_id) as session:
             _keep_tokens(session, shop_id, connector)
-        _fail(tenant_id, run_id, shop_id, str(exc))
+        _fail(tenant_id, run_id, shop_id, str(exc), connector)
         return "failed"
     with unit_of_work(tenant_id) as session:
         run = repository.run(session, run_id, lock=True)
@@ -162,18 +196,23 @@ def _fail(
     run_id: uuid.UUID,
     shop_id: uuid.UUID,
     error: str,
+    connector: Connector | None,
     *,
     reauthorize: bool = False,
 ) -> None:
-    log.warning("sync failed", run_id=str(run_id), error=error)
     with unit_of_work(tenant_id) as session:
         run = repository.run(session, run_id, lock=True)
         shop = shop_service.get(session, shop_id, lock=True)
         assert run is not None
+        # Staff read this on the shop's page: never a secret, never more than an excerpt of
+        # what the far end answered (tokens renewed during the run are secrets too).
+        refreshed = (connector.refreshed_credentials or {}) if connector is not None else {}
+        shown = for_display(error, [*shop_service.secrets_of(shop), *refreshed.values()])
+        log.warning("sync failed", run_id=str(run_id), error=shown)
         run.status = "failed"
-        run.error = error[:2000]
+        run.error = shown
         run.finished_at = shop.last_error_at = utcnow()
-        shop.last_error = error[:2000]
+        shop.last_error = shown
         shop.consecutive_failures += 1
         if reauthorize:
             shop.status = ShopStatus.reauthorization_needed

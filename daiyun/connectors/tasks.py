@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from daiyun.connectors import repository, sync, webhooks
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.errors import ConnectorError
+from daiyun.connectors.models import ShopStatus
 from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
@@ -157,16 +158,24 @@ def run_sync(tenant_id: str, run_id: str) -> str:
 
 @platform_task("daiyun.sync.schedule")
 def schedule(session: Session) -> dict[str, int]:
-    """Every tenant: plan pulls for shops due, pick up stalled runs, re-queue stuck deliveries."""
+    """Every tenant: plan pulls for shops due, pick up stalled runs, re-queue stuck deliveries.
+
+    A suspended or offboarded tenant is skipped whole (no pull, no call out). For the others,
+    deliveries held while a shop was paused or the tenant suspended are handed back to the
+    relay: this is how a tenant made active again gets its stored pushes applied.
+    """
     settings = get_settings()
     now = utcnow()
     due_before = now - timedelta(seconds=settings.sync_interval_seconds)
     stalled_before = now - timedelta(seconds=settings.sync_lease_seconds)
     stuck_before = now - timedelta(seconds=settings.webhook_sweep_seconds)
-    counts = {"planned": 0, "resumed": 0, "requeued": 0}
+    counts = {"planned": 0, "resumed": 0, "requeued": 0, "released": 0}
     for tenant_id in list(session.scalars(select(Tenant.id))):
         tenant = str(tenant_id)
         with unit_of_work(tenant_id) as tenant_session:
+            if shop_service.dormant_tenant(tenant_session, tenant_id) is not None:
+                continue
+            counts["released"] += repository.release_held(tenant_session)
             for shop in repository.due_shops(tenant_session, due_before):
                 try:
                     run = sync.plan(tenant_session, shop, "schedule")
@@ -192,6 +201,10 @@ def schedule(session: Session) -> dict[str, int]:
     max_retries=6,
 )
 def refetch_orders(session: Session, shop_id: str, external_ids: list[str]) -> int:
-    """Read orders a push named from the marketplace and apply them."""
+    """Read orders a push named from the marketplace and apply them. A shop paused meanwhile,
+    or a tenant suspended, calls nothing: the hint is dropped, the pull after resuming reads
+    those orders anyway (a push is a hint; the pull is the source of truth)."""
     shop = shop_service.get(session, uuid.UUID(shop_id))
+    if shop.status != ShopStatus.active or shop_service.dormant_tenant(session, shop.tenant_id):
+        return 0
     return len(webhooks.refetch(session, shop, external_ids))

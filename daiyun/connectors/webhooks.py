@@ -34,13 +34,14 @@ from daiyun.connectors.addresses import Endpoint, endpoints
 from daiyun.connectors.channels import connector_for
 from daiyun.connectors.channels.base import Connector
 from daiyun.connectors.channels.woocommerce import WooCommerceConnector
-from daiyun.connectors.errors import MalformedPayload
+from daiyun.connectors.errors import MalformedPayload, for_display
 from daiyun.connectors.http import ShopHttp
 from daiyun.connectors.models import DeliveryStatus, Shop, ShopStatus, WebhookDelivery
 from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.ids import new_id, utcnow
 from daiyun.platform.orders import service as order_service
+from daiyun.tenants.models import TenantStatus
 
 log = structlog.get_logger()
 KEPT_HEADERS = ("content-type", "x-shopify-", "x-wc-webhook-")
@@ -76,6 +77,10 @@ def _load(key: str) -> Endpoint | None:
     with unit_of_work(tenant_id) as session:
         shop = repository.shop(session, shop_id)
         if shop is None or shop.status == ShopStatus.disconnected:
+            return None
+        if shop_service.dormant_tenant(session, tenant_id) == TenantStatus.offboarded:
+            # Its data is kept, but nothing more is taken in: answered as nobody listening
+            # (which tells the caller nothing), so marketplaces stop retrying in time.
             return None
         signing = _signing_material(connector_for(channel), shop)
         endpoint = Endpoint(tenant_id, shop_id, channel, signing, loaded_at)
@@ -133,12 +138,19 @@ def receive(channel: str, key: str, headers: Mapping[str, str], body: bytes) -> 
 
 
 def process(session: Session, delivery_id: uuid.UUID) -> DeliveryStatus | None:
-    """Apply a stored delivery to the order book once; a processed one is left alone."""
+    """Apply a stored delivery to the order book once; a processed one is left alone.
+
+    A delivery for a paused shop, or for a suspended or offboarded tenant, is held (kept, not
+    applied, no marketplace called) until the shop resumes or the tenant is active again.
+    """
     delivery = repository.delivery(session, delivery_id, lock=True)
     if delivery is None or delivery.status not in repository.PENDING_DELIVERY:
         return None
-    delivery.attempts += 1
     shop = shop_service.get(session, delivery.shop_id)
+    if shop.status == ShopStatus.paused or shop_service.dormant_tenant(session, shop.tenant_id):
+        delivery.status = DeliveryStatus.held
+        return DeliveryStatus.held
+    delivery.attempts += 1
     connector = connector_for(shop.channel)
     try:
         message = connector.parse_webhook(delivery.headers, delivery.body.encode())
@@ -174,8 +186,9 @@ def _finish(
     delivery: WebhookDelivery, status: DeliveryStatus, error: str | None = None
 ) -> DeliveryStatus:
     delivery.status = status
-    delivery.error = error
+    # The error quotes what the marketplace sent: stored only as a short, clean excerpt.
+    delivery.error = for_display(error) if error else None
     delivery.processed_at = utcnow()
     if error:
-        log.warning("webhook delivery failed", delivery_id=str(delivery.id), error=error)
+        log.warning("webhook delivery failed", delivery_id=str(delivery.id), error=delivery.error)
     return status

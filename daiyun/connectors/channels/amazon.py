@@ -25,7 +25,12 @@ from daiyun.connectors.channels.base import (
     text_or_none,
     unit_price,
 )
-from daiyun.connectors.errors import ConnectorError, MalformedPayload, ReauthorizationNeeded
+from daiyun.connectors.errors import (
+    ConnectorError,
+    MalformedPayload,
+    ReauthorizationNeeded,
+    excerpt,
+)
 from daiyun.connectors.http import ShopHttp
 from daiyun.platform.orders.normalized import (
     Address,
@@ -71,9 +76,9 @@ def _error(response: httpx.Response) -> tuple[str, str]:
         return "", response.reason_phrase
     errors = doc.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        return str(errors[0].get("code") or ""), str(errors[0].get("message") or "")[:300]
+        return str(errors[0].get("code") or ""), excerpt(errors[0].get("message") or "")
     if "error" in doc:
-        return str(doc["error"]), str(doc.get("error_description") or "")[:300]
+        return str(doc["error"]), excerpt(doc.get("error_description") or "")
     return "", response.reason_phrase
 
 
@@ -92,6 +97,18 @@ class AmazonConnector(Connector):
     lag: ClassVar[timedelta] = timedelta(minutes=3)
     overlap: ClassVar[timedelta] = timedelta(minutes=5)
     history: ClassVar[timedelta] = timedelta(days=730)
+    # SP-API's regional endpoints and their sandboxes, and Login with Amazon's token hosts.
+    official_hosts: ClassVar[tuple[str, ...]] = (
+        "sellingpartnerapi-na.amazon.com",
+        "sellingpartnerapi-eu.amazon.com",
+        "sellingpartnerapi-fe.amazon.com",
+        "sandbox.sellingpartnerapi-na.amazon.com",
+        "sandbox.sellingpartnerapi-eu.amazon.com",
+        "sandbox.sellingpartnerapi-fe.amazon.com",
+        "api.amazon.com",
+        "api.amazon.co.uk",
+        "api.amazon.co.jp",
+    )
 
     def __init__(self, shop: ShopAccess, http: ShopHttp) -> None:
         super().__init__(shop, http)

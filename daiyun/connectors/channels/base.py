@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal, Protocol
 
 from daiyun.connectors.errors import MalformedPayload
+from daiyun.connectors.hosts import HostPolicy
 from daiyun.connectors.http import ShopHttp
 from daiyun.core.money import MoneyError, to_minor
 from daiyun.platform.orders.normalized import NormalizedOrder
@@ -81,12 +82,31 @@ class Connector(ABC):
     lag: ClassVar[timedelta]
     overlap: ClassVar[timedelta]
     history: ClassVar[timedelta]
+    # The marketplace's own hosts (``*.`` for any subdomain): with the deployment's allowlist,
+    # the only places this connector sends a shop's credentials (daiyun.connectors.hosts).
+    official_hosts: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, shop: ShopAccess, http: ShopHttp) -> None:
         self.shop = shop
         self.http = http
+        http.restrict(self.host_policy(shop))
         # Set when a call refreshed the shop's tokens: the caller stores them (encrypted).
         self.refreshed_credentials: dict[str, Any] | None = None
+
+    @classmethod
+    def merchant_hosts(cls, credentials: Mapping[str, Any]) -> tuple[str, ...]:
+        """Hosts of the merchant's own site this shop may call (a channel living there)."""
+        return ()
+
+    @classmethod
+    def default_base_urls(cls, credentials: Mapping[str, Any]) -> tuple[str, ...]:
+        """The bases called when the shop has no ``api_base_url``, where they come from the
+        merchant (checked when the shop is saved); fixed official bases need no check."""
+        return ()
+
+    @classmethod
+    def host_policy(cls, shop: ShopAccess) -> HostPolicy:
+        return HostPolicy(cls.channel, cls.official_hosts, cls.merchant_hosts(shop.credentials))
 
     @abstractmethod
     def fetch_page(self, start: datetime, end: datetime, token: str | None) -> FetchedPage:

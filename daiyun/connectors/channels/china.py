@@ -37,6 +37,7 @@ from daiyun.connectors.errors import (
     MalformedPayload,
     ReauthorizationNeeded,
     RetriesExhausted,
+    excerpt,
 )
 from daiyun.connectors.http import BACKOFF_BASE, RETRY_AFTER_JITTER, ShopHttp, rate_bucket
 
@@ -152,7 +153,7 @@ def error_code(value: Any) -> int | None:
 
 def error_texts(error: Mapping[str, Any], text_fields: Sequence[str]) -> str:
     """The non-empty texts of an ``error_response``, each cut short, for a message."""
-    return ", ".join(str(error[name])[:200] for name in text_fields if error.get(name))
+    return ", ".join(excerpt(error[name]) for name in text_fields if error.get(name))
 
 
 def error_summary(error: Mapping[str, Any], code_field: str, text_fields: Sequence[str]) -> str:

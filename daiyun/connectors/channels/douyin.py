@@ -53,7 +53,12 @@ from daiyun.connectors.channels.china_wire import (
     search_bounds,
     whole_number,
 )
-from daiyun.connectors.errors import ConnectorError, MalformedPayload, ReauthorizationNeeded
+from daiyun.connectors.errors import (
+    ConnectorError,
+    MalformedPayload,
+    ReauthorizationNeeded,
+    excerpt,
+)
 from daiyun.connectors.http import ShopHttp
 from daiyun.platform.orders.normalized import (
     Address,
@@ -180,6 +185,7 @@ class DouyinConnector(GatewayConnector):
     overlap: ClassVar[timedelta] = timedelta(minutes=3)
     history: ClassVar[timedelta] = HISTORY
     flow_control_codes: ClassVar[frozenset[int | str]] = THROTTLE_CODES
+    official_hosts: ClassVar[tuple[str, ...]] = ("openapi-fxg.jinritemai.com",)
     token_refused_codes: ClassVar[frozenset[int | str]] = TOKEN_INVALID_CODES
     sign_refused_codes: ClassVar[frozenset[int | str]] = SIGN_ERROR_CODES
     first_backoff: ClassVar[float] = THROTTLE_BASE_SECONDS
@@ -367,7 +373,7 @@ def _envelope(doc: dict[str, Any], method: str) -> Answer:
         code = whole_number(doc.get("code"), "code")
     except MalformedPayload as exc:
         raise MalformedPayload(f"douyin answer to {method} has no code") from exc
-    message = str(doc.get("sub_msg") or doc.get("msg") or "")[:300]
+    message = excerpt(doc.get("sub_msg") or doc.get("msg") or "")
     data = doc.get("data")
     if code == SUCCESS_CODE and not isinstance(data, dict):
         raise MalformedPayload(f"douyin answer to {method} has no data object")

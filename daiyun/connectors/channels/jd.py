@@ -47,7 +47,12 @@ from daiyun.connectors.channels.china_wire import (
     search_bounds,
     whole_number,
 )
-from daiyun.connectors.errors import ConnectorError, MalformedPayload, ReauthorizationNeeded
+from daiyun.connectors.errors import (
+    ConnectorError,
+    MalformedPayload,
+    ReauthorizationNeeded,
+    excerpt,
+)
 from daiyun.connectors.http import ShopHttp
 from daiyun.platform.orders.normalized import (
     Address,
@@ -177,6 +182,8 @@ class JdConnector(GatewayConnector):
     overlap: ClassVar[timedelta] = timedelta(minutes=5)
     history: ClassVar[timedelta] = HISTORY
     flow_control_codes: ClassVar[frozenset[int | str]] = THROTTLE_CODES
+    # The JOS gateway and the OAuth host that renews tokens.
+    official_hosts: ClassVar[tuple[str, ...]] = ("api.jd.com", "open-oauth.jd.com")
     token_refused_codes: ClassVar[frozenset[int | str]] = TOKEN_INVALID_CODES
     sign_refused_codes: ClassVar[frozenset[int | str]] = SIGN_ERROR_CODES
     first_backoff: ClassVar[float] = THROTTLE_BASE_SECONDS
@@ -220,7 +227,7 @@ class JdConnector(GatewayConnector):
             error,
             failed=True,
             code=str(error.get("code") or ""),
-            text=str(error.get("en_desc") or error.get("zh_desc") or "")[:300],
+            text=excerpt(error.get("en_desc") or error.get("zh_desc") or ""),
             hint=_clock_note(response),
         )
 
@@ -247,7 +254,7 @@ class JdConnector(GatewayConnector):
         reason = ""
         if isinstance(doc, dict):
             reason = " ".join(
-                str(doc[key])[:200] for key in ("error", "code", "msg") if doc.get(key) is not None
+                excerpt(doc[key]) for key in ("error", "code", "msg") if doc.get(key) is not None
             )
         text = f"jd refused to refresh the access token: HTTP {response.status_code} {reason}"
         raise ReauthorizationNeeded(text.strip())
@@ -331,7 +338,7 @@ def _search_result(doc: Mapping[str, Any]) -> dict[str, Any]:
     api_result = result.get("apiResult")
     if isinstance(api_result, dict) and api_result.get("success") is False:
         detail = str(api_result.get("englishErrorMsg") or api_result.get("chineseErrorMsg") or "")
-        raise ConnectorError(f"jd search failed: {detail[:300]}")
+        raise ConnectorError(f"jd search failed: {excerpt(detail)}")
     return result
 
 

@@ -44,7 +44,11 @@ from daiyun.connectors.channels.china_wire import (
     whole_number,
     whole_seconds,
 )
-from daiyun.connectors.errors import ConnectorError, MalformedPayload, ReauthorizationNeeded
+from daiyun.connectors.errors import (
+    ConnectorError,
+    MalformedPayload,
+    ReauthorizationNeeded,
+)
 from daiyun.connectors.http import ShopHttp
 from daiyun.platform.orders.normalized import (
     Address,
@@ -130,6 +134,11 @@ class PinduoduoConnector(GatewayConnector):
     overlap: ClassVar[timedelta] = timedelta(minutes=2)
     history: ClassVar[timedelta] = timedelta(days=90)
     flow_control_codes: ClassVar[frozenset[int | str]] = FLOW_CONTROL_CODES
+    # The one gateway, and the message service the push consumer connects to.
+    official_hosts: ClassVar[tuple[str, ...]] = (
+        "gw-api.pinduoduo.com",
+        "message-api.pinduoduo.com",
+    )
     token_refused_codes: ClassVar[frozenset[int | str]] = TOKEN_EXPIRED_CODES
 
     def __init__(self, shop: ShopAccess, http: ShopHttp) -> None:

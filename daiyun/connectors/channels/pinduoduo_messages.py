@@ -19,6 +19,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
+from daiyun.connectors.channels.pinduoduo import PinduoduoConnector
 from daiyun.connectors.channels.taobao_tmc import (
     PushMessage,
     WebSocketConsumer,
@@ -55,6 +56,7 @@ class PddMessageConsumer(WebSocketConsumer):
     """
 
     channel = "pinduoduo"
+    connector = PinduoduoConnector
 
     def base(self) -> str:
         if self.ws_url:

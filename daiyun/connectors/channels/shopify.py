@@ -27,7 +27,12 @@ from daiyun.connectors.channels.base import (
     required,
     text_or_none,
 )
-from daiyun.connectors.errors import ConnectorError, MalformedPayload, ReauthorizationNeeded
+from daiyun.connectors.errors import (
+    ConnectorError,
+    MalformedPayload,
+    ReauthorizationNeeded,
+    excerpt,
+)
 from daiyun.platform.orders.normalized import (
     Address,
     NormalizedLine,
@@ -64,8 +69,8 @@ def _error_message(response: httpx.Response) -> str:
     except (ValueError, AttributeError):
         return response.reason_phrase
     if isinstance(errors, str):
-        return errors[:300]
-    return json.dumps(errors, ensure_ascii=False)[:300] if errors else response.reason_phrase
+        return excerpt(errors)
+    return excerpt(json.dumps(errors, ensure_ascii=False)) if errors else response.reason_phrase
 
 
 class ShopifyConnector(Connector):
@@ -76,6 +81,12 @@ class ShopifyConnector(Connector):
     lag: ClassVar[timedelta] = timedelta(minutes=1)
     overlap: ClassVar[timedelta] = timedelta(minutes=2)
     history: ClassVar[timedelta] = timedelta(days=60)
+    # Every shop's Admin API lives on its own subdomain here (the shop_domain credential).
+    official_hosts: ClassVar[tuple[str, ...]] = ("*.myshopify.com",)
+
+    @classmethod
+    def default_base_urls(cls, credentials: Mapping[str, Any]) -> tuple[str, ...]:
+        return (f"https://{credentials.get('shop_domain')}",)
 
     def _orders_url(self) -> str:
         base = self.shop.api_base_url or f"https://{self.shop.credentials['shop_domain']}"

@@ -53,7 +53,12 @@ from daiyun.connectors.channels.china_wire import (
     whole_number,
     whole_seconds,
 )
-from daiyun.connectors.errors import ConnectorError, MalformedPayload, ReauthorizationNeeded
+from daiyun.connectors.errors import (
+    ConnectorError,
+    MalformedPayload,
+    ReauthorizationNeeded,
+    excerpt,
+)
 from daiyun.connectors.http import ShopHttp
 from daiyun.platform.orders.normalized import (
     Address,
@@ -184,6 +189,13 @@ class TaobaoConnector(GatewayConnector):
     overlap: ClassVar[timedelta] = timedelta(minutes=5)
     history: ClassVar[timedelta] = timedelta(days=90)
     flow_control_codes: ClassVar[frozenset[int | str]] = FLOW_CONTROL_CODES
+    # TOP's gateways (Tmall shares them), its OAuth host and TMC's push service.
+    official_hosts: ClassVar[tuple[str, ...]] = (
+        "eco.taobao.com",
+        "gw.api.taobao.com",
+        "oauth.taobao.com",
+        "mc.api.taobao.com",
+    )
     token_refused_codes: ClassVar[frozenset[int | str]] = SESSION_INVALID_CODES
     token_field: ClassVar[str] = "session"
 
@@ -266,7 +278,7 @@ class TaobaoConnector(GatewayConnector):
         if not isinstance(doc, dict):
             doc = {}
         if response.status_code != 200:
-            error = str(doc.get("error") or "")[:100]
+            error = excerpt(doc.get("error") or "", 100)
             text = f"taobao token refresh answered HTTP {response.status_code} {error}".strip()
             if error in REAUTHORIZE_OAUTH_ERRORS or response.status_code in (400, 401, 403):
                 raise ReauthorizationNeeded(text)

@@ -24,16 +24,18 @@ import structlog
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from daiyun.connectors.channels.base import ShopAccess
+from daiyun.connectors.channels.base import Connector, ShopAccess
 from daiyun.connectors.channels.china_wire import beijing_now
-from daiyun.connectors.channels.taobao import sign
+from daiyun.connectors.channels.taobao import TaobaoConnector, sign
 from daiyun.connectors.errors import ConnectorError, ReauthorizationNeeded
+from daiyun.connectors.hosts import HostPolicy, allowlist_only
 
 log = structlog.get_logger("daiyun.connectors.push")
 
 # UNCONFIRMED: the production TMC endpoint. With an api_base_url the consumer connects to
-# ``{api_base_url}/tmc`` (http -> ws, https -> wss) instead.
-TMC_URL = "ws://mc.api.taobao.com/"
+# ``{api_base_url}/tmc`` (http -> ws, https -> wss) instead. TLS, like every official host:
+# the session travels over this connection.
+TMC_URL = "wss://mc.api.taobao.com/"
 TMC_PATH = "/tmc"
 # The app signs its sign-in like a gateway call, with MD5.
 TMC_SIGN_METHOD = "md5"
@@ -118,6 +120,8 @@ class WebSocketConsumer(ABC):
     """
 
     channel: str = ""
+    # The marketplace's connector, whose official hosts this consumer may connect to.
+    connector: type[Connector] | None = None
 
     def __init__(self, shop: ShopAccess, *, ws_url: str | None = None) -> None:
         self.shop = shop
@@ -146,13 +150,24 @@ class WebSocketConsumer(ABC):
         """Whether a connection failure means the marketplace refuses the credentials."""
         return isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403)
 
+    def hosts(self) -> HostPolicy:
+        """Where this consumer may connect (daiyun.connectors.hosts)."""
+        if self.connector is None:
+            return allowlist_only()
+        return self.connector.host_policy(self.shop)
+
     def run(self, on_hints: Hints, stop: threading.Event) -> None:
+        """Consume until ``stop``; ends with :class:`ReauthorizationNeeded` or
+        :class:`HostNotAllowed` (before connecting), which no retry can fix."""
         delay = RECONNECT_FIRST
         while not stop.is_set():
             signed_in = False
+            url = self.url()
+            # Checked before every connection: the URL is built from the stored shop.
+            self.hosts().check(url)
             try:
                 with connect(
-                    self.url(),
+                    url,
                     open_timeout=OPEN_TIMEOUT,
                     close_timeout=CLOSE_TIMEOUT,
                     max_size=2**22,
@@ -233,6 +248,7 @@ class TmcConsumer(WebSocketConsumer):
     """TMC for one Taobao shop: ``run(on_hints, stop)`` hands on trade ids, confirms after."""
 
     channel = "taobao"
+    connector = TaobaoConnector
 
     def url(self) -> str:
         if self.ws_url:

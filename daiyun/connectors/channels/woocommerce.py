@@ -26,7 +26,13 @@ from daiyun.connectors.channels.base import (
     text_or_none,
     unit_price,
 )
-from daiyun.connectors.errors import ConnectorError, MalformedPayload, ReauthorizationNeeded
+from daiyun.connectors.errors import (
+    ConnectorError,
+    MalformedPayload,
+    ReauthorizationNeeded,
+    excerpt,
+)
+from daiyun.connectors.hosts import merchant_host
 from daiyun.platform.orders.normalized import (
     Address,
     NormalizedLine,
@@ -60,7 +66,7 @@ def _gmt_param(moment: datetime) -> str:
 def _error_message(response: httpx.Response) -> str:
     try:
         doc = response.json()
-        return f"{doc.get('code')}: {doc.get('message')}"[:300]
+        return excerpt(f"{doc.get('code')}: {doc.get('message')}")
     except (ValueError, AttributeError):
         return response.reason_phrase
 
@@ -78,6 +84,17 @@ class WooCommerceConnector(Connector):
     lag: ClassVar[timedelta] = timedelta(minutes=1)
     overlap: ClassVar[timedelta] = timedelta(minutes=2)
     history: ClassVar[timedelta] = timedelta(days=3650)
+    # No marketplace host: the store is the merchant's own site, the store_url given when the
+    # shop is connected (HTTPS, a public name; daiyun.connectors.hosts.merchant_host).
+
+    @classmethod
+    def merchant_hosts(cls, credentials: Mapping[str, Any]) -> tuple[str, ...]:
+        host = merchant_host(credentials.get("store_url"))
+        return (host,) if host else ()
+
+    @classmethod
+    def default_base_urls(cls, credentials: Mapping[str, Any]) -> tuple[str, ...]:
+        return (str(credentials.get("store_url") or ""),)
 
     def _orders_url(self) -> str:
         base = self.shop.api_base_url or str(self.shop.credentials["store_url"])
