@@ -29,6 +29,10 @@ merchant's dashboard page itself: a merchant user signed in to the portal asks f
 membership check, the service, the Jinja2 template with its chart and tables), in process
 through Starlette's test client (no network), and checks the answer is the page with its chart.
 
+Then, on the same database, the agency console's overview page with 1 merchant against 50
+(``bench/console_overview.py``: fifty merchants with ``--overview-orders`` orders this month
+each, rollups and stored drafts; ``--overview-orders 0`` skips it).
+
 Run (from the repository root)::
 
     .venv/bin/python bench/dashboard.py --database both               # 1,000,000 orders
@@ -549,6 +553,10 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> None:
             ["measure", "period", "ms", "vs service", "same figures"],
             rows,
         )
+        if args.overview_orders:
+            import console_overview
+
+            console_overview.measure(backend, args.overview_orders, args.repeat, best_of)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -558,6 +566,12 @@ def main(argv: list[str] | None = None) -> None:
         "--orders", type=int, default=1_000_000, help="orders in the book (default 1,000,000)"
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per row (best kept)")
+    parser.add_argument(
+        "--overview-orders",
+        type=int,
+        default=2_000,
+        help="orders this month of each of the console overview's 50 merchants (0: skip)",
+    )
     args = parser.parse_args(argv)
     common.exit_on_sigterm()
     started = time.perf_counter()

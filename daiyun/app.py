@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import create_engine, text
 
 from daiyun import departments
@@ -16,8 +15,13 @@ from daiyun.core import errors
 from daiyun.core.config import get_settings
 from daiyun.core.db import get_engine
 from daiyun.core.errors import problem_response
-from daiyun.core.observability import RequestContextMiddleware, configure_logging
+from daiyun.core.observability import (
+    RequestContextMiddleware,
+    configure_logging,
+    metrics_exposition,
+)
 from daiyun.core.tasks import celery_app
+from daiyun.portal import api_docs
 from daiyun.portal.views import router as portal_router
 from daiyun.portal.web import STATIC_DIR, error_page
 
@@ -57,9 +61,10 @@ def create_app() -> FastAPI:
         summary="The operating system of an e-commerce agency (代运营)",
         version="0.1.0",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        # The docs page is the portal's (api_docs): Swagger UI from the package, not a CDN.
+        docs_url=None,
         redoc_url=None,
-        swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
+        swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
     )
     errors.install(app, html=error_page)
@@ -74,6 +79,7 @@ def create_app() -> FastAPI:
         if hasattr(module, "ingress"):
             app.include_router(module.ingress)
     app.include_router(portal_router)
+    app.include_router(api_docs.router(f"{API_PREFIX}/docs", app.openapi_url or "", app.title))
     app.mount("/portal/static", StaticFiles(directory=STATIC_DIR), name="portal-static")
 
     @app.get("/healthz", tags=["ops"])
@@ -97,6 +103,7 @@ def create_app() -> FastAPI:
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body, media_type = metrics_exposition()
+        return Response(body, media_type=media_type)
 
     return app

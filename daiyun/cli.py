@@ -260,7 +260,11 @@ def api(
     """Run the HTTP API (run several behind a load balancer; migrate first)."""
     import uvicorn
 
+    from daiyun.core.observability import prepare_multiprocess_metrics
+
     _check_port(host, port)
+    # Workers share a metrics directory, so /metrics counts every worker's requests.
+    prepare_multiprocess_metrics(workers)
     uvicorn.run(
         "daiyun.app:create_app",
         factory=True,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from fpdf import FPDF
 
 from daiyun.billing.models import Statement
+from daiyun.core import csv_export
 from daiyun.core.money import to_major
 
 CSV_HEADER = (
@@ -25,9 +25,12 @@ CSV_HEADER = (
 
 
 def to_csv(statement: Statement) -> str:
-    """One row per line, amounts in major units, then a total row."""
+    """One row per line, amounts in major units, then a total row.
+
+    Descriptions are staff-written text: the writer neutralizes formula-like cells. Quantity
+    and rate are numbers stored as text, written back as numbers."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_export.writer(out)
     writer.writerow(CSV_HEADER)
     currency = statement.currency
     for line in statement.lines:
@@ -37,8 +40,8 @@ def to_csv(statement: Statement) -> str:
                 line.kind,
                 line.description,
                 to_major(line.basis_minor, currency),
-                line.quantity,
-                line.rate or "",
+                csv_export.number(line.quantity),
+                csv_export.number(line.rate),
                 to_major(line.amount_minor, currency),
                 currency,
                 line.adjusts_period or "",

@@ -13,6 +13,9 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+# Headers on every answer of the app (the request id is added beside them): no browser guesses
+# a JSON or CSV answer to be HTML and runs it.
+ALWAYS_HEADERS = ((b"x-content-type-options", b"nosniff"),)
 log = structlog.get_logger()
 
 
@@ -145,4 +148,12 @@ def install(app: FastAPI, html: HtmlErrors | None = None) -> None:
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
-        return answer(500, "internal-error", "An internal error occurred", request)
+        response = answer(500, "internal-error", "An internal error occurred", request)
+        # Starlette answers a 500 from its outermost middleware, past the one that stamps the
+        # request id on every other answer: stamp it here, so a bug report can quote it.
+        request_id = request.scope.get("state", {}).get("request_id")
+        if isinstance(request_id, str):
+            response.headers.setdefault("x-request-id", request_id)
+        for name, value in ALWAYS_HEADERS:
+            response.headers.setdefault(name.decode(), value.decode())
+        return response

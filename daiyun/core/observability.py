@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import re
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from prometheus_client import Counter, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from daiyun.core.errors import BodyTooLarge, problem_response
+from daiyun.core.errors import ALWAYS_HEADERS, BodyTooLarge, problem_response
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
 _PHONE = re.compile(r"(?<!\d)(\+?\d[\d -]{6,}\d)(?!\d)")
@@ -60,15 +71,65 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     )
 
 
+# prometheus_client reads it when first imported: set, each process writes its samples to files
+# there, and /metrics sums the files of every worker (multiprocess mode).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_multiprocess_metrics(workers: int) -> str | None:
+    """Before uvicorn starts ``workers`` processes: a clean directory for their metric files.
+
+    With one worker the server process keeps its metrics in memory as usual (prometheus_client
+    is already imported here, too late to switch). With more, each worker is a fresh process
+    and answers /metrics for all of them, so they share a directory named in the environment
+    they inherit: the operator's ``PROMETHEUS_MULTIPROC_DIR``, emptied of a previous run's files
+    (stale counters would be summed in), or a new temporary one removed at exit.
+    """
+    chosen = os.environ.get(MULTIPROC_ENV)
+    if workers <= 1 and not chosen:
+        return None
+    if chosen:
+        os.makedirs(chosen, exist_ok=True)
+        for name in os.listdir(chosen):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(chosen, name))
+    else:
+        chosen = tempfile.mkdtemp(prefix="daiyun-metrics-")
+        atexit.register(shutil.rmtree, chosen, ignore_errors=True)
+        os.environ[MULTIPROC_ENV] = chosen
+    return chosen
+
+
+def metrics_exposition() -> tuple[bytes, str]:
+    """The /metrics body and its media type: every worker's samples in multiprocess mode."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
 REQUESTS = Counter("daiyun_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("daiyun_http_request_seconds", "HTTP request latency", ["method", "route"])
+
+
+def _stamp(message: Message, request_id: str) -> None:
+    """Add the headers every answer carries to a response start, unless already there."""
+    headers = message.setdefault("headers", [])
+    present = {name.lower() for name, _ in headers}
+    for name, value in ((b"x-request-id", request_id.encode()), *ALWAYS_HEADERS):
+        if name not in present:
+            headers.append((name, value))
 
 
 class RequestContextMiddleware:
     """Per request: an id (echoed as X-Request-ID), the body-size limit, logs and metrics.
 
     The limit is enforced on Content-Length and again while reading, so a chunked body
-    without a length cannot slip past it.
+    without a length cannot slip past it. Every answer this middleware sees, its own 413
+    included, carries the request id and ``nosniff``; a 500 is answered by Starlette's
+    outermost error middleware, outside this one, so the error handler stamps it
+    (:func:`daiyun.core.errors.install`).
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
@@ -89,8 +150,15 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
         length = headers.get(b"content-length")
+
+        async def stamped_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                _stamp(message, request_id)
+            await send(message)
+
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            await self._too_large(scope, receive, send)
+            REQUESTS.labels(scope["method"], "unmatched", "413").inc()
+            await self._too_large(scope, receive, stamped_send)
             return
 
         received = 0
@@ -112,7 +180,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                _stamp(message, request_id)
             await send(message)
 
         start = time.perf_counter()
@@ -122,7 +190,7 @@ class RequestContextMiddleware:
             if started:
                 raise
             status = 413
-            await self._too_large(scope, receive, send)
+            await self._too_large(scope, receive, stamped_send)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")

@@ -8,6 +8,7 @@ the session's CSRF token, and a POST from another origin is refused.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +19,12 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from daiyun.core.audit import service as audit
+from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.tenancy import bind_tenant, bind_user
 from daiyun.portal import sessions
@@ -37,6 +40,7 @@ LOCALE_COOKIE = "daiyun_locale"
 LOGIN_CSRF_COOKIE = "daiyun_login_csrf"
 STATIC_DIR = Path(__file__).parent / "static"
 
+log = structlog.get_logger()
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -88,6 +92,8 @@ def signed_in(request: Request, db: SessionDep) -> Page:
     if found is None:
         raise Problem(401, "unauthorized", "Sign in first")
     current, user = found
+    # An error page later in this request needs the token for its forms (the language switch).
+    request.state.portal_csrf = current.csrf_token
     bind_user(db, user.id)
     structlog.contextvars.bind_contextvars(user_id=str(user.id))
     return Page(db=db, user=user, current=current, fmt=Formatter(reader_locale(request, user)))
@@ -221,6 +227,7 @@ def error_page(
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return redirect(f"{PREFIX}/login?next={quote(target)}")
     fmt = Formatter(reader_locale(request))
+    csrf, fresh = _error_page_csrf(request)
     titles = {
         403: fmt.gettext("Not allowed"),
         404: fmt.gettext("Page not found"),
@@ -236,7 +243,51 @@ def error_page(
         },
         fmt=fmt,
         status_code=status,
+        csrf=csrf,
     )
     for name, value in (headers or {}).items():
         response.headers[name] = value
+    if fresh:
+        set_portal_cookie(request, response, LOGIN_CSRF_COOKIE, csrf)
     return response
+
+
+def set_portal_cookie(
+    request: Request, response: Response, name: str, value: str, max_age: int | None = None
+) -> None:
+    """A portal cookie: HttpOnly, SameSite=Lax, Secure over HTTPS, scoped to the portal."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path=PREFIX,
+    )
+
+
+def _error_page_csrf(request: Request) -> tuple[str, bool]:
+    """The token the error page's forms carry, as the language switch will check it: the signed-in
+    session's, else the sign-in cookie's; a new one (to set as that cookie) when there is none.
+
+    The page may answer before the request read its session (a path that matches no page) or
+    after its unit of work was rolled back: the session is then read in a short one of its own.
+    """
+    known = getattr(request.state, "portal_csrf", None)
+    if isinstance(known, str):
+        return known, False
+    raw = request.cookies.get(sessions.COOKIE)
+    if raw:
+        try:
+            with unit_of_work() as db:
+                found = sessions.resolve(db, raw)
+                if found is not None:
+                    return found[0].csrf_token, False
+        except SQLAlchemyError:
+            # The database is what failed (a 503 page): the page still renders, its form won't.
+            log.warning("error page without the session's CSRF token")
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if cookie:
+        return cookie, False
+    return secrets.token_urlsafe(32), True

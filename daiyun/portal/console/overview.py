@@ -1,4 +1,10 @@
-"""The tenants overview: this month's figures of every merchant the user may open."""
+"""The tenants overview: this month's figures of every merchant the user may open.
+
+The page is the agency's landing page and lists every merchant, so it reads only figures that
+are already stored: GMV from the reports' daily rollups, the commission from the month's stored
+draft statement (as of when it was generated; the billing page regenerates it), counts by
+index. It never runs the billing engine, whose cost grows with each merchant's orders.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,8 @@ class TenantRow:
     held: int | None = None
     sync_errors: int | None = None
     unpaid: int | None = None
+    # When the draft the commission comes from was generated.
+    commission_as_of: datetime | None = None
 
 
 SORTS: dict[str, Callable[[TenantRow], Any]] = {
@@ -86,11 +94,12 @@ def tenant_row(access: Access, user_id: uuid.UUID, now: datetime | None = None) 
         if access.can(P.shops_read):
             row.sync_errors = sum(1 for s in shop_service.shops(session) if is_failing(s))
         if access.can(P.billing_read):
-            period = current_period(tenant, now)
-            computed = quietly(lambda: billing_service.compute(session, period))
-            if computed is not None:
-                row.commission_minor = commission_of(computed.lines)
-                row.commission_currency = computed.terms.currency
+            period = str(current_period(tenant, now))
+            draft = next((d for d in billing_service.drafts(session) if d.period == period), None)
+            if draft is not None:
+                row.commission_minor = commission_of(draft.lines)
+                row.commission_currency = draft.currency
+                row.commission_as_of = draft.generated_at
             row.unpaid = len(billing_service.unpaid(session))
         # Reads only: nothing of this unit of work is meant to be kept.
         session.rollback()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from daiyun.connectors import service as shop_service
+from daiyun.core import csv_export
 from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.money import to_major
@@ -184,10 +184,11 @@ def _csv_rows(tenant_id: uuid.UUID, query: OrderQuery, zone: ZoneInfo, pii: bool
 
     The response streams after the request's own session has closed, so the export reads in a
     unit of work of its own, bound to the same tenant (the guard and row security apply to it as
-    to the page).
+    to the page). Buyer names, ids and statuses come from outside: the writer neutralizes any
+    that a spreadsheet would run as a formula.
     """
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_export.writer(out)
     writer.writerow(CSV_COLUMNS)
     yield BOM + out.getvalue()
     with unit_of_work(tenant_id) as db:
