@@ -103,6 +103,14 @@ def sales_rows(
     return [SalesRow(*row) for row in session.execute(stmt)]
 
 
+def gmv_total(session: Session, first: date, last: date, currency: str) -> int:
+    """GMV of days ``first`` to ``last`` (inclusive) in one currency: one sum over the rollups."""
+    stmt = select(func.coalesce(func.sum(DailySales.gmv_minor), 0)).where(
+        DailySales.day >= first, DailySales.day <= last, DailySales.currency == currency
+    )
+    return int(session.scalar(stmt) or 0)
+
+
 def currencies(session: Session, first: date, last: date, channel: str | None) -> list[str]:
     """Currencies with rollups in days ``first`` to ``last``."""
     stmt = (

@@ -469,6 +469,14 @@ def bound_dashboard(
     return dashboard(session, _bound_tenant(session), start_day, end_day, channel, currency)
 
 
+def bound_gmv(session: Session, start_day: date, end_day: date) -> tuple[int, str]:
+    """GMV of days ``start_day`` to ``end_day`` in the bound tenant's default currency, with that
+    currency: the one figure a list of many tenants shows (the console), read in one sum."""
+    tenant = _bound_tenant(session)
+    currency = tenant.default_currency.upper()
+    return repository.gmv_total(session, start_day, end_day, currency), currency
+
+
 def _shop_name(session: Session, shop_id: uuid.UUID) -> str:
     try:
         return shop_service.get(session, shop_id).name

@@ -87,9 +87,9 @@ def tenant_row(access: Access, user_id: uuid.UUID, now: datetime | None = None) 
     with tenant_unit(tenant.id, user_id) as session:
         if access.can(P.orders_read):
             first, today = month_so_far(tenant, now)
-            board = quietly(lambda: report_service.bound_dashboard(session, first, today))
-            if board is not None:
-                row.gmv_minor, row.gmv_currency = board.totals.gmv_minor, board.currency
+            gmv = quietly(lambda: report_service.bound_gmv(session, first, today))
+            if gmv is not None:
+                row.gmv_minor, row.gmv_currency = gmv
             row.held = order_service.count_with_status(session, OrderStatus.on_hold)
         if access.can(P.shops_read):
             row.sync_errors = sum(1 for s in shop_service.shops(session) if is_failing(s))
