@@ -23,11 +23,10 @@ from daiyun.connectors.schemas import (
 )
 from daiyun.connectors.tasks import process_delivery, run_sync
 from daiyun.core.audit import service as audit
-from daiyun.core.errors import Problem
-from daiyun.core.idempotency import idempotent
+from daiyun.core.idempotency import IdempotencyKey, idempotent
+from daiyun.core.ids import instant
 from daiyun.core.pagination import Cursor, Limit, Page, paginate
 from daiyun.core.tasks import enqueue_after_commit
-from daiyun.tenants.api import IdempotencyKey
 from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
 from daiyun.tenants.auth.permissions import Permission, Role
 
@@ -95,11 +94,9 @@ def start_sync(
     """Pull the shop's orders now (or backfill from ``since``); 409 while a run is alive, for
     a shop not active, and for a suspended or offboarded tenant."""
     body = body or SyncRequest()
-    for value in (body.since, body.until):
-        if value is not None and value.tzinfo is None:
-            raise Problem(400, "naive-datetime", "since and until need a UTC offset (e.g. Z)")
+    since, until = instant("since", body.since), instant("until", body.until)
     shop = service.get(session, shop_id, lock=True)
-    run = sync.plan(session, shop, "backfill" if body.since else "manual", body.since, body.until)
+    run = sync.plan(session, shop, "backfill" if since else "manual", since, until)
     audit.record(session, "shop.sync_started", f"shop:{shop.id}", {"run": str(run.id)})
     enqueue_after_commit(session, run_sync, str(access.tenant.id), str(run.id))
     return SyncRunRead.model_validate(run)

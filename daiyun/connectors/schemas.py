@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, JsonValue
 
+from daiyun.connectors.channels import CONNECTORS
 from daiyun.connectors.models import DeliveryStatus, ShopStatus
 
 Credentials = dict[str, str | list[str]]
@@ -16,7 +17,13 @@ Credentials = dict[str, str | list[str]]
 class ShopCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel: str = Field(max_length=20, examples=["shopify"])
+    # The schema lists the channels (so clients see them); an unknown one is still refused by the
+    # service with a problem naming the known ones.
+    channel: str = Field(
+        max_length=20,
+        examples=["shopify"],
+        json_schema_extra={"enum": list[JsonValue](sorted(CONNECTORS))},
+    )
     name: str = Field(min_length=1, max_length=200)
     external_id: str = Field(
         min_length=1, max_length=200, description="The channel's shop identifier"
