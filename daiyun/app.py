@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import create_engine, text
 
 from daiyun import departments
-from daiyun.core import errors
+from daiyun.core import errors, openapi
 from daiyun.core.config import get_settings
 from daiyun.core.db import get_engine
 from daiyun.core.errors import problem_response
@@ -68,6 +68,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app, html=error_page)
+    openapi.install(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix=API_PREFIX)

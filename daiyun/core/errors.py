@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -126,7 +127,11 @@ def install(app: FastAPI, html: HtmlErrors | None = None) -> None:
             )
         kind = _TITLES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else kind
-        return answer(exc.status_code, kind, detail, request, headers=exc.headers)
+        headers = exc.headers
+        allowed = _allowed_methods(request) if exc.status_code == 405 else None
+        if allowed:
+            headers = {**(headers or {}), "Allow": allowed}
+        return answer(exc.status_code, kind, detail, request, headers=headers)
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
@@ -157,3 +162,15 @@ def install(app: FastAPI, html: HtmlErrors | None = None) -> None:
         for name, value in ALWAYS_HEADERS:
             response.headers.setdefault(name.decode(), value.decode())
         return response
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the API's document allows on this path. Starlette names only those of the
+    first route matching the path, while one path (``/tenants``: GET and POST) is often served by
+    several routes. None for paths outside the document (the portal's pages)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods)) if methods else None

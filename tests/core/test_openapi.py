@@ -1,0 +1,54 @@
+"""The API's document tells clients every refusal an operation gives, as problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from daiyun.tenants.auth.permissions import Role
+from tests.conftest import World
+
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def _document(client: TestClient) -> dict[str, Any]:
+    answer = client.get("/api/v1/openapi.json")
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def test_every_refusal_in_the_document_is_a_problem(client: TestClient) -> None:
+    document = _document(client)
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    refusals = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for code, response in operation["responses"].items():
+                if int(code) >= 400:
+                    refusals += 1
+                    assert response["content"] == PROBLEM, (method, path, code)
+    assert refusals > 100
+
+
+def test_refusals_follow_from_each_operations_shape(client: TestClient) -> None:
+    paths = _document(client)["paths"]
+    listing = paths["/api/v1/tenants/{tenant}/orders"]["get"]["responses"]
+    # Signed-in callers (401, 403), a path naming a tenant (404), a cursor and datetime filters
+    # (400), query parameters (422); no body, so no 413.
+    assert {"400", "401", "403", "404", "422"} <= set(listing)
+    assert "413" not in listing
+    creating = paths["/api/v1/tenants"]["post"]["responses"]
+    assert {"400", "409", "413", "422"} <= set(creating)  # a body and an Idempotency-Key
+    assert {"401", "403"}.isdisjoint(paths["/healthz"]["get"]["responses"])
+
+
+def test_a_method_the_path_does_not_allow_names_all_it_does(
+    world: World, client: TestClient
+) -> None:
+    admin = world.actor(Role.agency_admin)
+    answer = client.request("OPTIONS", "/api/v1/tenants", headers=admin.headers)
+    assert answer.status_code == 405
+    assert answer.headers["content-type"] == "application/problem+json"
+    # Two routes serve /tenants (GET lists, POST creates): the answer names both.
+    assert set(answer.headers["allow"].split(", ")) == {"GET", "POST"}
