@@ -26,6 +26,9 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         min_length=1,
         max_length=255,
+        # Visible ASCII with inner spaces: HTTP trims a header's outer blanks, so a key of
+        # blanks would arrive empty.
+        pattern=r"^[!-~]([ -~]*[!-~])?$",
         description="Retrying with the same key and body replays the first answer",
     ),
 ]

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from daiyun.platform.orders.normalized import Address, NormalizedOrder
 
@@ -141,12 +141,13 @@ class ReviewSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    check_address: bool = True
-    check_phone: bool = True
-    check_required: bool = True
-    check_duplicates: bool = True
-    check_blocklist: bool = True
-    check_outliers: bool = True
+    # JSON true/false only: 0 or "no" for a rule's switch is a mistake to report, not to guess.
+    check_address: StrictBool = True
+    check_phone: StrictBool = True
+    check_required: StrictBool = True
+    check_duplicates: StrictBool = True
+    check_blocklist: StrictBool = True
+    check_outliers: StrictBool = True
     # The bounds are checked by the validators below (with messages staff can act on) and
     # shown in the schema, so API clients see them too.
     duplicate_window_hours: int = Field(24, json_schema_extra={"minimum": 1, "maximum": 720})
