@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from alembic.config import Config
@@ -257,7 +257,11 @@ def api(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
 ) -> None:
-    """Run the HTTP API (run several behind a load balancer; migrate first)."""
+    """Run the HTTP API (run several behind a load balancer; migrate first).
+
+    `X-Forwarded-For` and `X-Forwarded-Proto` are believed only from DAIYUN_TRUSTED_PROXIES
+    (default: from nobody), the same list the sign-in throttle trusts.
+    """
     import uvicorn
 
     from daiyun.core.observability import prepare_multiprocess_metrics
@@ -274,7 +278,23 @@ def api(
         log_level=_uvicorn_level(),
         # The app logs every request itself, with its request id and tenant.
         access_log=False,
+        **proxy_options(),
     )
+
+
+def proxy_options() -> dict[str, Any]:
+    """uvicorn's proxy settings from DAIYUN_TRUSTED_PROXIES. Left unset, uvicorn would trust
+    forwarded headers from 127.0.0.1 (or $FORWARDED_ALLOW_IPS): anything on the host could
+    then pick the client address the sign-in throttle counts."""
+    from daiyun.tenants.auth.addresses import parse_trusted_proxies
+
+    try:
+        networks = parse_trusted_proxies(get_settings().trusted_proxies)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    if not networks:
+        return {"proxy_headers": False, "forwarded_allow_ips": []}
+    return {"proxy_headers": True, "forwarded_allow_ips": [str(n) for n in networks]}
 
 
 class Pool(StrEnum):

@@ -484,3 +484,92 @@ def test_migrate_grants_the_app_role_and_demo_runs_under_row_security(
             assert owned == 0
     finally:
         engine.dispose()
+
+
+# --- forwarded client addresses ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("", {"proxy_headers": False, "forwarded_allow_ips": []}),
+        (
+            "10.0.0.0/8, 192.0.2.7",
+            {"proxy_headers": True, "forwarded_allow_ips": ["10.0.0.0/8", "192.0.2.7/32"]},
+        ),
+    ],
+)
+def test_api_hands_uvicorn_the_trusted_proxies(
+    setting: str, expected: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn believes X-Forwarded-For from exactly DAIYUN_TRUSTED_PROXIES: by default from
+    nobody (left to itself it would trust 127.0.0.1)."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from daiyun import cli
+    from daiyun.core.config import get_settings
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(get_settings(), "trusted_proxies", setting)
+    result = CliRunner().invoke(cli.app, ["api", "--port", str(_free_port())])
+    assert result.exit_code == 0, result.output
+    [options] = calls
+    assert {k: options[k] for k in expected} == expected
+
+
+def test_api_refuses_a_bad_trusted_proxy_list_in_one_line(workdir: Path) -> None:
+    run = daiyun(
+        workdir,
+        "api",
+        "--port",
+        str(_free_port()),
+        env={"DAIYUN_TRUSTED_PROXIES": "10.0.0.0/8,proxy.example"},
+    )
+    assert_one_line_error(run, "DAIYUN_TRUSTED_PROXIES", "proxy.example")
+
+
+def test_a_forwarded_address_from_an_untrusted_peer_does_not_reset_the_throttle(
+    workdir: Path,
+) -> None:
+    """The real server, by default: a guesser on the host who changes X-Forwarded-For on every
+    try is still counted as one address, so it meets the limit."""
+    assert daiyun(workdir, "migrate").code == 0
+    email = "admin@example.com"
+    created = daiyun(workdir, "create-admin", email, "--password", ADMIN_PASSWORD)
+    assert created.code == 0, created
+    port = _free_port()
+    log = (workdir / "api.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "daiyun.cli", "api", "--port", str(port)],
+        cwd=workdir,
+        env=_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            assert process.poll() is None, (workdir / "api.log").read_text()
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "not ready in time"
+            time.sleep(0.2)
+        codes = [
+            httpx.post(
+                f"{url}/api/v1/auth/token",
+                data={"username": email, "password": "wrong password"},
+                headers={"X-Forwarded-For": f"198.51.100.{n}"},
+            ).status_code
+            for n in range(6)
+        ]
+        assert codes == [401] * 5 + [429]
+    finally:
+        process.terminate()
+        process.wait(timeout=STOP_SECONDS)
+        log.close()

@@ -23,7 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from daiyun.core.audit import service as audit
 from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.tenancy import bind_tenant, bind_user
@@ -32,7 +31,7 @@ from daiyun.portal.i18n import LOCALE_NAMES, LOCALES, Formatter, negotiate, supp
 from daiyun.portal.identity import TenantView, Viewer
 from daiyun.portal.models import PortalSession
 from daiyun.tenants import service as tenant_service
-from daiyun.tenants.auth.deps import SessionDep
+from daiyun.tenants.auth.deps import SessionDep, check_status, refuse_tenant
 from daiyun.tenants.auth.permissions import Permission, Role, allows
 
 PREFIX = "/portal"
@@ -105,24 +104,21 @@ SignedIn = Annotated[Page, Depends(signed_in)]
 def tenant_page(permission: Permission) -> Callable[..., Page]:
     """Dependency: the path's tenant, if the user is a member there with ``permission``.
 
-    The membership is read on every request, so removing it denies the very next page.
+    The membership is read on every request, so removing it denies the very next page. An
+    offboarded tenant is gone for its members (404) and a suspended one takes no form POST.
     """
 
-    def dependency(page: SignedIn, tenant: str) -> Page:
+    def dependency(request: Request, page: SignedIn, tenant: str) -> Page:
         found = tenant_service.find_tenant(page.db, tenant)
         role = tenant_service.role_of(page.db, page.user.id, found.id) if found else None
         if found is None or role is None:
-            audit.record_denial(
-                page.user.id,
-                "tenant.access_denied",
-                f"tenant:{tenant[:100]}",
-                tenant_id=found.id if found is not None else None,
-            )
+            refuse_tenant(page.db, page.user.id, tenant, found)
             raise Problem(404, "not-found", "No such page")
         bind_tenant(page.db, found.id)
         structlog.contextvars.bind_contextvars(tenant_id=str(found.id))
         if not allows(role, permission):
             raise Problem(403, "forbidden", "Your role may not see this page")
+        check_status(found, role, request.method)
         page.tenant, page.role = found, role
         page.fmt = Formatter(page.fmt.locale, found.time_zone)
         return page

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Response
 
 from daiyun.core.audit import service as audit
 from daiyun.core.audit.schemas import AuditEntryRead
-from daiyun.core.errors import Problem
+from daiyun.core.errors import PROBLEM_JSON, Problem
 from daiyun.core.idempotency import idempotent
 from daiyun.core.pagination import Cursor, Limit, Page
 from daiyun.tenants import service
@@ -69,13 +69,36 @@ def get_tenant(
     return TenantRead.model_validate(access.tenant)
 
 
-@router.patch("/tenants/{tenant}", response_model=TenantRead)
+@router.patch(
+    "/tenants/{tenant}",
+    response_model=TenantRead,
+    responses={
+        403: {
+            "description": "Only agency admins change a tenant's status",
+            "content": {PROBLEM_JSON: {}},
+        },
+        409: {
+            "description": "The tenant is suspended: read-only but for agency admins",
+            "content": {PROBLEM_JSON: {}},
+        },
+    },
+)
 def update_tenant(
     session: SessionDep,
     body: TenantUpdate,
     access: Annotated[TenantAccess, Depends(tenant_access(P.tenant_update))],
 ) -> TenantRead:
-    """Change a tenant's names, status, time zone or currency."""
+    """Change a tenant's names, status, time zone or currency.
+
+    The status gates access (suspended: read-only for everyone but agency admins; offboarded:
+    gone for its members, data kept), so only an agency admin changes it.
+    """
+    if (
+        body.status is not None
+        and body.status != access.tenant.status
+        and access.role != Role.agency_admin
+    ):
+        raise Problem(403, "forbidden", "Only agency admins change a tenant's status")
     return TenantRead.model_validate(service.update_tenant(session, access.tenant, body))
 
 

@@ -34,10 +34,13 @@ def create_tenant(session: Session, data: TenantCreate) -> Tenant:
 def list_tenants(
     session: Session, user: User, tenant_ids: set[uuid.UUID] | None, cursor: str | None, limit: int
 ) -> tuple[list[Tenant], str | None]:
-    """Tenants the user may see: all for agency admins, else those in ``tenant_ids``."""
+    """Tenants the user may see: all for agency admins, else those in ``tenant_ids`` that are
+    not offboarded."""
     stmt = select(Tenant)
     if user.role != Role.agency_admin:
-        stmt = stmt.where(Tenant.id.in_(tenant_ids or set()))
+        stmt = stmt.where(
+            Tenant.id.in_(tenant_ids or set()), Tenant.status != TenantStatus.offboarded
+        )
     return paginate(session, stmt, Tenant.id, cursor, limit)
 
 
@@ -127,14 +130,14 @@ def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant | None:
 
 def tenants_open_to(session: Session, user_id: uuid.UUID) -> list[Tenant]:
     """The tenants a user may open, by display name: every tenant for an agency admin, else
-    those of the user's memberships (none for an unknown user)."""
+    those of the user's memberships that are not offboarded (none for an unknown user)."""
     user = session.get(User, user_id)
     if user is None:
         return []
     query = select(Tenant).order_by(Tenant.display_name)
     if user.role != Role.agency_admin:
         ids = [m.tenant_id for m in memberships_of(session, user.id)]
-        query = query.where(Tenant.id.in_(ids))
+        query = query.where(Tenant.id.in_(ids), Tenant.status != TenantStatus.offboarded)
     return list(session.scalars(query))
 
 

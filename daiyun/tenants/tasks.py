@@ -1,4 +1,5 @@
-"""The outbox relay: publish every tenant's pending events to the broker."""
+"""The outbox relay: publish every tenant's pending events to the broker; and the sweep of
+expired sign-in failures."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from daiyun.core.db import unit_of_work
 from daiyun.core.events import service
 from daiyun.core.events.tasks import deliver
 from daiyun.core.tasks import platform_task
+from daiyun.tenants.auth import service as auth_service
 from daiyun.tenants.models import Tenant
 
 BATCH = 500
@@ -18,6 +20,12 @@ SCHEDULE = {
     "outbox-relay": {
         "task": "daiyun.events.relay",
         "schedule": get_settings().outbox_relay_seconds,
+    },
+    # Failures older than the window no longer count; sign-in prunes the keys it touches, this
+    # sweeps the rest (addresses that never came back) so the table stays small.
+    "prune-login-failures": {
+        "task": "daiyun.auth.prune_login_failures",
+        "schedule": float(get_settings().login_window_seconds),
     },
 }
 
@@ -38,3 +46,9 @@ def relay(session: Session) -> int:
             if len(events) < BATCH:
                 break
     return sent
+
+
+@platform_task("daiyun.auth.prune_login_failures")
+def prune_login_failures(session: Session) -> int:
+    """Delete sign-in failures that have left the throttling window."""
+    return auth_service.prune_login_failures(session)

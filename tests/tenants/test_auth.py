@@ -7,31 +7,26 @@ import hashlib
 import re
 import types
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import argon2
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from daiyun.core import db
 from daiyun.core.config import get_settings
 from daiyun.core.ids import utcnow
 from daiyun.tenants.auth.models import AccessToken, User
 from daiyun.tenants.auth.permissions import Role
-from daiyun.tenants.auth.schemas import UserCreate
-from daiyun.tenants.auth.users import create_user
-from tests.conftest import APP_ROLE, PASSWORD, World, migrate
+from tests.conftest import PASSWORD, World
+from tests.tenants.conftest import Committed
 
 if TYPE_CHECKING:
-    from tests.conftest import TestDatabase
+    pass
 
 TOKEN_URL = "/api/v1/auth/token"
 ARGON2_PARAMS = re.compile(r"^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[^$]+\$[^$]+$")
@@ -107,72 +102,9 @@ def test_weak_hash_is_upgraded_on_sign_in(
 
 # --- SECURITY 21: throttling without revealing accounts -----------------------------------
 #
-# Failed sign-ins are counted in their own unit of work, so that the count survives the
-# rollback of the refused request. Under the per-test transaction of `connection` that unit of
-# work is a savepoint nested inside the request's own and is rolled back with it, so these
-# tests run against a database of their own where every transaction commits, as in production.
-
-
-@pytest.fixture(scope="module")
-def committed_url(
-    test_database: TestDatabase, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A migrated database, separate from the shared one, whose commits are real."""
-    if test_database.backend == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('auth')}/committed.sqlite"
-        migrate(url, url)
-        yield url
-        return
-    owner = make_url(test_database.owner_url)
-    owner = owner.set(database=f"{owner.database}_auth")
-    admin = db.make_engine(
-        owner.set(database="postgres").render_as_string(False), isolation_level="AUTOCOMMIT"
-    )
-    drop = text(f'drop database if exists "{owner.database}" with (force)')
-    with admin.connect() as connection:
-        connection.execute(drop)
-        connection.execute(text(f'create database "{owner.database}"'))
-    app_url = owner.set(username=APP_ROLE, password=None).render_as_string(False)
-    migrate(owner.render_as_string(False), app_url)
-    yield app_url
-    with admin.connect() as connection:
-        connection.execute(drop)
-    admin.dispose()
-
-
-@dataclass
-class Committed:
-    """Sign-ins against the committing database, as seen from one client address."""
-
-    client: TestClient
-    app: FastAPI
-
-    def user(self, role: Role = Role.cs_agent) -> User:
-        with db.unit_of_work() as session:
-            return create_user(
-                session,
-                UserCreate(
-                    email=f"{role.value}-{uuid.uuid4().hex[:8]}@example.com",
-                    name=role.value,
-                    password=PASSWORD,
-                    role=role,
-                ),
-            )
-
-
-@pytest.fixture
-def committed(committed_url: str, engine: Engine, app: FastAPI) -> Iterator[Committed]:
-    """The app pointed at the committing database, with no failures on record yet."""
-    own = db.make_engine(committed_url)
-    with own.begin() as connection:
-        connection.execute(text("delete from login_failures"))
-    db.configure(own)
-    try:
-        with TestClient(app, raise_server_exceptions=False) as client:
-            yield Committed(client, app)
-    finally:
-        db.configure(engine)
-        own.dispose()
+# Failed sign-ins are written after the refused request's rollback, so these tests run against
+# a database of their own where every transaction commits (`committed`, tests/tenants/conftest.py).
+# Lockout resistance, forwarded addresses and pruning: test_throttle.py.
 
 
 def test_account_failures_are_throttled_identically_for_unknown_accounts(
@@ -193,7 +125,7 @@ def test_account_failures_are_throttled_identically_for_unknown_accounts(
             assert real.headers.get(header) == fake.headers.get(header)
     assert real.json()["type"].endswith("/too-many-attempts")
     assert int(real.headers["retry-after"]) > 0
-    # Locked out: even the right password is refused for now.
+    # This address is locked out of this account: even the right password is refused for now.
     assert sign_in(client, known.email, PASSWORD).status_code == 429
 
 

@@ -27,6 +27,7 @@ from daiyun.portal.web import (
 )
 from daiyun.tenants import service as tenant_service
 from daiyun.tenants.auth import service as auth_service
+from daiyun.tenants.auth.addresses import client_address
 from daiyun.tenants.auth.deps import SessionDep
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -82,18 +83,20 @@ def login_form(request: Request, next: str = "") -> Response:
 async def login(request: Request, db: SessionDep) -> Response:
     form = await checked_form(request, request.cookies.get(LOGIN_CSRF_COOKIE))
     email, password = str(form.get("email", "")), str(form.get("password", ""))
-    address = request.client.host if request.client else "unknown"
     try:
-        user = auth_service.authenticate(db, email, password, address)
+        user = auth_service.authenticate(db, email, password, client_address(request))
     except Problem as refused:
         if refused.status not in (401, 429):
             raise
-        return _login_page(
+        page = _login_page(
             request,
             safe_next(form.get("next"), ""),
             error="too-many" if refused.status == 429 else "invalid",
             status_code=refused.status,
         )
+        if refused.status == 429:  # every 429 says when to come back
+            page.headers.update({"Retry-After": (refused.headers or {})["Retry-After"]})
+        return page
     raw = sessions.start(db, user)
     response = redirect(safe_next(form.get("next"), home_of(db, user)))
     _set_cookie(request, response, sessions.COOKIE, raw)
