@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from daiyun.billing import exports, repository, service, webhooks
+from daiyun.billing import exports, pdf, repository, service, webhooks
 from daiyun.billing.facts import Period
 from daiyun.billing.models import ServiceFactRecord, Statement, StatementStatus
 from daiyun.billing.schemas import (
@@ -24,6 +24,7 @@ from daiyun.billing.schemas import (
     preview_of,
 )
 from daiyun.core.errors import Problem
+from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page, paginate
 from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
 from daiyun.tenants.auth.permissions import Permission
@@ -33,35 +34,6 @@ P = Permission
 Reader = Annotated[TenantAccess, Depends(tenant_access(P.billing_read))]
 Manager = Annotated[TenantAccess, Depends(tenant_access(P.billing_manage))]
 PeriodQuery = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])]
-
-_PROBLEM_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-    },
-}
-_MEANING = {
-    400: "Bad request (a malformed event or cursor)",
-    401: "Not signed in, or a bad Stripe signature",
-    404: "Not found",
-    409: "Conflicts with the current state",
-    422: "Invalid input, or a statement whose amounts would leave their bounds",
-}
-
-
-def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the problem+json answers a route gives."""
-    return {
-        code: {
-            "description": _MEANING[code],
-            "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
-        }
-        for code in codes
-    }
 
 
 def _period(text: str) -> Period:
@@ -207,7 +179,9 @@ def finalize_statement(
     return StatementDetail.model_validate(service.finalize(session, statement_id))
 
 
-@router.post("/statements/{statement_id}/void", response_model=StatementDetail)
+@router.post(
+    "/statements/{statement_id}/void", response_model=StatementDetail, responses=problems(409)
+)
 def void_statement(
     session: SessionDep, access: Manager, statement_id: uuid.UUID, body: VoidBody
 ) -> StatementDetail:
@@ -235,13 +209,25 @@ def statement_csv(session: SessionDep, access: Reader, statement_id: uuid.UUID) 
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}},
 )
-def statement_pdf(session: SessionDep, access: Reader, statement_id: uuid.UUID) -> Response:
-    """The statement as a PDF."""
+def statement_pdf(
+    session: SessionDep,
+    access: Reader,
+    statement_id: uuid.UUID,
+    lang: Annotated[Literal["zh", "en"] | None, Query(description="zh or en")] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The statement as a PDF for accounting, in ``lang``, else the ``Accept-Language``'s best of
+    zh and en (default en): letterhead, bill-to, number, dates, lines, VAT, totals."""
     statement = service.get_statement(session, statement_id)
+    language = pdf.negotiate(lang, accept_language)
     return Response(
-        exports.to_pdf(statement, access.tenant.display_name),
+        pdf.to_pdf(statement, access.tenant, language),
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="statement-{statement.period}.pdf"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="statement-{statement.period}.pdf"',
+            "Content-Language": language,
+            "Vary": "Accept-Language",
+        },
     )
 
 

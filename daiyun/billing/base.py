@@ -77,14 +77,17 @@ def gather(
     return PeriodBase(selection, grouped, orders, count)
 
 
-def every_order(session: Session, base: PeriodBase) -> list[OrderFact]:
-    """Every order of the selection one by one (late orders of a closed period: few)."""
+def late_orders(session: Session, terms: ContractTerms, period: Period) -> list[OrderFact]:
+    """The late orders of a closed period one by one: its orders not billed yet among the
+    recorded late-order candidates (:mod:`daiyun.billing.late`; few, and no scan)."""
+    start, end = period.bounds(terms.time_zone)
+    selection = repository.selection(session, terms, start, end, late=True)
     orders: list[OrderFact] = []
     after: uuid.UUID | None = None
-    by = base.selection.terms.base.date
     while True:
-        ids = repository.grouped_order_ids(session, base.selection, after=after, limit=PAGE)
-        orders += [_fact(order) for order in order_service.orders_with_lines(session, ids, by)]
+        ids = repository.grouped_order_ids(session, selection, after=after, limit=PAGE)
+        found = order_service.orders_with_lines(session, ids, terms.base.date)
+        orders += [_fact(order) for order in found]
         if len(ids) < PAGE:
             return orders
         after = ids[-1]

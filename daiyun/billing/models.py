@@ -208,3 +208,27 @@ class StripeEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(200))
+
+
+class LateOrder(TenantScoped, Base):
+    """An order that may have arrived (or become billable) after its month was finalized: a
+    candidate for the adjustment lines of the next statement (BILLING.md 5).
+
+    Recorded from the order book's events (``daiyun.billing.late``), so a statement looks up
+    these few orders instead of scanning every closed month's orders; removed once billed.
+    """
+
+    __tablename__ = "billing_late_orders"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "order_id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "order_id"], ["orders.tenant_id", "orders.id"], ondelete="CASCADE"
+        ),
+        Index("ix_billing_late_orders_at", "tenant_id", "at"),
+    )
+
+    order_id: Mapped[uuid.UUID]
+    # The order's earliest date (placed or paid) when recorded: candidates too old to adjust
+    # (LATE_FACT_MONTHS) are pruned by it.
+    at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

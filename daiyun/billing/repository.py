@@ -32,6 +32,7 @@ from daiyun.billing.models import (
     BilledFact,
     BillingAccount,
     Contract,
+    LateOrder,
     ServiceFactRecord,
     Statement,
     StatementStatus,
@@ -91,6 +92,40 @@ def statements() -> Select[Any]:
 def finalized_periods(session: Session) -> set[str]:
     stmt = select(Statement.period).where(Statement.status == StatementStatus.finalized)
     return set(session.scalars(stmt))
+
+
+def live_periods(session: Session) -> set[str]:
+    stmt = select(Statement.period).where(Statement.status != StatementStatus.void)
+    return set(session.scalars(stmt))
+
+
+def is_billed(session: Session, order_id: uuid.UUID) -> bool:
+    stmt = select(BilledFact.id).where(BilledFact.order_id == order_id).limit(1)
+    return session.scalar(stmt) is not None
+
+
+def late_order(session: Session, order_id: uuid.UUID) -> LateOrder | None:
+    return session.scalar(select(LateOrder).where(LateOrder.order_id == order_id))
+
+
+def drop_late_orders(session: Session, statement_id: uuid.UUID, before: datetime) -> None:
+    """Forget the late-order candidates a statement billed, and those dated before ``before``."""
+    billed = select(BilledFact.order_id).where(
+        BilledFact.tenant_id == _tenant(session), BilledFact.statement_id == statement_id
+    )
+    session.execute(
+        delete(LateOrder).where(or_(LateOrder.order_id.in_(billed), LateOrder.at < before))
+    )
+
+
+def adjusted_orders(session: Session, statement_id: uuid.UUID, period: str) -> list[uuid.UUID]:
+    """The orders a statement billed as adjustments of other (closed) periods."""
+    stmt = select(BilledFact.order_id).where(
+        BilledFact.statement_id == statement_id,
+        BilledFact.period != period,
+        BilledFact.order_id.is_not(None),
+    )
+    return [order_id for order_id in session.scalars(stmt) if order_id is not None]
 
 
 def drafts(session: Session) -> list[Statement]:
@@ -161,6 +196,8 @@ class Selection:
     # The newest order (by id, so by creation) a statement billed, None when none was. An order
     # is billed after it was created: a newer order was not billed, and is not looked up.
     newest_billed: uuid.UUID | None
+    # Only the recorded late-order candidates (a closed period's late orders), not a scan.
+    late: bool = False
 
     @property
     def rated_categories(self) -> list[str]:
@@ -226,7 +263,13 @@ UUID_PARTS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
 
 
 def selection(
-    session: Session, terms: ContractTerms, start: datetime, end: datetime, *, billed: bool = False
+    session: Session,
+    terms: ContractTerms,
+    start: datetime,
+    end: datetime,
+    *,
+    billed: bool = False,
+    late: bool = False,
 ) -> Selection:
     newest = (
         select(BilledFact.order_id)
@@ -234,7 +277,7 @@ def selection(
         .order_by(BilledFact.order_id.desc())
         .limit(1)
     )  # PostgreSQL has no max() of a uuid; the index gives the newest
-    return Selection(terms, start, end, billed, session.scalar(newest))
+    return Selection(terms, start, end, billed, session.scalar(newest), late)
 
 
 def _billed_filter(
@@ -276,6 +319,9 @@ def _per_order(session: Session, selection: Selection) -> Any:
         columns.append(orders.c.kept_minor.label("kept"))
         columns += [orders.c[f"category_{n}_minor"].label(f"c{n}") for n in range(len(rated))]
     billed = _billed_filter(session, selection, orders.c.id)
+    if selection.late:
+        candidates = select(LateOrder.order_id).where(LateOrder.tenant_id == _tenant(session))
+        billed.append(orders.c.id.in_(candidates))
     return select(*columns).where(*billed).subquery("per_order")
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from daiyun.billing import engine, repository
-from daiyun.billing.base import PeriodBase, bill, every_order, gather
+from daiyun.billing import engine, late, repository
+from daiyun.billing.base import PeriodBase, bill, gather, late_orders
 from daiyun.billing.base import line_sources as drill_down
 from daiyun.billing.facts import (
     BilledOrder,
@@ -47,10 +47,6 @@ from daiyun.core.events.service import emit
 from daiyun.core.ids import new_id, utcnow
 from daiyun.core.pagination import paginate
 from daiyun.platform.orders import service as order_service
-
-# How far back late facts are looked for: finalized periods older than this stay as they are.
-LATE_FACT_MONTHS = 12
-
 
 # --- contracts -------------------------------------------------------------------------------
 
@@ -323,8 +319,8 @@ def compute(session: Session, period: Period) -> Computed:
     force = in_force(get_contract(session), period)
     base = gather(session, force.terms, period)
     others, _ = _split(session, _other_facts(session, force.terms, period))
-    late: Counted = {}
-    adjustments = _adjustments(session, period, late)
+    adjusted: Counted = {}
+    adjustments = _adjustments(session, period, adjusted)
     result = engine.compute(
         force.terms,
         period,
@@ -339,7 +335,7 @@ def compute(session: Session, period: Period) -> Computed:
         grouped=base.grouped,
     )
     check_statement(period, result.lines, result.total_minor, result.credit_carried_forward_minor)
-    counted = {**_counted(base.orders, others, result.order_commissions), **late}
+    counted = {**_counted(base.orders, others, result.order_commissions), **adjusted}
     return Computed(
         period,
         force.version,
@@ -371,20 +367,19 @@ def _adjustments(session: Session, period: Period, counted: Counted) -> list[Lin
     """Late facts of finalized periods before this one, as delta lines (BILLING.md 5).
 
     The closed period's billed orders are summed by the database, as when it was billed; the
-    late ones (arrived since it closed, normally few) are taken one by one and named on the
-    adjustment lines.
+    late ones (recorded as candidates when they arrived, :mod:`daiyun.billing.late`; normally
+    few) are taken one by one and named on the adjustment lines.
     """
     lines: list[Line] = []
     contract = get_contract(session)
     for text in sorted(repository.finalized_periods(session)):
         original = Period.parse(text)
-        if original >= period or _months_between(original, period) > LATE_FACT_MONTHS:
+        if original >= period or _months_between(original, period) > late.LATE_FACT_MONTHS:
             continue
         force = in_force(contract, original)
-        late_base = gather(session, force.terms, original)
-        late, billed = _split(session, _other_facts(session, force.terms, original))
-        late_orders = every_order(session, late_base)
-        if not (late_orders or late.refunds or late.services):
+        arrived, billed = _split(session, _other_facts(session, force.terms, original))
+        orders = late_orders(session, force.terms, original)
+        if not (orders or arrived.refunds or arrived.services):
             continue
         before = gather(session, force.terms, original, billed=True)
         delta = engine.adjustment(
@@ -393,16 +388,16 @@ def _adjustments(session: Session, period: Period, counted: Counted) -> list[Lin
             before.orders,
             billed.refunds,
             billed.services,
-            late_orders,
-            late.refunds,
-            late.services,
-            billed_before=_billed_map(session, late.refunds),
+            orders,
+            arrived.refunds,
+            arrived.services,
+            billed_before=_billed_map(session, arrived.refunds),
             active_from=force.active_from,
             active_until=force.active_until,
             grouped=before.grouped,
         )
         lines.extend(delta)
-        for key in [order.key for order in late_orders] + late.keys:
+        for key in [order.key for order in orders] + arrived.keys:
             counted[key] = (0, 0, {"adjusts": text})
     return lines
 
@@ -523,6 +518,7 @@ def finalize(session: Session, statement_id: uuid.UUID) -> Statement:
     except IntegrityError as exc:
         raise Problem(409, "already-billed", "A fact of this statement is billed already") from exc
     _record_clawbacks(session, computed.clawbacks)
+    late.billed(session, statement)
     statement.status = StatementStatus.finalized
     statement.finalized_at = utcnow()
     audit.record(
@@ -552,6 +548,7 @@ def void(session: Session, statement_id: uuid.UUID, reason: str) -> Statement:
     statement = get_statement(session, statement_id, lock=True)
     if statement.status == StatementStatus.void:
         raise Problem(409, "already-void", "The statement is void already")
+    late.released(session, statement)
     repository.release_billed(session, statement.id)
     statement.status = StatementStatus.void
     statement.voided_at = utcnow()

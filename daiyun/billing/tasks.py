@@ -10,7 +10,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daiyun.billing import payments, repository, service
+from daiyun.billing import late, payments, repository, service
 from daiyun.billing.facts import Period
 from daiyun.billing.models import StatementStatus, StripeEvent
 from daiyun.billing.terms import ContractTerms
@@ -32,6 +32,14 @@ SCHEDULE = {"billing-cycle": {"task": "daiyun.billing.cycle", "schedule": 3600.0
 def push_to_stripe(session: Session, event: OutboxEvent) -> None:
     """A finalized statement becomes a Stripe invoice (retried safely: idempotency keys)."""
     payments.push(session, uuid.UUID(event.payload["statement_id"]))
+
+
+@subscribe("order.created")
+@subscribe("order.updated")
+def note_late_order(session: Session, event: OutboxEvent) -> None:
+    """An order that arrives or changes after its month was finalized is a late-order
+    candidate for the next statement's adjustments (``daiyun.billing.late``)."""
+    late.note(session, uuid.UUID(event.payload["order_id"]))
 
 
 @subscribe("statement.voided")

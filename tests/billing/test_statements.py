@@ -23,6 +23,7 @@ from daiyun.billing.models import BilledFact, PaymentState
 from daiyun.billing.tasks import cycle, process_stripe_event
 from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
+from daiyun.core.events import service as events
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.normalized import NormalizedRefund, OrderStatus
 from daiyun.sandboxes.stripe import StripeSandbox, running_stripe_sandbox
@@ -71,6 +72,17 @@ def _paid_order(
     order.paid_at = paid
     with unit_of_work(tenant.id) as session:
         order_service.ingest(session, shop_id, "shopify", [order])
+    deliver_all(tenant.id)
+
+
+def deliver_all(tenant_id: uuid.UUID) -> None:
+    """What the worker does: run the handlers of every pending event (billing records late-order
+    candidates from the order events)."""
+    with unit_of_work(tenant_id) as session:
+        ids = [event.id for event in events.pending(session, 10_000)]
+    for event_id in ids:
+        with unit_of_work(tenant_id) as session:
+            events.handle(session, event_id)
 
 
 def _generate(client: TestClient, tenant: Tenant, actor: Actor, period: str) -> dict[str, Any]:

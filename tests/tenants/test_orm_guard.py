@@ -31,6 +31,7 @@ from daiyun.billing.models import (
     BillingAccount,
     Contract,
     ContractVersion,
+    LateOrder,
     ServiceFactRecord,
     StatementLine,
 )
@@ -93,6 +94,7 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     BillingStatement: ("void_reason", "tests.bulk-updated"),
     StatementLine: ("description", "tests.bulk-updated"),
     BilledFact: ("period", "1999-01"),
+    LateOrder: ("at", datetime(2026, 1, 1, tzinfo=UTC)),
     BillingAccount: ("email", "bulk@example.com"),
     DailySales: ("channel", "tests.bulk"),
     DailyProductSales: ("title", "tests.bulk-updated"),
@@ -192,6 +194,7 @@ def _seed(world: World, tenant: Tenant, staff: User) -> Seeded:
         statement = billing.generate(session, Period(2026, 1))
         billing.finalize(session, statement.id)
         session.add(BillingAccount(email="seed@example.com"))
+        session.add(LateOrder(order_id=ingested[0][1].id, at=factories.T0))
         session.flush()
         for model in (
             Contract,
@@ -200,6 +203,7 @@ def _seed(world: World, tenant: Tenant, staff: User) -> Seeded:
             BillingStatement,
             StatementLine,
             BilledFact,
+            LateOrder,
             BillingAccount,
             OutboxEvent,
         ):
