@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = None
     # Days after a month ends before its draft statement is finalized automatically.
     billing_review_days: int = Field(default=5, ge=0, le=28)
+    # Days from a statement's issue date to its due date (contracts name no payment terms yet).
+    billing_payment_days: int = Field(default=15, ge=0, le=365)
+    # The agency as the letterhead of its statement PDFs names it: a demo agency until set. The
+    # _zh names head statements read in Chinese (empty: the others serve both languages).
+    agency_name: str = "Daiyun Demo Agency (Shanghai) Co., Ltd."
+    agency_name_zh: str = "代运示范电子商务（上海）有限公司"
+    agency_address: str = "88 Century Avenue, Pudong New Area, Shanghai 200120, China"
+    agency_address_zh: str = "上海市浦东新区世纪大道88号，邮编200120"
+    agency_tax_id: str = "91310115MA1K000D0X"
 
     @property
     def owner_database_url(self) -> str:

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from daiyun.billing import exports as billing_exports
+from daiyun.billing import pdf as billing_pdf
 from daiyun.billing import service as billing_service
 from daiyun.billing.schemas import StatementDetail, StatementRead
 from daiyun.core.errors import Problem
@@ -29,6 +30,7 @@ from daiyun.portal.views.merchant.common import (
     values,
 )
 from daiyun.portal.web import PREFIX, SECURITY_HEADERS, Page, render
+from daiyun.tenants import service as tenant_service
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -70,13 +72,19 @@ def statement_csv(page: BillingPage, statement_id: str) -> Response:
 
 @router.get("/t/{tenant}/statements/{statement_id}.pdf")
 def statement_pdf(page: BillingPage, statement_id: str) -> Response:
-    """The statement as a PDF (the billing export)."""
+    """The statement as a PDF (billing's), in the reader's language."""
     assert page.tenant is not None
     statement = billing_service.get_statement(page.db, path_id(statement_id, "statement"))
+    # The bill-to names the merchant's legal entity: the tenant's row, not the page's view of it.
+    merchant = tenant_service.get_tenant(page.db, page.tenant.id)
+    assert merchant is not None
     return Response(
-        billing_exports.to_pdf(statement, page.tenant.display_name),
+        billing_pdf.to_pdf(statement, merchant, page.fmt.locale),
         media_type="application/pdf",
-        headers=_download(page, statement.period, "pdf"),
+        headers={
+            **_download(page, statement.period, "pdf"),
+            "Content-Language": page.fmt.locale.replace("_", "-"),
+        },
     )
 
 
