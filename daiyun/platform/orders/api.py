@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Query
 
 from daiyun.core.errors import Problem
 from daiyun.core.ids import instant
-from daiyun.core.pagination import Cursor, Limit, Page, paginate
+from daiyun.core.pagination import Cursor, Limit, Page
 from daiyun.platform.orders import repository, service
-from daiyun.platform.orders.models import Order
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.orders.rules import ReviewSettings
 from daiyun.platform.orders.schemas import CancelBody, OrderDetail, OrderRead, ReleaseBody
+from daiyun.platform.orders.service import OrderSort
 from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
 from daiyun.tenants.auth.permissions import Permission
 
@@ -37,14 +37,32 @@ def list_orders(
     q: str | None = Query(
         default=None, max_length=200, description="Text in the external id or the buyer"
     ),
+    sort: OrderSort = Query(
+        default=OrderSort.imported,
+        description=(
+            "`id`: in import order, newest last (the default); `-placed_at` / `placed_at`: newest"
+            " / oldest placed first; `-total` / `total`: largest / smallest total first (compared"
+            " in minor units, whatever the currency). A cursor pages only the sort it came from."
+        ),
+    ),
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[OrderRead]:
-    """The tenant's orders across channels, newest import last; buyers masked without
+    """The tenant's orders across channels, in import order unless sorted; buyers masked without
     permission to see them."""
-    placed = instant("placed_from", placed_from), instant("placed_to", placed_to)
-    stmt = repository.filtered(repository.OrderFilter(status, channel, shop_id, *placed, q))
-    rows, next_cursor = paginate(session, stmt, Order.id, cursor, limit)
+    placed_from, placed_to = instant("placed_from", placed_from), instant("placed_to", placed_to)
+    rows, next_cursor = service.find_orders(
+        session,
+        status=status,
+        channel=channel,
+        shop_id=shop_id,
+        placed_from=placed_from,
+        placed_to=placed_to,
+        text=q,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+    )
     pii = access.can(P.buyers_read)
     return Page(items=[OrderRead.of(o, pii=pii) for o in rows], next_cursor=next_cursor)
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -88,6 +89,62 @@ def filtered(f: OrderFilter) -> Select[Any]:
             )
         )
     return stmt
+
+
+class OrderSort(StrEnum):
+    """The order of an order list: by import (the id, oldest first), by placed time or by total,
+    each either way (``-`` first is largest or newest first)."""
+
+    imported = "id"
+    placed_newest = "-placed_at"
+    placed_oldest = "placed_at"
+    total_largest = "-total"
+    total_smallest = "total"
+
+    @property
+    def descending(self) -> bool:
+        return self.value.startswith("-")
+
+    @property
+    def key(self) -> Any:
+        """The column ordered on before the id (None: the id alone)."""
+        return {"placed_at": Order.placed_at, "total": Order.total_minor}.get(
+            self.value.lstrip("-")
+        )
+
+
+def sorted_page(
+    session: Session,
+    stmt: Select[Any],
+    sort: OrderSort,
+    after: tuple[Any, uuid.UUID] | None,
+    limit: int,
+) -> list[Order]:
+    """Up to ``limit`` rows of ``stmt`` in ``sort`` order that come after the row whose (key,
+    id) is ``after``: a keyset page, so rows inserted meanwhile neither repeat nor shift a page.
+
+    The id breaks ties (many orders share a total or a placed second) in the same direction as
+    the key, so (key, id) is a total order and the comparison below picks up exactly where the
+    previous page stopped.
+    """
+    column = sort.key
+    if column is None:
+        raise ValueError("the id order pages with core.pagination")
+    if after is not None:
+        value, last_id = after
+        if sort.descending:
+            stmt = stmt.where(or_(column < value, and_(column == value, Order.id < last_id)))
+        else:
+            stmt = stmt.where(or_(column > value, and_(column == value, Order.id > last_id)))
+    order = (column.desc(), Order.id.desc()) if sort.descending else (column, Order.id)
+    return list(session.scalars(stmt.order_by(*order).limit(limit)))
+
+
+def count(session: Session, stmt: Select[Any]) -> int:
+    """How many orders ``stmt`` (a :func:`filtered` select) finds. The count keeps the select's
+    FROM and WHERE, so the tenant guard and row security apply to it as to the list."""
+    counted = stmt.with_only_columns(func.count(Order.id), maintain_column_froms=True)
+    return int(session.scalar(counted.order_by(None)) or 0)
 
 
 def history(session: Session, order_id: uuid.UUID) -> list[OrderEvent]:

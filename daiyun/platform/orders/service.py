@@ -4,11 +4,14 @@ orders and set the review rules; other departments and the portal read orders he
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from daiyun.core.audit import service as audit
@@ -22,7 +25,7 @@ from daiyun.platform.orders.models import Order, OrderRefund, ReviewPolicy, Revi
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.orders.schemas import OrderDetail
 
-__all__ = ["Ingested", "Outcome", "ingest"]
+__all__ = ["Ingested", "OrderSort", "Outcome", "ingest"]
 
 # --------------------------------------------------------------------------------------------
 # Review decisions by staff
@@ -87,6 +90,22 @@ def update_review_settings(
 # --------------------------------------------------------------------------------------------
 
 
+OrderSort = repository.OrderSort
+
+
+def _filter(
+    status: OrderStatus | None,
+    channel: str | None,
+    shop_id: uuid.UUID | None,
+    placed_from: datetime | None,
+    placed_to: datetime | None,
+    text: str | None,
+) -> Select[Any]:
+    return repository.filtered(
+        repository.OrderFilter(status, channel, shop_id, placed_from, placed_to, text)
+    )
+
+
 def find_orders(
     session: Session,
     *,
@@ -96,16 +115,68 @@ def find_orders(
     placed_from: datetime | None = None,
     placed_to: datetime | None = None,
     text: str | None = None,
+    sort: OrderSort = OrderSort.imported,
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[Order], str | None]:
-    """A page of the bound tenant's orders matching the filters, in id order, and the cursor of
-    the next page (as the order API lists them). ``placed_to`` is exclusive; ``text`` matches the
-    external id, the buyer's name or the buyer's e-mail address."""
-    stmt = repository.filtered(
-        repository.OrderFilter(status, channel, shop_id, placed_from, placed_to, text)
+    """A page of the bound tenant's orders matching the filters, in ``sort`` order (by default
+    the id's, as the order API lists them), and the cursor of the next page. ``placed_to`` is
+    exclusive; ``text`` matches the external id, the buyer's name or the buyer's e-mail address.
+
+    A cursor belongs to its sort: one issued for another order is refused (400), never read as a
+    position in this one."""
+    stmt = _filter(status, channel, shop_id, placed_from, placed_to, text)
+    if sort is OrderSort.imported:
+        return paginate(session, stmt, Order.id, cursor, limit)
+    after = _decode_sort_cursor(sort, cursor) if cursor else None
+    rows = repository.sorted_page(session, stmt, sort, after, limit + 1)
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], _encode_sort_cursor(sort, last)
+
+
+def count_orders(
+    session: Session,
+    *,
+    status: OrderStatus | None = None,
+    channel: str | None = None,
+    shop_id: uuid.UUID | None = None,
+    placed_from: datetime | None = None,
+    placed_to: datetime | None = None,
+    text: str | None = None,
+) -> int:
+    """How many of the bound tenant's orders match the filters (as :func:`find_orders`)."""
+    return repository.count(
+        session, _filter(status, channel, shop_id, placed_from, placed_to, text)
     )
-    return paginate(session, stmt, Order.id, cursor, limit)
+
+
+def _encode_sort_cursor(sort: OrderSort, last: Order) -> str:
+    # The key travels with the id: the next page starts after (key, id), wherever the row is.
+    key = last.placed_at.isoformat() if sort.key is Order.placed_at else last.total_minor
+    raw = json.dumps([sort.value, key, last.id.hex], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_sort_cursor(sort: OrderSort, cursor: str) -> tuple[Any, uuid.UUID]:
+    refused = Problem(400, "invalid-cursor", "The cursor is not one this API issued")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        issued_for, key, last_id = json.loads(raw)
+        if issued_for != sort.value:
+            raise refused
+        if sort.key is Order.placed_at:
+            value: Any = datetime.fromisoformat(key)
+            if value.tzinfo is None:
+                raise refused
+        elif isinstance(key, int) and not isinstance(key, bool):
+            value = key
+        else:
+            raise refused
+        return value, uuid.UUID(hex=last_id)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise refused from exc
 
 
 def get_order(session: Session, order_id: uuid.UUID) -> Order | None:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -30,7 +31,6 @@ from daiyun.portal.views.merchant.common import (
     P,
     day,
     day_start,
-    list_cursor,
     path_id,
     shop_names,
     tenant_base,
@@ -41,6 +41,15 @@ from daiyun.portal.views.merchant.common import (
 from daiyun.portal.web import PREFIX, SECURITY_HEADERS, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+# The list's sorts as the page names them (``?sort=total&dir=asc``): column -> (desc, asc).
+SORTS = {
+    "placed": (order_service.OrderSort.placed_newest, order_service.OrderSort.placed_oldest),
+    "total": (order_service.OrderSort.total_largest, order_service.OrderSort.total_smallest),
+}
+# Newest first: the orders that just came in are the ones a merchant looks for.
+DEFAULT_SORT = ("placed", "desc")
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,30 @@ class OrderQuery:
     placed_from: date | None = None
     placed_to: date | None = None
     q: str | None = None
+    sort: str = DEFAULT_SORT[0]
+    direction: str = DEFAULT_SORT[1]
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def order(self) -> order_service.OrderSort:
+        descending, ascending = SORTS[self.sort]
+        return descending if self.direction == "desc" else ascending
+
+    def _filters(self, zone: ZoneInfo) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "channel": self.channel,
+            "shop_id": self.shop_id,
+            "placed_from": day_start(self.placed_from, zone) if self.placed_from else None,
+            "placed_to": (
+                day_start(self.placed_to + timedelta(days=1), zone) if self.placed_to else None
+            ),
+            "text": self.q,
+        }
+
+    def count(self, db: Session, zone: ZoneInfo) -> int:
+        """How many orders the query finds, on every page."""
+        return order_service.count_orders(db, **self._filters(zone))
 
     def orders(
         self, db: Session, zone: ZoneInfo, cursor: str | None, limit: int, *, pii: bool
@@ -62,17 +94,7 @@ class OrderQuery:
         """A page of the orders the query finds (as the order API lists them), buyers masked
         unless ``pii``, and the cursor of the next page."""
         found, next_cursor = order_service.find_orders(
-            db,
-            status=self.status,
-            channel=self.channel,
-            shop_id=self.shop_id,
-            placed_from=day_start(self.placed_from, zone) if self.placed_from else None,
-            placed_to=(
-                day_start(self.placed_to + timedelta(days=1), zone) if self.placed_to else None
-            ),
-            text=self.q,
-            cursor=cursor,
-            limit=limit,
+            db, **self._filters(zone), sort=self.order, cursor=cursor, limit=limit
         )
         return [OrderRead.of(order, pii=pii) for order in found], next_cursor
 
@@ -84,7 +106,19 @@ class OrderQuery:
             "from": self.placed_from.isoformat() if self.placed_from else None,
             "to": self.placed_to.isoformat() if self.placed_to else None,
             "q": self.q,
+            # The sort is in every link (next page, CSV, filters), the default one included.
+            "sort": self.sort,
+            "dir": self.direction,
         }
+
+    def sorted_by(self, path: str, column: str) -> str:
+        """The list's URL sorted by ``column``: the other way if it is the sort already, else
+        largest or newest first. A new order starts at its first page."""
+        if column == self.sort:
+            direction = "asc" if self.direction == "desc" else "desc"
+        else:
+            direction = "desc"
+        return url(path, {**self.params(), "sort": column, "dir": direction})
 
 
 def _order_query(request: Request) -> OrderQuery:
@@ -112,6 +146,11 @@ def _order_query(request: Request) -> OrderQuery:
             errors.append(N_("Dates are written YYYY-MM-DD."))
     if days[0] and days[1] and days[1] < days[0]:
         errors.append(N_("The last day is before the first day."))
+    # A sort the page does not offer (an edited URL) falls back to the default, as the console's.
+    sort = params.get("sort") or ""
+    sort = sort if sort in SORTS else DEFAULT_SORT[0]
+    direction = params.get("dir") or ""
+    direction = direction if direction in ("asc", "desc") else "desc"
     return OrderQuery(
         status=status,
         channel=(params.get("channel") or "").strip()[:20] or None,
@@ -119,8 +158,30 @@ def _order_query(request: Request) -> OrderQuery:
         placed_from=days[0],
         placed_to=days[1],
         q=(params.get("q") or "").strip()[:200] or None,
+        sort=sort,
+        direction=direction,
         errors=sorted(set(errors), key=errors.index),
     )
+
+
+def _cursor(request: Request) -> str | None:
+    return (request.query_params.get("cursor") or "").strip() or None
+
+
+def _first_or_cursor_page(
+    request: Request, page: OrdersPage, query: OrderQuery, zone: ZoneInfo
+) -> tuple[list[OrderRead], str | None]:
+    """The page the link's cursor points at; the first page for a cursor the list did not
+    issue (an edited link, or one of another sort): a link is no reason for an error page."""
+    pii = page.can(P.buyers_read)
+    cursor = _cursor(request)
+    if cursor is not None:
+        try:
+            return query.orders(page.db, zone, cursor, PAGE_SIZE, pii=pii)
+        except Problem as refused:
+            if refused.status != 400:
+                raise
+    return query.orders(page.db, zone, None, PAGE_SIZE, pii=pii)
 
 
 @router.get("/t/{tenant}/orders")
@@ -130,10 +191,11 @@ def orders(request: Request, page: OrdersPage) -> Response:
     base = tenant_base(page)
     rows: list[OrderRead] = []
     next_url = None
+    total = 0
     if not query.errors:
-        rows, next_cursor = query.orders(
-            page.db, tenant_zone(page), list_cursor(request), PAGE_SIZE, pii=page.can(P.buyers_read)
-        )
+        zone = tenant_zone(page)
+        rows, next_cursor = _first_or_cursor_page(request, page, query, zone)
+        total = query.count(page.db, zone)
         if next_cursor:
             next_url = url(f"{base}/orders", {**query.params(), "cursor": next_cursor})
     shops = shop_names(page.db)
@@ -144,11 +206,12 @@ def orders(request: Request, page: OrdersPage) -> Response:
             page,
             query=query,
             rows=rows,
+            total=total,
             shops=shops,
             channels=sorted({s.channel for s in shop_service.shops(page.db)}),
             statuses=list(OrderStatus),
             next_url=next_url,
-            first_url=url(f"{base}/orders", query.params()) if list_cursor(request) else None,
+            first_url=url(f"{base}/orders", query.params()) if _cursor(request) else None,
             csv_url=url(f"{base}/orders.csv", query.params()),
         ),
         page=page,
