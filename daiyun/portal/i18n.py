@@ -2,7 +2,9 @@
 
 Messages are marked in templates and views with ``_("...")`` and translated from the ``.po``
 catalogs under ``locale/`` (English is the source language and needs no catalog). Money, numbers,
-percentages and dates are formatted by Babel for the page's locale, dates in the tenant's time zone.
+percentages and dates are formatted by Babel for the page's locale. A time is shown in the
+reader's own time zone when they chose one, else in the tenant's (on the console: the tenant each
+row belongs to), and always carries its offset ("UTC+8"), so one order reads the same everywhere.
 """
 
 from __future__ import annotations
@@ -23,6 +25,36 @@ from babel.numbers import format_currency, format_decimal, format_percent, get_c
 LOCALES = ("en", "zh_CN")
 DEFAULT_LOCALE = "en"
 LOCALE_NAMES = {"en": "English", "zh_CN": "简体中文"}
+# Time zones a reader may choose for themselves (the tenant's own is always the default).
+TIME_ZONES = (
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "UTC",
+)
+
+
+def N_(message: str) -> str:
+    """Marks a message for translation where it is defined; it is translated where shown."""
+    return message
+
+
+# The one mapping of channel codes to the names users know; every page shows a channel by it.
+CHANNEL_NAMES = {
+    "taobao": N_("Taobao/Tmall"),
+    "pinduoduo": N_("Pinduoduo"),
+    "jd": N_("JD.com"),
+    "douyin": N_("Douyin Shop"),
+    "shopify": N_("Shopify"),
+    "woocommerce": N_("WooCommerce"),
+    "amazon": N_("Amazon"),
+}
 CATALOG_DIR = Path(__file__).parent / "locale"
 
 
@@ -73,12 +105,32 @@ def negotiate(accept_language: str | None) -> str:
     return DEFAULT_LOCALE
 
 
+def offset_label(moment: datetime) -> str:
+    """``UTC+8``, ``UTC-4:30``, ``UTC``: the offset of an aware moment, unambiguous in any
+    language (abbreviations are not: CST is China's and Central America's)."""
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    if minutes == 0:
+        return "UTC"
+    sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
+    hours, rest = divmod(minutes, 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def known_zone(value: str | None) -> str | None:
+    """``value`` if it is one of the zones a reader may choose, else None."""
+    return value if value in TIME_ZONES else None
+
+
 @dataclass(frozen=True)
 class Formatter:
     """Translation and formatting for one page: the reader's locale, the tenant's time zone."""
 
     locale: str
+    # The tenant's time zone: where its days begin and end (filters, months).
     time_zone: str = "UTC"
+    # The reader's own choice, if any: every time is shown in it.
+    user_zone: str | None = None
 
     def gettext(self, message: str, **values: Any) -> str:
         text = catalog(self.locale).get(message, message)
@@ -103,11 +155,20 @@ class Formatter:
         pattern = "0" + ("." + "0" * digits if digits else "") + "%"
         return format_percent(value, format=pattern, locale=self.locale)
 
-    def datetime(self, value: datetime | None) -> str:
+    def datetime(self, value: datetime | None, tenant_zone: str | None = None) -> str:
+        """A moment in the reader's zone, else ``tenant_zone`` (a console row's tenant), else
+        the page's tenant's, labelled with its offset: "Oct 14, 2026, 2:05:00 PM UTC+8"."""
         if value is None:
             return "-"
-        local = value.astimezone(ZoneInfo(self.time_zone))
-        return format_datetime(local, "medium", locale=self.locale)
+        local = value.astimezone(ZoneInfo(self.user_zone or tenant_zone or self.time_zone))
+        return f"{format_datetime(local, 'medium', locale=self.locale)} {offset_label(local)}"
+
+    def channel(self, code: str | None) -> str:
+        """A channel's name as users know it (淘宝/天猫, not ``taobao``); unknown codes as given."""
+        if not code:
+            return "-"
+        name = CHANNEL_NAMES.get(code)
+        return self.gettext(name) if name else code
 
     def date(self, value: date | None) -> str:
         return "-" if value is None else format_date(value, "medium", locale=self.locale)

@@ -9,7 +9,8 @@ the session's CSRF token, and a POST from another origin is refused.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,16 +19,25 @@ from urllib.parse import quote, urlsplit
 import structlog
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.tenancy import bind_tenant, bind_user
-from daiyun.portal import sessions
-from daiyun.portal.i18n import LOCALE_NAMES, LOCALES, Formatter, negotiate, supported
+from daiyun.portal import navigation, sessions
+from daiyun.portal.i18n import (
+    LOCALE_NAMES,
+    LOCALES,
+    N_,
+    Formatter,
+    known_zone,
+    negotiate,
+    supported,
+)
 from daiyun.portal.identity import TenantView, Viewer
 from daiyun.portal.models import PortalSession
 from daiyun.tenants import service as tenant_service
@@ -36,8 +46,13 @@ from daiyun.tenants.auth.permissions import Permission, Role, allows
 
 PREFIX = "/portal"
 LOCALE_COOKIE = "daiyun_locale"
+# The reader's own time zone: a preference of this browser, beside the language cookie (the
+# users table has no column for it, and a zone is often a device's, not a person's).
+ZONE_COOKIE = "daiyun_time_zone"
 LOGIN_CSRF_COOKIE = "daiyun_login_csrf"
 STATIC_DIR = Path(__file__).parent / "static"
+# Where FastAPI keeps the exit stack of a request's function-scoped dependencies.
+FUNCTION_STACK = "fastapi_function_astack"
 
 log = structlog.get_logger()
 templates = Environment(
@@ -85,6 +100,11 @@ def reader_locale(request: Request, user: Viewer | None = None) -> str:
     )
 
 
+def reader_zone(request: Request) -> str | None:
+    """The time zone the reader chose for themselves, if any."""
+    return known_zone(request.cookies.get(ZONE_COOKIE))
+
+
 def signed_in(request: Request, db: SessionDep) -> Page:
     """The signed-in user's page context; unsigned requests are sent to the sign-in page."""
     found = sessions.resolve(db, request.cookies.get(sessions.COOKIE))
@@ -95,7 +115,8 @@ def signed_in(request: Request, db: SessionDep) -> Page:
     request.state.portal_csrf = current.csrf_token
     bind_user(db, user.id)
     structlog.contextvars.bind_contextvars(user_id=str(user.id))
-    return Page(db=db, user=user, current=current, fmt=Formatter(reader_locale(request, user)))
+    fmt = Formatter(reader_locale(request, user), user_zone=reader_zone(request))
+    return Page(db=db, user=user, current=current, fmt=fmt)
 
 
 SignedIn = Annotated[Page, Depends(signed_in)]
@@ -120,7 +141,7 @@ def tenant_page(permission: Permission) -> Callable[..., Page]:
             raise Problem(403, "forbidden", "Your role may not see this page")
         check_status(found, role, request.method)
         page.tenant, page.role = found, role
-        page.fmt = Formatter(page.fmt.locale, found.time_zone)
+        page.fmt = Formatter(page.fmt.locale, found.time_zone, page.fmt.user_zone)
         return page
 
     return dependency
@@ -176,7 +197,11 @@ def render(
 ) -> HTMLResponse:
     """Render a template with what every page uses: ``_``, ``fmt``, the user and the nav."""
     fmt = fmt or (page.fmt if page else Formatter(reader_locale(request)))
+    nav = None
+    if page is not None:
+        nav = navigation.build(page.db, page.user, request.url.path, page.tenant, page.role)
     context = {
+        "nav": nav,
         "request": request,
         "page": page,
         "fmt": fmt,
@@ -202,11 +227,75 @@ def safe_next(value: object, default: str) -> str:
 
 
 def home_of(db: Session, user: Viewer) -> str:
-    """Where a user lands: the console for staff, the dashboard of a merchant's tenant."""
+    """Where a user lands: the console for staff, their tenant's first page for a merchant's."""
     if user.merchant_tenant_id is None:
         return f"{PREFIX}/console"
     tenant = tenant_service.get_tenant(db, user.merchant_tenant_id)
-    return f"{PREFIX}/t/{tenant.slug}/dashboard" if tenant else f"{PREFIX}/login"
+    role = tenant_service.role_of(db, user.id, tenant.id) if tenant else None
+    home = navigation.tenant_home(tenant.slug, role) if tenant and role else None
+    return home or f"{PREFIX}/login"
+
+
+# What an error page says, by status (and by kind where one status covers different stories):
+# a title and a sentence that tell the reader what happened and what to do, never a code.
+ERROR_TEXTS: dict[int | str, tuple[str, str]] = {
+    400: (
+        N_("That request could not be used"),
+        N_("Something in the address or the form was not valid. Go back, check it and try again."),
+    ),
+    403: (
+        N_("Not allowed"),
+        N_("Your role does not include this page. The menu above shows what you can open."),
+    ),
+    "csrf-failed": (
+        N_("The form has expired"),
+        N_("The form was open too long or did not come from this site. Open the page again."),
+    ),
+    404: (
+        N_("Page not found"),
+        N_("There is no such page, or it is not open to you."),
+    ),
+    405: (
+        N_("Not available this way"),
+        N_("This address cannot be used like that. Use the links and buttons on the pages."),
+    ),
+    409: (
+        N_("Changed in the meantime"),
+        N_("This was changed by someone else or is no longer open to changes. Reload to see it."),
+    ),
+    "tenant-suspended": (
+        N_("This merchant is suspended"),
+        N_("The merchant's data can be read but not changed until the agency reactivates it."),
+    ),
+    413: (
+        N_("Too much at once"),
+        N_("What was sent is larger than the site accepts. Send less at a time."),
+    ),
+    422: (
+        N_("The form is not complete"),
+        N_("Some of what the form needs is missing or not valid. Go back and check it."),
+    ),
+    429: (
+        N_("Too many attempts"),
+        N_("Wait a moment before trying again."),
+    ),
+    503: (
+        N_("The database is busy"),
+        N_(
+            "Nothing was saved: the database did not answer in time, even when asked again. "
+            "Try again in a moment."
+        ),
+    ),
+}
+FALLBACK_TEXT = (
+    N_("Something went wrong"),
+    N_("The page could not be shown. Try again; if it keeps happening, tell the agency."),
+)
+
+
+def error_text(status: int, kind: str) -> tuple[str, str]:
+    """The title and sentence (messages to translate) an error page shows."""
+    return ERROR_TEXTS.get(kind) or ERROR_TEXTS.get(status) or FALLBACK_TEXT
 
 
 def error_page(
@@ -216,35 +305,35 @@ def error_page(
     detail: str,
     headers: Mapping[str, str] | None,
 ) -> Response | None:
-    """Errors on portal paths as pages; an unsigned visitor is sent to sign in first."""
+    """Errors on portal paths as pages in the portal's layout, with the reader's navigation and
+    sign-out; an unsigned visitor is sent to sign in first."""
     if not request.url.path.startswith(PREFIX):
         return None
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return redirect(f"{PREFIX}/login?next={quote(target)}")
-    fmt = Formatter(reader_locale(request))
-    csrf, fresh = _error_page_csrf(request)
-    titles = {
-        403: fmt.gettext("Not allowed"),
-        404: fmt.gettext("Page not found"),
-        429: fmt.gettext("Too many attempts"),
-    }
+    known = _error_page_reader(request)
+    locale = supported(known.locale) or reader_locale(request)
+    fmt = Formatter(locale, user_zone=reader_zone(request))
+    title, sentence = error_text(status, kind)
     response = render(
         request,
         "error.html",
         {
             "status": status,
-            "kind": kind,
-            "title": titles.get(status, fmt.gettext("Something went wrong")),
+            "title": fmt.gettext(title),
+            "sentence": fmt.gettext(sentence),
+            "nav": known.nav,
+            "home": known.home,
         },
         fmt=fmt,
         status_code=status,
-        csrf=csrf,
+        csrf=known.csrf,
     )
     for name, value in (headers or {}).items():
         response.headers[name] = value
-    if fresh:
-        set_portal_cookie(request, response, LOGIN_CSRF_COOKIE, csrf)
+    if known.fresh:
+        set_portal_cookie(request, response, LOGIN_CSRF_COOKIE, known.csrf)
     return response
 
 
@@ -263,27 +352,87 @@ def set_portal_cookie(
     )
 
 
-def _error_page_csrf(request: Request) -> tuple[str, bool]:
-    """The token the error page's forms carry, as the language switch will check it: the signed-in
-    session's, else the sign-in cookie's; a new one (to set as that cookie) when there is none.
+@dataclass
+class _Reader:
+    """Who an error page is for: the forms' token, and for a signed-in user their header."""
+
+    csrf: str
+    fresh: bool = False
+    # The user's own language, read while their row was at hand.
+    locale: str | None = None
+    nav: navigation.Nav | None = None
+    home: str = f"{PREFIX}/"
+
+
+def _error_page_reader(request: Request) -> _Reader:
+    """The token the error page's forms carry, as the language switch will check it (the
+    signed-in session's, else the sign-in cookie's, else a new one to set as that cookie), and
+    the signed-in user's header: the links of their role in the path's tenant, if any.
 
     The page may answer before the request read its session (a path that matches no page) or
     after its unit of work was rolled back: the session is then read in a short one of its own.
     """
-    known = getattr(request.state, "portal_csrf", None)
-    if isinstance(known, str):
-        return known, False
     raw = request.cookies.get(sessions.COOKIE)
     if raw:
         try:
             with unit_of_work() as db:
                 found = sessions.resolve(db, raw)
                 if found is not None:
-                    return found[0].csrf_token, False
+                    current, user = found
+                    bind_user(db, user.id)
+                    place = navigation.tenant_in_path(db, user.id, request.url.path)
+                    tenant, role = place if place is not None else (None, None)
+                    nav = navigation.build(db, user, request.url.path, tenant, role)
+                    reader = _Reader(current.csrf_token, locale=user.locale, nav=nav)
+                    reader.home = home_of(db, user)
+                    db.rollback()  # reads only
+                    return reader
         except SQLAlchemyError:
-            # The database is what failed (a 503 page): the page still renders, its form won't.
-            log.warning("error page without the session's CSRF token")
+            # The database is what failed (a 503 page): the page still renders, its forms won't.
+            log.warning("error page without the reader's session")
+    known = getattr(request.state, "portal_csrf", None)
+    if isinstance(known, str):
+        return _Reader(known)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
     if cookie:
-        return cookie, False
-    return secrets.token_urlsafe(32), True
+        return _Reader(cookie)
+    return _Reader(secrets.token_urlsafe(32), fresh=True)
+
+
+class PortalRoute(APIRoute):
+    """A portal page that runs once more when the database reports a transient failure (a lock
+    not released in time, a dropped connection, a serialization failure), then lets the error
+    page say so in words.
+
+    Each attempt gets its own stack for the function-scoped dependencies, the request's unit of
+    work among them: a failed attempt is rolled back and its connection returned before the
+    next begins (an abandoned transaction could still hold the row locks the retry waits for),
+    and a success commits as it always does, before the answer is sent. The form's body is read
+    once and cached by the request, so the second attempt sees the same form.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def once_more(request: Request) -> Response:
+            outer = request.scope.get(FUNCTION_STACK)
+            if not isinstance(outer, AsyncExitStack):  # not the FastAPI this was written for
+                return await handler(request)
+            try:
+                for attempt in (1, 2):
+                    try:
+                        async with AsyncExitStack() as stack:
+                            request.scope[FUNCTION_STACK] = stack
+                            return await handler(request)
+                    except OperationalError as failure:
+                        if attempt == 2:
+                            raise
+                        log.warning(
+                            "database failed a portal page; trying once more",
+                            error=type(failure.orig).__name__,
+                        )
+                raise AssertionError("unreachable")
+            finally:
+                request.scope[FUNCTION_STACK] = outer
+
+        return once_more

@@ -134,6 +134,8 @@ PORTAL_TABLE: dict[Route, Rule] = {
     ("POST", f"{PORTAL}/logout"): Rule(SIGNED_IN),
     ("POST", f"{PORTAL}/switch"): Rule(MEMBER_OF_A),
     ("GET", f"{PORTAL}/tenants"): Rule(SIGNED_IN),
+    ("GET", f"{PORTAL}/preferences"): Rule(SIGNED_IN),
+    ("POST", f"{PORTAL}/preferences"): Rule(SIGNED_IN),
     # Merchant pages (views/merchant.py)
     ("GET", f"{T}/dashboard"): orders_page(),
     ("GET", f"{T}/orders"): orders_page(),
@@ -397,6 +399,8 @@ def _form(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         fields |= {"email": email, "password": PASSWORD}
     elif path == f"{PORTAL}/locale":
         fields |= {"locale": "en", "next": f"{PORTAL}/tenants"}
+    elif path == f"{PORTAL}/preferences":
+        fields |= {"locale": "en", "time_zone": ""}
     elif path == f"{PORTAL}/switch":
         fields |= {"tenant": cast.a.slug}
     elif path.endswith("/review/bulk"):
@@ -498,11 +502,18 @@ def test_portal_route_matrix(cast: Cast, app: FastAPI) -> None:
             problem = _check(answer, want, route)
             if problem:
                 mismatches.append(f"{where} -> {problem}")
-            elif want.status == 404 and unknown is not None:
-                # The page's forms carry the caller's own CSRF token (its language switch must
-                # work): it names the session, not the tenant, so it is left out of the compare.
+            elif want.status == 404 and unknown is not None and caller.role_in_a is None:
+                # (A member of A finding a staff-only page knows A: their menu shows it.)
+                # The page carries the caller's own header (their menu, name and sign-out) and
+                # CSRF token (its language switch must work): compared with the same caller's
+                # page for a tenant that does not exist, A's existence must not show.
+                assert "{tenant}" in template
+                ghost = template.format_map({**cast.placeholders, "tenant": "no-such-tenant"})
+                theirs = caller.client.request(
+                    method, ghost, follow_redirects=False, **_form(route, cast, caller)
+                )
                 same = _no_token(answer.text.replace(cast.a.slug, "?")) == _no_token(
-                    unknown.text.replace("no-such-tenant", "?")
+                    theirs.text.replace("no-such-tenant", "?")
                 )
                 if not same:
                     mismatches.append(f"{where}: 404 differs from an unknown tenant's")

@@ -25,9 +25,18 @@ from daiyun.platform.reports import service as report_service
 from daiyun.portal.console.access import Access, quietly, tenant_unit
 from daiyun.portal.console.shops import is_failing
 from daiyun.portal.identity import TenantView
-from daiyun.tenants.auth.permissions import Permission, Role
+from daiyun.tenants.auth.permissions import Permission, Role, allows
 
 P = Permission
+# The permission behind each figure: a cell the role may not see says so, apart from a figure
+# there is none of yet.
+COLUMN_PERMISSIONS = {
+    "gmv": P.orders_read,
+    "held": P.orders_read,
+    "sync_errors": P.shops_read,
+    "commission": P.billing_read,
+    "unpaid": P.billing_read,
+}
 # Line kinds (the part before the first colon) that make up the commission accrued.
 COMMISSION_KINDS = ("commission", "clawback")
 
@@ -47,6 +56,10 @@ class TenantRow:
     unpaid: int | None = None
     # When the draft the commission comes from was generated.
     commission_as_of: datetime | None = None
+
+    def sees(self, column: str) -> bool:
+        """Whether the user's role here shows the figure of ``column``."""
+        return allows(self.role, COLUMN_PERMISSIONS[column])
 
 
 SORTS: dict[str, Callable[[TenantRow], Any]] = {

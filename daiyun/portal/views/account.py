@@ -1,22 +1,25 @@
-"""Signing in and out, switching tenant, and choosing the language."""
+"""Signing in and out, switching tenant, and the reader's preferences (language, time zone)."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from daiyun.core.errors import Problem
-from daiyun.portal import sessions
-from daiyun.portal.i18n import supported
+from daiyun.portal import navigation, sessions
+from daiyun.portal.i18n import TIME_ZONES, known_zone, supported
 from daiyun.portal.web import (
     LOCALE_COOKIE,
     LOGIN_CSRF_COOKIE,
     PREFIX,
+    ZONE_COOKIE,
     Page,
+    PortalRoute,
     SignedIn,
     checked_form,
     home_of,
@@ -30,7 +33,7 @@ from daiyun.tenants.auth import service as auth_service
 from daiyun.tenants.auth.addresses import client_address
 from daiyun.tenants.auth.deps import SessionDep
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=PortalRoute)
 PageForm = Annotated[tuple[Page, FormData], Depends(signed_in_form)]
 
 
@@ -97,6 +100,10 @@ async def login(request: Request, db: SessionDep) -> Response:
         if refused.status == 429:  # every 429 says when to come back
             page.headers.update({"Retry-After": (refused.headers or {})["Retry-After"]})
         return page
+    # The language chosen on the sign-in page (its cookie) is the user's latest choice: keep it.
+    chosen = supported(request.cookies.get(LOCALE_COOKIE))
+    if chosen is not None and chosen != user.locale:
+        tenant_service.set_locale(db, user.id, chosen)
     raw = sessions.start(db, user)
     response = redirect(safe_next(form.get("next"), home_of(db, user)))
     _set_cookie(request, response, sessions.COOKIE, raw)
@@ -115,13 +122,17 @@ def logout(request: Request, submitted: PageForm) -> Response:
 
 @router.post("/switch")
 def switch_tenant(request: Request, submitted: PageForm) -> Response:
-    """Open another of the user's tenants: the session gets a new id (and CSRF token)."""
+    """Open another of the user's tenants: the session gets a new id (and CSRF token), and the
+    user lands on the first page their role there opens; a role that opens none (a recruiter's)
+    comes back to the list, which says so, instead of landing on a refusal."""
     page, form = submitted
     tenant = tenant_service.find_tenant(page.db, str(form.get("tenant", "")))
-    if tenant is None or tenant_service.role_of(page.db, page.user.id, tenant.id) is None:
+    role = tenant_service.role_of(page.db, page.user.id, tenant.id) if tenant else None
+    if tenant is None or role is None:
         raise Problem(404, "not-found", "No such page")
     raw = sessions.rotate(page.db, page.current, page.user, tenant.id)
-    response = redirect(f"{PREFIX}/t/{tenant.slug}/dashboard")
+    home = navigation.tenant_home(tenant.slug, role)
+    response = redirect(home or f"{PREFIX}/tenants?{urlencode({'nothing': tenant.slug})}")
     _set_cookie(request, response, sessions.COOKIE, raw)
     return response
 
@@ -143,7 +154,40 @@ async def choose_locale(request: Request, db: SessionDep) -> Response:
 
 
 @router.get("/tenants")
-def choose_tenant(page: SignedIn, request: Request) -> Response:
-    """The tenants the user may open, to switch to one."""
+def choose_tenant(page: SignedIn, request: Request, nothing: str = "") -> Response:
+    """The tenants the user may open, to switch to one; ``nothing`` names the one just opened
+    where the user's role has no page."""
     page.tenants = tenant_service.tenants_open_to(page.db, page.user.id)
-    return render(request, "tenants.html", page=page)
+    empty = next((t for t in page.tenants if t.slug == nothing), None)
+    return render(request, "tenants.html", {"empty": empty}, page=page)
+
+
+@router.get("/preferences")
+def preferences(page: SignedIn, request: Request, saved: str = "") -> Response:
+    """The reader's language and time zone."""
+    return render(
+        request,
+        "preferences.html",
+        {"zones": TIME_ZONES, "chosen_zone": page.fmt.user_zone or "", "saved": saved == "1"},
+        page=page,
+    )
+
+
+@router.post("/preferences")
+def save_preferences(request: Request, submitted: PageForm) -> Response:
+    """Keep the language on the user and the time zone in this browser (empty: each
+    merchant's own zone)."""
+    page, form = submitted
+    locale = supported(str(form.get("locale", "")))
+    zone_text = str(form.get("time_zone", ""))
+    zone = known_zone(zone_text)
+    if locale is None or (zone_text and zone is None):
+        raise Problem(400, "unknown-preference", "That language or time zone is not available")
+    tenant_service.set_locale(page.db, page.user.id, locale)
+    response = redirect(f"{PREFIX}/preferences?saved=1")
+    _set_cookie(request, response, LOCALE_COOKIE, locale, 365 * 86400)
+    if zone is None:
+        response.delete_cookie(ZONE_COOKIE, path=PREFIX)
+    else:
+        _set_cookie(request, response, ZONE_COOKIE, zone, 365 * 86400)
+    return response

@@ -22,6 +22,7 @@ from daiyun.portal.console import access, billing, orders, overview, shops
 from daiyun.portal.web import (
     PREFIX,
     Page,
+    PortalRoute,
     SignedIn,
     checked_form,
     redirect,
@@ -32,7 +33,7 @@ from daiyun.portal.web import (
 )
 from daiyun.tenants.auth.permissions import Permission
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=PortalRoute)
 P = Permission
 
 REVIEW = f"{PREFIX}/console/review"
@@ -128,6 +129,8 @@ def review_queue(
         "console/review.html",
         {
             "queue": queue,
+            # None: the user's role reviews orders nowhere (not "no orders are waiting").
+            "may_review": bool(accesses),
             "tenants": [a.tenant for a in accesses],
             "chosen_tenant": tenant,
             "chosen_reason": reason,
@@ -178,11 +181,17 @@ def bulk_review(submitted: StaffForm) -> Response:
 @router.get("/console/sync")
 def sync_health(request: Request, page: Staff, notice: str = "") -> Response:
     """Failing shops, how far each shop's orders trail the channel, and recent deliveries."""
-    health = shops.sync_health(access.accessible(page.db, page.user), page.user.id)
+    accesses = access.accessible(page.db, page.user)
+    health = shops.sync_health(accesses, page.user.id)
     return render(
         request,
         "console/sync.html",
-        {"health": health, "notice": notice, "lag_text": shops.lag_text},
+        {
+            "health": health,
+            "notice": notice,
+            "lag_text": shops.lag_text,
+            "may_see": bool(access.with_permission(accesses, P.shops_read)),
+        },
         page=page,
     )
 
@@ -202,8 +211,15 @@ def replay_delivery(delivery_id: uuid.UUID, submitted: ShopsForm) -> Response:
 @router.get("/console/billing")
 def billing_drafts(request: Request, page: Staff, notice: str = "") -> Response:
     """Draft statements to review and finalize, across the tenants whose billing the user sees."""
-    drafts = billing.draft_statements(access.accessible(page.db, page.user), page.user.id)
-    return render(request, "console/billing.html", {"drafts": drafts, "notice": notice}, page=page)
+    accesses = access.accessible(page.db, page.user)
+    drafts = billing.draft_statements(accesses, page.user.id)
+    may_see = bool(access.with_permission(accesses, P.billing_read))
+    return render(
+        request,
+        "console/billing.html",
+        {"drafts": drafts, "notice": notice, "may_see": may_see},
+        page=page,
+    )
 
 
 @router.get("/t/{tenant}/statements/{statement_id}/review")

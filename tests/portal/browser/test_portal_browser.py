@@ -229,7 +229,7 @@ def test_a_form_posted_from_another_origin_is_refused(
             page.goto(f"{other_origin['__base__']}/{name}")
         assert info.value.status == 403, name
         page.wait_for_load_state()
-        assert page.locator("h1").inner_text() == "Not allowed"
+        assert page.locator("h1").inner_text() == "The form has expired"
     assert _orders_of(merchant)["H-001"].review_state == ReviewState.held
 
 

@@ -18,13 +18,23 @@ from daiyun.core.errors import Problem
 from daiyun.core.money import to_major
 from daiyun.core.pagination import decode_cursor
 from daiyun.platform.orders.normalized import OrderStatus
+from daiyun.portal.navigation import TENANT_PAGES
 from daiyun.portal.web import PREFIX, Page, tenant_page
 from daiyun.tenants.auth.permissions import Permission
 
 P = Permission
-OrdersPage = Annotated[Page, Depends(tenant_page(P.orders_read))]
-BillingPage = Annotated[Page, Depends(tenant_page(P.billing_read))]
-ShopsPage = Annotated[Page, Depends(tenant_page(P.shops_read))]
+
+
+def _requires(name: str) -> Permission:
+    """The permission the navigation shows a page's link for: the page asks for the same."""
+    permission = TENANT_PAGES[name].permission
+    assert permission is not None
+    return permission
+
+
+OrdersPage = Annotated[Page, Depends(tenant_page(_requires("orders")))]
+BillingPage = Annotated[Page, Depends(tenant_page(_requires("statements")))]
+ShopsPage = Annotated[Page, Depends(tenant_page(_requires("shops")))]
 
 PAGE_SIZE = 50
 CSV_PAGE = 500

@@ -9,9 +9,9 @@ from daiyun.connectors import service as shop_service
 from daiyun.connectors.schemas import ShopRead, ShopStatus
 from daiyun.portal.i18n import Formatter
 from daiyun.portal.views.merchant.common import ShopsPage, values
-from daiyun.portal.web import PREFIX, render
+from daiyun.portal.web import PREFIX, PortalRoute, render
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=PortalRoute)
 
 
 def lag_text(fmt: Formatter, seconds: int | None) -> str:

@@ -29,10 +29,10 @@ from daiyun.portal.views.merchant.common import (
     uuid_or_none,
     values,
 )
-from daiyun.portal.web import PREFIX, SECURITY_HEADERS, Page, render
+from daiyun.portal.web import PREFIX, SECURITY_HEADERS, Page, PortalRoute, render
 from daiyun.tenants import service as tenant_service
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=PortalRoute)
 
 
 @router.get("/t/{tenant}/statements")

@@ -1,0 +1,129 @@
+"""The one place the portal's navigation is decided: which pages exist and what each requires.
+
+A link is shown only when the page behind it would open for the signed-in user: the tenant pages'
+dependencies read their permission from :data:`TENANT_PAGES` (``views/merchant/common.py``), so a
+link and its page cannot disagree. Console pages are open to all staff but show only the tenants
+where the user's role grants their work; their link is shown when that is at least one tenant.
+
+What the header needs is computed here as plain values, so an error page (whose request's
+database session is already closed) draws the same header as any page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Final
+
+from sqlalchemy.orm import Session
+
+from daiyun.portal.console.access import accessible
+from daiyun.portal.i18n import N_
+from daiyun.portal.identity import TenantView, Viewer
+from daiyun.tenants import service as tenant_service
+from daiyun.tenants.auth.permissions import Permission, Role, allows
+
+PREFIX: Final = "/portal"
+P = Permission
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A page of the navigation: its path after the prefix, its label, what it requires."""
+
+    path: str
+    label: str
+    permission: Permission | None = None
+
+
+# A tenant's pages, in the order of the menu; the first the role may open is its home there.
+TENANT_PAGES: Final = {
+    "dashboard": Destination("dashboard", N_("Dashboard"), P.orders_read),
+    "orders": Destination("orders", N_("Orders"), P.orders_read),
+    "statements": Destination("statements", N_("Statements"), P.billing_read),
+    "shops": Destination("shops", N_("Shops"), P.shops_read),
+}
+# The console's pages (staff only); each lists the tenants where the permission is granted.
+CONSOLE_PAGES: Final = (
+    Destination("console", N_("Tenants")),
+    Destination("console/review", N_("Review queue"), P.orders_review),
+    Destination("console/sync", N_("Sync health"), P.shops_read),
+    Destination("console/billing", N_("Billing"), P.billing_read),
+)
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str
+    label: str
+    current: bool
+
+
+@dataclass(frozen=True)
+class Nav:
+    """The header of a signed-in page: the links, who is signed in, where, and the switcher."""
+
+    user_name: str
+    links: list[Link] = field(default_factory=list)
+    tenant_name: str | None = None
+    can_switch: bool = False
+
+
+def tenant_pages(role: Role) -> list[Destination]:
+    """The tenant pages ``role`` may open, in menu order."""
+    return [d for d in TENANT_PAGES.values() if d.permission and allows(role, d.permission)]
+
+
+def tenant_home(slug: str, role: Role) -> str | None:
+    """Where opening a tenant lands: its first page the role may open, or None (a recruiter's
+    role, say, opens no page of the portal)."""
+    pages = tenant_pages(role)
+    return f"{PREFIX}/t/{slug}/{pages[0].path}" if pages else None
+
+
+def console_pages(db: Session, user: Viewer) -> list[Destination]:
+    """The console pages worth opening: the overview, and each page whose work the user's role
+    grants in at least one of their tenants."""
+    if user.merchant_tenant_id is not None:
+        return []
+    roles = {a.role for a in accessible(db, user)}
+    return [
+        d
+        for d in CONSOLE_PAGES
+        if d.permission is None or any(allows(role, d.permission) for role in roles)
+    ]
+
+
+def _current(href: str, path: str) -> bool:
+    if href == f"{PREFIX}/console":  # the overview is the console's root, not its prefix
+        return path == href
+    return path == href or path.startswith(href + "/") or path.startswith(href + ".")
+
+
+def build(
+    db: Session, user: Viewer, path: str, tenant: TenantView | None, role: Role | None
+) -> Nav:
+    """The header of a page at ``path`` for ``user``, on ``tenant`` with ``role`` there."""
+    hrefs: list[tuple[str, str]] = [
+        (f"{PREFIX}/{d.path}", d.label) for d in console_pages(db, user)
+    ]
+    if tenant is not None and role is not None:
+        hrefs += [(f"{PREFIX}/t/{tenant.slug}/{d.path}", d.label) for d in tenant_pages(role)]
+    return Nav(
+        user_name=user.name,
+        links=[Link(href, label, _current(href, path)) for href, label in hrefs],
+        tenant_name=tenant.display_name if tenant is not None and role is not None else None,
+        can_switch=user.merchant_tenant_id is None,
+    )
+
+
+def tenant_in_path(db: Session, user_id: uuid.UUID, path: str) -> tuple[TenantView, Role] | None:
+    """The tenant a ``/portal/t/{slug}/...`` path names, if the user is a member there (for an
+    error page's header; a refusal was already recorded by the page that failed)."""
+    prefix = f"{PREFIX}/t/"
+    if not path.startswith(prefix):
+        return None
+    slug = path[len(prefix) :].split("/", 1)[0]
+    found = tenant_service.find_tenant(db, slug) if slug else None
+    role = tenant_service.role_of(db, user_id, found.id) if found is not None else None
+    return (found, role) if found is not None and role is not None else None
