@@ -13,12 +13,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.orm import Session
 
+from daiyun.core.events.models import HandledEvent, OutboxEvent
 from daiyun.platform.reports.models import DailyProductSales, DailySales
 from daiyun.tenants.models import Tenant
 
@@ -63,6 +64,61 @@ def insert_sales(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 def insert_products(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(DailyProductSales), list(rows))
+
+
+# --- the order events the rollups have not counted yet ---------------------------------------
+#
+# The rollups follow the order book through its outbox events. An event the rollups' handler has
+# counted carries that handler's mark (``handled_events``), whether its own delivery ran it or a
+# catch-up counted it with others; the rest are still to count.
+
+
+def _uncounted(topics: Sequence[str], handler: str) -> Any:
+    counted = exists().where(
+        HandledEvent.tenant_id == OutboxEvent.tenant_id,
+        HandledEvent.event_id == OutboxEvent.id,
+        HandledEvent.handler == handler,
+    )
+    # Delivered events ran every handler: the index on (tenant, delivered_at) leaves the few
+    # undelivered ones to look at.
+    return (
+        OutboxEvent.delivered_at.is_(None),
+        OutboxEvent.topic.in_(list(topics)),
+        ~counted,
+    )
+
+
+def claim_uncounted(
+    session: Session, topics: Sequence[str], handler: str, limit: int
+) -> list[OutboxEvent]:
+    """Up to ``limit`` of the bound tenant's events of ``topics`` that ``handler`` has not
+    counted, oldest first, locked for this transaction. Rows another transaction holds (a
+    concurrent catch-up, the relay) are skipped rather than waited for (PostgreSQL; SQLite has
+    one writer at a time anyway)."""
+    stmt = (
+        select(OutboxEvent)
+        .where(*_uncounted(topics, handler))
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def count_uncounted(session: Session, topics: Sequence[str], handler: str) -> int:
+    stmt = select(func.count()).select_from(OutboxEvent).where(*_uncounted(topics, handler))
+    return int(session.scalar(stmt) or 0)
+
+
+def mark_counted(session: Session, event_ids: Iterable[uuid.UUID], handler: str) -> None:
+    """Give these events ``handler``'s mark, as its own delivery would (the delivery then skips
+    it). ORM rows, so the tenant guard stamps them."""
+    session.add_all(HandledEvent(event_id=event_id, handler=handler) for event_id in event_ids)
+
+
+def last_computed(session: Session) -> datetime | None:
+    """When a rollup of the bound tenant was last recomputed."""
+    return session.scalar(select(func.max(DailySales.computed_at)))
 
 
 # --- reading the rollups ---------------------------------------------------------------------

@@ -32,10 +32,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from daiyun.connectors import service as shop_service
 from daiyun.core.errors import Problem
+from daiyun.core.events.models import OutboxEvent
 from daiyun.core.ids import new_id, utcnow
 from daiyun.core.tenancy import TenantContextMissing, current_tenant
 from daiyun.platform.orders import service as order_service
@@ -121,6 +123,89 @@ def refresh(
         _recompute_day(session, day, zone, by_day[day])
     session.flush()
     return sorted(wanted)
+
+
+# --- counting the order events as they arrive -----------------------------------------------
+#
+# Every order change writes an outbox event; the relay publishes them and a worker delivers each
+# to ``tasks.refresh_for_order_event``. During a backfill that is thousands of events, each of
+# which recomputed a whole (shop, day) bucket on its own, and none was delivered while the one
+# worker of the embedded broker (``daiyun serve``) ran the backfill itself: the dashboard showed
+# 2 orders while the API had 147. Now one delivery counts every event still waiting (each bucket
+# once), and the dashboard counts what is waiting before it reads, so it never trails the order
+# book it links to.
+
+ORDER_TOPICS = ("order.created", "order.updated", "order.cancelled", "order.refunded")
+# The name ``subscribe`` marks the rollups' handler with (tasks.py checks it is this one).
+ROLLUP_HANDLER = "daiyun.platform.reports.tasks.refresh_for_order_event"
+# Events one catch-up counts: a bound on one transaction's work, not on how far behind it may be.
+CATCH_UP_BATCH = 2000
+
+
+def _event_targets(
+    session: Session, events: Iterable[OutboxEvent]
+) -> tuple[set[uuid.UUID], set[Bucket]]:
+    """The orders (where they are now) and buckets (where each was when the event was written)
+    that events touch."""
+    zone = zone_of(_bound_tenant(session))
+    order_ids: set[uuid.UUID] = set()
+    buckets: set[Bucket] = set()
+    for event in events:
+        payload = event.payload
+        if payload.get("order_id"):
+            order_ids.add(uuid.UUID(payload["order_id"]))
+        if payload.get("shop_id") and payload.get("placed_at"):
+            placed_at = datetime.fromisoformat(payload["placed_at"])
+            buckets.add(Bucket(uuid.UUID(payload["shop_id"]), local_day(placed_at, zone)))
+    return order_ids, buckets
+
+
+def count_order_events(session: Session, current: OutboxEvent | None = None) -> int:
+    """Recompute the buckets of ``current`` and of the bound tenant's other order events the
+    rollups have not counted yet (up to :data:`CATCH_UP_BATCH`, oldest first), and mark those
+    others counted. Returns how many events were counted.
+
+    ``current`` is the event being delivered: its delivery marks it itself. Recomputing is
+    idempotent, so an event counted twice (two catch-ups racing) changes nothing; the second
+    mark of the same event fails its unique key and that transaction is retried.
+    """
+    waiting = repository.claim_uncounted(session, ORDER_TOPICS, ROLLUP_HANDLER, CATCH_UP_BATCH)
+    others = [event for event in waiting if current is None or event.id != current.id]
+    events = [*others, *([current] if current is not None else [])]
+    if not events:
+        return 0
+    order_ids, buckets = _event_targets(session, events)
+    refresh(session, order_ids=order_ids, buckets=buckets)
+    repository.mark_counted(session, (event.id for event in others), ROLLUP_HANDLER)
+    session.flush()
+    return len(events)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How current the rollups are: when one was last recomputed, and how many order changes
+    they have not counted yet (0 when they count the whole order book)."""
+
+    as_of: datetime | None
+    waiting: int
+
+
+def catch_up(session: Session) -> Freshness:
+    """Count the bound tenant's waiting order events before the rollups are read (a dashboard).
+
+    The work runs in a savepoint: if a concurrent delivery is counting the same events (a
+    unique mark taken first, a lock not granted), this reader's part is undone and it reads the
+    rollups as they are, saying how many changes they still lack; the worker counts those.
+    """
+    try:
+        with session.begin_nested():
+            count_order_events(session)
+    except (IntegrityError, OperationalError):
+        pass
+    return Freshness(
+        repository.last_computed(session),
+        repository.count_uncounted(session, ORDER_TOPICS, ROLLUP_HANDLER),
+    )
 
 
 @dataclass(frozen=True)

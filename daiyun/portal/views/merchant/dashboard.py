@@ -86,6 +86,9 @@ def dashboard(request: Request, page: OrdersPage) -> Response:
     assert page.tenant is not None
     today = datetime.now(UTC).astimezone(tenant_zone(page)).date()
     query, error = _dashboard_query(request, today)
+    # Order changes the worker has not counted yet are counted now: the figures match the
+    # order list they link to, even while a backfill keeps the worker busy.
+    freshness = reports_service.catch_up(page.db)
     try:
         board = reports_service.bound_dashboard(
             page.db, query.start, query.end, query.channel, query.currency
@@ -119,6 +122,7 @@ def dashboard(request: Request, page: OrdersPage) -> Response:
         values(
             page,
             board=board,
+            freshness=freshness,
             query=query,
             error=error,
             channels=channels,
