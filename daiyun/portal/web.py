@@ -231,8 +231,9 @@ def home_of(db: Session, user: Viewer) -> str:
     if user.merchant_tenant_id is None:
         return f"{PREFIX}/console"
     tenant = tenant_service.get_tenant(db, user.merchant_tenant_id)
-    role = tenant_service.role_of(db, user.id, tenant.id) if tenant else None
-    home = navigation.tenant_home(tenant.slug, role) if tenant and role else None
+    # A merchant's user holds their own role in their own tenant: no membership read, which
+    # row-level security would answer only once the user is bound (not yet, at sign-in).
+    home = navigation.tenant_home(tenant.slug, user.role) if tenant else None
     return home or f"{PREFIX}/login"
 
 
