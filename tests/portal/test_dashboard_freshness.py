@@ -57,6 +57,16 @@ def test_the_dashboard_counts_a_backfill_the_worker_has_not_delivered(
     freshness = re.search(r'class="muted freshness" data-as-of="([^"]+)" data-waiting="0"', html)
     assert freshness is not None
     assert "Figures as of " in html
+    # The chart: a bar per day of October with its day and amount as tooltip, an amount axis.
+    assert html.count("<rect x=") == 31
+    assert f"<title>Oct 4, 2026: {EN.money(1000, 'CNY')}</title>" in html
+    # Days of ¥10, ¥20 and ¥30: gridlines every ¥10 up to the highest.
+    assert re.findall(r'text-anchor="end" class="tick">([\d,]+)</text>', html) == [
+        "0",
+        "10",
+        "20",
+        "30",
+    ]
     # The month picker names the month shown, never Chromium's empty "--------- ----".
     assert re.search(r'id="f-period" name="period" type="month" value="2026-10"', html)
     # With no month asked for, it shows this month (the default period).

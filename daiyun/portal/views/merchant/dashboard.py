@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from daiyun.connectors import service as shop_service
 from daiyun.core.errors import Problem
 from daiyun.platform.reports import service as reports_service
+from daiyun.portal.charts import daily_bars
 from daiyun.portal.i18n import Formatter
 from daiyun.portal.views.merchant.common import (
     N_,
@@ -105,6 +106,13 @@ def dashboard(request: Request, page: OrdersPage) -> Response:
         | ({query.channel} if query.channel else set())
     )
     base = tenant_base(page)
+    fmt = page.fmt
+    chart = daily_bars(
+        [(d.day, d.figures.gmv_minor) for d in board.daily],
+        board.currency,
+        fmt,
+        fmt.gettext("Daily GMV (%(currency)s)", currency=board.currency),
+    )
     shop_orders = {
         s.shop_id: url(
             f"{base}/orders",
@@ -122,6 +130,7 @@ def dashboard(request: Request, page: OrdersPage) -> Response:
         values(
             page,
             board=board,
+            chart=chart,
             freshness=freshness,
             query=query,
             error=error,
