@@ -167,6 +167,17 @@ def gmv_total(session: Session, first: date, last: date, currency: str) -> int:
     return int(session.scalar(stmt) or 0)
 
 
+def gmv_by_day(session: Session, first: date, last: date, currency: str) -> dict[date, int]:
+    """GMV per day of days ``first`` to ``last`` (inclusive) in one currency; days without
+    rollups are absent."""
+    stmt = (
+        select(DailySales.day, func.sum(DailySales.gmv_minor))
+        .where(DailySales.day >= first, DailySales.day <= last, DailySales.currency == currency)
+        .group_by(DailySales.day)
+    )
+    return {row[0]: int(row[1] or 0) for row in session.execute(stmt)}
+
+
 def currencies(session: Session, first: date, last: date, channel: str | None) -> list[str]:
     """Currencies with rollups in days ``first`` to ``last``."""
     stmt = (

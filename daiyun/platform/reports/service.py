@@ -562,6 +562,18 @@ def bound_gmv(session: Session, start_day: date, end_day: date) -> tuple[int, st
     return repository.gmv_total(session, start_day, end_day, currency), currency
 
 
+def bound_daily_gmv(
+    session: Session, start_day: date, end_day: date
+) -> tuple[list[tuple[date, int]], str]:
+    """GMV of each day ``start_day`` to ``end_day`` (zeros included) in the bound tenant's
+    default currency, with that currency: a small chart of a tenant in a list (the console)."""
+    tenant = _bound_tenant(session)
+    currency = tenant.default_currency.upper()
+    found = repository.gmv_by_day(session, start_day, end_day, currency)
+    days = DayRange(start_day, end_day).each()
+    return [(day, found.get(day, 0)) for day in days], currency
+
+
 def _shop_name(session: Session, shop_id: uuid.UUID) -> str:
     try:
         return shop_service.get(session, shop_id).name

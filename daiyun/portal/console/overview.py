@@ -22,8 +22,10 @@ from daiyun.core.ids import utcnow
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.reports import service as report_service
+from daiyun.portal.charts import BarChart, daily_bars
 from daiyun.portal.console.access import Access, quietly, tenant_unit
 from daiyun.portal.console.shops import is_failing
+from daiyun.portal.i18n import Formatter
 from daiyun.portal.identity import TenantView
 from daiyun.tenants.auth.permissions import Permission, Role, allows
 
@@ -56,6 +58,16 @@ class TenantRow:
     unpaid: int | None = None
     # When the draft the commission comes from was generated.
     commission_as_of: datetime | None = None
+    # GMV of each day of the month so far, in ``gmv_currency``.
+    gmv_daily: tuple[tuple[date, int], ...] = ()
+
+    def gmv_chart(self, fmt: Formatter, title: str) -> BarChart | None:
+        """The small chart of the month's GMV by day, if the role sees GMV and there is some."""
+        if not self.sees("gmv") or not self.gmv_minor or self.gmv_currency is None:
+            return None
+        return daily_bars(
+            list(self.gmv_daily), self.gmv_currency, fmt, title, width=360, height=180
+        )
 
     def sees(self, column: str) -> bool:
         """Whether the user's role here shows the figure of ``column``."""
@@ -100,9 +112,12 @@ def tenant_row(access: Access, user_id: uuid.UUID, now: datetime | None = None) 
     with tenant_unit(tenant.id, user_id) as session:
         if access.can(P.orders_read):
             first, today = month_so_far(tenant, now)
-            gmv = quietly(lambda: report_service.bound_gmv(session, first, today))
-            if gmv is not None:
-                row.gmv_minor, row.gmv_currency = gmv
+            # Day by day, for the row's small chart; the month's GMV is their sum.
+            daily = quietly(lambda: report_service.bound_daily_gmv(session, first, today))
+            if daily is not None:
+                days, row.gmv_currency = daily
+                row.gmv_daily = tuple(days)
+                row.gmv_minor = sum(amount for _, amount in days)
             row.held = order_service.count_with_status(session, OrderStatus.on_hold)
         if access.can(P.shops_read):
             row.sync_errors = sum(1 for s in shop_service.shops(session) if is_failing(s))
