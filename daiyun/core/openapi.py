@@ -6,7 +6,7 @@ every error as RFC 9457 problem+json (``daiyun.core.errors``). So the document i
 * the refusals that follow from an operation's shape are added by rule: 401 and 403 where it needs
   a signed-in caller, 404 where its path names something, 400 for a cursor or a datetime filter,
   400 and 413 where it takes a body (unreadable, too large), 422 where it takes any input, 400
-  and 409 with an ``Idempotency-Key``;
+  and 409 with an ``Idempotency-Key``; 409 on a write to a tenant (a suspended one is read-only);
 * refusals that follow from a business rule are declared on the route, ``responses=problems(409)``;
 * every refusal's body is the ``Problem`` schema, under ``application/problem+json``.
 
@@ -69,8 +69,10 @@ def _problem(code: int) -> dict[str, Any]:
     }
 
 
-def _by_rule(operation: dict[str, Any]) -> set[int]:
+def _by_rule(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     codes: set[int] = set()
+    if "{tenant}" in path and method in {"post", "put", "patch", "delete"}:
+        codes.add(409)  # a suspended tenant is read-only (tenant-suspended)
     parameters = operation.get("parameters", [])
     if operation.get("security"):
         codes |= {401, 403}
@@ -98,10 +100,10 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     """Add the refusals by rule and make every refusal a problem+json (idempotent)."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Problem"] = _PROBLEM
-    for operations in document.get("paths", {}).values():
-        for operation in operations.values():
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            for code in _by_rule(operation):
+            for code in _by_rule(path, method, operation):
                 responses.setdefault(str(code), _problem(code))
             for code, response in responses.items():
                 if code.isdigit() and int(code) >= 400:

@@ -46,3 +46,6 @@ class TenantView(Protocol):
 
     @property
     def time_zone(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Response
 
 from daiyun.core.audit import service as audit
 from daiyun.core.audit.schemas import AuditEntryRead
 from daiyun.core.errors import PROBLEM_JSON, Problem
-from daiyun.core.idempotency import idempotent
+from daiyun.core.idempotency import IdempotencyKey, idempotent
 from daiyun.core.pagination import Cursor, Limit, Page
 from daiyun.tenants import service
 from daiyun.tenants.auth.deps import (
@@ -24,7 +24,6 @@ from daiyun.tenants.auth.permissions import Permission, Role
 from daiyun.tenants.schemas import MemberCreate, MemberRead, TenantCreate, TenantRead, TenantUpdate
 
 router = APIRouter(tags=["tenants"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 P = Permission
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.models import TenantStatus
@@ -32,11 +34,23 @@ class TenantCreate(BaseModel):
 
 
 class TenantUpdate(BaseModel):
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
-    legal_name: str | None = Field(default=None, min_length=1, max_length=300)
-    status: TenantStatus | None = None
-    time_zone: str | None = None
-    default_currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    """A partial change: a field left out stays as it is. None is only the "left out" default
+    (hidden from the schema): every field of a tenant has a value, so an explicit null is refused.
+    """
+
+    display_name: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200)
+    legal_name: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=300)
+    status: TenantStatus | SkipJsonSchema[None] = None
+    time_zone: str | SkipJsonSchema[None] = None
+    default_currency: str | SkipJsonSchema[None] = Field(default=None, pattern=r"^[A-Z]{3}$")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Runs only on fields the body names, never on the defaults.
+        if value is None:
+            raise ValueError("may be left out but not null")
+        return value
 
     @field_validator("time_zone")
     @classmethod

@@ -23,7 +23,7 @@ from daiyun.portal.console.billing import compare_lines
 from daiyun.portal.console.overview import current_period
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import Role
-from daiyun.tenants.models import Tenant
+from daiyun.tenants.models import Tenant, TenantStatus
 from tests import factories
 from tests.conftest import World
 from tests.portal.conftest import csrf_of as page_csrf
@@ -217,6 +217,35 @@ def test_bulk_decides_only_where_the_user_reviews(world: World, client: TestClie
             )
         )
         assert f"tenant:{theirs.slug}" in list(denials)
+
+
+def test_bulk_leaves_a_suspended_merchant_alone(world: World, client: TestClient) -> None:
+    """A suspended merchant is read-only but for the agency admin, in the bulk form too."""
+    open_one, suspended = world.tenant(), world.tenant()
+    staff = world.user(Role.account_manager, open_one)
+    world.assign(staff, suspended, Role.account_manager)
+    orders = {t.slug: held_order(t, factories.shop(t.id).id, "S-1") for t in (open_one, suspended)}
+    with unit_of_work() as session:
+        stored = session.get(Tenant, suspended.id)
+        assert stored is not None
+        stored.status = TenantStatus.suspended
+    sign_in(client, staff)
+    token = csrf_of(client, "/portal/console/review")
+    answer = client.post(
+        "/portal/console/review/bulk",
+        data={
+            "csrf_token": token,
+            "action": "release",
+            "order": [f"{slug}:{oid}" for slug, oid in orders.items()],
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert "done=1" in answer.headers["location"]
+    assert "skipped=1" in answer.headers["location"]
+    assert status_of(open_one, orders[open_one.slug]) != OrderStatus.on_hold
+    assert status_of(suspended, orders[suspended.slug]) == OrderStatus.on_hold
+    assert actions_of(suspended, staff) == []
 
 
 def test_posts_without_the_csrf_token_are_refused(world: World, client: TestClient) -> None:

@@ -162,3 +162,17 @@ def test_the_portal_follows_the_status(world: World, client: TestClient) -> None
     set_status(tenant, TenantStatus.offboarded)
     assert client.get(f"{orders}/{order_id}").status_code == 404
     assert tenant.slug not in client.get("/portal/tenants").text
+
+
+def test_a_change_may_leave_a_field_out_but_not_null_it(world: World, client: TestClient) -> None:
+    tenant = world.tenant()
+    admin = world.actor(Role.agency_admin)
+    base = f"{API}/{tenant.slug}"
+    before = client.get(base, headers=admin.headers).json()
+    for field in ("display_name", "legal_name", "status", "time_zone", "default_currency"):
+        refused = client.patch(base, json={field: None}, headers=admin.headers)
+        assert refused.status_code == 422, (field, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert field in refused.text
+    after = client.get(base, headers=admin.headers).json()
+    assert after == before

@@ -24,6 +24,7 @@ from daiyun.portal.identity import TenantView, Viewer
 from daiyun.tenants import service as tenant_service
 from daiyun.tenants.auth.deps import memberships_of
 from daiyun.tenants.auth.permissions import Permission, Role, allows
+from daiyun.tenants.models import TenantStatus
 
 T = TypeVar("T")
 
@@ -48,6 +49,12 @@ def accessible(db: Session, user: Viewer) -> list[Access]:
         return [Access(t, Role.agency_admin) for t in tenants]
     roles = {m.tenant_id: m.role for m in memberships_of(db, user.id)}
     return [Access(t, roles[t.id]) for t in tenants if t.id in roles]
+
+
+def writable(access: Access) -> bool:
+    """Whether the user may change anything at this tenant now: a suspended tenant is read-only
+    for everyone but the agency admin (the API's and the tenant pages' rule, ``check_status``)."""
+    return access.tenant.status != TenantStatus.suspended or access.role == Role.agency_admin
 
 
 def with_permission(accesses: list[Access], permission: Permission) -> list[Access]:

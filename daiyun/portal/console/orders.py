@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
 from daiyun.platform.orders import service as order_service
-from daiyun.portal.console.access import Access, tenant_unit, with_permission
+from daiyun.portal.console.access import Access, tenant_unit, with_permission, writable
 from daiyun.portal.identity import TenantView, Viewer
 from daiyun.tenants.auth.permissions import Permission
 
@@ -119,9 +119,12 @@ def decide_many(
     accesses: list[Access], user: Viewer, choices: list[str], action: str, text: str
 ) -> BulkResult:
     """Release or cancel the checked orders, each in its tenant and only where the user may
-    review orders; anything else is skipped (a tenant outside theirs is audited as denied)."""
+    review orders and the tenant is not suspended; anything else is skipped (a tenant outside
+    theirs is audited as denied)."""
     result = BulkResult()
-    reviewable = {a.tenant.slug: a for a in with_permission(accesses, P.orders_review)}
+    reviewable = {
+        a.tenant.slug: a for a in with_permission(accesses, P.orders_review) if writable(a)
+    }
     mine = {a.tenant.slug for a in accesses}
     by_tenant: dict[str, list[uuid.UUID]] = {}
     for value in choices:

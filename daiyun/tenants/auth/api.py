@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
 from daiyun.core.errors import PROBLEM_JSON, Problem
-from daiyun.core.idempotency import idempotent
+from daiyun.core.idempotency import IdempotencyKey, idempotent
 from daiyun.core.pagination import Cursor, Limit, Page, paginate
 from daiyun.tenants.auth import service as auth_service
 from daiyun.tenants.auth import users as user_service
@@ -39,7 +39,6 @@ from daiyun.tenants.auth.schemas import (
 from daiyun.tenants.models import Tenant, TenantStatus
 
 router = APIRouter(tags=["auth"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 def _problem(description: str, **headers: str) -> dict[str, Any]:
