@@ -34,9 +34,7 @@ P = Permission
 Reader = Annotated[TenantAccess, Depends(tenant_access(P.billing_read))]
 Manager = Annotated[TenantAccess, Depends(tenant_access(P.billing_manage))]
 # The years Period accepts (2000-2999) and the twelve months, so the schema says the whole rule.
-PeriodQuery = Annotated[
-    str, Query(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$", examples=["2026-10"])
-]
+PeriodQuery = Annotated[str, Query(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$", examples=["2026-10"])]
 
 
 def _period(text: str) -> Period:
