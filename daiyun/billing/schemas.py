@@ -13,6 +13,7 @@ from daiyun.billing.facts import ServiceKind
 from daiyun.billing.limits import FIRST_DAY, LAST_DAY, MAX_AMOUNT_MINOR, MAX_QUANTITY
 from daiyun.billing.models import PaymentState, StatementStatus
 from daiyun.billing.terms import ContractTerms
+from daiyun.core.money import MinorUnits
 
 # A day of the periods billing bills (2000-01-01 to 2999-12-31).
 BillingDay = Annotated[
@@ -70,7 +71,7 @@ class ServiceFactCreate(BaseModel):
         decimal_places=4,
         description="Units (pallet-days, picks, ...), 0 to 10^9 with up to 4 decimals",
     )
-    amount_minor: int = Field(
+    amount_minor: MinorUnits = Field(
         default=0,
         ge=0,
         le=MAX_AMOUNT_MINOR,

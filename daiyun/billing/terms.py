@@ -8,22 +8,43 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 from daiyun.billing.limits import MAX_AMOUNT_MINOR
+from daiyun.core.money import MinorUnits
 from daiyun.platform.orders.normalized import OrderStatus
 
 Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=9, decimal_places=6)]
 # Bounded so that no sum a statement makes can leave BIGINT (daiyun.billing.limits).
 Minor = Annotated[
-    int, Field(ge=0, le=MAX_AMOUNT_MINOR, description="Minor units, 0 to 10^12 (limits.py)")
+    MinorUnits, Field(ge=0, le=MAX_AMOUNT_MINOR, description="Minor units, 0 to 10^12 (limits.py)")
 ]
 # Names a contract lists (channels, SKUs, categories, SKU prefixes).
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 MAX_NAMES = 500
+
+
+def _distinct(value: Any) -> Any:
+    # A set travels as an array of unique items (its schema says so): a repeat is a mistake to
+    # point out, not to fold away silently.
+    if isinstance(value, list) and len(value) != len(set(map(str, value))):
+        raise ValueError("lists each item once")
+    return value
+
+
+T = TypeVar("T")
+Distinct = Annotated[frozenset[T], BeforeValidator(_distinct)]
 
 
 class _Terms(BaseModel):
@@ -48,7 +69,7 @@ class Tier(_Terms):
 class CommissionBase(_Terms):
     """Which orders count, when they enter a period, and what of them counts (提成基数)."""
 
-    statuses: frozenset[OrderStatus] = frozenset(
+    statuses: Distinct[OrderStatus] = frozenset(
         {
             OrderStatus.paid,
             OrderStatus.fulfilled,
@@ -61,10 +82,10 @@ class CommissionBase(_Terms):
     )
     # The date that places an order in a period, in the contract's time zone.
     date: Literal["placed", "paid"] = "paid"
-    include_shipping: bool = False
-    include_tax: bool = False
-    excluded_channels: frozenset[Name] = Field(default=frozenset(), max_length=MAX_NAMES)
-    excluded_skus: frozenset[Name] = Field(default=frozenset(), max_length=MAX_NAMES)
+    include_shipping: StrictBool = False
+    include_tax: StrictBool = False
+    excluded_channels: Distinct[Name] = Field(default=frozenset(), max_length=MAX_NAMES)
+    excluded_skus: Distinct[Name] = Field(default=frozenset(), max_length=MAX_NAMES)
 
 
 class Commission(_Terms):
@@ -130,7 +151,7 @@ class ContractTerms(_Terms):
     cap_minor: Minor | None = None
     cap_applies_to: Literal["commission", "total"] = "commission"
     target: Target | None = None
-    clawback: bool = True  # 退款冲减
+    clawback: StrictBool = True  # 退款冲减
     ad_markup_rate: Rate = Decimal("0")
     warehousing: Warehousing = Warehousing()
     placement: Placement = Placement()

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, JsonValue
 
 from daiyun.connectors.channels import CONNECTORS
 from daiyun.connectors.models import DeliveryStatus, ShopStatus
+from daiyun.core.ids import DateTime
 
 Credentials = dict[str, str | list[str]]
 
@@ -64,8 +65,8 @@ class ShopRead(BaseModel):
 class SyncRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: datetime | None = Field(default=None, description="Backfill from here (ISO 8601)")
-    until: datetime | None = None
+    since: DateTime | None = Field(default=None, description="Backfill from here (ISO 8601)")
+    until: DateTime | None = None
 
 
 class SyncRunRead(BaseModel):

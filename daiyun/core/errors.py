@@ -115,6 +115,10 @@ def install(app: FastAPI, html: HtmlErrors | None = None) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
+        if errors and all(e["loc"][:1] == ["path"] for e in errors):
+            # An id in the path that cannot be one names nothing: the same 404 as an unknown id
+            # (access was checked before, so this says nothing about other tenants).
+            return answer(404, "not-found", "No such resource", request)
         return answer(422, "validation-error", "The request is not valid", request, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from daiyun.core.errors import Problem
 
@@ -15,6 +19,21 @@ from daiyun.core.errors import Problem
 # databases can hold (9999-12-31T23:59:59-14:00 is past year 9999 in UTC).
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _written_out(value: Any) -> Any:
+    # Pydantic would read a bare number (or a numeric string) as Unix seconds; the document
+    # promises an ISO 8601 date-time, so only one that starts with its date gets through.
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date-time such as 2026-10-01T00:00:00Z")
+
+
+# A caller's datetime (a filter or a window), written out as ISO 8601; see also instant().
+DateTime = Annotated[datetime, BeforeValidator(_written_out)]
 
 
 def utcnow() -> datetime:

@@ -55,6 +55,11 @@ _PROBLEM = {
     "additionalProperties": True,
 }
 _REF = {"$ref": "#/components/schemas/Problem"}
+# What the API reads as a UUID: 32 hex digits, bare or hyphenated 8-4-4-4-12, any case. The
+# "uuid" format means the hyphenated form only and is an annotation validators may skip, so the
+# pattern says the rule instead.
+_HEX = "[0-9a-fA-F]"
+_UUID = f"^({_HEX}{{32}}|{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}})$"
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -109,10 +114,24 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
                 if code.isdigit() and int(code) >= 400:
                     response["content"] = {PROBLEM_JSON: {"schema": _REF}}
                     response["description"] = _REASONS.get(int(code), response["description"])
+    _pin_uuids(document)
     # FastAPI's own validation shape is never answered: every 422 is a Problem.
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return document
+
+
+def _pin_uuids(node: Any) -> None:
+    """Give every string schema of format uuid the pattern the API reads it by, in its stead."""
+    if isinstance(node, dict):
+        if node.get("format") == "uuid" and node.get("type") == "string":
+            del node["format"]
+            node["pattern"] = _UUID
+        for value in node.values():
+            _pin_uuids(value)
+    elif isinstance(node, list):
+        for value in node:
+            _pin_uuids(value)
 
 
 def install(app: FastAPI) -> None:

@@ -52,3 +52,27 @@ def test_a_method_the_path_does_not_allow_names_all_it_does(
     assert answer.headers["content-type"] == "application/problem+json"
     # Two routes serve /tenants (GET lists, POST creates): the answer names both.
     assert set(answer.headers["allow"].split(", ")) == {"GET", "POST"}
+
+
+def test_an_id_that_cannot_be_one_names_nothing(world: World, client: TestClient) -> None:
+    tenant = world.tenant()
+    actor = world.actor(Role.account_manager, tenant)
+    answer = client.get(f"/api/v1/tenants/{tenant.slug}/orders/null", headers=actor.headers)
+    assert answer.status_code == 404
+    assert answer.json()["type"].endswith("/not-found")
+    # Outside the caller's tenants the answer is the same 404 as for any id.
+    other = world.tenant()
+    elsewhere = client.get(f"/api/v1/tenants/{other.slug}/orders/null", headers=actor.headers)
+    assert elsewhere.status_code == 404
+
+
+def test_a_datetime_filter_is_written_out_not_a_number(world: World, client: TestClient) -> None:
+    tenant = world.tenant()
+    actor = world.actor(Role.account_manager, tenant)
+    base = f"/api/v1/tenants/{tenant.slug}/orders"
+    for number in ("0.5", "1700000000"):
+        answer = client.get(base, params={"placed_from": number}, headers=actor.headers)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"][0]["loc"] == ["query", "placed_from"]
+    written = client.get(base, params={"placed_from": "2026-10-01T00:00:00Z"}, headers=actor.headers)
+    assert written.status_code == 200

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from daiyun.core.errors import Problem
-from daiyun.core.ids import instant
+from daiyun.core.ids import DateTime, instant
 from daiyun.core.pagination import Cursor, Limit, Page
 from daiyun.platform.orders import repository, service
 from daiyun.platform.orders.normalized import OrderStatus
@@ -32,8 +31,8 @@ def list_orders(
     status: OrderStatus | None = None,
     channel: str | None = Query(default=None, max_length=20),
     shop_id: uuid.UUID | None = None,
-    placed_from: datetime | None = Query(default=None, description="Inclusive, ISO 8601"),
-    placed_to: datetime | None = Query(default=None, description="Exclusive, ISO 8601"),
+    placed_from: DateTime | None = Query(default=None, description="Inclusive, ISO 8601"),
+    placed_to: DateTime | None = Query(default=None, description="Exclusive, ISO 8601"),
     q: str | None = Query(
         default=None, max_length=200, description="Text in the external id or the buyer"
     ),
