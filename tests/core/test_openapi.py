@@ -74,5 +74,6 @@ def test_a_datetime_filter_is_written_out_not_a_number(world: World, client: Tes
         answer = client.get(base, params={"placed_from": number}, headers=actor.headers)
         assert answer.status_code == 422, answer.text
         assert answer.json()["errors"][0]["loc"] == ["query", "placed_from"]
-    written = client.get(base, params={"placed_from": "2026-10-01T00:00:00Z"}, headers=actor.headers)
+    iso = {"placed_from": "2026-10-01T00:00:00Z"}
+    written = client.get(base, params=iso, headers=actor.headers)
     assert written.status_code == 200
