@@ -26,6 +26,7 @@ PACKAGES: tuple[str, ...] = (
     "daiyun.tenants.auth",
     "daiyun.tenants",
     "daiyun.platform.orders",
+    "daiyun.platform.rates",
     "daiyun.platform.reports",
     "daiyun.connectors",
     "daiyun.billing",

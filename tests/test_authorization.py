@@ -43,6 +43,7 @@ from daiyun.core.config import get_settings
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
+from daiyun.platform.rates.models import ExchangeRate
 from daiyun.tenants.auth import service as auth_service
 from daiyun.tenants.auth.models import AccessToken, ApiKey, User
 from daiyun.tenants.auth.permissions import STAFF_ROLES, Permission, Role, allows
@@ -199,6 +200,7 @@ SIGNED_IN = "signed-in"  # any signed-in user, about itself
 ADMIN_ONLY = "admin-only"  # agency admins; everyone else 403
 INVITE_VIEWER = "invite-viewer"  # admins, or a merchant owner inviting a viewer of its tenant
 SIGNATURE = "signature"  # a marketplace's signature on the body; a sign-in is no substitute
+RATE_KEEPERS = "rate-keepers"  # agency admins and finance staff; everyone else 403
 
 OTHER_TABLE: dict[Route, str] = {
     ("POST", f"{API}/auth/token"): PUBLIC,
@@ -212,6 +214,8 @@ OTHER_TABLE: dict[Route, str] = {
     ("GET", f"{API}/tenants"): SIGNED_IN,
     ("POST", f"{API}/tenants"): ADMIN_ONLY,
     ("GET", f"{API}/audit"): ADMIN_ONLY,
+    ("GET", f"{API}/exchange-rates"): SIGNED_IN,
+    ("PUT", f"{API}/exchange-rates"): RATE_KEEPERS,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     # Marketplaces authenticate by signature, not by sign-in (tests/connectors/test_webhooks.py).
@@ -411,6 +415,7 @@ def _platform_state(cast: Cast) -> tuple[object, ...]:
             (t.slug, t.display_name, t.status.value) for t in session.scalars(select(Tenant))
         )
         users = sorted((u.email, u.role.value, u.is_active) for u in session.scalars(select(User)))
+        rates = sorted((r.day, r.rate) for r in session.scalars(select(ExchangeRate)))
         keys = sorted((str(k.id), k.revoked_at is None) for k in session.scalars(select(ApiKey)))
         tokens = sorted(
             (str(t.id), t.revoked_at is None) for t in session.scalars(select(AccessToken))
@@ -423,7 +428,8 @@ def _platform_state(cast: Cast) -> tuple[object, ...]:
                 )
             )
         )
-    return (tenants, users, keys, tokens, audit, _tenant_state(cast.a), _tenant_state(cast.b))
+    state = (tenants, users, rates, keys, tokens, audit)
+    return (*state, _tenant_state(cast.a), _tenant_state(cast.b))
 
 
 def _kind(answer: httpx.Response) -> str:
@@ -616,6 +622,8 @@ def _expected_elsewhere(access: str, caller: Caller, success: int) -> int:
         return success
     if caller.role_in_a == R.agency_admin:
         return success
+    if access == RATE_KEEPERS:
+        return success if caller.user.role == R.finance else 403
     if access == INVITE_VIEWER:
         # The body invites a viewer of A: its owner may; outside A the tenant is "unknown".
         if caller.role_in_a is None:
@@ -654,6 +662,12 @@ def test_other_route_matrix(world: World, app: FastAPI, monkeypatch: pytest.Monk
                     "role": R.merchant_viewer.value,
                     "tenant": cast.a.slug,
                 }
+            }
+        if route == ("PUT", f"{API}/exchange-rates"):
+            # Each caller records a rate of its own day, so an allowed write is seen as new.
+            day = date(2030, 1, 1) + timedelta(days=cast.callers.index(caller))
+            return {
+                "json": {"rates": [{"day": str(day), "base": "USD", "quote": "CNY", "rate": "7.1"}]}
             }
         if route == ("POST", f"{API}/tenants"):
             slug = f"n-{uuid.uuid4().hex[:10]}"

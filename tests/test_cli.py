@@ -573,3 +573,19 @@ def test_a_forwarded_address_from_an_untrusted_peer_does_not_reset_the_throttle(
         process.terminate()
         process.wait(timeout=STOP_SECONDS)
         log.close()
+
+
+def test_rates_import_records_a_file_once_and_refuses_a_bad_one_whole(workdir: Path) -> None:
+    assert daiyun(workdir, "migrate").code == 0
+    good = workdir / "rates.csv"
+    good.write_text("day,base,quote,rate\n2026-12-01,USD,CNY,7.12\n2026-12-02,USD,CNY,7.1\n")
+    run = daiyun(workdir, "rates", "import", str(good), "--source", "bank")
+    assert run.code == 0, run
+    assert "2 new, 0 changed, 0 already recorded" in run.out
+    again = daiyun(workdir, "rates", "import", str(good), "--source", "bank")
+    assert "0 new, 0 changed, 2 already recorded" in again.out
+    bad = workdir / "bad.csv"
+    bad.write_text("day,base,quote,rate\n2026-12-03,USD,CNY,7.1\n2026-12-04,USD,CNY,seven\n")
+    assert_one_line_error(daiyun(workdir, "rates", "import", str(bad)), "bad.csv", "line 3")
+    rows = query(workdir, "select day, rate, source from exchange_rates order by day")
+    assert rows == [("2026-12-01", "7.12", "bank"), ("2026-12-02", "7.1", "bank")]

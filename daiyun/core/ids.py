@@ -7,7 +7,7 @@ import re
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
@@ -27,13 +27,15 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def _written_out(value: Any) -> Any:
     # Pydantic would read a bare number (or a numeric string) as Unix seconds; the document
     # promises an ISO 8601 date-time, so only one that starts with its date gets through.
-    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value)):
         return value
-    raise ValueError("must be an ISO 8601 date-time such as 2026-10-01T00:00:00Z")
+    raise ValueError("must be written out in ISO 8601, such as 2026-10-01 or 2026-10-01T08:00Z")
 
 
 # A caller's datetime (a filter or a window), written out as ISO 8601; see also instant().
 DateTime = Annotated[datetime, BeforeValidator(_written_out)]
+# A caller's calendar day, written out as ISO 8601 (2026-10-01).
+Day = Annotated[date, BeforeValidator(_written_out)]
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,108 @@
+"""Exchange rates: recorded from a CSV, the API or a rates service; looked up for conversion.
+
+Rates are recorded as given and never guessed: a day without a rate has none (no carrying the
+last known rate forward), and whoever converts says which days lack one. A pair stored one way
+round also converts the other way (its inverse, to 12 significant digits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from daiyun.core.audit import service as audit
+from daiyun.core.pagination import paginate
+from daiyun.platform.rates import repository, rules
+from daiyun.platform.rates.models import ExchangeRate
+from daiyun.platform.rates.rules import Quote, RateError
+from daiyun.platform.rates.schemas import RatesRecorded
+
+__all__ = ["Quote", "RateError", "list_rates", "rates", "record", "record_csv"]
+
+
+def record(session: Session, quotes: Iterable[Quote], origin: str) -> RatesRecorded:
+    """Record quotes: a new (pair, day) is added, a known one with another rate or source is
+    replaced, an identical one is left alone; so a file or a request sent twice changes nothing
+    the second time. Statements keep the rate they used, so a later correction never edits one
+    that was finalized."""
+    given = {(q.base, q.quote, q.day): q for q in quotes}
+    stored = repository.existing(session, given)
+    created = changed = 0
+    for key, quote in given.items():
+        rate = rules.text(quote.rate)
+        row = stored.get(key)
+        if row is None:
+            session.add(
+                ExchangeRate(
+                    base=quote.base,
+                    quote=quote.quote,
+                    day=quote.day,
+                    rate=rate,
+                    source=quote.source,
+                )
+            )
+            created += 1
+        elif (row.rate, row.source) != (rate, quote.source):
+            row.rate, row.source = rate, quote.source
+            changed += 1
+    session.flush()
+    result = RatesRecorded(
+        created=created, changed=changed, unchanged=len(given) - created - changed
+    )
+    if created or changed:
+        days = sorted(q.day for q in given.values())
+        audit.record(
+            session,
+            "exchange_rates.recorded",
+            f"rates:{origin}",
+            {**result.model_dump(), "from": str(days[0]), "to": str(days[-1])},
+        )
+    return result
+
+
+def record_csv(session: Session, content: str, source: str) -> RatesRecorded:
+    """A CSV of ``day,base,quote,rate``, recorded whole or not at all (RateError says why)."""
+    return record(session, rules.parse_csv(content, source), f"csv:{source}")
+
+
+def rates(session: Session, source: str, target: str, days: Iterable[date]) -> dict[date, Quote]:
+    """The rate converting ``source`` into ``target`` on each of ``days`` that has one.
+
+    A rate stored as source/target is used as it is; one stored only as target/source is
+    inverted. Same currency: 1 on every day.
+    """
+    wanted = sorted(set(days))
+    if not wanted:
+        return {}
+    if source == target:
+        return {day: Quote(source, target, day, Decimal(1), "same currency") for day in wanted}
+    direct: dict[date, Quote] = {}
+    reverse: dict[date, Quote] = {}
+    for row in repository.between(session, source, target, wanted[0], wanted[-1]):
+        quote = Quote(row.base, row.quote, row.day, Decimal(row.rate), row.source)
+        (direct if row.base == source else reverse)[row.day] = quote
+    found: dict[date, Quote] = {}
+    for day in wanted:
+        if day in direct:
+            found[day] = direct[day]
+        elif day in reverse:
+            found[day] = rules.inverted(reverse[day])
+    return found
+
+
+def list_rates(
+    session: Session,
+    base: str | None,
+    quote: str | None,
+    first: date | None,
+    last: date | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Any], str | None]:
+    return paginate(
+        session, repository.listing(base, quote, first, last), ExchangeRate.id, cursor, limit
+    )
