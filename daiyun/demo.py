@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from daiyun.connectors.models import Shop
 from daiyun.connectors.schemas import ShopCreate
 from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
+from daiyun.platform.rates import service as rates_service
+from daiyun.platform.rates.rules import Quote
 from daiyun.tenants import service as tenant_service
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import MERCHANT_ROLES, Role
@@ -43,6 +46,7 @@ class DemoTenant:
     slug: str
     display_name: str
     legal_name: str
+    currency: str = "CNY"  # its own: what its dashboards open in
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ TENANTS = (
         "north-peak",
         "北峰户外 North Peak Outdoor",
         "北京北峰户外用品有限公司 Beijing North Peak Outdoor Co., Ltd.",
+        "USD",  # sells on Amazon US only
     ),
     DemoTenant(
         "maple-home", "枫居家居 Maple Home", "上海枫居家居有限公司 Shanghai Maple Home Co., Ltd."
@@ -246,7 +251,7 @@ def _ensure_tenants(result: SeedResult) -> dict[str, Tenant]:
                     legal_name=spec.legal_name,
                     status=TenantStatus.active,
                     time_zone="Asia/Shanghai",
-                    default_currency="CNY",
+                    default_currency=spec.currency,
                 ),
             )
         result.created.append(f"tenant {spec.slug}")
@@ -291,6 +296,7 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
     admin = _ensure_user(STAFF[0], tenants, result)
     for slug, terms in CONTRACTS.items():
         _ensure_contract(tenants[slug], terms, admin, result)
+    _ensure_rates(result)
     for spec in USERS:
         user = _ensure_user(spec, tenants, result)
         if spec.role in MERCHANT_ROLES or spec.role == Role.agency_admin:
@@ -351,6 +357,27 @@ def _ensure_contract(
         )
         billing_service.create_contract(session, body, admin.id)
     result.created.append(f"contract -> {tenant.slug}")
+
+
+# The sandbox marketplaces hold 90 days of orders and keep adding new ones.
+RATE_DAYS_BACK, RATE_DAYS_AHEAD = 120, 60
+RATE_SOURCE = "demo rates (illustrative)"
+
+
+def demo_rate(day: date) -> Decimal:
+    """An illustrative USD/CNY rate for ``day``: 7.08 to 7.12, moving from day to day."""
+    return Decimal("7.10") + Decimal("0.002") * (day.toordinal() % 21 - 10)
+
+
+def _ensure_rates(result: SeedResult) -> None:
+    """USD/CNY for every day the demo's orders fall on, so conversions have their rates."""
+    today = date.today()
+    days = [today + timedelta(days=n) for n in range(-RATE_DAYS_BACK, RATE_DAYS_AHEAD + 1)]
+    quotes = [Quote("USD", "CNY", day, demo_rate(day), RATE_SOURCE) for day in days]
+    with unit_of_work() as session:
+        recorded = rates_service.record(session, quotes, "demo")
+    if recorded.created:
+        result.created.append(f"{recorded.created} USD/CNY exchange rates")
 
 
 def allow_sandbox_hosts(port: int = SANDBOX_PORT) -> None:

@@ -119,9 +119,14 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
     assert "Created the demo agency" in first.out
     after_first = counts(workdir)
 
-    # Three active merchants in Shanghai time, billed in CNY.
+    # Three active merchants in Shanghai time, each in its own currency (North Peak sells in USD).
     tenants = query(workdir, "select slug, status, time_zone, default_currency from tenants")
-    assert sorted(tenants) == sorted((t.slug, "active", "Asia/Shanghai", "CNY") for t in TENANTS)
+    assert sorted(tenants) == sorted(
+        (t.slug, "active", "Asia/Shanghai", t.currency) for t in TENANTS
+    )
+    assert {t.slug: t.currency for t in TENANTS}["north-peak"] == "USD"
+    # Rates for every day the sandbox's orders fall on, so USD sales convert.
+    assert query(workdir, "select count(*) from exchange_rates")[0][0] > 90
     # Every staff role once, one agency admin, an owner and a viewer per merchant.
     roles = [r for (r,) in query(workdir, "select role from users")]
     assert sorted(roles) == sorted(

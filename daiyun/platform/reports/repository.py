@@ -159,25 +159,6 @@ def sales_rows(
     return [SalesRow(*row) for row in session.execute(stmt)]
 
 
-def gmv_total(session: Session, first: date, last: date, currency: str) -> int:
-    """GMV of days ``first`` to ``last`` (inclusive) in one currency: one sum over the rollups."""
-    stmt = select(func.coalesce(func.sum(DailySales.gmv_minor), 0)).where(
-        DailySales.day >= first, DailySales.day <= last, DailySales.currency == currency
-    )
-    return int(session.scalar(stmt) or 0)
-
-
-def gmv_by_day(session: Session, first: date, last: date, currency: str) -> dict[date, int]:
-    """GMV per day of days ``first`` to ``last`` (inclusive) in one currency; days without
-    rollups are absent."""
-    stmt = (
-        select(DailySales.day, func.sum(DailySales.gmv_minor))
-        .where(DailySales.day >= first, DailySales.day <= last, DailySales.currency == currency)
-        .group_by(DailySales.day)
-    )
-    return {row[0]: int(row[1] or 0) for row in session.execute(stmt)}
-
-
 def currencies(session: Session, first: date, last: date, channel: str | None) -> list[str]:
     """Currencies with rollups in days ``first`` to ``last``."""
     stmt = (
@@ -254,3 +235,21 @@ def rollup_rows(session: Session) -> tuple[list[tuple[Any, ...]], list[tuple[Any
 
 def shop_ids_of(rows: Iterable[SalesRow]) -> set[uuid.UUID]:
     return {row.shop_id for row in rows}
+
+
+def gmv_by_currency_and_day(
+    session: Session, first: date, last: date, channel: str | None
+) -> dict[str, dict[date, int]]:
+    """GMV per currency and day of days ``first`` to ``last`` (inclusive), days with GMV only."""
+    stmt = (
+        select(DailySales.currency, DailySales.day, func.sum(DailySales.gmv_minor))
+        .where(DailySales.day >= first, DailySales.day <= last)
+        .group_by(DailySales.currency, DailySales.day)
+    )
+    if channel is not None:
+        stmt = stmt.where(DailySales.channel == channel)
+    found: dict[str, dict[date, int]] = {}
+    for currency, day, gmv in session.execute(stmt):
+        if gmv:
+            found.setdefault(currency, {})[day] = int(gmv)
+    return found

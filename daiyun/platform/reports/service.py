@@ -42,7 +42,8 @@ from daiyun.core.ids import new_id, utcnow
 from daiyun.core.tenancy import TenantContextMissing, current_tenant
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.normalized import NOT_PAID, OrderStatus
-from daiyun.platform.reports import repository
+from daiyun.platform.reports import currencies, repository
+from daiyun.platform.reports.currencies import ConvertedTotal
 from daiyun.tenants.models import Tenant
 
 PAID_STATUSES: frozenset[OrderStatus] = frozenset(OrderStatus) - set(NOT_PAID)
@@ -469,6 +470,8 @@ class Dashboard:
     top_products: tuple[ProductFigures, ...]
     # Currencies with orders in the period (and channel): what a currency switch offers.
     currencies: tuple[str, ...] = field(default=())
+    # The GMV of every currency in this one, when the tenant sold in more than one.
+    converted: ConvertedTotal | None = None
 
 
 def dashboard(
@@ -481,9 +484,10 @@ def dashboard(
 ) -> Dashboard:
     """The dashboard of days ``start_day`` to ``end_day`` (inclusive, tenant's time zone).
 
-    ``channel`` limits every figure to one channel; ``currency`` defaults to the tenant's default
-    currency (orders in other currencies are left out: money of two currencies is never summed).
-    Reads the rollups only.
+    ``channel`` limits every figure to one channel; ``currency`` defaults to the tenant's own
+    (:func:`currencies.home_currency`). Orders in other currencies are left out of the figures
+    (money of two currencies is never summed) and converted in ``converted`` instead, at the
+    rates recorded. Reads the rollups only.
     """
     if current_tenant(session) != tenant.id:
         raise TenantContextMissing("a dashboard is read for the tenant bound to the session")
@@ -492,7 +496,8 @@ def dashboard(
     period = DayRange(start_day, end_day)
     if period.days > MAX_DAYS:
         raise Problem(400, "bad-period", f"A dashboard covers at most {MAX_DAYS} days")
-    currency = (currency or tenant.default_currency).upper()
+    by_currency = currencies.sales(session, period.start, period.end, channel)
+    currency = (currency or currencies.home_currency(tenant.default_currency, by_currency)).upper()
     previous_period = period.previous()
     rows = repository.sales_rows(session, previous_period.start, period.end, currency, channel)
 
@@ -539,6 +544,7 @@ def dashboard(
         by_shop=tuple(by_shop),
         top_products=tuple(ProductFigures(*p) for p in products),
         currencies=tuple(repository.currencies(session, period.start, period.end, channel)),
+        converted=currencies.converted_total(session, currency, by_currency),
     )
 
 
@@ -554,24 +560,32 @@ def bound_dashboard(
     return dashboard(session, _bound_tenant(session), start_day, end_day, channel, currency)
 
 
-def bound_gmv(session: Session, start_day: date, end_day: date) -> tuple[int, str]:
-    """GMV of days ``start_day`` to ``end_day`` in the bound tenant's default currency, with that
-    currency: the one figure a list of many tenants shows (the console), read in one sum."""
-    tenant = _bound_tenant(session)
-    currency = tenant.default_currency.upper()
-    return repository.gmv_total(session, start_day, end_day, currency), currency
+@dataclass(frozen=True)
+class DailyGmv:
+    """A tenant's GMV by day in its own currency, and every currency converted into it: what
+    a list of many tenants shows of each (the console), from one read of the rollups."""
+
+    currency: str
+    daily: list[tuple[date, int]]  # every day, zeros included
+    converted: ConvertedTotal | None
+
+    @property
+    def gmv_minor(self) -> int:
+        return sum(gmv for _, gmv in self.daily)
 
 
-def bound_daily_gmv(
-    session: Session, start_day: date, end_day: date
-) -> tuple[list[tuple[date, int]], str]:
-    """GMV of each day ``start_day`` to ``end_day`` (zeros included) in the bound tenant's
-    default currency, with that currency: a small chart of a tenant in a list (the console)."""
+def bound_daily_gmv(session: Session, start_day: date, end_day: date) -> DailyGmv:
+    """:class:`DailyGmv` of days ``start_day`` to ``end_day`` of the bound tenant."""
     tenant = _bound_tenant(session)
-    currency = tenant.default_currency.upper()
-    found = repository.gmv_by_day(session, start_day, end_day, currency)
+    by_currency = currencies.sales(session, start_day, end_day, None)
+    currency = currencies.home_currency(tenant.default_currency, by_currency)
+    found = by_currency.get(currency, {})
     days = DayRange(start_day, end_day).each()
-    return [(day, found.get(day, 0)) for day in days], currency
+    return DailyGmv(
+        currency,
+        [(day, found.get(day, 0)) for day in days],
+        currencies.converted_total(session, currency, by_currency),
+    )
 
 
 def _shop_name(session: Session, shop_id: uuid.UUID) -> str:

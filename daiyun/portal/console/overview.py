@@ -22,6 +22,7 @@ from daiyun.core.ids import utcnow
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.reports import service as report_service
+from daiyun.platform.reports.currencies import ConvertedTotal
 from daiyun.portal.charts import BarChart, daily_bars
 from daiyun.portal.console.access import Access, quietly, tenant_unit
 from daiyun.portal.console.shops import is_failing
@@ -60,6 +61,8 @@ class TenantRow:
     commission_as_of: datetime | None = None
     # GMV of each day of the month so far, in ``gmv_currency``.
     gmv_daily: tuple[tuple[date, int], ...] = ()
+    # The month's GMV in every currency converted into ``gmv_currency`` (when it sold in more).
+    gmv_converted: ConvertedTotal | None = None
 
     def gmv_chart(self, fmt: Formatter, title: str) -> BarChart | None:
         """The small chart of the month's GMV by day, if the role sees GMV and there is some."""
@@ -115,9 +118,8 @@ def tenant_row(access: Access, user_id: uuid.UUID, now: datetime | None = None) 
             # Day by day, for the row's small chart; the month's GMV is their sum.
             daily = quietly(lambda: report_service.bound_daily_gmv(session, first, today))
             if daily is not None:
-                days, row.gmv_currency = daily
-                row.gmv_daily = tuple(days)
-                row.gmv_minor = sum(amount for _, amount in days)
+                row.gmv_currency, row.gmv_daily = daily.currency, tuple(daily.daily)
+                row.gmv_minor, row.gmv_converted = daily.gmv_minor, daily.converted
             row.held = order_service.count_with_status(session, OrderStatus.on_hold)
         if access.can(P.shops_read):
             row.sync_errors = sum(1 for s in shop_service.shops(session) if is_failing(s))
