@@ -170,5 +170,31 @@ class Formatter:
         name = CHANNEL_NAMES.get(code)
         return self.gettext(name) if name else code
 
+    def hold_detail(self, reason: dict[str, Any]) -> str:
+        """A hold reason's sentence in the reader's language, from the clauses the review kept
+        with it (``orders.rules.HoldReason``); the stored English sentence when it has none."""
+        detail = str(reason.get("detail", ""))
+        parts = reason.get("parts")
+        if not isinstance(parts, list) or not parts:
+            return detail
+        chinese = self.locale.startswith("zh")
+        between, comma, end = ("；", "、", "。") if chinese else ("; ", ", ", ".")
+
+        def said(text: Any, values: Any) -> str:
+            return str(catalog(self.locale).get(str(text), str(text))) % {
+                key: comma.join(self.gettext(str(word)) for word in value)
+                if isinstance(value, list)
+                else said(value["text"], value["values"])
+                if isinstance(value, dict)
+                else value
+                for key, value in dict(values or {}).items()
+            }
+
+        try:
+            text = between.join(said(part["text"], part.get("values")) for part in parts)
+        except (KeyError, TypeError, ValueError):
+            return detail  # a clause this version cannot read: say it as it was stored
+        return (text if chinese else text[:1].upper() + text[1:]) + end
+
     def date(self, value: date | None) -> str:
         return "-" if value is None else format_date(value, "medium", locale=self.locale)

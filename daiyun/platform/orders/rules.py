@@ -40,16 +40,52 @@ class HoldCode:
     quantity_outlier = "quantity_outlier"
 
 
+def N_(message: str) -> str:
+    """Marks an English phrase as a message the portal's catalogs translate (``make messages``)."""
+    return message
+
+
+# A clause of a reason's sentence: an English template and its values. A value that is a list
+# holds words the catalogs translate too ("country", "city"), joined as the language joins them;
+# a value that is a {"text", "values"} dict is a phrase of its own ("ending 8000").
+Phrase = tuple[str, dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class HoldReason:
-    """One reason an order is held, with a short sentence for the operator."""
+    """One reason an order is held, with a short sentence for the operator.
+
+    ``detail`` is the sentence in English (the API's); ``parts`` are its clauses, kept with the
+    order so the portal can say the same in the reader's language.
+    """
 
     code: str
     detail: str
+    parts: tuple[Phrase, ...] = ()
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         """The reason as stored in ``Order.hold_reasons``."""
-        return {"code": self.code, "detail": self.detail}
+        found: dict[str, Any] = {"code": self.code, "detail": self.detail}
+        if self.parts:
+            found["parts"] = [{"text": text, "values": values} for text, values in self.parts]
+        return found
+
+
+def english(text: str, values: dict[str, Any]) -> str:
+    """A phrase in English: list values joined with commas, nested phrases said first."""
+
+    def said(value: Any) -> Any:
+        if isinstance(value, list):
+            return ", ".join(value)
+        if isinstance(value, dict):
+            return english(value["text"], value["values"])
+        return value
+
+    return text % {key: said(value) for key, value in values.items()}
+
+
+def _reason(code: str, *parts: Phrase) -> HoldReason:
+    return HoldReason(code, _sentence([english(text, values) for text, values in parts]), parts)
 
 
 @dataclass(frozen=True)
@@ -110,9 +146,13 @@ def _normalise_phone(raw: str, region: str | None) -> str:
     return _digits(raw)
 
 
-def _mask_phone(raw: str) -> str:
+def _mask_phone(raw: str) -> dict[str, Any]:
+    """A phone as a reason names it: its last four digits only (a nested phrase, translated
+    with the clause that holds it)."""
     digits = _digits(raw)
-    return f"ending {digits[-4:]}" if len(digits) >= 4 else "with too few digits"
+    if len(digits) >= 4:
+        return {"text": N_("ending %(digits)s"), "values": {"digits": digits[-4:]}}
+    return {"text": N_("with too few digits"), "values": {}}
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -242,32 +282,33 @@ _PLACEHOLDER = re.compile(
 )
 
 _POSTAL_CODES: dict[str, tuple[re.Pattern[str], str]] = {
-    "CN": (re.compile(r"\d{6}"), "a 6-digit Chinese postal code"),
-    "US": (re.compile(r"\d{5}(?:-\d{4})?"), "a US ZIP code"),
+    "CN": (re.compile(r"\d{6}"), N_("a 6-digit Chinese postal code")),
+    "US": (re.compile(r"\d{5}(?:-\d{4})?"), N_("a US ZIP code")),
     "GB": (
         re.compile(r"(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|GIR ?0AA)", re.IGNORECASE),
-        "a UK postcode",
+        N_("a UK postcode"),
     ),
 }
 
 
 def _required(order: NormalizedOrder) -> HoldReason | None:
-    problems: list[str] = []
+    problems: list[Phrase] = []
     if not order.lines:
-        problems.append("the order has no lines")
+        problems.append((N_("the order has no lines"), {}))
     for line in order.lines:
         if line.quantity <= 0:
-            problems.append(f"line {line.sku!r} has quantity {line.quantity}")
+            values = {"sku": repr(line.sku), "quantity": line.quantity}
+            problems.append((N_("line %(sku)s has quantity %(quantity)s"), values))
     address = order.shipping_address
     if address is None:
-        problems.append("there is no shipping address")
+        problems.append((N_("there is no shipping address"), {}))
     elif _clean(address.name) is None:
-        problems.append("there is no recipient name")
+        problems.append((N_("there is no recipient name"), {}))
     if order.total_minor < 0:
-        problems.append("the order total is negative")
+        problems.append((N_("the order total is negative"), {}))
     if not problems:
         return None
-    return HoldReason(HoldCode.missing_information, _sentence(problems))
+    return _reason(HoldCode.missing_information, *problems)
 
 
 def _sentence(parts: list[str]) -> str:
@@ -281,37 +322,33 @@ def _address(address: Address) -> list[HoldReason]:
 
     missing: list[str] = []
     if _clean(address.country) is None:
-        missing.append("country")
+        missing.append(N_("country"))
     elif region is None:
-        missing.append("a two-letter country code")
+        missing.append(N_("a two-letter country code"))
     if region == "CN" and _clean(address.province) is None:
-        missing.append("province")
+        missing.append(N_("province"))
     if _clean(address.city) is None:
-        missing.append("city")
+        missing.append(N_("city"))
     if _clean(address.address1) is None:
-        missing.append("street")
+        missing.append(N_("street"))
     if missing:
-        reasons.append(
-            HoldReason(
-                HoldCode.address_incomplete,
-                f"Shipping address is missing {', '.join(missing)}.",
-            )
-        )
+        incomplete = (N_("shipping address is missing %(fields)s"), {"fields": missing})
+        reasons.append(_reason(HoldCode.address_incomplete, incomplete))
 
-    unclear: list[str] = []
+    unclear: list[Phrase] = []
     street = _clean(address.address1)
     if street is not None:
         if len(street) < 4:
-            unclear.append("the street is too short to deliver to")
+            unclear.append((N_("the street is too short to deliver to"), {}))
         elif _PLACEHOLDER.search(street):
-            unclear.append("the street contains placeholder text")
+            unclear.append((N_("the street contains placeholder text"), {}))
     postal = _clean(address.postal_code)
     if postal is not None and region in _POSTAL_CODES:
         pattern, label = _POSTAL_CODES[region]
         if not pattern.fullmatch(postal):
-            unclear.append(f"the postal code is not {label}")
+            unclear.append((N_("the postal code is not %(kind)s"), {"kind": [label]}))
     if unclear:
-        reasons.append(HoldReason(HoldCode.address_unclear, _sentence(unclear)))
+        reasons.append(_reason(HoldCode.address_unclear, *unclear))
     return reasons
 
 
@@ -327,22 +364,21 @@ def _phone(order: NormalizedOrder, address: Address) -> HoldReason | None:
     if raw is None:
         # Couriers in China will not take a parcel without the recipient's phone.
         if region == "CN":
-            return HoldReason(
-                HoldCode.phone_invalid, "No phone number; couriers in China require one."
+            return _reason(
+                HoldCode.phone_invalid, (N_("no phone number; couriers in China require one"), {})
             )
         return None
     number = _parse_phone(raw, region)
+    masked = {"phone": _mask_phone(raw)}
     if number is None and region is None:
-        return HoldReason(
-            HoldCode.phone_invalid,
-            f"Phone number {_mask_phone(raw)} has no country code and the destination "
-            "country is unknown.",
-        )
+        unknown = N_("phone number %(phone)s has no country code and the destination is unknown")
+        return _reason(HoldCode.phone_invalid, (unknown, masked))
     if number is None or not phonenumbers.is_valid_number(number):
-        where = f" for {region}" if region else ""
-        return HoldReason(
-            HoldCode.phone_invalid,
-            f"Phone number {_mask_phone(raw)} is not a valid number{where}.",
+        if region:
+            invalid = N_("phone number %(phone)s is not a valid number for %(region)s")
+            return _reason(HoldCode.phone_invalid, (invalid, {**masked, "region": region}))
+        return _reason(
+            HoldCode.phone_invalid, (N_("phone number %(phone)s is not a valid number"), masked)
         )
     return None
 
@@ -382,32 +418,33 @@ def _address_texts(address: Address) -> list[str]:
 
 def _blocklist(order: NormalizedOrder, settings: ReviewSettings) -> HoldReason | None:
     address = order.shipping_address
-    hits: list[str] = []
+    hits: list[Phrase] = []
 
     blocked = {_identity(entry) for entry in settings.blocked_buyers}
     # The recipient counts as well as the buyer: a blocked person ordering from a new
     # account usually still ships to themselves.
     names = [order.buyer_email, order.buyer_name, address.name if address else None]
     if any(_identity(n) in blocked for n in names if n is not None and n.strip()):
-        hits.append("the buyer is on the blocklist")
+        hits.append((N_("the buyer is on the blocklist"), {}))
 
     destination = _region(address.country) if address else None
     candidates = (order.buyer_phone, address.phone if address else None)
     phones = {p for p in (_clean(c) for c in candidates) if p is not None}
     for phone in sorted(phones):
         if any(_phones_match(phone, entry, destination) for entry in settings.blocked_phones):
-            hits.append(f"phone {_mask_phone(phone)} is on the blocklist")
+            hits.append((N_("phone %(phone)s is on the blocklist"), {"phone": _mask_phone(phone)}))
 
     if address is not None and settings.blocked_addresses:
         texts = _address_texts(address)
         entries = [_address_key(entry) for entry in settings.blocked_addresses]
         if any(entry in text for entry in entries for text in texts):
-            hits.append("the shipping address matches a blocked address")
+            hits.append((N_("the shipping address matches a blocked address"), {}))
 
     if not hits:
         return None
     # The buyer's and the recipient's phone are often one number written two ways.
-    return HoldReason(HoldCode.blocklisted, _sentence(list(dict.fromkeys(hits))))
+    unique = list({english(text, values): (text, values) for text, values in hits}.values())
+    return _reason(HoldCode.blocklisted, *unique)
 
 
 def _item_count(order: NormalizedOrder) -> int:
@@ -427,24 +464,22 @@ def _outliers(
         return []
     reasons: list[HoldReason] = []
     factor = settings.outlier_factor
-    basis = f"the median of this shop's last {norms.order_count} orders"
+    basis = {"factor": str(factor), "orders": norms.order_count}
     # A shop whose median order is free has no meaningful amount norm to exceed.
     if norms.typical_total_minor > 0 and _exceeds(
         order.total_minor, factor, norms.typical_total_minor
     ):
-        reasons.append(
-            HoldReason(
-                HoldCode.amount_outlier,
-                f"Order total is more than {factor}x {basis}.",
-            )
+        total = N_(
+            "order total is more than %(factor)sx the median of this shop's last %(orders)s orders"
         )
+        reasons.append(_reason(HoldCode.amount_outlier, (total, basis)))
     if _exceeds(_item_count(order), factor, max(1, norms.typical_item_count)):
-        reasons.append(
-            HoldReason(
-                HoldCode.quantity_outlier,
-                f"Item count {_item_count(order)} is more than {factor}x {basis}.",
-            )
+        items = N_(
+            "item count %(items)s is more than %(factor)sx the median of this shop's last "
+            "%(orders)s orders"
         )
+        values = {**basis, "items": _item_count(order)}
+        reasons.append(_reason(HoldCode.quantity_outlier, (items, values)))
     return reasons
 
 
@@ -489,14 +524,19 @@ def evaluate(
     if settings.check_blocklist and (reason := _blocklist(order, settings)) is not None:
         reasons.append(reason)
     if settings.check_duplicates and duplicates > 0:
-        others = "other order" if duplicates == 1 else "other orders"
-        reasons.append(
-            HoldReason(
-                HoldCode.duplicate_suspected,
-                f"{duplicates} {others} from the same buyer with the same items "
-                f"in the last {settings.duplicate_window_hours} hours.",
+        same = (
+            N_(
+                "%(count)s other order from the same buyer with the same items in the last "
+                "%(hours)s hours"
+            )
+            if duplicates == 1
+            else N_(
+                "%(count)s other orders from the same buyer with the same items in the last "
+                "%(hours)s hours"
             )
         )
+        values = {"count": duplicates, "hours": settings.duplicate_window_hours}
+        reasons.append(_reason(HoldCode.duplicate_suspected, (same, values)))
     if settings.check_outliers:
         reasons.extend(_outliers(order, settings, norms))
     return reasons

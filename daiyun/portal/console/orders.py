@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -32,7 +33,8 @@ class HeldOrder:
     placed_at: datetime
     total_minor: int
     currency: str
-    reasons: tuple[tuple[str, str], ...]
+    # (code, the reason as stored): the page says its detail in the reader's language.
+    reasons: tuple[tuple[str, dict[str, Any]], ...]
 
     @property
     def value(self) -> str:
@@ -59,9 +61,7 @@ def review_queue(
             continue
         with tenant_unit(access.tenant.id, user_id) as session:
             for order in order_service.held(session, QUEUE_LIMIT):
-                reasons = tuple(
-                    (str(r.get("code", "")), str(r.get("detail", ""))) for r in order.hold_reasons
-                )
+                reasons = tuple((str(r.get("code", "")), dict(r)) for r in order.hold_reasons)
                 codes.update(code for code, _ in reasons)
                 if reason and reason not in {code for code, _ in reasons}:
                     continue
