@@ -185,7 +185,8 @@ STRIPE_SANDBOX_SECRET = "whsec_daiyun_demo"
 
 def _sandbox_children(me: list[str]) -> list[Child]:
     """The marketplace and Stripe sandboxes for the demo; the other children are pointed at
-    the Stripe one through the environment they inherit (and allowed to call the marketplace
+    the Stripe one and the marketplace sandbox's rates service through the environment they
+    inherit (and allowed to call the marketplace
     sandbox: DAIYUN_MARKETPLACE_HOSTS)."""
     from daiyun.demo import SANDBOX_PORT, allow_sandbox_hosts
     from daiyun.sandboxes.stripe.server import DEMO_API_KEY
@@ -201,6 +202,7 @@ def _sandbox_children(me: list[str]) -> list[Child]:
     os.environ.setdefault("DAIYUN_STRIPE_API_KEY", DEMO_API_KEY)
     os.environ.setdefault("DAIYUN_STRIPE_API_BASE", stripe_url)
     os.environ.setdefault("DAIYUN_STRIPE_WEBHOOK_SECRET", STRIPE_SANDBOX_SECRET)
+    os.environ.setdefault("DAIYUN_RATES_URL", f"http://127.0.0.1:{SANDBOX_PORT}/_rates")
     webhook = f"{get_settings().base_url.rstrip('/')}/webhooks/stripe"
     return [
         Child(

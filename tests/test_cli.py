@@ -594,3 +594,21 @@ def test_rates_import_records_a_file_once_and_refuses_a_bad_one_whole(workdir: P
     assert_one_line_error(daiyun(workdir, "rates", "import", str(bad)), "bad.csv", "line 3")
     rows = query(workdir, "select day, rate, source from exchange_rates order by day")
     assert rows == [("2026-12-01", "7.12", "bank"), ("2026-12-02", "7.1", "bank")]
+
+
+def test_rates_fetch_records_each_day_from_the_configured_service(workdir: Path) -> None:
+    from daiyun.core.loopback import serving
+    from daiyun.sandboxes import rates as sandbox
+
+    assert daiyun(workdir, "migrate").code == 0
+    assert_one_line_error(daiyun(workdir, "rates", "fetch"), "DAIYUN_RATES_URL")
+    with serving(sandbox.create_app(), "rates-sandbox") as url:
+        env = {"DAIYUN_RATES_URL": url, "DAIYUN_RATES_PAIRS": "USD:CNY,EUR:CNY"}
+        # Monday to Sunday: five working days of rates for two pairs, none for the weekend.
+        args = ("rates", "fetch", "--from", "2025-06-02", "--to", "2025-06-08")
+        run = daiyun(workdir, *args, env=env)
+        assert run.code == 0, run
+        assert "10 new, 0 changed" in run.out
+        assert "0 new, 0 changed" in daiyun(workdir, *args, env=env).out
+    days = query(workdir, "select distinct day from exchange_rates order by day")
+    assert [d for (d,) in days] == [f"2025-06-0{n}" for n in range(2, 7)]

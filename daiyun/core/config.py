@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     # Comma-separated hosts (host or host:port) a shop's API base URL may point at besides each
     # connector's official hosts: the sandboxes in the demo and the tests.
     marketplace_hosts: str = ""
+    # A rates service answering as the ECB-based Frankfurter API does (GET {url}/{day}?from=USD
+    # &to=CNY); unset: rates come from imports and the API only. Pairs: "USD:CNY,EUR:CNY".
+    rates_url: str | None = None
+    rates_pairs: str = "USD:CNY"
     # Stripe: unset key means statements are not pushed (they wait, and go once it is set).
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -38,5 +39,45 @@ def register(app: typer.Typer) -> None:
             f"{file}: {result.created} new, {result.changed} changed, "
             f"{result.unchanged} already recorded"
         )
+
+    @rates.command("fetch")
+    def fetch_rates(
+        first: Annotated[
+            datetime | None,
+            typer.Option("--from", formats=["%Y-%m-%d"], help="First day (default today)"),
+        ] = None,
+        last: Annotated[
+            datetime | None,
+            typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (default --from)"),
+        ] = None,
+    ) -> None:
+        """Record the rates of DAIYUN_RATES_PAIRS from DAIYUN_RATES_URL for each day asked."""
+        import httpx
+
+        from daiyun.core.config import get_settings
+        from daiyun.core.db import unit_of_work
+        from daiyun.core.errors import Problem
+        from daiyun.platform.rates import service
+
+        settings = get_settings()
+        if not settings.rates_url:
+            raise Problem(422, "no-rates-service", "DAIYUN_RATES_URL is not set")
+        start = (first or datetime.now()).date()
+        end = last.date() if last else start
+        if end < start or (end - start).days > 366:
+            raise Problem(422, "bad-days", "--to comes after --from, at most a year later")
+        created = changed = 0
+        with httpx.Client(timeout=20) as client:
+            for n in range((end - start).days + 1):
+                try:
+                    with unit_of_work() as session:
+                        day = start + timedelta(days=n)
+                        result = service.fetch(
+                            session, client, settings.rates_url, settings.rates_pairs, day
+                        )
+                except (service.RateError, httpx.HTTPError) as exc:
+                    raise Problem(502, "rates-service-failed", str(exc)) from exc
+                created, changed = created + result.created, changed + result.changed
+        typer.echo(f"{created} new, {changed} changed rates from {start} to {end}")
 
     app.add_typer(rates, name="rates")

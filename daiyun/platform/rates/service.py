@@ -7,11 +7,13 @@ round also converts the other way (its inverse, to 12 significant digits).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import httpx
 from sqlalchemy.orm import Session
 
 from daiyun.core.audit import service as audit
@@ -21,7 +23,7 @@ from daiyun.platform.rates.models import ExchangeRate
 from daiyun.platform.rates.rules import Quote, RateError
 from daiyun.platform.rates.schemas import RatesRecorded
 
-__all__ = ["Quote", "RateError", "list_rates", "rates", "record", "record_csv"]
+__all__ = ["Quote", "RateError", "fetch", "list_rates", "rates", "record", "record_csv"]
 
 
 def record(session: Session, quotes: Iterable[Quote], origin: str) -> RatesRecorded:
@@ -106,3 +108,49 @@ def list_rates(
     return paginate(
         session, repository.listing(base, quote, first, last), ExchangeRate.id, cursor, limit
     )
+
+
+# --- a rates service ---------------------------------------------------------------------------
+
+
+def pairs(setting: str) -> dict[str, list[str]]:
+    """``"USD:CNY,EUR:CNY"`` as {base: [quotes]}; RateError names a malformed pair."""
+    found: dict[str, list[str]] = {}
+    for item in (part.strip() for part in setting.split(",")):
+        if not item:
+            continue
+        base, _, quote = item.partition(":")
+        found.setdefault(rules.currency(base), []).append(rules.currency(quote))
+    return found
+
+
+def fetch(
+    session: Session, client: httpx.Client, url: str, setting: str, day: date
+) -> RatesRecorded:
+    """Record the rates a Frankfurter-style service gives for ``day``, one request per base.
+
+    The service answers the latest working day on or before the one asked (central banks
+    publish no weekend rates): its rates are recorded under the day it names, never copied to
+    the day asked, so a weekend keeps no rate rather than a guessed one.
+    """
+    quotes: list[Quote] = []
+    host = httpx.URL(url).host
+    for base, targets in pairs(setting).items():
+        answer = client.get(
+            f"{url.rstrip('/')}/{day.isoformat()}", params={"from": base, "to": ",".join(targets)}
+        )
+        if answer.status_code != 200:
+            raise RateError(f"{host} answered {answer.status_code} for {base} on {day}")
+        try:
+            # Rates travel as JSON numbers: read them as Decimal, never through a float.
+            body = json.loads(answer.text, parse_float=Decimal)
+            published = date.fromisoformat(body["date"])
+            given = body["rates"]
+            quotes += [
+                Quote(base, rules.currency(code), published, rules.rate(given[code]), host)
+                for code in targets
+                if code in given
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RateError(f"{host} gave an answer that is not a rates document") from exc
+    return record(session, quotes, f"feed:{host}")

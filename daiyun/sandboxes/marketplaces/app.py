@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from daiyun.sandboxes import rates
 from daiyun.sandboxes.marketplaces import (
     amazon,
     douyin,
@@ -299,4 +300,6 @@ def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     app.include_router(pinduoduo.router)
     app.include_router(jd.router)
     app.include_router(douyin.router)
+    # The rates service the demo's beat fetches from (DAIYUN_RATES_URL, set by serve --sandbox).
+    app.mount("/_rates", rates.create_app())
     return app
