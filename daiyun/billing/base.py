@@ -41,7 +41,16 @@ def gather(
     """The orders of a period not billed yet (or, with ``billed``, billed already)."""
     start, end = period.bounds(terms.time_zone)
     selection = repository.selection(session, terms, start, end, billed=billed)
-    sums = repository.channel_sums(session, selection)
+    grouped, count, _ = group(selection, repository.channel_sums(session, selection))
+    return PeriodBase(selection, grouped, individual(session, selection), count)
+
+
+def group(
+    selection: repository.Selection, sums: list[repository.ChannelSums]
+) -> tuple[GroupedOrders, int, int]:
+    """The grouped orders' sums by rate bucket, how many orders were summed (what finalize
+    records) and how many of them are not in an excluded channel."""
+    terms = selection.terms
     buckets: dict[str, tuple[int, int]] = {}
 
     def add(kind: str, base: int, orders: int) -> None:
@@ -50,12 +59,14 @@ def gather(
 
     net = 0
     count = 0
+    kept = 0
     rated = selection.rated_categories
     for row in sums:
         count += row.orders
         if row.channel in terms.base.excluded_channels:
             continue
         net += row.base
+        kept += row.orders
         if row.channel in terms.commission.channel_rates:
             add(f"commission:channel:{row.channel}", row.base, row.positive)
             add("commission", 0, row.orders - row.positive)
@@ -65,16 +76,19 @@ def gather(
             add("commission", row.rest, row.rest_orders)
         else:
             add("commission", row.base, row.orders)
-    grouped = GroupedOrders({k: v for k, v in buckets.items() if v != (0, 0)}, net)
+    return GroupedOrders({k: v for k, v in buckets.items() if v != (0, 0)}, net), count, kept
+
+
+def individual(session: Session, selection: repository.Selection) -> list[OrderFact]:
+    """The selection's orders the engine takes one by one, page by page."""
     orders: list[OrderFact] = []
     after: uuid.UUID | None = None
     while True:
         page = repository.individual_orders(session, selection, after=after, limit=PAGE)
-        orders += [_fact(order) for order in page]
+        orders += [fact(order) for order in page]
         if len(page) < PAGE:
-            break
+            return orders
         after = page[-1].id
-    return PeriodBase(selection, grouped, orders, count)
 
 
 def late_orders(session: Session, terms: ContractTerms, period: Period) -> list[OrderFact]:
@@ -87,13 +101,13 @@ def late_orders(session: Session, terms: ContractTerms, period: Period) -> list[
     while True:
         ids = repository.grouped_order_ids(session, selection, after=after, limit=PAGE)
         found = order_service.orders_with_lines(session, ids, terms.base.date)
-        orders += [_fact(order) for order in found]
+        orders += [fact(order) for order in found]
         if len(ids) < PAGE:
             return orders
         after = ids[-1]
 
 
-def _fact(order: order_service.OrderWithLines) -> OrderFact:
+def fact(order: order_service.OrderWithLines) -> OrderFact:
     return OrderFact(
         order_id=str(order.id),
         channel=order.channel,
@@ -183,10 +197,10 @@ def _orders_on(
         return []  # past every order key
     refunds: dict[str, list[RefundFact]] = {}
     for refund, channel in order_service.refunds_for_billing(session, start, end):
-        fact = RefundFact(
+        made = RefundFact(
             str(refund.id), str(refund.order_id), channel, refund.refunded_at, refund.amount_minor
         )
-        refunds.setdefault(fact.order_id, []).append(fact)
+        refunds.setdefault(made.order_id, []).append(made)
     found: list[str] = []
     while len(found) < limit:
         if statement.status == StatementStatus.draft:
@@ -197,7 +211,7 @@ def _orders_on(
             )
         if not ids:
             break
-        orders = [_fact(o) for o in order_service.orders_with_lines(session, ids, terms.base.date)]
+        orders = [fact(o) for o in order_service.orders_with_lines(session, ids, terms.base.date)]
         kept = [o for o in orders if o.channel not in terms.base.excluded_channels]
         found += [
             share.order.key

@@ -151,6 +151,21 @@ class GroupedOrders:
         return GroupedOrders(buckets, self.net_minor + other.net_minor)
 
 
+@dataclass(frozen=True)
+class ConvertedSales:
+    """One foreign currency's sales of a period, converted into the contract's currency.
+
+    Per bucket (as in :class:`GroupedOrders`) the converted base in the contract's minor units
+    and the number of orders; the bases add up to ``net_minor``, the currency's whole converted
+    base, rounded once (:mod:`daiyun.billing.engine.fx`). The commission lines add these bases
+    and take one share each of their split, per currency (``Statement.foreign_commissions``).
+    """
+
+    currency: str
+    buckets: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    net_minor: int = 0
+
+
 def selector(kind: str) -> str:
     """The source that stands for the grouped orders of a commission line (drill-down)."""
     return f"{ORDERS_SELECTOR}{kind}"

@@ -21,7 +21,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
     union_all,
@@ -198,6 +197,10 @@ class Selection:
     newest_billed: uuid.UUID | None
     # Only the recorded late-order candidates (a closed period's late orders), not a scan.
     late: bool = False
+    # Orders in another currency than the contract's (converted sales, daiyun.billing.conversion)
+    # and, within the period (refunds are still the period's), only those dated in [from, to).
+    currency: str | None = None
+    within: tuple[datetime, datetime] | None = None
 
     @property
     def rated_categories(self) -> list[str]:
@@ -215,7 +218,7 @@ class Selection:
             end=self.end,
             by=terms.base.date,
             statuses=tuple(sorted(terms.base.statuses)),
-            currency=terms.currency,
+            currency=self.currency or terms.currency,
             excluded_skus=tuple(sorted(terms.base.excluded_skus)),
             categories=tuple(terms.commission.categories.items()) if rated else (),
             summed_categories=tuple(rated),
@@ -322,6 +325,8 @@ def _per_order(session: Session, selection: Selection) -> Any:
     if selection.late:
         candidates = select(LateOrder.order_id).where(LateOrder.tenant_id == _tenant(session))
         billed.append(orders.c.id.in_(candidates))
+    if selection.within is not None:
+        billed += [orders.c.at >= selection.within[0], orders.c.at < selection.within[1]]
     return select(*columns).where(*billed).subquery("per_order")
 
 
@@ -455,6 +460,7 @@ def bill_grouped_orders(
     statement_id: uuid.UUID,
     period: str,
     shares: dict[str, tuple[int, int]],
+    detail: str = "{}",
 ) -> int:
     """Record the selection's grouped orders as billed by a statement, in one INSERT ... SELECT.
 
@@ -462,7 +468,7 @@ def bill_grouped_orders(
     Each line's share is split over its orders in proportion to their part, by largest remainder
     (ties to the smaller order id), as the engine splits it; an order's commission is the sum of
     its parts' (a category order may have several). Orders of excluded channels are recorded with
-    nothing billed. Returns the number of orders recorded.
+    nothing billed. ``detail``: the JSON text each row keeps. Returns the number recorded.
     """
     tenant = _tenant(session)
     terms = selection.terms
@@ -534,7 +540,8 @@ def bill_grouped_orders(
     )
     postgres = _dialect(session) == "postgresql"
     new_key = func.gen_random_uuid() if postgres else func.lower(func.hex(func.randomblob(16)))
-    detail = cast(literal_column("'{}'"), JSON) if postgres else literal_column("'{}'")
+    detail_text: Any = literal(detail, String())
+    detail_column = cast(detail_text, JSON) if postgres else detail_text
     source = select(
         literal(tenant, Uuid()),
         new_key,
@@ -545,7 +552,7 @@ def bill_grouped_orders(
         case((grouped.c.channel.in_(excluded), 0), else_=grouped.c.base),
         func.coalesce(per_order.c.commission, 0),
         literal(0),
-        detail,
+        detail_column,
     ).select_from(grouped.outerjoin(per_order, per_order.c.id == grouped.c.id))
     table = BilledFact.__table__
     assert isinstance(table, Table)
@@ -567,7 +574,8 @@ def bill_grouped_orders(
     recorded = int(session.connection().execute(stmt).rowcount)
     if recorded >= 0:
         return recorded
-    # A driver that does not report the count: count what the statement recorded.
+    # A driver that does not report the count: count what the statement recorded with this
+    # detail (the contract currency's orders are recorded before another currency's).
     return int(
         session.scalar(
             select(func.count())
@@ -576,6 +584,7 @@ def bill_grouped_orders(
                 BilledFact.tenant_id == tenant,
                 BilledFact.statement_id == statement_id,
                 BilledFact.fact_key.like("order:%"),
+                cast(BilledFact.detail, String) == detail,
             )
         )
         or 0

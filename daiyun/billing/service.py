@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from daiyun.billing import engine, late, repository
+from daiyun.billing import conversion, engine, late, repository
 from daiyun.billing.base import PeriodBase, bill, gather, late_orders
 from daiyun.billing.base import line_sources as drill_down
 from daiyun.billing.facts import (
@@ -279,7 +279,11 @@ def _split(session: Session, facts: OtherFacts) -> tuple[OtherFacts, OtherFacts]
 
 
 def _billed_map(session: Session, refunds: list[RefundFact]) -> dict[str, BilledOrder]:
+    """What was billed on the refunded orders: the limit of their clawbacks. An order in another
+    currency (converted, marked so) is left out: its refund, in its own currency, bills nothing
+    rather than be taken back at a rate it was not billed at."""
     rows = repository.billed_orders(session, {f"order:{r.order_id}" for r in refunds})
+    rows = [row for row in rows if not (row.detail or {}).get("currency")]
     return {
         row.fact_key.removeprefix("order:"): BilledOrder(
             row.fact_key.removeprefix("order:"),
@@ -311,6 +315,9 @@ class Computed:
     group_commissions: dict[str, int]
     # order id -> commission clawed back on it
     clawbacks: dict[str, int]
+    # the period's sales in other currencies, and each one's share of the commission lines
+    foreign: conversion.ForeignBase
+    foreign_commissions: dict[str, dict[str, int]]
 
 
 def compute(session: Session, period: Period) -> Computed:
@@ -319,6 +326,7 @@ def compute(session: Session, period: Period) -> Computed:
     force = in_force(get_contract(session), period)
     base = gather(session, force.terms, period)
     others, _ = _split(session, _other_facts(session, force.terms, period))
+    foreign = conversion.gather(session, force.terms, period, base.selection, others.refunds)
     adjusted: Counted = {}
     adjustments = _adjustments(session, period, adjusted)
     result = engine.compute(
@@ -333,9 +341,14 @@ def compute(session: Session, period: Period) -> Computed:
         credit_brought_forward_minor=repository.previous_credit(session, str(period)),
         adjustments=adjustments,
         grouped=base.grouped,
+        foreign=foreign.engine,
     )
     check_statement(period, result.lines, result.total_minor, result.credit_carried_forward_minor)
-    counted = {**_counted(base.orders, others, result.order_commissions), **adjusted}
+    counted = {
+        **_counted(base.orders, others, result.order_commissions),
+        **foreign.counted(),
+        **adjusted,
+    }
     return Computed(
         period,
         force.version,
@@ -347,6 +360,8 @@ def compute(session: Session, period: Period) -> Computed:
         base,
         dict(result.group_commissions),
         dict(result.clawbacks),
+        foreign,
+        {currency: dict(shares) for currency, shares in result.foreign_commissions.items()},
     )
 
 
@@ -382,6 +397,11 @@ def _adjustments(session: Session, period: Period, counted: Counted) -> list[Lin
         if not (orders or arrived.refunds or arrived.services):
             continue
         before = gather(session, force.terms, original, billed=True)
+        # The closed period's converted sales, at the rates recorded now (those it was billed
+        # at, unless one was corrected since): part of the cumulative base tiers are placed on.
+        foreign = conversion.gather(
+            session, force.terms, original, before.selection, billed.refunds
+        )
         delta = engine.adjustment(
             force.terms,
             original,
@@ -395,6 +415,7 @@ def _adjustments(session: Session, period: Period, counted: Counted) -> list[Lin
             active_from=force.active_from,
             active_until=force.active_until,
             grouped=before.grouped,
+            foreign=foreign.engine,
         )
         lines.extend(delta)
         for key in [order.key for order in orders] + arrived.keys:
@@ -493,6 +514,7 @@ def finalize(session: Session, statement_id: uuid.UUID) -> Statement:
     if statement.status != StatementStatus.draft:
         raise Problem(409, "not-a-draft", f"The statement is {statement.status.value}")
     statement, computed = _draft(session, Period.parse(statement.period))
+    conversion.refuse_missing(computed.foreign)
     try:
         with session.begin_nested():
             bill(
@@ -501,6 +523,13 @@ def finalize(session: Session, statement_id: uuid.UUID) -> Statement:
                 statement.id,
                 statement.period,
                 computed.group_commissions,
+            )
+            conversion.bill(
+                session,
+                computed.foreign,
+                statement.id,
+                statement.period,
+                computed.foreign_commissions,
             )
             for key, (base, commission, detail) in computed.counted.items():
                 session.add(

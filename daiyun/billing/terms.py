@@ -141,6 +141,21 @@ class Placement(_Terms):
     salary_rate: Rate = Decimal("0")
 
 
+class ForeignSales(StrEnum):
+    """How sales in another currency than the contract's enter the commission base.
+
+    ``exclude``: they are left out (a statement line says so, per currency). ``daily``: each
+    order converts at the rate of its base date (paid or placed, as a local day in the contract's
+    time zone). ``monthly``: the fixed monthly rate, the rate recorded for the period's first day
+    (the 1st), converts every order of the period. A rate is never guessed: a day without one
+    keeps its sales out of the draft and the statement cannot be finalized until it is recorded.
+    """
+
+    exclude = "exclude"
+    daily = "daily"
+    monthly = "monthly"
+
+
 class ContractTerms(_Terms):
     currency: str = Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code")
     time_zone: str = Field(default="Asia/Shanghai", min_length=1, max_length=64)
@@ -156,6 +171,8 @@ class ContractTerms(_Terms):
     warehousing: Warehousing = Warehousing()
     placement: Placement = Placement()
     vat_rate: Rate = Decimal("0")
+    # Versions stored before the field existed keep meaning ``exclude``.
+    foreign_sales: ForeignSales = ForeignSales.exclude
 
     @field_validator("currency")
     @classmethod

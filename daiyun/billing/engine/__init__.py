@@ -24,6 +24,11 @@ before them, as printed; VAT from their unrounded amounts):
    brought forward is applied as a negative line down to a zero total at most, and a negative
    net becomes a zero statement with a positive "credit carried forward" line.
 
+Sales in another currency than the contract's (``ContractTerms.foreign_sales``) are converted
+into it by :mod:`daiyun.billing.engine.fx` (each currency's base rounded once, half-up) and join
+the commission base in step 1 (:class:`Foreign`); lines of amount 0 after the commission say how
+each currency was converted, which days lack a rate, or that the contract converts none.
+
 Every monthly amount of the contract (base fee, minimum, cap, target, missed-target refund,
 warehousing minimum) is prorated by the days the contract is in force in the month. Every line
 is rounded once, half-up (``ROUND_HALF_UP``, halves away from zero) to a whole minor unit; the
@@ -43,11 +48,22 @@ from __future__ import annotations
 
 from daiyun.billing.engine.rules import ROUNDING
 from daiyun.billing.engine.statement import (
+    NO_FOREIGN,
     NOTHING_BILLED,
+    Foreign,
     PeriodFacts,
     Statement,
     adjustment,
     compute,
 )
 
-__all__ = ["NOTHING_BILLED", "ROUNDING", "PeriodFacts", "Statement", "adjustment", "compute"]
+__all__ = [
+    "NOTHING_BILLED",
+    "NO_FOREIGN",
+    "ROUNDING",
+    "Foreign",
+    "PeriodFacts",
+    "Statement",
+    "adjustment",
+    "compute",
+]

@@ -11,12 +11,13 @@ tiered base. Each rate bucket is one line, so an order split over buckets is lis
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from daiyun.billing.engine.rules import ZERO, floor_minor, make_line, money, percent, round_minor
 from daiyun.billing.facts import (
     BilledOrder,
+    ConvertedSales,
     GroupedOrders,
     Line,
     OrderFact,
@@ -176,6 +177,8 @@ class CommissionResult:
     order_commissions: dict[str, tuple[int, int]]
     # kind -> the part of the line's commission that falls on the grouped orders
     group_commissions: dict[str, int]
+    # currency -> kind -> the part that falls on that currency's converted sales
+    foreign_commissions: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 # The key of the grouped orders' weight when a line is split: it sorts before every order id,
@@ -183,13 +186,23 @@ class CommissionResult:
 GROUP = ""
 
 
+def _foreign_key(currency: str) -> str:
+    # Never an order id (those are UUIDs), and the same on every run.
+    return f"fx:{currency}"
+
+
 def commission_lines(
-    terms: ContractTerms, shares: Sequence[OrderShare], grouped: GroupedOrders | None = None
+    terms: ContractTerms,
+    shares: Sequence[OrderShare],
+    grouped: GroupedOrders | None = None,
+    converted: Sequence[ConvertedSales] = (),
 ) -> CommissionResult:
     """One line per rate bucket; the commission of each line is then split over its orders.
 
     With ``grouped`` orders, each bucket's base adds their sum, the line lists them by its
     selector, and the split gives the group one share (the database splits it further).
+    ``converted`` sales in other currencies join the buckets the same way, one share per
+    currency: they are in the base the tiers, the minimum, the cap and VAT see.
     """
     currency = terms.currency
     buckets: dict[str, list[OrderShare]] = {}
@@ -200,10 +213,17 @@ def commission_lines(
     lines = []
     per_order = {share.order.order_id: 0 for share in shares}
     per_group: dict[str, int] = {}
-    for kind in sorted(set(buckets) | set(group_buckets)):
+    per_currency: dict[str, dict[str, int]] = {sales.currency: {} for sales in converted}
+    kinds = set(buckets) | set(group_buckets)
+    for sales in converted:
+        kinds |= set(sales.buckets)
+    for kind in sorted(kinds):
         members = buckets.get(kind, [])
         group_base, group_orders = group_buckets.get(kind, (0, 0))
-        base = sum((share.parts.get(kind, ZERO) for share in members), Decimal(group_base))
+        foreign = [(sales.currency, *sales.buckets.get(kind, (0, 0))) for sales in converted]
+        group_base_all = group_base + sum(part for _, part, _ in foreign)
+        group_orders += sum(count for _, _, count in foreign)
+        base = sum((share.parts.get(kind, ZERO) for share in members), Decimal(group_base_all))
         if kind == DEFAULT:
             exact, text, rate = tiered(terms.commission, base, currency)
         else:
@@ -216,7 +236,8 @@ def commission_lines(
             exact = base * rate
             text = f"{LABEL}, {scope} {name} at {percent(rate)} on {money(base, currency)}"
         # Grouped orders have no keys here: the line names them (and these) by its selector.
-        sources = [selector(kind)] if grouped is not None else [s.order.key for s in members]
+        by_selector = grouped is not None or any(part or count for _, part, count in foreign)
+        sources = [selector(kind)] if by_selector else [s.order.key for s in members]
         sources += [refund.key for share in members for refund in share.refunds]
         line = make_line(
             kind,
@@ -231,16 +252,22 @@ def commission_lines(
         weights = [(share.order.order_id, share.parts.get(kind, ZERO)) for share in members]
         if grouped is not None:
             weights.insert(0, (GROUP, Decimal(group_base)))
+        weights += [(_foreign_key(currency), Decimal(part)) for currency, part, _ in foreign]
         split = allocate(line.amount_minor, weights)
         if grouped is not None:
             per_group[kind] = split.pop(GROUP)
+        for currency, _, _ in foreign:
+            per_currency[currency][kind] = split.pop(_foreign_key(currency))
         for order_id, amount in split.items():
             per_order[order_id] += amount
     return CommissionResult(
         tuple(lines),
-        sum(share.net for share in shares) + (grouped.net_minor if grouped is not None else 0),
+        sum(share.net for share in shares)
+        + (grouped.net_minor if grouped is not None else 0)
+        + sum(sales.net_minor for sales in converted),
         {share.order.order_id: (share.net, per_order[share.order.order_id]) for share in shares},
         per_group,
+        per_currency,
     )
 
 

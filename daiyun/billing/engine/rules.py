@@ -39,6 +39,10 @@ ZERO = Decimal(0)
 LINE_ORDER = (
     "base_fee",
     "commission",
+    # Sales in another currency: converted into the base, missing a rate, or left out (amount 0).
+    "fx-converted",
+    "fx-missing",
+    "fx-excluded",
     "clawback",
     "minimum",
     "cap",

@@ -23,6 +23,7 @@ from daiyun.billing.engine.fees import (
 from daiyun.billing.engine.rules import CONTEXT, ZERO, Proration, line_rank, money
 from daiyun.billing.facts import (
     BilledOrder,
+    ConvertedSales,
     GroupedOrders,
     Line,
     OrderFact,
@@ -76,6 +77,8 @@ class Statement:
     clawbacks: dict[str, int]
     # line kind -> the part of its commission on the grouped orders (split by the database).
     group_commissions: Mapping[str, int] = field(default_factory=dict)
+    # currency -> line kind -> the part of its commission on that currency's converted sales.
+    foreign_commissions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def billed_orders(self) -> tuple[BilledOrder, ...]:
         """The BilledOrder rows this statement adds once finalized, by order id."""
@@ -167,6 +170,19 @@ class _Priced:
     order_commissions: dict[str, tuple[int, int]]
     clawbacks: dict[str, int]
     group_commissions: dict[str, int]
+    foreign_commissions: dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """Sales in other currencies: converted into the base, and the lines that say how (or why
+    not: a missing rate, a contract that converts none), amount 0, after the commission."""
+
+    converted: tuple[ConvertedSales, ...] = ()
+    notes: tuple[Line, ...] = ()
+
+
+NO_FOREIGN = Foreign()
 
 
 def _price(
@@ -177,11 +193,19 @@ def _price(
     active_from: date | None,
     active_until: date | None,
     grouped: GroupedOrders | None = None,
+    foreign: Foreign = NO_FOREIGN,
 ) -> _Priced:
     """Every line of the period before credit, in the statement's fixed order."""
     _check(terms, period, facts, billed)
     if grouped is not None:
         _check_grouped(terms, grouped)
+    for sales in foreign.converted:
+        if sales.currency == terms.currency:
+            raise ValueError(f"{sales.currency} sales are in the contract's own currency")
+        _check_grouped(terms, GroupedOrders(sales.buckets, sales.net_minor))
+    for note in foreign.notes:
+        if note.amount_minor or not note.kind.startswith("fx-"):
+            raise ValueError(f"{note.kind!r} is not a foreign-sales note")
     proration = Proration.of(period, active_from, active_until)
     # Inputs are put in one canonical order first: shuffled input gives identical lines.
     all_orders = sorted(facts.orders, key=lambda o: o.order_id)
@@ -196,7 +220,9 @@ def _price(
         elif refund.order_id in billed and refund.order_id not in dropped and terms.clawback:
             earlier.append(refund)
         # Otherwise the order never was in a base (excluded, or not billed): nothing to take back.
-    commission = commission_lines(terms, share_orders(terms, orders, same_period), grouped)
+    commission = commission_lines(
+        terms, share_orders(terms, orders, same_period), grouped, foreign.converted
+    )
     clawbacks, taken = clawback_lines(terms, earlier, billed)
 
     lines: list[Line] = []
@@ -204,6 +230,7 @@ def _price(
     if base_fee:
         lines.append(base_fee)
     lines += commission.lines
+    lines += foreign.notes
     lines += clawbacks
     committed = sum(line.amount_minor for line in (*commission.lines, *clawbacks))
     minimum = minimum_line(terms, proration, committed)
@@ -229,7 +256,13 @@ def _price(
     vat = vat_line(terms, lines)
     if vat:
         lines.append(vat)
-    return _Priced(tuple(lines), commission.order_commissions, taken, commission.group_commissions)
+    return _Priced(
+        tuple(lines),
+        commission.order_commissions,
+        taken,
+        commission.group_commissions,
+        commission.foreign_commissions,
+    )
 
 
 def compute(
@@ -245,6 +278,7 @@ def compute(
     credit_brought_forward_minor: int = 0,
     adjustments: Sequence[Line] = (),
     grouped: GroupedOrders | None = None,
+    foreign: Foreign = NO_FOREIGN,
 ) -> Statement:
     """The statement of ``period`` under ``terms``: pure, deterministic, exact.
 
@@ -254,7 +288,8 @@ def compute(
     prorate a partial month; ``credit_brought_forward_minor`` is credit from earlier negative
     statements; ``adjustments`` are lines from :func:`adjustment` for closed periods, which carry
     their own VAT delta and are added after VAT, before credit; ``grouped`` are orders of the
-    period summed by the database (:class:`GroupedOrders`, never also in ``orders``). Raises
+    period summed by the database (:class:`GroupedOrders`, never also in ``orders``);
+    ``foreign`` the period's sales in other currencies, converted (:class:`Foreign`). Raises
     ``ValueError`` (or ``TypeError``) for facts outside the period, a fact given twice, an order
     of the period that was billed before, negative or non-integer amounts.
     """
@@ -272,6 +307,7 @@ def compute(
             active_from,
             active_until,
             grouped,
+            foreign,
         )
     lines = [*priced.lines, *adjustments]
     net = sum(line.amount_minor for line in lines)
@@ -312,6 +348,7 @@ def compute(
         order_commissions=priced.order_commissions,
         clawbacks=priced.clawbacks,
         group_commissions=priced.group_commissions,
+        foreign_commissions=priced.foreign_commissions,
     )
 
 
@@ -329,6 +366,7 @@ def adjustment(
     active_from: date | None = None,
     active_until: date | None = None,
     grouped: GroupedOrders | None = None,
+    foreign: Foreign = NO_FOREIGN,
 ) -> tuple[Line, ...]:
     """Delta lines for facts of a closed period that arrived after it was finalized.
 
@@ -341,16 +379,18 @@ def adjustment(
     computed from other lines, such as the minimum or VAT). Credit lines are not part of the
     delta: credit is settled where the adjustment is posted. The lines go to the next open
     period's :func:`compute` as ``adjustments``. ``grouped`` are billed orders of the closed
-    period summed by the database, counted both without and with the late facts.
+    period summed by the database, counted both without and with the late facts, as are its
+    ``foreign`` converted sales (only their conversion, not their notes, matters to a delta).
     """
     counted = PeriodFacts(tuple(orders), tuple(refunds), tuple(services))
     late = PeriodFacts(tuple(late_orders), tuple(late_refunds), tuple(late_services))
     with localcontext(CONTEXT):
+        base = Foreign(foreign.converted)
         before = _price(
-            terms, original, counted, billed_before, active_from, active_until, grouped
+            terms, original, counted, billed_before, active_from, active_until, grouped, base
         ).lines
         after = _price(
-            terms, original, counted + late, billed_before, active_from, active_until, grouped
+            terms, original, counted + late, billed_before, active_from, active_until, grouped, base
         ).lines
         late_keys = late.keys
         currency = terms.currency
