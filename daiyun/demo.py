@@ -311,6 +311,8 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
 CONTRACTS: dict[str, dict[str, Any]] = {
     "lotus-tea": {
         "currency": "USD",
+        # Sells in CNY on Tmall and its own site too: those sales convert at each day's rate.
+        "foreign_sales": "daily",
         "base_fee_minor": 150_000,
         "commission": {"mode": "flat", "rate": "0.06"},
         "vat_rate": "0.06",
