@@ -10,7 +10,7 @@ period's orders in memory: a statement line names its grouped orders by a select
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
@@ -156,7 +156,10 @@ def line_sources(
     Keys a line lists are paged as they are; a selector (``orders:<kind>``) stands for the
     statement's orders whose base falls on that line: for a finalized statement the orders it
     recorded as billed for its own period, for a draft the period's orders not billed yet. Each
-    candidate's split is recomputed by the engine's rules, page by page.
+    candidate's split is recomputed by the engine's rules, page by page. A draft's converted
+    sales in other currencies (named by the rates on its ``fx-converted`` lines) are listed
+    with the contract currency's orders, as a finalized statement lists them among the orders
+    it billed (a draft missing a day's rate lists that day's orders too).
     """
     line = next((line for line in statement.lines if line.position == position), None)
     if line is None:
@@ -187,6 +190,9 @@ def _orders_on(
     period = Period.parse(statement.period)
     start, end = period.bounds(terms.time_zone)
     selection = repository.selection(session, terms, start, end)
+    selections = [selection] + [
+        replace(selection, currency=currency) for currency in _converted_currencies(statement)
+    ]
     cursor: uuid.UUID | None = None
     if after is not None and after.startswith("order:"):
         try:
@@ -204,7 +210,7 @@ def _orders_on(
     found: list[str] = []
     while len(found) < limit:
         if statement.status == StatementStatus.draft:
-            ids = repository.grouped_order_ids(session, selection, after=cursor, limit=PAGE)
+            ids = _merged_ids(session, selections, cursor)
         else:
             ids = repository.billed_order_ids(
                 session, statement.id, statement.period, after=cursor, limit=PAGE
@@ -220,3 +226,30 @@ def _orders_on(
         ]
         cursor = ids[-1]
     return found[:limit]
+
+
+def _converted_currencies(statement: Statement) -> list[str]:
+    """The currencies a statement converted: those of the rate keys (``rate:CNY/USD:<day>:<r>``)
+    its ``fx-converted`` lines name."""
+    found = {
+        source.split(":")[1].split("/")[0]
+        for line in statement.lines
+        if line.kind == "fx-converted"
+        for source in line.sources
+        if source.startswith("rate:")
+    }
+    return sorted(found)
+
+
+def _merged_ids(
+    session: Session, selections: list[repository.Selection], after: uuid.UUID | None
+) -> list[uuid.UUID]:
+    """The next ids (in order) among several selections: a page of each, up to the first id
+    where one page ends (past it, that selection may have ids not read yet)."""
+    pages = [
+        repository.grouped_order_ids(session, selection, after=after, limit=PAGE)
+        for selection in selections
+    ]
+    ids = sorted({order_id for page in pages for order_id in page})
+    full = [page[-1] for page in pages if len(page) == PAGE]
+    return [order_id for order_id in ids if order_id <= min(full)] if full else ids

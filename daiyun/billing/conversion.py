@@ -178,8 +178,7 @@ def _currency(
         },
     )
     found = _rates(session, terms, period, sales)
-    with localcontext(CONTEXT):
-        conversion = fx.convert(terms, period, sales, found)
+    conversion = fx.convert(terms, period, sales, found)
     return Currency(sales.currency, selection, grouped, count, orders, conversion)
 
 

@@ -100,6 +100,9 @@ PAYMENT: dict[PaymentState, tuple[str, str]] = {
 KINDS: dict[str, tuple[str, str]] = {
     "base_fee": ("基础服务费", "Base service fee"),
     "commission": ("销售提成", "Commission"),
+    "fx-converted": ("外币销售折算", "Foreign sales converted"),
+    "fx-missing": ("外币销售缺少汇率", "Foreign sales without a rate"),
+    "fx-excluded": ("外币销售未计入", "Foreign sales left out"),
     "clawback": ("退款冲减", "Refund clawback"),
     "minimum": ("保底补差", "Minimum guarantee true-up"),
     "cap": ("封顶调整", "Cap adjustment"),

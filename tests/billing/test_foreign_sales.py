@@ -9,9 +9,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from daiyun.billing import base
 from daiyun.billing.models import BilledFact
 from daiyun.core.db import unit_of_work
 from daiyun.platform.orders import service as order_service
@@ -169,7 +171,7 @@ def test_monthly_conversion_uses_the_rate_of_the_first(
     draft = _generate(client, tenant, actor, "2026-12")
     [converted] = _lines(draft, "fx-converted")
     assert converted["sources"] == ["rate:CNY/USD:2026-12-01:0.14"]
-    assert converted["rate"] == "0.14"
+    assert "CNY/USD 2026-12-01: 0.14;" in converted["description"]
     assert "fixed monthly rate (the rate of 2026-12-01)" in converted["description"]
     [commission] = _lines(draft, "commission")
     assert (commission["basis_minor"], commission["amount_minor"]) == (14_000, 1_400)
@@ -209,7 +211,7 @@ def test_a_contract_that_converts_nothing_says_what_it_left_out(
 
 
 def test_converted_orders_are_billed_once_and_their_refunds_take_nothing_back(
-    finance: tuple[Tenant, Actor, uuid.UUID], client: TestClient
+    finance: tuple[Tenant, Actor, uuid.UUID], client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant, actor, shop_id = finance
     _contract(client, tenant, actor, foreign_sales="daily")
@@ -217,7 +219,18 @@ def test_converted_orders_are_billed_once_and_their_refunds_take_nothing_back(
     _rate(date(2026, 12, 1), "0.1404")
     _rate(date(2026, 12, 2), "0.1402")
     december = _generate(client, tenant, actor, "2026-12")
+    [commission] = _lines(december, "commission")
+    # The commission line's drill-down lists the converted orders with the dollar one, in the
+    # draft as once finalized.
+    drafted = _drill_down(client, tenant, actor, december["id"], commission["position"])
+    assert len(drafted) == 3 and drafted == sorted(drafted)
+    with monkeypatch.context() as patch:
+        patch.setattr(base, "PAGE", 1)  # each currency's ids read one at a time, merged
+        assert _drill_down(client, tenant, actor, december["id"], commission["position"]) == (
+            drafted
+        )
     assert _finalize(client, tenant, actor, december["id"]).status_code == 200
+    assert _drill_down(client, tenant, actor, december["id"], commission["position"]) == drafted
     with unit_of_work(tenant.id) as session:
         rows = session.scalars(select(BilledFact).where(BilledFact.fact_key.like("order:%")))
         billed = {row.fact_key: row for row in rows}

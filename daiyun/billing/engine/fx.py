@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from daiyun.billing.engine.commission import allocate
-from daiyun.billing.engine.rules import ZERO, make_line, money, round_minor
+from daiyun.billing.engine.rules import CONTEXT, ZERO, make_line, money, round_minor
 from daiyun.billing.facts import ConvertedSales, Line, Period
 from daiyun.billing.terms import ContractTerms, ForeignSales
 from daiyun.core.money import exponent
@@ -94,6 +94,13 @@ def convert(
     terms: ContractTerms, period: Period, sales: CurrencySales, rates: Mapping[date, Rate]
 ) -> Conversion:
     """One currency's sales of ``period`` under ``terms``, with the rates found (by rate day)."""
+    with localcontext(CONTEXT):
+        return _convert(terms, period, sales, rates)
+
+
+def _convert(
+    terms: ContractTerms, period: Period, sales: CurrencySales, rates: Mapping[date, Rate]
+) -> Conversion:
     currency, target = sales.currency, terms.currency
     if terms.foreign_sales == ForeignSales.exclude:
         if not sales.orders:
@@ -180,7 +187,8 @@ def _converted_line(
         amount=0,
         basis=total,
         quantity=Decimal(orders),
-        rate=distinct[0] if len(distinct) == 1 else None,
+        # Not in ``rate``: readers print a line's rate as a percentage of its basis.
+        rate=None,
         sources=[rate_key(currency, target, rate) for rate in rates],
     )
 
