@@ -27,6 +27,7 @@ PACKAGES: tuple[str, ...] = (
     "daiyun.tenants",
     "daiyun.platform.orders",
     "daiyun.platform.rates",
+    "daiyun.platform.storefront",
     "daiyun.platform.reports",
     "daiyun.connectors",
     "daiyun.billing",

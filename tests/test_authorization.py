@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,22 @@ from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.rates.models import ExchangeRate
+from daiyun.platform.storefront import service as catalog_service
+from daiyun.platform.storefront.models import (
+    BundlePart,
+    Category,
+    MarginFloor,
+    Product,
+    Sku,
+)
+from daiyun.platform.storefront.schemas import (
+    BundleCreate,
+    CatalogStatus,
+    CategoryCreate,
+    PartIn,
+    ProductCreate,
+    SkuCreate,
+)
 from daiyun.tenants.auth import service as auth_service
 from daiyun.tenants.auth.models import AccessToken, ApiKey, User
 from daiyun.tenants.auth.permissions import STAFF_ROLES, Permission, Role, allows
@@ -115,6 +132,9 @@ BILLERS = frozenset({R.agency_admin, R.finance})
 BILL_READERS = frozenset(
     {R.agency_admin, R.account_manager, R.finance, R.merchant_owner, R.merchant_viewer}
 )
+CATALOG_READERS = ORDER_READERS  # merchants and every staff role that reads orders
+CATALOG_MANAGERS = frozenset({R.agency_admin, R.account_manager})
+ARCHIVE_PRODUCT: Route = ("DELETE", f"{API}/tenants/{{tenant}}/products/{{product_id}}")
 
 TENANT_TABLE: dict[Route, TenantRule] = {
     ("GET", f"{API}/tenants/{{tenant}}"): TenantRule(P.tenant_read, EVERY_ROLE),
@@ -192,6 +212,44 @@ TENANT_TABLE: dict[Route, TenantRule] = {
     ),
     ("POST", f"{API}/tenants/{{tenant}}/statements/{{statement_id}}/void"): TenantRule(
         P.billing_manage, BILLERS
+    ),
+    # The catalog (issue 15)
+    ("POST", f"{API}/tenants/{{tenant}}/products"): TenantRule(P.catalog_manage, CATALOG_MANAGERS),
+    ("GET", f"{API}/tenants/{{tenant}}/products"): TenantRule(P.catalog_read, CATALOG_READERS),
+    ("GET", f"{API}/tenants/{{tenant}}/products/{{product_id}}"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("PATCH", f"{API}/tenants/{{tenant}}/products/{{product_id}}"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ARCHIVE_PRODUCT: TenantRule(P.catalog_manage, CATALOG_MANAGERS),
+    ("GET", f"{API}/tenants/{{tenant}}/products/{{product_id}}/variants"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/products/{{product_id}}/variants"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/skus"): TenantRule(P.catalog_read, CATALOG_READERS),
+    ("GET", f"{API}/tenants/{{tenant}}/skus/{{sku_id}}"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("PATCH", f"{API}/tenants/{{tenant}}/skus/{{sku_id}}"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/bundles"): TenantRule(P.catalog_manage, CATALOG_MANAGERS),
+    ("GET", f"{API}/tenants/{{tenant}}/bundles/{{sku_id}}"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/categories"): TenantRule(P.catalog_read, CATALOG_READERS),
+    ("POST", f"{API}/tenants/{{tenant}}/categories"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ("PATCH", f"{API}/tenants/{{tenant}}/categories/{{category_id}}"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/margin-floors"): TenantRule(P.catalog_read, CATALOG_READERS),
+    ("PUT", f"{API}/tenants/{{tenant}}/margin-floors"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
     ),
 }
 
@@ -336,6 +394,25 @@ def _cast(world: World) -> Cast:
             admin_id,
         )
         statement = billing.generate(session, Period(2026, 1))
+    with db.unit_of_work(a.id) as session:
+        category = catalog_service.create_category(session, CategoryCreate(name="Matrix"))
+        product = catalog_service.create_product(
+            session,
+            ProductCreate(
+                name="Matrix tea",
+                category_id=category.id,
+                variants=[SkuCreate(code="MATRIX-A", cost_minor=1000, currency="CNY")],
+            ),
+        )
+        bundle = catalog_service.create_bundle(
+            session,
+            BundleCreate(
+                code="MATRIX-SET",
+                product_id=product.id,
+                currency="CNY",
+                parts=[PartIn(sku_id=product.variants[0].id, quantity=2)],
+            ),
+        )
     cast = Cast(a, b, callers, victim, candidate, shop, order.id, statement.id)
     cast.placeholders = {
         "tenant": a.slug,
@@ -345,6 +422,10 @@ def _cast(world: World) -> Cast:
         "delivery_id": str(delivery.id),
         "contract_id": str(contract.id),
         "statement_id": str(statement.id),
+        "product_id": str(product.id),
+        "sku_id": str(bundle.id),  # a bundle: GET /bundles/{sku_id} needs one
+        "part_id": str(product.variants[0].id),
+        "category_id": str(category.id),
     }
     return cast
 
@@ -376,6 +457,11 @@ def _restore(route: Route, cast: Cast) -> None:
         if route[1].endswith("/sync"):
             for run in session.scalars(select(SyncRun)):
                 run.status = "succeeded"
+        if route == ARCHIVE_PRODUCT:
+            product_id = uuid.UUID(cast.placeholders["product_id"])
+            product = session.scalar(select(Product).where(Product.id == product_id))
+            assert product is not None
+            product.status = CatalogStatus.draft
 
 
 def _columns(obj: object) -> dict[str, Any]:
@@ -387,6 +473,7 @@ class TenantState:
     row: dict[str, Any]
     members: list[tuple[str, str]]  # (user id, role)
     audit: list[tuple[str, str, str]]  # (action, target, actor id)
+    catalog: list[dict[str, Any]]  # every row of the catalog's tables
 
 
 def _tenant_state(tenant: Tenant) -> TenantState:
@@ -405,7 +492,12 @@ def _tenant_state(tenant: Tenant) -> TenantState:
                 )
             )
         )
-        return TenantState(_columns(row), members, audit)
+        catalog = [
+            _columns(obj)
+            for model in (Category, Product, Sku, BundlePart, MarginFloor)
+            for obj in session.scalars(select(model).order_by(model.id))
+        ]
+        return TenantState(_columns(row), members, audit, catalog)
 
 
 def _platform_state(cast: Cast) -> tuple[object, ...]:
@@ -501,6 +593,32 @@ def _tenant_request(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         return {"json": {"reason": f"voided by {caller.name}"}}
     if route == ("PUT", f"{API}/tenants/{{tenant}}/review-policy"):
         return {"json": {"blocked_buyers": [f"blocked by {caller.name}"]}}
+    return _catalog_request(route, cast, n)
+
+
+def _catalog_request(route: Route, cast: Cast, n: int) -> dict[str, Any]:
+    """Catalog writes: each call names new codes and values, so an allowed one changes A."""
+    method, path = route[0], route[1].removeprefix(f"{API}/tenants/{{tenant}}")
+    sku = {"code": f"MATRIX-{n}", "cost_minor": 100 + n, "currency": "CNY"}
+    if (method, path) == ("POST", "/products"):
+        return {"json": {"name": f"Matrix {n}", "variants": [sku]}}
+    if (method, path) == ("PATCH", "/products/{product_id}"):
+        return {"json": {"name": f"Matrix product {n}"}}
+    if (method, path) == ("POST", "/products/{product_id}/variants"):
+        return {"json": sku}
+    if (method, path) == ("PATCH", "/skus/{sku_id}"):
+        return {"json": {"barcode": f"690{n:010d}"}}
+    if (method, path) == ("POST", "/bundles"):
+        part = {"sku_id": cast.placeholders["part_id"], "quantity": 1 + n % 5}
+        body = {"code": f"MATRIX-SET-{n}", "name": "Set", "currency": "CNY", "parts": [part]}
+        return {"json": body}
+    if (method, path) == ("POST", "/categories"):
+        return {"json": {"name": f"Matrix {n}", "parent_id": cast.placeholders["category_id"]}}
+    if (method, path) == ("PATCH", "/categories/{category_id}"):
+        return {"json": {"name": f"Matrix renamed {n}"}}
+    if (method, path) == ("PUT", "/margin-floors"):
+        margin = str(Decimal(n % 10_000).scaleb(-4))
+        return {"json": {"tenant": {"mode": "block", "minimum_margin": margin}}}
     return {}
 
 

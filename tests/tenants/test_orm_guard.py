@@ -57,6 +57,20 @@ from daiyun.platform.orders.normalized import NormalizedRefund
 from daiyun.platform.orders.rules import ReviewSettings
 from daiyun.platform.reports import service as report_service
 from daiyun.platform.reports.models import DailyProductSales, DailySales
+from daiyun.platform.storefront import service as catalog_service
+from daiyun.platform.storefront.models import BundlePart, Category, MarginFloor, Product, Sku
+from daiyun.platform.storefront.rules import FloorMode
+from daiyun.platform.storefront.schemas import (
+    BundleCreate,
+    CategoryCreate,
+    CategoryFloorIn,
+    FloorIn,
+    MarginFloorsIn,
+    PartIn,
+    ProductCreate,
+    SkuCreate,
+    SkuFloorIn,
+)
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.auth.schemas import UserCreate
@@ -98,6 +112,11 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     BillingAccount: ("email", "bulk@example.com"),
     DailySales: ("channel", "tests.bulk"),
     DailyProductSales: ("title", "tests.bulk-updated"),
+    Category: ("name", "tests.bulk-updated"),
+    Product: ("brand", "tests.bulk-updated"),
+    Sku: ("barcode", "tests-bulk"),
+    BundlePart: ("quantity", 7),
+    MarginFloor: ("minimum_margin", "0.5"),
 }
 
 # `<qualifier>.tenant_id = <bound parameter>` on SQLite (qmark) and psycopg (pyformat).
@@ -207,6 +226,38 @@ def _seed(world: World, tenant: Tenant, staff: User) -> Seeded:
             BillingAccount,
             OutboxEvent,
         ):
+            seeded.rows[model] = set(
+                session.scalars(select(model.id).where(model.tenant_id == tenant.id))
+            )
+    with db.unit_of_work(tenant.id) as session:
+        tea = catalog_service.create_category(session, CategoryCreate(name="Tea"))
+        green = catalog_service.create_category(
+            session, CategoryCreate(name="Green", parent_id=tea.id)
+        )
+        product = catalog_service.create_product(
+            session,
+            ProductCreate(
+                name="Seed tea",
+                category_id=green.id,
+                variants=[SkuCreate(code="SEED", cost_minor=100, currency="CNY")],
+            ),
+        )
+        part = product.variants[0].id
+        catalog_service.create_bundle(
+            session,
+            BundleCreate(
+                code="SEED-SET", name="Seed set", currency="CNY", parts=[PartIn(sku_id=part)]
+            ),
+        )
+        catalog_service.set_margin_floors(
+            session,
+            MarginFloorsIn(
+                tenant=FloorIn(mode=FloorMode.warn),
+                categories=[CategoryFloorIn(category_id=tea.id, mode=FloorMode.block)],
+                skus=[SkuFloorIn(sku_id=part, mode=FloorMode.off)],
+            ),
+        )
+        for model in (Category, Product, Sku, BundlePart, MarginFloor, OutboxEvent):
             seeded.rows[model] = set(
                 session.scalars(select(model.id).where(model.tenant_id == tenant.id))
             )

@@ -39,6 +39,11 @@ class Permission(StrEnum):
     warehouse_manage = "warehouse:manage"
     recruiting_manage = "recruiting:manage"
     marketing_manage = "marketing:manage"
+    # The catalog (店铺/商品): products, SKUs, bundles, categories and margin floors.
+    catalog_read = "catalog:read"
+    catalog_manage = "catalog:manage"
+    # Setting a price under the margin floor, with a reason (audited).
+    prices_override = "prices:override"
 
 
 P = Permission
@@ -57,17 +62,37 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.shops_manage,
             P.billing_read,
             P.marketing_manage,
+            P.catalog_read,
+            P.catalog_manage,
         }
     ),
-    Role.cs_agent: frozenset(_READ | {P.orders_read, P.orders_review, P.buyers_read, P.shops_read}),
-    Role.warehouse_operator: frozenset(_READ | {P.orders_read, P.buyers_read, P.warehouse_manage}),
-    Role.recruiter: frozenset(_READ | {P.recruiting_manage}),
-    Role.marketer: frozenset(_READ | {P.orders_read, P.shops_read, P.marketing_manage}),
-    Role.finance: frozenset(_READ | {P.orders_read, P.billing_read, P.billing_manage}),
-    Role.merchant_owner: frozenset(
-        _READ | {P.viewers_invite, P.orders_read, P.buyers_read, P.shops_read, P.billing_read}
+    Role.cs_agent: frozenset(
+        _READ | {P.orders_read, P.orders_review, P.buyers_read, P.shops_read, P.catalog_read}
     ),
-    Role.merchant_viewer: frozenset(_READ | {P.orders_read, P.shops_read, P.billing_read}),
+    Role.warehouse_operator: frozenset(
+        _READ | {P.orders_read, P.buyers_read, P.warehouse_manage, P.catalog_read}
+    ),
+    Role.recruiter: frozenset(_READ | {P.recruiting_manage}),
+    Role.marketer: frozenset(
+        _READ | {P.orders_read, P.shops_read, P.marketing_manage, P.catalog_read}
+    ),
+    Role.finance: frozenset(
+        _READ | {P.orders_read, P.billing_read, P.billing_manage, P.catalog_read}
+    ),
+    Role.merchant_owner: frozenset(
+        _READ
+        | {
+            P.viewers_invite,
+            P.orders_read,
+            P.buyers_read,
+            P.shops_read,
+            P.billing_read,
+            P.catalog_read,
+        }
+    ),
+    Role.merchant_viewer: frozenset(
+        _READ | {P.orders_read, P.shops_read, P.billing_read, P.catalog_read}
+    ),
 }
 
 
