@@ -198,7 +198,9 @@ def _refuse_taken_codes(session: Session, codes: list[str]) -> None:
         raise Problem(409, "sku-code-taken", f"SKU codes already in the tenant: {', '.join(taken)}")
 
 
-def _new_sku(product_id: uuid.UUID, body: SkuCreate) -> Sku:
+def _new_sku(product_id: uuid.UUID, body: SkuCreate | BundleCreate) -> Sku:
+    """A variant, or a bundle: a bundle stores no cost (it is derived from its parts)."""
+    cost = body.cost_minor if isinstance(body, SkuCreate) else None
     return Sku(
         product_id=product_id,
         code=body.code,
@@ -208,8 +210,8 @@ def _new_sku(product_id: uuid.UUID, body: SkuCreate) -> Sku:
         length_mm=body.length_mm,
         width_mm=body.width_mm,
         height_mm=body.height_mm,
-        is_bundle=False,
-        cost_minor=body.cost_minor,
+        is_bundle=isinstance(body, BundleCreate),
+        cost_minor=cost,
         currency=body.currency,
         status=body.status,
     )
@@ -445,20 +447,7 @@ def create_bundle(session: Session, body: BundleCreate) -> SkuRead:
         session.flush()
         audit.record(session, "catalog.product.created", f"product:{product.id}", {})
         emit(session, "catalog.product.created", _product_payload(product))
-    sku = Sku(
-        product_id=product.id,
-        code=body.code,
-        barcode=body.barcode,
-        attributes=dict(body.attributes),
-        weight_grams=body.weight_grams,
-        length_mm=body.length_mm,
-        width_mm=body.width_mm,
-        height_mm=body.height_mm,
-        is_bundle=True,
-        cost_minor=None,
-        currency=body.currency,
-        status=body.status,
-    )
+    sku = _new_sku(product.id, body)
     session.add(sku)
     _flush_codes(session)
     session.expire(product, ["skus"])
