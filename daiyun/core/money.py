@@ -29,6 +29,12 @@ def exponent(currency: str) -> int:
     return int(get_currency_precision(currency.upper()))
 
 
+def minor_scale(source: str, target: str) -> Decimal:
+    """Minor units of ``source`` times an exchange rate times this are minor units of ``target``
+    (CNY has two decimals, JPY none: converting yen to fen multiplies by 100)."""
+    return Decimal(10) ** (exponent(target) - exponent(source))
+
+
 def to_minor(amount: str | int | Decimal, currency: str) -> int:
     """A decimal amount in major units ("29.99", yuan strings) as exact minor units."""
     if isinstance(amount, float):

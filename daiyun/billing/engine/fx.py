@@ -27,7 +27,7 @@ from daiyun.billing.engine.commission import allocate
 from daiyun.billing.engine.rules import CONTEXT, ZERO, make_line, money, round_minor
 from daiyun.billing.facts import ConvertedSales, Line, Period
 from daiyun.billing.terms import ContractTerms, ForeignSales
-from daiyun.core.money import exponent
+from daiyun.core.money import minor_scale
 
 # A statement line's description column holds 500 characters.
 MAX_DESCRIPTION = 500
@@ -81,11 +81,6 @@ def rate_day(terms: ContractTerms, period: Period, day: date) -> date:
     return period.first_day if terms.foreign_sales == ForeignSales.monthly else day
 
 
-def scale(source: str, target: str) -> Decimal:
-    """Minor units of ``source`` times a rate times this are minor units of ``target``."""
-    return Decimal(10) ** (exponent(target) - exponent(source))
-
-
 def rate_key(source: str, target: str, rate: Rate) -> str:
     return f"rate:{source}/{target}:{rate.day.isoformat()}:{rate.rate:f}"
 
@@ -110,7 +105,7 @@ def _convert(
             f" foreign sales): {sales.orders} orders, {currency} {money(sales.base, currency)}"
         )
         return Conversion(None, (_note("fx-excluded", text, sales.orders),), ())
-    factor = scale(currency, target)
+    factor = minor_scale(currency, target)
     exact: dict[str, Decimal] = {}
     counts: dict[str, int] = {}
     used: dict[date, Rate] = {}

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.orm import Session
 
-from daiyun.core.money import exponent
+from daiyun.core.money import minor_scale
 from daiyun.platform.rates import service as rates
 from daiyun.platform.reports import repository
 
@@ -83,7 +83,7 @@ def _convert(session: Session, source: str, target: str, days: dict[date, int]) 
     found = rates.rates(session, source, target, days)
     # Major units of the source, at the day's rate, in minor units of the target: in Decimal,
     # rounded once (half up) at the end.
-    scale = Decimal(10) ** (exponent(target) - exponent(source))
+    scale = minor_scale(source, target)
     exact = sum(
         (Decimal(gmv) * found[day].rate * scale for day, gmv in days.items() if day in found),
         Decimal(0),
