@@ -1,10 +1,9 @@
 """A period's sales in other currencies than the contract's, gathered set-based and converted.
 
-Which currencies a tenant sells in is read from the order book's sales figures (over the period
-for a contract dated by placement; over the whole book for one dated by payment, as an order
-paid in the period may have been placed any time before). Each foreign currency's orders are
-then summed like the contract currency's (``repository.channel_sums`` on a selection in that
-currency): once over the period and, for daily rates, once per local day of the period (31
+Which currencies a tenant sells in is read from the order book by index seeks (every currency
+it ever sold in: a currency without orders in the period adds nothing). Each foreign currency's
+orders are then summed like the contract currency's (``repository.channel_sums`` on a selection
+in that currency): once over the period and, for daily rates, once per local day of the period (31
 small aggregates at most); the few orders refunded in the period are taken one by one, net of
 their refunds, as the engine does. The rates come from ``daiyun.platform.rates``; the engine
 converts (:mod:`daiyun.billing.engine.fx`).
@@ -111,23 +110,17 @@ def gather(
     for refund in refunds:
         by_order.setdefault(refund.order_id, []).append(refund)
     found = []
-    for currency in currencies(session, terms, period):
+    for currency in currencies(session, terms):
         item = _currency(session, terms, period, replace(domestic, currency=currency), by_order)
         if item is not None:
             found.append(item)
     return ForeignBase(tuple(found))
 
 
-def currencies(session: Session, terms: ContractTerms, period: Period) -> list[str]:
-    """The currencies other than the contract's that the tenant's orders may be in."""
-    start, end = period.bounds(terms.time_zone)
-    if terms.base.date == "paid":
-        first, last = order_service.placed_span(session)
-        if first is None or last is None:
-            return []
-        start, end = first, last + timedelta(microseconds=1)
-    rows = order_service.sales_by_shop(session, start, end, None)
-    return sorted({str(row["currency"]) for row in rows} - {terms.currency})
+def currencies(session: Session, terms: ContractTerms) -> list[str]:
+    """The currencies other than the contract's that the tenant's orders have ever been in
+    (an index seek each: an order paid in the period may have been placed long before it)."""
+    return [c for c in order_service.currencies(session) if c != terms.currency]
 
 
 def _currency(

@@ -48,6 +48,8 @@ class Order(TenantScoped, Timestamped, Base):
         Index("ix_orders_tenant_placed", "tenant_id", "placed_at"),
         Index("ix_orders_tenant_status", "tenant_id", "status"),
         Index("ix_orders_tenant_fingerprint", "tenant_id", "fingerprint"),
+        # Which currencies a tenant sells in, found by index seeks (repository.currencies).
+        Index("ix_orders_tenant_currency", "tenant_id", "currency"),
     )
 
     shop_id: Mapped[uuid.UUID]

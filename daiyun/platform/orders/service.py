@@ -220,6 +220,11 @@ def placed_span(session: Session) -> tuple[datetime | None, datetime | None]:
     return repository.placed_span(session)
 
 
+def currencies(session: Session) -> list[str]:
+    """The currencies the bound tenant's orders have ever been in, sorted."""
+    return repository.currencies(session)
+
+
 def sales_by_shop(
     session: Session, start: datetime, end: datetime, shop_ids: Iterable[uuid.UUID] | None
 ) -> list[dict[str, Any]]:
