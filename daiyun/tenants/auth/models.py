@@ -28,6 +28,8 @@ class User(Timestamped, Base):
         ForeignKey("tenants.id", ondelete="RESTRICT"), default=None
     )
     locale: Mapped[str] = mapped_column(String(10), default="en")
+    # The zone the user reads times in (an IANA name); None: each tenant's own zone.
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
     is_active: Mapped[bool] = mapped_column(default=True)
 
 
