@@ -181,8 +181,8 @@ def _rates(
     if terms.foreign_sales == ForeignSales.exclude:
         return {}
     wanted = {fx.rate_day(terms, period, day) for day, sold in sales.days.items() if sold.base > 0}
-    quotes = rates.rates(session, sales.currency, terms.currency, wanted)
-    return {day: fx.Rate(day, quote.rate, quote.source) for day, quote in quotes.items()}
+    quotes = rates.rates(session, sales.currency, terms.currency, wanted, terms.rate_carry_days)
+    return {day: fx.Rate(quote.day, quote.rate, quote.source) for day, quote in quotes.items()}
 
 
 def refuse_missing(base: ForeignBase) -> None:

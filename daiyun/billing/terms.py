@@ -148,7 +148,8 @@ class ForeignSales(StrEnum):
     order converts at the rate of its base date (paid or placed, as a local day in the contract's
     time zone). ``monthly``: the fixed monthly rate, the rate recorded for the period's first day
     (the 1st), converts every order of the period. A rate is never guessed: a day without one
-    keeps its sales out of the draft and the statement cannot be finalized until it is recorded.
+    keeps its sales out of the draft and the statement cannot be finalized until it is recorded,
+    unless the contract carries rates over days without one (``rate_carry_days``).
     """
 
     exclude = "exclude"
@@ -173,6 +174,10 @@ class ContractTerms(_Terms):
     vat_rate: Rate = Decimal("0")
     # Versions stored before the field existed keep meaning ``exclude``.
     foreign_sales: ForeignSales = ForeignSales.exclude
+    # Rate publishers publish none on weekends and holidays (the ECB's reference rates, say):
+    # such a day converts at the latest rate recorded at most this many days before it, named on
+    # the statement with its own date. 0: every day needs its own rate.
+    rate_carry_days: int = Field(default=0, ge=0, le=7)
 
     @field_validator("currency")
     @classmethod

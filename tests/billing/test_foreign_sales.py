@@ -156,6 +156,34 @@ def test_a_missing_rate_is_named_and_refuses_finalize_until_recorded(
     assert final.json()["lines"] == again["lines"]
 
 
+def test_a_day_without_a_rate_takes_the_latest_within_the_carry_days(
+    finance: tuple[Tenant, Actor, uuid.UUID], client: TestClient
+) -> None:
+    tenant, actor, shop_id = finance
+    _contract(client, tenant, actor, foreign_sales="daily", rate_carry_days=1)
+    _sales(tenant, shop_id)
+    _order(tenant, shop_id, "CN3", 200_000, datetime(2026, 12, 4, 4, 0, tzinfo=UTC), "CNY", "tmall")
+    _rate(date(2026, 12, 1), "0.1404")  # none recorded for 2 to 4 December
+    draft = _generate(client, tenant, actor, "2026-12")
+    # 2 December is one day after the 1st: it converts at the 1st's rate, named by its own date.
+    # 1,000,000 × 0.1404 + 500,004 × 0.1404 = 140,400 + 70,200.5616, rounded once: 210,601.
+    [converted] = _lines(draft, "fx-converted")
+    assert converted["basis_minor"] == 210_601
+    assert converted["sources"] == ["rate:CNY/USD:2026-12-01:0.1404"]
+    # 4 December is three days after the last rate: beyond the carry, so it is missing.
+    [missing] = _lines(draft, "fx-missing")
+    assert "2026-12-04" in missing["description"] and "2026-12-02" not in missing["description"]
+    refused = _finalize(client, tenant, actor, draft["id"])
+    assert refused.status_code == 409
+    assert refused.json()["missing_days"] == {"CNY": ["2026-12-04"]}
+    _rate(date(2026, 12, 3), "0.1400")
+    again = _generate(client, tenant, actor, "2026-12")
+    [converted] = _lines(again, "fx-converted")
+    assert converted["basis_minor"] == 210_601 + 28_000
+    assert converted["sources"][-1] == "rate:CNY/USD:2026-12-03:0.14"
+    assert _finalize(client, tenant, actor, again["id"]).status_code == 200
+
+
 def test_monthly_conversion_uses_the_rate_of_the_first(
     finance: tuple[Tenant, Actor, uuid.UUID], client: TestClient
 ) -> None:

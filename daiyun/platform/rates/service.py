@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -71,11 +71,14 @@ def record_csv(session: Session, content: str, source: str) -> RatesRecorded:
     return record(session, rules.parse_csv(content, source), f"csv:{source}")
 
 
-def rates(session: Session, source: str, target: str, days: Iterable[date]) -> dict[date, Quote]:
+def rates(
+    session: Session, source: str, target: str, days: Iterable[date], carry_days: int = 0
+) -> dict[date, Quote]:
     """The rate converting ``source`` into ``target`` on each of ``days`` that has one.
 
     A rate stored as source/target is used as it is; one stored only as target/source is
-    inverted. Same currency: 1 on every day.
+    inverted. Same currency: 1 on every day. With ``carry_days``, a day without a rate takes the
+    latest one of the ``carry_days`` days before it; the quote keeps the day it was recorded for.
     """
     wanted = sorted(set(days))
     if not wanted:
@@ -84,15 +87,21 @@ def rates(session: Session, source: str, target: str, days: Iterable[date]) -> d
         return {day: Quote(source, target, day, Decimal(1), "same currency") for day in wanted}
     direct: dict[date, Quote] = {}
     reverse: dict[date, Quote] = {}
-    for row in repository.between(session, source, target, wanted[0], wanted[-1]):
+    first = wanted[0] - timedelta(days=carry_days)
+    for row in repository.between(session, source, target, first, wanted[-1]):
         quote = Quote(row.base, row.quote, row.day, Decimal(row.rate), row.source)
         (direct if row.base == source else reverse)[row.day] = quote
     found: dict[date, Quote] = {}
     for day in wanted:
-        if day in direct:
-            found[day] = direct[day]
-        elif day in reverse:
-            found[day] = rules.inverted(reverse[day])
+        for back in range(carry_days + 1):
+            on = day - timedelta(days=back)
+            if on in direct:
+                found[day] = direct[on]
+            elif on in reverse:
+                found[day] = rules.inverted(reverse[on])
+            else:
+                continue
+            break
     return found
 
 
