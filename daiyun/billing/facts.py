@@ -182,6 +182,9 @@ class BilledOrder:
     base_minor: int
     commission_minor: int
     clawed_back_minor: int = 0
+    # The order's currency when it was converted (its base is in that currency's minor units,
+    # its commission in the contract's); None for an order in the contract's currency.
+    currency: str | None = None
 
 
 @dataclass(frozen=True)

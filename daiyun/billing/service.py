@@ -279,17 +279,17 @@ def _split(session: Session, facts: OtherFacts) -> tuple[OtherFacts, OtherFacts]
 
 
 def _billed_map(session: Session, refunds: list[RefundFact]) -> dict[str, BilledOrder]:
-    """What was billed on the refunded orders: the limit of their clawbacks. An order in another
-    currency (converted, marked so) is left out: its refund, in its own currency, bills nothing
-    rather than be taken back at a rate it was not billed at."""
+    """What was billed on the refunded orders: the limit of their clawbacks. A converted order
+    (marked with its currency) keeps its base in that currency: its refund, in the same currency,
+    takes back that share of the commission billed on it, with no rate needed."""
     rows = repository.billed_orders(session, {f"order:{r.order_id}" for r in refunds})
-    rows = [row for row in rows if not (row.detail or {}).get("currency")]
     return {
         row.fact_key.removeprefix("order:"): BilledOrder(
             row.fact_key.removeprefix("order:"),
             row.base_minor,
             row.commission_minor,
             row.clawed_back_minor,
+            (row.detail or {}).get("currency"),
         )
         for row in rows
     }

@@ -87,6 +87,12 @@ def _rate(day: date, rate: str, pair: tuple[str, str] = ("CNY", "USD")) -> None:
         rates.record(session, [Quote(pair[0], pair[1], day, Decimal(rate), "PBOC")], "test")
 
 
+def _order_id(tenant: Tenant, external_id: str) -> str:
+    with unit_of_work(tenant.id) as session:
+        [found], _ = order_service.find_orders(session, text=external_id)
+        return str(found.id)
+
+
 def _lines(statement: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [line for line in statement["lines"] if line["kind"] == kind]
 
@@ -238,7 +244,7 @@ def test_a_contract_that_converts_nothing_says_what_it_left_out(
     assert len(keys) == 1  # the CNY orders were not billed, so nothing records them
 
 
-def test_converted_orders_are_billed_once_and_their_refunds_take_nothing_back(
+def test_converted_orders_are_billed_once_and_a_later_refund_takes_back_their_share(
     finance: tuple[Tenant, Actor, uuid.UUID], client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant, actor, shop_id = finance
@@ -292,9 +298,20 @@ def test_converted_orders_are_billed_once_and_their_refunds_take_nothing_back(
     deliver_all(tenant.id)
     _order(tenant, shop_id, "US2", 50_000, JAN, "USD", "shopify")
     january = _generate(client, tenant, actor, "2027-01")
-    # The CNY refund is not converted into a clawback: it takes nothing back.
-    assert not _lines(january, "clawback")
-    assert [line["kind"] for line in january["lines"]] == ["commission"]
+    # The whole CNY order was refunded: all the commission billed on it comes back, in dollars,
+    # without a rate (its refund and base are both in yuan); no basis or rate in dollars shown.
+    cn1 = billed[f"order:{_order_id(tenant, 'CN1')}"]
+    assert cn1.base_minor == 1_000_000 and 0 < cn1.commission_minor < 31_050
+    [clawback] = _lines(january, "clawback")
+    assert clawback["amount_minor"] == -cn1.commission_minor
+    assert (clawback["basis_minor"], clawback["rate"]) == (0, None)
+    assert "CNY 10,000.00 of the CNY 10,000.00 billed on it" in clawback["description"]
+    # More taken back than January's commission: the rest is a credit carried forward.
+    assert [line["kind"] for line in january["lines"]] == [
+        "commission",
+        "clawback",
+        "credit:carried_forward",
+    ]
     assert _lines(january, "commission")[0]["basis_minor"] == 50_000
     assert _finalize(client, tenant, actor, january["id"]).status_code == 200
     with unit_of_work(tenant.id) as session:

@@ -296,21 +296,32 @@ def clawback_lines(
         limited = exact > left
         if limited:
             exact = Decimal(left)
-        line = make_line(
-            "clawback",
-            f"Clawback (退款冲减) of refund {refund.refund_id} on order {refund.order_id}:"
-            f" {money(refund.amount_minor, terms.currency)} at {percent(rate)}, the rate it was"
-            f" billed at"
-            + (
-                f", limited to the {money(left, terms.currency)} left to claw back"
-                if limited
-                else ""
-            ),
-            -exact,
-            basis=refund.amount_minor,
-            rate=rate,
-            sources=[refund.key],
-        )
+        limit = f", limited to the {money(left, terms.currency)} left to claw back"
+        if record.currency in (None, terms.currency):
+            line = make_line(
+                "clawback",
+                f"Clawback (退款冲减) of refund {refund.refund_id} on order {refund.order_id}:"
+                f" {money(refund.amount_minor, terms.currency)} at {percent(rate)}, the rate it"
+                f" was billed at" + (limit if limited else ""),
+                -exact,
+                basis=refund.amount_minor,
+                rate=rate,
+                sources=[refund.key],
+            )
+        else:
+            # A converted order: its refund and base are in its own currency, so the share is
+            # taken without a rate; the basis and rate columns (contract currency) stay empty.
+            own = record.currency
+            line = make_line(
+                "clawback",
+                f"Clawback (退款冲减) of refund {refund.refund_id} on order {refund.order_id}:"
+                f" {own} {money(refund.amount_minor, own)} of the {own}"
+                f" {money(record.base_minor, own)} billed on it, that share of its"
+                f" {money(record.commission_minor, terms.currency)} commission"
+                + (limit if limited else ""),
+                -exact,
+                sources=[refund.key],
+            )
         lines.append(line)
         room[refund.order_id] += line.amount_minor
         taken[refund.order_id] = taken.get(refund.order_id, 0) - line.amount_minor
