@@ -10,9 +10,11 @@ converts (:mod:`daiyun.billing.engine.fx`).
 
 What finalize records: the converted currencies' orders, as billed by the statement (the same
 INSERT ... SELECT as the contract currency's, their commission share split over them), each
-marked with its currency in ``detail``. Their ``base_minor`` is in that currency. A later refund
-of such an order is not clawed back (a clawback would have to convert the refund; see
-``service._billed_map``): it bills nothing.
+marked with its currency in ``detail``. Their ``base_minor`` is in that currency, so a later
+refund (in the same currency) takes back its share of the commission billed on the order with no
+rate (``service._billed_map``). The orders taken one by one record no commission of their own:
+their currency's share is carried by its grouped orders, so a second refund of one of those,
+in a later month, takes nothing back.
 """
 
 from __future__ import annotations
