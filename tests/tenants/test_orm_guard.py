@@ -58,7 +58,18 @@ from daiyun.platform.orders.rules import ReviewSettings
 from daiyun.platform.reports import service as report_service
 from daiyun.platform.reports.models import DailyProductSales, DailySales
 from daiyun.platform.storefront import service as catalog_service
-from daiyun.platform.storefront.models import BundlePart, Category, MarginFloor, Product, Sku
+from daiyun.platform.storefront.listing_rules import ListingState
+from daiyun.platform.storefront.models import (
+    BundlePart,
+    CatalogSettings,
+    Category,
+    Listing,
+    MarginFloor,
+    PriceList,
+    PriceListItem,
+    Product,
+    Sku,
+)
 from daiyun.platform.storefront.rules import FloorMode
 from daiyun.platform.storefront.schemas import (
     BundleCreate,
@@ -117,6 +128,10 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     Sku: ("barcode", "tests-bulk"),
     BundlePart: ("quantity", 7),
     MarginFloor: ("minimum_margin", "0.5"),
+    Listing: ("title", "tests.bulk-updated"),
+    PriceList: ("name", "tests.bulk-updated"),
+    PriceListItem: ("override_reason", "tests.bulk-updated"),
+    CatalogSettings: ("portfolio_share_threshold_bp", 4321),
 }
 
 # `<qualifier>.tenant_id = <bound parameter>` on SQLite (qmark) and psycopg (pyformat).
@@ -257,7 +272,35 @@ def _seed(world: World, tenant: Tenant, staff: User) -> Seeded:
                 skus=[SkuFloorIn(sku_id=part, mode=FloorMode.off)],
             ),
         )
-        for model in (Category, Product, Sku, BundlePart, MarginFloor, OutboxEvent):
+        listing = Listing(
+            sku_id=part,
+            shop_id=shop.id,
+            title="Seed tea",
+            state=ListingState.draft,
+            currency="CNY",
+            list_price_minor=200,
+        )
+        price_list = PriceList(
+            name="Seed sale", starts_at=factories.T0, ends_at=datetime(2030, 1, 1, tzinfo=UTC)
+        )
+        session.add_all([listing, price_list, CatalogSettings()])
+        session.flush()
+        session.add(
+            PriceListItem(price_list_id=price_list.id, listing_id=listing.id, list_price_minor=150)
+        )
+        session.flush()
+        for model in (
+            Category,
+            Product,
+            Sku,
+            BundlePart,
+            MarginFloor,
+            Listing,
+            PriceList,
+            PriceListItem,
+            CatalogSettings,
+            OutboxEvent,
+        ):
             seeded.rows[model] = set(
                 session.scalars(select(model.id).where(model.tenant_id == tenant.id))
             )
@@ -270,6 +313,14 @@ def pair(world: World) -> Pair:
     a = _seed(world, world.tenant(), staff)
     b = _seed(world, world.tenant(), staff)
     return Pair(a, b, staff)
+
+
+def _key(model: type[Any], tenant: Tenant, row_id: uuid.UUID) -> Any:
+    """The identity of a row for get(): ``(tenant_id, id)``, or the tenant alone for a model
+    keyed by its tenant (one row per tenant, such as the catalog settings)."""
+    if [c.key for c in model.__mapper__.primary_key] == ["tenant_id"]:
+        return tenant.id
+    return (tenant.id, row_id)
 
 
 def _ids_as(tenant: Tenant, model: type[Any]) -> set[uuid.UUID]:
@@ -488,7 +539,7 @@ def test_refresh_and_reloads_of_expired_objects_are_scoped(
     table = model.__tablename__
     a_id = min(pair.a.rows[model])
     with db.unit_of_work(pair.a.tenant.id) as session:
-        obj: Any = session.get(model, (pair.a.tenant.id, a_id))
+        obj: Any = session.get(model, _key(model, pair.a.tenant, a_id))
         assert obj is not None
         sql.clear()
         session.refresh(obj)
@@ -496,7 +547,7 @@ def test_refresh_and_reloads_of_expired_objects_are_scoped(
 
         session.expire(obj)
         sql.clear()
-        again: Any = session.get(model, (pair.a.tenant.id, a_id))
+        again: Any = session.get(model, _key(model, pair.a.tenant, a_id))
         assert again is obj
         assert_scoped(sql.one(table), {table: 1}, pair.a.tenant, pair.b.tenant)
 
@@ -602,7 +653,7 @@ def test_without_a_tenant_queries_and_inserts_fail_closed(
 @by_model
 def test_switching_tenant_with_loaded_objects_is_refused(model: type[Any], pair: Pair) -> None:
     """Item 9: a session holding A's object may not be rebound to B; get() keeps answering for A."""
-    a_key = (pair.a.tenant.id, min(pair.a.rows[model]))
+    a_key = _key(model, pair.a.tenant, min(pair.a.rows[model]))
     with db.unit_of_work(pair.a.tenant.id) as session:
         obj = session.get(model, a_key)
         assert obj is not None
@@ -630,8 +681,8 @@ def test_switching_tenant_with_pending_objects_is_refused(pair: Pair) -> None:
 @by_model
 def test_get_under_b_never_returns_a_row_of_a(model: type[Any], pair: Pair, sql: Capture) -> None:
     """Item 9: in a fresh session bound to B, get() with A's full primary key returns None."""
-    a_key = (pair.a.tenant.id, min(pair.a.rows[model]))
-    b_key = (pair.b.tenant.id, min(pair.b.rows[model]))
+    a_key = _key(model, pair.a.tenant, min(pair.a.rows[model]))
+    b_key = _key(model, pair.b.tenant, min(pair.b.rows[model]))
     with db.unit_of_work(pair.b.tenant.id) as session:
         sql.clear()
         assert session.get(model, a_key) is None
@@ -651,7 +702,7 @@ def test_other_tenants_objects_cannot_be_attached(model: type[Any], pair: Pair) 
     Otherwise get() would answer from the identity map without SQL, and a refresh by the
     object's own key would read A's row under B.
     """
-    a_key = (pair.a.tenant.id, min(pair.a.rows[model]))
+    a_key = _key(model, pair.a.tenant, min(pair.a.rows[model]))
     with db.unit_of_work(pair.a.tenant.id) as session:
         cached = session.get(model, a_key)
         assert cached is not None
@@ -683,7 +734,7 @@ def test_changing_an_objects_tenant_is_refused(model: type[Any], pair: Pair) -> 
     a_id = min(pair.a.rows[model])
     before_b = _snapshot(pair.b.tenant)
     with pytest.raises(CrossTenantWrite), db.unit_of_work(pair.a.tenant.id) as session:
-        obj = session.get(model, (pair.a.tenant.id, a_id))
+        obj = session.get(model, _key(model, pair.a.tenant, a_id))
         assert obj is not None
         obj.tenant_id = pair.b.tenant.id
         session.flush()

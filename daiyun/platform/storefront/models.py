@@ -1,4 +1,5 @@
-"""The catalog (店铺/商品): categories, products, their SKUs, bundles and margin floors.
+"""The catalog (店铺/商品): categories, products, their SKUs, bundles and margin floors; listings
+on the tenant's shops with their prices and sync state, scheduled price lists; catalog settings.
 
 Every table is tenant-owned and keyed ``(tenant_id, id)``; references between them go through
 ``(tenant_id, x_id)``, so a product can never sit in another tenant's category nor a bundle
@@ -8,6 +9,7 @@ hold another tenant's SKU.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,7 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from daiyun.core.db import Base, Timestamped
+from daiyun.core.ids import new_id, utcnow
 from daiyun.core.tenancy import TenantScoped
+from daiyun.platform.storefront.listing_rules import ListingState, PriceListStatus, SyncStatus
 from daiyun.platform.storefront.rules import FloorMode
 from daiyun.platform.storefront.schemas import CatalogStatus
 
@@ -151,3 +155,124 @@ class MarginFloor(TenantScoped, Timestamped, Base):
     mode: Mapped[FloorMode] = mapped_column(Enum(FloorMode, native_enum=False, length=8))
     # Decimal as canonical text: SQLite would keep a Numeric as a float.
     minimum_margin: Mapped[str] = mapped_column(String(20))
+
+
+# --- listings, prices and their sync ---
+
+
+class Listing(TenantScoped, Timestamped, Base):
+    """One SKU offered on one of the tenant's shops, with its price and the marketplace's ids.
+
+    ``version`` counts every change a marketplace must hear of (publish, unlist, price) and
+    ``pushed_version`` the one it last acknowledged: a push that raced a newer change leaves the
+    listing pending, so the newer change is sent too. ``pushed`` keeps the values last sent.
+    """
+
+    __tablename__ = "catalog_listings"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "sku_id", "shop_id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "sku_id"], ["catalog_skus.tenant_id", "catalog_skus.id"]
+        ),
+        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"]),
+        Index("ix_catalog_listings_shop", "tenant_id", "shop_id", "state"),
+        Index("ix_catalog_listings_sync", "tenant_id", "sync_status", "next_attempt_at"),
+        # Order lines name a shop and the marketplace's SKU id: matched through this.
+        Index("ix_catalog_listings_external_sku", "tenant_id", "shop_id", "external_sku_id"),
+    )
+
+    sku_id: Mapped[uuid.UUID]
+    shop_id: Mapped[uuid.UUID]
+    title: Mapped[str] = mapped_column(String(300))
+    state: Mapped[ListingState] = mapped_column(
+        Enum(ListingState, native_enum=False, length=16), default=ListingState.draft
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+    list_price_minor: Mapped[int] = mapped_column(BigInteger)
+    sale_price_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # The price before the last change ("was" price): kept for display and for complaints
+    # about fake discounts.
+    prior_price_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # The margin floor's warning on the current price (warn mode), or why it was overridden.
+    floor_flag: Mapped[str | None] = mapped_column(String(400))
+    price_overridden: Mapped[bool] = mapped_column(default=False)
+    external_product_id: Mapped[str | None] = mapped_column(String(100))
+    external_sku_id: Mapped[str | None] = mapped_column(String(100))
+    external_inventory_item_id: Mapped[str | None] = mapped_column(String(100))
+    published_at: Mapped[datetime | None]
+    available_from: Mapped[datetime | None]
+    # None while nothing was ever to be sent (a draft).
+    sync_status: Mapped[SyncStatus | None] = mapped_column(
+        Enum(SyncStatus, native_enum=False, length=16)
+    )
+    sync_error: Mapped[str | None] = mapped_column(Text)
+    sync_attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=0)
+    pushed_version: Mapped[int] = mapped_column(default=0)
+    pushed: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class PriceList(TenantScoped, Timestamped, Base):
+    """A named set of listing prices in effect from ``starts_at`` until ``ends_at``.
+
+    ``applied_at`` and ``ended_at`` record that the beat task applied and restored it: each
+    is set by one conditional UPDATE on ``status``, so a task running twice, or two at once,
+    applies a list once.
+    """
+
+    __tablename__ = "catalog_price_lists"
+    __table_args__ = (Index("ix_catalog_price_lists_due", "tenant_id", "status", "starts_at"),)
+
+    name: Mapped[str] = mapped_column(String(100))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[PriceListStatus] = mapped_column(
+        Enum(PriceListStatus, native_enum=False, length=16), default=PriceListStatus.scheduled
+    )
+    applied_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class PriceListItem(TenantScoped, Base):
+    """One listing's prices in a price list, and the prices it replaced (restored at the end)."""
+
+    __tablename__ = "catalog_price_list_items"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "price_list_id", "listing_id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "price_list_id"],
+            ["catalog_price_lists.tenant_id", "catalog_price_lists.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "listing_id"], ["catalog_listings.tenant_id", "catalog_listings.id"]
+        ),
+        Index("ix_catalog_price_list_items_listing", "tenant_id", "listing_id"),
+    )
+
+    price_list_id: Mapped[uuid.UUID]
+    listing_id: Mapped[uuid.UUID]
+    list_price_minor: Mapped[int] = mapped_column(BigInteger)
+    sale_price_minor: Mapped[int | None] = mapped_column(BigInteger)
+    override_reason: Mapped[str | None] = mapped_column(String(300))
+    previous_list_price_minor: Mapped[int | None] = mapped_column(BigInteger)
+    previous_sale_price_minor: Mapped[int | None] = mapped_column(BigInteger)
+    previous_prior_price_minor: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class CatalogSettings(TenantScoped, Base):
+    """A tenant's catalog settings, one row per tenant (keyed by the tenant alone): the
+    portfolio analysis's thresholds in basis points (1000 = 10.00 %)."""
+
+    __tablename__ = "catalog_settings"
+
+    # Not part of the key: one row per tenant. Kept so the row has an id as every tenant row.
+    id: Mapped[uuid.UUID] = mapped_column(default=new_id)
+    portfolio_share_threshold_bp: Mapped[int] = mapped_column(default=1000, server_default="1000")
+    portfolio_growth_threshold_bp: Mapped[int] = mapped_column(default=1000, server_default="1000")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- bulk work and order-line matching ---
