@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 
@@ -201,6 +202,9 @@ class Line:
     adjusts_period: str | None = None
     # The unrounded amount, kept for VAT computed once from unrounded bases.
     exact: Decimal = field(default=Decimal("0"), compare=False)
+    # What ``description`` says as a message key and its values (``engine.wording``), so a
+    # reader can have it in their own language; None for lines written before it was kept.
+    message: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 def utc_day_bounds(day: date, time_zone: str) -> tuple[datetime, datetime]:

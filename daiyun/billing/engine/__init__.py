@@ -32,7 +32,9 @@ each currency was converted, which days lack a rate, or that the contract conver
 Every monthly amount of the contract (base fee, minimum, cap, target, missed-target refund,
 warehousing minimum) is prorated by the days the contract is in force in the month. Every line
 is rounded once, half-up (``ROUND_HALF_UP``, halves away from zero) to a whole minor unit; the
-total is the sum of the rounded lines. Lines come in the order above, with fixed wording, and each
+total is the sum of the rounded lines. Lines come in the order above, with fixed wording (a
+message key and its values, :mod:`~daiyun.billing.engine.wording`, so a reader in another
+language gets the same sentence; the English ``description`` is said from it), and each
 names the facts behind it in ``sources`` (lines computed from other lines name none). Orders
 summed by the database (``grouped``, :class:`~daiyun.billing.facts.GroupedOrders`) are named on
 a commission line by its selector ``orders:<kind>`` instead of their keys, and take one share of

@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from daiyun.billing.engine.rules import ZERO, floor_minor, make_line, money, percent, round_minor
+from daiyun.billing.engine import wording
+from daiyun.billing.engine.rules import ZERO, floor_minor, make_line, round_minor
+from daiyun.billing.engine.wording import Message, message
 from daiyun.billing.facts import (
     BilledOrder,
     ConvertedSales,
@@ -27,7 +29,6 @@ from daiyun.billing.facts import (
 from daiyun.billing.terms import Commission, ContractTerms, TierMode
 
 DEFAULT = "commission"
-LABEL = "Commission (销售提成)"
 
 
 def order_base(order: OrderFact, terms: ContractTerms) -> int:
@@ -111,23 +112,29 @@ def share_orders(
     return shares
 
 
-def _band_text(tiers_edges: tuple[int | None, int | None], currency: str) -> str:
+def _band(tiers_edges: tuple[int | None, int | None], currency: str) -> Message:
     lower, upper = tiers_edges
     if upper is None:
-        return f"above {money(lower or 0, currency)}"
+        return message("band.above", lower=wording.amount(lower or 0, currency))
     if not lower:
-        return f"up to {money(upper, currency)}"
-    return f"above {money(lower, currency)} up to {money(upper, currency)}"
+        return message("band.up_to", upper=wording.amount(upper, currency))
+    return message(
+        "band.between", lower=wording.amount(lower, currency), upper=wording.amount(upper, currency)
+    )
 
 
 def tiered(
     commission: Commission, base: Decimal, currency: str
-) -> tuple[Decimal, str, Decimal | None]:
-    """Commission on the default base: (exact amount, description, rate if a single one)."""
-    amount_text = money(base, currency)
+) -> tuple[Decimal, Message, Decimal | None]:
+    """Commission on the default base: (exact amount, what it says, rate if a single one)."""
+    base_said = wording.amount(round_minor(base), currency)
     if commission.mode == TierMode.flat:
-        rate = commission.rate
-        return base * rate, f"{LABEL} {percent(rate)} on {amount_text}", rate
+        flat = commission.rate
+        return (
+            base * flat,
+            message("commission.flat", rate=wording.rate(flat), base=base_said),
+            flat,
+        )
     lower = 0
     bands: list[tuple[int, int | None, Decimal]] = []
     for tier in commission.tiers:
@@ -136,23 +143,31 @@ def tiered(
     if commission.mode == TierMode.marginal:
         exact = ZERO
         used = []
-        for low, up, rate in bands:
+        for low, up, band_rate in bands:
             top = base if up is None else min(base, Decimal(up))
             if top > low:
-                exact += (top - low) * rate
-                used.append(f"{percent(rate)} on {money(top - low, currency)}")
-        applied = " + ".join(used) or "nothing in any band"
-        text = f"{LABEL}, marginal tiers on {amount_text}: {applied} (each band at its own rate)"
-        return exact, text, None
+                exact += (top - low) * band_rate
+                used.append(
+                    message(
+                        "commission.band",
+                        rate=wording.rate(band_rate),
+                        amount=wording.amount(round_minor(top - low), currency),
+                    )
+                )
+        applied = wording.joined(used, "plus") if used else message("commission.no_band")
+        return exact, message("commission.marginal", base=base_said, bands=applied), None
     # Whole-volume: an edge belongs to the band it closes (up_to is inclusive).
     index = next(i for i, (_, up, _) in enumerate(bands) if up is None or base <= up)
-    low, up, rate = bands[index]
-    text = (
-        f"{LABEL}, whole-volume tiers: band {index + 1} of {len(bands)}"
-        f" ({_band_text((low, up), currency)}) reached, so the whole base of {amount_text}"
-        f" at {percent(rate)} (whole-volume rates jump at band edges)"
+    low, up, band_rate = bands[index]
+    said = message(
+        "commission.whole_volume",
+        band=index + 1,
+        bands=len(bands),
+        edges=_band((low, up), currency),
+        base=base_said,
+        rate=wording.rate(band_rate),
     )
-    return base * rate, text, rate
+    return base * band_rate, said, band_rate
 
 
 def allocate(total: int, weights: Sequence[tuple[str, Decimal]]) -> dict[str, int]:
@@ -225,41 +240,46 @@ def commission_lines(
         group_orders += sum(count for _, _, count in foreign)
         base = sum((share.parts.get(kind, ZERO) for share in members), Decimal(group_base_all))
         if kind == DEFAULT:
-            exact, text, rate = tiered(terms.commission, base, currency)
+            exact, said, line_rate = tiered(terms.commission, base, currency)
         else:
             _, scope, name = kind.split(":", 2)
-            rate = (
+            line_rate = (
                 terms.commission.channel_rates[name]
                 if scope == "channel"
                 else terms.commission.category_rates[name]
             )
-            exact = base * rate
-            text = f"{LABEL}, {scope} {name} at {percent(rate)} on {money(base, currency)}"
+            exact = base * line_rate
+            said = message(
+                f"commission.{scope}",
+                rate=wording.rate(line_rate),
+                base=wording.amount(round_minor(base), terms.currency),
+                **({"channel": {"channel": name}} if scope == "channel" else {"category": name}),
+            )
         # Grouped orders have no keys here: the line names them (and these) by its selector.
         by_selector = grouped is not None or any(part or count for _, part, count in foreign)
         sources = [selector(kind)] if by_selector else [s.order.key for s in members]
         sources += [refund.key for share in members for refund in share.refunds]
         line = make_line(
             kind,
-            text,
+            said,
             exact,
             basis=round_minor(base),
             quantity=Decimal(len(members) + group_orders),
-            rate=rate,
+            rate=line_rate,
             sources=sources,
         )
         lines.append(line)
         weights = [(share.order.order_id, share.parts.get(kind, ZERO)) for share in members]
         if grouped is not None:
             weights.insert(0, (GROUP, Decimal(group_base)))
-        weights += [(_foreign_key(currency), Decimal(part)) for currency, part, _ in foreign]
+        weights += [(_foreign_key(code), Decimal(part)) for code, part, _ in foreign]
         split = allocate(line.amount_minor, weights)
         if grouped is not None:
             per_group[kind] = split.pop(GROUP)
-        for currency, _, _ in foreign:
-            per_currency[currency][kind] = split.pop(_foreign_key(currency))
-        for order_id, amount in split.items():
-            per_order[order_id] += amount
+        for code, _, _ in foreign:
+            per_currency[code][kind] = split.pop(_foreign_key(code))
+        for order_id, part_minor in split.items():
+            per_order[order_id] += part_minor
     return CommissionResult(
         tuple(lines),
         sum(share.net for share in shares)
@@ -290,38 +310,51 @@ def clawback_lines(
     taken: dict[str, int] = {}
     for refund in sorted(refunds, key=lambda r: (r.at, r.refund_id)):
         record = billed[refund.order_id]
-        rate = Decimal(record.commission_minor) / record.base_minor if record.base_minor else ZERO
-        exact = refund.amount_minor * rate
+        billed_rate = (
+            Decimal(record.commission_minor) / record.base_minor if record.base_minor else ZERO
+        )
+        exact = refund.amount_minor * billed_rate
         left = room[refund.order_id]
         limited = exact > left
         if limited:
             exact = Decimal(left)
-        limit = f", limited to the {money(left, terms.currency)} left to claw back"
+        limit = (
+            message("clawback.limited", left=wording.amount(left, terms.currency))
+            if limited
+            else None
+        )
         if record.currency in (None, terms.currency):
+            said = message(
+                "clawback",
+                refund=refund.refund_id,
+                order=refund.order_id,
+                amount=wording.amount(refund.amount_minor, terms.currency),
+                rate=wording.rate(billed_rate),
+                limited=limit,
+            )
             line = make_line(
                 "clawback",
-                f"Clawback (退款冲减) of refund {refund.refund_id} on order {refund.order_id}:"
-                f" {money(refund.amount_minor, terms.currency)} at {percent(rate)}, the rate it"
-                f" was billed at" + (limit if limited else ""),
+                said,
                 -exact,
                 basis=refund.amount_minor,
-                rate=rate,
+                rate=billed_rate,
                 sources=[refund.key],
             )
         else:
             # A converted order: its refund and base are in its own currency, so the share is
             # taken without a rate; the basis and rate columns (contract currency) stay empty.
             own = record.currency
-            line = make_line(
-                "clawback",
-                f"Clawback (退款冲减) of refund {refund.refund_id} on order {refund.order_id}:"
-                f" {own} {money(refund.amount_minor, own)} of the {own}"
-                f" {money(record.base_minor, own)} billed on it, that share of its"
-                f" {money(record.commission_minor, terms.currency)} commission"
-                + (limit if limited else ""),
-                -exact,
-                sources=[refund.key],
+            said = message(
+                "clawback.converted",
+                refund=refund.refund_id,
+                order=refund.order_id,
+                currency=own,
+                amount=wording.amount(refund.amount_minor, own),
+                base=wording.amount(record.base_minor, own),
+                commission=wording.amount(record.commission_minor, terms.currency),
+                limited=limit,
             )
+            line = make_line("clawback", said, -exact, sources=[refund.key])
         lines.append(line)
         room[refund.order_id] += line.amount_minor
         taken[refund.order_id] = taken.get(refund.order_id, 0) - line.amount_minor

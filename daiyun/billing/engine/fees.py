@@ -11,16 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from daiyun.billing.engine.rules import ZERO, Proration, make_line, money, percent, round_minor
+from daiyun.billing.engine import wording
+from daiyun.billing.engine.rules import ZERO, Proration, make_line, round_minor
+from daiyun.billing.engine.wording import message
 from daiyun.billing.facts import Line, ServiceFact, ServiceKind
 from daiyun.billing.terms import ContractTerms, Warehousing
 
 # Pass-through ad spend is the merchant's own cost, not the agency's fee: it carries no VAT.
 UNTAXED_KINDS = frozenset({"ad_spend"})
-
-
-def _quantity(value: Decimal) -> str:
-    return f"{value.normalize():f}"
 
 
 def base_fee_line(terms: ContractTerms, proration: Proration) -> Line | None:
@@ -29,8 +27,12 @@ def base_fee_line(terms: ContractTerms, proration: Proration) -> Line | None:
         return None
     return make_line(
         "base_fee",
-        f"Base service fee (基础服务费) {money(terms.base_fee_minor, terms.currency)}"
-        f" for {proration.period}{proration.note()}",
+        message(
+            "base_fee",
+            fee=wording.amount(terms.base_fee_minor, terms.currency),
+            period={"month": str(proration.period)},
+            prorated=proration.note(),
+        ),
         proration.apply(terms.base_fee_minor),
         basis=terms.base_fee_minor,
     )
@@ -47,8 +49,12 @@ def minimum_line(terms: ContractTerms, proration: Proration, committed: int) -> 
     currency = terms.currency
     return make_line(
         "minimum",
-        f"Minimum guarantee (保底) true-up: minimum {money(terms.minimum_minor, currency)}"
-        f"{proration.note()} less commission after clawbacks {money(committed, currency)}",
+        message(
+            "minimum",
+            minimum=wording.amount(terms.minimum_minor, currency),
+            prorated=proration.note(),
+            committed=wording.amount(committed, currency),
+        ),
         floor - committed,
         amount=amount,
         basis=round_minor(floor),
@@ -63,16 +69,15 @@ def cap_line(terms: ContractTerms, proration: Proration, capped: int) -> Line | 
     amount = round_minor(ceiling) - capped
     if amount >= 0:
         return None
-    subject = (
-        "commission after clawbacks and minimum"
-        if terms.cap_applies_to == "commission"
-        else "base fee and commission after clawbacks and minimum"
-    )
     currency = terms.currency
     return make_line(
         "cap",
-        f"Cap: {subject} {money(capped, currency)} capped at"
-        f" {money(terms.cap_minor, currency)}{proration.note()}",
+        message(
+            "cap.commission" if terms.cap_applies_to == "commission" else "cap.total",
+            capped=wording.amount(capped, currency),
+            cap=wording.amount(terms.cap_minor, currency),
+            prorated=proration.note(),
+        ),
         ceiling - capped,
         amount=amount,
         basis=round_minor(ceiling),
@@ -89,9 +94,13 @@ def target_line(terms: ContractTerms, proration: Proration, base: int) -> Line |
     if base > goal and target.bonus_rate > 0:
         return make_line(
             "target:bonus",
-            f"Performance target (对赌) bonus: {percent(target.bonus_rate)} on the base"
-            f" {money(base, currency)} above the target {money(target.base_minor, currency)}"
-            f"{proration.note()}",
+            message(
+                "target.bonus",
+                rate=wording.rate(target.bonus_rate),
+                base=wording.amount(base, currency),
+                target=wording.amount(target.base_minor, currency),
+                prorated=proration.note(),
+            ),
             (base - goal) * target.bonus_rate,
             basis=round_minor(base - goal),
             rate=target.bonus_rate,
@@ -99,9 +108,13 @@ def target_line(terms: ContractTerms, proration: Proration, base: int) -> Line |
     if base < goal and target.missed_refund_minor > 0:
         return make_line(
             "target:refund",
-            f"Performance target (对赌) missed: base {money(base, currency)} below the target"
-            f" {money(target.base_minor, currency)}{proration.note()}, fee refund"
-            f" {money(target.missed_refund_minor, currency)}{proration.note()}",
+            message(
+                "target.refund",
+                base=wording.amount(base, currency),
+                target=wording.amount(target.base_minor, currency),
+                refund=wording.amount(target.missed_refund_minor, currency),
+                prorated=proration.note(),
+            ),
             -proration.apply(target.missed_refund_minor),
             basis=target.missed_refund_minor,
         )
@@ -118,7 +131,7 @@ def ad_lines(terms: ContractTerms, facts: Sequence[ServiceFact]) -> list[Line]:
     lines = [
         make_line(
             "ad_spend",
-            f"Ad spend paid for the merchant, at cost ({len(facts)} entries)",
+            message("ad_spend", entries=len(facts)),
             Decimal(spend),
             basis=spend,
             quantity=days,
@@ -129,8 +142,11 @@ def ad_lines(terms: ContractTerms, facts: Sequence[ServiceFact]) -> list[Line]:
         lines.append(
             make_line(
                 "ad_markup",
-                f"Ad spend markup {percent(terms.ad_markup_rate)} on"
-                f" {money(spend, terms.currency)}",
+                message(
+                    "ad_markup",
+                    rate=wording.rate(terms.ad_markup_rate),
+                    spend=wording.amount(spend, terms.currency),
+                ),
                 spend * terms.ad_markup_rate,
                 basis=spend,
                 rate=terms.ad_markup_rate,
@@ -140,18 +156,14 @@ def ad_lines(terms: ContractTerms, facts: Sequence[ServiceFact]) -> list[Line]:
     return lines
 
 
-# (fact kind, line kind, unit price, wording); storage is priced per pallet-month, by the day.
-_WAREHOUSING: tuple[tuple[ServiceKind, str, Callable[[Warehousing], int], str], ...] = (
-    (ServiceKind.orders_shipped, "orders_shipped", lambda w: w.per_order_shipped_minor, "orders"),
-    (ServiceKind.picks, "picks", lambda w: w.per_pick_minor, "picks"),
-    (ServiceKind.returns, "returns", lambda w: w.per_return_minor, "returns"),
-    (ServiceKind.pallet_days, "storage", lambda w: w.per_pallet_month_minor, "pallet-days"),
-    (
-        ServiceKind.receiving_pallets,
-        "receiving",
-        lambda w: w.per_receiving_pallet_minor,
-        "pallets received",
-    ),
+# (fact kind, line kind and its message, unit price); storage is priced per pallet-month, by
+# the day.
+_WAREHOUSING: tuple[tuple[ServiceKind, str, Callable[[Warehousing], int]], ...] = (
+    (ServiceKind.orders_shipped, "orders_shipped", lambda w: w.per_order_shipped_minor),
+    (ServiceKind.picks, "picks", lambda w: w.per_pick_minor),
+    (ServiceKind.returns, "returns", lambda w: w.per_return_minor),
+    (ServiceKind.pallet_days, "storage", lambda w: w.per_pallet_month_minor),
+    (ServiceKind.receiving_pallets, "receiving", lambda w: w.per_receiving_pallet_minor),
 )
 
 
@@ -164,7 +176,7 @@ def warehousing_lines(
     currency = terms.currency
     days = proration.period.days
     lines = []
-    for fact_kind, name, price_of, unit in _WAREHOUSING:
+    for fact_kind, name, price_of in _WAREHOUSING:
         group = facts.get(fact_kind, [])
         if not group:
             continue
@@ -172,14 +184,17 @@ def warehousing_lines(
         quantity = sum((fact.quantity for fact in group), ZERO)
         if fact_kind == ServiceKind.pallet_days:
             exact = price * quantity / days
-            per = f"per pallet-month / {days} days"
         else:
             exact = price * quantity
-            per = "each"
         lines.append(
             make_line(
                 f"warehousing:{name}",
-                f"Warehousing: {_quantity(quantity)} {unit} at {money(price, currency)} {per}",
+                message(
+                    f"warehousing.{name}",
+                    quantity=wording.decimal(quantity.normalize()),
+                    price=wording.amount(price, currency),
+                    **({"days": days} if fact_kind == ServiceKind.pallet_days else {}),
+                ),
                 exact,
                 basis=price,
                 quantity=quantity,
@@ -195,8 +210,12 @@ def warehousing_lines(
             lines.append(
                 make_line(
                     "warehousing:minimum",
-                    f"Warehousing monthly minimum {money(minimum, currency)}{proration.note()}"
-                    f" less warehousing fees {money(billed, currency)}",
+                    message(
+                        "warehousing.minimum",
+                        minimum=wording.amount(minimum, currency),
+                        prorated=proration.note(),
+                        billed=wording.amount(billed, currency),
+                    ),
                     floor - billed,
                     amount=amount,
                     basis=round_minor(floor),
@@ -213,17 +232,25 @@ def placement_lines(terms: ContractTerms, facts: Sequence[ServiceFact]) -> list[
     for fact in facts:
         parts = []
         if placement.fixed_minor:
-            parts.append(f"fixed {money(placement.fixed_minor, currency)}")
+            parts.append(
+                message("placement.fixed", fee=wording.amount(placement.fixed_minor, currency))
+            )
         if placement.salary_rate:
             parts.append(
-                f"{percent(placement.salary_rate)} of first-year salary"
-                f" {money(fact.amount_minor, currency)}"
+                message(
+                    "placement.salary",
+                    rate=wording.rate(placement.salary_rate),
+                    salary=wording.amount(fact.amount_minor, currency),
+                )
             )
         lines.append(
             make_line(
                 "placement",
-                f"Placement fee for {fact.description or fact.fact_id}: "
-                + (" + ".join(parts) or "no fee in the contract"),
+                message(
+                    "placement",
+                    hire=fact.description or fact.fact_id,
+                    terms=wording.joined(parts, "plus") if parts else message("placement.none"),
+                ),
                 placement.fixed_minor + fact.amount_minor * placement.salary_rate,
                 basis=fact.amount_minor,
                 rate=placement.salary_rate,
@@ -238,7 +265,9 @@ def one_off_lines(terms: ContractTerms, facts: Sequence[ServiceFact]) -> list[Li
     return [
         make_line(
             "one_off",
-            f"{fact.description or 'One-off fee'} ({fact.fact_id})",
+            message("one_off", description=fact.description, fact=fact.fact_id)
+            if fact.description
+            else message("one_off.unnamed", fact=fact.fact_id),
             Decimal(fact.amount_minor),
             basis=fact.amount_minor,
             sources=[fact.key],
@@ -257,7 +286,11 @@ def vat_line(terms: ContractTerms, lines: Sequence[Line]) -> Line | None:
     base = sum((line.exact for line in taxable), ZERO)
     return make_line(
         "vat",
-        f"VAT {percent(terms.vat_rate)} on {money(base, terms.currency)}",
+        message(
+            "vat",
+            rate=wording.rate(terms.vat_rate),
+            base=wording.amount(round_minor(base), terms.currency),
+        ),
         base * terms.vat_rate,
         basis=round_minor(base),
         rate=terms.vat_rate,

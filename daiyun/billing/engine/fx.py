@@ -20,17 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, localcontext
 
+from daiyun.billing.engine import wording
 from daiyun.billing.engine.commission import allocate
-from daiyun.billing.engine.rules import CONTEXT, ZERO, make_line, money, round_minor
+from daiyun.billing.engine.rules import CONTEXT, ZERO, make_line, round_minor
+from daiyun.billing.engine.wording import Message, message
 from daiyun.billing.facts import ConvertedSales, Line, Period
 from daiyun.billing.terms import ContractTerms, ForeignSales
 from daiyun.core.money import minor_scale
-
-# A statement line's description column holds 500 characters.
-MAX_DESCRIPTION = 500
 
 
 @dataclass(frozen=True)
@@ -100,11 +99,13 @@ def _convert(
     if terms.foreign_sales == ForeignSales.exclude:
         if not sales.orders:
             return Conversion(None, (), ())
-        text = (
-            f"Sales in {currency} left out of the commission base (the contract converts no"
-            f" foreign sales): {sales.orders} orders, {currency} {money(sales.base, currency)}"
+        said = message(
+            "fx.excluded",
+            currency=currency,
+            orders=sales.orders,
+            base=wording.amount(round_minor(sales.base), currency),
         )
-        return Conversion(None, (_note("fx-excluded", text, sales.orders),), ())
+        return Conversion(None, (_note("fx-excluded", said, sales.orders),), ())
     factor = minor_scale(currency, target)
     exact: dict[str, Decimal] = {}
     counts: dict[str, int] = {}
@@ -158,26 +159,44 @@ def _converted_line(
     currency, target = sales.currency, terms.currency
     rates = [used[day] for day in sorted(used)]
     if terms.foreign_sales == ForeignSales.monthly:
-        how = f"the fixed monthly rate (the rate of {period.first_day.isoformat()})"
+        how = message("fx.how.monthly", day=wording.day(period.first_day))
     else:
-        how = f"the rate of each order's {terms.base.date} day"
+        how = message("fx.how.daily", date={"word": terms.base.date})
     distinct = sorted({rate.rate for rate in rates})
-    if len(rates) <= 3:
-        quoted = ", ".join(f"{rate.day.isoformat()}: {rate.rate:f}" for rate in rates)
+    quoted: Message | dict[str, object]
+    if not rates:
+        quoted = message("fx.no_rate")
+    elif len(rates) <= 3:
+        quoted = wording.joined(
+            [
+                message("fx.rate", day=wording.day(rate.day), rate=wording.decimal(rate.rate))
+                for rate in rates
+            ],
+            "comma",
+        )
     else:
-        quoted = f"{len(rates)} days, {distinct[0]:f} to {distinct[-1]:f}"
+        quoted = message(
+            "fx.rates",
+            count=len(rates),
+            low=wording.decimal(distinct[0]),
+            high=wording.decimal(distinct[-1]),
+        )
     sources = sorted({rate.source for rate in rates})
-    shown = "; ".join(sources[:3]) + ("; …" if len(sources) > 3 else "")
-    text = (
-        f"Sales in {currency} converted into {target} at {how}: {orders} orders,"
-        f" {currency} {money(base, currency)} = {target} {money(total, target)}"
-        f" ({currency}/{target} {quoted or 'no rate needed'}"
-        + (f"; source {shown}" if shown else "")
-        + ")"
+    shown = [*sources[:3], *(["…"] if len(sources) > 3 else [])]
+    said = message(
+        "fx.converted",
+        currency=currency,
+        target=target,
+        how=how,
+        orders=orders,
+        base=wording.amount(round_minor(base), currency),
+        total=wording.amount(total, target),
+        quoted=quoted,
+        source=message("fx.source", sources=wording.joined(shown, "semicolon")) if shown else None,
     )
     return make_line(
         "fx-converted",
-        _fit(text),
+        said,
         ZERO,
         amount=0,
         basis=total,
@@ -196,38 +215,24 @@ def _missing_line(
     base: Decimal,
     orders: int,
 ) -> Line:
-    target = terms.currency
+    values = {
+        "currency": currency,
+        "target": terms.currency,
+        "orders": orders,
+        "base": wording.amount(round_minor(base), currency),
+    }
     if terms.foreign_sales == ForeignSales.monthly:
-        lacking = f"{period.first_day.isoformat()} (the fixed monthly rate is the rate of the 1st)"
-        whose = "the period"
+        said = message("fx.missing.monthly", day=wording.day(period.first_day), **values)
     else:
-        lacking = days_text(missing)
-        whose = "those days" if len(missing) > 1 else "that day"
-    text = (
-        f"No {currency}/{target} exchange rate recorded for {lacking}: the {currency} sales of"
-        f" {whose} ({orders} orders, {currency} {money(base, currency)}) are left out of this"
-        " draft, which cannot be finalized until the rate is recorded and the draft regenerated"
-    )
-    return _note("fx-missing", text, orders)
+        key = "fx.missing.days" if len(missing) > 1 else "fx.missing.day"
+        said = message(key, days=wording.days(missing), **values)
+    return _note("fx-missing", said, orders)
 
 
-def _note(kind: str, text: str, orders: int) -> Line:
-    return make_line(kind, _fit(text), ZERO, amount=0, quantity=Decimal(orders))
+def _note(kind: str, said: Message, orders: int) -> Line:
+    return make_line(kind, said, ZERO, amount=0, quantity=Decimal(orders))
 
 
 def days_text(days: Sequence[date]) -> str:
     """``2026-12-02, 2026-12-05 to 2026-12-07``: runs of consecutive days written as ranges."""
-    runs: list[list[date]] = []
-    for day in sorted(days):
-        if runs and runs[-1][-1] + timedelta(days=1) == day:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    return ", ".join(
-        run[0].isoformat() if len(run) == 1 else f"{run[0].isoformat()} to {run[-1].isoformat()}"
-        for run in runs
-    )
-
-
-def _fit(text: str) -> str:
-    return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 1] + "…"
+    return wording.say_days(days, wording.ENGLISH)

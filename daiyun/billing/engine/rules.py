@@ -1,4 +1,4 @@
-"""Rounding, proration and wording shared by every step of the engine.
+"""Rounding, proration and the making of a line, shared by every step of the engine.
 
 Rounding (BILLING.md invariant 7): every line is rounded once, to the currency's minor unit, with
 ``ROUND_HALF_UP`` (halves away from zero: 0.5 -> 1, -0.5 -> -1). Everything before that is
@@ -22,8 +22,8 @@ from decimal import (
     Overflow,
 )
 
+from daiyun.billing.engine.wording import Message, day, english, message
 from daiyun.billing.facts import Line, Period
-from daiyun.core.money import to_major
 
 ROUNDING = ROUND_HALF_UP
 # 50 significant digits hold any product of a minor amount and a six-decimal rate exactly, and
@@ -69,24 +69,9 @@ def floor_minor(value: Decimal) -> int:
     return int(value.quantize(ONE, rounding=ROUND_FLOOR))
 
 
-def money(amount: int | Decimal, currency: str) -> str:
-    """``12,345.67`` for 1234567 CNY minor units; fractions of a minor unit shown rounded."""
-    minor = amount if isinstance(amount, int) else round_minor(amount)
-    return f"{to_major(minor, currency):,}"
-
-
-def percent(rate: Decimal) -> str:
-    """``5%``, ``2.5%``; a ratio with more than four decimals of a percent is shown as ``≈``."""
-    value = (rate * 100).normalize()
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -4:
-        return f"≈{value.quantize(Decimal('0.0001'), rounding=ROUNDING).normalize():f}%"
-    return f"{value:f}%"
-
-
 def make_line(
     kind: str,
-    description: str,
+    said: Message,
     exact: Decimal,
     *,
     amount: int | None = None,
@@ -95,16 +80,18 @@ def make_line(
     rate: Decimal | None = None,
     sources: Iterable[str] = (),
 ) -> Line:
-    """A line rounded once from ``exact``, unless ``amount`` says how it was rounded."""
+    """A line rounded once from ``exact``, unless ``amount`` says how it was rounded; its
+    description is its message in English (``wording``), and it keeps the message."""
     return Line(
         kind=kind,
-        description=description,
+        description=english(said),
         amount_minor=round_minor(exact) if amount is None else amount,
         basis_minor=basis,
         quantity=quantity,
         rate=rate,
         sources=tuple(sorted(set(sources))),
         exact=exact,
+        message=said,
     )
 
 
@@ -138,11 +125,14 @@ class Proration:
         """A per-month amount for the active days (exact, not yet rounded)."""
         return Decimal(monthly_minor) * self.active_days / self.period.days
 
-    def note(self) -> str:
+    def note(self) -> Message | None:
         """`` × 17/31 days (2026-10-15 to 2026-10-31)`` for a partial month, else nothing."""
         if self.full:
-            return ""
-        return (
-            f" × {self.active_days}/{self.period.days} days"
-            f" ({self.first.isoformat()} to {self.last.isoformat()})"
+            return None
+        return message(
+            "prorated",
+            days=self.active_days,
+            month_days=self.period.days,
+            first=day(self.first),
+            last=day(self.last),
         )

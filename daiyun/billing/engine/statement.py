@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal, localcontext
 from types import MappingProxyType
 
+from daiyun.billing.engine import wording
 from daiyun.billing.engine.commission import clawback_lines, commission_lines, share_orders
 from daiyun.billing.engine.fees import (
     ad_lines,
@@ -20,7 +21,8 @@ from daiyun.billing.engine.fees import (
     vat_line,
     warehousing_lines,
 )
-from daiyun.billing.engine.rules import CONTEXT, ZERO, Proration, line_rank, money
+from daiyun.billing.engine.rules import CONTEXT, ZERO, Proration, line_rank
+from daiyun.billing.engine.wording import Message, english, message
 from daiyun.billing.facts import (
     BilledOrder,
     ConvertedSales,
@@ -315,27 +317,33 @@ def compute(
     currency = terms.currency
     if net > 0 and credit > 0:
         used = min(credit, net)
+        said = message(
+            "credit.applied",
+            credit=wording.amount(credit, currency),
+            used=wording.amount(used, currency),
+        )
         lines.append(
             Line(
                 kind="credit:applied",
-                description=f"Credit brought forward {money(credit, currency)}:"
-                f" {money(used, currency)} applied",
+                description=english(said),
                 amount_minor=-used,
                 basis_minor=credit,
                 exact=Decimal(-used),
+                message=said,
             )
         )
         credit -= used
     elif net < 0:
         # Never a negative invoice: the statement closes at zero and the merchant keeps a credit.
+        said = message("credit.carried_forward", net=wording.amount(-net, currency))
         lines.append(
             Line(
                 kind="credit:carried_forward",
-                description=f"Net credit {money(-net, currency)} carried forward to the next"
-                " statement",
+                description=english(said),
                 amount_minor=-net,
                 basis_minor=-net,
                 exact=Decimal(-net),
+                message=said,
             )
         )
         credit += -net
@@ -404,12 +412,11 @@ def adjustment(
             if now_amount == was_amount:
                 continue
             behind = late_keys & {key for line in (*now, *was) for key in line.sources}
-            detail = f": {now[0].description}" if len(now) == 1 else ""
+            said = _adjusted(original, kind, currency, was_amount, now_amount, now)
             deltas.append(
                 Line(
                     kind=f"adjustment:{kind}",
-                    description=f"Adjustment to {original} for late facts, {kind} billed"
-                    f" {money(was_amount, currency)}, now {money(now_amount, currency)}{detail}",
+                    description=english(said),
                     amount_minor=now_amount - was_amount,
                     basis_minor=sum(line.basis_minor for line in now)
                     - sum(line.basis_minor for line in was),
@@ -418,6 +425,26 @@ def adjustment(
                     adjusts_period=str(original),
                     exact=sum((line.exact for line in now), ZERO)
                     - sum((line.exact for line in was), ZERO),
+                    message=said,
                 )
             )
     return tuple(deltas)
+
+
+def _adjusted(
+    original: Period, kind: str, currency: str, was: int, now: int, lines: Sequence[Line]
+) -> Message:
+    """What an adjustment line says: the kind's amount then and now, and what a single line of
+    that kind says now."""
+    detail = None
+    if len(lines) == 1:
+        line = lines[0]
+        detail = message("adjustment.detail", line=line.message or line.description)
+    return message(
+        "adjustment",
+        period={"month": str(original)},
+        kind={"kind": kind},
+        was=wording.amount(was, currency),
+        now=wording.amount(now, currency),
+        detail=detail,
+    )
