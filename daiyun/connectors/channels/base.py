@@ -18,6 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal, Protocol
 
+from daiyun.connectors.channels.outbound import (
+    LISTINGS,
+    CapabilityMissing,
+    ListingPush,
+    ListingResult,
+)
 from daiyun.connectors.errors import MalformedPayload
 from daiyun.connectors.hosts import HostPolicy
 from daiyun.connectors.http import ShopHttp
@@ -85,6 +91,10 @@ class Connector(ABC):
     # The marketplace's own hosts (``*.`` for any subdomain): with the deployment's allowlist,
     # the only places this connector sends a shop's credentials (daiyun.connectors.hosts).
     official_hosts: ClassVar[tuple[str, ...]] = ()
+    # Outbound capabilities this connector has (daiyun.connectors.channels.outbound), and how
+    # many listings one call may carry (1: the marketplace has no batch endpoint).
+    outbound: ClassVar[frozenset[str]] = frozenset()
+    listing_batch_size: ClassVar[int] = 1
 
     def __init__(self, shop: ShopAccess, http: ShopHttp) -> None:
         self.shop = shop
@@ -115,6 +125,11 @@ class Connector(ABC):
     def fetch_orders(self, external_ids: Sequence[str]) -> list[NormalizedOrder]:
         """The current state of these orders (a push named them); missing ones are left out."""
         raise NotImplementedError(f"{self.channel} does not fetch single orders")
+
+    def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
+        """Publish, update or unlist listings (at most ``listing_batch_size``), one result each
+        in order; raises when the call could not get through (see :mod:`.outbound`)."""
+        raise CapabilityMissing(f"{self.channel} has no listing API ({LISTINGS})")
 
     @classmethod
     def verify_webhook(

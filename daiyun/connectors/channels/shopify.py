@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -27,6 +27,14 @@ from daiyun.connectors.channels.base import (
     required,
     text_or_none,
 )
+from daiyun.connectors.channels.outbound import (
+    LISTINGS,
+    ListingPush,
+    ListingResult,
+    accepted,
+    decimal_text,
+    refused,
+)
 from daiyun.connectors.errors import (
     ConnectorError,
     MalformedPayload,
@@ -42,6 +50,12 @@ from daiyun.platform.orders.normalized import (
 )
 
 API_VERSION = "2024-10"
+# Listings, one call each (the REST Admin API has no batch endpoint for products): a new one is
+# created with its single variant, a price goes to the variant, unlisting drafts the product.
+PRODUCTS_PATH = "/products.json"
+PRODUCT_PATH = "/products/{id}.json"
+VARIANT_PATH = "/variants/{id}.json"
+UNLISTED_STATUS = "draft"
 PAGE_LIMIT = 250
 # Topics whose body is the full order; every other topic (orders/delete, orders/edited,
 # refunds/create, ...) carries something else and only hints that the order changed.
@@ -83,6 +97,7 @@ class ShopifyConnector(Connector):
     history: ClassVar[timedelta] = timedelta(days=60)
     # Every shop's Admin API lives on its own subdomain here (the shop_domain credential).
     official_hosts: ClassVar[tuple[str, ...]] = ("*.myshopify.com",)
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
 
     @classmethod
     def default_base_urls(cls, credentials: Mapping[str, Any]) -> tuple[str, ...]:
@@ -91,6 +106,77 @@ class ShopifyConnector(Connector):
     def _orders_url(self) -> str:
         base = self.shop.api_base_url or f"https://{self.shop.credentials['shop_domain']}"
         return f"{base.rstrip('/')}/admin/api/{API_VERSION}/orders.json"
+
+    def _admin_url(self, path: str) -> str:
+        base = self.shop.api_base_url or f"https://{self.shop.credentials['shop_domain']}"
+        return f"{base.rstrip('/')}/admin/api/{API_VERSION}{path}"
+
+    def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
+        return [self._push(push) for push in pushes]
+
+    def _push(self, push: ListingPush) -> ListingResult:
+        price = {
+            "price": decimal_text(push.price_minor, push.currency),
+            # Shopify shows compare_at_price struck through; null ends a sale.
+            "compare_at_price": (
+                decimal_text(push.compare_at_minor, push.currency)
+                if push.compare_at_minor is not None
+                else None
+            ),
+        }
+        if push.product_id is None or push.sku_id is None:
+            if push.action == "unlist":
+                return accepted(push)  # never reached the shop: nothing to take down
+            method, path = "POST", PRODUCTS_PATH
+            body: dict[str, Any] = {
+                "product": {
+                    "title": push.title,
+                    "status": "active",
+                    "variants": [{"sku": push.sku_code, **price}],
+                }
+            }
+        elif push.action == "update":
+            method, path = "PUT", VARIANT_PATH.format(id=push.sku_id)
+            body = {"variant": {"id": int(push.sku_id), **price}}
+        else:
+            status = UNLISTED_STATUS if push.action == "unlist" else "active"
+            method, path = "PUT", PRODUCT_PATH.format(id=push.product_id)
+            body = {"product": {"id": int(push.product_id), "status": status}}
+            if push.action == "publish":
+                body["product"]["variants"] = [{"id": int(push.sku_id), **price}]
+        response = self.http.request(
+            method,
+            self._admin_url(path),
+            json=body,
+            headers={"X-Shopify-Access-Token": str(self.shop.credentials["access_token"])},
+        )
+        if response.status_code in (401, 403):
+            raise ReauthorizationNeeded(
+                f"shopify answered HTTP {response.status_code}: {_error_message(response)}"
+            )
+        if response.status_code in (400, 404, 406, 422):
+            return refused(
+                push, f"shopify answered HTTP {response.status_code}: {_error_message(response)}"
+            )
+        if response.status_code not in (200, 201):
+            raise ConnectorError(
+                f"shopify answered HTTP {response.status_code}: {_error_message(response)}"
+            )
+        try:
+            doc = response.json()
+        except ValueError as exc:
+            raise MalformedPayload("shopify listing answer is not JSON") from exc
+        product = doc.get("product") if isinstance(doc, dict) else None
+        if isinstance(product, dict):
+            variants = product.get("variants") or [{}]
+            variant = variants[0] if isinstance(variants[0], dict) else {}
+            return accepted(
+                push,
+                product_id=_id_text(product.get("id")),
+                sku_id=_id_text(variant.get("id")),
+                inventory_item_id=_id_text(variant.get("inventory_item_id")),
+            )
+        return accepted(push)
 
     def fetch_page(self, start: datetime, end: datetime, token: str | None) -> FetchedPage:
         params: dict[str, str | int]
@@ -300,3 +386,7 @@ def _refund(refund: dict[str, Any], currency: str) -> NormalizedRefund:
         reason=text_or_none(refund.get("note")),
         lines=lines,
     )
+
+
+def _id_text(value: Any) -> str | None:
+    return str(value) if isinstance(value, int | str) and str(value) else None

@@ -6,7 +6,7 @@ beyond what the store keeps. ``modified_after``/``modified_before`` need WooComm
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
@@ -26,6 +26,14 @@ from daiyun.connectors.channels.base import (
     text_or_none,
     unit_price,
 )
+from daiyun.connectors.channels.outbound import (
+    LISTINGS,
+    ListingPush,
+    ListingResult,
+    accepted,
+    decimal_text,
+    refused,
+)
 from daiyun.connectors.errors import (
     ConnectorError,
     MalformedPayload,
@@ -42,6 +50,12 @@ from daiyun.platform.orders.normalized import (
 )
 
 API_PATH = "/wp-json/wc/v3/orders"
+# Products are created, updated and taken off sale in batches: create, update and delete lists
+# of up to 100 objects in all per request (WooCommerce's default batch limit).
+PRODUCTS_BATCH_PATH = "/wp-json/wc/v3/products/batch"
+BATCH_LIMIT = 100
+# Unlisting keeps the product (and its id) but hides it from the shop.
+UNLISTED_STATUS = "draft"
 # UNCONFIRMED: WooCommerce's REST schema caps per_page at 100.
 PER_PAGE = 100
 ORDER_TOPICS = frozenset({"order.created", "order.updated"})
@@ -80,6 +94,8 @@ class WooCommerceConnector(Connector):
         "webhook_secret",
     )
     webhook_secret_field: ClassVar[str | None] = "webhook_secret"
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
+    listing_batch_size: ClassVar[int] = BATCH_LIMIT
     max_window: ClassVar[timedelta] = timedelta(days=1)
     lag: ClassVar[timedelta] = timedelta(minutes=1)
     overlap: ClassVar[timedelta] = timedelta(minutes=2)
@@ -99,6 +115,39 @@ class WooCommerceConnector(Connector):
     def _orders_url(self) -> str:
         base = self.shop.api_base_url or str(self.shop.credentials["store_url"])
         return base.rstrip("/") + API_PATH
+
+    def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
+        """One ``products/batch`` call: new listings in ``create``, the rest in ``update``;
+        each answer object carries its id, or an ``error`` for that product alone."""
+        creates = [p for p in pushes if p.product_id is None]
+        updates = [p for p in pushes if p.product_id is not None]
+        base = self.shop.api_base_url or str(self.shop.credentials["store_url"])
+        credentials = self.shop.credentials
+        response = self.http.request(
+            "POST",
+            base.rstrip("/") + PRODUCTS_BATCH_PATH,
+            json={
+                "create": [_product(p) for p in creates],
+                "update": [{"id": int(str(p.product_id)), **_product(p)} for p in updates],
+            },
+            auth=(str(credentials["consumer_key"]), str(credentials["consumer_secret"])),
+        )
+        if response.status_code in (401, 403):
+            raise ReauthorizationNeeded(
+                f"woocommerce answered HTTP {response.status_code}: {_error_message(response)}"
+            )
+        if response.status_code != 200:
+            raise ConnectorError(
+                f"woocommerce answered HTTP {response.status_code}: {_error_message(response)}"
+            )
+        try:
+            doc = response.json()
+            answers = [*(doc.get("create") or []), *(doc.get("update") or [])]
+        except (ValueError, AttributeError) as exc:
+            raise MalformedPayload("woocommerce batch answer is not an object") from exc
+        if len(answers) != len(pushes) or not all(isinstance(a, dict) for a in answers):
+            raise MalformedPayload("woocommerce batch answer does not match the request")
+        return [_batch_result(p, a) for p, a in zip([*creates, *updates], answers, strict=True)]
 
     def fetch_page(self, start: datetime, end: datetime, token: str | None) -> FetchedPage:
         page = int(token) if token else 1
@@ -230,6 +279,30 @@ class WooCommerceConnector(Connector):
             refunds=refunds,
             raw=raw,
         )
+
+
+def _product(push: ListingPush) -> dict[str, Any]:
+    sale = push.sale_price_minor
+    return {
+        "name": push.title,
+        "type": "simple",
+        "sku": push.sku_code,
+        "status": UNLISTED_STATUS if push.action == "unlist" else "publish",
+        "regular_price": decimal_text(push.list_price_minor, push.currency),
+        # An empty sale price ends a sale.
+        "sale_price": decimal_text(sale, push.currency) if sale is not None else "",
+    }
+
+
+def _batch_result(push: ListingPush, answer: dict[str, Any]) -> ListingResult:
+    error = answer.get("error")
+    if isinstance(error, dict):
+        return refused(push, excerpt(f"{error.get('code')}: {error.get('message')}"))
+    product_id = answer.get("id")
+    if not product_id:
+        return refused(push, "woocommerce answered no product id")
+    # A simple product is its own SKU; it has no separate inventory item.
+    return accepted(push, product_id=str(product_id), sku_id=str(product_id))
 
 
 def _status(raw_status: str, has_refunds: bool) -> OrderStatus:

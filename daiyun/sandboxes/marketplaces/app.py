@@ -18,12 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from daiyun.sandboxes import rates
 from daiyun.sandboxes.marketplaces import (
     amazon,
+    catalog,
     douyin,
     jd,
     pinduoduo,
     shopify,
+    shopify_products,
     taobao,
     woocommerce,
+    woocommerce_products,
 )
 from daiyun.sandboxes.marketplaces.generator import format_minor, parse_amount
 from daiyun.sandboxes.marketplaces.state import (
@@ -280,6 +283,7 @@ def stats(request: Request) -> dict[str, Any]:
 @control.post("/reset")
 def reset(request: Request) -> dict[str, bool]:
     _state(request).reset()
+    catalog.catalog(request).clear()
     return {"reset": True}
 
 
@@ -293,8 +297,11 @@ def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     )
     app.state.sandbox = state if state is not None else SandboxState()
     app.include_router(control)
+    app.include_router(catalog.control)
     app.include_router(shopify.router)
+    app.include_router(shopify_products.router)
     app.include_router(woocommerce.router)
+    app.include_router(woocommerce_products.router)
     app.include_router(amazon.router)
     app.include_router(taobao.router)
     app.include_router(pinduoduo.router)
