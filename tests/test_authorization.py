@@ -48,6 +48,7 @@ from daiyun.platform.rates.models import ExchangeRate
 from daiyun.platform.storefront import service as catalog_service
 from daiyun.platform.storefront.models import (
     BundlePart,
+    CatalogSettings,
     Category,
     MarginFloor,
     Product,
@@ -249,6 +250,10 @@ TENANT_TABLE: dict[Route, TenantRule] = {
     ),
     ("GET", f"{API}/tenants/{{tenant}}/margin-floors"): TenantRule(P.catalog_read, CATALOG_READERS),
     ("PUT", f"{API}/tenants/{{tenant}}/margin-floors"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/portfolio"): TenantRule(P.catalog_read, CATALOG_READERS),
+    ("PUT", f"{API}/tenants/{{tenant}}/portfolio/settings"): TenantRule(
         P.catalog_manage, CATALOG_MANAGERS
     ),
 }
@@ -494,7 +499,7 @@ def _tenant_state(tenant: Tenant) -> TenantState:
         )
         catalog = [
             _columns(obj)
-            for model in (Category, Product, Sku, BundlePart, MarginFloor)
+            for model in (Category, Product, Sku, BundlePart, MarginFloor, CatalogSettings)
             for obj in session.scalars(select(model).order_by(model.id))
         ]
         return TenantState(_columns(row), members, audit, catalog)
@@ -616,6 +621,10 @@ def _catalog_request(route: Route, cast: Cast, n: int) -> dict[str, Any]:
         return {"json": {"name": f"Matrix {n}", "parent_id": cast.placeholders["category_id"]}}
     if (method, path) == ("PATCH", "/categories/{category_id}"):
         return {"json": {"name": f"Matrix renamed {n}"}}
+    if (method, path) == ("GET", "/portfolio"):
+        return {"params": {"period": "2026-10"}}
+    if (method, path) == ("PUT", "/portfolio/settings"):
+        return {"json": {"share_threshold_bp": n % 10_000, "growth_threshold_bp": n}}
     if (method, path) == ("PUT", "/margin-floors"):
         margin = str(Decimal(n % 10_000).scaleb(-4))
         return {"json": {"tenant": {"mode": "block", "minimum_margin": margin}}}

@@ -253,3 +253,27 @@ def gmv_by_currency_and_day(
         if gmv:
             found.setdefault(currency, {})[day] = int(gmv)
     return found
+
+
+def product_sales_by_day(
+    session: Session, first: date, last: date
+) -> list[tuple[str, str, date, int, int, str]]:
+    """(SKU, currency, day, quantity, revenue, a title) of every SKU sold in days ``first`` to
+    ``last`` (inclusive), every shop and channel summed."""
+    stmt = (
+        select(
+            DailyProductSales.sku,
+            DailyProductSales.currency,
+            DailyProductSales.day,
+            func.sum(DailyProductSales.quantity),
+            func.sum(DailyProductSales.revenue_minor),
+            func.max(DailyProductSales.title),
+        )
+        .where(DailyProductSales.day >= first, DailyProductSales.day <= last)
+        .group_by(DailyProductSales.sku, DailyProductSales.currency, DailyProductSales.day)
+        .order_by(DailyProductSales.sku, DailyProductSales.currency, DailyProductSales.day)
+    )
+    return [
+        (row[0], row[1], row[2], int(row[3] or 0), int(row[4] or 0), row[5])
+        for row in session.execute(stmt)
+    ]

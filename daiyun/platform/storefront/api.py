@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.storefront import service
+from daiyun.platform.storefront import api_bulk, api_listings, portfolio, service
 from daiyun.platform.storefront.schemas import (
     BundleCreate,
     CatalogStatus,
@@ -214,3 +214,47 @@ def put_margin_floors(
 ) -> MarginFloorsRead:
     """Replace the tenant's margin floor and all its overrides with those given."""
     return service.set_margin_floors(session, body)
+
+
+# --------------------------------------------------------------------------------------------
+# Portfolio analysis
+# --------------------------------------------------------------------------------------------
+
+PortfolioPeriod = Annotated[
+    str,
+    Query(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$", examples=["2026-10"], description="YYYY-MM"),
+]
+
+
+@router.get("/portfolio", response_model=portfolio.PortfolioRead, responses=problems(409))
+def get_portfolio(
+    session: SessionDep, access: Reader, period: PortfolioPeriod
+) -> portfolio.PortfolioRead:
+    """Each SKU's share of the month's GMV, its growth on the month before, margin and units,
+    its quadrant (star 潜力产品, cash cow 畅销品, question mark 不确定, dog 滞销品) by the
+    tenant's thresholds (10 % and 10 % unless set), and its quadrant in each of the last six
+    months. Read from the daily rollups, in the currency the dashboard opens in."""
+    return portfolio.analyse(session, portfolio.Month.parse(period))
+
+
+@router.put("/portfolio/settings", response_model=portfolio.ThresholdsRead, responses=problems(422))
+def put_portfolio_settings(
+    session: SessionDep, access: Manager, body: portfolio.ThresholdsIn
+) -> portfolio.ThresholdsRead:
+    """Set the share and growth thresholds (basis points) that place SKUs in quadrants; a SKU
+    on a threshold counts as high."""
+    return portfolio.set_thresholds(session, body)
+
+
+# --------------------------------------------------------------------------------------------
+# Bulk work (imports, exports, bulk edits) and order-line matching: their own module, mounted here
+# --------------------------------------------------------------------------------------------
+
+router.include_router(api_bulk.router)
+
+
+# --------------------------------------------------------------------------------------------
+# Listings on the shops and their prices: their own module, mounted here
+# --------------------------------------------------------------------------------------------
+
+router.include_router(api_listings.router)
