@@ -7,6 +7,7 @@ from the entry: anonymous 401, outside tenant A 404, without the permission 403,
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import uuid
@@ -45,19 +46,27 @@ from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.rates.models import ExchangeRate
+from daiyun.platform.storefront import bulk as catalog_bulk
+from daiyun.platform.storefront import exports as catalog_exports
+from daiyun.platform.storefront import imports as catalog_imports
+from daiyun.platform.storefront import runner as catalog_runner
 from daiyun.platform.storefront import service as catalog_service
 from daiyun.platform.storefront.models import (
     BundlePart,
+    CatalogJob,
     CatalogSettings,
     Category,
     MarginFloor,
     Product,
     Sku,
+    SkuMapping,
 )
 from daiyun.platform.storefront.schemas import (
+    BulkEditCreate,
     BundleCreate,
     CatalogStatus,
     CategoryCreate,
+    ExportCreate,
     PartIn,
     ProductCreate,
     SkuCreate,
@@ -256,6 +265,37 @@ TENANT_TABLE: dict[Route, TenantRule] = {
     ("PUT", f"{API}/tenants/{{tenant}}/portfolio/settings"): TenantRule(
         P.catalog_manage, CATALOG_MANAGERS
     ),
+    # Catalog bulk work and order-line matching: an export is a read of the catalog
+    ("POST", f"{API}/tenants/{{tenant}}/catalog/imports"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/catalog/imports/{{import_id}}"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/catalog/imports/{{import_id}}/report"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/catalog/exports"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/catalog/exports/{{export_id}}"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/catalog/exports/{{export_id}}/file"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/catalog/bulk-edits"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/catalog/bulk-edits/{{edit_id}}"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/catalog/unmatched-lines"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/catalog/unmatched-lines/mappings"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
 }
 
 PUBLIC = "public"  # no sign-in needed
@@ -431,8 +471,22 @@ def _cast(world: World) -> Cast:
         "sku_id": str(bundle.id),  # a bundle: GET /bundles/{sku_id} needs one
         "part_id": str(product.variants[0].id),
         "category_id": str(category.id),
+        **_catalog_jobs(a.id),
     }
     return cast
+
+
+def _catalog_jobs(tenant_id: uuid.UUID) -> dict[str, str]:
+    """An import, a finished export and a bulk edit of A, for the routes that read them."""
+    with db.unit_of_work(tenant_id) as session:
+        csv = b"product,code,cost_minor,currency\nMatrix job,MATRIX-JOB,100,CNY\n"
+        imported = catalog_imports.start(
+            session, io.BytesIO(csv), "m.csv", valid_rows_only=False, user_id=None
+        )
+        exported = catalog_exports.start(session, ExportCreate(), None)
+        edited = catalog_bulk.start(session, BulkEditCreate(status=CatalogStatus.active), None)
+    catalog_runner.run(tenant_id, exported.id)
+    return {"import_id": str(imported.id), "export_id": str(exported.id), "edit_id": str(edited.id)}
 
 
 def _prepare(route: Route, cast: Cast) -> None:
@@ -499,7 +553,16 @@ def _tenant_state(tenant: Tenant) -> TenantState:
         )
         catalog = [
             _columns(obj)
-            for model in (Category, Product, Sku, BundlePart, MarginFloor, CatalogSettings)
+            for model in (
+                Category,
+                Product,
+                Sku,
+                BundlePart,
+                MarginFloor,
+                CatalogSettings,
+                CatalogJob,
+                SkuMapping,
+            )
             for obj in session.scalars(select(model).order_by(model.id))
         ]
         return TenantState(_columns(row), members, audit, catalog)
@@ -625,6 +688,14 @@ def _catalog_request(route: Route, cast: Cast, n: int) -> dict[str, Any]:
         return {"params": {"period": "2026-10"}}
     if (method, path) == ("PUT", "/portfolio/settings"):
         return {"json": {"share_threshold_bp": n % 10_000, "growth_threshold_bp": n}}
+    if (method, path) == ("POST", "/catalog/imports"):
+        csv = f"product,code,cost_minor,currency\nMatrix {n},MATRIX-IMPORT-{n},{n},CNY\n"
+        return {"files": {"file": ("matrix.csv", csv.encode(), "text/csv")}}
+    if (method, path) in {("POST", "/catalog/exports"), ("POST", "/catalog/bulk-edits")}:
+        return {"json": {"status": "active"} if path.endswith("edits") else {}}
+    if (method, path) == ("POST", "/catalog/unmatched-lines/mappings"):
+        mapping = {"shop_id": cast.placeholders["shop_id"], "marketplace_sku": f"MATRIX-{n}"}
+        return {"json": {**mapping, "sku_id": cast.placeholders["part_id"]}}
     if (method, path) == ("PUT", "/margin-floors"):
         margin = str(Decimal(n % 10_000).scaleb(-4))
         return {"json": {"tenant": {"mode": "block", "minimum_margin": margin}}}

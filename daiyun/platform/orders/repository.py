@@ -513,3 +513,26 @@ def orders_with_lines(
             tuple(lines.get(row.id, ())),
         )
     return [found[i] for i in ids if i in found]
+
+
+# --------------------------------------------------------------------------------------------
+# What the catalog reads (set-based: it matches lines to its SKUs in one statement)
+# --------------------------------------------------------------------------------------------
+
+
+def order_line_keys(tenant_id: uuid.UUID) -> Subquery:
+    """One row per order line of the tenant: ``line_id``, ``order_id``, the order's ``shop_id``
+    and ``placed_at``, the line's ``marketplace_sku`` string and ``title``."""
+    return (
+        select(
+            OrderLine.id.label("line_id"),
+            OrderLine.order_id.label("order_id"),
+            Order.shop_id.label("shop_id"),
+            Order.placed_at.label("placed_at"),
+            OrderLine.sku.label("marketplace_sku"),
+            OrderLine.title.label("title"),
+        )
+        .join(Order, and_(Order.tenant_id == OrderLine.tenant_id, Order.id == OrderLine.order_id))
+        .where(OrderLine.tenant_id == tenant_id)
+        .subquery("order_line_keys")
+    )

@@ -284,3 +284,15 @@ def orders_with_lines(session: Session, ids: Sequence[uuid.UUID], by: str) -> li
     """The bound tenant's orders among ``ids``, with their lines, in the order of ``ids``; each
     dated by its paid time (``by="paid"``, placed time when unpaid) or its placed time."""
     return repository.orders_with_lines(session, _bound_tenant(session), ids, by)
+
+
+# --------------------------------------------------------------------------------------------
+# What the catalog reads
+# --------------------------------------------------------------------------------------------
+
+
+def order_line_keys(session: Session) -> repository.OrderRows:
+    """A subquery with one row per order line of the bound tenant: ``line_id``, ``order_id``,
+    ``shop_id``, ``placed_at``, ``marketplace_sku`` (the line's SKU string) and ``title``; the
+    catalog joins it with its SKUs, listings and mappings to match lines set-based."""
+    return repository.order_line_keys(_bound_tenant(session))

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Enum,
     ForeignKeyConstraint,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -29,7 +30,7 @@ from daiyun.core.ids import new_id, utcnow
 from daiyun.core.tenancy import TenantScoped
 from daiyun.platform.storefront.listing_rules import ListingState, PriceListStatus, SyncStatus
 from daiyun.platform.storefront.rules import FloorMode
-from daiyun.platform.storefront.schemas import CatalogStatus
+from daiyun.platform.storefront.schemas import CatalogStatus, JobKind, JobState
 
 
 class Category(TenantScoped, Timestamped, Base):
@@ -276,3 +277,99 @@ class CatalogSettings(TenantScoped, Base):
 
 
 # --- bulk work and order-line matching ---
+
+
+class CatalogJob(TenantScoped, Timestamped, Base):
+    """A piece of bulk work on the catalog (an import, an export, a bulk edit), run by a task.
+
+    What it has done is kept here as it goes, in the transaction of the work itself: a worker
+    that dies mid-job leaves a job whose ``written_rows`` says exactly where to resume.
+    ``options`` holds what was asked (the filter, the changes, ``valid_rows_only``).
+    """
+
+    __tablename__ = "catalog_jobs"
+    __table_args__ = (
+        Index("ix_catalog_jobs_kind", "tenant_id", "kind", "id"),
+        Index("ix_catalog_jobs_state", "tenant_id", "state", "heartbeat_at"),
+    )
+
+    kind: Mapped[JobKind] = mapped_column(
+        Enum(JobKind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
+    state: Mapped[JobState] = mapped_column(Enum(JobState, native_enum=False, length=16))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    filename: Mapped[str | None] = mapped_column(String(200))
+    total_rows: Mapped[int] = mapped_column(default=0)
+    checked_rows: Mapped[int] = mapped_column(default=0)
+    # Rows (of the file, or of the selection) done and committed: a resumed run starts after.
+    written_rows: Mapped[int] = mapped_column(default=0)
+    created_count: Mapped[int] = mapped_column(default=0)
+    updated_count: Mapped[int] = mapped_column(default=0)
+    skipped_count: Mapped[int] = mapped_column(default=0)
+    problem_count: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    created_by: Mapped[uuid.UUID | None]
+    error: Mapped[str | None] = mapped_column(String(400))
+
+
+class CatalogJobProblem(TenantScoped, Base):
+    """One problem a job found: the row of the file (1 is the first data row, 0 the header),
+    the column and what is wrong."""
+
+    __tablename__ = "catalog_job_problems"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "job_id"],
+            ["catalog_jobs.tenant_id", "catalog_jobs.id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_catalog_job_problems_job", "tenant_id", "job_id", "row"),
+    )
+
+    job_id: Mapped[uuid.UUID]
+    row: Mapped[int]
+    column: Mapped[str] = mapped_column(String(64))
+    problem: Mapped[str] = mapped_column(String(400))
+
+
+class CatalogJobChunk(TenantScoped, Base):
+    """A piece of a job's file (the uploaded CSV, or the export written), in the database: a
+    worker on another machine reads it, and it is the tenant's like any row (row security)."""
+
+    __tablename__ = "catalog_job_chunks"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "job_id", "part", "seq"),
+        ForeignKeyConstraint(
+            ["tenant_id", "job_id"],
+            ["catalog_jobs.tenant_id", "catalog_jobs.id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    job_id: Mapped[uuid.UUID]
+    part: Mapped[str] = mapped_column(String(8))  # "upload" or "result"
+    seq: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SkuMapping(TenantScoped, Timestamped, Base):
+    """A person's word that the marketplace SKU string ``marketplace_sku`` of a shop's order
+    lines is the catalog's SKU ``sku_id``: it applies to the lines already there and to every
+    line to come, and it comes before the listing and the SKU code when lines are matched."""
+
+    __tablename__ = "catalog_sku_mappings"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "shop_id", "marketplace_sku"),
+        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "sku_id"], ["catalog_skus.tenant_id", "catalog_skus.id"]
+        ),
+        Index("ix_catalog_sku_mappings_sku", "tenant_id", "sku_id"),
+    )
+
+    shop_id: Mapped[uuid.UUID]
+    marketplace_sku: Mapped[str] = mapped_column(String(100))
+    sku_id: Mapped[uuid.UUID]
+    created_by: Mapped[uuid.UUID | None]

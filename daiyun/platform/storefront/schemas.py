@@ -330,3 +330,143 @@ class PriceCheck(BaseModel):
     source: str = Field(description="sku, category:<id>, tenant or default: where the floor is set")
     allowed: bool
     flagged: bool
+
+
+# --------------------------------------------------------------------------------------------
+# Bulk work (imports, exports, bulk edits) and order-line matching
+# --------------------------------------------------------------------------------------------
+
+
+class JobKind(StrEnum):
+    """What a catalog job does."""
+
+    import_ = "import"
+    export = "export"
+    bulk_edit = "bulk_edit"
+
+
+class JobState(StrEnum):
+    """Where a catalog job stands. ``rejected``: the file had problems and nothing was written;
+    ``failed``: the job could not finish (its ``error`` says why; a retry resumes it)."""
+
+    queued = "queued"
+    validating = "validating"
+    writing = "writing"
+    succeeded = "succeeded"
+    rejected = "rejected"
+    failed = "failed"
+
+
+FINISHED = frozenset({JobState.succeeded, JobState.rejected, JobState.failed})
+
+
+class JobProblemRead(BaseModel):
+    row: int = Field(description="The file's row (1: the first after the header; 0: the header)")
+    column: str
+    problem: str
+
+
+class JobRead(BaseModel):
+    """A catalog job and its progress: rows checked, rows written, what was created, updated
+    and skipped, and the first problems (the whole report at ``/report``)."""
+
+    id: uuid.UUID
+    kind: JobKind
+    state: JobState
+    filename: str | None
+    valid_rows_only: bool
+    total_rows: int = Field(description="Rows in the file or the selection, once known")
+    checked_rows: int
+    written_rows: int
+    created_count: int
+    updated_count: int
+    skipped_count: int
+    problem_count: int
+    problems: list[JobProblemRead] = Field(description="The first 100 problems, by row")
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class CatalogFilter(_Input):
+    """Which products a job takes: all, or those matching every filter given."""
+
+    status: CatalogStatus | None = None
+    category_id: uuid.UUID | None = Field(
+        default=None, description="This category and every category under it"
+    )
+    q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="Text in the name or brand"
+    )
+
+
+class ExportCreate(_Input):
+    """Export the products the filter selects as CSV, one row per SKU (bundles left out: they
+    are made in the API), in the columns an import reads."""
+
+    filter: CatalogFilter = Field(default_factory=CatalogFilter)
+    shop_id: uuid.UUID | None = Field(
+        default=None, description="Fill in the prices of the SKUs' listings on this shop"
+    )
+
+
+PriceChange = Annotated[
+    Decimal,
+    Field(
+        ge=Decimal("-90"),
+        le=Decimal("1000"),
+        decimal_places=2,
+        description="Percent added to each listing's list price (-10: 10 % off), rounded to "
+        "the minor unit; every new price goes through the margin floor",
+    ),
+]
+
+
+class BulkEditCreate(_Input):
+    """Change the products the filter selects: their status, their category (null: none), or
+    their listings' list price by a percentage (on one shop, or on all). A price under a
+    blocking margin floor is left as it was and reported; the rest are applied."""
+
+    filter: CatalogFilter = Field(default_factory=CatalogFilter)
+    status: CatalogStatus | SkipJsonSchema[None] = None
+    category_id: uuid.UUID | None = None
+    price_change_percent: PriceChange | SkipJsonSchema[None] = None
+    shop_id: uuid.UUID | None = Field(default=None, description="Price changes on this shop only")
+
+
+MarketplaceSku = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*$"),
+    Field(description="The SKU string the marketplace puts on its order lines"),
+]
+
+
+class UnmatchedLine(BaseModel):
+    """Order lines of one shop under one marketplace SKU string that match no catalog SKU."""
+
+    shop_id: uuid.UUID
+    marketplace_sku: str
+    lines: int
+    orders: int
+    example_title: str
+    last_ordered_at: datetime
+
+
+class MappingCreate(_Input):
+    shop_id: uuid.UUID
+    marketplace_sku: MarketplaceSku
+    sku_id: uuid.UUID
+
+
+class MappingRead(BaseModel):
+    """A mapping and how many order lines it now matches (those there already)."""
+
+    id: uuid.UUID
+    shop_id: uuid.UUID
+    marketplace_sku: str
+    sku_id: uuid.UUID
+    sku_code: str
+    lines: int
+    created_at: datetime
+    updated_at: datetime
