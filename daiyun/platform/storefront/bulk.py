@@ -17,17 +17,17 @@ import uuid
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, case, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.events.service import emit_many, pending_event
 from daiyun.core.ids import utcnow
+from daiyun.platform.storefront import changes as changes_
 from daiyun.platform.storefront import costs, jobs, listing_rules, repository, rules
 from daiyun.platform.storefront.import_rows import Context
 from daiyun.platform.storefront.jobs import table as core_table
-from daiyun.platform.storefront.listing_rules import ListingState, SyncStatus
 from daiyun.platform.storefront.models import CatalogJob, Listing, Product
 from daiyun.platform.storefront.schemas import (
     BulkEditCreate,
@@ -159,8 +159,7 @@ def _reprice(
     graph = costs.load(session, set(skus))
     ctx = Context.load(session)
     problems: list[tuple[int, str, str]] = []
-    rows: list[dict[str, Any]] = []
-    now = utcnow()
+    repriced: list[Listing] = []
     for listing in listings:
         sku = skus[listing.sku_id]
         price = new_price(listing.list_price_minor, percent)
@@ -180,37 +179,16 @@ def _reprice(
         if not verdict.allowed:
             problems.append((row, "list_price_minor", text))
             continue
-        live = listing.state is not ListingState.draft
-        rows.append(
-            {
-                "b_id": listing.id,
-                "b_list": price,
-                "b_prior": listing.list_price_minor,
-                "b_flag": text if verdict.flagged else None,
-                "b_keep_sync": not live,
-                "b_bump": 1 if live else 0,
-            }
-        )
-    if rows:
-        table = core_table(Listing)
-        update_stmt = (
-            update(table)
-            .where(table.c.tenant_id == job.tenant_id, table.c.id == bindparam("b_id"))
-            .values(
-                list_price_minor=bindparam("b_list"),
-                prior_price_minor=bindparam("b_prior"),
-                floor_flag=bindparam("b_flag"),
-                price_overridden=False,
-                sync_status=case(
-                    (bindparam("b_keep_sync", type_=Boolean), table.c.sync_status),
-                    else_=SyncStatus.pending,
-                ),
-                next_attempt_at=now,
-                version=table.c.version + bindparam("b_bump"),
-                updated_at=now,
-            )
-        )
-        session.execute(update_stmt, rows)
+        # As a price set in the API (``prices``): what a buyer paid before is the prior price.
+        before = listing_rules.effective_price(listing.list_price_minor, listing.sale_price_minor)
+        if before != effective:
+            listing.prior_price_minor = before
+        listing.list_price_minor = price
+        listing.price_overridden = False
+        listing.floor_flag = text if verdict.flagged else None
+        repriced.append(listing)
+    changes_.mark_changed(session, repriced)
+    session.flush()
     jobs.add_problems(session, job, problems)
-    job.updated_count += len(rows)
+    job.updated_count += len(repriced)
     job.skipped_count += len(problems)

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from daiyun.core.events.service import emit_many, pending_event
 from daiyun.core.ids import new_id, utcnow
+from daiyun.platform.storefront import listing_rules
+from daiyun.platform.storefront.changes import CHANGED
 from daiyun.platform.storefront.import_rows import (
     IN_CHUNK,
     PRODUCT_FIELDS,
@@ -203,8 +205,12 @@ def _update_skus(session: Session, tenant: uuid.UUID, rows: list[dict[str, Any]]
 def _price_listings(
     session: Session, tenant: uuid.UUID, priced: list[tuple[uuid.UUID, Checked]], now: datetime
 ) -> None:
-    """Each priced row's listing on its shop takes the row's prices (its old list price kept as
-    the prior price, and a listing on sale marked for the next push), or is made as a draft."""
+    """Each priced row's listing on its shop takes the row's prices, or is made as a draft.
+
+    As a price set in the API does (``prices``, ``changes.mark_changed``): what a buyer paid
+    before becomes the prior price when it changes; the version is bumped; a listing the
+    marketplace must hear of is marked pending and named in one ``listing.changed`` event per
+    shop, which its push task follows."""
     if not priced:
         return
     ids = sorted({sku_id for sku_id, _ in priced})
@@ -216,35 +222,43 @@ def _price_listings(
             Listing.shop_id,
             Listing.list_price_minor,
             Listing.sale_price_minor,
+            Listing.prior_price_minor,
             Listing.state,
+            Listing.pushed,
         ).where(Listing.sku_id.in_(ids[at : at + IN_CHUNK]))
         for row in session.execute(stmt):
             found[(row.sku_id, row.shop_id)] = row
     new: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
+    pushed_by_shop: dict[uuid.UUID, list[str]] = {}
     for sku_id, checked in priced:
         given = checked.row
         assert given.shop_id is not None and given.list_price_minor is not None
         listing = found.get((sku_id, given.shop_id))
         if listing is None:
             new.append(_new_listing(tenant, sku_id, checked, now))
-        elif (listing.list_price_minor, listing.sale_price_minor) != (
+            continue
+        if (listing.list_price_minor, listing.sale_price_minor) == (
             given.list_price_minor,
             given.sale_price_minor,
         ):
-            live = listing.state is not ListingState.draft
-            changed.append(
-                {
-                    "b_id": listing.id,
-                    "b_list": given.list_price_minor,
-                    "b_sale": given.sale_price_minor,
-                    "b_prior": listing.list_price_minor,
-                    "b_flag": checked.floor_flag,
-                    "b_keep_sync": not live,
-                    "b_bump": 1 if live else 0,
-                    "b_now": now,
-                }
-            )
+            continue
+        before = listing_rules.effective_price(listing.list_price_minor, listing.sale_price_minor)
+        after = listing_rules.effective_price(given.list_price_minor, given.sale_price_minor)
+        live = listing_rules.action_for(listing.state, (listing.pushed or {}).get("state"))
+        if live is not None:
+            pushed_by_shop.setdefault(listing.shop_id, []).append(str(listing.id))
+        changed.append(
+            {
+                "b_id": listing.id,
+                "b_list": given.list_price_minor,
+                "b_sale": given.sale_price_minor,
+                "b_prior": before if before != after else listing.prior_price_minor,
+                "b_flag": checked.floor_flag,
+                "b_sync": SyncStatus.pending if live is not None else None,
+                "b_now": now,
+            }
+        )
     if new:
         session.execute(insert(core_table(Listing)), new)
     if changed:
@@ -258,17 +272,23 @@ def _price_listings(
                 prior_price_minor=bindparam("b_prior"),
                 floor_flag=bindparam("b_flag"),
                 price_overridden=False,
-                # A draft was never sent: it stays unsynced. A listing on sale must hear of it.
-                sync_status=case(
-                    (bindparam("b_keep_sync", type_=Boolean), table.c.sync_status),
-                    else_=SyncStatus.pending,
-                ),
-                next_attempt_at=bindparam("b_now"),
-                version=table.c.version + bindparam("b_bump"),
+                sync_status=bindparam("b_sync", type_=table.c.sync_status.type),
+                sync_attempts=0,
+                next_attempt_at=None,
+                version=table.c.version + 1,
                 updated_at=bindparam("b_now"),
             )
         )
         session.execute(update_stmt, changed)
+    emit_many(
+        session,
+        [
+            pending_event(
+                tenant, CHANGED, {"shop_id": str(shop_id), "listing_ids": listing_ids}, now
+            )
+            for shop_id, listing_ids in pushed_by_shop.items()
+        ],
+    )
 
 
 def _new_listing(

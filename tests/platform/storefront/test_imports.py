@@ -280,7 +280,7 @@ def test_prices_go_through_the_margin_floor_and_land_on_the_shops_listing(
         listings = list(session.scalars(select(Listing)))
         assert [
             (x.list_price_minor, x.sale_price_minor, x.prior_price_minor) for x in listings
-        ] == [(1600, None, 1500)]
+        ] == [(1600, None, 1250)]
 
 
 def test_another_tenants_import_is_not_found_and_its_catalog_untouched(
