@@ -13,7 +13,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -47,16 +47,28 @@ from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.rates.models import ExchangeRate
 from daiyun.platform.storefront import bulk as catalog_bulk
+from daiyun.platform.storefront import changes as catalog_changes
 from daiyun.platform.storefront import exports as catalog_exports
 from daiyun.platform.storefront import imports as catalog_imports
+from daiyun.platform.storefront import listings as catalog_listings
+from daiyun.platform.storefront import prices as catalog_prices
 from daiyun.platform.storefront import runner as catalog_runner
 from daiyun.platform.storefront import service as catalog_service
+from daiyun.platform.storefront.listing_rules import ListingState, SyncStatus
+from daiyun.platform.storefront.listing_schemas import (
+    ListingCreate,
+    PriceListCreate,
+    PriceListItemIn,
+)
 from daiyun.platform.storefront.models import (
     BundlePart,
     CatalogJob,
     CatalogSettings,
     Category,
+    Listing,
     MarginFloor,
+    PriceList,
+    PriceListItem,
     Product,
     Sku,
     SkuMapping,
@@ -145,6 +157,7 @@ BILL_READERS = frozenset(
 CATALOG_READERS = ORDER_READERS  # merchants and every staff role that reads orders
 CATALOG_MANAGERS = frozenset({R.agency_admin, R.account_manager})
 ARCHIVE_PRODUCT: Route = ("DELETE", f"{API}/tenants/{{tenant}}/products/{{product_id}}")
+CREATE_LISTING: Route = ("POST", f"{API}/tenants/{{tenant}}/listings")
 
 TENANT_TABLE: dict[Route, TenantRule] = {
     ("GET", f"{API}/tenants/{{tenant}}"): TenantRule(P.tenant_read, EVERY_ROLE),
@@ -295,6 +308,34 @@ TENANT_TABLE: dict[Route, TenantRule] = {
     ),
     ("POST", f"{API}/tenants/{{tenant}}/catalog/unmatched-lines/mappings"): TenantRule(
         P.catalog_manage, CATALOG_MANAGERS
+    ),
+    # Listings and prices (issue 15): an override of the floor needs prices:override on top,
+    # checked in the body (tests/platform/storefront/test_listing_api.py)
+    ("GET", f"{API}/tenants/{{tenant}}/listings"): TenantRule(P.catalog_read, CATALOG_READERS),
+    CREATE_LISTING: TenantRule(P.catalog_manage, CATALOG_MANAGERS),
+    ("GET", f"{API}/tenants/{{tenant}}/listings/{{listing_id}}"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/listings/{{listing_id}}/publish"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/listings/{{listing_id}}/unlist"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/listings/{{listing_id}}/retry"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ("PUT", f"{API}/tenants/{{tenant}}/prices/listings/{{listing_id}}"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ("POST", f"{API}/tenants/{{tenant}}/prices/schedules"): TenantRule(
+        P.catalog_manage, CATALOG_MANAGERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/prices/schedules"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
+    ("GET", f"{API}/tenants/{{tenant}}/prices/schedules/{{price_list_id}}"): TenantRule(
+        P.catalog_read, CATALOG_READERS
     ),
 }
 
@@ -472,8 +513,31 @@ def _cast(world: World) -> Cast:
         "part_id": str(product.variants[0].id),
         "category_id": str(category.id),
         **_catalog_jobs(a.id),
+        **_listing(a.id, bundle.id, shop.id),
     }
     return cast
+
+
+def _listing(tenant_id: uuid.UUID, sku_id: uuid.UUID, shop_id: uuid.UUID) -> dict[str, str]:
+    """A draft listing of A's bundle on A's shop, and a price list naming it."""
+    with db.unit_of_work(tenant_id) as session:
+        listing = catalog_listings.create(
+            session,
+            ListingCreate(sku_id=sku_id, shop_id=shop_id, list_price_minor=50_00),
+            can_override=False,
+        )
+        start = datetime(2030, 1, 1, tzinfo=UTC)
+        schedule = catalog_prices.create_list(
+            session,
+            PriceListCreate(
+                name="Matrix",
+                starts_at=start,
+                ends_at=start + timedelta(days=1),
+                items=[PriceListItemIn(listing_id=listing.id, list_price_minor=60_00)],
+            ),
+            can_override=False,
+        )
+    return {"listing_id": str(listing.id), "price_list_id": str(schedule.id)}
 
 
 def _catalog_jobs(tenant_id: uuid.UUID) -> dict[str, str]:
@@ -491,7 +555,16 @@ def _catalog_jobs(tenant_id: uuid.UUID) -> dict[str, str]:
 
 def _prepare(route: Route, cast: Cast) -> None:
     """Before each caller of POST .../contracts: A has no contract yet (creating it is the point).
-    The route runs after every other billing route, which need A's contract."""
+    The route runs after every other billing route, which need A's contract. Before each caller
+    of a listing's unlist or retry: the listing is published, or its last push failed."""
+    if route[1].endswith(("/unlist", "/retry")):
+        with db.unit_of_work(cast.a.id) as session:
+            listing = catalog_changes.get(session, uuid.UUID(cast.placeholders["listing_id"]))
+            listing.state = ListingState.published
+            listing.sync_status = (
+                SyncStatus.failed if route[1].endswith("/retry") else SyncStatus.synced
+            )
+            listing.pushed = {"state": "published"}
     if route != CREATE_CONTRACT:
         return
     with db.unit_of_work(cast.a.id) as session:
@@ -521,6 +594,13 @@ def _restore(route: Route, cast: Cast) -> None:
             product = session.scalar(select(Product).where(Product.id == product_id))
             assert product is not None
             product.status = CatalogStatus.draft
+        if route == CREATE_LISTING:
+            # The part's listing is what the route creates: gone again for the next caller.
+            part_id = uuid.UUID(cast.placeholders["part_id"])
+            session.execute(delete(Listing).where(Listing.sku_id == part_id))
+        if "/listings/{listing_id}/" in route[1]:
+            listing = catalog_changes.get(session, uuid.UUID(cast.placeholders["listing_id"]))
+            listing.state, listing.sync_status, listing.pushed = ListingState.draft, None, {}
 
 
 def _columns(obj: object) -> dict[str, Any]:
@@ -562,6 +642,9 @@ def _tenant_state(tenant: Tenant) -> TenantState:
                 CatalogSettings,
                 CatalogJob,
                 SkuMapping,
+                Listing,
+                PriceList,
+                PriceListItem,
             )
             for obj in session.scalars(select(model).order_by(model.id))
         ]
@@ -699,6 +782,31 @@ def _catalog_request(route: Route, cast: Cast, n: int) -> dict[str, Any]:
     if (method, path) == ("PUT", "/margin-floors"):
         margin = str(Decimal(n % 10_000).scaleb(-4))
         return {"json": {"tenant": {"mode": "block", "minimum_margin": margin}}}
+    return _listing_request(route, cast, n)
+
+
+def _listing_request(route: Route, cast: Cast, n: int) -> dict[str, Any]:
+    """Listing and price writes: new prices each call (above any floor the matrix sets)."""
+    method, path = route[0], route[1].removeprefix(f"{API}/tenants/{{tenant}}")
+    key = {"Idempotency-Key": f"matrix-{n}"}
+    if (method, path) == ("POST", "/listings"):
+        body = {
+            "sku_id": cast.placeholders["part_id"],
+            "shop_id": cast.placeholders["shop_id"],
+            "list_price_minor": 50_00 + n,
+        }
+        return {"json": body, "headers": key}
+    if (method, path) == ("PUT", "/prices/listings/{listing_id}"):
+        return {"json": {"list_price_minor": 50_00 + n, "sale_price_minor": 45_00}}
+    if (method, path) == ("POST", "/prices/schedules"):
+        item = {"listing_id": cast.placeholders["listing_id"], "list_price_minor": 50_00 + n}
+        body = {
+            "name": f"Matrix {n}",
+            "starts_at": "2030-02-01T00:00:00Z",
+            "ends_at": "2030-02-02T00:00:00Z",
+            "items": [item],
+        }
+        return {"json": body, "headers": key}
     return {}
 
 

@@ -244,7 +244,7 @@ def _items(session: Session, price_list: PriceList) -> list[tuple[PriceListItem,
         .order_by(PriceListItem.id)
         .with_for_update()
     )
-    return [(item, listing) for item, listing in rows.tuples()]
+    return [(item, listing) for item, listing in rows]
 
 
 def run_due(session: Session, now: datetime | None = None) -> dict[str, int]:
