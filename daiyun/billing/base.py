@@ -4,19 +4,30 @@ The database sums a period's orders per channel and category (``repository.chann
 engine prices those sums (:class:`GroupedOrders`) together with the few orders it must see one
 by one (a refund in the period, a category share scaled down to the base). Nothing here holds a
 period's orders in memory: a statement line names its grouped orders by a selector
-(``orders:<kind>``) and :func:`line_sources` pages through them on request.
+(``orders:<kind>``) and :func:`line_sources` pages through them on request. A period's refunds
+and service facts, few, are read one by one (:func:`other_facts`).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from daiyun.billing import repository
 from daiyun.billing.engine.commission import share_orders
-from daiyun.billing.facts import ORDERS_SELECTOR, GroupedOrders, OrderFact, Period, RefundFact
+from daiyun.billing.facts import (
+    ORDERS_SELECTOR,
+    BilledOrder,
+    GroupedOrders,
+    OrderFact,
+    Period,
+    RefundFact,
+    ServiceFact,
+    ServiceKind,
+)
 from daiyun.billing.models import Statement, StatementStatus
 from daiyun.billing.terms import ContractTerms
 from daiyun.core.errors import Problem
@@ -91,11 +102,16 @@ def individual(session: Session, selection: repository.Selection) -> list[OrderF
         after = page[-1].id
 
 
-def late_orders(session: Session, terms: ContractTerms, period: Period) -> list[OrderFact]:
+def late_orders(
+    session: Session, terms: ContractTerms, period: Period, currency: str | None = None
+) -> list[OrderFact]:
     """The late orders of a closed period one by one: its orders not billed yet among the
-    recorded late-order candidates (:mod:`daiyun.billing.late`; few, and no scan)."""
+    recorded late-order candidates (:mod:`daiyun.billing.late`; few, and no scan), in the
+    contract's currency or in ``currency``."""
     start, end = period.bounds(terms.time_zone)
-    selection = repository.selection(session, terms, start, end, late=True)
+    selection = replace(
+        repository.selection(session, terms, start, end, late=True), currency=currency
+    )
     orders: list[OrderFact] = []
     after: uuid.UUID | None = None
     while True:
@@ -253,3 +269,80 @@ def _merged_ids(
     ids = sorted({order_id for page in pages for order_id in page})
     full = [page[-1] for page in pages if len(page) == PAGE]
     return [order_id for order_id in ids if order_id <= min(full)] if full else ids
+
+
+# --- the period's other facts: refunds and service facts ---------------------------------
+
+
+@dataclass
+class OtherFacts:
+    """A period's refunds and service facts (few: read one by one, unlike its orders)."""
+
+    refunds: list[RefundFact] = field(default_factory=list)
+    services: list[ServiceFact] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[str]:
+        return [f.key for f in self.refunds] + [f.key for f in self.services]
+
+
+def other_facts(session: Session, terms: ContractTerms, period: Period) -> OtherFacts:
+    """Every refund and service fact placed in a period (billed or not)."""
+    start, end = period.bounds(terms.time_zone)
+    facts = OtherFacts()
+    for refund, channel in order_service.refunds_for_billing(session, start, end):
+        facts.refunds.append(
+            RefundFact(
+                refund_id=str(refund.id),
+                order_id=str(refund.order_id),
+                channel=channel,
+                at=refund.refunded_at,
+                amount_minor=refund.amount_minor,
+            )
+        )
+    for record in repository.service_facts_between(session, period.first_day, period.last_day):
+        if record.currency != terms.currency:
+            continue
+        facts.services.append(
+            ServiceFact(
+                fact_id=str(record.id),
+                kind=ServiceKind(record.kind),
+                occurred_on=record.occurred_on,
+                quantity=Decimal(record.quantity),
+                amount_minor=record.amount_minor,
+                description=record.description,
+            )
+        )
+    return facts
+
+
+def split_billed(session: Session, facts: OtherFacts) -> tuple[OtherFacts, OtherFacts]:
+    """(not billed yet, billed already)."""
+    billed = repository.billed_keys(session, facts.keys)
+    return (
+        OtherFacts(
+            [f for f in facts.refunds if f.key not in billed],
+            [f for f in facts.services if f.key not in billed],
+        ),
+        OtherFacts(
+            [f for f in facts.refunds if f.key in billed],
+            [f for f in facts.services if f.key in billed],
+        ),
+    )
+
+
+def billed_map(session: Session, refunds: list[RefundFact]) -> dict[str, BilledOrder]:
+    """What was billed on the refunded orders: the limit of their clawbacks. A converted order
+    (marked with its currency) keeps its base in that currency: its refund, in the same currency,
+    takes back that share of the commission billed on it, with no rate needed."""
+    rows = repository.billed_orders(session, {f"order:{r.order_id}" for r in refunds})
+    return {
+        row.fact_key.removeprefix("order:"): BilledOrder(
+            row.fact_key.removeprefix("order:"),
+            row.base_minor,
+            row.commission_minor,
+            row.clawed_back_minor,
+            (row.detail or {}).get("currency"),
+        )
+        for row in rows
+    }

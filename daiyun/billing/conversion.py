@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
 from typing import Any
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from daiyun.billing import engine, repository
 from daiyun.billing.base import group, individual
+from daiyun.billing.base import late_orders as late_in
 from daiyun.billing.engine import fx
 from daiyun.billing.engine.commission import share_orders
 from daiyun.billing.engine.rules import CONTEXT, ZERO
@@ -62,6 +63,9 @@ class Currency:
 @dataclass(frozen=True)
 class ForeignBase:
     currencies: tuple[Currency, ...] = ()
+    # Days lacking a rate for late orders of closed periods (currency -> ISO days), which the
+    # statement's adjustments leave out: they refuse finalize as the period's own do.
+    late_missing: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     @property
     def engine(self) -> engine.Foreign:
@@ -73,11 +77,10 @@ class ForeignBase:
     @property
     def missing(self) -> dict[str, list[str]]:
         """Currency -> the days (ISO) whose sales lack a rate."""
-        return {
-            c.currency: [day.isoformat() for day in c.conversion.missing]
-            for c in self.currencies
-            if c.conversion.missing
-        }
+        found: dict[str, set[str]] = {c: set(days) for c, days in self.late_missing.items()}
+        for c in self.currencies:
+            found.setdefault(c.currency, set()).update(d.isoformat() for d in c.conversion.missing)
+        return {c: sorted(days) for c, days in sorted(found.items()) if days}
 
     def counted(self) -> dict[str, tuple[int, int, dict[str, Any]]]:
         """The orders of converted currencies finalize records one by one (those refunded in
@@ -105,18 +108,33 @@ def gather(
     period: Period,
     domestic: repository.Selection,
     refunds: Sequence[RefundFact],
+    late: Mapping[str, Sequence[OrderFact]] | None = None,
 ) -> ForeignBase:
     """The period's sales in other currencies, as ``domestic`` selects the contract's (billed
-    or not), converted as the contract says; ``refunds`` are the period's refunds."""
+    or not), converted as the contract says; ``refunds`` are the period's refunds. ``late``
+    (currency -> orders) adds a closed period's late orders, each taken one by one."""
     by_order: dict[str, list[RefundFact]] = {}
     for refund in refunds:
         by_order.setdefault(refund.order_id, []).append(refund)
     found = []
     for currency in currencies(session, terms):
-        item = _currency(session, terms, period, replace(domestic, currency=currency), by_order)
+        selection = replace(domestic, currency=currency)
+        extra = (late or {}).get(currency, ())
+        item = _currency(session, terms, period, selection, by_order, extra)
         if item is not None:
             found.append(item)
     return ForeignBase(tuple(found))
+
+
+def late_orders(
+    session: Session, terms: ContractTerms, period: Period
+) -> dict[str, list[OrderFact]]:
+    """A closed period's late orders in other currencies (currency -> orders), when the
+    contract converts them."""
+    if terms.foreign_sales == ForeignSales.exclude:
+        return {}
+    found = {c: late_in(session, terms, period, c) for c in currencies(session, terms)}
+    return {currency: orders for currency, orders in found.items() if orders}
 
 
 def currencies(session: Session, terms: ContractTerms) -> list[str]:
@@ -131,9 +149,10 @@ def _currency(
     period: Period,
     selection: repository.Selection,
     refunds: Mapping[str, Sequence[RefundFact]],
+    late: Sequence[OrderFact] = (),
 ) -> Currency | None:
     grouped, count, kept = group(selection, repository.channel_sums(session, selection))
-    orders = individual(session, selection)
+    orders = individual(session, selection) + list(late)
     if not count and not orders:
         return None
     days: dict[date, dict[str, tuple[Decimal, int]]] = {}

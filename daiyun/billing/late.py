@@ -11,7 +11,8 @@ contract's versions, its month is before the current month or has a live stateme
 finalized). The first catches the usual late order; the second the order that arrives while a
 month is being finalized: a finalize works on a draft committed before it, so once the order
 is committed (before its event is handled) the draft is there to be seen. An order already
-billed, of a status or currency no version bills, or of a tenant without a contract is not a
+billed, of a status or currency no version bills (a foreign currency is billed by a
+version that converts foreign sales), or of a tenant without a contract is not a
 candidate (an event that makes it billable later records it then). Recording too many is
 harmless: the statement's own filters apply to candidates as to any order.
 
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 from daiyun.billing import repository
 from daiyun.billing.facts import Period
 from daiyun.billing.models import LateOrder, Statement
-from daiyun.billing.terms import ContractTerms
+from daiyun.billing.terms import ContractTerms, ForeignSales
 from daiyun.core.ids import utcnow
 from daiyun.platform.orders import service as order_service
 
@@ -48,7 +49,8 @@ def note(session: Session, order_id: uuid.UUID) -> None:
     versions = [ContractTerms.model_validate(v.terms) for v in contract.versions]
     found = repository.late_order(session, order_id)
     billable = any(
-        order.status in terms.base.statuses and order.currency == terms.currency
+        order.status in terms.base.statuses
+        and (order.currency == terms.currency or terms.foreign_sales != ForeignSales.exclude)
         for terms in versions
     )
     if not billable or repository.is_billed(session, order_id):

@@ -9,7 +9,7 @@ arrive after a period closed into adjustment lines of the next open period.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,15 +18,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from daiyun.billing import conversion, engine, late, repository
-from daiyun.billing.base import PeriodBase, bill, gather, late_orders
+from daiyun.billing.base import (
+    OtherFacts,
+    PeriodBase,
+    bill,
+    billed_map,
+    gather,
+    late_orders,
+    other_facts,
+    split_billed,
+)
 from daiyun.billing.base import line_sources as drill_down
 from daiyun.billing.facts import (
-    BilledOrder,
     Line,
     OrderFact,
     Period,
-    RefundFact,
-    ServiceFact,
     ServiceKind,
 )
 from daiyun.billing.limits import MAX_SERVICE_FACTS_PER_PERIOD, check_statement
@@ -46,7 +52,6 @@ from daiyun.core.errors import Problem
 from daiyun.core.events.service import emit
 from daiyun.core.ids import new_id, utcnow
 from daiyun.core.pagination import paginate
-from daiyun.platform.orders import service as order_service
 
 # --- contracts -------------------------------------------------------------------------------
 
@@ -218,83 +223,6 @@ def _fact_fields(fact: ServiceFactRecord | ServiceFactCreate) -> tuple[Any, ...]
     )
 
 
-# --- gathering facts -------------------------------------------------------------------------
-
-
-@dataclass
-class OtherFacts:
-    """A period's refunds and service facts (few: read one by one, unlike its orders)."""
-
-    refunds: list[RefundFact] = field(default_factory=list)
-    services: list[ServiceFact] = field(default_factory=list)
-
-    @property
-    def keys(self) -> list[str]:
-        return [f.key for f in self.refunds] + [f.key for f in self.services]
-
-
-def _other_facts(session: Session, terms: ContractTerms, period: Period) -> OtherFacts:
-    """Every refund and service fact placed in a period (billed or not)."""
-    start, end = period.bounds(terms.time_zone)
-    facts = OtherFacts()
-    for refund, channel in order_service.refunds_for_billing(session, start, end):
-        facts.refunds.append(
-            RefundFact(
-                refund_id=str(refund.id),
-                order_id=str(refund.order_id),
-                channel=channel,
-                at=refund.refunded_at,
-                amount_minor=refund.amount_minor,
-            )
-        )
-    for record in repository.service_facts_between(session, period.first_day, period.last_day):
-        if record.currency != terms.currency:
-            continue
-        facts.services.append(
-            ServiceFact(
-                fact_id=str(record.id),
-                kind=ServiceKind(record.kind),
-                occurred_on=record.occurred_on,
-                quantity=Decimal(record.quantity),
-                amount_minor=record.amount_minor,
-                description=record.description,
-            )
-        )
-    return facts
-
-
-def _split(session: Session, facts: OtherFacts) -> tuple[OtherFacts, OtherFacts]:
-    """(not billed yet, billed already)."""
-    billed = repository.billed_keys(session, facts.keys)
-    return (
-        OtherFacts(
-            [f for f in facts.refunds if f.key not in billed],
-            [f for f in facts.services if f.key not in billed],
-        ),
-        OtherFacts(
-            [f for f in facts.refunds if f.key in billed],
-            [f for f in facts.services if f.key in billed],
-        ),
-    )
-
-
-def _billed_map(session: Session, refunds: list[RefundFact]) -> dict[str, BilledOrder]:
-    """What was billed on the refunded orders: the limit of their clawbacks. A converted order
-    (marked with its currency) keeps its base in that currency: its refund, in the same currency,
-    takes back that share of the commission billed on it, with no rate needed."""
-    rows = repository.billed_orders(session, {f"order:{r.order_id}" for r in refunds})
-    return {
-        row.fact_key.removeprefix("order:"): BilledOrder(
-            row.fact_key.removeprefix("order:"),
-            row.base_minor,
-            row.commission_minor,
-            row.clawed_back_minor,
-            (row.detail or {}).get("currency"),
-        )
-        for row in rows
-    }
-
-
 Counted = dict[str, tuple[int, int, dict[str, Any]]]
 
 
@@ -325,17 +253,19 @@ def compute(session: Session, period: Period) -> Computed:
     that arrived after an earlier period was finalized."""
     force = in_force(get_contract(session), period)
     base = gather(session, force.terms, period)
-    others, _ = _split(session, _other_facts(session, force.terms, period))
+    others, _ = split_billed(session, other_facts(session, force.terms, period))
     foreign = conversion.gather(session, force.terms, period, base.selection, others.refunds)
     adjusted: Counted = {}
-    adjustments = _adjustments(session, period, adjusted)
+    late_missing: dict[str, list[str]] = {}
+    adjustments = _adjustments(session, period, adjusted, late_missing)
+    foreign = replace(foreign, late_missing=late_missing)
     result = engine.compute(
         force.terms,
         period,
         base.orders,
         others.refunds,
         others.services,
-        billed=_billed_map(session, others.refunds),
+        billed=billed_map(session, others.refunds),
         active_from=force.active_from,
         active_until=force.active_until,
         credit_brought_forward_minor=repository.previous_credit(session, str(period)),
@@ -378,12 +308,15 @@ def _counted(
     return counted
 
 
-def _adjustments(session: Session, period: Period, counted: Counted) -> list[Line]:
+def _adjustments(
+    session: Session, period: Period, counted: Counted, missing: dict[str, list[str]]
+) -> list[Line]:
     """Late facts of finalized periods before this one, as delta lines (BILLING.md 5).
 
     The closed period's billed orders are summed by the database, as when it was billed; the
     late ones (recorded as candidates when they arrived, :mod:`daiyun.billing.late`; normally
-    few) are taken one by one and named on the adjustment lines.
+    few) are taken one by one and named on the adjustment lines. Late orders in other
+    currencies convert as the contract says; days of theirs lacking a rate go to ``missing``.
     """
     lines: list[Line] = []
     contract = get_contract(session)
@@ -392,9 +325,10 @@ def _adjustments(session: Session, period: Period, counted: Counted) -> list[Lin
         if original >= period or _months_between(original, period) > late.LATE_FACT_MONTHS:
             continue
         force = in_force(contract, original)
-        arrived, billed = _split(session, _other_facts(session, force.terms, original))
+        arrived, billed = split_billed(session, other_facts(session, force.terms, original))
         orders = late_orders(session, force.terms, original)
-        if not (orders or arrived.refunds or arrived.services):
+        late_foreign = conversion.late_orders(session, force.terms, original)
+        if not (orders or late_foreign or arrived.refunds or arrived.services):
             continue
         before = gather(session, force.terms, original, billed=True)
         # The closed period's converted sales, at the rates recorded now (those it was billed
@@ -402,6 +336,14 @@ def _adjustments(session: Session, period: Period, counted: Counted) -> list[Lin
         foreign = conversion.gather(
             session, force.terms, original, before.selection, billed.refunds
         )
+        with_late = foreign
+        if late_foreign:
+            with_late = conversion.gather(
+                session, force.terms, original, before.selection, billed.refunds, late_foreign
+            )
+            for currency, days in with_late.missing.items():
+                missing.setdefault(currency, []).extend(days)
+        foreign_keys = [order.key for found in late_foreign.values() for order in found]
         delta = engine.adjustment(
             force.terms,
             original,
@@ -411,14 +353,16 @@ def _adjustments(session: Session, period: Period, counted: Counted) -> list[Lin
             orders,
             arrived.refunds,
             arrived.services,
-            billed_before=_billed_map(session, arrived.refunds),
+            billed_before=billed_map(session, arrived.refunds),
             active_from=force.active_from,
             active_until=force.active_until,
             grouped=before.grouped,
             foreign=foreign.engine,
+            late_foreign=with_late.engine if late_foreign else None,
+            late_foreign_keys=frozenset(foreign_keys),
         )
         lines.extend(delta)
-        for key in [order.key for order in orders] + arrived.keys:
+        for key in [order.key for order in orders] + arrived.keys + foreign_keys:
             counted[key] = (0, 0, {"adjusts": text})
     return lines
 

@@ -319,3 +319,44 @@ def test_converted_orders_are_billed_once_and_a_later_refund_takes_back_their_sh
             select(func.count()).select_from(BilledFact).where(BilledFact.fact_key.like("order:%"))
         )
     assert count == 4  # each order billed once
+
+
+def test_a_late_converted_order_is_billed_as_an_adjustment_once_its_day_has_a_rate(
+    finance: tuple[Tenant, Actor, uuid.UUID], client: TestClient
+) -> None:
+    tenant, actor, shop_id = finance
+    _contract(client, tenant, actor, foreign_sales="daily")
+    _sales(tenant, shop_id)
+    _rate(date(2026, 12, 1), "0.1404")
+    _rate(date(2026, 12, 2), "0.1402")
+    december = _generate(client, tenant, actor, "2026-12")
+    assert _finalize(client, tenant, actor, december["id"]).status_code == 200
+    # A yuan order of 15 December reaches the book after December was finalized.
+    _order(tenant, shop_id, "CN4", 200_000, DEC15, "CNY", "tmall")
+    january = _generate(client, tenant, actor, "2027-01")
+    # No rate for its day: it is named, nothing is guessed, and January cannot be finalized.
+    [missing] = _lines(january, "adjustment:fx-missing")
+    assert "2026-12-15" in missing["description"] and missing["amount_minor"] == 0
+    assert missing["adjusts_period"] == "2026-12"
+    assert not _lines(january, "adjustment:commission")
+    refused = _finalize(client, tenant, actor, january["id"])
+    assert refused.status_code == 409
+    assert refused.json()["missing_days"] == {"CNY": ["2026-12-15"]}
+    cn4 = f"order:{_order_id(tenant, 'CN4')}"
+    with unit_of_work(tenant.id) as session:
+        assert session.scalar(select(BilledFact).where(BilledFact.fact_key == cn4)) is None
+
+    _rate(date(2026, 12, 15), "0.14")
+    january = _generate(client, tenant, actor, "2027-01")
+    assert not _lines(january, "adjustment:fx-missing")
+    # 200,000 fen × 0.14 = 28,000 cents more base for December; 10 % of it = 2,800.
+    [adjusted] = _lines(january, "adjustment:commission")
+    assert adjusted["amount_minor"] == 2_800 and adjusted["adjusts_period"] == "2026-12"
+    assert adjusted["sources"] == [cn4]
+    assert _finalize(client, tenant, actor, january["id"]).status_code == 200
+    with unit_of_work(tenant.id) as session:
+        [row] = session.scalars(select(BilledFact).where(BilledFact.fact_key == cn4))
+    assert (row.detail or {}).get("adjusts") == "2026-12"
+    # Billed once: February has nothing more to adjust for it.
+    february = _generate(client, tenant, actor, "2027-02")
+    assert not [line for line in february["lines"] if line["kind"].startswith("adjustment:")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, localcontext
 from types import MappingProxyType
@@ -375,6 +375,8 @@ def adjustment(
     active_until: date | None = None,
     grouped: GroupedOrders | None = None,
     foreign: Foreign = NO_FOREIGN,
+    late_foreign: Foreign | None = None,
+    late_foreign_keys: frozenset[str] = frozenset(),
 ) -> tuple[Line, ...]:
     """Delta lines for facts of a closed period that arrived after it was finalized.
 
@@ -389,6 +391,9 @@ def adjustment(
     period's :func:`compute` as ``adjustments``. ``grouped`` are billed orders of the closed
     period summed by the database, counted both without and with the late facts, as are its
     ``foreign`` converted sales (only their conversion, not their notes, matters to a delta).
+    ``late_foreign``, when given, is ``foreign`` with late orders in other currencies added (their
+    keys ``late_foreign_keys``): the period with the late facts is priced on it, and its notes of
+    days lacking a rate come along as ``adjustment:fx-missing`` lines of amount 0.
     """
     counted = PeriodFacts(tuple(orders), tuple(refunds), tuple(services))
     late = PeriodFacts(tuple(late_orders), tuple(late_refunds), tuple(late_services))
@@ -397,10 +402,18 @@ def adjustment(
         before = _price(
             terms, original, counted, billed_before, active_from, active_until, grouped, base
         ).lines
+        now_base = base if late_foreign is None else Foreign(late_foreign.converted)
         after = _price(
-            terms, original, counted + late, billed_before, active_from, active_until, grouped, base
+            terms,
+            original,
+            counted + late,
+            billed_before,
+            active_from,
+            active_until,
+            grouped,
+            now_base,
         ).lines
-        late_keys = late.keys
+        late_keys = late.keys | late_foreign_keys
         currency = terms.currency
         deltas = []
         seen = list(dict.fromkeys([line.kind for line in (*after, *before)]))
@@ -428,6 +441,16 @@ def adjustment(
                     message=said,
                 )
             )
+        for note in late_foreign.notes if late_foreign is not None else ():
+            if note.kind == "fx-missing":
+                deltas.append(
+                    replace(
+                        note,
+                        kind="adjustment:fx-missing",
+                        sources=tuple(sorted(late_foreign_keys)),
+                        adjusts_period=str(original),
+                    )
+                )
     return tuple(deltas)
 
 
