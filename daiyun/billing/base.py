@@ -1,6 +1,6 @@
 """The commission base of a period, gathered set-based, and the drill-down of a line's orders.
 
-The database sums a period's orders per channel and category (``repository.channel_sums``); the
+The database sums a period's orders per channel and category (``orders_sql.channel_sums``); the
 engine prices those sums (:class:`GroupedOrders`) together with the few orders it must see one
 by one (a refund in the period, a category share scaled down to the base). Nothing here holds a
 period's orders in memory: a statement line names its grouped orders by a selector
@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from daiyun.billing import repository
+from daiyun.billing import orders_sql, repository
 from daiyun.billing.engine.commission import share_orders
 from daiyun.billing.facts import (
     ORDERS_SELECTOR,
@@ -40,7 +40,7 @@ PAGE = 1000
 class PeriodBase:
     """A period's orders as the engine takes them: summed, plus the individual ones."""
 
-    selection: repository.Selection
+    selection: orders_sql.Selection
     grouped: GroupedOrders
     orders: list[OrderFact]
     grouped_orders: int  # orders summed (excluded channels too): what finalize records
@@ -51,13 +51,13 @@ def gather(
 ) -> PeriodBase:
     """The orders of a period not billed yet (or, with ``billed``, billed already)."""
     start, end = period.bounds(terms.time_zone)
-    selection = repository.selection(session, terms, start, end, billed=billed)
-    grouped, count, _ = group(selection, repository.channel_sums(session, selection))
+    selection = orders_sql.selection(session, terms, start, end, billed=billed)
+    grouped, count, _ = group(selection, orders_sql.channel_sums(session, selection))
     return PeriodBase(selection, grouped, individual(session, selection), count)
 
 
 def group(
-    selection: repository.Selection, sums: list[repository.ChannelSums]
+    selection: orders_sql.Selection, sums: list[orders_sql.ChannelSums]
 ) -> tuple[GroupedOrders, int, int]:
     """The grouped orders' sums by rate bucket, how many orders were summed (what finalize
     records) and how many of them are not in an excluded channel."""
@@ -90,12 +90,12 @@ def group(
     return GroupedOrders({k: v for k, v in buckets.items() if v != (0, 0)}, net), count, kept
 
 
-def individual(session: Session, selection: repository.Selection) -> list[OrderFact]:
+def individual(session: Session, selection: orders_sql.Selection) -> list[OrderFact]:
     """The selection's orders the engine takes one by one, page by page."""
     orders: list[OrderFact] = []
     after: uuid.UUID | None = None
     while True:
-        page = repository.individual_orders(session, selection, after=after, limit=PAGE)
+        page = orders_sql.individual_orders(session, selection, after=after, limit=PAGE)
         orders += [fact(order) for order in page]
         if len(page) < PAGE:
             return orders
@@ -110,12 +110,12 @@ def late_orders(
     contract's currency or in ``currency``."""
     start, end = period.bounds(terms.time_zone)
     selection = replace(
-        repository.selection(session, terms, start, end, late=True), currency=currency
+        orders_sql.selection(session, terms, start, end, late=True), currency=currency
     )
     orders: list[OrderFact] = []
     after: uuid.UUID | None = None
     while True:
-        ids = repository.grouped_order_ids(session, selection, after=after, limit=PAGE)
+        ids = orders_sql.grouped_order_ids(session, selection, after=after, limit=PAGE)
         found = order_service.orders_with_lines(session, ids, terms.base.date)
         orders += [fact(order) for order in found]
         if len(ids) < PAGE:
@@ -143,7 +143,7 @@ def bill(
     If the orders changed since they were summed (an order written in between), nothing is
     recorded and the caller is told to finalize again.
     """
-    recorded = repository.bill_grouped_orders(
+    recorded = orders_sql.bill_grouped_orders(
         session,
         base.selection,
         statement_id,
@@ -205,7 +205,7 @@ def _orders_on(
 ) -> list[str]:
     period = Period.parse(statement.period)
     start, end = period.bounds(terms.time_zone)
-    selection = repository.selection(session, terms, start, end)
+    selection = orders_sql.selection(session, terms, start, end)
     selections = [selection] + [
         replace(selection, currency=currency) for currency in _converted_currencies(statement)
     ]
@@ -228,7 +228,7 @@ def _orders_on(
         if statement.status == StatementStatus.draft:
             ids = _merged_ids(session, selections, cursor)
         else:
-            ids = repository.billed_order_ids(
+            ids = orders_sql.billed_order_ids(
                 session, statement.id, statement.period, after=cursor, limit=PAGE
             )
         if not ids:
@@ -258,12 +258,12 @@ def _converted_currencies(statement: Statement) -> list[str]:
 
 
 def _merged_ids(
-    session: Session, selections: list[repository.Selection], after: uuid.UUID | None
+    session: Session, selections: list[orders_sql.Selection], after: uuid.UUID | None
 ) -> list[uuid.UUID]:
     """The next ids (in order) among several selections: a page of each, up to the first id
     where one page ends (past it, that selection may have ids not read yet)."""
     pages = [
-        repository.grouped_order_ids(session, selection, after=after, limit=PAGE)
+        orders_sql.grouped_order_ids(session, selection, after=after, limit=PAGE)
         for selection in selections
     ]
     ids = sorted({order_id for page in pages for order_id in page})

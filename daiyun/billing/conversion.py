@@ -2,7 +2,7 @@
 
 Which currencies a tenant sells in is read from the order book by index seeks (every currency
 it ever sold in: a currency without orders in the period adds nothing). Each foreign currency's
-orders are then summed like the contract currency's (``repository.channel_sums`` on a selection
+orders are then summed like the contract currency's (``orders_sql.channel_sums`` on a selection
 in that currency): once over the period and, for daily rates, once per local day of the period (31
 small aggregates at most); the few orders refunded in the period are taken one by one, net of
 their refunds, as the engine does. The rates come from ``daiyun.platform.rates``; the engine
@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from daiyun.billing import engine, repository
+from daiyun.billing import engine, orders_sql
 from daiyun.billing.base import group, individual
 from daiyun.billing.base import late_orders as late_in
 from daiyun.billing.engine import fx
@@ -48,7 +48,7 @@ class Currency:
     """One foreign currency's orders of a period and what the engine makes of them."""
 
     currency: str
-    selection: repository.Selection  # the period's orders in this currency
+    selection: orders_sql.Selection  # the period's orders in this currency
     grouped: GroupedOrders  # summed over the period, in this currency's minor units
     grouped_orders: int  # orders summed (excluded channels too): what finalize records
     orders: list[OrderFact]  # the ones taken one by one (refunded in the period)
@@ -106,7 +106,7 @@ def gather(
     session: Session,
     terms: ContractTerms,
     period: Period,
-    domestic: repository.Selection,
+    domestic: orders_sql.Selection,
     refunds: Sequence[RefundFact],
     late: Mapping[str, Sequence[OrderFact]] | None = None,
 ) -> ForeignBase:
@@ -147,11 +147,11 @@ def _currency(
     session: Session,
     terms: ContractTerms,
     period: Period,
-    selection: repository.Selection,
+    selection: orders_sql.Selection,
     refunds: Mapping[str, Sequence[RefundFact]],
     late: Sequence[OrderFact] = (),
 ) -> Currency | None:
-    grouped, count, kept = group(selection, repository.channel_sums(session, selection))
+    grouped, count, kept = group(selection, orders_sql.channel_sums(session, selection))
     orders = individual(session, selection) + list(late)
     if not count and not orders:
         return None
@@ -171,7 +171,7 @@ def _currency(
         day = period.first_day
         while day <= period.last_day:
             within = replace(selection, within=utc_day_bounds(day, terms.time_zone))
-            sums, _, members = group(within, repository.channel_sums(session, within))
+            sums, _, members = group(within, orders_sql.channel_sums(session, within))
             if members or sums.buckets:
                 add(day, sums.buckets, sums.net_minor, members)
             day += timedelta(days=1)
@@ -237,7 +237,7 @@ def bill(
         if not item.billed:
             continue
         own = shares.get(item.currency, {})
-        recorded = repository.bill_grouped_orders(
+        recorded = orders_sql.bill_grouped_orders(
             session,
             item.selection,
             statement_id,
