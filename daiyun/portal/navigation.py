@@ -40,8 +40,15 @@ class Destination:
 TENANT_PAGES: Final = {
     "dashboard": Destination("dashboard", N_("Dashboard"), P.orders_read),
     "orders": Destination("orders", N_("Orders"), P.orders_read),
+    "products": Destination("products", N_("Products"), P.catalog_read),
     "statements": Destination("statements", N_("Statements"), P.billing_read),
     "shops": Destination("shops", N_("Shops"), P.shops_read),
+}
+# The catalog's pages, one menu entry ("Products") and tabs on its pages: the header keeps to
+# one row on a laptop screen however many of them there are.
+CATALOG_PAGES: Final = {
+    "products": TENANT_PAGES["products"],
+    "portfolio": Destination("portfolio", N_("Portfolio"), P.catalog_read),
 }
 # The console's pages (staff only); each lists the tenants where the permission is granted.
 CONSOLE_PAGES: Final = (
@@ -49,6 +56,7 @@ CONSOLE_PAGES: Final = (
     Destination("console/review", N_("Review queue"), P.orders_review),
     Destination("console/sync", N_("Sync health"), P.shops_read),
     Destination("console/billing", N_("Billing"), P.billing_read),
+    Destination("console/catalog", N_("Catalog work"), P.catalog_read),
 )
 
 
@@ -97,7 +105,28 @@ def console_pages(db: Session, user: Viewer) -> list[Destination]:
 def _current(href: str, path: str) -> bool:
     if href == f"{PREFIX}/console":  # the overview is the console's root, not its prefix
         return path == href
+    if href.startswith(f"{PREFIX}/t/") and href.endswith("/products"):
+        # Every catalog tab is under the one "Products" entry.
+        base = href.removesuffix("/products")
+        return any(_tab_current(f"{base}/{d.path}", path) for d in CATALOG_PAGES.values())
     return path == href or path.startswith(href + "/") or path.startswith(href + ".")
+
+
+def catalog_tabs(slug: str, role: Role, path: str) -> list[Link]:
+    """The catalog's tabs the role may open, the one at ``path`` current."""
+    return [
+        Link(
+            f"{PREFIX}/t/{slug}/{d.path}",
+            d.label,
+            _tab_current(f"{PREFIX}/t/{slug}/{d.path}", path),
+        )
+        for d in CATALOG_PAGES.values()
+        if d.permission is not None and allows(role, d.permission)
+    ]
+
+
+def _tab_current(href: str, path: str) -> bool:
+    return path == href or path.startswith(href + "/")
 
 
 def build(

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from daiyun.portal.views import account, console, merchant
+from daiyun.portal.views import account, catalog, catalog_console, console, merchant
 
 router = APIRouter()
-for pages in (account, merchant, console):
+for pages in (account, merchant, catalog, console, catalog_console):
     router.include_router(pages.router)
