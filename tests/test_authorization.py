@@ -350,6 +350,7 @@ OTHER_TABLE: dict[Route, str] = {
     ("POST", f"{API}/auth/token"): PUBLIC,
     ("POST", f"{API}/auth/logout"): SIGNED_IN,
     ("GET", f"{API}/me"): SIGNED_IN,
+    ("PATCH", f"{API}/me"): SIGNED_IN,
     ("GET", f"{API}/me/api-keys"): SIGNED_IN,
     ("POST", f"{API}/me/api-keys"): SIGNED_IN,
     ("DELETE", f"{API}/me/api-keys/{{key_id}}"): SIGNED_IN,
@@ -657,7 +658,10 @@ def _platform_state(cast: Cast) -> tuple[object, ...]:
         tenants = sorted(
             (t.slug, t.display_name, t.status.value) for t in session.scalars(select(Tenant))
         )
-        users = sorted((u.email, u.role.value, u.is_active) for u in session.scalars(select(User)))
+        users = sorted(
+            (u.email, u.role.value, u.is_active, u.locale, u.time_zone)
+            for u in session.scalars(select(User))
+        )
         rates = sorted((r.day, r.rate) for r in session.scalars(select(ExchangeRate)))
         keys = sorted((str(k.id), k.revoked_at is None) for k in session.scalars(select(ApiKey)))
         tokens = sorted(
@@ -958,6 +962,8 @@ def test_other_route_matrix(world: World, app: FastAPI, monkeypatch: pytest.Monk
             return {"data": {"username": login.email, "password": PASSWORD}}
         if route == ("POST", f"{API}/me/api-keys"):
             return {"json": {"name": "matrix"}}
+        if route == ("PATCH", f"{API}/me"):
+            return {"json": {"time_zone": "Asia/Tokyo"}}
         if route == ("POST", f"{API}/users"):
             email = f"invited-{uuid.uuid4().hex[:8]}@example.com"
             return {

@@ -22,22 +22,14 @@ from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
 
+from daiyun.tenants.auth.schemas import READING_ZONES
+
 LOCALES = ("en", "zh_CN")
 DEFAULT_LOCALE = "en"
 LOCALE_NAMES = {"en": "English", "zh_CN": "简体中文"}
-# Time zones a reader may choose for themselves (the tenant's own is always the default).
-TIME_ZONES = (
-    "Asia/Shanghai",
-    "Asia/Hong_Kong",
-    "Asia/Taipei",
-    "Asia/Singapore",
-    "Asia/Tokyo",
-    "Europe/London",
-    "Europe/Berlin",
-    "America/New_York",
-    "America/Los_Angeles",
-    "UTC",
-)
+# Time zones a reader may choose for themselves (the tenant's own is always the default): the
+# account keeps the choice, so the list is the accounts' (and the API's schema lists the same).
+TIME_ZONES = READING_ZONES
 
 
 def N_(message: str) -> str:

@@ -31,6 +31,9 @@ class Viewer(Protocol):
     @property
     def locale(self) -> str: ...
 
+    @property
+    def time_zone(self) -> str | None: ...
+
 
 class TenantView(Protocol):
     """A merchant (tenant) as pages name it and place it in time."""

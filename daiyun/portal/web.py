@@ -46,8 +46,8 @@ from daiyun.tenants.auth.permissions import Permission, Role, allows
 
 PREFIX = "/portal"
 LOCALE_COOKIE = "daiyun_locale"
-# The reader's own time zone: a preference of this browser, beside the language cookie (the
-# users table has no column for it, and a zone is often a device's, not a person's).
+# Where a browser kept the reader's time zone before the account kept it (users.time_zone): read
+# once at sign-in (adopted by an account that has none), then deleted; no page reads it.
 ZONE_COOKIE = "daiyun_time_zone"
 LOGIN_CSRF_COOKIE = "daiyun_login_csrf"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -100,9 +100,10 @@ def reader_locale(request: Request, user: Viewer | None = None) -> str:
     )
 
 
-def reader_zone(request: Request) -> str | None:
-    """The time zone the reader chose for themselves, if any."""
-    return known_zone(request.cookies.get(ZONE_COOKIE))
+def reader_zone(user: Viewer | None) -> str | None:
+    """The time zone the signed-in reader chose for themselves (kept on the account), if any; a
+    zone no longer offered reads as none, so a page never fails on it."""
+    return known_zone(user.time_zone) if user is not None else None
 
 
 def signed_in(request: Request, db: SessionDep) -> Page:
@@ -115,7 +116,7 @@ def signed_in(request: Request, db: SessionDep) -> Page:
     request.state.portal_csrf = current.csrf_token
     bind_user(db, user.id)
     structlog.contextvars.bind_contextvars(user_id=str(user.id))
-    fmt = Formatter(reader_locale(request, user), user_zone=reader_zone(request))
+    fmt = Formatter(reader_locale(request, user), user_zone=reader_zone(user))
     return Page(db=db, user=user, current=current, fmt=fmt)
 
 
@@ -315,7 +316,7 @@ def error_page(
         return redirect(f"{PREFIX}/login?next={quote(target)}")
     known = _error_page_reader(request)
     locale = supported(known.locale) or reader_locale(request)
-    fmt = Formatter(locale, user_zone=reader_zone(request))
+    fmt = Formatter(locale, user_zone=known_zone(known.time_zone))
     title, sentence = error_text(status, kind)
     response = render(
         request,
@@ -359,8 +360,9 @@ class _Reader:
 
     csrf: str
     fresh: bool = False
-    # The user's own language, read while their row was at hand.
+    # The user's own language and time zone, read while their row was at hand.
     locale: str | None = None
+    time_zone: str | None = None
     nav: navigation.Nav | None = None
     home: str = f"{PREFIX}/"
 
@@ -384,7 +386,9 @@ def _error_page_reader(request: Request) -> _Reader:
                     place = navigation.tenant_in_path(db, user.id, request.url.path)
                     tenant, role = place if place is not None else (None, None)
                     nav = navigation.build(db, user, request.url.path, tenant, role)
-                    reader = _Reader(current.csrf_token, locale=user.locale, nav=nav)
+                    reader = _Reader(
+                        current.csrf_token, locale=user.locale, time_zone=user.time_zone, nav=nav
+                    )
                     reader.home = home_of(db, user)
                     db.rollback()  # reads only
                     return reader

@@ -29,6 +29,7 @@ from daiyun.portal.web import (
     signed_in_form,
 )
 from daiyun.tenants import service as tenant_service
+from daiyun.tenants.auth import preferences as user_preferences
 from daiyun.tenants.auth import service as auth_service
 from daiyun.tenants.auth.addresses import client_address
 from daiyun.tenants.auth.deps import SessionDep
@@ -104,10 +105,16 @@ async def login(request: Request, db: SessionDep) -> Response:
     chosen = supported(request.cookies.get(LOCALE_COOKIE))
     if chosen is not None and chosen != user.locale:
         tenant_service.set_locale(db, user.id, chosen)
+    # A zone this browser kept before accounts kept one is adopted by an account that has none
+    # (never over the account's own choice); the cookie is then dropped, read by no page.
+    kept = known_zone(request.cookies.get(ZONE_COOKIE))
+    if kept is not None and user.time_zone is None:
+        user_preferences.set_time_zone(db, user.id, kept)
     raw = sessions.start(db, user)
     response = redirect(safe_next(form.get("next"), home_of(db, user)))
     _set_cookie(request, response, sessions.COOKIE, raw)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
+    response.delete_cookie(ZONE_COOKIE, path=PREFIX)
     return response
 
 
@@ -162,32 +169,43 @@ def choose_tenant(page: SignedIn, request: Request, nothing: str = "") -> Respon
     return render(request, "tenants.html", {"empty": empty}, page=page)
 
 
-@router.get("/preferences")
-def preferences(page: SignedIn, request: Request, saved: str = "") -> Response:
-    """The reader's language and time zone."""
+def _preferences_page(
+    request: Request, page: Page, *, saved: bool = False, refused: bool = False
+) -> Response:
     return render(
         request,
         "preferences.html",
-        {"zones": TIME_ZONES, "chosen_zone": page.fmt.user_zone or "", "saved": saved == "1"},
+        {
+            "zones": TIME_ZONES,
+            "chosen_zone": known_zone(page.user.time_zone) or "",
+            "saved": saved,
+            "refused": refused,
+        },
         page=page,
+        status_code=400 if refused else 200,
     )
+
+
+@router.get("/preferences")
+def preferences(page: SignedIn, request: Request, saved: str = "") -> Response:
+    """The reader's language and time zone, as their account keeps them."""
+    return _preferences_page(request, page, saved=saved == "1")
 
 
 @router.post("/preferences")
 def save_preferences(request: Request, submitted: PageForm) -> Response:
-    """Keep the language on the user and the time zone in this browser (empty: each
-    merchant's own zone)."""
+    """Keep the language and the time zone on the user's account (an empty zone: each
+    merchant's own). A language or zone not offered is refused on the page, and nothing of the
+    form is saved."""
     page, form = submitted
     locale = supported(str(form.get("locale", "")))
     zone_text = str(form.get("time_zone", ""))
     zone = known_zone(zone_text)
     if locale is None or (zone_text and zone is None):
-        raise Problem(400, "unknown-preference", "That language or time zone is not available")
+        return _preferences_page(request, page, refused=True)
     tenant_service.set_locale(page.db, page.user.id, locale)
+    user_preferences.set_time_zone(page.db, page.user.id, zone)
     response = redirect(f"{PREFIX}/preferences?saved=1")
     _set_cookie(request, response, LOCALE_COOKIE, locale, 365 * 86400)
-    if zone is None:
-        response.delete_cookie(ZONE_COOKIE, path=PREFIX)
-    else:
-        _set_cookie(request, response, ZONE_COOKIE, zone, 365 * 86400)
+    response.delete_cookie(ZONE_COOKIE, path=PREFIX)  # the account is where the zone is now
     return response

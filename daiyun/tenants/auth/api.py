@@ -8,10 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from daiyun.core.errors import PROBLEM_JSON, Problem
 from daiyun.core.idempotency import IdempotencyKey, idempotent
 from daiyun.core.pagination import Cursor, Limit, Page, paginate
+from daiyun.tenants.auth import preferences
 from daiyun.tenants.auth import service as auth_service
 from daiyun.tenants.auth import users as user_service
 from daiyun.tenants.auth.addresses import client_address
@@ -32,6 +34,7 @@ from daiyun.tenants.auth.schemas import (
     ApiKeyRead,
     MembershipView,
     MeRead,
+    MeUpdate,
     TokenRead,
     UserCreate,
     UserRead,
@@ -102,9 +105,8 @@ def logout(
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=MeRead)
-def me(session: SessionDep, user: CurrentUser) -> MeRead:
-    """The caller, its role and the tenants it may act in."""
+def _me_read(session: Session, user: User) -> MeRead:
+    """The caller as `/me` shows it, with the tenants it may act in."""
     if user.role == Role.agency_admin:
         tenants = [
             (t, Role.agency_admin) for t in session.scalars(select(Tenant).order_by(Tenant.slug))
@@ -119,6 +121,24 @@ def me(session: SessionDep, user: CurrentUser) -> MeRead:
         tenants = [(t, roles[t.id]) for t in found]
     views = [MembershipView(tenant=t.slug, tenant_name=t.display_name, role=r) for t, r in tenants]
     return MeRead(**UserRead.model_validate(user).model_dump(), tenants=views)
+
+
+@router.get("/me", response_model=MeRead)
+def me(session: SessionDep, user: CurrentUser) -> MeRead:
+    """The caller, its role, its own settings and the tenants it may act in."""
+    return _me_read(session, user)
+
+
+@router.patch("/me", response_model=MeRead)
+def update_me(session: SessionDep, user: CurrentUser, body: MeUpdate) -> MeRead:
+    """Change the caller's own settings; a field left out stays as it is.
+
+    `time_zone` is the zone the caller reads times in, in the portal as here: one of the zones
+    the schema lists, or null for each tenant's own zone (an unknown zone: 422, nothing saved).
+    `locale` is the language (`en` or `zh-CN`). Only the caller's own account is changed.
+    """
+    preferences.update_own(session, user, body)
+    return _me_read(session, user)
 
 
 @router.get("/me/api-keys", response_model=list[ApiKeyRead])
