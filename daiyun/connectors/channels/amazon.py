@@ -9,9 +9,10 @@ connector does not request: they come through when Amazon includes them and stay
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import httpx
 
@@ -24,6 +25,14 @@ from daiyun.connectors.channels.base import (
     required,
     text_or_none,
     unit_price,
+)
+from daiyun.connectors.channels.outbound import (
+    LISTINGS,
+    ListingPush,
+    ListingResult,
+    accepted,
+    decimal_text,
+    refused,
 )
 from daiyun.connectors.errors import (
     ConnectorError,
@@ -45,6 +54,11 @@ TOKEN_HOST = "https://api.amazon.com"
 TOKEN_PATH = "/auth/o2/token"
 ORDERS_PATH = "/orders/v0/orders"
 PAGE_SIZE = 100
+# Listings Items API: one call per listing (the JSON_LISTINGS_FEED bulk path takes an upload, a
+# feed and polling: not worth it here). An offer is PUT whole on first publish, its price PATCHed
+# after, and the listing DELETEd from the marketplace to unlist it.
+LISTINGS_PATH = "/listings/2021-08-01/items/{seller_id}/{sku}"
+LISTING_PRODUCT_TYPE = "PRODUCT"
 # Renew the access token this long before Amazon says it expires.
 TOKEN_MARGIN_SECONDS = 60.0
 # LWA errors that only a person re-authorising the app can fix.
@@ -92,6 +106,7 @@ class AmazonConnector(Connector):
         "refresh_token",
     )
     webhook_secret_field: ClassVar[str | None] = None
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
     max_window: ClassVar[timedelta] = timedelta(days=1)
     # LastUpdatedBefore must be at least 2 minutes before Amazon's now; one more for clock skew.
     lag: ClassVar[timedelta] = timedelta(minutes=3)
@@ -189,6 +204,76 @@ class AmazonConnector(Connector):
         if not isinstance(payload, dict):
             raise MalformedPayload(f"amazon answer to {path} has no payload")
         return payload
+
+    def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
+        return [self._push(push) for push in pushes]
+
+    def _push(self, push: ListingPush) -> ListingResult:
+        seller = str(self.shop.credentials.get("seller_id") or self.shop.external_id)
+        path = LISTINGS_PATH.format(
+            seller_id=quote(seller, safe=""), sku=quote(push.sku_code, safe="")
+        )
+        offer = _offer(push, self._marketplace_ids().split(",")[0])
+        body: dict[str, Any] | None
+        if push.action == "unlist":
+            if push.sku_id is None:
+                return accepted(push)  # never reached the marketplace: nothing to take down
+            method, body = "DELETE", None
+        elif push.sku_id is None or push.action == "publish":
+            method = "PUT"
+            body = {
+                "productType": LISTING_PRODUCT_TYPE,
+                "requirements": "LISTING_OFFER_ONLY",
+                "attributes": {"item_name": [{"value": push.title}], "purchasable_offer": [offer]},
+            }
+        else:
+            method = "PATCH"
+            body = {
+                "productType": LISTING_PRODUCT_TYPE,
+                "patches": [
+                    {"op": "replace", "path": "/attributes/purchasable_offer", "value": [offer]}
+                ],
+            }
+        response = self._send(method, path, body)
+        if response.status_code in (400, 404, 422):
+            code, message = _error(response)
+            return refused(push, f"amazon answered HTTP {response.status_code}: {code} {message}")
+        try:
+            doc = response.json()
+        except ValueError as exc:
+            raise MalformedPayload("amazon listing answer is not JSON") from exc
+        if not isinstance(doc, dict):
+            raise MalformedPayload("amazon listing answer is not an object")
+        if doc.get("status") == "INVALID":
+            issues = doc.get("issues") or [{}]
+            first = issues[0] if isinstance(issues[0], dict) else {}
+            return refused(push, excerpt(f"amazon: {first.get('code')} {first.get('message')}"))
+        # A seller's listing is keyed by its SKU: that is the id it has on the marketplace.
+        return accepted(push, product_id=push.sku_code, sku_id=push.sku_code)
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
+        """A Listings Items call; the token renewed once if refused, 401/403 after that needs
+        re-authorising, another non-2xx other than a refusal of the listing raises."""
+        refreshed = False
+        while True:
+            response = self.http.request(
+                method,
+                self._url(ORDERS_HOST, path),
+                params={"marketplaceIds": self._marketplace_ids()},
+                headers={"x-amz-access-token": self._token()},
+                **({"json": body} if body is not None else {}),
+            )
+            if response.status_code in (200, 400, 404, 422):
+                return response
+            code, message = _error(response)
+            text = f"amazon answered HTTP {response.status_code}: {code} {message}".strip()
+            if response.status_code in (401, 403):
+                if code == "Unauthorized" and not refreshed:
+                    self._access_token = None
+                    refreshed = True
+                    continue
+                raise ReauthorizationNeeded(text)
+            raise ConnectorError(text)
 
     def fetch_page(self, start: datetime, end: datetime, token: str | None) -> FetchedPage:
         params: dict[str, str | int] = {"MarketplaceIds": self._marketplace_ids()}
@@ -335,3 +420,24 @@ def _address(ship: dict[str, Any]) -> Address:
         address2=text_or_none(line2),
         postal_code=text_or_none(ship.get("PostalCode")),
     )
+
+
+def _amount(minor: int, currency: str) -> float:
+    # The schema wants a JSON number. A double prints as the shortest text that reads back as
+    # itself, so an amount of up to 15 digits goes on the wire exactly as its decimal text.
+    return float(decimal_text(minor, currency))
+
+
+def _offer(push: ListingPush, marketplace_id: str) -> dict[str, Any]:
+    offer: dict[str, Any] = {
+        "marketplace_id": marketplace_id,
+        "currency": push.currency,
+        "our_price": [
+            {"schedule": [{"value_with_tax": _amount(push.list_price_minor, push.currency)}]}
+        ],
+    }
+    if push.sale_price_minor is not None:
+        offer["discounted_price"] = [
+            {"schedule": [{"value_with_tax": _amount(push.sale_price_minor, push.currency)}]}
+        ]
+    return offer

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 import structlog
 
+from daiyun.connectors.channels import china_listings
 from daiyun.connectors.channels.base import (
     FetchedPage,
     ShopAccess,
@@ -53,6 +54,7 @@ from daiyun.connectors.channels.china_wire import (
     search_bounds,
     whole_number,
 )
+from daiyun.connectors.channels.outbound import LISTINGS, ListingPush, ListingResult
 from daiyun.connectors.errors import (
     ConnectorError,
     MalformedPayload,
@@ -170,6 +172,7 @@ def decrypt_receiver(credentials: Mapping[str, Any], fields: Mapping[str, str]) 
 
 class DouyinConnector(GatewayConnector):
     channel: ClassVar[str] = "douyin"
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
     # Douyin reads a push as delivered only from this body.
     webhook_reply: ClassVar[dict[str, Any] | None] = {"code": 0, "msg": "success"}
     credential_fields: ClassVar[tuple[str, ...]] = (
@@ -239,6 +242,10 @@ class DouyinConnector(GatewayConnector):
                 f"douyin refused to refresh the access token: {answer.code} {answer.text}".strip()
             )
         self._keep_tokens(token, answer.doc.get("refresh_token"))
+
+    def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
+        """One gateway call per listing (see :mod:`.china_listings`)."""
+        return china_listings.push(self, china_listings.DOUYIN, pushes)
 
     # The pull.
 

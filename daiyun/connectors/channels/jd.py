@@ -14,13 +14,14 @@ connector only pulls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import httpx
 
+from daiyun.connectors.channels import china_listings
 from daiyun.connectors.channels.base import (
     FetchedPage,
     ShopAccess,
@@ -47,6 +48,7 @@ from daiyun.connectors.channels.china_wire import (
     search_bounds,
     whole_number,
 )
+from daiyun.connectors.channels.outbound import LISTINGS, ListingPush, ListingResult
 from daiyun.connectors.errors import (
     ConnectorError,
     MalformedPayload,
@@ -170,6 +172,7 @@ def decrypt_receiver(credentials: Mapping[str, Any], fields: Mapping[str, str]) 
 
 class JdConnector(GatewayConnector):
     channel: ClassVar[str] = "jd"
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
     credential_fields: ClassVar[tuple[str, ...]] = (
         "app_key",
         "app_secret",
@@ -258,6 +261,10 @@ class JdConnector(GatewayConnector):
             )
         text = f"jd refused to refresh the access token: HTTP {response.status_code} {reason}"
         raise ReauthorizationNeeded(text.strip())
+
+    def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
+        """One gateway call per listing (see :mod:`.china_listings`)."""
+        return china_listings.push(self, china_listings.JD, pushes)
 
     # The pull.
 

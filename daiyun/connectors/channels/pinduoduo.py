@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from daiyun.connectors.channels import china_listings
 from daiyun.connectors.channels.base import (
     FetchedPage,
     ShopAccess,
@@ -44,6 +45,7 @@ from daiyun.connectors.channels.china_wire import (
     whole_number,
     whole_seconds,
 )
+from daiyun.connectors.channels.outbound import LISTINGS, ListingPush, ListingResult
 from daiyun.connectors.errors import (
     ConnectorError,
     MalformedPayload,
@@ -121,6 +123,7 @@ class PddError(ConnectorError):
 
 class PinduoduoConnector(GatewayConnector):
     channel: ClassVar[str] = "pinduoduo"
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
     credential_fields: ClassVar[tuple[str, ...]] = (
         "client_id",
         "client_secret",
@@ -222,6 +225,10 @@ class PinduoduoConnector(GatewayConnector):
         if not isinstance(orders, list) or not all(isinstance(o, dict) for o in orders):
             raise MalformedPayload(f"pinduoduo {LIST_METHOD} order_sn_list is not a list")
         return orders, total
+
+    def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
+        """One gateway call per listing (see :mod:`.china_listings`)."""
+        return china_listings.push(self, china_listings.PINDUODUO, pushes)
 
     def fetch_page(self, start: datetime, end: datetime, token: str | None) -> FetchedPage:
         orders, next_token = self._walk.step(start, end, token)

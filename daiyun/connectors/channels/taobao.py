@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from daiyun.connectors.channels import china_listings
 from daiyun.connectors.channels.base import (
     FetchedPage,
     ShopAccess,
@@ -53,6 +54,7 @@ from daiyun.connectors.channels.china_wire import (
     whole_number,
     whole_seconds,
 )
+from daiyun.connectors.channels.outbound import LISTINGS, ListingPush, ListingResult
 from daiyun.connectors.errors import (
     ConnectorError,
     MalformedPayload,
@@ -174,6 +176,7 @@ class TopError(ConnectorError):
 
 class TaobaoConnector(GatewayConnector):
     channel: ClassVar[str] = "taobao"
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
     credential_fields: ClassVar[tuple[str, ...]] = (
         "app_key",
         "app_secret",
@@ -310,6 +313,10 @@ class TaobaoConnector(GatewayConnector):
         if not isinstance(trades, list):
             raise MalformedPayload(f"taobao {LIST_METHOD} trades is not a list")
         return trades, total
+
+    def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
+        """One gateway call per listing (see :mod:`.china_listings`)."""
+        return china_listings.push(self, china_listings.TAOBAO, pushes)
 
     def fetch_page(self, start: datetime, end: datetime, token: str | None) -> FetchedPage:
         trades, next_token = self._walk.step(start, end, token)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from daiyun.sandboxes import rates
 from daiyun.sandboxes.marketplaces import (
     amazon,
+    amazon_listings,
     catalog,
     douyin,
     jd,
@@ -303,6 +304,7 @@ def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     app.include_router(woocommerce.router)
     app.include_router(woocommerce_products.router)
     app.include_router(amazon.router)
+    app.include_router(amazon_listings.router)
     app.include_router(taobao.router)
     app.include_router(pinduoduo.router)
     app.include_router(jd.router)

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
+from daiyun.sandboxes.marketplaces import china_listings
 from daiyun.sandboxes.marketplaces.china import (
     HISTORY,
     app_key,
@@ -283,8 +284,14 @@ def _call(state: SandboxState, name: str, params: dict[str, str]) -> Response:
         seconds = max(1, math.ceil(wait))
         state.throttled(shop, seconds)
         return _flow_control(seconds)
-    fields = {one.strip() for one in params.get("fields", "").split(",") if one.strip()}
     method = params["method"]
+    if method in china_listings.METHODS["taobao"]:  # item writes: china_listings.py
+        try:
+            payload = china_listings.handle(state, shop, method, params)
+        except china_listings.Refused as exc:
+            return _refused(str(exc))
+        return JSONResponse({china_listings.response_key("taobao", method): payload})
+    fields = {one.strip() for one in params.get("fields", "").split(",") if one.strip()}
     if method not in (INCREMENT, FULLINFO):
         return _error(22, "Invalid method")
     if not fields:

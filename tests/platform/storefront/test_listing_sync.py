@@ -226,3 +226,33 @@ def test_publishing_writes_the_outbox_event_the_push_follows(world: World) -> No
     assert [e.payload for e in events] == [
         {"shop_id": str(shop_id), "listing_ids": [str(i)]} for i in ids
     ]
+
+
+def test_amazon_puts_an_offer_per_sku_patches_its_price_and_deletes_it(
+    world: World, sandbox: Sandbox
+) -> None:
+    tenant = world.tenant()
+    skus = catalog(tenant.id, count=2)
+    shop_id = connect(sandbox, tenant.id, "amazon")
+    first, _ = listed(tenant.id, shop_id, skus.skus, price=19_99)
+
+    assert sync.push_shop(tenant.id, shop_id).synced == 2
+    books = catalog_of(sandbox.state).shop("amazon", SHOP_NAMES["amazon"])
+    assert books.batch_sizes == [1, 1]
+    assert {p["price"] for p in _products(sandbox, "amazon").values()} == {19_99}
+    with unit_of_work(tenant.id) as session:
+        listing = listings.get(session, first)
+        assert listing.external_sku_id == "TEA-0"  # a seller's listing is keyed by its SKU
+        prices.set_price(
+            session,
+            first,
+            PriceSet(list_price_minor=19_99, sale_price_minor=15_50),
+            can_override=False,
+        )
+    sync.push_shop(tenant.id, shop_id)
+    product = _products(sandbox, "amazon")["TEA-0"]
+    assert (product["price"], product["compare_at"]) == (15_50, 19_99)
+    with unit_of_work(tenant.id) as session:
+        listings.unlist(session, first)
+    sync.push_shop(tenant.id, shop_id)
+    assert _products(sandbox, "amazon")["TEA-0"]["status"] == "deleted"
