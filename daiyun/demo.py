@@ -25,6 +25,7 @@ from daiyun.connectors.models import Shop
 from daiyun.connectors.schemas import ShopCreate
 from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
+from daiyun.demo_catalog import ensure_catalog
 from daiyun.platform.rates import service as rates_service
 from daiyun.platform.rates.rules import Quote
 from daiyun.tenants import service as tenant_service
@@ -297,6 +298,8 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
     for slug, terms in CONTRACTS.items():
         _ensure_contract(tenants[slug], terms, admin, result)
     _ensure_rates(result)
+    for merchant in TENANTS:
+        result.created.extend(ensure_catalog(tenants[merchant.slug]))
     for spec in USERS:
         user = _ensure_user(spec, tenants, result)
         if spec.role in MERCHANT_ROLES or spec.role == Role.agency_admin:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from daiyun.sandboxes.marketplaces.catalogs import catalog_of_shop, sold_items
 from daiyun.sandboxes.marketplaces.state import (
     ACTIONS,
     CHINA_CHANNELS,
@@ -245,7 +246,16 @@ class OrderFactory:
             self._countries = ["CN"]
         # Pinduoduo and JD show sellers an order only once it is paid.
         self._paid_at_once = shop.channel in ("pinduoduo", "jd")
-        self._prices = {sku: local_price(cents, self.currency) for sku, _, _, cents in PRODUCTS}
+        # A demo merchant's shop sells its catalog, its best sellers drawn more often; any
+        # other shop the generic catalogue, evenly.
+        catalog = catalog_of_shop(shop.name)
+        self._products: tuple[tuple[str, str, str, int], ...] = tuple(PRODUCTS)
+        if catalog is not None:
+            items = sold_items(catalog)
+            self._products = _deck(tuple(i[:4] for i in items), tuple(i[4] for i in items))
+        self._prices = {
+            sku: local_price(cents, self.currency) for sku, _, _, cents in self._products
+        }
         # Five dollars' worth, in whole units of the currency: flat shipping and coupon value.
         self._five = local_price(500, self.currency, charm=False)
         self._free_above = local_price(5000, self.currency)
@@ -338,7 +348,7 @@ class OrderFactory:
 
     def _line(self, tax_rate_bp: int) -> OrderLine:
         rng = self.rng
-        sku, title_en, title_zh, _ = rng.choice(PRODUCTS)
+        sku, title_en, title_zh, _ = rng.choice(self._products)
         quantity = rng.choice(_QUANTITY_DECK) or rng.randint(5, 50)
         unit = self._prices[sku]
         gross = unit * quantity
@@ -353,7 +363,7 @@ class OrderFactory:
             id=self.shop.allocate("line"),
             sku=sku,
             title=title_zh if self.currency == "CNY" else title_en,
-            asin=_ASINS[sku],
+            asin=_ASINS.get(sku) or _asin(sku),
             quantity=quantity,
             unit_price=unit,
             discount=discount,
