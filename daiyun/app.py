@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -69,10 +70,19 @@ def create_app() -> FastAPI:
     )
     errors.install(app, html=error_page)
     openapi.install(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    modules = departments.api_modules()
+    # Routes that take an upload declare their own body limit (``LARGE_BODIES``: a path under
+    # the API prefix, as a regular expression, and its limit in bytes).
+    larger = [
+        (re.compile(API_PREFIX + pattern), limit)
+        for module in modules
+        for pattern, limit in getattr(module, "LARGE_BODIES", {}).items()
+    ]
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, larger=larger
+    )
 
     api = APIRouter(prefix=API_PREFIX)
-    modules = departments.api_modules()
     for module in modules:
         api.include_router(module.router)
     app.include_router(api)

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import structlog
@@ -132,9 +132,16 @@ class RequestContextMiddleware:
     (:func:`daiyun.core.errors.install`).
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        larger: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Paths that take an upload (a department's ``LARGE_BODIES``) and their own limit.
+        self.larger = tuple(larger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -150,15 +157,19 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
         length = headers.get(b"content-length")
+        limit = next(
+            (n for pattern, n in self.larger if pattern.fullmatch(scope.get("path", ""))),
+            self.max_body_bytes,
+        )
 
         async def stamped_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 _stamp(message, request_id)
             await send(message)
 
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+        if length is not None and (not length.isdigit() or int(length) > limit):
             REQUESTS.labels(scope["method"], "unmatched", "413").inc()
-            await self._too_large(scope, receive, stamped_send)
+            await self._too_large(scope, receive, stamped_send, limit)
             return
 
         received = 0
@@ -169,7 +180,7 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise BodyTooLarge
             return message
 
@@ -190,7 +201,7 @@ class RequestContextMiddleware:
             if started:
                 raise
             status = 413
-            await self._too_large(scope, receive, stamped_send)
+            await self._too_large(scope, receive, stamped_send, limit)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
@@ -200,11 +211,11 @@ class RequestContextMiddleware:
                 "request", method=scope["method"], route=path, status=status
             )
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem_response(
             413,
             "payload-too-large",
-            f"The request body is larger than {self.max_body_bytes} bytes",
+            f"The request body is larger than {limit} bytes",
         )
         response.headers["connection"] = "close"
         await response(scope, receive, send)

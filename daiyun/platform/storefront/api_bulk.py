@@ -36,6 +36,9 @@ router = APIRouter(tags=["catalog"])
 P = Permission
 Reader = Annotated[TenantAccess, Depends(tenant_access(P.catalog_read))]
 Manager = Annotated[TenantAccess, Depends(tenant_access(P.catalog_manage))]
+# The import's upload may be larger than the API's usual body limit (a multipart envelope
+# around a file of up to ``imports.MAX_IMPORT_BYTES``); the application reads this at start.
+LARGE_BODIES = {r"/tenants/[^/]+/catalog/imports": imports.MAX_IMPORT_BYTES + (64 << 10)}
 CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {}}, "description": "A CSV file"}
 }

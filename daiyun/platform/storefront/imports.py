@@ -165,7 +165,7 @@ def _rows(job: CatalogJob) -> Iterator[Raw]:
     reader = csv.reader(stream, delimiter=job.options.get("delimiter", ","))
     header = [h.strip() for h in next(reader, [])]
     for number, cells in enumerate(reader, start=1):
-        if not any(c.strip() for c in cells):
+        if not "".join(cells).strip():
             continue
         yield (
             number,

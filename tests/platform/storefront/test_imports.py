@@ -321,3 +321,27 @@ def test_an_import_goes_through_the_broker_to_a_worker(worker_app: TestClient) -
     job = wait_for(finished, "the import to finish")
     assert (job["state"], job["created_count"]) == ("succeeded", 3)
     assert codes(tenant) == ["LJ-100", "LJ-50", "OO-1"]
+
+
+def test_an_upload_may_be_larger_than_other_bodies_up_to_its_own_limit(
+    world: World, client: TestClient
+) -> None:
+    tenant = world.tenant()
+    manager = world.actor(Role.account_manager, tenant)
+    rows = "".join(f"Product {n},,BIG-{n:06},,{n},CNY,active\n" for n in range(40_000))
+    text = HEADER + rows
+    assert 1 << 20 < len(text) < imports.MAX_IMPORT_BYTES  # past the API's usual 1 MiB
+    taken = upload(client, manager, tenant, text)
+    assert taken.status_code == 202, taken.text
+    # Another route's body of that size is still refused.
+    other = client.post(
+        f"{API}/{tenant.slug}/catalog/exports",
+        content=b"{" + b" " * (len(text)) + b"}",
+        headers={**manager.headers, "Content-Type": "application/json"},
+    )
+    assert other.status_code == 413
+    too_big = upload(client, manager, tenant, b"x" * (imports.MAX_IMPORT_BYTES + (128 << 10)))
+    assert (too_big.status_code, too_big.json()["type"].rsplit("/", 1)[-1]) == (
+        413,
+        "payload-too-large",
+    )
