@@ -137,6 +137,25 @@ def test_an_export_is_refused_while_it_runs_and_invisible_to_another_tenant(
     runner.run(tenant.id, uuid.UUID(job_id))
     for path in (f"/catalog/exports/{job_id}", f"/catalog/exports/{job_id}/file"):
         assert client.get(f"{API}/{other.slug}{path}", headers=outsider.headers).status_code == 404
+    edit = client.post(
+        f"{API}/{tenant.slug}/catalog/bulk-edits",
+        json={"status": "active"},
+        headers=manager.headers,
+    )
+    assert edit.status_code == 202, edit.text
+    edit_id = edit.json()["id"]
+    assert (
+        client.get(
+            f"{API}/{other.slug}/catalog/bulk-edits/{edit_id}", headers=outsider.headers
+        ).status_code
+        == 404
+    )
+    assert (
+        client.get(
+            f"{API}/{tenant.slug}/catalog/bulk-edits/{edit_id}", headers=outsider.headers
+        ).status_code
+        == 404
+    )
     # An export's id is no import's.
     wrong_kind = client.get(
         f"{API}/{tenant.slug}/catalog/imports/{job_id}", headers=manager.headers

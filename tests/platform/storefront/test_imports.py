@@ -6,6 +6,7 @@ one test sends it through the real broker to a worker."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -345,3 +346,32 @@ def test_an_upload_may_be_larger_than_other_bodies_up_to_its_own_limit(
         413,
         "payload-too-large",
     )
+
+
+def test_a_job_whose_message_was_lost_is_queued_again_by_the_sweep_and_finishes(
+    worker_app: TestClient,
+) -> None:
+    world = World(worker_app)
+    tenant = world.tenant()
+    manager = world.actor(Role.account_manager, tenant)
+    with db.unit_of_work(tenant.id) as session:
+        # Stored as an upload stores it, but its task never sent (the broker lost it).
+        job = imports.start(
+            session, io.BytesIO(GOOD.encode()), "lost.csv", valid_rows_only=False, user_id=None
+        )
+        job_id = job.id
+    url = f"{API}/{tenant.slug}/catalog/imports/{job_id}"
+    assert runner.sweep_jobs.run() == 0  # not stale yet: a live job is left alone
+    with db.unit_of_work(tenant.id) as session:
+        stale = session.scalar(select(CatalogJob).where(CatalogJob.id == job_id))
+        assert stale is not None
+        stale.created_at = stale.created_at - runner.STALE_AFTER * 2
+    assert runner.sweep_jobs.run() >= 1
+
+    def finished() -> dict[str, Any] | None:
+        read = worker_app.get(url, headers=manager.headers).json()
+        return read if read["state"] == "succeeded" else None
+
+    done = wait_for(finished, "the swept import to finish")
+    assert (done["created_count"], done["problem_count"]) == (3, 0)
+    assert codes(tenant) == ["LJ-100", "LJ-50", "OO-1"]
