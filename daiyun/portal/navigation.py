@@ -48,6 +48,7 @@ TENANT_PAGES: Final = {
 # one row on a laptop screen however many of them there are.
 CATALOG_PAGES: Final = {
     "products": TENANT_PAGES["products"],
+    "listings": Destination("listings", N_("Listings"), P.catalog_read),
     "portfolio": Destination("portfolio", N_("Portfolio"), P.catalog_read),
 }
 # The console's pages (staff only); each lists the tenants where the permission is granted.

@@ -5,11 +5,18 @@ its thresholds change only for a role that manages the catalog; Chinese pages re
 from __future__ import annotations
 
 import re
+import uuid
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from daiyun.connectors import service as shop_service
+from daiyun.core.db import unit_of_work
+from daiyun.platform.storefront.listing_rules import SyncStatus
+from daiyun.platform.storefront.models import Listing
 from daiyun.tenants.auth.permissions import Role
-from tests.conftest import World
+from daiyun.tenants.models import Tenant
+from tests.conftest import Actor, World
 from tests.platform.storefront.test_portfolio import _catalog, _sales
 from tests.portal.conftest import PortalClient, csrf_of
 from tests.portal.test_zh_and_time import choose_chinese, untranslated  # noqa: F401 (fixture)
@@ -135,7 +142,11 @@ def test_the_catalog_pages_read_in_chinese(
     chart = staff.get(f"{base}/portfolio", params={"period": "2026-10"})
     assert "潜力产品" in chart.text and "滞销品" in chart.text and "¥300.00" in chart.text
     assert staff.get(f"{base}/portfolio", params={"period": "bad"}).status_code == 200
-    assert staff.get(f"{PORTAL}/console/catalog").status_code == 200
+    _listings(client, manager, tenant)
+    listed = staff.get(f"{base}/listings")
+    assert "低于毛利底线" in listed.text and "同步失败" in listed.text
+    console = staff.get(f"{PORTAL}/console/catalog")
+    assert console.status_code == 200 and "平台错误" in console.text
     assert not untranslated, sorted(untranslated)
 
 
@@ -164,3 +175,59 @@ def test_the_console_lists_the_catalogs_of_the_merchants_the_role_reads(
     # A merchant's user has no console.
     owner = portal_as(world.user(Role.merchant_owner, mine))
     assert owner.get(f"{PORTAL}/console/catalog").status_code == 404
+
+
+def _listings(client: TestClient, manager: Actor, tenant: Tenant) -> tuple[str, str]:
+    """A listed at 12.00 under a 50 % floor in warn mode (its cost is 10.00), B at 50.00 whose
+    last push failed. Returns their listing ids."""
+    base = f"/api/v1/tenants/{tenant.slug}"
+    floors = {"tenant": {"mode": "warn", "minimum_margin": "0.5"}}
+    assert client.put(f"{base}/margin-floors", json=floors, headers=manager.headers).is_success
+    with unit_of_work(tenant.id) as session:
+        shop_id = str(shop_service.shops(session)[0].id)
+    skus = client.get(f"{base}/skus", headers=manager.headers).json()["items"]
+    ids = {s["code"]: s["id"] for s in skus}
+    made = []
+    for code, price in (("A", 1200), ("B", 5000)):
+        body = {"sku_id": ids[code], "shop_id": shop_id, "list_price_minor": price}
+        answer = client.post(f"{base}/listings", json=body, headers=manager.headers)
+        assert answer.status_code == 201, answer.text
+        made.append(answer.json()["id"])
+    assert client.get(f"{base}/listings/{made[0]}", headers=manager.headers).json()["floor_flag"]
+    with unit_of_work(tenant.id) as session:
+        failed = session.scalar(select(Listing).where(Listing.id == uuid.UUID(made[1])))
+        assert failed is not None
+        failed.sync_status = SyncStatus.failed
+        failed.sync_error = "HTTP 503 from the marketplace: try again later"
+        failed.sync_attempts = 3
+    return made[0], made[1]
+
+
+def test_listings_show_sync_state_failures_and_prices_under_the_floor(
+    world: World, client: TestClient, portal_as: PortalClient
+) -> None:
+    tenant = world.tenant()
+    manager = world.actor(Role.account_manager, tenant)
+    _catalog(client, manager, tenant)
+    _sales(tenant)
+    under, failing = _listings(client, manager, tenant)
+    viewer = portal_as(world.user(Role.merchant_viewer, tenant))
+    url = f"{PORTAL}/t/{tenant.slug}/listings"
+    page = viewer.get(url)
+    assert page.status_code == 200, page.text
+    assert f'data-listing="{under}"' in page.text and f'data-listing="{failing}"' in page.text
+    assert "Under the margin floor" in page.text
+    assert "1 listings failed to sync" in page.text
+    failed = viewer.get(url, params={"sync": "failed"})
+    assert (
+        f'data-listing="{failing}"' in failed.text and f'data-listing="{under}"' not in failed.text
+    )
+    assert "HTTP 503 from the marketplace" in failed.text and "3 attempts" in failed.text
+    assert "No listing matches this filter." in viewer.get(url, params={"sync": "synced"}).text
+
+    staff = portal_as(world.user(Role.account_manager, tenant))
+    console = staff.get(f"{PORTAL}/console/catalog").text
+    assert f'data-merchant="{tenant.slug}" data-unmatched="X-OLD"' in console
+    assert f'data-merchant="{tenant.slug}" data-failed="B"' in console
+    assert f'data-merchant="{tenant.slug}" data-floor="A"' in console
+    assert "HTTP 503 from the marketplace" in console

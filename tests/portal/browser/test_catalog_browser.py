@@ -11,9 +11,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from daiyun.connectors import service as shop_service
 from daiyun.core import db
 from daiyun.platform.reports import service as reports_service
+from daiyun.platform.storefront import listings
 from daiyun.platform.storefront import service as catalog_service
+from daiyun.platform.storefront.listing_rules import SyncStatus
+from daiyun.platform.storefront.listing_schemas import ListingCreate
 from daiyun.platform.storefront.schemas import (
     BundleCreate,
     CatalogStatus,
@@ -29,7 +33,7 @@ from tests import factories
 from tests.platform.reports.test_reports import make_order
 from tests.portal.browser.conftest import Seeder, local, sign_in
 from tests.portal.browser.live import LiveServer
-from tests.portal.browser.test_layout import _check
+from tests.portal.browser.test_layout import LONG_ERROR, _check
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -127,11 +131,31 @@ def _sales(seed: Seeder, tenant: Tenant) -> None:
         reports_service.rebuild(session, tenant)
 
 
+def _listed(tenant: Tenant) -> None:
+    """Three jackets listed on the shop, one whose push failed with a long marketplace error."""
+    with db.unit_of_work(tenant.id) as session:
+        shop = shop_service.shops(session)[0]
+        skus, _ = catalog_service.find_skus(session, text="JKT-RIDGE-BLACK", limit=3)
+        made = [
+            listings.create(
+                session,
+                ListingCreate(sku_id=sku.id, shop_id=shop.id, list_price_minor=399_00),
+                can_override=False,
+            )
+            for sku in skus
+        ]
+        session.flush()
+        made[0].sync_status = SyncStatus.failed
+        made[0].sync_error = LONG_ERROR
+        made[0].sync_attempts = 4
+
+
 @pytest.fixture
 def shopfront(seed: Seeder) -> Shopfront:
     tenant = seed.tenant("peak")
     _catalog(tenant)
     _sales(seed, tenant)
+    _listed(tenant)
     return Shopfront(
         tenant,
         seed.user(Role.merchant_owner, tenant),
@@ -165,6 +189,7 @@ def test_catalog_pages_render_and_hold_their_content(
         product_path,
         f"{base}/portfolio?period=2026-10",
         f"{base}/portfolio",
+        f"{base}/listings",
     ):
         problems += _check(page, path)
     page.context.clear_cookies()
@@ -201,6 +226,7 @@ def test_each_role_sees_its_catalog_links_and_forms(
     tabs = page.locator("nav.tabs a")
     assert [tabs.nth(n).get_attribute("href") for n in range(tabs.count())] == [
         f"{base}/products",
+        f"{base}/listings",
         f"{base}/portfolio",
     ]
     # A viewer reads the thresholds but has no form to change them.
