@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from daiyun.connectors import service as shop_service
@@ -112,13 +112,22 @@ def _claim(
         codes = {s.id: s.code for s in skus_by_id(session, {r.sku_id for r in rows}).values()}
         pushes: list[ListingPush] = []
         versions: dict[str, int] = {}
+        claimed: list[uuid.UUID] = []
         for listing in rows:
             if action_for(listing.state, listing.pushed.get("state")) is None:
                 listing.sync_status = listing.next_attempt_at = None
                 continue
-            listing.next_attempt_at = now + CLAIM_LEASE
+            claimed.append(listing.id)
             pushes.append(_push_of(listing, codes[listing.sku_id]))
             versions[str(listing.id)] = listing.version
+        # One UPDATE per thousand rather than one per listing: a push may claim ten thousand.
+        for first in range(0, len(claimed), 1000):
+            session.execute(
+                update(Listing)
+                .where(Listing.id.in_(claimed[first : first + 1000]))
+                .values(next_attempt_at=now + CLAIM_LEASE)
+                .execution_options(synchronize_session=False)
+            )
         return None, channel, pushes, versions, more
 
 
@@ -174,7 +183,10 @@ def push_shop(
     log.info(
         "listings pushed",
         shop_id=str(shop_id),
-        **{k: v for k, v in vars(report).items() if k != "errors"},
+        sent=report.sent,
+        synced=report.synced,
+        failed=report.failed,
+        calls=report.calls,
     )
     return report
 
