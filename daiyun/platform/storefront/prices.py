@@ -44,9 +44,10 @@ def _verdict(
     if reason is not None and not can_override:
         raise Problem(403, "forbidden", "Overriding the margin floor needs prices:override")
     check = floors.check_price(session, sku.id, price, listing.currency)
-    if check.allowed or reason is None:
-        floors.enforce_price(session, sku.id, price, listing.currency)
+    if check.allowed:
         return check, False
+    if reason is None:
+        floors.enforce_price(session, sku.id, price, listing.currency)  # the floor's 422
     return check, True
 
 
