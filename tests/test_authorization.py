@@ -303,6 +303,9 @@ TENANT_TABLE: dict[Route, TenantRule] = {
     ("GET", f"{API}/tenants/{{tenant}}/catalog/bulk-edits/{{edit_id}}"): TenantRule(
         P.catalog_read, CATALOG_READERS
     ),
+    ("GET", f"{API}/tenants/{{tenant}}/catalog/bulk-edits/{{edit_id}}/report"): TenantRule(
+        P.catalog_read, CATALOG_READERS
+    ),
     ("GET", f"{API}/tenants/{{tenant}}/catalog/unmatched-lines"): TenantRule(
         P.catalog_read, CATALOG_READERS
     ),

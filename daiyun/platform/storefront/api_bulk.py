@@ -240,6 +240,18 @@ def get_bulk_edit(session: SessionDep, access: Reader, edit_id: uuid.UUID) -> Jo
     return jobs.read(session, jobs.get(session, edit_id, JobKind.bulk_edit))
 
 
+@router.get("/catalog/bulk-edits/{edit_id}/report", response_class=Response, responses=CSV)
+def bulk_edit_report(session: SessionDep, access: Reader, edit_id: uuid.UUID) -> Response:
+    """The bulk edit's report as CSV: row (the product's place in the selection), column,
+    problem: each listing it left as it was, and why."""
+    job = jobs.get(session, edit_id, JobKind.bulk_edit)
+    return StreamingResponse(
+        _report_csv(access.tenant.id, job.id),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="bulk-edit-{job.id}-report.csv"'},
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Order lines matched to SKUs
 # --------------------------------------------------------------------------------------------

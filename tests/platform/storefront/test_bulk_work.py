@@ -210,6 +210,16 @@ def test_a_bulk_edit_changes_the_selection_once_and_its_prices_meet_the_floor(
         True,
         True,
     )
+    report = list(
+        csv.reader(
+            io.StringIO(
+                client.get(
+                    f"{base}/catalog/bulk-edits/{job['id']}/report", headers=viewer.headers
+                ).text
+            )
+        )
+    )
+    assert report == [["row", "column", "problem"], ["1", "list_price_minor", problem["problem"]]]
     products = client.get(f"{base}/products", headers=manager.headers).json()["items"]
     moved = {p["name"]: (p["status"], p["category_id"]) for p in products}
     assert moved["Tea 3"] == ("active", tea["id"])
