@@ -8,13 +8,15 @@ payment in words. Every glyph comes from the WenQuanYi Micro Hei font shipped in
 any machine and the text can be copied or extracted back out.
 
 The PDF's labels live in the small zh/en table below rather than in the portal's catalogs: the
-document is billing's own, and the API renders it as well as the portal.
+document is billing's own, and the API renders it as well as the portal. A line's description
+is what the line says in words: the portal passes its reader's (the message the engine kept with
+the line, said through its catalogs); otherwise it is the stored English.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -326,13 +328,23 @@ class _Document(FPDF):
         self.cell(0, 5, f"{self.number}    {page}", align="C")
 
 
+def english(line: StatementLine) -> str:
+    """A line's stored description: the engine's English."""
+    return line.description
+
+
 def to_pdf(
     statement: Statement,
     tenant: Merchant,
     language: str | None = None,
     settings: Settings | None = None,
+    describe: Callable[[StatementLine], str] = english,
 ) -> bytes:
-    """The statement as a PDF in ``language`` ("zh", "en", or a locale such as "zh_CN")."""
+    """The statement as a PDF in ``language`` ("zh", "en", or a locale such as "zh_CN").
+
+    ``describe`` says each line's description: a reader with a catalog for ``language`` (the
+    portal's, which says a line's kept message in it) passes its own; without one, the stored
+    English description is printed under the line's kind, which is named in ``language``."""
     lang = language_of(language) or DEFAULT_LANGUAGE
     settings = settings or get_settings()
     number = statement_number(statement.id, statement.period, tenant.slug)
@@ -346,7 +358,7 @@ def to_pdf(
     due = due_date(issued, settings)
     _parties(pdf, statement, merchant(tenant), number, issued, due, fmt)
     _notice(pdf, statement, lang)
-    _lines(pdf, statement.lines, fmt)
+    _lines(pdf, statement.lines, fmt, describe)
     _totals(pdf, statement, fmt)
     _payment(pdf, statement, due, fmt)
     return bytes(pdf.output())
@@ -443,7 +455,12 @@ def _notice(pdf: FPDF, statement: Statement, lang: Language) -> None:
     pdf.ln(3)
 
 
-def _lines(pdf: FPDF, lines: Sequence[StatementLine], fmt: _Formats) -> None:
+def _lines(
+    pdf: FPDF,
+    lines: Sequence[StatementLine],
+    fmt: _Formats,
+    describe: Callable[[StatementLine], str],
+) -> None:
     lang = fmt.language
     pdf.set_text_color(*INK)
     pdf.set_font(FONT, "", 8.5)
@@ -475,7 +492,7 @@ def _lines(pdf: FPDF, lines: Sequence[StatementLine], fmt: _Formats) -> None:
                 item += f" · {label('adjusts', lang).format(period=line.adjusts_period)}"
             # The engine's description says how the amount was reached; staff text such as a
             # one-off's description is printed as text, whatever it starts with.
-            item += f"\n{line.description}"
+            item += f"\n{describe(line)}"
             counted = line.quantity != "1" or line.kind.startswith(("commission", "warehousing"))
             table.row(
                 (

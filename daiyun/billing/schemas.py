@@ -94,6 +94,14 @@ class ServiceFactRead(BaseModel):
     recorded_at: datetime
 
 
+class LineMessage(BaseModel):
+    """What a line says as a message key and its values (``billing.engine.wording``), so a
+    client can say it in its reader's language; ``description`` says it in English."""
+
+    key: str
+    values: dict[str, Any]
+
+
 class LineRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -106,6 +114,11 @@ class LineRead(BaseModel):
     amount_minor: int
     sources: list[str]
     adjusts_period: str | None
+    message: LineMessage | None = Field(
+        default=None,
+        description="The description as a message key and its values; null for lines stored"
+        " without one (their description is English only)",
+    )
 
 
 class StatementRead(BaseModel):
@@ -155,6 +168,7 @@ def preview_of(period: str, version: int, currency: str, result: Any) -> Stateme
             amount_minor=line.amount_minor,
             sources=list(line.sources),
             adjusts_period=line.adjusts_period,
+            message=line.message,
         )
         for i, line in enumerate(result.lines)
     ]

@@ -18,10 +18,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_skeleton
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
 
+from daiyun.billing import pdf as billing_pdf
+from daiyun.billing.engine import wording
+from daiyun.billing.schemas import LineMessage
 from daiyun.tenants.auth.schemas import READING_ZONES
 
 LOCALES = ("en", "zh_CN")
@@ -190,3 +193,64 @@ class Formatter:
 
     def date(self, value: date | None) -> str:
         return "-" if value is None else format_date(value, "medium", locale=self.locale)
+
+    def statement_line(self, line: Any) -> str:
+        """A statement line's description in the reader's language, said from the message the
+        engine kept with it (``billing.engine.wording``) with figures as Babel writes them; the
+        stored English for an English reader, for a line stored without a message, and for a
+        message this version cannot read."""
+        description = str(getattr(line, "description", ""))
+        said = getattr(line, "message", None)
+        if isinstance(said, LineMessage):  # as the API's schema reads it
+            said = said.model_dump()
+        if self.locale == DEFAULT_LOCALE or not isinstance(said, dict):
+            return description
+        try:
+            return wording.say(said, _LineWords(self))
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            return description  # a message of a later version: say it as it was stored
+
+
+@dataclass(frozen=True)
+class _LineWords:
+    """How a statement line's parts read in a :class:`Formatter`'s language."""
+
+    fmt: Formatter
+
+    def template(self, key: str) -> str:
+        return catalog(self.fmt.locale).get(key, key)
+
+    def money(self, minor: int, currency: str) -> str:
+        return self.fmt.money(minor, currency)
+
+    def rate(self, value: Decimal) -> str:
+        # As the engine says it: to four decimals of a percent, "≈" when there are more.
+        shown = format_percent(value, format="#,##0.####%", locale=self.fmt.locale)
+        exponent = (value * 100).normalize().as_tuple().exponent
+        return f"≈{shown}" if isinstance(exponent, int) and exponent < -4 else shown
+
+    def decimal(self, value: Decimal) -> str:
+        exponent = value.normalize().as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        return format_decimal(value, format="#,##0." + "#" * places, locale=self.fmt.locale)
+
+    def date(self, value: date) -> str:
+        return self.fmt.date(value)
+
+    def month(self, period: str) -> str:
+        first = date.fromisoformat(f"{period}-01")
+        return format_skeleton("yMMMM", first, locale=self.fmt.locale)
+
+    def channel(self, code: str) -> str:
+        return self.fmt.channel(code)
+
+    def kind(self, kind: str) -> str:
+        return billing_pdf.kind_label(kind, billing_pdf.language_of(self.fmt.locale) or "en")
+
+    def word(self, word: str) -> str:
+        return self.fmt.gettext(word)
+
+    def join(self, how: str) -> str:
+        if self.fmt.locale.startswith("zh"):
+            return {"plus": " + ", "comma": "、", "semicolon": "；"}[how]
+        return wording.English.JOINS[how]

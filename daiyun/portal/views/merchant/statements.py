@@ -79,7 +79,8 @@ def statement_pdf(page: BillingPage, statement_id: str) -> Response:
     merchant = tenant_service.get_tenant(page.db, page.tenant.id)
     assert merchant is not None
     return Response(
-        billing_pdf.to_pdf(statement, merchant, page.fmt.locale),
+        # Lines are said in the reader's language through the portal's catalog.
+        billing_pdf.to_pdf(statement, merchant, page.fmt.locale, describe=page.fmt.statement_line),
         media_type="application/pdf",
         headers={
             **_download(page, statement.period, "pdf"),
