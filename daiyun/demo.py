@@ -25,7 +25,7 @@ from daiyun.connectors.models import Shop
 from daiyun.connectors.schemas import ShopCreate
 from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
-from daiyun.demo_catalog import ensure_catalog
+from daiyun.demo_catalog import ensure_catalog, ensure_listings
 from daiyun.platform.rates import service as rates_service
 from daiyun.platform.rates.rules import Quote
 from daiyun.tenants import service as tenant_service
@@ -300,6 +300,7 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
     _ensure_rates(result)
     for merchant in TENANTS:
         result.created.extend(ensure_catalog(tenants[merchant.slug]))
+        result.created.extend(ensure_listings(tenants[merchant.slug]))
     for spec in USERS:
         user = _ensure_user(spec, tenants, result)
         if spec.role in MERCHANT_ROLES or spec.role == Role.agency_admin:

@@ -1,6 +1,8 @@
 """The demo merchants' catalogs (商品目录), seeded by :func:`daiyun.demo.seed`: the products,
 variants, categories and bundle each merchant's sandbox shops sell
-(``daiyun.sandboxes.marketplaces.catalogs``), so every generated order line matches a SKU.
+(``daiyun.sandboxes.marketplaces.catalogs``), so every generated order line matches a SKU; and
+every SKU listed on each of the merchant's shops at its shelf price, published where the shop's
+marketplace has a listing API (the worker then pushes them to the sandbox), a draft elsewhere.
 
 Idempotent as the rest of the demo: a product whose first SKU exists is left alone.
 """
@@ -11,8 +13,13 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from daiyun.connectors import service as shop_service
+from daiyun.connectors.channels import connector_for
+from daiyun.connectors.channels.outbound import LISTINGS
 from daiyun.core.db import unit_of_work
+from daiyun.platform.storefront import listings
 from daiyun.platform.storefront import service as catalog_service
+from daiyun.platform.storefront.listing_schemas import ListingCreate
 from daiyun.platform.storefront.schemas import (
     BundleCreate,
     CatalogStatus,
@@ -21,7 +28,7 @@ from daiyun.platform.storefront.schemas import (
     ProductCreate,
     SkuCreate,
 )
-from daiyun.sandboxes.marketplaces.catalogs import CATALOGS, DemoProduct
+from daiyun.sandboxes.marketplaces.catalogs import CATALOGS, DemoProduct, sold_items
 from daiyun.sandboxes.marketplaces.generator import local_price
 from daiyun.tenants.models import Tenant
 
@@ -133,3 +140,32 @@ def _product(product: DemoProduct, category_id: uuid.UUID, currency: str) -> Pro
             for sku in product.skus
         ],
     )
+
+
+def ensure_listings(tenant: Tenant) -> list[str]:
+    """Every catalog SKU listed on each of the merchant's shops (a listing that exists is left
+    alone); what was added, for the demo's summary."""
+    catalog = CATALOGS.get(tenant.slug)
+    if catalog is None:
+        return []
+    added = 0
+    with unit_of_work(tenant.id) as session:
+        for shop in shop_service.shops(session):
+            can_publish = LISTINGS in connector_for(shop.channel).outbound
+            for code, _, _, usd_cents, _ in sold_items(catalog):
+                sku_id = _sku_id(session, code)
+                if sku_id is None:
+                    continue
+                if listings.find(session, shop_id=shop.id, sku_id=sku_id, limit=1)[0]:
+                    continue
+                sku = catalog_service.get_sku(session, sku_id)
+                body = ListingCreate(
+                    sku_id=sku_id,
+                    shop_id=shop.id,
+                    list_price_minor=local_price(usd_cents, sku.currency),
+                )
+                listing = listings.create(session, body, can_override=False)
+                if can_publish:
+                    listings.publish(session, listing.id)
+                added += 1
+    return [f"{added} listings -> {tenant.slug}"] if added else []

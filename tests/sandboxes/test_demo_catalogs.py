@@ -8,13 +8,16 @@ from collections import Counter
 
 from daiyun.core.db import unit_of_work
 from daiyun.demo import SHOPS, TENANTS
-from daiyun.demo_catalog import ensure_catalog
+from daiyun.demo_catalog import ensure_catalog, ensure_listings
+from daiyun.platform.storefront import listings
 from daiyun.platform.storefront import service as catalog_service
+from daiyun.platform.storefront.listing_rules import ListingState
 from daiyun.sandboxes.marketplaces.catalogs import CATALOGS, sold_items
 from daiyun.sandboxes.marketplaces.state import SandboxState
 from daiyun.tenants import service as tenant_service
 from daiyun.tenants.models import TenantStatus
 from daiyun.tenants.schemas import TenantCreate
+from tests import factories
 from tests.conftest import World
 
 
@@ -53,6 +56,8 @@ def test_the_demo_catalog_holds_every_sku_its_shops_sell_and_is_seeded_once(
         )
     assert ensure_catalog(tenant)
     assert ensure_catalog(tenant) == []  # a second run adds nothing
+    shop = factories.shop(tenant.id, "amazon")
+    assert ensure_listings(tenant) and ensure_listings(tenant) == []
     with unit_of_work(tenant.id) as session:
         skus, cursor = catalog_service.find_skus(session, limit=200)
         assert cursor is None
@@ -69,3 +74,10 @@ def test_the_demo_catalog_holds_every_sku_its_shops_sell_and_is_seeded_once(
     # 38 % of its 129.00 shelf price.
     assert (jacket.attributes, jacket.cost_minor) == ({"colour": "black", "size": "M"}, 4902)
     assert ["露营 Camping", "帐篷 Tents"] in [c.path for c in tree]
+    # Every SKU is listed on the shop at its shelf price, sent to be published.
+    with unit_of_work(tenant.id) as session:
+        listed, _ = listings.find(session, shop_id=shop.id, limit=200)
+    assert {row.sku_id for row in listed} == {s.id for s in skus}
+    assert {row.state for row in listed} == {ListingState.in_review}
+    by_sku = {row.sku_id: row for row in listed}
+    assert by_sku[jacket.id].list_price_minor == 12899  # 129.00 less a cent
