@@ -76,6 +76,8 @@ def test_thresholds_points_and_labels_are_placed_on_the_axes() -> None:
     assert abs(chart.growth_y - chart.bottom + (chart.bottom - chart.top) * 0.275) < 0.2
     assert by_code["NEW"].clipped and by_code["NEW"].y == chart.top
     assert not by_code["BIG"].clipped
+    # BIG sits on the right edge: its code is written before it, inside the plot.
+    assert (by_code["BIG"].anchor, by_code["TWIN-A"].anchor) == ("end", "start")
     for point in chart.points:
         assert chart.left <= point.x <= chart.right and chart.top <= point.y <= chart.bottom
     # The two at one place: only the larger is written; every point keeps its tooltip.

@@ -36,9 +36,12 @@ class ProductSales:
 
     currency: str
     days: tuple[SkuDay, ...]
-    # The tenant's GMV and refunds of the ``currency`` in the days (orders, not lines).
+    # The tenant's GMV and refunds of its orders in ``currency`` in the days (orders, not
+    # lines), and its GMV in every currency converted into it at each day's rate (the days
+    # without a rate left out, as the dashboard's converted total does).
     gmv_minor: int
     refunded_minor: int
+    all_currencies_gmv_minor: int
 
 
 def bound_product_sales(
@@ -61,4 +64,7 @@ def bound_product_sales(
         days=tuple(SkuDay(*row) for row in repository.product_sales_by_day(session, first, last)),
         gmv_minor=sum(row.gmv_minor for row in rows),
         refunded_minor=sum(row.refunded_minor for row in rows),
+        all_currencies_gmv_minor=converted.total_minor
+        if (converted := currencies.converted_total(session, currency, chosen_over))
+        else sum(row.gmv_minor for row in rows),
     )

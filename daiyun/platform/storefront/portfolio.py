@@ -10,8 +10,9 @@ read from the daily rollups (``daiyun.platform.reports``), never from the order 
   last month;
 * margin: (GMV - cost x units) / GMV, with the SKU's cost (a bundle's derived from its parts),
   when the cost is in the currency shown;
-* the tenant's refund rate of the month (refunded / GMV of its orders): the rollups keep refunds
-  per shop and day, not per SKU, so no SKU has a return rate of its own.
+* the tenant's refund rate of the month (refunded / GMV of its orders in the currency shown):
+  the rollups keep refunds per shop and day, not per SKU, so no SKU has a return rate of its
+  own.
 
 **Currency.** A portfolio is shown in the currency the tenant's dashboard opens in for that month
 (its own, else the one it sold most in). Sales in other currencies join each SKU at each day's
@@ -200,8 +201,12 @@ class PortfolioRead(BaseModel):
     months: list[str]
     gmv_minor: int = Field(description="GMV of all SKUs in the period")
     previous_gmv_minor: int
-    order_gmv_minor: int = Field(description="GMV of the period's orders, shipping included")
-    refund_rate: Decimal | None = Field(description="The tenant's refunded / order GMV")
+    order_gmv_minor: int = Field(
+        description="GMV of the period's orders, shipping included, every currency converted"
+    )
+    refund_rate: Decimal | None = Field(
+        description="Refunded / GMV of the tenant's orders in the currency shown"
+    )
     counts: dict[Quadrant, int]
     skus: list[PortfolioSku]
     conversions: list[ConversionRead]
@@ -430,7 +435,7 @@ def analyse(session: Session, period: Month) -> PortfolioRead:
         months=[str(m) for m in months],
         gmv_minor=totals[period],
         previous_gmv_minor=totals[previous],
-        order_gmv_minor=sales.gmv_minor,
+        order_gmv_minor=sales.all_currencies_gmv_minor,
         refund_rate=_ratio(sales.refunded_minor, sales.gmv_minor),
         counts=counts,
         skus=rows,

@@ -41,6 +41,8 @@ class Point:
     # Above the ceiling (or new: growth without bound), drawn on the top edge.
     clipped: bool
     label: str
+    # The label's side: after the point, or before it near the plot's right edge.
+    anchor: str = "start"
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def scatter(
 
     x_places = _places(x_levels[1] - x_levels[0]) if len(x_levels) > 1 else 0
     y_places = _places(y_levels[1] - y_levels[0]) if len(y_levels) > 1 else 0
-    labelled = _labelled(rows, x_of, y_of, y_high)
+    labelled = _labelled(rows, x_of, y_of, y_high, right)
     points = []
     for row in rows:
         growth = row.growth
@@ -153,6 +155,7 @@ def scatter(
                 ),
                 clipped=clipped,
                 label=row.code if row.code in labelled else "",
+                anchor="end" if _label_end(x_of(row.share), row.code) > right else "start",
             )
         )
     share_x, growth_y = x_of(min(share_at, x_high)), y_of(min(max(growth_at, y_low), y_high))
@@ -186,6 +189,7 @@ def _labelled(
     x_of: Callable[[Decimal], float],
     y_of: Callable[[Decimal], float],
     y_high: Decimal,
+    plot_right: float,
 ) -> set[str]:
     """The codes to write: the largest SKUs by GMV first, each only where its label overlaps
     no label already placed."""
@@ -195,8 +199,11 @@ def _labelled(
         if len(chosen) == MAX_POINT_LABELS:
             break
         growth = y_high if row.growth is None else min(row.growth, y_high)
-        left, top = x_of(row.share) + 7, y_of(growth) - LABEL_HEIGHT / 2
-        right = left + LABEL_CHAR_WIDTH * len(row.code)
+        x = x_of(row.share)
+        left, top = x + 7, y_of(growth) - LABEL_HEIGHT / 2
+        right = _label_end(x, row.code)
+        if right > plot_right:  # written before the point instead
+            left, right = x - 7 - LABEL_CHAR_WIDTH * len(row.code), x - 7
         if any(
             left < end and start < right and abs(top - at) < LABEL_HEIGHT
             for start, at, end in placed
@@ -205,3 +212,8 @@ def _labelled(
         placed.append((left, top, right))
         chosen.add(row.code)
     return chosen
+
+
+def _label_end(x: float, code: str) -> float:
+    """Where a code written after a point at ``x`` ends."""
+    return x + 7 + LABEL_CHAR_WIDTH * len(code)

@@ -212,6 +212,9 @@ def test_sales_in_another_currency_join_at_each_days_rate(world: World, client: 
     assert Decimal(rows["A"]["margin"]) == Decimal("0.6497")
     # B sold only on a day without a rate: its units count, its GMV is left out and the day named.
     assert (rows["B"]["units"], rows["B"]["gmv_minor"], rows["B"]["margin"]) == (1, 0, None)
+    # The orders' GMV: 310.00 in CNY, and the first USD order's 19.99 (with its shipping) at
+    # 7.1234 = 142.40; the order on the day without a rate is left out.
+    assert found["order_gmv_minor"] == 31000 + 14240
     (usd,) = found["conversions"]
     assert usd["currency"] == "USD" and usd["days_without_rate"] == [day_without.isoformat()]
     assert Decimal(usd["lowest_rate"]) == Decimal("7.1234")
