@@ -7,6 +7,7 @@ fills with their own code); which catalog SKU it is stays the catalog's business
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,7 +20,8 @@ from daiyun.platform.reports import currencies, repository
 
 @dataclass(frozen=True)
 class SkuDay:
-    """One SKU's paid sales on one local day in one currency, every shop and channel summed."""
+    """One SKU string's paid sales in one shop on one local day in one currency, the shop's
+    channels summed."""
 
     sku: str
     currency: str
@@ -27,6 +29,7 @@ class SkuDay:
     quantity: int
     revenue_minor: int  # line totals after line discounts
     title: str
+    shop_id: uuid.UUID
 
 
 @dataclass(frozen=True)

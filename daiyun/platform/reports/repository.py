@@ -257,9 +257,10 @@ def gmv_by_currency_and_day(
 
 def product_sales_by_day(
     session: Session, first: date, last: date
-) -> list[tuple[str, str, date, int, int, str]]:
-    """(SKU, currency, day, quantity, revenue, a title) of every SKU sold in days ``first`` to
-    ``last`` (inclusive), every shop and channel summed."""
+) -> list[tuple[str, str, date, int, int, str, uuid.UUID]]:
+    """(SKU, currency, day, quantity, revenue, a title, shop) of every SKU sold in days
+    ``first`` to ``last`` (inclusive), per shop (a SKU string means a SKU per shop: the
+    catalog's mappings are per shop), every channel of the shop summed."""
     stmt = (
         select(
             DailyProductSales.sku,
@@ -268,12 +269,23 @@ def product_sales_by_day(
             func.sum(DailyProductSales.quantity),
             func.sum(DailyProductSales.revenue_minor),
             func.max(DailyProductSales.title),
+            DailyProductSales.shop_id,
         )
         .where(DailyProductSales.day >= first, DailyProductSales.day <= last)
-        .group_by(DailyProductSales.sku, DailyProductSales.currency, DailyProductSales.day)
-        .order_by(DailyProductSales.sku, DailyProductSales.currency, DailyProductSales.day)
+        .group_by(
+            DailyProductSales.sku,
+            DailyProductSales.currency,
+            DailyProductSales.day,
+            DailyProductSales.shop_id,
+        )
+        .order_by(
+            DailyProductSales.sku,
+            DailyProductSales.currency,
+            DailyProductSales.day,
+            DailyProductSales.shop_id,
+        )
     )
     return [
-        (row[0], row[1], row[2], int(row[3] or 0), int(row[4] or 0), row[5])
+        (row[0], row[1], row[2], int(row[3] or 0), int(row[4] or 0), row[5], row[6])
         for row in session.execute(stmt)
     ]

@@ -30,8 +30,10 @@ neither month is a dog; in a SKU's path over the last six months, such a month h
 comparisons are made on integers (GMV x 10,000 against threshold x total), so a SKU exactly on a
 threshold is placed the same on every database and in every test.
 
-**Which SKU.** A rollup names a SKU by the order lines' SKU text; it is the catalog SKU with that
-code. Codes the catalog does not know are listed too (``in_catalog`` false), so no GMV is lost.
+**Which SKU.** A rollup names a SKU by the order lines' SKU text in a shop; it is the catalog SKU
+order lines are matched to (the shop's mapping, else its listing with that marketplace SKU id,
+else the SKU with that code). Strings matching no SKU are listed too (``in_catalog`` false), so no
+GMV is lost.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from daiyun.core.tenancy import current_tenant
 from daiyun.platform.rates import service as rates
 from daiyun.platform.reports import products as product_sales
 from daiyun.platform.storefront import costs
-from daiyun.platform.storefront.models import CatalogSettings, Product, Sku
+from daiyun.platform.storefront.models import CatalogSettings, Listing, Product, Sku, SkuMapping
 from daiyun.platform.storefront.schemas import CatalogStatus
 
 # The defaults, in basis points (1000 = 10.00 %), when a tenant has set no thresholds.
@@ -290,7 +292,9 @@ class _Monthly:
     conversions: list[ConversionRead]
 
 
-def _monthly(session: Session, sales: product_sales.ProductSales) -> _Monthly:
+def _monthly(
+    session: Session, sales: product_sales.ProductSales, code_of: dict[tuple[uuid.UUID, str], str]
+) -> _Monthly:
     target = sales.currency
     exact: dict[tuple[Month, str, str], Decimal] = defaultdict(Decimal)
     units: dict[Month, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -316,14 +320,16 @@ def _monthly(session: Session, sales: product_sales.ProductSales) -> _Monthly:
         )
     for row in sales.days:
         month = month_of(row.day)
-        titles.setdefault(row.sku, row.title)
-        units[month][row.sku] += row.quantity
+        # The catalog SKU the shop's string stands for, else the string as it is.
+        key = code_of.get((row.shop_id, row.sku), row.sku)
+        titles.setdefault(key, row.title)
+        units[month][key] += row.quantity
         quote = found[row.currency].get(row.day)
         if quote is None:
             continue
         scale = minor_scale(row.currency, target)
-        exact[(month, row.sku, row.currency)] += Decimal(row.revenue_minor) * quote.rate * scale
-        priced[month][row.sku] += row.quantity
+        exact[(month, key, row.currency)] += Decimal(row.revenue_minor) * quote.rate * scale
+        priced[month][key] += row.quantity
     gmv: dict[Month, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (month, sku, _), amount in exact.items():
         # Rounded once per SKU, month and currency: a converted SKU never gains a cent a day.
@@ -343,16 +349,38 @@ class _CatalogSku:
     status: CatalogStatus
 
 
-def _catalog(session: Session, codes: set[str]) -> dict[str, _CatalogSku]:
-    """The catalog SKUs with these codes, and every SKU on sale (an unsold one is a dog)."""
+def _catalog(
+    session: Session, sold: set[tuple[uuid.UUID, str]]
+) -> tuple[dict[str, _CatalogSku], dict[tuple[uuid.UUID, str], str]]:
+    """The catalog SKUs sold (by a shop's SKU string) and every SKU on sale (an unsold one is
+    a dog), by code; and the code each sold (shop, string) stands for, as order lines are
+    matched (``storefront.matching``): the shop's mapping, else its listing with that
+    marketplace SKU id (the oldest), else the SKU with that code."""
+    strings = {text for _, text in sold}
+    by_string: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+    listed = select(Listing.shop_id, Listing.external_sku_id, Listing.sku_id).where(
+        Listing.external_sku_id.in_(strings)
+    )
+    for shop_id, text, sku_id in session.execute(listed.order_by(Listing.id.desc())):
+        if text is not None:
+            by_string[(shop_id, text)] = sku_id  # the oldest listing written last, so it answers
+    mapped = select(SkuMapping.shop_id, SkuMapping.marketplace_sku, SkuMapping.sku_id).where(
+        SkuMapping.marketplace_sku.in_(strings)
+    )
+    for shop_id, text, sku_id in session.execute(mapped):
+        by_string[(shop_id, text)] = sku_id  # a mapping comes first
+    ids = set(by_string.values())
     stmt = select(Sku, Product.name).join(
         Product, (Product.tenant_id == Sku.tenant_id) & (Product.id == Sku.product_id)
     )
     rows = [
         (sku, name)
         for sku, name in session.execute(stmt)
-        if sku.code in codes or sku.status == CatalogStatus.active
+        if sku.code in strings or sku.id in ids or sku.status == CatalogStatus.active
     ]
+    code_by_id = {sku.id: sku.code for sku, _ in rows}
+    # A string that is a code needs no entry: it stands for itself.
+    code_of = {key: code_by_id[sku_id] for key, sku_id in by_string.items() if sku_id in code_by_id}
     graph = costs.load(session, {sku.id for sku, _ in rows})
     found = {}
     for sku, name in rows:
@@ -370,7 +398,7 @@ def _catalog(session: Session, codes: set[str]) -> dict[str, _CatalogSku]:
             cost,
             sku.status,
         )
-    return found
+    return found, code_of
 
 
 def analyse(session: Session, period: Month) -> PortfolioRead:
@@ -382,10 +410,10 @@ def analyse(session: Session, period: Month) -> PortfolioRead:
     sales = product_sales.bound_product_sales(
         session, window_start.first, period.last, currency_from=period.first
     )
-    monthly = _monthly(session, sales)
+    catalog, code_of = _catalog(session, {(row.shop_id, row.sku) for row in sales.days})
+    monthly = _monthly(session, sales, code_of)
     previous = period.shift(-1)
     sold = {code for month in monthly.units.values() for code in month}
-    catalog = _catalog(session, sold)
     totals = {m: sum(monthly.gmv[m].values()) for m in [window_start, *months]}
 
     def quadrant_in(month: Month, code: str) -> Quadrant | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from daiyun.connectors import service as shop_service
 from daiyun.core.db import unit_of_work
 from daiyun.platform.rates import service as rates
 from daiyun.platform.rates.rules import Quote
@@ -252,3 +253,34 @@ def test_placing_compares_integers_at_the_thresholds() -> None:
     assert place(0, 0, 0, limits) == Quadrant.dog
     assert Month.parse("2026-01").shift(-1) == Month(2025, 12)
     assert str(Month(2026, 3).shift(10)) == "2027-01"
+
+
+def test_a_mapped_or_listed_string_counts_as_its_catalog_sku(
+    world: World, client: TestClient
+) -> None:
+    tenant = world.tenant()
+    manager = world.actor(Role.account_manager, tenant)
+    _catalog(client, manager, tenant)
+    _sales(tenant)
+    base = f"{API}/{tenant.slug}"
+    with unit_of_work(tenant.id) as session:
+        shop_id = str(shop_service.shops(session)[0].id)
+    ids = {
+        s["code"]: s["id"]
+        for s in client.get(f"{base}/skus", headers=manager.headers).json()["items"]
+    }
+    # September's X-OLD lines (50.00) were C: C then grew from 50.00 to 40.00, -20 %.
+    mapping = {"shop_id": shop_id, "marketplace_sku": "X-OLD", "sku_id": ids["C"]}
+    answer = client.post(
+        f"{base}/catalog/unmatched-lines/mappings", json=mapping, headers=manager.headers
+    )
+    assert answer.status_code in (200, 201), answer.text
+    rows = _by_code(_portfolio(client, manager, tenant, "2026-10"))
+    assert "X-OLD" not in rows
+    c = rows["C"]
+    assert (c["previous_gmv_minor"], Decimal(c["growth"]), c["quadrant"]) == (
+        5000,
+        Decimal("-0.2"),
+        "dog",
+    )
+    assert c["path"][-2:] == ["star", "dog"]  # 10 % of September's 500.00, new then
