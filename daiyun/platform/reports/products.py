@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,8 @@ from daiyun.platform.reports import currencies, repository
 @dataclass(frozen=True)
 class SkuDay:
     """One SKU string's paid sales in one shop on one local day in one currency, the shop's
-    channels summed."""
+    channels summed; in the home currency, which needs no rate, a calendar month's days are
+    summed under its first day (a twentieth of the rows to read)."""
 
     sku: str
     currency: str
@@ -64,10 +65,24 @@ def bound_product_sales(
     rows = repository.sales_rows(session, currency_from or first, last, currency, None)
     return ProductSales(
         currency=currency,
-        days=tuple(SkuDay(*row) for row in repository.product_sales_by_day(session, first, last)),
+        days=tuple(SkuDay(*row) for row in _rows(session, first, last, currency)),
         gmv_minor=sum(row.gmv_minor for row in rows),
         refunded_minor=sum(row.refunded_minor for row in rows),
         all_currencies_gmv_minor=converted.total_minor
         if (converted := currencies.converted_total(session, currency, chosen_over))
         else sum(row.gmv_minor for row in rows),
     )
+
+
+def _rows(
+    session: Session, first: date, last: date, currency: str
+) -> list[tuple[str, str, date, int, int, str, uuid.UUID]]:
+    """The home currency's sales per calendar month, the other currencies' per day."""
+    rows = repository.product_sales(session, first, last, currency, by_day=True)
+    start = first
+    while start <= last:
+        following = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+        end = min(last, following - timedelta(days=1))
+        rows += repository.product_sales(session, start, end, currency, by_day=False)
+        start = following
+    return rows

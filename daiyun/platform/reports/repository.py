@@ -255,37 +255,38 @@ def gmv_by_currency_and_day(
     return found
 
 
-def product_sales_by_day(
-    session: Session, first: date, last: date
+def product_sales(
+    session: Session, first: date, last: date, currency: str, *, by_day: bool
 ) -> list[tuple[str, str, date, int, int, str, uuid.UUID]]:
-    """(SKU, currency, day, quantity, revenue, a title, shop) of every SKU sold in days
-    ``first`` to ``last`` (inclusive), per shop (a SKU string means a SKU per shop: the
-    catalog's mappings are per shop), every channel of the shop summed."""
+    """(SKU, currency, day, quantity, revenue, a title, shop) of the SKUs sold in days
+    ``first`` to ``last`` (inclusive) in ``currency``, or with ``by_day`` in every other
+    currency: per shop (a SKU string means a SKU per shop, as the catalog maps them), the
+    shop's channels summed; per day with ``by_day`` (a conversion needs each day's rate), else
+    the days summed and named by ``first``."""
+    grouped = [DailyProductSales.sku, DailyProductSales.currency, DailyProductSales.shop_id]
+    if by_day:
+        grouped.append(DailyProductSales.day)
     stmt = (
         select(
-            DailyProductSales.sku,
-            DailyProductSales.currency,
-            DailyProductSales.day,
+            *grouped,
             func.sum(DailyProductSales.quantity),
             func.sum(DailyProductSales.revenue_minor),
             func.max(DailyProductSales.title),
-            DailyProductSales.shop_id,
         )
-        .where(DailyProductSales.day >= first, DailyProductSales.day <= last)
-        .group_by(
-            DailyProductSales.sku,
-            DailyProductSales.currency,
-            DailyProductSales.day,
-            DailyProductSales.shop_id,
+        .where(
+            DailyProductSales.day >= first,
+            DailyProductSales.day <= last,
+            (DailyProductSales.currency != currency)
+            if by_day
+            else (DailyProductSales.currency == currency),
         )
-        .order_by(
-            DailyProductSales.sku,
-            DailyProductSales.currency,
-            DailyProductSales.day,
-            DailyProductSales.shop_id,
-        )
+        .group_by(*grouped)
     )
-    return [
-        (row[0], row[1], row[2], int(row[3] or 0), int(row[4] or 0), row[5], row[6])
-        for row in session.execute(stmt)
-    ]
+    found: list[tuple[str, str, date, int, int, str, uuid.UUID]] = []
+    for row in session.execute(stmt):
+        values: tuple[Any, ...] = tuple(row)
+        sku, code, shop_id = values[0], values[1], values[2]
+        quantity, revenue, title = values[-3], values[-2], values[-1]
+        day = values[3] if by_day else first
+        found.append((sku, code, day, int(quantity or 0), int(revenue or 0), title, shop_id))
+    return found
