@@ -177,7 +177,7 @@ class ContractTerms(_Terms):
     # Rate publishers publish none on weekends and holidays (the ECB's reference rates, say):
     # such a day converts at the latest rate recorded at most this many days before it, named on
     # the statement with its own date. 0: every day needs its own rate.
-    rate_carry_days: int = Field(default=0, ge=0, le=7)
+    rate_carry_days: int = Field(default=0, ge=0, le=7, strict=True)  # strict: `false` is no 0
 
     @field_validator("currency")
     @classmethod
