@@ -20,7 +20,7 @@ from daiyun.connectors import service as shop_service
 from daiyun.connectors.channels import connector_for
 from daiyun.connectors.channels.outbound import LISTINGS
 from daiyun.core.errors import Problem
-from daiyun.core.ids import instant
+from daiyun.core.ids import instant, new_id
 from daiyun.core.pagination import paginate
 from daiyun.platform.storefront import prices, repository
 from daiyun.platform.storefront.changes import get, mark_changed
@@ -84,6 +84,7 @@ def create(session: Session, body: ListingCreate, *, can_override: bool) -> List
         raise Problem(409, "listing-exists", "This SKU is already listed on this shop")
     product = repository.get_product(session, sku.product_id)
     listing = Listing(
+        id=new_id(),  # now, not at flush: an override's audit entry names it
         sku_id=sku.id,
         shop_id=body.shop_id,
         title=body.title or (product.name if product else sku.code),

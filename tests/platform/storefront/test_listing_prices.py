@@ -227,3 +227,29 @@ def test_another_tenant_cannot_see_or_change_a_listing(world: World) -> None:
             )
         assert refused.value.kind == "unknown-sku"
     assert _price(a.id, listing_id) == (20_00, None)
+
+
+def test_a_listing_created_under_the_floor_by_override_is_audited_by_its_id(world: World) -> None:
+    tenant = world.tenant()
+    skus = catalog(tenant.id, count=1)
+    shop_id = factories.shop(tenant.id, "woocommerce").id
+    floor(tenant.id, FloorMode.block)
+    body = ListingCreate(
+        sku_id=skus.skus[0],
+        shop_id=shop_id,
+        list_price_minor=8_00,
+        override_reason="Launch price for the first week",
+    )
+    with unit_of_work(tenant.id) as session:
+        with pytest.raises(Problem) as refused:
+            listings.create(
+                session, body.model_copy(update={"override_reason": None}), can_override=True
+            )
+        assert refused.value.kind == "below-margin-floor"
+    with unit_of_work(tenant.id) as session:
+        created = listings.create(session, body, can_override=True)
+        assert created.price_overridden
+        [entry] = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "catalog.price.overridden")
+        )
+        assert entry.target == f"listing:{created.id}"
