@@ -217,8 +217,8 @@ class _LineWords:
 
     fmt: Formatter
 
-    def template(self, key: str) -> str:
-        return catalog(self.fmt.locale).get(key, key)
+    def template(self, english: str) -> str:
+        return catalog(self.fmt.locale).get(english, english)
 
     def money(self, minor: int, currency: str) -> str:
         return self.fmt.money(minor, currency)

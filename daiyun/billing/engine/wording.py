@@ -186,9 +186,10 @@ def joined(values: Sequence[Any], join: str) -> dict[str, Any]:
 
 
 class Style(Protocol):
-    """How one language says a message's parts."""
+    """How one language says a message's parts (``template``: the message's English template
+    as that language writes it)."""
 
-    def template(self, key: str) -> str: ...
+    def template(self, english: str) -> str: ...
 
     def money(self, minor: int, currency: str) -> str: ...
 
@@ -292,8 +293,8 @@ class English:
 
     JOINS: Mapping[str, str] = {"plus": " + ", "comma": ", ", "semicolon": "; "}
 
-    def template(self, key: str) -> str:
-        return key
+    def template(self, english: str) -> str:
+        return english
 
     def money(self, minor: int, currency: str) -> str:
         return f"{to_major(minor, currency):,}"
