@@ -61,6 +61,9 @@ from daiyun.platform.storefront import service as catalog_service
 from daiyun.platform.storefront.listing_rules import ListingState
 from daiyun.platform.storefront.models import (
     BundlePart,
+    CatalogJob,
+    CatalogJobChunk,
+    CatalogJobProblem,
     CatalogSettings,
     Category,
     Listing,
@@ -69,6 +72,7 @@ from daiyun.platform.storefront.models import (
     PriceListItem,
     Product,
     Sku,
+    SkuMapping,
 )
 from daiyun.platform.storefront.rules import FloorMode
 from daiyun.platform.storefront.schemas import (
@@ -76,6 +80,8 @@ from daiyun.platform.storefront.schemas import (
     CategoryCreate,
     CategoryFloorIn,
     FloorIn,
+    JobKind,
+    JobState,
     MarginFloorsIn,
     PartIn,
     ProductCreate,
@@ -132,6 +138,10 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     PriceList: ("name", "tests.bulk-updated"),
     PriceListItem: ("override_reason", "tests.bulk-updated"),
     CatalogSettings: ("portfolio_share_threshold_bp", 4321),
+    CatalogJob: ("filename", "tests.bulk-updated"),
+    CatalogJobProblem: ("problem", "tests.bulk-updated"),
+    CatalogJobChunk: ("part", "result"),
+    SkuMapping: ("marketplace_sku", "tests.bulk-updated"),
 }
 
 # `<qualifier>.tenant_id = <bound parameter>` on SQLite (qmark) and psycopg (pyformat).
@@ -288,6 +298,15 @@ def _seed(world: World, tenant: Tenant, staff: User) -> Seeded:
         session.add(
             PriceListItem(price_list_id=price_list.id, listing_id=listing.id, list_price_minor=150)
         )
+        job = CatalogJob(kind=JobKind.import_, state=JobState.queued, options={})
+        session.add_all([job, SkuMapping(shop_id=shop.id, marketplace_sku="SEED-1", sku_id=part)])
+        session.flush()
+        session.add_all(
+            [
+                CatalogJobProblem(job_id=job.id, row=1, column="code", problem="seeded"),
+                CatalogJobChunk(job_id=job.id, part="upload", seq=0, data=b"product,code"),
+            ]
+        )
         session.flush()
         for model in (
             Category,
@@ -299,6 +318,10 @@ def _seed(world: World, tenant: Tenant, staff: User) -> Seeded:
             PriceList,
             PriceListItem,
             CatalogSettings,
+            CatalogJob,
+            CatalogJobProblem,
+            CatalogJobChunk,
+            SkuMapping,
             OutboxEvent,
         ):
             seeded.rows[model] = set(
