@@ -183,11 +183,13 @@ def test_changes_are_audited_and_announced(world: World) -> None:
         service.update_sku(session, ids["LJ"], SkuUpdate(barcode="123", cost_minor=9000))
         service.update_category(session, ids["green"], CategoryUpdate(name="Green tea"))
     with unit_of_work(tenant.id) as session:
-        actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
-        topics = [e.topic for e in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
-        changed = session.scalar(
-            select(AuditEntry).where(AuditEntry.action == "catalog.sku.updated")
-        )
+        # Named explicitly: platform entries (no tenant) and other tests' committed rows are
+        # visible to a plain read of the audit log.
+        audited = select(AuditEntry).where(AuditEntry.tenant_id == tenant.id)
+        actions = [e.action for e in session.scalars(audited.order_by(AuditEntry.id))]
+        outbox = select(OutboxEvent).where(OutboxEvent.tenant_id == tenant.id)
+        topics = [e.topic for e in session.scalars(outbox.order_by(OutboxEvent.id))]
+        changed = session.scalar(audited.where(AuditEntry.action == "catalog.sku.updated"))
     assert actions.count("catalog.product.created") == 2
     assert actions[-2:] == ["catalog.sku.updated", "catalog.category.updated"]
     assert changed is not None and changed.changes["cost_minor"] == {
