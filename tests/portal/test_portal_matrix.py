@@ -35,6 +35,8 @@ from daiyun.core.audit.models import AuditEntry
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
+from daiyun.platform.storefront import service as catalog_service
+from daiyun.platform.storefront.schemas import ProductCreate
 from daiyun.portal.models import PortalSession
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import MERCHANT_ROLES, STAFF_ROLES, Permission, Role, allows
@@ -147,6 +149,15 @@ PORTAL_TABLE: dict[Route, Rule] = {
     ("GET", f"{T}/statements/{{statement_id}}.pdf"): billing_page(),
     ("GET", f"{T}/statements/{{statement_id}}/lines/{{position}}"): billing_page(),
     ("GET", f"{T}/shops"): Rule(TENANT, P.shops_read, pinned=SHOP_READERS),
+    # The catalog (views/catalog*.py): read as orders are; thresholds set by catalog managers
+    ("GET", f"{T}/products"): Rule(TENANT, P.catalog_read, pinned=ORDER_READERS),
+    ("GET", f"{T}/products/{{product_id}}"): Rule(TENANT, P.catalog_read, pinned=ORDER_READERS),
+    ("GET", f"{T}/listings"): Rule(TENANT, P.catalog_read, pinned=ORDER_READERS),
+    ("GET", f"{T}/portfolio"): Rule(TENANT, P.catalog_read, pinned=ORDER_READERS),
+    ("POST", f"{T}/portfolio/settings"): Rule(
+        TENANT, P.catalog_manage, pinned=SHOP_MANAGERS, changes=SHOP_MANAGERS
+    ),
+    ("GET", f"{PORTAL}/console/catalog"): Rule(STAFF),
     # Agency console (views/console.py)
     ("GET", f"{PORTAL}/console"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/review"): Rule(STAFF),
@@ -305,6 +316,8 @@ def _cast(world: World, app: FastAPI) -> Cast:
             .order_by(StatementLine.position)
         )
         assert position is not None
+    with db.unit_of_work(a.id) as session:
+        product = catalog_service.create_product(session, ProductCreate(name="Matrix tea"))
     cast = Cast(a, b, callers, order.id, statement.id)
     cast.placeholders = {
         "tenant": a.slug,
@@ -312,6 +325,7 @@ def _cast(world: World, app: FastAPI) -> Cast:
         "statement_id": str(statement.id),
         "position": str(position),
         "delivery_id": str(delivery.id),
+        "product_id": str(product.id),
     }
     return cast
 
@@ -407,6 +421,8 @@ def _form(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         fields |= {"action": "release", "order": f"{cast.a.slug}:{cast.order_id}"}
     elif path.endswith("/cancel"):
         fields |= {"reason": f"cancelled by {caller.name}"}
+    elif path.endswith("/portfolio/settings"):
+        fields |= {"share": "12.5", "growth": "-5"}
     return {"data": fields}
 
 
