@@ -288,7 +288,8 @@ def list_reservations(
 
 @router.get(f"{TENANT}/reservations/{{order_id}}", response_model=ReservationRead)
 def get_reservation(session: SessionDep, access: Reader, order_id: uuid.UUID) -> ReservationRead:
-    """One order's reservation (404 when the order never held stock)."""
+    """What one order holds; ``status`` is null for an order that never held stock (not paid
+    yet, or held for review)."""
     return reservations.get_reservation(session, order_id)
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -29,6 +29,9 @@ from daiyun.platform.warehouse.models import (
     Warehouse,
 )
 
+# Tries at BEGIN IMMEDIATE, each waiting up to the busy timeout (10 s).
+WRITE_LOCK_ATTEMPTS = 6
+
 
 def take_write_lock(session: Session) -> None:
     """Serialize stock writers before they read what they will change.
@@ -42,8 +45,17 @@ def take_write_lock(session: Session) -> None:
     if connection.dialect.name != "sqlite":
         return
     raw: Any = connection.connection.dbapi_connection
-    if raw is not None and not raw.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if raw is None or raw.in_transaction:
+        return
+    # The busy timeout is not a queue: a writer may lose the race for the lock to others again
+    # and again. Nothing has begun when BEGIN IMMEDIATE fails, so it is simply tried again.
+    for attempt in range(WRITE_LOCK_ATTEMPTS):
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WRITE_LOCK_ATTEMPTS - 1:
+                raise
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -71,6 +72,8 @@ def sync_order(
     if order is None:
         return None
     wants = rules.demand(order.status.value, order.status.value == "on_hold")
+    # Matched before the lock is taken: the catalog is not what concurrent orders race for.
+    wanted, unknown = _wanted(session, order) if wants is rules.Demand.hold else ({}, [])
     repository.take_write_lock(session)
     current = repository.reservation(session, order_id, lock=True)
     if current is not None and current.status == ReservationStatus.shipped:
@@ -88,22 +91,17 @@ def sync_order(
         _resolve(session, order_id)
         session.flush()
         return current.status
+    return _hold(session, order_id, current, wanted, unknown, actor)
+
+
+def _wanted(session: Session, order: Any) -> tuple[dict[uuid.UUID, int], list[MissingSku]]:
+    """Units wanted per stocked SKU (a bundle's parts), and the lines no SKU matches."""
     refunded = [
         (r.get("sku", ""), int(r.get("quantity", 0))) for f in order.refunds for r in f.lines
     ]
     wanted_codes = rules.wanted_quantities(
         ((line.sku, line.quantity) for line in order.lines), refunded
     )
-    return _hold(session, order_id, current, wanted_codes, actor)
-
-
-def _hold(
-    session: Session,
-    order_id: uuid.UUID,
-    current: Reservation | None,
-    wanted_codes: dict[str, int],
-    actor: str,
-) -> ReservationStatus:
     wanted: dict[uuid.UUID, int] = defaultdict(int)
     unknown = []
     for code, quantity in sorted(wanted_codes.items()):
@@ -120,6 +118,17 @@ def _hold(
             continue
         for part, per in matched.parts:
             wanted[part] += quantity * per
+    return wanted, unknown
+
+
+def _hold(
+    session: Session,
+    order_id: uuid.UUID,
+    current: Reservation | None,
+    wanted: dict[uuid.UUID, int],
+    unknown: list[MissingSku],
+    actor: str,
+) -> ReservationStatus:
     held: dict[uuid.UUID, int] = defaultdict(int)
     if current is not None and current.status == ReservationStatus.reserved:
         for line in current.lines:
@@ -333,9 +342,12 @@ def find_reservations(
 
 def get_reservation(session: Session, order_id: uuid.UUID) -> ReservationRead:
     found = repository.reservation(session, order_id)
-    if found is None:
-        raise Problem(404, "not-found", "The order has no reservation")
-    return reservation_read(found)
+    if found is not None:
+        return reservation_read(found)
+    if order_service.get_order(session, order_id) is None:
+        raise Problem(404, "not-found", "No such order")
+    # An order that never held stock (not paid yet, held for review): nothing is held.
+    return ReservationRead(order_id=order_id, status=None, lines=[], updated_at=None)
 
 
 def exception_read(row: StockException) -> StockExceptionRead:

@@ -242,9 +242,9 @@ class ReservationLineRead(BaseModel):
 
 class ReservationRead(BaseModel):
     order_id: uuid.UUID
-    status: ReservationStatus
+    status: ReservationStatus | None = Field(description="null: the order never held stock")
     lines: list[ReservationLineRead]
-    updated_at: datetime
+    updated_at: datetime | None
 
 
 class MissingSku(BaseModel):
