@@ -4,14 +4,13 @@ ledger, receipts, adjustments, reservations, out-of-stock exceptions, transfers 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from daiyun.core.errors import Problem
 from daiyun.core.idempotency import IdempotencyKey, idempotent
-from daiyun.core.ids import instant
+from daiyun.core.ids import DateTime, instant
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
 from daiyun.platform.warehouse import reservations, service, transfers
@@ -163,8 +162,8 @@ def list_moves(
     access: Reader,
     sku_id: uuid.UUID | None = None,
     kind: MoveKind | None = None,
-    since: datetime | None = Query(default=None, alias="from"),
-    until: datetime | None = Query(default=None, alias="to", description="Exclusive"),
+    since: DateTime | None = Query(default=None, alias="from", description="Inclusive, ISO 8601"),
+    until: DateTime | None = Query(default=None, alias="to", description="Exclusive, ISO 8601"),
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[MoveRead]:
