@@ -19,6 +19,7 @@ from daiyun.platform.orders.normalized import NormalizedRefund, OrderStatus
 from daiyun.platform.warehouse import reservations, service, transfers
 from daiyun.platform.warehouse import tasks as warehouse_tasks
 from daiyun.platform.warehouse.models import MoveKind, StockMove
+from daiyun.platform.warehouse.repository import get_location
 from daiyun.platform.warehouse.schemas import (
     AdjustmentCreate,
     AdjustmentLine,
@@ -120,8 +121,6 @@ def test_stock_never_goes_negative_unless_the_sku_or_location_allows(room: Stock
         _adjust(room, "CUP", -1)
     # A bin that allows it (a staging area booked before counting): CUP may go below zero there.
     with db.unit_of_work() as session:
-        from daiyun.platform.warehouse.repository import get_location
-
         location = get_location(session, room.hz.cage)
         assert location is not None
         location.allow_negative = True
