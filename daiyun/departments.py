@@ -28,6 +28,7 @@ PACKAGES: tuple[str, ...] = (
     "daiyun.platform.orders",
     "daiyun.platform.rates",
     "daiyun.platform.storefront",
+    "daiyun.platform.warehouse",
     "daiyun.platform.reports",
     "daiyun.connectors",
     "daiyun.billing",

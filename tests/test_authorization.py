@@ -90,6 +90,7 @@ from daiyun.tenants.models import Membership, Tenant
 from tests import conftest, factories
 from tests.conftest import PASSWORD, World, migrate
 from tests.core.tasks_fixtures import celery_broker
+from tests.platform.warehouse import matrix as warehouse_matrix
 
 API = "/api/v1"
 P = Permission
@@ -158,6 +159,8 @@ CATALOG_READERS = ORDER_READERS  # merchants and every staff role that reads ord
 CATALOG_MANAGERS = frozenset({R.agency_admin, R.account_manager})
 ARCHIVE_PRODUCT: Route = ("DELETE", f"{API}/tenants/{{tenant}}/products/{{product_id}}")
 CREATE_LISTING: Route = ("POST", f"{API}/tenants/{{tenant}}/listings")
+STOCK_READERS = ORDER_READERS  # merchants and every staff role that reads orders
+STOCK_KEEPERS = frozenset({R.agency_admin, R.warehouse_operator})
 
 TENANT_TABLE: dict[Route, TenantRule] = {
     ("GET", f"{API}/tenants/{{tenant}}"): TenantRule(P.tenant_read, EVERY_ROLE),
@@ -340,6 +343,33 @@ TENANT_TABLE: dict[Route, TenantRule] = {
     ("GET", f"{API}/tenants/{{tenant}}/prices/schedules/{{price_list_id}}"): TenantRule(
         P.catalog_read, CATALOG_READERS
     ),
+    # The warehouse (issue 16)
+    **{
+        (method, f"{API}/tenants/{{tenant}}{path}"): (
+            TenantRule(P.warehouse_read, STOCK_READERS)
+            if method == "GET"
+            else TenantRule(P.warehouse_manage, STOCK_KEEPERS)
+        )
+        for method, path in (
+            ("GET", "/stock"),
+            ("GET", "/stock/ledger"),
+            ("POST", "/receipts"),
+            ("GET", "/receipts"),
+            ("GET", "/receipts/{receipt_id}"),
+            ("POST", "/receipts/{receipt_id}/receive"),
+            ("POST", "/adjustments"),
+            ("GET", "/adjustments"),
+            ("GET", "/reservations"),
+            ("GET", "/reservations/{order_id}"),
+            ("GET", "/stock-exceptions"),
+            ("POST", "/transfers"),
+            ("GET", "/transfers"),
+            ("GET", "/transfers/{transfer_id}"),
+            ("POST", "/transfers/{transfer_id}/receive"),
+            ("GET", "/stock-settings"),
+            ("PUT", "/stock-settings"),
+        )
+    },
 }
 
 PUBLIC = "public"  # no sign-in needed
@@ -348,6 +378,8 @@ ADMIN_ONLY = "admin-only"  # agency admins; everyone else 403
 INVITE_VIEWER = "invite-viewer"  # admins, or a merchant owner inviting a viewer of its tenant
 SIGNATURE = "signature"  # a marketplace's signature on the body; a sign-in is no substitute
 RATE_KEEPERS = "rate-keepers"  # agency admins and finance staff; everyone else 403
+WAREHOUSE_READ = "warehouse-read"  # users whose own role carries warehouse:read
+WAREHOUSE_KEEP = "warehouse-keep"  # users whose own role carries warehouse:manage
 
 OTHER_TABLE: dict[Route, str] = {
     ("POST", f"{API}/auth/token"): PUBLIC,
@@ -364,6 +396,11 @@ OTHER_TABLE: dict[Route, str] = {
     ("GET", f"{API}/audit"): ADMIN_ONLY,
     ("GET", f"{API}/exchange-rates"): SIGNED_IN,
     ("PUT", f"{API}/exchange-rates"): RATE_KEEPERS,
+    ("GET", f"{API}/warehouses"): WAREHOUSE_READ,
+    ("POST", f"{API}/warehouses"): WAREHOUSE_KEEP,
+    ("PATCH", f"{API}/warehouses/{{warehouse_id}}"): WAREHOUSE_KEEP,
+    ("GET", f"{API}/warehouses/{{warehouse_id}}/locations"): WAREHOUSE_READ,
+    ("POST", f"{API}/warehouses/{{warehouse_id}}/locations"): WAREHOUSE_KEEP,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     # Marketplaces authenticate by signature, not by sign-in (tests/connectors/test_webhooks.py).
@@ -503,6 +540,7 @@ def _cast(world: World) -> Cast:
                 parts=[PartIn(sku_id=product.variants[0].id, quantity=2)],
             ),
         )
+    stock = warehouse_matrix.seed(a.id, product.variants[0].id)
     cast = Cast(a, b, callers, victim, candidate, shop, order.id, statement.id)
     cast.placeholders = {
         "tenant": a.slug,
@@ -518,6 +556,7 @@ def _cast(world: World) -> Cast:
         "category_id": str(category.id),
         **_catalog_jobs(a.id),
         **_listing(a.id, bundle.id, shop.id),
+        **stock,
     }
     return cast
 
@@ -593,6 +632,7 @@ def _restore(route: Route, cast: Cast) -> None:
         if route[1].endswith("/sync"):
             for run in session.scalars(select(SyncRun)):
                 run.status = "succeeded"
+        warehouse_matrix.restore(route[1], cast.a.id, cast.placeholders)
         if route == ARCHIVE_PRODUCT:
             product_id = uuid.UUID(cast.placeholders["product_id"])
             product = session.scalar(select(Product).where(Product.id == product_id))
@@ -617,6 +657,7 @@ class TenantState:
     members: list[tuple[str, str]]  # (user id, role)
     audit: list[tuple[str, str, str]]  # (action, target, actor id)
     catalog: list[dict[str, Any]]  # every row of the catalog's tables
+    warehouse: list[dict[str, Any]]  # every row of the warehouse's tenant tables
 
 
 def _tenant_state(tenant: Tenant) -> TenantState:
@@ -652,7 +693,8 @@ def _tenant_state(tenant: Tenant) -> TenantState:
             )
             for obj in session.scalars(select(model).order_by(model.id))
         ]
-        return TenantState(_columns(row), members, audit, catalog)
+        warehouse = warehouse_matrix.tenant_state(session)
+        return TenantState(_columns(row), members, audit, catalog, warehouse)
 
 
 def _platform_state(cast: Cast) -> tuple[object, ...]:
@@ -678,7 +720,8 @@ def _platform_state(cast: Cast) -> tuple[object, ...]:
                 )
             )
         )
-    state = (tenants, users, rates, keys, tokens, audit)
+        warehouses = warehouse_matrix.platform_state(session)
+    state = (tenants, users, rates, keys, tokens, audit, warehouses)
     return (*state, _tenant_state(cast.a), _tenant_state(cast.b))
 
 
@@ -751,7 +794,9 @@ def _tenant_request(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         return {"json": {"reason": f"voided by {caller.name}"}}
     if route == ("PUT", f"{API}/tenants/{{tenant}}/review-policy"):
         return {"json": {"blocked_buyers": [f"blocked by {caller.name}"]}}
-    return _catalog_request(route, cast, n)
+    prefix = f"{API}/tenants/{{tenant}}"
+    stock = warehouse_matrix.request(route[1].removeprefix(prefix), route[0], cast.placeholders, n)
+    return stock if stock is not None else _catalog_request(route, cast, n)
 
 
 def _catalog_request(route: Route, cast: Cast, n: int) -> dict[str, Any]:
@@ -933,6 +978,9 @@ def _expected_elsewhere(access: str, caller: Caller, success: int) -> int:
         return 401
     if access == SIGNED_IN:
         return success
+    if access in (WAREHOUSE_READ, WAREHOUSE_KEEP):
+        needs = P.warehouse_read if access == WAREHOUSE_READ else P.warehouse_manage
+        return success if allows(caller.user.role, needs) else 403
     if caller.role_in_a == R.agency_admin:
         return success
     if access == RATE_KEEPERS:
@@ -984,6 +1032,11 @@ def test_other_route_matrix(world: World, app: FastAPI, monkeypatch: pytest.Monk
             return {
                 "json": {"rates": [{"day": str(day), "base": "USD", "quote": "CNY", "rate": "7.1"}]}
             }
+        stock = warehouse_matrix.other_request(
+            route[1].removeprefix(API), route[0], cast.callers.index(caller)
+        )
+        if stock is not None:
+            return stock
         if route == ("POST", f"{API}/tenants"):
             slug = f"n-{uuid.uuid4().hex[:10]}"
             return {"json": {"slug": slug, "display_name": "New", "legal_name": "New Ltd"}}
@@ -1007,6 +1060,7 @@ def test_other_route_matrix(world: World, app: FastAPI, monkeypatch: pytest.Monk
                         "key_id": str(keys[caller.name]),
                         "channel": cast.shop.channel,
                         "shop_key": cast.shop.webhook_key,
+                        "warehouse_id": cast.placeholders["warehouse_id"],
                     }
                 )
             except KeyError as exc:

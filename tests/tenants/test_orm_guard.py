@@ -20,7 +20,7 @@ import pytest
 from httpx import Response
 from sqlalchemy import delete, event, select, true, union, union_all, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import aliased
 
 from daiyun import departments
@@ -88,6 +88,31 @@ from daiyun.platform.storefront.schemas import (
     SkuCreate,
     SkuFloorIn,
 )
+from daiyun.platform.warehouse import reservations as stock_reservations
+from daiyun.platform.warehouse import service as stock_service
+from daiyun.platform.warehouse import transfers as stock_transfers
+from daiyun.platform.warehouse.models import (
+    Adjustment,
+    Batch,
+    Receipt,
+    Reservation,
+    SkuStockRule,
+    Stock,
+    StockException,
+    StockMove,
+    StockSettings,
+    Transfer,
+)
+from daiyun.platform.warehouse.schemas import (
+    AdjustmentCreate,
+    AdjustmentLine,
+    ReceiptCreate,
+    ReceivedLine,
+    SkuRuleIn,
+    StockSettingsIn,
+    TransferCreate,
+    TransferLineIn,
+)
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.auth.schemas import UserCreate
@@ -95,6 +120,7 @@ from daiyun.tenants.auth.users import create_user
 from daiyun.tenants.models import Membership, Tenant
 from tests import factories
 from tests.conftest import PASSWORD, World
+from tests.platform.warehouse.conftest import make_site
 
 TENANT_MODELS: list[type[Any]] = sorted(
     (
@@ -142,7 +168,19 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     CatalogJobProblem: ("problem", "tests.bulk-updated"),
     CatalogJobChunk: ("part", "result"),
     SkuMapping: ("marketplace_sku", "tests.bulk-updated"),
+    Batch: ("lot", "tests-bulk"),
+    Stock: ("on_hand", 7),
+    StockMove: ("reason", "tests-bulk"),  # append-only: the update is refused, still scoped
+    StockSettings: ("updated_at", datetime(2026, 1, 1, tzinfo=UTC)),
+    SkuStockRule: ("safety_stock", 77),
+    Receipt: ("reference", "tests-bulk"),
+    Adjustment: ("reason", "tests-bulk"),
+    Reservation: ("updated_at", datetime(2026, 1, 1, tzinfo=UTC)),
+    StockException: ("updated_at", datetime(2026, 1, 1, tzinfo=UTC)),
+    Transfer: ("note", "tests-bulk"),
 }
+# Tables no role may rewrite (a trigger refuses UPDATE and DELETE on both databases).
+APPEND_ONLY: frozenset[type[Any]] = frozenset({StockMove})
 
 # `<qualifier>.tenant_id = <bound parameter>` on SQLite (qmark) and psycopg (pyformat).
 PREDICATE = re.compile(r"\b(\w+)\.tenant_id = (?:\?|%\(\w+\)s)")
@@ -327,7 +365,44 @@ def _seed(world: World, tenant: Tenant, staff: User) -> Seeded:
             seeded.rows[model] = set(
                 session.scalars(select(model.id).where(model.tenant_id == tenant.id))
             )
+    _seed_stock(tenant, part, [order.id for _, order in ingested], seeded)
     return seeded
+
+
+def _seed_stock(
+    tenant: Tenant, sku_id: uuid.UUID, order_ids: list[uuid.UUID], seeded: Seeded
+) -> None:
+    tag = uuid.uuid4().hex[:6].upper()
+    hz, sz = make_site(f"GA{tag}", 10), make_site(f"GB{tag}", 20)
+    with db.unit_of_work(tenant.id) as session:
+        line = ReceivedLine(sku_id=sku_id, quantity=9, location_id=hz.shelf, lot="SEED-LOT")
+        stock_service.create_receipt(session, ReceiptCreate(warehouse_id=hz.id, received=[line]))
+        stock_service.create_adjustment(
+            session,
+            AdjustmentCreate(
+                reason="seed",
+                lines=[AdjustmentLine(sku_id=sku_id, location_id=hz.shelf, delta=1)],
+            ),
+        )
+        rule = SkuRuleIn(sku_id=sku_id, warehouse_id=hz.id, safety_stock=1)
+        stock_service.set_stock_settings(
+            session, StockSettingsIn(default_warehouse_id=hz.id, skus=[rule])
+        )
+        stock_transfers.ship(
+            session,
+            TransferCreate(
+                from_warehouse_id=hz.id,
+                to_warehouse_id=sz.id,
+                lines=[TransferLineIn(sku_id=sku_id, quantity=2)],
+            ),
+        )
+        for order_id in order_ids:  # their SKU codes are not in the catalog: exceptions
+            stock_reservations.sync_order(session, order_id)
+        models = (Batch, Stock, StockMove, StockSettings, SkuStockRule, Receipt, Adjustment)
+        for model in (*models, Reservation, StockException, Transfer):
+            seeded.rows[model] = set(
+                session.scalars(select(model.id).where(model.tenant_id == tenant.id))
+            )
 
 
 @pytest.fixture
@@ -587,7 +662,14 @@ def test_bulk_update_changes_only_the_bound_tenants_rows(
     """Item 8: update(Model).values(...) under A is filtered and leaves B's rows untouched."""
     table = model.__tablename__
     column, value = BULK_UPDATES[model]
-    before_b = _snapshot(pair.b.tenant)
+    before_a, before_b = _snapshot(pair.a.tenant), _snapshot(pair.b.tenant)
+    if model in APPEND_ONLY:
+        with pytest.raises(DBAPIError), db.unit_of_work(pair.a.tenant.id) as session:
+            sql.clear()
+            session.execute(update(model).values({column: value}))
+        assert_scoped(sql.one(table), {table: 1}, pair.a.tenant, pair.b.tenant)
+        assert (_snapshot(pair.a.tenant), _snapshot(pair.b.tenant)) == (before_a, before_b)
+        return
     with db.unit_of_work(pair.a.tenant.id) as session:
         sql.clear()
         session.execute(update(model).values({column: value}))
@@ -623,6 +705,16 @@ def test_bulk_delete_removes_only_the_bound_tenants_rows(
     """Item 8: delete(Model) under A is filtered; B's rows of every model are all still there."""
     table = model.__tablename__
     before_b = _snapshot(pair.b.tenant)
+    if APPEND_ONLY & {model, *_dependents(model)}:
+        # Rows the ledger refers to stay as long as it does: the delete is refused (by the
+        # trigger, or by the ledger's foreign key), and it was scoped all the same.
+        before_a = _snapshot(pair.a.tenant)
+        with pytest.raises(DBAPIError), db.unit_of_work(pair.a.tenant.id) as session:
+            sql.clear()
+            session.execute(delete(model))
+        assert_scoped(sql.one(table), {table: 1}, pair.a.tenant, pair.b.tenant)
+        assert (_snapshot(pair.a.tenant), _snapshot(pair.b.tenant)) == (before_a, before_b)
+        return
     with db.unit_of_work(pair.a.tenant.id) as session:
         for child in _dependents(model):
             session.execute(delete(child))

@@ -36,7 +36,11 @@ class Permission(StrEnum):
     shops_manage = "shops:manage"
     billing_read = "billing:read"
     billing_manage = "billing:manage"
+    # Warehousing (仓储): stock, its ledger, reservations; receipts, adjustments, transfers;
+    # approving stocktake adjustments (used by the stocktakes to come).
+    warehouse_read = "warehouse:read"
     warehouse_manage = "warehouse:manage"
+    warehouse_approve = "warehouse:approve"
     recruiting_manage = "recruiting:manage"
     marketing_manage = "marketing:manage"
     # The catalog (店铺/商品): products, SKUs, bundles, categories and margin floors.
@@ -64,20 +68,29 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.marketing_manage,
             P.catalog_read,
             P.catalog_manage,
+            P.warehouse_read,
         }
     ),
     Role.cs_agent: frozenset(
-        _READ | {P.orders_read, P.orders_review, P.buyers_read, P.shops_read, P.catalog_read}
+        _READ
+        | {
+            P.orders_read,
+            P.orders_review,
+            P.buyers_read,
+            P.shops_read,
+            P.catalog_read,
+            P.warehouse_read,
+        }
     ),
     Role.warehouse_operator: frozenset(
-        _READ | {P.orders_read, P.buyers_read, P.warehouse_manage, P.catalog_read}
+        _READ | {P.orders_read, P.buyers_read, P.warehouse_read, P.warehouse_manage, P.catalog_read}
     ),
     Role.recruiter: frozenset(_READ | {P.recruiting_manage}),
     Role.marketer: frozenset(
-        _READ | {P.orders_read, P.shops_read, P.marketing_manage, P.catalog_read}
+        _READ | {P.orders_read, P.shops_read, P.marketing_manage, P.catalog_read, P.warehouse_read}
     ),
     Role.finance: frozenset(
-        _READ | {P.orders_read, P.billing_read, P.billing_manage, P.catalog_read}
+        _READ | {P.orders_read, P.billing_read, P.billing_manage, P.catalog_read, P.warehouse_read}
     ),
     Role.merchant_owner: frozenset(
         _READ
@@ -88,10 +101,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.shops_read,
             P.billing_read,
             P.catalog_read,
+            P.warehouse_read,
         }
     ),
     Role.merchant_viewer: frozenset(
-        _READ | {P.orders_read, P.shops_read, P.billing_read, P.catalog_read}
+        _READ | {P.orders_read, P.shops_read, P.billing_read, P.catalog_read, P.warehouse_read}
     ),
 }
 

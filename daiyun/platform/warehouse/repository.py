@@ -1,0 +1,331 @@
+"""Every query of the warehouse. Stock rows are locked in id order, and only :func:`post`
+changes their quantities, always with the ledger row that records the change."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from daiyun.platform.warehouse.models import (
+    Adjustment,
+    Batch,
+    Location,
+    MoveKind,
+    Receipt,
+    Reservation,
+    SkuStockRule,
+    Stock,
+    StockException,
+    StockMove,
+    StockSettings,
+    Transfer,
+    Warehouse,
+)
+
+# Tries at BEGIN IMMEDIATE, each waiting up to the busy timeout (10 s).
+WRITE_LOCK_ATTEMPTS = 6
+
+
+def take_write_lock(session: Session) -> None:
+    """Serialize stock writers before they read what they will change.
+
+    PostgreSQL locks the rows themselves (``FOR UPDATE`` in :func:`lock_stock`). SQLite has one
+    writer at a time: a transaction that reads first and writes later may find, at its first
+    write, that another writer committed meanwhile and fail; ``BEGIN IMMEDIATE`` takes the write
+    lock up front (waiting up to the busy timeout), so what is read is what is written over.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw: Any = connection.connection.dbapi_connection
+    if raw is None or raw.in_transaction:
+        return
+    # The busy timeout is not a queue: a writer may lose the race for the lock to others again
+    # and again. Nothing has begun when BEGIN IMMEDIATE fails, so it is simply tried again.
+    for attempt in range(WRITE_LOCK_ATTEMPTS):
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WRITE_LOCK_ATTEMPTS - 1:
+                raise
+
+
+# --------------------------------------------------------------------------------------------
+# Warehouses and locations (platform rows)
+# --------------------------------------------------------------------------------------------
+
+
+def warehouses() -> Select[Any]:
+    return select(Warehouse)
+
+
+def get_warehouse(session: Session, warehouse_id: uuid.UUID) -> Warehouse | None:
+    return session.get(Warehouse, warehouse_id)
+
+
+def warehouse_with_code(session: Session, code: str) -> Warehouse | None:
+    return session.scalar(select(Warehouse).where(Warehouse.code == code))
+
+
+def allocation_order(session: Session) -> list[uuid.UUID]:
+    """Active warehouses by priority, then code: the order allocation tries them in."""
+    stmt = (
+        select(Warehouse.id)
+        .where(Warehouse.active.is_(True))
+        .order_by(Warehouse.priority, Warehouse.code)
+    )
+    return list(session.scalars(stmt))
+
+
+def locations(warehouse_id: uuid.UUID) -> Select[Any]:
+    return select(Location).where(Location.warehouse_id == warehouse_id)
+
+
+def get_location(session: Session, location_id: uuid.UUID) -> Location | None:
+    return session.get(Location, location_id)
+
+
+def location_with_code(session: Session, warehouse_id: uuid.UUID, code: str) -> Location | None:
+    stmt = select(Location).where(Location.warehouse_id == warehouse_id, Location.code == code)
+    return session.scalar(stmt)
+
+
+# --------------------------------------------------------------------------------------------
+# Batches and stock rows
+# --------------------------------------------------------------------------------------------
+
+
+def batch(session: Session, sku_id: uuid.UUID, lot: str) -> Batch | None:
+    return session.scalar(select(Batch).where(Batch.sku_id == sku_id, Batch.lot == lot))
+
+
+def batches_by_id(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Batch]:
+    if not ids:
+        return {}
+    return {b.id: b for b in session.scalars(select(Batch).where(Batch.id.in_(list(ids))))}
+
+
+def slot_of(location_id: uuid.UUID, batch_id: uuid.UUID | None) -> str:
+    return f"{location_id.hex}/{batch_id.hex if batch_id else '-'}"
+
+
+def stock_row(
+    session: Session, sku_id: uuid.UUID, location: Location, batch_id: uuid.UUID | None
+) -> Stock:
+    """The stock row of a SKU in a location (and batch), created empty when there is none."""
+    slot = slot_of(location.id, batch_id)
+    found = session.scalar(select(Stock).where(Stock.sku_id == sku_id, Stock.slot == slot))
+    if found is not None:
+        return found
+    row = Stock(
+        sku_id=sku_id,
+        warehouse_id=location.warehouse_id,
+        location_id=location.id,
+        batch_id=batch_id,
+        slot=slot,
+        on_hand=0,
+        reserved=0,
+    )
+    try:
+        with session.begin_nested():  # another receipt may create the same row meanwhile
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        found = session.scalar(select(Stock).where(Stock.sku_id == sku_id, Stock.slot == slot))
+        assert found is not None
+        return found
+    return row
+
+
+def lock_stock(
+    session: Session,
+    *,
+    sku_ids: Collection[uuid.UUID] = (),
+    stock_ids: Collection[uuid.UUID] = (),
+) -> list[Stock]:
+    """The stock rows of these SKUs (and these rows), locked in id order (PostgreSQL: ``FOR
+    UPDATE``; one order for every writer, so two never wait on each other in a circle). Values
+    are read afresh, never from the session's cache."""
+    if not sku_ids and not stock_ids:
+        return []
+    condition = Stock.sku_id.in_(list(sku_ids)) | Stock.id.in_(list(stock_ids))
+    stmt = (
+        select(Stock)
+        .where(condition)
+        .order_by(Stock.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def stock_for(
+    session: Session, sku_ids: Collection[uuid.UUID], warehouse_id: uuid.UUID | None = None
+) -> list[Stock]:
+    if not sku_ids:
+        return []
+    stmt = select(Stock).where(Stock.sku_id.in_(list(sku_ids)))
+    if warehouse_id is not None:
+        stmt = stmt.where(Stock.warehouse_id == warehouse_id)
+    return list(session.scalars(stmt.order_by(Stock.warehouse_id, Stock.location_id, Stock.id)))
+
+
+def post(
+    session: Session,
+    stock: Stock,
+    kind: MoveKind,
+    *,
+    on_hand: int = 0,
+    reserved: int = 0,
+    reason: str,
+    source: str,
+    actor: str,
+) -> StockMove:
+    """Change a stock row's quantities and record the change in the ledger, together: the
+    only way quantities change. The update is relative (``on_hand + delta``), so it never
+    writes back a value read before another writer's change."""
+    move = StockMove(
+        stock_id=stock.id,
+        sku_id=stock.sku_id,
+        warehouse_id=stock.warehouse_id,
+        kind=kind,
+        on_hand_delta=on_hand,
+        reserved_delta=reserved,
+        reason=reason,
+        source=source,
+        actor=actor,
+    )
+    session.add(move)
+    session.execute(
+        update(Stock)
+        .where(Stock.id == stock.id)
+        .values(on_hand=Stock.on_hand + on_hand, reserved=Stock.reserved + reserved)
+        .execution_options(synchronize_session=False)
+    )
+    # Keep the loaded object true to the row for checks later in the same transaction, without
+    # marking it changed (a flush would write the absolute value back).
+    set_committed_value(stock, "on_hand", stock.on_hand + on_hand)
+    set_committed_value(stock, "reserved", stock.reserved + reserved)
+    session.flush([move])
+    return move
+
+
+def ledger(
+    sku_id: uuid.UUID | None,
+    kind: MoveKind | None,
+    since: datetime | None,
+    until: datetime | None,
+    warehouse_id: uuid.UUID | None = None,
+) -> Select[Any]:
+    stmt = select(StockMove)
+    if sku_id is not None:
+        stmt = stmt.where(StockMove.sku_id == sku_id)
+    if kind is not None:
+        stmt = stmt.where(StockMove.kind == kind)
+    if since is not None:
+        stmt = stmt.where(StockMove.at >= since)
+    if until is not None:
+        stmt = stmt.where(StockMove.at < until)
+    if warehouse_id is not None:
+        stmt = stmt.where(StockMove.warehouse_id == warehouse_id)
+    return stmt
+
+
+def received_by_source(session: Session, source: str) -> list[StockMove]:
+    return list(session.scalars(select(StockMove).where(StockMove.source == source)))
+
+
+# --------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------
+
+
+def settings(session: Session) -> StockSettings | None:
+    return session.scalar(select(StockSettings))
+
+
+def sku_rules(session: Session, sku_ids: Collection[uuid.UUID] | None = None) -> list[SkuStockRule]:
+    stmt = select(SkuStockRule).order_by(SkuStockRule.sku_id, SkuStockRule.scope)
+    if sku_ids is not None:
+        stmt = stmt.where(SkuStockRule.sku_id.in_(list(sku_ids)))
+    return list(session.scalars(stmt))
+
+
+def delete_sku_rules(session: Session) -> None:
+    for rule in session.scalars(select(SkuStockRule)):
+        session.delete(rule)
+
+
+# --------------------------------------------------------------------------------------------
+# Documents
+# --------------------------------------------------------------------------------------------
+
+
+def receipts() -> Select[Any]:
+    return select(Receipt)
+
+
+def get_receipt(session: Session, receipt_id: uuid.UUID, *, lock: bool = False) -> Receipt | None:
+    stmt = select(Receipt).where(Receipt.id == receipt_id)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def adjustments() -> Select[Any]:
+    return select(Adjustment)
+
+
+def reservation(session: Session, order_id: uuid.UUID, *, lock: bool = False) -> Reservation | None:
+    stmt = select(Reservation).where(Reservation.order_id == order_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(stmt)
+
+
+def reservations(order_id: uuid.UUID | None) -> Select[Any]:
+    stmt = select(Reservation)
+    return stmt if order_id is None else stmt.where(Reservation.order_id == order_id)
+
+
+def stock_exception(session: Session, order_id: uuid.UUID) -> StockException | None:
+    return session.scalar(select(StockException).where(StockException.order_id == order_id))
+
+
+def stock_exceptions(open_only: bool) -> Select[Any]:
+    stmt = select(StockException)
+    return stmt.where(StockException.resolved_at.is_(None)) if open_only else stmt
+
+
+def transfers() -> Select[Any]:
+    return select(Transfer)
+
+
+def get_transfer(
+    session: Session, transfer_id: uuid.UUID, *, lock: bool = False
+) -> Transfer | None:
+    stmt = select(Transfer).where(Transfer.id == transfer_id)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def sum_by_stock(session: Session) -> Sequence[Any]:
+    """Each stock row beside the sums of its ledger (what the invariant compares)."""
+    sums = (
+        select(
+            StockMove.stock_id,
+            func.sum(StockMove.on_hand_delta).label("on_hand"),
+            func.sum(StockMove.reserved_delta).label("reserved"),
+        )
+        .group_by(StockMove.stock_id)
+        .subquery()
+    )
+    stmt = select(Stock.id, Stock.on_hand, Stock.reserved, sums.c.on_hand, sums.c.reserved).join(
+        sums, sums.c.stock_id == Stock.id, isouter=True
+    )
+    return list(session.execute(stmt))

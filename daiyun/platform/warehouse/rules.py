@@ -1,0 +1,147 @@
+"""Pure stock rules: sellable quantities, bundles, what an order wants held, and allocation.
+
+No session here: these are the decisions, the service feeds them rows and writes their result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+# Bounds on what one request may say: beyond them a request is a mistake, not a delivery.
+MAX_QUANTITY = 1_000_000
+MAX_LINES = 500
+
+
+def sellable(on_hand: int, reserved: int, safety_stock: int) -> int:
+    """On hand − reserved − safety stock, never shown below zero (nothing is for sale then)."""
+    return max(0, on_hand - reserved - safety_stock)
+
+
+def bundle_sellable(
+    parts: Sequence[tuple[uuid.UUID, int]], by_part: Mapping[uuid.UUID, int]
+) -> int:
+    """A bundle (组合商品) sells as many times as its scarcest part allows; none without parts."""
+    if not parts:
+        return 0
+    return min(by_part.get(part, 0) // quantity for part, quantity in parts)
+
+
+class Demand(StrEnum):
+    """What an order's state asks of its reservation."""
+
+    hold = "hold"  # paid and out of review: hold its lines
+    none = "none"  # not (yet, or any more) to be held: release what is held
+    ship = "ship"  # the goods left: what is held is consumed
+
+
+# Order statuses by what they ask (the order book's vocabulary, as text).
+_HOLD = frozenset({"paid", "partially_refunded", "partially_fulfilled"})
+_SHIP = frozenset({"fulfilled", "shipped", "delivered"})
+
+
+def demand(status: str, held_for_review: bool) -> Demand:
+    """An order is held once paid and out of review; cancelled, refunded (before shipment),
+    pending or held for review holds nothing; shipped consumes what it held."""
+    if status in _SHIP:
+        return Demand.ship
+    if status in _HOLD and not held_for_review:
+        return Demand.hold
+    return Demand.none
+
+
+def wanted_quantities(
+    lines: Iterable[tuple[str, int]], refunded: Iterable[tuple[str, int]]
+) -> dict[str, int]:
+    """Quantity per SKU code: the lines' less what refunds took back (a refund before shipment
+    releases its units)."""
+    wanted: dict[str, int] = defaultdict(int)
+    for code, quantity in lines:
+        wanted[code] += quantity
+    for code, quantity in refunded:
+        if code in wanted:
+            wanted[code] = max(0, wanted[code] - quantity)
+    return {code: q for code, q in wanted.items() if q > 0}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stock row allocation may take from."""
+
+    stock_id: uuid.UUID
+    sku_id: uuid.UUID
+    warehouse_id: uuid.UUID
+    available: int  # on hand − reserved
+    expires_on: date | None
+    lot: str | None
+
+
+def fefo_key(row: Candidate) -> tuple[int, date, str, uuid.UUID]:
+    """First expiry first out; rows without expiry last; ties by lot, then row."""
+    return (row.expires_on is None, row.expires_on or date.max, row.lot or "", row.stock_id)
+
+
+@dataclass(frozen=True)
+class Take:
+    stock_id: uuid.UUID
+    sku_id: uuid.UUID
+    warehouse_id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Shortage:
+    sku_id: uuid.UUID
+    wanted: int
+    available: int
+
+
+def allocate(
+    wanted: Mapping[uuid.UUID, int],
+    candidates: Sequence[Candidate],
+    warehouse_order: Sequence[uuid.UUID],
+) -> tuple[list[Take], list[Shortage]]:
+    """Allocate the whole order from one warehouse: the first of ``warehouse_order`` (the
+    merchant's default first, then by priority and code) that has every unit, batches first
+    expiry first out. None has it all: nothing is taken, and the shortages are per SKU, counted
+    against the warehouse that has most of it (what a split would not fix either)."""
+    by_warehouse: dict[uuid.UUID, dict[uuid.UUID, list[Candidate]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for row in candidates:
+        if row.available > 0:
+            by_warehouse[row.warehouse_id][row.sku_id].append(row)
+    for warehouse in warehouse_order:
+        rows = by_warehouse.get(warehouse, {})
+        if all(sum(r.available for r in rows.get(s, [])) >= q for s, q in wanted.items()):
+            return _take(wanted, rows), []
+    shortages = []
+    for sku, quantity in sorted(wanted.items()):
+        best = max(
+            (sum(r.available for r in rows.get(sku, [])) for rows in by_warehouse.values()),
+            default=0,
+        )
+        shortages.append(Shortage(sku, quantity, best))
+    return [], shortages
+
+
+def _take(wanted: Mapping[uuid.UUID, int], rows: Mapping[uuid.UUID, list[Candidate]]) -> list[Take]:
+    takes = []
+    for sku, quantity in sorted(wanted.items()):
+        left = quantity
+        for row in sorted(rows.get(sku, []), key=fefo_key):
+            if left == 0:
+                break
+            n = min(left, row.available)
+            takes.append(Take(row.stock_id, sku, row.warehouse_id, n))
+            left -= n
+    return takes
+
+
+def may_go_negative(after: int, sku_allows: bool, location_allows: bool) -> bool:
+    """Stock below zero only where the SKU or the location says so."""
+    return after >= 0 or sku_allows or location_allows
