@@ -158,6 +158,9 @@ class StatementLine(TenantScoped, Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     sources: Mapped[list[str]] = mapped_column(JSON, default=list)
     adjusts_period: Mapped[str | None] = mapped_column(String(7))
+    # What the description says as a message key and its values (billing.engine.wording), so a
+    # reader gets it in their language; None for lines stored before it was kept.
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class BilledFact(TenantScoped, Base):

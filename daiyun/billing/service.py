@@ -403,6 +403,7 @@ def _draft(session: Session, period: Period) -> tuple[Statement, Computed]:
             amount_minor=line.amount_minor,
             sources=list(line.sources),
             adjusts_period=line.adjusts_period,
+            message=None if line.message is None else dict(line.message),
         )
         for i, line in enumerate(computed.lines)
     ]

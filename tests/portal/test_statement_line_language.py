@@ -137,7 +137,7 @@ def test_every_line_message_has_a_chinese_translation_with_its_values() -> None:
         assert sorted(NAMED.findall(chinese)) == sorted(NAMED.findall(english)), english
 
 
-def test_a_stored_statement_reads_in_chinese_and_lines_stored_without_a_message_in_english(
+def test_a_stored_statement_reads_in_chinese_on_its_page_and_in_its_pdf(
     world: World,
     book: Book,  # noqa: F811
     statement: dict[str, Any],  # noqa: F811
@@ -149,17 +149,20 @@ def test_a_stored_statement_reads_in_chinese_and_lines_stored_without_a_message_
     choose_chinese(chinese_reader)
     chinese = chinese_reader.get(base).text
     assert 'lang="zh-CN"' in chinese
-    for line in statement["lines"]:
-        # Statement lines are stored without their message for now (the statement_lines table
-        # has no column for it): both readers get the stored English description.
-        assert line["message"] is None
-        assert line["description"] in english and line["description"] in chinese
     document = chinese_reader.get(f"{base}.pdf")
     assert document.status_code == 200
     printed = re.sub(r"\s+", "", text_of(document.content))
     assert "结算单" in printed
     for line in statement["lines"]:
-        assert re.sub(r"\s+", "", line["description"]) in printed
+        # Each stored line keeps its message: the English reader gets the stored description,
+        # the Chinese one the same sentence from the catalog, on the page and in the PDF.
+        assert line["message"] is not None
+        zh_text = ZH.statement_line(LineRead.model_validate(line))
+        assert zh_text != line["description"]
+        assert line["description"] in english
+        assert zh_text in chinese and line["description"] not in chinese
+        assert re.sub(r"\s+", "", zh_text) in printed
+    assert "基础服务费" in chinese
     # The API's preview carries each line's message for a client to say in its language.
     finance = world.actor(Role.finance, book.a)
     preview = world.client.get(

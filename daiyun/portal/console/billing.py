@@ -63,6 +63,8 @@ class LineView:
     rate: str | None
     amount_minor: int
     adjusts_period: str | None
+    # The line's message (billing.engine.wording), so the page says it in the reader's language.
+    message: Any = None
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -80,6 +82,7 @@ class LineView:
             rate=None if rate is None or rate == "" else _plain(rate),
             amount_minor=int(line.amount_minor),
             adjusts_period=line.adjusts_period,
+            message=getattr(line, "message", None),
         )
 
 
