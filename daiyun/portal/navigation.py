@@ -133,9 +133,13 @@ def _tab_current(href: str, path: str) -> bool:
 def build(
     db: Session, user: Viewer, path: str, tenant: TenantView | None, role: Role | None
 ) -> Nav:
-    """The header of a page at ``path`` for ``user``, on ``tenant`` with ``role`` there."""
+    """The header of a page at ``path`` for ``user``, on ``tenant`` with ``role`` there. On a
+    merchant's page a staff member's console is its overview alone: the merchant's own menu
+    beside the whole console would not fit the header's one row on a laptop screen."""
+    console = console_pages(db, user)
+    on_tenant = tenant is not None and role is not None
     hrefs: list[tuple[str, str]] = [
-        (f"{PREFIX}/{d.path}", d.label) for d in console_pages(db, user)
+        (f"{PREFIX}/{d.path}", d.label) for d in (console[:1] if on_tenant else console)
     ]
     if tenant is not None and role is not None:
         hrefs += [(f"{PREFIX}/t/{tenant.slug}/{d.path}", d.label) for d in tenant_pages(role)]

@@ -87,9 +87,12 @@ def test_a_warehouse_user_sees_no_shops_or_statements_link(world: World, app: Fa
     links = menu(browser.get(f"{PORTAL}/t/{tenant.slug}/orders").text)
     assert f"{PORTAL}/t/{tenant.slug}/orders" in links
     assert not any(link.endswith(("/shops", "/statements")) for link in links)
+    # On a merchant's page the console is its overview alone (the header keeps to one row).
+    assert [link for link in links if link.startswith(f"{PORTAL}/console")] == [f"{PORTAL}/console"]
     # The console shows only the work of the role: no review queue, sync or billing; the
     # catalog work, as the role reads the catalog (to pick what it ships).
-    assert [link for link in links if link.startswith(f"{PORTAL}/console")] == [
+    console = menu(browser.get(f"{PORTAL}/console").text)
+    assert [link for link in console if link.startswith(f"{PORTAL}/console")] == [
         f"{PORTAL}/console",
         f"{PORTAL}/console/catalog",
     ]

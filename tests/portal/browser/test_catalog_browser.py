@@ -175,8 +175,7 @@ def page(request: pytest.FixtureRequest, browser: Browser, live: LiveServer) -> 
 def test_catalog_pages_render_and_hold_their_content(
     page: Page, seed: Seeder, shopfront: Shopfront
 ) -> None:
-    # As test_layout checks them: a merchant's pages as its owner, the console as an admin (a
-    # staff member's header on a merchant's page, with both menus, takes two rows anyway).
+    # As test_layout checks them: a merchant's pages as its owner, the console as an admin.
     sign_in(page, shopfront.owner)
     base = f"/portal/t/{shopfront.tenant.slug}"
     page.goto(f"{base}/products")

@@ -141,6 +141,9 @@ def test_console_pages_hold_their_content(page: Page, seed: Seeder, merchant: Me
         "/portal/console?sort=unpaid&dir=desc",
         "/portal/console/billing",
         "/portal/console/sync",
+        # A merchant's pages as staff see them: the merchant's menu beside the console's entry.
+        f"/portal/t/{merchant.tenant.slug}/dashboard",
+        f"/portal/t/{merchant.tenant.slug}/products",
     ):
         problems += _check(page, path)
     assert problems == []
