@@ -228,6 +228,18 @@ class World:
 
 
 @pytest.fixture
+def real_connections(test_database: TestDatabase) -> Iterator[Engine]:
+    """The application on a pool of real connections, every unit of work committing (no shared
+    test transaction): for races between threads, each over its own connection."""
+    engine = db.make_engine(test_database.app_url, pool_size=10, max_overflow=15)
+    db.configure(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
 def world(client: TestClient) -> World:
     return World(client)
 

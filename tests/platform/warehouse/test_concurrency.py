@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy.engine import Engine
 
 from daiyun.core import db
@@ -18,7 +16,7 @@ from daiyun.platform.warehouse import reservations, service
 from daiyun.platform.warehouse.schemas import WarehouseUpdate
 from daiyun.tenants import service as tenant_service
 from daiyun.tenants.schemas import TenantCreate
-from tests import conftest, factories
+from tests import factories
 from tests.platform.warehouse.conftest import (
     Stockroom,
     assert_ledger_balanced,
@@ -30,18 +28,7 @@ ORDERS = 50
 UNITS = 10
 
 
-@pytest.fixture
-def committed(test_database: conftest.TestDatabase) -> Iterator[Engine]:
-    """The application on a pool of real connections, every unit of work committing."""
-    engine = db.make_engine(test_database.app_url, pool_size=10, max_overflow=15)
-    db.configure(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def test_fifty_orders_for_ten_units_reserve_exactly_ten(committed: Engine) -> None:
+def test_fifty_orders_for_ten_units_reserve_exactly_ten(real_connections: Engine) -> None:
     slug = f"race-{uuid.uuid4().hex[:8]}"
     with db.unit_of_work() as session:
         tenant = tenant_service.create_tenant(
