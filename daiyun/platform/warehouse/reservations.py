@@ -31,6 +31,7 @@ from daiyun.platform.warehouse.models import (
     MoveKind,
     Reservation,
     ReservationStatus,
+    Stock,
     StockException,
 )
 from daiyun.platform.warehouse.schemas import (
@@ -248,21 +249,22 @@ def _code(session: Session, sku_id: uuid.UUID) -> str:
     return catalog.get_sku(session, sku_id).code
 
 
+def _held(session: Session, reservation: Reservation) -> list[tuple[Stock, int]]:
+    """The stock rows a reservation holds units on, locked, each with the units held there."""
+    ids = [uuid.UUID(line["stock_id"]) for line in reservation.lines]
+    rows = {r.id: r for r in repository.lock_stock(session, stock_ids=set(ids))}
+    return [(rows[i], line["quantity"]) for i, line in zip(ids, reservation.lines, strict=True)]
+
+
 def _release(
     session: Session, reservation: Reservation, order_id: uuid.UUID, actor: str, reason: str
 ) -> None:
-    rows = {
-        r.id: r
-        for r in repository.lock_stock(
-            session, stock_ids={uuid.UUID(line["stock_id"]) for line in reservation.lines}
-        )
-    }
-    for line in reservation.lines:
+    for row, quantity in _held(session, reservation):
         repository.post(
             session,
-            rows[uuid.UUID(line["stock_id"])],
+            row,
             MoveKind.release,
-            reserved=-line["quantity"],
+            reserved=-quantity,
             reason=reason,
             source=f"order:{order_id}",
             actor=actor,
@@ -273,19 +275,13 @@ def _release(
 
 def _consume(session: Session, reservation: Reservation, order_id: uuid.UUID, actor: str) -> None:
     """The order shipped: its held units leave the shelf (on hand and reserved both drop)."""
-    rows = {
-        r.id: r
-        for r in repository.lock_stock(
-            session, stock_ids={uuid.UUID(line["stock_id"]) for line in reservation.lines}
-        )
-    }
-    for line in reservation.lines:
+    for row, quantity in _held(session, reservation):
         repository.post(
             session,
-            rows[uuid.UUID(line["stock_id"])],
+            row,
             MoveKind.shipment,
-            on_hand=-line["quantity"],
-            reserved=-line["quantity"],
+            on_hand=-quantity,
+            reserved=-quantity,
             reason="order shipped",
             source=f"order:{order_id}",
             actor=actor,
