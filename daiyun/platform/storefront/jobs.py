@@ -204,23 +204,30 @@ def store_file(session: Session, job_id: uuid.UUID, part: str, pieces: Iterable[
     return size
 
 
-def file_pieces(session: Session, job_id: uuid.UUID, part: str) -> Iterator[bytes]:
-    """The job's ``part`` file, one stored piece at a time (never the whole file in memory)."""
-    seqs = list(
+def _piece_numbers(session: Session, job_id: uuid.UUID, part: str) -> list[int]:
+    return list(
         session.scalars(
             select(CatalogJobChunk.seq)
             .where(CatalogJobChunk.job_id == job_id, CatalogJobChunk.part == part)
             .order_by(CatalogJobChunk.seq)
         )
     )
-    for seq in seqs:
-        data = session.scalar(
-            select(CatalogJobChunk.data).where(
-                CatalogJobChunk.job_id == job_id,
-                CatalogJobChunk.part == part,
-                CatalogJobChunk.seq == seq,
-            )
+
+
+def _piece(session: Session, job_id: uuid.UUID, part: str, seq: int) -> bytes | None:
+    return session.scalar(
+        select(CatalogJobChunk.data).where(
+            CatalogJobChunk.job_id == job_id,
+            CatalogJobChunk.part == part,
+            CatalogJobChunk.seq == seq,
         )
+    )
+
+
+def file_pieces(session: Session, job_id: uuid.UUID, part: str) -> Iterator[bytes]:
+    """The job's ``part`` file, one stored piece at a time (never the whole file in memory)."""
+    for seq in _piece_numbers(session, job_id, part):
+        data = _piece(session, job_id, part, seq)
         if data:
             yield bytes(data)
 
@@ -229,22 +236,10 @@ def stored_pieces(tenant_id: uuid.UUID, job_id: uuid.UUID, part: str) -> Iterato
     """As :func:`file_pieces`, each piece read in a short transaction of its own: a pass over
     a file holds no transaction open across the batches it commits."""
     with unit_of_work(tenant_id) as session:
-        seqs = list(
-            session.scalars(
-                select(CatalogJobChunk.seq)
-                .where(CatalogJobChunk.job_id == job_id, CatalogJobChunk.part == part)
-                .order_by(CatalogJobChunk.seq)
-            )
-        )
+        seqs = _piece_numbers(session, job_id, part)
     for seq in seqs:
         with unit_of_work(tenant_id) as session:
-            data = session.scalar(
-                select(CatalogJobChunk.data).where(
-                    CatalogJobChunk.job_id == job_id,
-                    CatalogJobChunk.part == part,
-                    CatalogJobChunk.seq == seq,
-                )
-            )
+            data = _piece(session, job_id, part, seq)
         if data:
             yield bytes(data)
 
