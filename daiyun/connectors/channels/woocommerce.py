@@ -77,6 +77,18 @@ def _gmt_param(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
 
 
+def _refuse_unless_ok(response: httpx.Response) -> None:
+    """Refused credentials ask for reauthorization; any other answer but 200 is an error."""
+    if response.status_code in (401, 403):
+        raise ReauthorizationNeeded(
+            f"woocommerce answered HTTP {response.status_code}: {_error_message(response)}"
+        )
+    if response.status_code != 200:
+        raise ConnectorError(
+            f"woocommerce answered HTTP {response.status_code}: {_error_message(response)}"
+        )
+
+
 def _error_message(response: httpx.Response) -> str:
     try:
         doc = response.json()
@@ -112,34 +124,29 @@ class WooCommerceConnector(Connector):
     def default_base_urls(cls, credentials: Mapping[str, Any]) -> tuple[str, ...]:
         return (str(credentials.get("store_url") or ""),)
 
-    def _orders_url(self) -> str:
+    def _url(self, path: str) -> str:
         base = self.shop.api_base_url or str(self.shop.credentials["store_url"])
-        return base.rstrip("/") + API_PATH
+        return base.rstrip("/") + path
+
+    def _auth(self) -> tuple[str, str]:
+        credentials = self.shop.credentials
+        return str(credentials["consumer_key"]), str(credentials["consumer_secret"])
 
     def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
         """One ``products/batch`` call: new listings in ``create``, the rest in ``update``;
         each answer object carries its id, or an ``error`` for that product alone."""
         creates = [p for p in pushes if p.product_id is None]
         updates = [p for p in pushes if p.product_id is not None]
-        base = self.shop.api_base_url or str(self.shop.credentials["store_url"])
-        credentials = self.shop.credentials
         response = self.http.request(
             "POST",
-            base.rstrip("/") + PRODUCTS_BATCH_PATH,
+            self._url(PRODUCTS_BATCH_PATH),
             json={
                 "create": [_product(p) for p in creates],
                 "update": [{"id": int(str(p.product_id)), **_product(p)} for p in updates],
             },
-            auth=(str(credentials["consumer_key"]), str(credentials["consumer_secret"])),
+            auth=self._auth(),
         )
-        if response.status_code in (401, 403):
-            raise ReauthorizationNeeded(
-                f"woocommerce answered HTTP {response.status_code}: {_error_message(response)}"
-            )
-        if response.status_code != 200:
-            raise ConnectorError(
-                f"woocommerce answered HTTP {response.status_code}: {_error_message(response)}"
-            )
+        _refuse_unless_ok(response)
         try:
             doc = response.json()
             answers = [*(doc.get("create") or []), *(doc.get("update") or [])]
@@ -151,10 +158,9 @@ class WooCommerceConnector(Connector):
 
     def fetch_page(self, start: datetime, end: datetime, token: str | None) -> FetchedPage:
         page = int(token) if token else 1
-        credentials = self.shop.credentials
         response = self.http.request(
             "GET",
-            self._orders_url(),
+            self._url(API_PATH),
             params={
                 "page": page,
                 "per_page": PER_PAGE,
@@ -165,16 +171,9 @@ class WooCommerceConnector(Connector):
                 "orderby": "modified",
                 "order": "asc",
             },
-            auth=(str(credentials["consumer_key"]), str(credentials["consumer_secret"])),
+            auth=self._auth(),
         )
-        if response.status_code in (401, 403):
-            raise ReauthorizationNeeded(
-                f"woocommerce answered HTTP {response.status_code}: {_error_message(response)}"
-            )
-        if response.status_code != 200:
-            raise ConnectorError(
-                f"woocommerce answered HTTP {response.status_code}: {_error_message(response)}"
-            )
+        _refuse_unless_ok(response)
         try:
             orders = response.json()
         except ValueError as exc:
