@@ -53,11 +53,12 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy daiyun
 	$(BIN)/lint-imports --no-cache
 
-# The portal's translatable messages -> daiyun/portal/locale/*/LC_MESSAGES/messages.po; a test
-# fails while any of them has no translation.
+# The portal's translatable messages -> daiyun/portal/locale/*/LC_MESSAGES/messages.po, sorted by
+# message so the catalog comes out the same on every machine; a test fails while any of them has
+# no translation.
 messages: $(VENV)/.installed-dev
 	@mkdir -p var
-	$(BIN)/pybabel extract -F babel.cfg -k _ --no-location -o var/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _ --no-location --sort-output -o var/messages.pot .
 	$(BIN)/pybabel update -i var/messages.pot -d daiyun/portal/locale -D messages \
 		--no-fuzzy-matching --ignore-obsolete
 

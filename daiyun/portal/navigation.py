@@ -41,6 +41,7 @@ TENANT_PAGES: Final = {
     "dashboard": Destination("dashboard", N_("Dashboard"), P.orders_read),
     "orders": Destination("orders", N_("Orders"), P.orders_read),
     "products": Destination("products", N_("Products"), P.catalog_read),
+    "stock": Destination("stock", N_("Stock"), P.warehouse_read),
     "statements": Destination("statements", N_("Statements"), P.billing_read),
     "shops": Destination("shops", N_("Shops"), P.shops_read),
 }
@@ -51,13 +52,25 @@ CATALOG_PAGES: Final = {
     "listings": Destination("listings", N_("Listings"), P.catalog_read),
     "portfolio": Destination("portfolio", N_("Portfolio"), P.catalog_read),
 }
+# The warehouse's pages for a merchant, the same way: one menu entry ("Stock"), tabs below it.
+STOCK_PAGES: Final = {
+    "stock": TENANT_PAGES["stock"],
+    "ledger": Destination("stock/ledger", N_("Stock ledger"), P.warehouse_read),
+    "exceptions": Destination("stock/exceptions", N_("Out of stock"), P.warehouse_read),
+}
+# Menu entries that stand for a group of pages shown as tabs.
+TAB_GROUPS: Final = {"products": CATALOG_PAGES, "stock": STOCK_PAGES}
 # The console's pages (staff only); each lists the tenants where the permission is granted.
+# The header has one "Console" entry; on the console, its pages the role opens are tabs, so
+# every department's work page fits however many there are.
+CONSOLE_ENTRY: Final = Destination("console", N_("Console"))
 CONSOLE_PAGES: Final = (
     Destination("console", N_("Tenants")),
     Destination("console/review", N_("Review queue"), P.orders_review),
     Destination("console/sync", N_("Sync health"), P.shops_read),
     Destination("console/billing", N_("Billing"), P.billing_read),
     Destination("console/catalog", N_("Catalog work"), P.catalog_read),
+    Destination("console/warehouse", N_("Warehouse work"), P.warehouse_read),
 )
 
 
@@ -74,6 +87,7 @@ class Nav:
 
     user_name: str
     links: list[Link] = field(default_factory=list)
+    tabs: list[Link] = field(default_factory=list)  # the console's pages, on a console page
     tenant_name: str | None = None
     can_switch: bool = False
 
@@ -104,26 +118,31 @@ def console_pages(db: Session, user: Viewer) -> list[Destination]:
 
 
 def _current(href: str, path: str) -> bool:
-    if href == f"{PREFIX}/console":  # the overview is the console's root, not its prefix
-        return path == href
-    if href.startswith(f"{PREFIX}/t/") and href.endswith("/products"):
-        # Every catalog tab is under the one "Products" entry.
-        base = href.removesuffix("/products")
-        return any(_tab_current(f"{base}/{d.path}", path) for d in CATALOG_PAGES.values())
+    if href.startswith(f"{PREFIX}/t/"):
+        entry = href.rsplit("/", 1)[1]
+        if entry in TAB_GROUPS:  # every tab of a group is under its one menu entry
+            base = href.removesuffix(f"/{entry}")
+            return any(_tab_current(f"{base}/{d.path}", path) for d in TAB_GROUPS[entry].values())
     return path == href or path.startswith(href + "/") or path.startswith(href + ".")
 
 
-def catalog_tabs(slug: str, role: Role, path: str) -> list[Link]:
-    """The catalog's tabs the role may open, the one at ``path`` current."""
-    return [
-        Link(
-            f"{PREFIX}/t/{slug}/{d.path}",
-            d.label,
-            _tab_current(f"{PREFIX}/t/{slug}/{d.path}", path),
-        )
-        for d in CATALOG_PAGES.values()
-        if d.permission is not None and allows(role, d.permission)
-    ]
+def tabs(group: str, slug: str, role: Role, path: str) -> list[Link]:
+    """The tabs of a menu entry's group (``TAB_GROUPS``) the role may open, the one at ``path``
+    current (the deepest match: the ledger's tab, not the stock's, on the ledger)."""
+    return _tab_links(
+        [
+            (f"{PREFIX}/t/{slug}/{d.path}", d.label)
+            for d in TAB_GROUPS[group].values()
+            if d.permission and allows(role, d.permission)
+        ],
+        path,
+    )
+
+
+def _tab_links(pages: list[tuple[str, str]], path: str) -> list[Link]:
+    """Tabs (href, label) with the deepest one ``path`` is under current."""
+    current = max((h for h, _ in pages if _tab_current(h, path)), key=len, default=None)
+    return [Link(href, label, href == current) for href, label in pages]
 
 
 def _tab_current(href: str, path: str) -> bool:
@@ -133,19 +152,24 @@ def _tab_current(href: str, path: str) -> bool:
 def build(
     db: Session, user: Viewer, path: str, tenant: TenantView | None, role: Role | None
 ) -> Nav:
-    """The header of a page at ``path`` for ``user``, on ``tenant`` with ``role`` there. On a
-    merchant's page a staff member's console is its overview alone: the merchant's own menu
-    beside the whole console would not fit the header's one row on a laptop screen."""
+    """The header of a page at ``path`` for ``user``, on ``tenant`` with ``role`` there: the
+    console's one entry (staff), then the merchant's own menu; on a console page, the console's
+    pages the user's roles open as tabs."""
     console = console_pages(db, user)
-    on_tenant = tenant is not None and role is not None
-    hrefs: list[tuple[str, str]] = [
-        (f"{PREFIX}/{d.path}", d.label) for d in (console[:1] if on_tenant else console)
-    ]
+    root = f"{PREFIX}/{CONSOLE_ENTRY.path}"
+    on_console = path == root or path.startswith(root + "/")
+    links = [Link(root, CONSOLE_ENTRY.label, on_console)] if console else []
     if tenant is not None and role is not None:
-        hrefs += [(f"{PREFIX}/t/{tenant.slug}/{d.path}", d.label) for d in tenant_pages(role)]
+        links += [
+            Link(href, d.label, _current(href, path))
+            for d in tenant_pages(role)
+            for href in [f"{PREFIX}/t/{tenant.slug}/{d.path}"]
+        ]
+    pages = [(f"{PREFIX}/{d.path}", d.label) for d in console]
     return Nav(
         user_name=user.name,
-        links=[Link(href, label, _current(href, path)) for href, label in hrefs],
+        links=links,
+        tabs=_tab_links(pages, path) if on_console and len(pages) > 1 else [],
         tenant_name=tenant.display_name if tenant is not None and role is not None else None,
         can_switch=user.merchant_tenant_id is None,
     )

@@ -158,6 +158,10 @@ PORTAL_TABLE: dict[Route, Rule] = {
         TENANT, P.catalog_manage, pinned=SHOP_MANAGERS, changes=SHOP_MANAGERS
     ),
     ("GET", f"{PORTAL}/console/catalog"): Rule(STAFF),
+    ("GET", f"{PORTAL}/console/warehouse"): Rule(STAFF),
+    ("GET", f"{T}/stock"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
+    ("GET", f"{T}/stock/ledger"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
+    ("GET", f"{T}/stock/exceptions"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
     # Agency console (views/console.py)
     ("GET", f"{PORTAL}/console"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/review"): Rule(STAFF),

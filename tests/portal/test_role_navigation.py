@@ -20,11 +20,18 @@ from tests.portal.conftest import csrf_of, sign_in_portal
 PORTAL = "/portal"
 NAV = re.compile(r'<nav aria-label="Main">(.*?)</nav>', re.S)
 HREF = re.compile(r'href="([^"]+)"')
+CONSOLE_TABS = re.compile(r'<nav class="tabs" aria-label="Console">(.*?)</nav>', re.S)
 
 
 def menu(html: str) -> list[str]:
     """The addresses the page's main menu links to."""
     found = NAV.search(html)
+    return HREF.findall(found.group(1)) if found else []
+
+
+def console_tabs(html: str) -> list[str]:
+    """The addresses of the console's tabs on a console page."""
+    found = CONSOLE_TABS.search(html)
     return HREF.findall(found.group(1)) if found else []
 
 
@@ -78,6 +85,10 @@ def test_the_menu_lists_exactly_the_pages_the_role_opens(
         assert answer.status_code == (200 if target in opens else 403), (role, name)
     for link in links:
         assert browser.get(link).status_code == 200, (role, link)
+    # On the console, each of its tabs opens too.
+    if role not in MERCHANT_ROLES:
+        for tab in console_tabs(browser.get(f"{PORTAL}/console").text):
+            assert browser.get(tab).status_code == 200, (role, tab)
 
 
 def test_a_warehouse_user_sees_no_shops_or_statements_link(world: World, app: FastAPI) -> None:
@@ -90,11 +101,13 @@ def test_a_warehouse_user_sees_no_shops_or_statements_link(world: World, app: Fa
     # On a merchant's page the console is its overview alone (the header keeps to one row).
     assert [link for link in links if link.startswith(f"{PORTAL}/console")] == [f"{PORTAL}/console"]
     # The console shows only the work of the role: no review queue, sync or billing; the
-    # catalog work, as the role reads the catalog (to pick what it ships).
-    console = menu(browser.get(f"{PORTAL}/console").text)
-    assert [link for link in console if link.startswith(f"{PORTAL}/console")] == [
+    # catalog work, as the role reads the catalog (to pick what it ships), and the warehouse's.
+    console = browser.get(f"{PORTAL}/console").text
+    assert menu(console) == [f"{PORTAL}/console"]
+    assert console_tabs(console) == [
         f"{PORTAL}/console",
         f"{PORTAL}/console/catalog",
+        f"{PORTAL}/console/warehouse",
     ]
 
 
@@ -154,6 +167,7 @@ def test_a_missing_page_keeps_the_menu_but_names_no_one_elses_tenant(
         ("review", "Your role does not review orders at any of your merchants"),
         ("sync", "Your role does not see shops at any of your merchants"),
         ("billing", "Your role does not see billing at any of your merchants"),
+        ("warehouse", "Your role does not see stock at any of your merchants"),
     ],
 )
 def test_console_empty_states_tell_a_refusal_from_nothing(
@@ -175,3 +189,5 @@ def test_console_empty_states_tell_a_refusal_from_nothing(
         assert "No orders are waiting for review." in page.text
     if path == "billing":
         assert "No draft statements are waiting." in page.text
+    if path == "warehouse":
+        assert "No delivery is waiting to be received." in page.text

@@ -103,6 +103,13 @@ def location_with_code(session: Session, warehouse_id: uuid.UUID, code: str) -> 
 # --------------------------------------------------------------------------------------------
 
 
+def location_codes(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Location.id, Location.code).where(Location.id.in_(ids)))
+    return {row.id: row.code for row in rows}
+
+
 def batch(session: Session, sku_id: uuid.UUID, lot: str) -> Batch | None:
     return session.scalar(select(Batch).where(Batch.sku_id == sku_id, Batch.lot == lot))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
@@ -133,6 +134,11 @@ def create_location(session: Session, warehouse_id: uuid.UUID, body: LocationCre
     return location
 
 
+def location_codes(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The code of each location (bin) by id, for pages that name where stock sits."""
+    return repository.location_codes(session, ids)
+
+
 def _location(session: Session, location_id: uuid.UUID, warehouse_id: uuid.UUID | None) -> Location:
     location = repository.get_location(session, location_id)
     if location is None or (warehouse_id is not None and location.warehouse_id != warehouse_id):
@@ -251,14 +257,16 @@ def find_stock(
     warehouse_id: uuid.UUID | None,
     cursor: str | None,
     limit: int,
+    text: str | None = None,
 ) -> tuple[list[StockRead], str | None]:
-    """A page of the owner's SKUs (catalog order), each with its stock per warehouse."""
+    """A page of the owner's SKUs (catalog order; those whose code contains ``text``), each with
+    its stock per warehouse."""
     if sku_id is not None:
         if cursor:
             decode_cursor(cursor)  # a bad cursor is 400 here too
         skus, next_cursor = [catalog.get_sku(session, sku_id)], None
     else:
-        skus, next_cursor = catalog.find_skus(session, cursor=cursor, limit=limit)
+        skus, next_cursor = catalog.find_skus(session, text=text, cursor=cursor, limit=limit)
     parts = {p.sku_id for s in skus for p in s.parts}
     own = {s.id for s in skus if not s.is_bundle} | parts
     rows = repository.stock_for(session, own, warehouse_id)

@@ -9,8 +9,19 @@ from daiyun.portal.views import (
     catalog_listings,
     console,
     merchant,
+    stock,
+    warehouse_console,
 )
 
 router = APIRouter()
-for pages in (account, merchant, catalog, catalog_listings, console, catalog_console):
+for pages in (
+    account,
+    merchant,
+    catalog,
+    catalog_listings,
+    stock,
+    console,
+    catalog_console,
+    warehouse_console,
+):
     router.include_router(pages.router)

@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from daiyun.core.errors import Problem
 from daiyun.platform.storefront import portfolio, service
 from daiyun.platform.storefront.schemas import CatalogStatus, ProductRead
-from daiyun.portal.navigation import CATALOG_PAGES, catalog_tabs
+from daiyun.portal.navigation import CATALOG_PAGES, tabs
 from daiyun.portal.views.catalog_chart import scatter
 from daiyun.portal.views.merchant.common import (
     N_,
@@ -82,7 +82,7 @@ def catalog_values(page: Page, path: str, **more: object) -> dict[str, object]:
     assert page.tenant is not None and page.role is not None
     return values(
         page,
-        tabs=catalog_tabs(page.tenant.slug, page.role, path),
+        tabs=tabs("products", page.tenant.slug, page.role, path),
         catalog_status_labels=CATALOG_STATUS_LABELS,
         catalog_tones=CATALOG_TONES,
         quadrant_labels=QUADRANT_LABELS,

@@ -127,6 +127,7 @@ def test_merchant_pages_hold_their_content(page: Page, seed: Seeder, merchant: M
         f"{base}/orders",
         f"{base}/statements",
         f"{base}/shops",
+        f"{base}/stock",
     ):
         problems += _check(page, path)
     assert problems == []
@@ -141,6 +142,7 @@ def test_console_pages_hold_their_content(page: Page, seed: Seeder, merchant: Me
         "/portal/console?sort=unpaid&dir=desc",
         "/portal/console/billing",
         "/portal/console/sync",
+        "/portal/console/warehouse",
         # A merchant's pages as staff see them: the merchant's menu beside the console's entry.
         f"/portal/t/{merchant.tenant.slug}/dashboard",
         f"/portal/t/{merchant.tenant.slug}/products",

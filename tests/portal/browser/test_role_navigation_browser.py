@@ -30,7 +30,7 @@ def test_a_warehouse_user_sees_only_their_pages_and_keeps_the_menu_on_a_refusal(
     sign_in(page, user)
     _switch_to(page, tenant.slug)
     assert page.url.endswith(f"/portal/t/{tenant.slug}/dashboard")
-    assert _menu(page) == ["Tenants", "Dashboard", "Orders", "Products"]
+    assert _menu(page) == ["Console", "Dashboard", "Orders", "Products", "Stock"]
 
     # Typed by hand, a page outside the role: words, the same menu, and a way out.
     answer = page.goto(f"/portal/t/{tenant.slug}/statements")
@@ -38,7 +38,7 @@ def test_a_warehouse_user_sees_only_their_pages_and_keeps_the_menu_on_a_refusal(
     assert page.locator("h1").inner_text() == "Not allowed"
     assert "Your role does not include this page." in page.locator("main").inner_text()
     assert "forbidden" not in page.content()
-    assert _menu(page) == ["Tenants", "Dashboard", "Orders", "Products"]
+    assert _menu(page) == ["Console", "Dashboard", "Orders", "Products", "Stock"]
     with page.expect_navigation():
         page.click("form[action='/portal/logout'] button")
     assert page.url.endswith("/portal/login")
@@ -53,5 +53,5 @@ def test_a_recruiter_switching_merchant_is_told_why_there_is_nothing(
     assert "/portal/tenants" in page.url
     status = page.locator("[role=status]").inner_text()
     assert tenant.display_name in status and "opens no pages" in status
-    assert _menu(page) == ["Tenants"]
+    assert _menu(page) == ["Console"]
     assert page.locator("form[action='/portal/logout'] button").is_visible()
