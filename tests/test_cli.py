@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from daiyun.core import db
 from daiyun.core.tasks import QUEUES
 from daiyun.demo import DEMO_PASSWORD, MERCHANT_USERS, STAFF, TENANTS
+from daiyun.sandboxes.marketplaces.catalogs import CATALOGS
 from daiyun.tenants.auth.passwords import verify_password
 from daiyun.tenants.auth.permissions import STAFF_ROLES, Role
 from tests.conftest import APP_ROLE, PG_URL, ROOT
@@ -147,6 +148,18 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
     assert {
         (slug, role) for slug, role in per_tenant if role in {r.value for r in STAFF_ROLES}
     } == expected_assignments
+    # Two warehouses; every SKU a merchant sells (the bundles aside) in stock there, one short of
+    # demand per merchant (the out-of-stock order the demo shows) with its restock announced.
+    assert sorted(query(workdir, "select code from warehouses")) == [("DEMO-HZ",), ("DEMO-SZ",)]
+    stocked = query(
+        workdir,
+        "select t.slug, count(distinct s.sku_id), min(s.on_hand) from stock s"
+        " join tenants t on t.id = s.tenant_id group by t.slug",
+    )
+    sellable = {t.slug: sum(1 for p in CATALOGS[t.slug].products for _ in p.skus) for t in TENANTS}
+    assert sorted(stocked) == sorted((slug, n, 1) for slug, n in sellable.items())
+    asns = query(workdir, "select reference, status from stock_receipts where status = 'expected'")
+    assert asns == [("DEMO-PO-0001", "expected")] * len(TENANTS)
     # Every printed login works with the printed password.
     assert DEMO_PASSWORD in first.out
     hashes = dict(query(workdir, "select email, password_hash from users"))
