@@ -5,7 +5,8 @@ of them, a leading tab or carriage return) as a formula, so a buyer named
 ``=cmd|' /C calc'!A0`` would run something on the machine of whoever opens the export
 (CSV or formula injection, OWASP). The writer here prefixes such a cell with a single quote,
 as OWASP recommends: the spreadsheet then shows the text as it was typed, and the quote is
-visible to a program reading the raw file, which is the price of the protection.
+visible to a program reading the raw file, which is the price of the protection. An import of a
+file the project exported takes it off again (:func:`restore`).
 
 What is neutralized is decided by the cell's type, not by its look:
 
@@ -37,6 +38,13 @@ class _Writable(Protocol):
 def neutralize(text: str) -> str:
     """``text`` with a single quote in front when a spreadsheet would read it as a formula."""
     return "'" + text if text.startswith(DANGEROUS) else text
+
+
+def restore(text: str) -> str:
+    """A cell read back from a file this project wrote: the neutralizing quote taken off again,
+    so an export imported as it is changes nothing. Only a quote in front of a dangerous
+    character is one of ours; any other leading quote is the text's own."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(DANGEROUS) else text
 
 
 def cell(value: object) -> object:

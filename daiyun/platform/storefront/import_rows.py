@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daiyun.connectors import service as shop_service
+from daiyun.core.csv_export import restore
 from daiyun.platform.storefront import listing_rules, repository, rules
 from daiyun.platform.storefront.models import Product, Sku
 from daiyun.platform.storefront.schemas import (
@@ -168,7 +169,7 @@ def _parse(number: int, raw: dict[str, str]) -> tuple[ImportRow | None, list[tup
     values: dict[str, Any] = {}
     problems: list[tuple[int, str, str]] = []
     for column, cell in raw.items():
-        text = cell.strip()
+        text = restore(cell.strip())
         if text == "":
             continue
         if column == "attributes":
