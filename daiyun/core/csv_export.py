@@ -36,8 +36,11 @@ class _Writable(Protocol):
 
 
 def neutralize(text: str) -> str:
-    """``text`` with a single quote in front when a spreadsheet would read it as a formula."""
-    return "'" + text if text.startswith(DANGEROUS) else text
+    """``text`` with a single quote in front when a spreadsheet would read it as a formula, or
+    when it already looks neutralized (``'=x`` typed as such), so :func:`restore` gives back
+    exactly what was written."""
+    looks_quoted = text.startswith("'") and text[1:].startswith(DANGEROUS)
+    return "'" + text if text.startswith(DANGEROUS) or looks_quoted else text
 
 
 def restore(text: str) -> str:
