@@ -39,15 +39,19 @@ def neutralize(text: str) -> str:
     """``text`` with a single quote in front when a spreadsheet would read it as a formula, or
     when it already looks neutralized (``'=x`` typed as such), so :func:`restore` gives back
     exactly what was written."""
-    looks_quoted = text.startswith("'") and text[1:].startswith(DANGEROUS)
-    return "'" + text if text.startswith(DANGEROUS) or looks_quoted else text
+    return "'" + text if text.startswith(DANGEROUS) or _quoted(text) else text
+
+
+def _quoted(text: str) -> bool:
+    """Quotes, then a dangerous character: what :func:`neutralize` writes."""
+    return text.startswith("'") and text.lstrip("'").startswith(DANGEROUS)
 
 
 def restore(text: str) -> str:
     """A cell read back from a file this project wrote: the neutralizing quote taken off again,
     so an export imported as it is changes nothing. Only a quote in front of a dangerous
     character is one of ours; any other leading quote is the text's own."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(DANGEROUS) else text
+    return text[1:] if _quoted(text) else text
 
 
 def cell(value: object) -> object:
