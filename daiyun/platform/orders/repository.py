@@ -357,6 +357,22 @@ def product_aggregate(
     return [dict(row._mapping) for row in session.execute(stmt)]
 
 
+def refund_lines(
+    session: Session, start: datetime, end: datetime, shop_ids: Collection[uuid.UUID] | None
+) -> list[tuple[uuid.UUID, str, str, list[dict[str, Any]]]]:
+    """(shop, channel, currency, the refund's lines) of each refund of the paid orders placed in
+    ``[start, end)``."""
+    stmt = (
+        select(Order.shop_id, Order.channel, Order.currency, OrderRefund.lines)
+        .join(
+            OrderRefund,
+            and_(OrderRefund.tenant_id == Order.tenant_id, OrderRefund.order_id == Order.id),
+        )
+        .where(*_in_range(start, end, shop_ids), _paid())
+    )
+    return [(row[0], row[1], row[2], row[3] or []) for row in session.execute(stmt)]
+
+
 # --------------------------------------------------------------------------------------------
 # What billing reads (set-based: billing joins these selectables with its own tables)
 # --------------------------------------------------------------------------------------------

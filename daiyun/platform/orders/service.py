@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -237,10 +238,21 @@ def sales_by_shop(
 def sales_by_product(
     session: Session, start: datetime, end: datetime, shop_ids: Iterable[uuid.UUID] | None
 ) -> list[dict[str, Any]]:
-    """Per (shop, channel, currency, SKU): quantity, revenue and orders of the paid orders placed
-    in ``[start, end)``."""
+    """Per (shop, channel, currency, SKU): quantity, revenue, orders and units refunded
+    (``returned_units``, from the refunds' lines) of the paid orders placed in ``[start, end)``."""
     shops = None if shop_ids is None else set(shop_ids)
-    return repository.product_aggregate(session, start, end, shops)
+    rows = repository.product_aggregate(session, start, end, shops)
+    returned: dict[tuple[Any, ...], int] = defaultdict(int)
+    for shop_id, channel, currency, lines in repository.refund_lines(session, start, end, shops):
+        for line in lines:
+            units = line.get("quantity") if isinstance(line, dict) else None
+            if isinstance(units, int) and not isinstance(units, bool) and units > 0:
+                returned[(shop_id, channel, currency, line.get("sku"))] += units
+    for row in rows:
+        key = (row["shop_id"], row["channel"], row["currency"], row["sku"])
+        # Never more returned than sold: a marketplace's refund lines are not checked at entry.
+        row["returned_units"] = min(returned.get(key, 0), int(row["quantity"] or 0))
+    return rows
 
 
 # --------------------------------------------------------------------------------------------

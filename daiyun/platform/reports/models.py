@@ -80,4 +80,7 @@ class DailyProductSales(TenantScoped, Base):
     quantity: Mapped[int] = mapped_column(BigInteger, default=0)
     revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     orders: Mapped[int] = mapped_column(default=0)
+    # Units of those orders refunded, from the refunds' lines (a refund without lines names no
+    # SKU and counts none): a SKU's returns, against the day its orders were placed.
+    returned_units: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -31,6 +31,7 @@ class SkuDay:
     revenue_minor: int  # line totals after line discounts
     title: str
     shop_id: uuid.UUID
+    returned_units: int  # of the units sold, those refunded since
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def bound_product_sales(
 
 def _rows(
     session: Session, first: date, last: date, currency: str
-) -> list[tuple[str, str, date, int, int, str, uuid.UUID]]:
+) -> list[tuple[str, str, date, int, int, str, uuid.UUID, int]]:
     """The home currency's sales per calendar month, the other currencies' per day."""
     rows = repository.product_sales(session, first, last, currency, by_day=True)
     start = first

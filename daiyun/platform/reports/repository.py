@@ -257,9 +257,9 @@ def gmv_by_currency_and_day(
 
 def product_sales(
     session: Session, first: date, last: date, currency: str, *, by_day: bool
-) -> list[tuple[str, str, date, int, int, str, uuid.UUID]]:
-    """(SKU, currency, day, quantity, revenue, a title, shop) of the SKUs sold in days
-    ``first`` to ``last`` (inclusive) in ``currency``, or with ``by_day`` in every other
+) -> list[tuple[str, str, date, int, int, str, uuid.UUID, int]]:
+    """(SKU, currency, day, quantity, revenue, a title, shop, units returned) of the SKUs sold
+    in days ``first`` to ``last`` (inclusive) in ``currency``, or with ``by_day`` in every other
     currency: per shop (a SKU string means a SKU per shop, as the catalog maps them), the
     shop's channels summed; per day with ``by_day`` (a conversion needs each day's rate), else
     the days summed and named by ``first``."""
@@ -272,6 +272,7 @@ def product_sales(
             func.sum(DailyProductSales.quantity),
             func.sum(DailyProductSales.revenue_minor),
             func.max(DailyProductSales.title),
+            func.sum(DailyProductSales.returned_units),
         )
         .where(
             DailyProductSales.day >= first,
@@ -282,11 +283,22 @@ def product_sales(
         )
         .group_by(*grouped)
     )
-    found: list[tuple[str, str, date, int, int, str, uuid.UUID]] = []
+    found: list[tuple[str, str, date, int, int, str, uuid.UUID, int]] = []
     for row in session.execute(stmt):
         values: tuple[Any, ...] = tuple(row)
         sku, code, shop_id = values[0], values[1], values[2]
-        quantity, revenue, title = values[-3], values[-2], values[-1]
+        quantity, revenue, title, returned = values[-4], values[-3], values[-2], values[-1]
         day = values[3] if by_day else first
-        found.append((sku, code, day, int(quantity or 0), int(revenue or 0), title, shop_id))
+        found.append(
+            (
+                sku,
+                code,
+                day,
+                int(quantity or 0),
+                int(revenue or 0),
+                title,
+                shop_id,
+                int(returned or 0),
+            )
+        )
     return found

@@ -272,6 +272,7 @@ def _recompute_day(
             "quantity": int(row["quantity"] or 0),
             "revenue_minor": int(row["revenue_minor"] or 0),
             "orders": int(row["orders"] or 0),
+            "returned_units": int(row["returned_units"] or 0),
         }
         for row in order_service.sales_by_product(session, start, end, shop_ids)
     ]

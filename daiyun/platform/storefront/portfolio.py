@@ -10,9 +10,9 @@ read from the daily rollups (``daiyun.platform.reports``), never from the order 
   last month;
 * margin: (GMV - cost x units) / GMV, with the SKU's cost (a bundle's derived from its parts),
   when the cost is in the currency shown;
-* the tenant's refund rate of the month (refunded / GMV of its orders in the currency shown):
-  the rollups keep refunds per shop and day, not per SKU, so no SKU has a return rate of its
-  own.
+* return rate: the units of the month's orders refunded since (the refunds' lines name the SKU
+  and quantity; a refund without lines counts for no SKU) over the units sold; and the tenant's
+  refund rate of the month (refunded / GMV of its orders in the currency shown).
 
 **Currency.** A portfolio is shown in the currency the tenant's dashboard opens in for that month
 (its own, else the one it sold most in). Sales in other currencies join each SKU at each day's
@@ -180,6 +180,9 @@ class PortfolioSku(BaseModel):
     share: Decimal = Field(description="Of the month's GMV of all SKUs, a fraction to 4 places")
     growth: Decimal | None = Field(description="On the month before; none when it sold nothing")
     margin: Decimal | None = Field(description="(GMV - cost x units) / GMV; none without a cost")
+    return_rate: Decimal | None = Field(
+        description="Units of the month's orders refunded since / units sold; none without sales"
+    )
     unit_cost_minor: int | None
     path: list[Quadrant | None]
 
@@ -287,6 +290,7 @@ class _Monthly:
 
     gmv: dict[Month, dict[str, int]]
     units: dict[Month, dict[str, int]]
+    returned: dict[Month, dict[str, int]]
     priced_units: dict[Month, dict[str, int]]
     titles: dict[str, str]
     conversions: list[ConversionRead]
@@ -298,6 +302,7 @@ def _monthly(
     target = sales.currency
     exact: dict[tuple[Month, str, str], Decimal] = defaultdict(Decimal)
     units: dict[Month, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    returned: dict[Month, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     priced: dict[Month, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     titles: dict[str, str] = {}
     days_by_currency: dict[str, set[date]] = defaultdict(set)
@@ -324,6 +329,7 @@ def _monthly(
         key = code_of.get((row.shop_id, row.sku), row.sku)
         titles.setdefault(key, row.title)
         units[month][key] += row.quantity
+        returned[month][key] += row.returned_units
         quote = found[row.currency].get(row.day)
         if quote is None:
             continue
@@ -334,7 +340,7 @@ def _monthly(
     for (month, sku, _), amount in exact.items():
         # Rounded once per SKU, month and currency: a converted SKU never gains a cent a day.
         gmv[month][sku] += int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return _Monthly(gmv, units, priced, titles, conversions)
+    return _Monthly(gmv, units, returned, priced, titles, conversions)
 
 
 @dataclass(frozen=True)
@@ -447,6 +453,7 @@ def analyse(session: Session, period: Month) -> PortfolioRead:
                 share=_ratio(gmv, totals[period]) or Decimal(0),
                 growth=_ratio(gmv - before, before),
                 margin=margin,
+                return_rate=_ratio(monthly.returned[period].get(code, 0), units),
                 unit_cost_minor=unit_cost,
                 path=[quadrant_in(month, code) for month in months],
             )

@@ -58,8 +58,13 @@ def _catalog(client: TestClient, manager: Actor, tenant: Tenant) -> None:
 def _sales(tenant: Tenant) -> None:
     """August: A 300.00. September: A 300.00, B 100.00, SET 50.00, X-OLD (not in the catalog)
     50.00. October: A 300.00, B 300.00, C 40.00, SET 50.00; one order refunds 20.00. Every order
-    adds 10.00 of shipping, which belongs to no SKU."""
+    adds 10.00 of shipping, which belongs to no SKU. The refund names its lines: two of the four
+    C."""
     shop = factories.shop(tenant.id)
+    returned = make_order(
+        "p-oct-2", local(OCT, 11), lines=[("B", 2, 5000), ("C", 4, 1000)], refunded=2000
+    )
+    returned.refunds[0].lines = [{"sku": "C", "quantity": 2, "amount_minor": 2000}]
     aug = date(2026, 8, 20)
     ingest(
         tenant.id,
@@ -69,9 +74,7 @@ def _sales(tenant: Tenant) -> None:
         make_order("p-sep-1", local(SEP, 10), lines=[("A", 10, 3000), ("B", 2, 5000)]),
         make_order("p-sep-2", local(SEP, 11), lines=[("SET", 1, 5000), ("X-OLD", 1, 5000)]),
         make_order("p-oct-1", local(OCT, 10), lines=[("A", 10, 3000), ("B", 4, 5000)]),
-        make_order(
-            "p-oct-2", local(OCT, 11), lines=[("B", 2, 5000), ("C", 4, 1000)], refunded=2000
-        ),
+        returned,
         make_order("p-oct-3", local(OCT, 12), lines=[("SET", 1, 5000)]),
     )
     with unit_of_work(tenant.id) as session:
@@ -129,6 +132,9 @@ def test_the_portfolio_of_a_hand_computed_month(world: World, client: TestClient
     # C: new this month (growth without bound), 5.80 % of GMV: a question mark.
     assert (Decimal(c["share"]), c["growth"]) == (Decimal("0.0580"), None)
     assert (c["quadrant"], Decimal(c["margin"])) == ("question_mark", Decimal("0.5"))
+    # Two of the four C sold came back; nothing of A; D sold nothing to return.
+    assert (Decimal(c["return_rate"]), Decimal(a["return_rate"])) == (Decimal("0.5"), 0)
+    assert d["return_rate"] is None
     # SET: 7.25 % and flat: a dog; its cost is its two A's (20.00) and so its margin 60 %.
     assert (bundle["quadrant"], bundle["unit_cost_minor"]) == ("dog", 2000)
     assert Decimal(bundle["margin"]) == Decimal("0.6")
