@@ -33,6 +33,7 @@ def _sku(code: str, gmv: int, share: str, growth: str | None, quadrant: Quadrant
         share=Decimal(share),
         growth=None if growth is None else Decimal(growth),
         margin=None,
+        return_rate=None,
         unit_cost_minor=None,
         path=[],
     )
