@@ -157,7 +157,7 @@ def build(
     pages the user's roles open as tabs."""
     console = console_pages(db, user)
     root = f"{PREFIX}/{CONSOLE_ENTRY.path}"
-    on_console = path == root or path.startswith(root + "/")
+    on_console = _tab_current(root, path)
     links = [Link(root, CONSOLE_ENTRY.label, on_console)] if console else []
     if tenant is not None and role is not None:
         links += [

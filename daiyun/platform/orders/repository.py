@@ -268,6 +268,14 @@ def _paid() -> ColumnElement[bool]:
     return Order.status.notin_(NOT_PAID)
 
 
+def external_ids(session: Session, order_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The marketplace's order number of each of the bound tenant's orders among ``order_ids``."""
+    if not order_ids:
+        return {}
+    stmt = select(Order.id, Order.external_id).where(Order.id.in_(list(order_ids)))
+    return {row[0]: row[1] for row in session.execute(stmt)}
+
+
 def placements(
     session: Session, order_ids: Collection[uuid.UUID]
 ) -> list[tuple[uuid.UUID, datetime]]:

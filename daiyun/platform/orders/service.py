@@ -185,6 +185,11 @@ def get_order(session: Session, order_id: uuid.UUID) -> Order | None:
     return repository.get(session, order_id)
 
 
+def order_numbers(session: Session, order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The marketplace's order number of each order, by id (one read for a page of them)."""
+    return repository.external_ids(session, set(order_ids))
+
+
 def order_detail(session: Session, order_id: uuid.UUID, *, pii: bool) -> OrderDetail:
     """One order with its lines, refunds and history, buyer details masked unless ``pii``
     (404 when the bound tenant has no such order)."""

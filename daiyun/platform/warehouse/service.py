@@ -75,6 +75,11 @@ def find_warehouses(
     return paginate(session, repository.warehouses(), Warehouse.id, cursor, limit)
 
 
+def warehouse_names(session: Session) -> dict[uuid.UUID, str]:
+    """Every warehouse's name by id (the agency has a handful: one read), for pages."""
+    return {w.id: w.name for w in session.scalars(repository.warehouses())}
+
+
 def get_warehouse(session: Session, warehouse_id: uuid.UUID) -> Warehouse:
     found = repository.get_warehouse(session, warehouse_id)
     if found is None:

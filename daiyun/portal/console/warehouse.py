@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from daiyun.platform.orders import service as orders
 from daiyun.platform.warehouse import reservations
 from daiyun.platform.warehouse import service as warehouse
-from daiyun.platform.warehouse.schemas import MissingSku, ReceiptStatus
+from daiyun.platform.warehouse.schemas import MissingSku, ReceiptRead, ReceiptStatus
 from daiyun.portal.console.access import Access, quietly, tenant_unit, with_permission
 from daiyun.portal.identity import TenantView
 from daiyun.tenants.auth.permissions import Permission
@@ -90,14 +90,14 @@ def warehouse_work(accesses: list[Access], user_id: uuid.UUID) -> WarehouseWork:
 
 
 def _lists(session: Session, tenant: TenantView, work: WarehouseWork) -> bool:
-    names = {w.id: w.name for w in warehouse.find_warehouses(session, None, 500)[0]}
+    names = warehouse.warehouse_names(session)
     _receipts(session, tenant, work, names)
     exceptions, cursor = reservations.find_exceptions(session, True, None, PER_MERCHANT)
     if cursor is not None:
         work.more.add(("waiting", tenant.slug))
+    numbers = orders.order_numbers(session, (row.order_id for row in exceptions))
     for row in exceptions:
-        order = orders.get_order(session, row.order_id)
-        number = order.external_id if order is not None else str(row.order_id)
+        number = numbers.get(row.order_id, str(row.order_id))
         work.waiting.append(WaitingRow(tenant, row.order_id, number, row.missing, row.created_at))
     _low(session, tenant, work, names)
     return True
@@ -107,11 +107,11 @@ def _receipts(
     session: Session, tenant: TenantView, work: WarehouseWork, names: dict[uuid.UUID, str]
 ) -> None:
     """Receipts not closed: an announced delivery to receive, or one received in part."""
-    found, cursor, shown = [], None, 0
-    while shown <= PER_MERCHANT:
+    found: list[ReceiptRead] = []
+    cursor: str | None = None
+    while len(found) <= PER_MERCHANT:
         page, cursor = warehouse.find_receipts(session, cursor, 200)
         found += [r for r in page if r.status != ReceiptStatus.closed]
-        shown = len(found)
         if cursor is None:
             break
     if len(found) > PER_MERCHANT:

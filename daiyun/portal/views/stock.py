@@ -7,7 +7,6 @@ through the functions that API uses. Filters are GET forms, so every view can be
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -44,12 +43,6 @@ MOVE_LABELS = {
 }
 
 
-def warehouse_names(db: Session) -> dict[uuid.UUID, str]:
-    """Every warehouse's name by id (the agency has a handful: one read)."""
-    rows, _ = warehouse.find_warehouses(db, None, 500)
-    return {w.id: w.name for w in rows}
-
-
 def _values(page: Page, path: str, **more: object) -> dict[str, object]:
     assert page.tenant is not None and page.role is not None
     return values(
@@ -74,7 +67,7 @@ def stock(request: Request, page: StockPage) -> Response:
     sellable, and the batches and bins that make it up."""
     params = request.query_params
     q = (params.get("q") or "").strip()[:64] or None
-    names = warehouse_names(page.db)
+    names = warehouse.warehouse_names(page.db)
     chosen = next((w for w in names if str(w) == params.get("warehouse")), None)
     rows, next_cursor = warehouse.find_stock(
         page.db,
@@ -147,7 +140,7 @@ def ledger(request: Request, page: StockPage) -> Response:
             kinds=list(MoveKind),
             moves=moves,
             totals=totals,
-            names=warehouse_names(page.db),
+            names=warehouse.warehouse_names(page.db),
             next_url=url(f"{tenant_base(page)}/stock/ledger", {**query, "cursor": next_cursor})
             if next_cursor
             else None,
@@ -164,8 +157,7 @@ def exceptions(request: Request, page: StockPage) -> Response:
     rows, next_cursor = reservations.find_exceptions(
         page.db, not show_all, list_cursor(request), PAGE_SIZE
     )
-    found = (orders.get_order(page.db, row.order_id) for row in rows)
-    numbers = {o.id: o.external_id for o in found if o is not None}
+    numbers = orders.order_numbers(page.db, (row.order_id for row in rows))
     query = {"all": "1" if show_all else None}
     return render(
         request,
