@@ -9,6 +9,9 @@
     oauth2RedirectUrl: new URL(root.dataset.oauth2RedirectUrl, window.location.href).href,
     layout: "BaseLayout",
     deepLinking: true,
+    // Tags start closed: with every department's operations open at once the page is hundreds of
+    // blocks long (and Swagger UI stops drawing them part-way); a reader opens the one they need.
+    docExpansion: "none",
     showExtensions: true,
     showCommonExtensions: true,
     // No badge fetched from validator.swagger.io: the page loads nothing from another origin.
