@@ -368,8 +368,22 @@ TENANT_TABLE: dict[Route, TenantRule] = {
             ("POST", "/transfers/{transfer_id}/receive"),
             ("GET", "/stock-settings"),
             ("PUT", "/stock-settings"),
+            ("POST", "/stocktakes"),
+            ("GET", "/stocktakes"),
+            ("GET", "/stocktakes/{count_id}"),
+            ("POST", "/stocktakes/{count_id}/lines"),
+            ("POST", "/stocktakes/{count_id}/submit"),
+            ("POST", "/stocktakes/{count_id}/cancel"),
+            ("GET", "/replenishment"),
+            ("GET", "/replenishment/rules"),
+            ("PUT", "/replenishment/rules"),
+            ("GET", "/stock-alerts"),
         )
     },
+    # Posting a count's adjustment needs warehouse:approve (agency admins).
+    ("POST", f"{API}/tenants/{{tenant}}/stocktakes/{{count_id}}/approve"): TenantRule(
+        P.warehouse_approve, ADMIN
+    ),
 }
 
 PUBLIC = "public"  # no sign-in needed
@@ -600,6 +614,7 @@ def _prepare(route: Route, cast: Cast) -> None:
     """Before each caller of POST .../contracts: A has no contract yet (creating it is the point).
     The route runs after every other billing route, which need A's contract. Before each caller
     of a listing's unlist or retry: the listing is published, or its last push failed."""
+    warehouse_matrix.prepare(route[1], cast.a.id, cast.placeholders)
     if route[1].endswith(("/unlist", "/retry")):
         with db.unit_of_work(cast.a.id) as session:
             listing = catalog_changes.get(session, uuid.UUID(cast.placeholders["listing_id"]))

@@ -88,16 +88,22 @@ from daiyun.platform.storefront.schemas import (
     SkuCreate,
     SkuFloorIn,
 )
+from daiyun.platform.warehouse import counts as stock_counts
+from daiyun.platform.warehouse import replenishment as stock_replenishment
 from daiyun.platform.warehouse import reservations as stock_reservations
 from daiyun.platform.warehouse import service as stock_service
 from daiyun.platform.warehouse import transfers as stock_transfers
 from daiyun.platform.warehouse.models import (
     Adjustment,
     Batch,
+    CountKind,
     Receipt,
+    ReplenishmentRule,
     Reservation,
     SkuStockRule,
     Stock,
+    StockCount,
+    StockCountLine,
     StockException,
     StockMove,
     StockSettings,
@@ -106,8 +112,13 @@ from daiyun.platform.warehouse.models import (
 from daiyun.platform.warehouse.schemas import (
     AdjustmentCreate,
     AdjustmentLine,
+    CountCreate,
+    CountedLine,
+    CountEntry,
     ReceiptCreate,
     ReceivedLine,
+    ReplenishmentRuleIn,
+    ReplenishmentRules,
     SkuRuleIn,
     StockSettingsIn,
     TransferCreate,
@@ -178,6 +189,9 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     Reservation: ("updated_at", datetime(2026, 1, 1, tzinfo=UTC)),
     StockException: ("updated_at", datetime(2026, 1, 1, tzinfo=UTC)),
     Transfer: ("note", "tests-bulk"),
+    StockCount: ("note", "tests-bulk"),
+    StockCountLine: ("counted", 77),
+    ReplenishmentRule: ("max_quantity", 77),
 }
 # Tables no role may rewrite (a trigger refuses UPDATE and DELETE on both databases).
 APPEND_ONLY: frozenset[type[Any]] = frozenset({StockMove})
@@ -398,8 +412,28 @@ def _seed_stock(
         )
         for order_id in order_ids:  # their SKU codes are not in the catalog: exceptions
             stock_reservations.sync_order(session, order_id)
+        count = stock_counts.start(
+            session, CountCreate(warehouse_id=hz.id, kind=CountKind.cycle, location_ids=[hz.shelf])
+        )
+        counted = CountedLine(sku_id=sku_id, location_id=hz.shelf, lot="SEED-LOT", quantity=7)
+        stock_counts.record(session, count.id, CountEntry(lines=[counted]))
+        stock_replenishment.set_rules(
+            session,
+            ReplenishmentRules(
+                rules=[
+                    ReplenishmentRuleIn(
+                        sku_id=sku_id,
+                        warehouse_id=hz.id,
+                        min_quantity=1,
+                        max_quantity=9,
+                        lead_time_days=3,
+                    )
+                ]
+            ),
+        )
         models = (Batch, Stock, StockMove, StockSettings, SkuStockRule, Receipt, Adjustment)
-        for model in (*models, Reservation, StockException, Transfer):
+        counted_models = (StockCount, StockCountLine, ReplenishmentRule)
+        for model in (*models, Reservation, StockException, Transfer, *counted_models):
             seeded.rows[model] = set(
                 session.scalars(select(model.id).where(model.tenant_id == tenant.id))
             )

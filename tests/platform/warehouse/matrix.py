@@ -10,15 +10,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daiyun.core import db
-from daiyun.platform.warehouse import service, transfers
+from daiyun.platform.warehouse import counts, service, transfers
 from daiyun.platform.warehouse.models import (
     Adjustment,
     Batch,
+    CountKind,
+    CountStatus,
     Location,
     Receipt,
+    ReplenishmentRule,
     Reservation,
     SkuStockRule,
     Stock,
+    StockCount,
+    StockCountLine,
     StockException,
     StockMove,
     StockSettings,
@@ -27,6 +32,9 @@ from daiyun.platform.warehouse.models import (
     Warehouse,
 )
 from daiyun.platform.warehouse.schemas import (
+    CountCreate,
+    CountedLine,
+    CountEntry,
     ExpectedLine,
     ReceiptCreate,
     ReceivedLine,
@@ -46,6 +54,9 @@ TENANT_TABLES = (
     Reservation,
     StockException,
     Transfer,
+    StockCount,
+    StockCountLine,
+    ReplenishmentRule,
 )
 RECEIVE_TRANSFER = "/transfers/{transfer_id}/receive"
 
@@ -71,7 +82,16 @@ def seed(tenant_id: uuid.UUID, sku_id: uuid.UUID) -> dict[str, str]:
                 lines=[TransferLineIn(sku_id=sku_id, quantity=5)],
             ),
         )
+        # A cycle count of the shelf, counted one over the book: approving it posts +1.
+        count = counts.start(
+            session,
+            CountCreate(warehouse_id=hz.id, kind=CountKind.cycle, location_ids=[hz.shelf]),
+        )
+        counted = CountedLine(sku_id=sku_id, location_id=hz.shelf, lot="MX-1", quantity=996)
+        counts.record(session, count.id, CountEntry(lines=[counted]))
     return {
+        "count_id": str(count.id),
+        "cage_id": str(hz.cage),
         "warehouse_id": str(hz.id),
         "other_warehouse_id": str(sz.id),
         "location_id": str(hz.shelf),
@@ -105,10 +125,65 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         return {"json": body}
     if (method, path) == ("POST", RECEIVE_TRANSFER):
         return {"json": {"location_id": places["other_location_id"], "lines": []}}
+    if (method, path) == ("POST", "/stocktakes"):
+        body = {
+            "warehouse_id": places["warehouse_id"],
+            "kind": "cycle",
+            "location_ids": [places["cage_id"]],
+        }
+        return {"json": body, "headers": {"Idempotency-Key": f"matrix-count-{n}"}}
+    if (method, path) == ("POST", "/stocktakes/{count_id}/lines"):
+        line = {
+            "sku_id": sku,
+            "location_id": places["location_id"],
+            "lot": "MX-1",
+            "quantity": 996 + n,
+        }
+        return {"json": {"lines": [line]}}
+    if (method, path) == ("POST", "/stocktakes/{count_id}/submit"):
+        return {"json": {}}
+    if (method, path) in {
+        ("POST", "/stocktakes/{count_id}/approve"),
+        ("POST", "/stocktakes/{count_id}/cancel"),
+    }:
+        return {}
+    if (method, path) == ("PUT", "/replenishment/rules"):
+        rule = {
+            "sku_id": sku,
+            "warehouse_id": places["warehouse_id"],
+            "min_quantity": n,
+            "max_quantity": 10 + n,
+            "lead_time_days": 7,
+        }
+        return {"json": {"rules": [rule]}}
     if (method, path) == ("PUT", "/stock-settings"):
         rule = {"sku_id": sku, "warehouse_id": places["warehouse_id"], "safety_stock": n}
         return {"json": {"default_warehouse_id": places["warehouse_id"], "skus": [rule]}}
     return None
+
+
+# What each of the count's routes needs it to be before a caller acts on it.
+COUNT_NEEDS = {
+    "/stocktakes/{count_id}/lines": CountStatus.counting,
+    "/stocktakes/{count_id}/submit": CountStatus.counting,
+    "/stocktakes/{count_id}/cancel": CountStatus.counting,
+    "/stocktakes/{count_id}/approve": CountStatus.submitted,
+}
+
+
+def prepare(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
+    """Before each caller of a count's route: the seeded count is in the state the route acts
+    on; before each caller of POST /stocktakes: no other count holds the bin it counts."""
+    seeded = uuid.UUID(places["count_id"])
+    with db.unit_of_work(tenant_id) as session:
+        if path.endswith("/stocktakes"):
+            for other in session.scalars(select(StockCount).where(StockCount.id != seeded)):
+                other.status = CountStatus.cancelled
+        for route, status in COUNT_NEEDS.items():
+            if path.endswith(route):
+                found = session.scalar(select(StockCount).where(StockCount.id == seeded))
+                assert found is not None
+                found.status, found.adjustment_id = status, None
 
 
 def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
