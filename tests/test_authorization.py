@@ -88,16 +88,22 @@ from daiyun.tenants.auth.models import AccessToken, ApiKey, User
 from daiyun.tenants.auth.permissions import STAFF_ROLES, Permission, Role, allows
 from daiyun.tenants.models import Membership, Tenant
 from tests import conftest, factories
+from tests.authz import (
+    ADMIN,
+    API,
+    EVERY_ROLE,
+    ORDER_READERS,
+    P,
+    R,
+    Route,
+    TenantRule,
+)
 from tests.conftest import PASSWORD, World, migrate
 from tests.core.tasks_fixtures import celery_broker
-from tests.platform.warehouse import matrix as warehouse_matrix
+from tests.isolation_parts import PARTS
 
-API = "/api/v1"
-P = Permission
-R = Role
 DENIED = "tenant.access_denied"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-Route = tuple[str, str]
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,39 +111,9 @@ Route = tuple[str, str]
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TenantRule:
-    """What a route on a tenant requires, and (pinned separately) which roles that lets in."""
-
-    permission: Permission
-    pinned: frozenset[Role]
-    admin_only: bool = False  # the endpoint also insists on an agency admin
-
-    def allowed(self) -> frozenset[Role]:
-        return frozenset(
-            r
-            for r in Role
-            if allows(r, self.permission) and (not self.admin_only or r == R.agency_admin)
-        )
-
-
-EVERY_ROLE = frozenset(Role)
-ADMIN = frozenset({R.agency_admin})
 OFFBOARD: Route = ("DELETE", f"{API}/tenants/{{tenant}}")
 DISCONNECT: Route = ("DELETE", f"{API}/tenants/{{tenant}}/shops/{{shop_id}}")
 
-ORDER_READERS = frozenset(
-    {
-        R.agency_admin,
-        R.account_manager,
-        R.cs_agent,
-        R.warehouse_operator,
-        R.marketer,
-        R.finance,
-        R.merchant_owner,
-        R.merchant_viewer,
-    }
-)
 REVIEWERS = frozenset({R.agency_admin, R.account_manager, R.cs_agent})
 SHOP_READERS = frozenset(
     {
@@ -159,8 +135,6 @@ CATALOG_READERS = ORDER_READERS  # merchants and every staff role that reads ord
 CATALOG_MANAGERS = frozenset({R.agency_admin, R.account_manager})
 ARCHIVE_PRODUCT: Route = ("DELETE", f"{API}/tenants/{{tenant}}/products/{{product_id}}")
 CREATE_LISTING: Route = ("POST", f"{API}/tenants/{{tenant}}/listings")
-STOCK_READERS = ORDER_READERS  # merchants and every staff role that reads orders
-STOCK_KEEPERS = frozenset({R.agency_admin, R.warehouse_operator})
 
 TENANT_TABLE: dict[Route, TenantRule] = {
     ("GET", f"{API}/tenants/{{tenant}}"): TenantRule(P.tenant_read, EVERY_ROLE),
@@ -343,47 +317,8 @@ TENANT_TABLE: dict[Route, TenantRule] = {
     ("GET", f"{API}/tenants/{{tenant}}/prices/schedules/{{price_list_id}}"): TenantRule(
         P.catalog_read, CATALOG_READERS
     ),
-    # The warehouse (issue 16)
-    **{
-        (method, f"{API}/tenants/{{tenant}}{path}"): (
-            TenantRule(P.warehouse_read, STOCK_READERS)
-            if method == "GET"
-            else TenantRule(P.warehouse_manage, STOCK_KEEPERS)
-        )
-        for method, path in (
-            ("GET", "/stock"),
-            ("GET", "/stock/ledger"),
-            ("POST", "/receipts"),
-            ("GET", "/receipts"),
-            ("GET", "/receipts/{receipt_id}"),
-            ("POST", "/receipts/{receipt_id}/receive"),
-            ("POST", "/adjustments"),
-            ("GET", "/adjustments"),
-            ("GET", "/reservations"),
-            ("GET", "/reservations/{order_id}"),
-            ("GET", "/stock-exceptions"),
-            ("POST", "/transfers"),
-            ("GET", "/transfers"),
-            ("GET", "/transfers/{transfer_id}"),
-            ("POST", "/transfers/{transfer_id}/receive"),
-            ("GET", "/stock-settings"),
-            ("PUT", "/stock-settings"),
-            ("POST", "/stocktakes"),
-            ("GET", "/stocktakes"),
-            ("GET", "/stocktakes/{count_id}"),
-            ("POST", "/stocktakes/{count_id}/lines"),
-            ("POST", "/stocktakes/{count_id}/submit"),
-            ("POST", "/stocktakes/{count_id}/cancel"),
-            ("GET", "/replenishment"),
-            ("GET", "/replenishment/rules"),
-            ("PUT", "/replenishment/rules"),
-            ("GET", "/stock-alerts"),
-        )
-    },
-    # Posting a count's adjustment needs warehouse:approve (agency admins).
-    ("POST", f"{API}/tenants/{{tenant}}/stocktakes/{{count_id}}/approve"): TenantRule(
-        P.warehouse_approve, ADMIN
-    ),
+    # Each department's part (tests/isolation_parts.py)
+    **{route: rule for part in PARTS for route, rule in part.TENANT_RULES.items()},
 }
 
 PUBLIC = "public"  # no sign-in needed
@@ -392,10 +327,10 @@ ADMIN_ONLY = "admin-only"  # agency admins; everyone else 403
 INVITE_VIEWER = "invite-viewer"  # admins, or a merchant owner inviting a viewer of its tenant
 SIGNATURE = "signature"  # a marketplace's signature on the body; a sign-in is no substitute
 RATE_KEEPERS = "rate-keepers"  # agency admins and finance staff; everyone else 403
-WAREHOUSE_READ = "warehouse-read"  # users whose own role carries warehouse:read
-WAREHOUSE_KEEP = "warehouse-keep"  # users whose own role carries warehouse:manage
+# A Permission as the access: users whose own role carries it (the agency's platform resources,
+# such as warehouses); everyone else 403.
 
-OTHER_TABLE: dict[Route, str] = {
+OTHER_TABLE: dict[Route, str | Permission] = {
     ("POST", f"{API}/auth/token"): PUBLIC,
     ("POST", f"{API}/auth/logout"): SIGNED_IN,
     ("GET", f"{API}/me"): SIGNED_IN,
@@ -410,16 +345,12 @@ OTHER_TABLE: dict[Route, str] = {
     ("GET", f"{API}/audit"): ADMIN_ONLY,
     ("GET", f"{API}/exchange-rates"): SIGNED_IN,
     ("PUT", f"{API}/exchange-rates"): RATE_KEEPERS,
-    ("GET", f"{API}/warehouses"): WAREHOUSE_READ,
-    ("POST", f"{API}/warehouses"): WAREHOUSE_KEEP,
-    ("PATCH", f"{API}/warehouses/{{warehouse_id}}"): WAREHOUSE_KEEP,
-    ("GET", f"{API}/warehouses/{{warehouse_id}}/locations"): WAREHOUSE_READ,
-    ("POST", f"{API}/warehouses/{{warehouse_id}}/locations"): WAREHOUSE_KEEP,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     # Marketplaces authenticate by signature, not by sign-in (tests/connectors/test_webhooks.py).
     ("POST", "/webhooks/{channel}/{shop_key}"): SIGNATURE,
     ("POST", "/webhooks/stripe"): SIGNATURE,
+    **{route: access for part in PARTS for route, access in part.OTHER_RULES.items()},
 }
 
 
@@ -554,7 +485,6 @@ def _cast(world: World) -> Cast:
                 parts=[PartIn(sku_id=product.variants[0].id, quantity=2)],
             ),
         )
-    stock = warehouse_matrix.seed(a.id, product.variants[0].id)
     cast = Cast(a, b, callers, victim, candidate, shop, order.id, statement.id)
     cast.placeholders = {
         "tenant": a.slug,
@@ -570,8 +500,9 @@ def _cast(world: World) -> Cast:
         "category_id": str(category.id),
         **_catalog_jobs(a.id),
         **_listing(a.id, bundle.id, shop.id),
-        **stock,
     }
+    for part in PARTS:  # each sees the places before it: the SKU ("part_id"), the shop, the order
+        cast.placeholders.update(part.seed(a.id, dict(cast.placeholders)))
     return cast
 
 
@@ -614,7 +545,6 @@ def _prepare(route: Route, cast: Cast) -> None:
     """Before each caller of POST .../contracts: A has no contract yet (creating it is the point).
     The route runs after every other billing route, which need A's contract. Before each caller
     of a listing's unlist or retry: the listing is published, or its last push failed."""
-    warehouse_matrix.prepare(route[1], cast.a.id, cast.placeholders)
     if route[1].endswith(("/unlist", "/retry")):
         with db.unit_of_work(cast.a.id) as session:
             listing = catalog_changes.get(session, uuid.UUID(cast.placeholders["listing_id"]))
@@ -632,6 +562,10 @@ def _prepare(route: Route, cast: Cast) -> None:
 
 def _restore(route: Route, cast: Cast) -> None:
     """Put A's objects back as they were, so the next allowed caller can act on them too."""
+    for part in PARTS:
+        part.restore(
+            route[1].removeprefix(f"{API}/tenants/{{tenant}}"), cast.a.id, cast.placeholders
+        )
     with db.unit_of_work(cast.a.id) as session:
         if route[1].endswith(("/finalize", "/void")):
             statement = session.scalar(
@@ -647,7 +581,6 @@ def _restore(route: Route, cast: Cast) -> None:
         if route[1].endswith("/sync"):
             for run in session.scalars(select(SyncRun)):
                 run.status = "succeeded"
-        warehouse_matrix.restore(route[1], cast.a.id, cast.placeholders)
         if route == ARCHIVE_PRODUCT:
             product_id = uuid.UUID(cast.placeholders["product_id"])
             product = session.scalar(select(Product).where(Product.id == product_id))
@@ -672,7 +605,7 @@ class TenantState:
     members: list[tuple[str, str]]  # (user id, role)
     audit: list[tuple[str, str, str]]  # (action, target, actor id)
     catalog: list[dict[str, Any]]  # every row of the catalog's tables
-    warehouse: list[dict[str, Any]]  # every row of the warehouse's tenant tables
+    parts: list[list[dict[str, Any]]]  # every row of each department part's tenant tables
 
 
 def _tenant_state(tenant: Tenant) -> TenantState:
@@ -708,8 +641,8 @@ def _tenant_state(tenant: Tenant) -> TenantState:
             )
             for obj in session.scalars(select(model).order_by(model.id))
         ]
-        warehouse = warehouse_matrix.tenant_state(session)
-        return TenantState(_columns(row), members, audit, catalog, warehouse)
+        parts = [part.tenant_state(session) for part in PARTS]
+        return TenantState(_columns(row), members, audit, catalog, parts)
 
 
 def _platform_state(cast: Cast) -> tuple[object, ...]:
@@ -735,8 +668,8 @@ def _platform_state(cast: Cast) -> tuple[object, ...]:
                 )
             )
         )
-        warehouses = warehouse_matrix.platform_state(session)
-    state = (tenants, users, rates, keys, tokens, audit, warehouses)
+        parts = [part.platform_state(session) for part in PARTS]
+    state = (tenants, users, rates, keys, tokens, audit, parts)
     return (*state, _tenant_state(cast.a), _tenant_state(cast.b))
 
 
@@ -810,8 +743,11 @@ def _tenant_request(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
     if route == ("PUT", f"{API}/tenants/{{tenant}}/review-policy"):
         return {"json": {"blocked_buyers": [f"blocked by {caller.name}"]}}
     prefix = f"{API}/tenants/{{tenant}}"
-    stock = warehouse_matrix.request(route[1].removeprefix(prefix), route[0], cast.placeholders, n)
-    return stock if stock is not None else _catalog_request(route, cast, n)
+    for part in PARTS:
+        body = part.request(route[1].removeprefix(prefix), route[0], cast.placeholders, n)
+        if body is not None:
+            return body
+    return _catalog_request(route, cast, n)
 
 
 def _catalog_request(route: Route, cast: Cast, n: int) -> dict[str, Any]:
@@ -993,9 +929,8 @@ def _expected_elsewhere(access: str, caller: Caller, success: int) -> int:
         return 401
     if access == SIGNED_IN:
         return success
-    if access in (WAREHOUSE_READ, WAREHOUSE_KEEP):
-        needs = P.warehouse_read if access == WAREHOUSE_READ else P.warehouse_manage
-        return success if allows(caller.user.role, needs) else 403
+    if isinstance(access, Permission):
+        return success if allows(caller.user.role, access) else 403
     if caller.role_in_a == R.agency_admin:
         return success
     if access == RATE_KEEPERS:
@@ -1047,11 +982,12 @@ def test_other_route_matrix(world: World, app: FastAPI, monkeypatch: pytest.Monk
             return {
                 "json": {"rates": [{"day": str(day), "base": "USD", "quote": "CNY", "rate": "7.1"}]}
             }
-        stock = warehouse_matrix.other_request(
-            route[1].removeprefix(API), route[0], cast.callers.index(caller)
-        )
-        if stock is not None:
-            return stock
+        for part in PARTS:
+            body = part.other_request(
+                route[1].removeprefix(API), route[0], cast.callers.index(caller)
+            )
+            if body is not None:
+                return body
         if route == ("POST", f"{API}/tenants"):
             slug = f"n-{uuid.uuid4().hex[:10]}"
             return {"json": {"slug": slug, "display_name": "New", "legal_name": "New Ltd"}}
@@ -1072,10 +1008,10 @@ def test_other_route_matrix(world: World, app: FastAPI, monkeypatch: pytest.Monk
             try:
                 path = template.format_map(
                     {
+                        **cast.placeholders,
                         "key_id": str(keys[caller.name]),
                         "channel": cast.shop.channel,
                         "shop_key": cast.shop.webhook_key,
-                        "warehouse_id": cast.placeholders["warehouse_id"],
                     }
                 )
             except KeyError as exc:

@@ -88,42 +88,6 @@ from daiyun.platform.storefront.schemas import (
     SkuCreate,
     SkuFloorIn,
 )
-from daiyun.platform.warehouse import counts as stock_counts
-from daiyun.platform.warehouse import replenishment as stock_replenishment
-from daiyun.platform.warehouse import reservations as stock_reservations
-from daiyun.platform.warehouse import service as stock_service
-from daiyun.platform.warehouse import transfers as stock_transfers
-from daiyun.platform.warehouse.models import (
-    Adjustment,
-    Batch,
-    CountKind,
-    Receipt,
-    ReplenishmentRule,
-    Reservation,
-    SkuStockRule,
-    Stock,
-    StockCount,
-    StockCountLine,
-    StockException,
-    StockMove,
-    StockSettings,
-    Transfer,
-)
-from daiyun.platform.warehouse.schemas import (
-    AdjustmentCreate,
-    AdjustmentLine,
-    CountCreate,
-    CountedLine,
-    CountEntry,
-    ReceiptCreate,
-    ReceivedLine,
-    ReplenishmentRuleIn,
-    ReplenishmentRules,
-    SkuRuleIn,
-    StockSettingsIn,
-    TransferCreate,
-    TransferLineIn,
-)
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.auth.schemas import UserCreate
@@ -131,7 +95,7 @@ from daiyun.tenants.auth.users import create_user
 from daiyun.tenants.models import Membership, Tenant
 from tests import factories
 from tests.conftest import PASSWORD, World
-from tests.platform.warehouse.conftest import make_site
+from tests.isolation_parts import PARTS
 
 TENANT_MODELS: list[type[Any]] = sorted(
     (
@@ -179,22 +143,10 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     CatalogJobProblem: ("problem", "tests.bulk-updated"),
     CatalogJobChunk: ("part", "result"),
     SkuMapping: ("marketplace_sku", "tests.bulk-updated"),
-    Batch: ("lot", "tests-bulk"),
-    Stock: ("on_hand", 7),
-    StockMove: ("reason", "tests-bulk"),  # append-only: the update is refused, still scoped
-    StockSettings: ("updated_at", datetime(2026, 1, 1, tzinfo=UTC)),
-    SkuStockRule: ("safety_stock", 77),
-    Receipt: ("reference", "tests-bulk"),
-    Adjustment: ("reason", "tests-bulk"),
-    Reservation: ("updated_at", datetime(2026, 1, 1, tzinfo=UTC)),
-    StockException: ("updated_at", datetime(2026, 1, 1, tzinfo=UTC)),
-    Transfer: ("note", "tests-bulk"),
-    StockCount: ("note", "tests-bulk"),
-    StockCountLine: ("counted", 77),
-    ReplenishmentRule: ("max_quantity", 77),
+    **{model: update for part in PARTS for model, update in part.BULK_UPDATES.items()},
 }
 # Tables no role may rewrite (a trigger refuses UPDATE and DELETE on both databases).
-APPEND_ONLY: frozenset[type[Any]] = frozenset({StockMove})
+APPEND_ONLY: frozenset[type[Any]] = frozenset().union(*(part.APPEND_ONLY for part in PARTS))
 
 # `<qualifier>.tenant_id = <bound parameter>` on SQLite (qmark) and psycopg (pyformat).
 PREDICATE = re.compile(r"\b(\w+)\.tenant_id = (?:\?|%\(\w+\)s)")
@@ -379,64 +331,9 @@ def _seed(world: World, tenant: Tenant, staff: User) -> Seeded:
             seeded.rows[model] = set(
                 session.scalars(select(model.id).where(model.tenant_id == tenant.id))
             )
-    _seed_stock(tenant, part, [order.id for _, order in ingested], seeded)
+    for each in PARTS:
+        seeded.rows.update(each.guard_seed(tenant.id, part, [order.id for _, order in ingested]))
     return seeded
-
-
-def _seed_stock(
-    tenant: Tenant, sku_id: uuid.UUID, order_ids: list[uuid.UUID], seeded: Seeded
-) -> None:
-    tag = uuid.uuid4().hex[:6].upper()
-    hz, sz = make_site(f"GA{tag}", 10), make_site(f"GB{tag}", 20)
-    with db.unit_of_work(tenant.id) as session:
-        line = ReceivedLine(sku_id=sku_id, quantity=9, location_id=hz.shelf, lot="SEED-LOT")
-        stock_service.create_receipt(session, ReceiptCreate(warehouse_id=hz.id, received=[line]))
-        stock_service.create_adjustment(
-            session,
-            AdjustmentCreate(
-                reason="seed",
-                lines=[AdjustmentLine(sku_id=sku_id, location_id=hz.shelf, delta=1)],
-            ),
-        )
-        rule = SkuRuleIn(sku_id=sku_id, warehouse_id=hz.id, safety_stock=1)
-        stock_service.set_stock_settings(
-            session, StockSettingsIn(default_warehouse_id=hz.id, skus=[rule])
-        )
-        stock_transfers.ship(
-            session,
-            TransferCreate(
-                from_warehouse_id=hz.id,
-                to_warehouse_id=sz.id,
-                lines=[TransferLineIn(sku_id=sku_id, quantity=2)],
-            ),
-        )
-        for order_id in order_ids:  # their SKU codes are not in the catalog: exceptions
-            stock_reservations.sync_order(session, order_id)
-        count = stock_counts.start(
-            session, CountCreate(warehouse_id=hz.id, kind=CountKind.cycle, location_ids=[hz.shelf])
-        )
-        counted = CountedLine(sku_id=sku_id, location_id=hz.shelf, lot="SEED-LOT", quantity=7)
-        stock_counts.record(session, count.id, CountEntry(lines=[counted]))
-        stock_replenishment.set_rules(
-            session,
-            ReplenishmentRules(
-                rules=[
-                    ReplenishmentRuleIn(
-                        sku_id=sku_id,
-                        warehouse_id=hz.id,
-                        min_quantity=1,
-                        max_quantity=9,
-                        lead_time_days=3,
-                    )
-                ]
-            ),
-        )
-        models = (Batch, Stock, StockMove, StockSettings, SkuStockRule, Receipt, Adjustment)
-        counted_models = (StockCount, StockCountLine, ReplenishmentRule)
-        for model in (*models, Reservation, StockException, Transfer, *counted_models):
-            seeded.rows[model] = set(
-                session.scalars(select(model.id).where(model.tenant_id == tenant.id))
-            )
 
 
 @pytest.fixture

@@ -1,0 +1,61 @@
+"""The vocabulary of the isolation tests: route rules and the role sets they pin.
+
+tests/test_authorization.py (the route matrix) and tests/tenants/test_orm_guard.py (the ORM guard)
+read it, and so does each department's part (``tests/platform/<department>/isolation.py``, listed
+in ``tests/isolation_parts.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from daiyun.tenants.auth.permissions import Permission, Role, allows
+
+API = "/api/v1"
+TENANT = f"{API}/tenants/{{tenant}}"
+P = Permission
+R = Role
+Route = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class TenantRule:
+    """What a route on a tenant requires, and (pinned separately) which roles that lets in."""
+
+    permission: Permission
+    pinned: frozenset[Role]
+    admin_only: bool = False  # the endpoint also insists on an agency admin
+
+    def allowed(self) -> frozenset[Role]:
+        return frozenset(
+            r
+            for r in Role
+            if allows(r, self.permission) and (not self.admin_only or r == R.agency_admin)
+        )
+
+
+def rules(
+    routes: tuple[Route, ...], read: TenantRule, write: TenantRule
+) -> dict[Route, TenantRule]:
+    """Routes on a tenant (paths after ``/tenants/{tenant}``): GETs read, the others write."""
+    return {
+        (method, f"{TENANT}{path}"): read if method == "GET" else write for method, path in routes
+    }
+
+
+EVERY_ROLE = frozenset(Role)
+ADMIN = frozenset({R.agency_admin})
+# Merchants and every staff role that reads orders.
+ORDER_READERS = frozenset(
+    {
+        R.agency_admin,
+        R.account_manager,
+        R.cs_agent,
+        R.warehouse_operator,
+        R.marketer,
+        R.finance,
+        R.merchant_owner,
+        R.merchant_viewer,
+    }
+)
+STOCK_KEEPERS = frozenset({R.agency_admin, R.warehouse_operator})
