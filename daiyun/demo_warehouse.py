@@ -3,7 +3,8 @@ Hangzhou and Shenzhen warehouses with their bins, and each demo merchant's openi
 SKU its shops sell, received into them (the tea in a dated lot), so the orders the sandbox shops
 send reserve stock as they come in. Each merchant's least popular SKU is received one unit short
 of demand so an out-of-stock order shows, and a purchase order for it is announced (an ASN) for
-the console's warehouse work.
+the console's warehouse work. Min/max rules and an approved stocktake that found a unit missing
+give the replenishment and stocktake pages something to show.
 
 Idempotent as the rest of the demo: a warehouse is found by its code, and a merchant whose
 opening receipt exists is left alone.
@@ -19,12 +20,20 @@ from sqlalchemy.orm import Session
 
 from daiyun.core.db import unit_of_work
 from daiyun.platform.storefront import service as catalog_service
+from daiyun.platform.warehouse import counts, replenishment
 from daiyun.platform.warehouse import service as warehouse
 from daiyun.platform.warehouse.schemas import (
+    CountCreate,
+    CountedLine,
+    CountEntry,
+    CountKind,
+    CountSubmit,
     ExpectedLine,
     LocationCreate,
     ReceiptCreate,
     ReceivedLine,
+    ReplenishmentRuleIn,
+    ReplenishmentRules,
     WarehouseCreate,
 )
 from daiyun.sandboxes.marketplaces.catalogs import CATALOGS, sold_items
@@ -120,6 +129,51 @@ def ensure_stock(tenant: Tenant, warehouse_ids: list[uuid.UUID]) -> list[str]:
             session, ReceiptCreate(warehouse_id=shenzhen, reference=RESTOCK, expected=[restock])
         )
     return [f"opening stock of {len(items)} SKUs in 2 warehouses -> {tenant.slug}"]
+
+
+def ensure_planning(tenant: Tenant, warehouse_ids: list[uuid.UUID]) -> list[str]:
+    """Min/max rules for every SKU at Hangzhou (so the SKU received short is suggested for
+    reordering, the others once their sales run them down) and a finished cycle count of one
+    Hangzhou bin that found one unit missing, approved, for the stocktake pages."""
+    catalog = CATALOGS.get(tenant.slug)
+    if catalog is None:
+        return []
+    items = [(code, popularity) for code, _, _, _, popularity in sold_items(catalog)][:-1]
+    hangzhou = warehouse_ids[0]
+    with unit_of_work(tenant.id) as session:
+        if counts.find(session, None, None, 1)[0]:
+            return []
+        ids = {code: _sku(session, code) for code, _ in items}
+        rules = [
+            ReplenishmentRuleIn(
+                sku_id=ids[code],
+                warehouse_id=hangzhou,
+                min_quantity=popularity * HANGZHOU_PER_POPULARITY // 4,
+                max_quantity=popularity * HANGZHOU_PER_POPULARITY,
+                lead_time_days=14,
+            )
+            for code, popularity in items
+        ]
+        replenishment.set_rules(session, ReplenishmentRules(rules=rules))
+        first_bin = _pickable(hangzhou)[0]
+        body = CountCreate(warehouse_id=hangzhou, kind=CountKind.cycle, location_ids=[first_bin])
+        count = counts.start(session, body)
+        # One unit of the bin's first SKU with more than one on the shelf is not found.
+        missing = next((line.sku_id for line in count.lines if line.expected > 1), None)
+        found = [
+            CountedLine(
+                sku_id=line.sku_id,
+                location_id=line.location_id,
+                lot=line.lot,
+                quantity=line.expected - (1 if line.sku_id == missing else 0),
+            )
+            for line in count.lines
+        ]
+        if found:
+            counts.record(session, count.id, CountEntry(lines=found))
+        counts.submit(session, count.id, CountSubmit(missing_as_zero=True))
+        counts.approve(session, count.id)
+    return [f"replenishment rules and an approved stocktake -> {tenant.slug}"]
 
 
 def _sku(session: Session, code: str) -> uuid.UUID:

@@ -160,6 +160,15 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
     assert sorted(stocked) == sorted((slug, n, 1) for slug, n in sellable.items())
     asns = query(workdir, "select reference, status from stock_receipts where status = 'expected'")
     assert asns == [("DEMO-PO-0001", "expected")] * len(TENANTS)
+    # Per merchant an approved stocktake that posted one unit missing, and min/max rules.
+    posted = query(
+        workdir,
+        "select sum(l.posted) from stock_count_lines l join stock_counts c"
+        " on c.tenant_id = l.tenant_id and c.id = l.count_id where c.status = 'approved'"
+        " group by c.tenant_id",
+    )
+    assert posted == [(-1,)] * len(TENANTS)
+    assert len(query(workdir, "select id from stock_replenishment_rules")) == sum(sellable.values())
     # Every printed login works with the printed password.
     assert DEMO_PASSWORD in first.out
     hashes = dict(query(workdir, "select email, password_hash from users"))

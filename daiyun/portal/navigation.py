@@ -57,6 +57,8 @@ STOCK_PAGES: Final = {
     "stock": TENANT_PAGES["stock"],
     "ledger": Destination("stock/ledger", N_("Stock ledger"), P.warehouse_read),
     "exceptions": Destination("stock/exceptions", N_("Out of stock"), P.warehouse_read),
+    "alerts": Destination("stock/alerts", N_("Stock alerts"), P.warehouse_read),
+    "replenishment": Destination("stock/replenishment", N_("Replenishment"), P.warehouse_read),
 }
 # Menu entries that stand for a group of pages shown as tabs.
 TAB_GROUPS: Final = {"products": CATALOG_PAGES, "stock": STOCK_PAGES}
@@ -71,6 +73,8 @@ CONSOLE_PAGES: Final = (
     Destination("console/billing", N_("Billing"), P.billing_read),
     Destination("console/catalog", N_("Catalog work"), P.catalog_read),
     Destination("console/warehouse", N_("Warehouse work"), P.warehouse_read),
+    Destination("console/stocktakes", N_("Stocktakes"), P.warehouse_read),
+    Destination("console/replenishment", N_("Replenishment"), P.warehouse_read),
 )
 
 

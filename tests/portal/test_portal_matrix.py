@@ -36,13 +36,24 @@ from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.storefront import service as catalog_service
-from daiyun.platform.storefront.schemas import ProductCreate
+from daiyun.platform.storefront.schemas import ProductCreate, SkuCreate
+from daiyun.platform.warehouse import counts as stock_counts
+from daiyun.platform.warehouse import service as stock_service
+from daiyun.platform.warehouse.models import CountKind, CountStatus, StockCount, StockCountLine
+from daiyun.platform.warehouse.schemas import (
+    CountCreate,
+    CountedLine,
+    CountEntry,
+    ReceiptCreate,
+    ReceivedLine,
+)
 from daiyun.portal.models import PortalSession
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import MERCHANT_ROLES, STAFF_ROLES, Permission, Role, allows
 from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import PASSWORD, World
+from tests.platform.warehouse.conftest import make_site
 from tests.portal.conftest import csrf_of, portal_sign_in
 
 P = Permission
@@ -116,6 +127,9 @@ SHOP_READERS = frozenset(
     {R.agency_admin, R.account_manager, R.cs_agent, R.marketer, R.merchant_owner, R.merchant_viewer}
 )
 SHOP_MANAGERS = frozenset({R.agency_admin, R.account_manager})
+STOCK_KEEPERS = frozenset({R.agency_admin, R.warehouse_operator})
+STAFF_STOCK_READERS = ORDER_READERS - MERCHANT_ROLES
+ADMINS = frozenset({R.agency_admin})
 
 
 def orders_page() -> Rule:
@@ -162,6 +176,23 @@ PORTAL_TABLE: dict[Route, Rule] = {
     ("GET", f"{T}/stock"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
     ("GET", f"{T}/stock/ledger"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
     ("GET", f"{T}/stock/exceptions"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
+    ("GET", f"{T}/stock/alerts"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
+    ("GET", f"{T}/stock/replenishment"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
+    # Stocktakes and replenishment (views/stocktake_console.py)
+    ("GET", f"{PORTAL}/console/stocktakes"): Rule(STAFF),
+    ("GET", f"{PORTAL}/console/replenishment"): Rule(STAFF),
+    ("GET", f"{T}/stocktakes/{{count_id}}"): Rule(
+        TENANT, P.warehouse_read, staff_only=True, pinned=STAFF_STOCK_READERS
+    ),
+    **{
+        ("POST", f"{T}/stocktakes{action}"): Rule(
+            TENANT, P.warehouse_manage, staff_only=True, pinned=STOCK_KEEPERS, changes=STOCK_KEEPERS
+        )
+        for action in ("", "/{count_id}/lines", "/{count_id}/submit", "/{count_id}/cancel")
+    },
+    ("POST", f"{T}/stocktakes/{{count_id}}/approve"): Rule(
+        TENANT, P.warehouse_approve, staff_only=True, pinned=ADMINS, changes=ADMINS
+    ),
     # Agency console (views/console.py)
     ("GET", f"{PORTAL}/console"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/review"): Rule(STAFF),
@@ -322,6 +353,7 @@ def _cast(world: World, app: FastAPI) -> Cast:
         assert position is not None
     with db.unit_of_work(a.id) as session:
         product = catalog_service.create_product(session, ProductCreate(name="Matrix tea"))
+    count_id = _stocktake(a)
     cast = Cast(a, b, callers, order.id, statement.id)
     cast.placeholders = {
         "tenant": a.slug,
@@ -330,8 +362,34 @@ def _cast(world: World, app: FastAPI) -> Cast:
         "position": str(position),
         "delivery_id": str(delivery.id),
         "product_id": str(product.id),
+        "count_id": str(count_id),
     }
     return cast
+
+
+def _stocktake(a: Tenant) -> uuid.UUID:
+    """A's stock of MATRIX-CUP in a warehouse's bin A-01-01-01, and a count of that bin."""
+    site = make_site(f"PM{uuid.uuid4().hex[:6].upper()}", 10)
+    with db.unit_of_work(a.id) as session:
+        sku = SkuCreate(code="MATRIX-CUP", cost_minor=100, currency="CNY")
+        cup = catalog_service.create_product(session, ProductCreate(name="Cup", variants=[sku]))
+        line = ReceivedLine(sku_id=cup.variants[0].id, quantity=5, location_id=site.shelf)
+        stock_service.create_receipt(session, ReceiptCreate(warehouse_id=site.id, received=[line]))
+        body = CountCreate(warehouse_id=site.id, kind=CountKind.cycle, location_ids=[site.shelf])
+        count = stock_counts.start(session, body)
+        found = CountedLine(sku_id=cup.variants[0].id, location_id=site.shelf, quantity=6)
+        stock_counts.record(session, count.id, CountEntry(lines=[found]))
+        return count.id
+
+
+# What each count action needs the seeded count to be (the start needs its bin free).
+COUNT_NEEDS = {
+    "/stocktakes": CountStatus.cancelled,
+    "/approve": CountStatus.submitted,
+    "/submit": CountStatus.counting,
+    "/cancel": CountStatus.counting,
+    "/lines": CountStatus.counting,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,7 +415,10 @@ def _a_state(cast: Cast) -> tuple[object, ...]:
             (e.action, e.target, str(e.actor_id))
             for e in session.scalars(select(AuditEntry).where(AuditEntry.action != DENIED))
         )
-    return (orders, statements, deliveries, audit)
+        counted = sorted(
+            (str(line.id), line.counted) for line in session.scalars(select(StockCountLine))
+        )
+    return (orders, statements, deliveries, audit, counted)
 
 
 def _sessions_state() -> tuple[object, ...]:
@@ -371,8 +432,14 @@ def _sessions_state() -> tuple[object, ...]:
 
 
 def _restore(route: Route, cast: Cast) -> None:
-    """Put A's objects back, so that the next allowed caller can act on them too."""
+    """Put A's objects back, so that the next allowed caller can act on them too (the seeded
+    count in the state the route acts on; other counts cancelled)."""
     with db.unit_of_work(cast.a.id) as session:
+        if "/stocktakes" in route[1]:
+            seeded = uuid.UUID(cast.placeholders["count_id"])
+            needs = next(v for k, v in COUNT_NEEDS.items() if route[1].endswith(k))
+            for count in session.scalars(select(StockCount)):
+                count.status = needs if count.id == seeded else CountStatus.cancelled
         order = session.scalar(select(Order).where(Order.id == cast.order_id))
         assert order is not None
         order.review_state, order.status = ReviewState.held, OrderStatus.on_hold
@@ -423,6 +490,12 @@ def _form(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         fields |= {"tenant": cast.a.slug}
     elif path.endswith("/review/bulk"):
         fields |= {"action": "release", "order": f"{cast.a.slug}:{cast.order_id}"}
+    elif path.endswith("/{tenant}/stocktakes"):
+        with db.unit_of_work(cast.a.id) as session:
+            count = stock_counts.get(session, uuid.UUID(cast.placeholders["count_id"]))
+        fields |= {"warehouse_id": str(count.warehouse_id), "kind": "full"}
+    elif path.endswith("/stocktakes/{count_id}/lines"):
+        fields |= {"sku": "MATRIX-CUP", "bin": "A-01-01-01", "quantity": ""}
     elif path.endswith("/cancel"):
         fields |= {"reason": f"cancelled by {caller.name}"}
     elif path.endswith("/portfolio/settings"):

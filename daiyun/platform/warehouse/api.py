@@ -13,22 +13,31 @@ from daiyun.core.idempotency import IdempotencyKey, idempotent
 from daiyun.core.ids import DateTime, instant
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.warehouse import reservations, service, transfers
-from daiyun.platform.warehouse.models import MoveKind
+from daiyun.platform.warehouse import counts, replenishment, reservations, service, transfers
+from daiyun.platform.warehouse.models import CountStatus, MoveKind
 from daiyun.platform.warehouse.schemas import (
     AdjustmentCreate,
     AdjustmentRead,
+    AlertRead,
+    CountCreate,
+    CountEntry,
+    CountRead,
+    CountSubmit,
+    CountSummary,
     LocationCreate,
     LocationRead,
     MoveRead,
     ReceiptCreate,
     ReceiptRead,
     ReceiveIn,
+    ReplenishmentRules,
+    ReplenishmentRulesRead,
     ReservationRead,
     StockExceptionRead,
     StockRead,
     StockSettingsIn,
     StockSettingsRead,
+    SuggestionRead,
     TransferCreate,
     TransferRead,
     TransferReceive,
@@ -44,6 +53,7 @@ router = APIRouter(tags=["warehouse"])
 P = Permission
 Reader = Annotated[TenantAccess, Depends(tenant_access(P.warehouse_read))]
 Manager = Annotated[TenantAccess, Depends(tenant_access(P.warehouse_manage))]
+Approver = Annotated[TenantAccess, Depends(tenant_access(P.warehouse_approve))]
 TENANT = "/tenants/{tenant}"
 
 
@@ -359,6 +369,143 @@ def receive_transfer(
     """Receive a transfer at its destination into a bin; a count that differs from what was
     shipped is booked with its reason. Received once (409 after)."""
     return transfers.receive(session, transfer_id, body)
+
+
+# --------------------------------------------------------------------------------------------
+# Stocktakes (盘点)
+# --------------------------------------------------------------------------------------------
+
+
+@router.post(
+    f"{TENANT}/stocktakes",
+    response_model=CountRead,
+    status_code=201,
+    responses=problems(409, 422),
+)
+def start_stocktake(
+    session: SessionDep,
+    access: Manager,
+    body: CountCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Start a count (盘点) of some bins (cycle) or of every bin of a warehouse (full): the
+    book's quantities are taken as expected. A bin an open count covers is refused (409)."""
+    return idempotent(
+        session,
+        access.user.id,
+        idempotency_key,
+        {"tenant": access.tenant.slug, **body.model_dump(mode="json")},
+        lambda: counts.start(session, body),
+    )
+
+
+@router.get(f"{TENANT}/stocktakes", response_model=Page[CountSummary])
+def list_stocktakes(
+    session: SessionDep,
+    access: Reader,
+    status: CountStatus | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[CountSummary]:
+    """The owner's counts, oldest first."""
+    rows, next_cursor = counts.find(session, status, cursor, limit)
+    return Page(items=[CountSummary.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(f"{TENANT}/stocktakes/{{count_id}}", response_model=CountRead)
+def get_stocktake(session: SessionDep, access: Reader, count_id: uuid.UUID) -> CountRead:
+    """One count with its lines: expected, counted, what the ledger moved between the start
+    and the counting, and the difference that approval posts."""
+    return counts.get(session, count_id)
+
+
+@router.post(
+    f"{TENANT}/stocktakes/{{count_id}}/lines",
+    response_model=CountRead,
+    responses=problems(409, 422),
+)
+def record_stocktake(
+    session: SessionDep, access: Manager, count_id: uuid.UUID, body: CountEntry
+) -> CountRead:
+    """Record what was counted (typed, or scanned with ``add``). Only while counting (409)."""
+    return counts.record(session, count_id, body)
+
+
+@router.post(
+    f"{TENANT}/stocktakes/{{count_id}}/submit", response_model=CountRead, responses=problems(409)
+)
+def submit_stocktake(
+    session: SessionDep, access: Manager, count_id: uuid.UUID, body: CountSubmit
+) -> CountRead:
+    """Hand the count to an approver; uncounted lines are refused (409) unless they are
+    declared empty."""
+    return counts.submit(session, count_id, body)
+
+
+@router.post(
+    f"{TENANT}/stocktakes/{{count_id}}/approve", response_model=CountRead, responses=problems(409)
+)
+def approve_stocktake(session: SessionDep, access: Approver, count_id: uuid.UUID) -> CountRead:
+    """Approve a submitted count: its differences are posted as one adjustment. Needs
+    ``warehouse:approve``; a count is approved once (409 after)."""
+    return counts.approve(session, count_id)
+
+
+@router.post(
+    f"{TENANT}/stocktakes/{{count_id}}/cancel", response_model=CountRead, responses=problems(409)
+)
+def cancel_stocktake(session: SessionDep, access: Manager, count_id: uuid.UUID) -> CountRead:
+    """Drop an open count; nothing it recorded is posted."""
+    return counts.cancel(session, count_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Replenishment (补货) and alerts
+# --------------------------------------------------------------------------------------------
+
+
+@router.get(f"{TENANT}/replenishment", response_model=list[SuggestionRead])
+def list_suggestions(
+    session: SessionDep,
+    access: Reader,
+    warehouse_id: uuid.UUID | None = None,
+    days: Annotated[int, Query(ge=1, le=365, description="Days of sales to average")] = 28,
+    all_rules: Annotated[bool, Query(alias="all", description="Rules needing nothing too")] = False,
+) -> list[SuggestionRead]:
+    """What to order per SKU and warehouse with a min/max rule: from what is available and
+    coming, the sales per day over ``days`` (from the daily product rollups) and the days of
+    cover; most urgent first."""
+    return replenishment.suggestions(
+        session, warehouse_id=warehouse_id, days=days, all_rules=all_rules
+    )
+
+
+@router.get(f"{TENANT}/replenishment/rules", response_model=ReplenishmentRulesRead)
+def get_replenishment_rules(session: SessionDep, access: Reader) -> ReplenishmentRulesRead:
+    """The owner's min/max rules with their lead times."""
+    return replenishment.get_rules(session)
+
+
+@router.put(
+    f"{TENANT}/replenishment/rules", response_model=ReplenishmentRulesRead, responses=problems(422)
+)
+def put_replenishment_rules(
+    session: SessionDep, access: Manager, body: ReplenishmentRules
+) -> ReplenishmentRulesRead:
+    """Replace the owner's min/max rules (a minimum above its maximum is refused: 422)."""
+    return replenishment.set_rules(session, body)
+
+
+@router.get(f"{TENANT}/stock-alerts", response_model=list[AlertRead])
+def list_stock_alerts(
+    session: SessionDep,
+    access: Reader,
+    expiring_within: Annotated[int, Query(ge=0, le=3650)] = 30,
+    slow_after: Annotated[int, Query(ge=1, le=3650)] = 60,
+) -> list[AlertRead]:
+    """Stock alerts: at or below the safety stock or minimum, batches expiring within
+    ``expiring_within`` days or expired, slow movers (no sale in ``slow_after`` days)."""
+    return replenishment.alerts(session, expiring_within=expiring_within, slow_after=slow_after)
 
 
 # --------------------------------------------------------------------------------------------

@@ -278,3 +278,95 @@ class Transfer(TenantScoped, Timestamped, Base):
     status: Mapped[TransferStatus] = mapped_column(_kind(TransferStatus, 16))
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     note: Mapped[str | None] = mapped_column(String(300))
+
+
+class CountKind(StrEnum):
+    full = "full"  # every bin of the warehouse
+    cycle = "cycle"  # the bins named
+
+
+class CountStatus(StrEnum):
+    counting = "counting"
+    submitted = "submitted"  # counted, waiting for an approver
+    approved = "approved"  # its adjustment is posted
+    cancelled = "cancelled"
+
+
+class StockCount(TenantScoped, Timestamped, Base):
+    """A stocktake (盘点) of the owner's goods in some bins of one warehouse.
+
+    The count is kept apart from what it changes: its lines record what was expected and what
+    was counted, and only an approver's decision posts the difference, as an ``Adjustment``
+    (``adjustment_id``) whose ledger rows name the count.
+    """
+
+    __tablename__ = "stock_counts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "adjustment_id"], ["stock_adjustments.tenant_id", "stock_adjustments.id"]
+        ),
+    )
+
+    warehouse_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("warehouses.id"))
+    kind: Mapped[CountKind] = mapped_column(_kind(CountKind, 16))
+    status: Mapped[CountStatus] = mapped_column(_kind(CountStatus, 16))
+    # The bins counted (hex ids); a full count names every bin the warehouse had at its start.
+    location_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(String(300))
+    started_by: Mapped[str] = mapped_column(String(80))
+    submitted_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(80))
+    approved_at: Mapped[datetime | None]
+    adjustment_id: Mapped[uuid.UUID | None]
+
+
+class StockCountLine(TenantScoped, Base):
+    """One SKU (and batch) in one bin of a count: the book quantity when the count started and
+    what was counted, when. Units that moved in the ledger between the start and the moment
+    of counting are what reconciles the two (``counts.reconcile``)."""
+
+    __tablename__ = "stock_count_lines"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "count_id", "sku_id", "slot"),
+        ForeignKeyConstraint(
+            ["tenant_id", "count_id"], ["stock_counts.tenant_id", "stock_counts.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "sku_id"], ["catalog_skus.tenant_id", "catalog_skus.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "batch_id"], ["stock_batches.tenant_id", "stock_batches.id"]
+        ),
+    )
+
+    count_id: Mapped[uuid.UUID]
+    sku_id: Mapped[uuid.UUID]
+    location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("warehouse_locations.id"))
+    batch_id: Mapped[uuid.UUID | None]
+    # The stock row's slot (``repository.slot_of``): the row may not exist yet (goods found).
+    slot: Mapped[str] = mapped_column(String(80))
+    expected: Mapped[int] = mapped_column(default=0)
+    counted: Mapped[int | None]
+    counted_at: Mapped[datetime | None]
+    counted_by: Mapped[str | None] = mapped_column(String(80))
+    # Set on approval: the ledger's movement before counting, and the difference posted.
+    moved: Mapped[int | None]
+    posted: Mapped[int | None]
+
+
+class ReplenishmentRule(TenantScoped, Timestamped, Base):
+    """Min/max (补货) of one SKU in one warehouse, and the days a purchase takes to arrive."""
+
+    __tablename__ = "stock_replenishment_rules"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "sku_id", "warehouse_id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "sku_id"], ["catalog_skus.tenant_id", "catalog_skus.id"]
+        ),
+    )
+
+    sku_id: Mapped[uuid.UUID]
+    warehouse_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("warehouses.id"))
+    min_quantity: Mapped[int] = mapped_column(default=0)
+    max_quantity: Mapped[int] = mapped_column(default=0)
+    lead_time_days: Mapped[int] = mapped_column(default=0)

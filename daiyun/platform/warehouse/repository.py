@@ -16,16 +16,22 @@ from sqlalchemy.orm.attributes import set_committed_value
 from daiyun.platform.warehouse.models import (
     Adjustment,
     Batch,
+    CountStatus,
     Location,
     MoveKind,
     Receipt,
+    ReceiptStatus,
+    ReplenishmentRule,
     Reservation,
     SkuStockRule,
     Stock,
+    StockCount,
+    StockCountLine,
     StockException,
     StockMove,
     StockSettings,
     Transfer,
+    TransferStatus,
     Warehouse,
 )
 
@@ -336,3 +342,117 @@ def sum_by_stock(session: Session) -> Sequence[Any]:
         sums, sums.c.stock_id == Stock.id, isouter=True
     )
     return list(session.execute(stmt))
+
+
+# --------------------------------------------------------------------------------------------
+# Stocktakes and replenishment
+# --------------------------------------------------------------------------------------------
+
+OPEN_COUNT = (CountStatus.counting, CountStatus.submitted)
+
+
+def lock_stock_in(session: Session, location_ids: Collection[uuid.UUID]) -> list[Stock]:
+    """The owner's stock rows in these bins, locked in id order like :func:`lock_stock`."""
+    if not location_ids:
+        return []
+    stmt = (
+        select(Stock)
+        .where(Stock.location_id.in_(list(location_ids)))
+        .order_by(Stock.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def counts(status: CountStatus | None = None) -> Select[Any]:
+    stmt = select(StockCount)
+    return stmt if status is None else stmt.where(StockCount.status == status)
+
+
+def open_counts(session: Session, warehouse_id: uuid.UUID) -> list[StockCount]:
+    stmt = select(StockCount).where(
+        StockCount.warehouse_id == warehouse_id, StockCount.status.in_(OPEN_COUNT)
+    )
+    return list(session.scalars(stmt))
+
+
+def get_count(session: Session, count_id: uuid.UUID, *, lock: bool = False) -> StockCount | None:
+    stmt = select(StockCount).where(StockCount.id == count_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(stmt)
+
+
+def count_lines(session: Session, count_id: uuid.UUID) -> list[StockCountLine]:
+    stmt = (
+        select(StockCountLine)
+        .where(StockCountLine.count_id == count_id)
+        .order_by(StockCountLine.location_id, StockCountLine.sku_id, StockCountLine.slot)
+    )
+    return list(session.scalars(stmt))
+
+
+def stock_by_slot(
+    session: Session, keys: Collection[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], Stock]:
+    """Stock rows by (SKU, slot), for the keys that have one."""
+    if not keys:
+        return {}
+    skus = {sku for sku, _ in keys}
+    slots = {slot for _, slot in keys}
+    stmt = select(Stock).where(Stock.sku_id.in_(list(skus)), Stock.slot.in_(list(slots)))
+    return {(r.sku_id, r.slot): r for r in session.scalars(stmt) if (r.sku_id, r.slot) in keys}
+
+
+def on_hand_moves_since(
+    session: Session, stock_ids: Collection[uuid.UUID], since: datetime
+) -> list[tuple[uuid.UUID, datetime, int]]:
+    """(stock row, when, on-hand delta) of the ledger rows on these rows after ``since``."""
+    if not stock_ids:
+        return []
+    stmt = select(StockMove.stock_id, StockMove.at, StockMove.on_hand_delta).where(
+        StockMove.stock_id.in_(list(stock_ids)),
+        StockMove.at > since,
+        StockMove.on_hand_delta != 0,
+    )
+    return [(row.stock_id, row.at, row.on_hand_delta) for row in session.execute(stmt)]
+
+
+def replenishment_rules(
+    session: Session, warehouse_id: uuid.UUID | None = None
+) -> list[ReplenishmentRule]:
+    stmt = select(ReplenishmentRule).order_by(
+        ReplenishmentRule.sku_id, ReplenishmentRule.warehouse_id
+    )
+    if warehouse_id is not None:
+        stmt = stmt.where(ReplenishmentRule.warehouse_id == warehouse_id)
+    return list(session.scalars(stmt))
+
+
+def delete_replenishment_rules(session: Session) -> None:
+    for rule in session.scalars(select(ReplenishmentRule)):
+        session.delete(rule)
+
+
+def open_receipts(session: Session) -> list[Receipt]:
+    return list(session.scalars(select(Receipt).where(Receipt.status != ReceiptStatus.closed)))
+
+
+def transfers_in_transit(session: Session) -> list[Transfer]:
+    stmt = select(Transfer).where(Transfer.status == TransferStatus.in_transit)
+    return list(session.scalars(stmt))
+
+
+def stock_with_batches(session: Session) -> list[tuple[Stock, Batch | None]]:
+    """Every stock row of the owner with its batch (what alerts look over)."""
+    stmt = (
+        select(Stock, Batch)
+        .join(
+            Batch,
+            (Batch.tenant_id == Stock.tenant_id) & (Batch.id == Stock.batch_id),
+            isouter=True,
+        )
+        .order_by(Stock.sku_id, Stock.warehouse_id, Stock.id)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt)]

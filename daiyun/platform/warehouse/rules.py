@@ -5,11 +5,12 @@ No session here: these are the decisions, the service feeds them rows and writes
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 # Bounds on what one request may say: beyond them a request is a mistake, not a delivery.
@@ -145,3 +146,70 @@ def _take(wanted: Mapping[uuid.UUID, int], rows: Mapping[uuid.UUID, list[Candida
 def may_go_negative(after: int, sku_allows: bool, location_allows: bool) -> bool:
     """Stock below zero only where the SKU or the location says so."""
     return after >= 0 or sku_allows or location_allows
+
+
+# --------------------------------------------------------------------------------------------
+# Stocktakes (盘点)
+# --------------------------------------------------------------------------------------------
+
+
+def moved_before(moves: Iterable[tuple[datetime, int]], counted_at: datetime) -> int:
+    """The on-hand change the ledger booked between a count's start and the moment a line was
+    counted: the shelf held ``expected + moved`` when it was counted. Later moves change the
+    book and the shelf alike, so they are no difference."""
+    return sum(delta for at, delta in moves if at <= counted_at)
+
+
+def count_difference(counted: int, expected: int, moved: int) -> int:
+    """What a count proposes to post: the units counted less what the book says was there."""
+    return counted - (expected + moved)
+
+
+# --------------------------------------------------------------------------------------------
+# Replenishment (补货)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    reorder_point: int
+    quantity: int  # 0: nothing to order
+    days_of_cover: float | None  # None: nothing sells
+    urgent: bool
+
+
+def daily_rate(units: int, days: int) -> float:
+    """Units sold per day over a window of ``days``."""
+    return units / days if days > 0 else 0.0
+
+
+def suggest(
+    *,
+    available: int,
+    incoming: int,
+    daily_sales: float,
+    min_quantity: int,
+    max_quantity: int,
+    lead_time_days: int,
+    safety_stock: int = 0,
+) -> Suggestion:
+    """Min/max with lead time: reorder when what is available and coming falls to the reorder
+    point (the minimum, or what sells during the lead time plus the safety stock when that is
+    more), and order up to the maximum (or the reorder point when that is more)."""
+    during_lead = math.ceil(daily_sales * lead_time_days)
+    reorder_point = max(min_quantity, during_lead + safety_stock)
+    target = max(max_quantity, reorder_point)
+    position = available + incoming
+    quantity = target - position if position <= reorder_point else 0
+    cover = available / daily_sales if daily_sales > 0 else None
+    urgent = quantity > 0 and cover is not None and cover < lead_time_days
+    return Suggestion(reorder_point, max(0, quantity), cover, urgent)
+
+
+def expiry_state(expires_on: date | None, today: date, within_days: int) -> int | None:
+    """Days left before a batch expires when that is within ``within_days`` (negative:
+    expired that long ago); None for a batch without expiry or far from it."""
+    if expires_on is None:
+        return None
+    left = (expires_on - today).days
+    return left if left <= within_days else None

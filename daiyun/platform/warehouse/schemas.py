@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from daiyun.platform.warehouse.models import (
+    CountKind,
+    CountStatus,
     MoveKind,
     ReceiptKind,
     ReceiptStatus,
@@ -338,3 +341,149 @@ class StockSettingsIn(_Input):
 class StockSettingsRead(BaseModel):
     default_warehouse_id: uuid.UUID | None
     skus: list[SkuRuleIn]
+
+
+# --------------------------------------------------------------------------------------------
+# Stocktakes (盘点)
+# --------------------------------------------------------------------------------------------
+
+
+class CountCreate(_Input):
+    warehouse_id: uuid.UUID
+    kind: CountKind = Field(description="full: every bin of the warehouse; cycle: the bins named")
+    location_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=MAX_LINES, description="The bins of a cycle count"
+    )
+    note: Reason | None = None
+
+
+class CountedLine(_Input):
+    sku_id: uuid.UUID
+    location_id: uuid.UUID
+    lot: Lot | None = None
+    quantity: Annotated[int, Field(ge=0, le=MAX_QUANTITY)] = Field(
+        description="Units counted (a scan sends 1 with add=true)"
+    )
+
+
+class CountEntry(_Input):
+    lines: list[CountedLine] = Field(min_length=1, max_length=MAX_LINES)
+    add: bool = Field(
+        default=False, description="Add to what was counted (scanning) instead of replacing it"
+    )
+
+
+class CountSubmit(_Input):
+    missing_as_zero: bool = Field(
+        default=False, description="Lines nobody counted were found empty (else refused: 409)"
+    )
+
+
+class CountLineRead(BaseModel):
+    sku_id: uuid.UUID
+    sku: str
+    location_id: uuid.UUID
+    location: str
+    batch_id: uuid.UUID | None
+    lot: str | None
+    expected: int = Field(description="On hand in the book when the count started")
+    counted: int | None
+    counted_at: datetime | None
+    moved: int = Field(description="Units the ledger moved between the start and the counting")
+    difference: int | None = Field(
+        description="counted − (expected + moved): what the adjustment posts; null if uncounted"
+    )
+    posted: int | None = Field(description="The difference posted on approval")
+
+
+class CountSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    warehouse_id: uuid.UUID
+    kind: CountKind
+    status: CountStatus
+    note: str | None
+    started_by: str
+    created_at: datetime
+    submitted_at: datetime | None
+    approved_at: datetime | None
+    adjustment_id: uuid.UUID | None
+
+
+class CountRead(BaseModel):
+    id: uuid.UUID
+    warehouse_id: uuid.UUID
+    kind: CountKind
+    status: CountStatus
+    location_ids: list[uuid.UUID]
+    note: str | None
+    started_by: str
+    created_at: datetime
+    submitted_at: datetime | None
+    approved_by: str | None
+    approved_at: datetime | None
+    adjustment_id: uuid.UUID | None
+    lines: list[CountLineRead]
+
+
+# --------------------------------------------------------------------------------------------
+# Replenishment (补货) and alerts
+# --------------------------------------------------------------------------------------------
+
+
+class ReplenishmentRuleIn(_Input):
+    sku_id: uuid.UUID
+    warehouse_id: uuid.UUID
+    min_quantity: Annotated[int, Field(ge=0, le=MAX_QUANTITY)] = Field(
+        description="Reorder when what is available and coming falls to this"
+    )
+    max_quantity: Annotated[int, Field(ge=0, le=MAX_QUANTITY)] = Field(
+        description="Order up to this"
+    )
+    lead_time_days: Annotated[int, Field(ge=0, le=365)] = Field(
+        description="Days from ordering to the goods on the shelf"
+    )
+
+
+class ReplenishmentRules(_Input):
+    rules: list[ReplenishmentRuleIn] = Field(default_factory=list, max_length=2000)
+
+
+class ReplenishmentRulesRead(BaseModel):
+    rules: list[ReplenishmentRuleIn]
+
+
+class SuggestionRead(BaseModel):
+    sku_id: uuid.UUID
+    sku: str
+    warehouse_id: uuid.UUID
+    available: int = Field(description="On hand − reserved")
+    incoming: int = Field(description="Expected on open receipts and transfers in transit")
+    daily_sales: float = Field(description="Units sold per day over the window")
+    days_of_cover: float | None = Field(description="available / daily sales; null: no sales")
+    reorder_point: int
+    min_quantity: int
+    max_quantity: int
+    lead_time_days: int
+    quantity: int = Field(description="Suggested order: up to the maximum")
+    urgent: bool = Field(description="Runs out before an order placed today arrives")
+
+
+class AlertKind(StrEnum):
+    low_stock = "low_stock"
+    expiring = "expiring"
+    expired = "expired"
+    slow_mover = "slow_mover"
+
+
+class AlertRead(BaseModel):
+    kind: AlertKind
+    sku_id: uuid.UUID
+    sku: str
+    warehouse_id: uuid.UUID
+    available: int
+    threshold: int | None = Field(description="low_stock: the safety stock or minimum")
+    lot: str | None
+    expires_on: date | None
+    days: int | None = Field(description="expiring: days left; slow_mover: days without a sale")

@@ -144,6 +144,11 @@ def location_codes(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UU
     return repository.location_codes(session, ids)
 
 
+def location_by_code(session: Session, warehouse_id: uuid.UUID, code: str) -> Location | None:
+    """A warehouse's bin by its code (what a label or a scanner reads)."""
+    return repository.location_with_code(session, warehouse_id, code)
+
+
 def _location(session: Session, location_id: uuid.UUID, warehouse_id: uuid.UUID | None) -> Location:
     location = repository.get_location(session, location_id)
     if location is None or (warehouse_id is not None and location.warehouse_id != warehouse_id):

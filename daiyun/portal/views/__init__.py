@@ -10,6 +10,7 @@ from daiyun.portal.views import (
     console,
     merchant,
     stock,
+    stocktake_console,
     warehouse_console,
 )
 
@@ -23,5 +24,6 @@ for pages in (
     console,
     catalog_console,
     warehouse_console,
+    stocktake_console,
 ):
     router.include_router(pages.router)

@@ -7,6 +7,7 @@ through the functions that API uses. Filters are GET forms, so every view can be
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -16,9 +17,9 @@ from sqlalchemy.orm import Session
 from daiyun.platform.orders import service as orders
 from daiyun.platform.storefront import service as catalog
 from daiyun.platform.storefront.schemas import SkuRead
-from daiyun.platform.warehouse import reservations
+from daiyun.platform.warehouse import replenishment, reservations
 from daiyun.platform.warehouse import service as warehouse
-from daiyun.platform.warehouse.schemas import MoveKind, MoveRead, StockRead
+from daiyun.platform.warehouse.schemas import AlertRead, MoveKind, MoveRead, StockRead
 from daiyun.portal.navigation import STOCK_PAGES, tabs
 from daiyun.portal.views.merchant.common import N_, list_cursor, tenant_base, url, values
 from daiyun.portal.web import PREFIX, Page, PortalRoute, render, tenant_page
@@ -172,6 +173,40 @@ def exceptions(request: Request, page: StockPage) -> Response:
             if next_cursor
             else None,
         ),
+        page=page,
+    )
+
+
+@dataclass(frozen=True)
+class _Row:
+    alert: AlertRead
+    warehouse: str
+
+
+@router.get("/t/{tenant}/stock/alerts")
+def alerts(request: Request, page: StockPage) -> Response:
+    """Stock at or under its safety stock or minimum, batches expiring within 30 days or
+    expired, and SKUs with stock and no sale in 60 days."""
+    names = warehouse.warehouse_names(page.db)
+    rows = [
+        _Row(a, names.get(a.warehouse_id, str(a.warehouse_id)))
+        for a in replenishment.alerts(page.db)
+    ]
+    return render(
+        request, "merchant/stock_alerts.html", _values(page, request.url.path, rows=rows), page=page
+    )
+
+
+@router.get("/t/{tenant}/stock/replenishment")
+def replenishment_page(request: Request, page: StockPage) -> Response:
+    """Each SKU with a min/max rule: what is available and coming, sales per day, days of
+    cover, and what to order."""
+    names = warehouse.warehouse_names(page.db)
+    rows = replenishment.suggestions(page.db, all_rules=True)
+    return render(
+        request,
+        "merchant/stock_replenishment.html",
+        _values(page, request.url.path, rows=rows, names=names),
         page=page,
     )
 

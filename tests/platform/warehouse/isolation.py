@@ -30,15 +30,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daiyun.core import db
-from daiyun.platform.warehouse import reservations, service, transfers
+from daiyun.platform.warehouse import counts, replenishment, reservations, service, transfers
 from daiyun.platform.warehouse.models import (
     Adjustment,
     Batch,
+    CountKind,
+    CountStatus,
     Location,
     Receipt,
+    ReplenishmentRule,
     Reservation,
     SkuStockRule,
     Stock,
+    StockCount,
+    StockCountLine,
     StockException,
     StockMove,
     StockSettings,
@@ -49,16 +54,21 @@ from daiyun.platform.warehouse.models import (
 from daiyun.platform.warehouse.schemas import (
     AdjustmentCreate,
     AdjustmentLine,
+    CountCreate,
+    CountedLine,
+    CountEntry,
     ExpectedLine,
     ReceiptCreate,
     ReceivedLine,
+    ReplenishmentRuleIn,
+    ReplenishmentRules,
     SkuRuleIn,
     StockSettingsIn,
     TransferCreate,
     TransferLineIn,
 )
 from daiyun.tenants.auth.permissions import Permission
-from tests.authz import ORDER_READERS, STOCK_KEEPERS, P, Route, TenantRule, rules
+from tests.authz import ADMIN, API, ORDER_READERS, STOCK_KEEPERS, P, Route, TenantRule, rules
 from tests.platform.warehouse.conftest import make_site
 
 TENANT_TABLES = (
@@ -72,6 +82,9 @@ TENANT_TABLES = (
     Reservation,
     StockException,
     Transfer,
+    StockCount,
+    StockCountLine,
+    ReplenishmentRule,
 )
 RECEIVE_TRANSFER = "/transfers/{transfer_id}/receive"
 
@@ -94,10 +107,25 @@ TENANT_RULES = rules(
         ("POST", "/transfers/{transfer_id}/receive"),
         ("GET", "/stock-settings"),
         ("PUT", "/stock-settings"),
+        ("POST", "/stocktakes"),
+        ("GET", "/stocktakes"),
+        ("GET", "/stocktakes/{count_id}"),
+        ("POST", "/stocktakes/{count_id}/lines"),
+        ("POST", "/stocktakes/{count_id}/submit"),
+        ("POST", "/stocktakes/{count_id}/cancel"),
+        ("GET", "/replenishment"),
+        ("GET", "/replenishment/rules"),
+        ("PUT", "/replenishment/rules"),
+        ("GET", "/stock-alerts"),
     ),
     read=TenantRule(P.warehouse_read, ORDER_READERS),
     write=TenantRule(P.warehouse_manage, STOCK_KEEPERS),
-)
+) | {
+    # Posting a count's adjustment needs warehouse:approve (agency admins).
+    ("POST", f"{API}/tenants/{{tenant}}/stocktakes/{{count_id}}/approve"): TenantRule(
+        P.warehouse_approve, ADMIN
+    ),
+}
 # The agency's warehouses and bins: any user whose own role carries the permission.
 OTHER_RULES: dict[Route, str | Permission] = {
     ("GET", "/api/v1/warehouses"): P.warehouse_read,
@@ -130,7 +158,16 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
                 lines=[TransferLineIn(sku_id=sku_id, quantity=5)],
             ),
         )
+        # A cycle count of the shelf, counted one over the book: approving it posts +1.
+        count = counts.start(
+            session,
+            CountCreate(warehouse_id=hz.id, kind=CountKind.cycle, location_ids=[hz.shelf]),
+        )
+        counted = CountedLine(sku_id=sku_id, location_id=hz.shelf, lot="MX-1", quantity=996)
+        counts.record(session, count.id, CountEntry(lines=[counted]))
     return {
+        "count_id": str(count.id),
+        "cage_id": str(hz.cage),
         "warehouse_id": str(hz.id),
         "other_warehouse_id": str(sz.id),
         "location_id": str(hz.shelf),
@@ -164,14 +201,67 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         return {"json": body}
     if (method, path) == ("POST", RECEIVE_TRANSFER):
         return {"json": {"location_id": places["other_location_id"], "lines": []}}
+    if (method, path) == ("POST", "/stocktakes"):
+        body = {
+            "warehouse_id": places["warehouse_id"],
+            "kind": "cycle",
+            "location_ids": [places["cage_id"]],
+        }
+        return {"json": body, "headers": {"Idempotency-Key": f"matrix-count-{n}"}}
+    if (method, path) == ("POST", "/stocktakes/{count_id}/lines"):
+        line = {
+            "sku_id": sku,
+            "location_id": places["location_id"],
+            "lot": "MX-1",
+            "quantity": 996 + n,
+        }
+        return {"json": {"lines": [line]}}
+    if (method, path) == ("POST", "/stocktakes/{count_id}/submit"):
+        return {"json": {}}
+    if (method, path) in {
+        ("POST", "/stocktakes/{count_id}/approve"),
+        ("POST", "/stocktakes/{count_id}/cancel"),
+    }:
+        return {}
+    if (method, path) == ("PUT", "/replenishment/rules"):
+        rule = {
+            "sku_id": sku,
+            "warehouse_id": places["warehouse_id"],
+            "min_quantity": n,
+            "max_quantity": 10 + n,
+            "lead_time_days": 7,
+        }
+        return {"json": {"rules": [rule]}}
     if (method, path) == ("PUT", "/stock-settings"):
         rule = {"sku_id": sku, "warehouse_id": places["warehouse_id"], "safety_stock": n}
         return {"json": {"default_warehouse_id": places["warehouse_id"], "skus": [rule]}}
     return None
 
 
+# What each count route needs the seeded count to be (the start: no other count on its bin).
+COUNT_NEEDS = {
+    "/stocktakes": None,
+    "/stocktakes/{count_id}/lines": CountStatus.counting,
+    "/stocktakes/{count_id}/submit": CountStatus.counting,
+    "/stocktakes/{count_id}/cancel": CountStatus.counting,
+    "/stocktakes/{count_id}/approve": CountStatus.submitted,
+}
+
+
 def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
-    """Put the transfer back in transit, so the next allowed caller can receive it too."""
+    """Put the transfer back in transit, so the next allowed caller can receive it too. After
+    each caller of a count route (the anonymous one comes first): the seeded count in the state
+    the route acts on, every other count cancelled."""
+    route = next((r for r in COUNT_NEEDS if path.endswith(r)), None)
+    if route is not None:
+        seeded = uuid.UUID(places["count_id"])
+        with db.unit_of_work(tenant_id) as session:
+            for count in session.scalars(select(StockCount)):
+                if count.id != seeded:
+                    count.status = CountStatus.cancelled
+                elif (needs := COUNT_NEEDS[route]) is not None:
+                    count.status, count.adjustment_id = needs, None
+        return
     if not path.endswith(RECEIVE_TRANSFER):
         return
     with db.unit_of_work(tenant_id) as session:
@@ -225,6 +315,9 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     Reservation: ("updated_at", datetime(2026, 1, 1, tzinfo=UTC)),
     StockException: ("updated_at", datetime(2026, 1, 1, tzinfo=UTC)),
     Transfer: ("note", "tests-bulk"),
+    StockCount: ("note", "tests-bulk"),
+    StockCountLine: ("counted", 77),
+    ReplenishmentRule: ("max_quantity", 77),
 }
 APPEND_ONLY: frozenset[type[Any]] = frozenset({StockMove})
 
@@ -260,6 +353,15 @@ def guard_seed(
         )
         for order_id in order_ids:
             reservations.sync_order(session, order_id)
+        count = counts.start(
+            session, CountCreate(warehouse_id=hz.id, kind=CountKind.cycle, location_ids=[hz.shelf])
+        )
+        counted = CountedLine(sku_id=sku_id, location_id=hz.shelf, lot="SEED-LOT", quantity=7)
+        counts.record(session, count.id, CountEntry(lines=[counted]))
+        rule_in = ReplenishmentRuleIn(
+            sku_id=sku_id, warehouse_id=hz.id, min_quantity=1, max_quantity=9, lead_time_days=3
+        )
+        replenishment.set_rules(session, ReplenishmentRules(rules=[rule_in]))
         return {
             model: set(session.scalars(select(model.id).where(model.tenant_id == tenant_id)))
             for model in TENANT_TABLES

@@ -140,3 +140,76 @@ def test_exceptions_reservations_and_transfers_over_http(room: Stockroom, world:
     )
     assert received.json()["status"] == "received"
     assert room.stock("TEA", room.sz)[:2] == (1, 0)
+
+
+def test_a_stocktake_over_http_is_approved_by_an_admin_only(room: Stockroom, world: World) -> None:
+    operator = world.actor(Role.warehouse_operator, room.tenant)
+    admin = world.actor(Role.agency_admin, room.tenant)
+    base = f"{API}/tenants/{room.tenant.slug}"
+    room.receive("TEA", 12)
+    body = {"warehouse_id": str(room.hz.id), "kind": "cycle", "location_ids": [str(room.hz.shelf)]}
+    key = {"Idempotency-Key": f"count-{uuid.uuid4().hex}"}
+    started = world.client.post(
+        f"{base}/stocktakes", json=body, headers={**operator.headers, **key}
+    )
+    assert started.status_code == 201, started.text
+    again = world.client.post(f"{base}/stocktakes", json=body, headers={**operator.headers, **key})
+    assert again.json()["id"] == started.json()["id"]
+    overlap = world.client.post(f"{base}/stocktakes", json=body, headers=operator.headers)
+    assert overlap.status_code == 409
+    count = f"{base}/stocktakes/{started.json()['id']}"
+    scan = {"sku_id": str(room.skus["TEA"]), "location_id": str(room.hz.shelf), "quantity": 1}
+    for _ in range(11):
+        world.client.post(
+            f"{count}/lines", json={"lines": [scan], "add": True}, headers=operator.headers
+        )
+    submitted = world.client.post(f"{count}/submit", json={}, headers=operator.headers)
+    [line] = submitted.json()["lines"]
+    assert (line["expected"], line["counted"], line["difference"]) == (12, 11, -1)
+    refused = world.client.post(f"{count}/approve", headers=operator.headers)
+    assert refused.status_code == 403
+    approved = world.client.post(f"{count}/approve", headers=admin.headers)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["lines"][0]["posted"] == -1
+    assert room.stock("TEA")[0] == 11
+    twice = world.client.post(f"{count}/approve", headers=admin.headers)
+    assert twice.status_code == 409
+    assert twice.headers["content-type"].startswith("application/problem+json")
+    listed = world.client.get(
+        f"{base}/stocktakes", params={"status": "approved"}, headers=operator.headers
+    )
+    assert [c["id"] for c in listed.json()["items"]] == [started.json()["id"]]
+
+
+def test_replenishment_rules_suggestions_and_alerts_over_http(
+    room: Stockroom, world: World
+) -> None:
+    operator = world.actor(Role.warehouse_operator, room.tenant)
+    viewer = world.actor(Role.merchant_viewer, room.tenant)
+    base = f"{API}/tenants/{room.tenant.slug}"
+    room.receive("CUP", 2)
+    rule = {
+        "sku_id": str(room.skus["CUP"]),
+        "warehouse_id": str(room.hz.id),
+        "min_quantity": 5,
+        "max_quantity": 20,
+        "lead_time_days": 7,
+    }
+    put = world.client.put(
+        f"{base}/replenishment/rules", json={"rules": [rule]}, headers=operator.headers
+    )
+    assert put.status_code == 200, put.text
+    bad = world.client.put(
+        f"{base}/replenishment/rules",
+        json={"rules": [{**rule, "min_quantity": 30}]},
+        headers=operator.headers,
+    )
+    assert bad.status_code == 422
+    denied = world.client.put(
+        f"{base}/replenishment/rules", json={"rules": []}, headers=viewer.headers
+    )
+    assert denied.status_code == 403
+    [suggestion] = world.client.get(f"{base}/replenishment", headers=viewer.headers).json()
+    assert (suggestion["sku"], suggestion["quantity"]) == ("CUP", 18)
+    alerts = world.client.get(f"{base}/stock-alerts", headers=viewer.headers).json()
+    assert ("low_stock", "CUP") in {(a["kind"], a["sku"]) for a in alerts}

@@ -143,6 +143,8 @@ def test_console_pages_hold_their_content(page: Page, seed: Seeder, merchant: Me
         "/portal/console/billing",
         "/portal/console/sync",
         "/portal/console/warehouse",
+        "/portal/console/stocktakes",
+        "/portal/console/replenishment",
         # A merchant's pages as staff see them: the merchant's menu beside the console's entry.
         f"/portal/t/{merchant.tenant.slug}/dashboard",
         f"/portal/t/{merchant.tenant.slug}/products",
