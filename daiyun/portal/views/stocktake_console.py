@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -178,19 +179,27 @@ def count_line(count_id: uuid.UUID, submitted: CountForm) -> Response:
     return _back(form, here, notice="counted", bin=bin_code)
 
 
+def _act(
+    page: Page, form: FormData, count_id: uuid.UUID, action: Callable[[], object], notice: str
+) -> Response:
+    """Run one step of a count in a savepoint: back to the count with ``notice``, or with the
+    refusal (nothing of the step kept)."""
+    here = _count_url(page, count_id)
+    try:
+        with page.db.begin_nested():
+            action()
+    except Problem as refused:
+        return _refused(form, here, refused)
+    return _back(form, here, notice=notice)
+
+
 @router.post("/t/{tenant}/stocktakes/{count_id}/submit")
 def submit_count(count_id: uuid.UUID, submitted: CountForm) -> Response:
     """Hand the count to an approver (lines not counted as empty when the box is ticked)."""
     page, form = submitted
     _staff_only(page)
-    here = _count_url(page, count_id)
-    try:
-        with page.db.begin_nested():
-            body = CountSubmit(missing_as_zero=form.get("missing_as_zero") == "1")
-            counts.submit(page.db, count_id, body)
-    except Problem as refused:
-        return _refused(form, here, refused)
-    return _back(form, here, notice="submitted")
+    body = CountSubmit(missing_as_zero=form.get("missing_as_zero") == "1")
+    return _act(page, form, count_id, lambda: counts.submit(page.db, count_id, body), "submitted")
 
 
 @router.post("/t/{tenant}/stocktakes/{count_id}/approve")
@@ -198,13 +207,7 @@ def approve_count(count_id: uuid.UUID, submitted: ApproveForm) -> Response:
     """Post the count's differences (warehouse:approve)."""
     page, form = submitted
     _staff_only(page)
-    here = _count_url(page, count_id)
-    try:
-        with page.db.begin_nested():
-            counts.approve(page.db, count_id)
-    except Problem as refused:
-        return _refused(form, here, refused)
-    return _back(form, here, notice="approved")
+    return _act(page, form, count_id, lambda: counts.approve(page.db, count_id), "approved")
 
 
 @router.post("/t/{tenant}/stocktakes/{count_id}/cancel")
@@ -212,10 +215,4 @@ def cancel_count(count_id: uuid.UUID, submitted: CountForm) -> Response:
     """Drop an open count; nothing is posted."""
     page, form = submitted
     _staff_only(page)
-    here = _count_url(page, count_id)
-    try:
-        with page.db.begin_nested():
-            counts.cancel(page.db, count_id)
-    except Problem as refused:
-        return _refused(form, here, refused)
-    return _back(form, here, notice="cancelled")
+    return _act(page, form, count_id, lambda: counts.cancel(page.db, count_id), "cancelled")
