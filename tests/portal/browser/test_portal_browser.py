@@ -114,7 +114,11 @@ def test_order_filters(page: Page, seed: Seeder) -> None:
 
     page.goto(f"/portal/t/{merchant.tenant.slug}/orders")
     page.fill("#f-q", "S-1004")
-    page.press("#f-q", "Enter")
+    # Enter submits without Playwright waiting for the page it leads to; wait for it, or the rows
+    # read can be the old page's, or none while the new one loads.
+    with page.expect_navigation():
+        page.press("#f-q", "Enter")
+    assert "q=S-1004" in page.url
     assert _order_numbers(page) == ["S-1004"]
     # The order's own page opens from the list.
     page.click("table tbody th[scope=row] a")
