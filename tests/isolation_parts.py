@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from tests.platform.fulfillment import isolation as fulfillment
 from tests.platform.warehouse import isolation as warehouse
 
-PARTS: tuple[ModuleType, ...] = (warehouse,)
+PARTS: tuple[ModuleType, ...] = (warehouse, fulfillment)
