@@ -92,25 +92,26 @@ def list_merge_suggestions(session: SessionDep, access: Reader) -> list[MergeSug
     return service.merge_suggestions(session)
 
 
-@router.post(
-    f"{TENANT}/fulfillment-orders/merge",
-    response_model=FulfillmentOrderRead,
-    responses=problems(409, 422),
-)
-def merge_fulfillment_orders(
-    session: SessionDep, access: Operator, body: MergeIn
-) -> FulfillmentOrderRead:
-    """Merge ready parcels of one buyer, shop, address and warehouse (合单): the one due first
-    carries every line, the others become ``merged``. Anything else is 409."""
-    return service.merge(session, body.ids)
-
-
 @router.get(f"{TENANT}/fulfillment-orders/{{fo_id}}", response_model=FulfillmentOrderDetail)
 def get_fulfillment_order(
     session: SessionDep, access: Reader, fo_id: uuid.UUID
 ) -> FulfillmentOrderDetail:
     """One parcel with its lines and every transition, with who made it."""
     return service.detail(session, fo_id)
+
+
+@router.post(
+    f"{TENANT}/fulfillment-orders/{{fo_id}}/merge",
+    response_model=FulfillmentOrderRead,
+    responses=problems(409, 422),
+)
+def merge_fulfillment_orders(
+    session: SessionDep, access: Operator, fo_id: uuid.UUID, body: MergeIn
+) -> FulfillmentOrderRead:
+    """Merge the parcels named into this one (合单): all of one buyer, shop, address and
+    warehouse, ready and not in a wave (409 otherwise; 422 for parcels that do not exist).
+    This one carries every line, the others become ``merged``."""
+    return service.merge(session, fo_id, body.ids)
 
 
 @router.post(

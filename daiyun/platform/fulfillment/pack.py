@@ -18,7 +18,7 @@ from daiyun.core.ids import utcnow
 from daiyun.platform.fulfillment import rules
 from daiyun.platform.fulfillment.models import FoState, FulfillmentOrder
 from daiyun.platform.fulfillment.schemas import FulfillmentOrderRead, ScanRead
-from daiyun.platform.fulfillment.service import actor_of, get, read, transition
+from daiyun.platform.fulfillment.states import actor_of, get, read, transition
 from daiyun.platform.warehouse import service as warehouse
 
 S = FoState

@@ -24,7 +24,7 @@ __all__ = [
     "WaveStatus",
 ]
 
-Quantity = Annotated[int, Field(ge=1, le=1_000_000)]
+Quantity = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 Barcode = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\s\x00-\x1F\x7F]+$")
 ]
@@ -78,7 +78,9 @@ class FulfillmentOrderDetail(FulfillmentOrderRead):
 
 
 class MergeIn(_Input):
-    ids: list[uuid.UUID] = Field(min_length=2, max_length=50)
+    ids: list[uuid.UUID] = Field(
+        min_length=1, max_length=49, description="The parcels to merge into this one"
+    )
 
 
 class MergeSuggestion(BaseModel):
@@ -117,8 +119,8 @@ class ResolveIn(_Input):
 class SettingsIn(_Input):
     merge_mode: MergeMode = MergeMode.suggest
     allow_partial: bool = False
-    ship_within_hours: int = Field(default=48, ge=1, le=24 * 30)
-    warn_hours: int = Field(default=6, ge=0, le=24 * 7)
+    ship_within_hours: int = Field(default=48, ge=1, le=24 * 30, strict=True)
+    warn_hours: int = Field(default=6, ge=0, le=24 * 7, strict=True)
 
 
 class SettingsRead(SettingsIn):
@@ -128,7 +130,7 @@ class SettingsRead(SettingsIn):
 class WaveRuleIn(_Input):
     single_item: bool = Field(default=False, description="Only parcels of one unit")
     zone: Zone | None = Field(default=None, description="Only parcels picked wholly in the zone")
-    max_orders: int = Field(default=100, ge=1, le=1000)
+    max_orders: int = Field(default=100, ge=1, le=1000, strict=True)
 
 
 class WaveCreate(WaveRuleIn):
@@ -183,4 +185,4 @@ class ScanRead(BaseModel):
 
 
 class PackFinish(_Input):
-    weight_grams: int = Field(ge=1, le=1_000_000)
+    weight_grams: int = Field(ge=1, le=1_000_000, strict=True)

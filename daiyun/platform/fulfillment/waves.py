@@ -24,7 +24,7 @@ from daiyun.core.tenancy import bind_tenant, current_tenant
 from daiyun.platform.fulfillment import repository, rules
 from daiyun.platform.fulfillment.models import FoState, FulfillmentOrder, Wave, WaveStatus
 from daiyun.platform.fulfillment.schemas import PickLineRead, WaveDetail, WaveRead, WaveRuleIn
-from daiyun.platform.fulfillment.service import actor_of, transition
+from daiyun.platform.fulfillment.states import actor_of, transition
 from daiyun.platform.warehouse import service as warehouse
 
 S = FoState

@@ -43,8 +43,8 @@ TENANT_RULES = rules(
     (
         ("GET", "/fulfillment-orders"),
         ("GET", "/fulfillment-orders/merge-suggestions"),
-        ("POST", "/fulfillment-orders/merge"),
         ("GET", "/fulfillment-orders/{fo_id}"),
+        ("POST", "/fulfillment-orders/{fo_id}/merge"),
         ("POST", "/fulfillment-orders/{fo_id}/split"),
         ("POST", "/fulfillment-orders/{fo_id}/pack/scan"),
         ("POST", "/fulfillment-orders/{fo_id}/pack/finish"),
@@ -125,8 +125,8 @@ _SEEDED: dict[uuid.UUID, dict[uuid.UUID, dict[str, Any]]] = {}
 
 
 def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str, Any] | None:
-    if (method, path) == ("POST", "/fulfillment-orders/merge"):
-        return {"json": {"ids": [places["fo_id"], places["mate_id"]]}}
+    if (method, path) == ("POST", "/fulfillment-orders/{fo_id}/merge"):
+        return {"json": {"ids": [places["mate_id"]]}}
     if (method, path) == ("POST", "/fulfillment-orders/{fo_id}/split"):
         return {"json": {"lines": [{"sku_id": places["part_id"], "quantity": 1}]}}
     if (method, path) == ("POST", "/fulfillment-orders/{fo_id}/pack/scan"):

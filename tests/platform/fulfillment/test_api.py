@@ -196,8 +196,8 @@ def test_settings_exceptions_and_merging_over_http(floor: Floor, world: World) -
         f"{base}/fulfillment-orders/merge-suggestions", headers=operator.headers
     ).json()
     merged = world.client.post(
-        f"{base}/fulfillment-orders/merge",
-        json={"ids": suggestion["ids"]},
+        f"{base}/fulfillment-orders/{suggestion['ids'][0]}/merge",
+        json={"ids": suggestion["ids"][1:]},
         headers=operator.headers,
     )
     assert merged.status_code == 200 and len(merged.json()["order_ids"]) == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from daiyun.platform.fulfillment import rules
@@ -55,6 +55,8 @@ def test_waves_take_the_rules_orders_nearest_deadline_first_up_to_the_limit() ->
     assert rules.plan_wave(pool, rules.WaveRule(zone="C")) == []
 
 
+# No deadline: on a loaded machine a slow example is not a failure of the rule.
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.integers(min_value=1, max_value=5), max_size=30), st.integers(1, 10))
 def test_a_wave_never_exceeds_its_limit_nor_takes_what_the_rule_refuses(
     sizes: list[int], limit: int

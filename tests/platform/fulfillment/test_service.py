@@ -80,9 +80,9 @@ def test_one_buyers_orders_to_one_address_are_suggested_then_merged(floor: Floor
         assert sorted(suggestion.order_ids) == sorted([first, second])
         other = floor.parcels(elsewhere)[0].id
         with pytest.raises(Problem) as refused:
-            service.merge(session, [suggestion.ids[0], other])
+            service.merge(session, suggestion.ids[0], [other])
         assert (refused.value.status, refused.value.kind) == (409, "not-mergeable")
-        host = service.merge(session, suggestion.ids)
+        host = service.merge(session, suggestion.ids[0], suggestion.ids[1:])
     assert sorted(host.order_ids) == sorted([first, second])
     assert sorted(li.quantity for li in host.lines) == [1, 2]
     states = {p.id: p.state for p in floor.parcels()}
@@ -180,7 +180,7 @@ def test_a_merged_parcel_loses_a_cancelled_orders_lines_and_stops_for_repacking(
     floor.order("MC2", [("CUP", 1)])
     with db.unit_of_work(floor.tenant_id) as session:
         [suggestion] = service.merge_suggestions(session)
-        host = service.merge(session, suggestion.ids)
+        host = service.merge(session, suggestion.ids[0], suggestion.ids[1:])
     _wave(floor, floor.room.hz.id)
     floor.order("MC1", [("TEA", 1)], status=OrderStatus.cancelled, updated_minutes=5)
     after = {p.id: p for p in floor.parcels()}[host.id]
