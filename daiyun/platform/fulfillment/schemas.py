@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 
 from daiyun.platform.fulfillment.models import (
     ExceptionKind,
@@ -24,7 +24,16 @@ __all__ = [
     "WaveStatus",
 ]
 
-Quantity = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+
+def _not_bool(value: object) -> object:
+    # JSON's true and false are not numbers, though Python's bool is an int.
+    if isinstance(value, bool):
+        raise ValueError("a number is needed, not true or false")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Quantity = Annotated[Int, Field(ge=1, le=1_000_000)]
 Barcode = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\s\x00-\x1F\x7F]+$")
 ]
@@ -118,9 +127,9 @@ class ResolveIn(_Input):
 
 class SettingsIn(_Input):
     merge_mode: MergeMode = MergeMode.suggest
-    allow_partial: bool = False
-    ship_within_hours: int = Field(default=48, ge=1, le=24 * 30, strict=True)
-    warn_hours: int = Field(default=6, ge=0, le=24 * 7, strict=True)
+    allow_partial: StrictBool = False
+    ship_within_hours: Int = Field(default=48, ge=1, le=24 * 30)
+    warn_hours: Int = Field(default=6, ge=0, le=24 * 7)
 
 
 class SettingsRead(SettingsIn):
@@ -128,9 +137,9 @@ class SettingsRead(SettingsIn):
 
 
 class WaveRuleIn(_Input):
-    single_item: bool = Field(default=False, description="Only parcels of one unit")
+    single_item: StrictBool = Field(default=False, description="Only parcels of one unit")
     zone: Zone | None = Field(default=None, description="Only parcels picked wholly in the zone")
-    max_orders: int = Field(default=100, ge=1, le=1000, strict=True)
+    max_orders: Int = Field(default=100, ge=1, le=1000)
 
 
 class WaveCreate(WaveRuleIn):
@@ -185,4 +194,4 @@ class ScanRead(BaseModel):
 
 
 class PackFinish(_Input):
-    weight_grams: int = Field(ge=1, le=1_000_000, strict=True)
+    weight_grams: Int = Field(ge=1, le=1_000_000)
