@@ -1,6 +1,6 @@
 """The vocabulary of the isolation tests: route rules and the role sets they pin.
 
-tests/test_authorization.py (the route matrix) and tests/tenants/test_orm_guard.py (the ORM guard)
+tests/test_authorization.py (the route matrix) and tests/tenants/guard/ (the ORM guard)
 read it, and so does each department's part (``tests/platform/<department>/isolation.py``, listed
 in ``tests/isolation_parts.py``).
 """
