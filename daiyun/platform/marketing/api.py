@@ -254,7 +254,10 @@ def list_redemptions(
     f"{TENANT}/redemptions",
     response_model=RedemptionResult,
     status_code=201,
-    responses={200: {"description": "Recorded before under this key"}, **problems(409)},
+    responses={
+        200: {"model": RedemptionResult, "description": "Recorded before under this key"},
+        **problems(409),
+    },
 )
 def redeem(session: SessionDep, access: Manager, body: RedemptionIn) -> JSONResponse:
     """Price an order's cart and record the promotions it uses, under the lock: limits (budget,
