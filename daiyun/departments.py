@@ -29,6 +29,7 @@ PACKAGES: tuple[str, ...] = (
     "daiyun.platform.rates",
     "daiyun.platform.storefront",
     "daiyun.platform.warehouse",
+    "daiyun.platform.marketing",
     "daiyun.platform.reports",
     "daiyun.connectors",
     "daiyun.billing",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from tests.platform.marketing import isolation as marketing
 from tests.platform.warehouse import isolation as warehouse
 
-PARTS: tuple[ModuleType, ...] = (warehouse,)
+# Each part sees the places of those before it: marketing carves stock out of the warehouse.
+PARTS: tuple[ModuleType, ...] = (warehouse, marketing)
