@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from tests.platform.customer_service import isolation as customer_service
 from tests.platform.warehouse import isolation as warehouse
 
-PARTS: tuple[ModuleType, ...] = (warehouse,)
+PARTS: tuple[ModuleType, ...] = (warehouse, customer_service)
