@@ -442,7 +442,9 @@ def set_status(session: SessionDep, user: CurrentUser, body: StatusIn) -> AgentR
 
 
 @ingress.post(
-    "/webhooks/email/{mailbox_key}/inbound", response_model=InboundAck, responses=problems(401)
+    "/webhooks/email/{mailbox_key}/inbound",
+    response_model=InboundAck,
+    responses=problems(400, 401),
 )
 async def inbound_email(mailbox_key: str, request: Request) -> InboundAck:
     """The mail provider's inbound-parse post (form fields with ``timestamp``, ``token`` and

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import itertools
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field

@@ -146,7 +146,7 @@ def merge(session: Session, source_id: uuid.UUID, into_id: uuid.UUID) -> Contact
     the source stays, pointing at it (so old links still resolve)."""
     if source_id == into_id:
         raise Problem(422, "same-contact", "A contact cannot be merged into itself")
-    source, into = get_contact(session, source_id), get_contact(session, into_id)
+    source, into = get_contact(session, source_id), _named_contact(session, into_id)
     if into.merged_into_id is not None:
         raise Problem(409, "contact-merged", "The target was itself merged into another contact")
     if source.merged_into_id is not None:
@@ -268,8 +268,16 @@ def open_conversation(
     return conv
 
 
+def _named_contact(session: Session, contact_id: uuid.UUID) -> Contact:
+    # A contact named in a body (not the path): unknown is a broken request, not a missing page.
+    found = repository.contact(session, contact_id)
+    if found is None:
+        raise Problem(422, "unknown-contact", "No contact of this merchant has that id")
+    return found
+
+
 def create_conversation(session: Session, body: ConversationCreate) -> Conversation:
-    contact = get_contact(session, body.contact_id)
+    contact = _named_contact(session, body.contact_id)
     if contact.merged_into_id is not None:
         contact = get_contact(session, contact.merged_into_id)
     _shop_known(session, body.shop_id)
