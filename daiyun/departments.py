@@ -33,6 +33,7 @@ PACKAGES: tuple[str, ...] = (
     "daiyun.platform.reports",
     "daiyun.connectors",
     "daiyun.billing",
+    "daiyun.platform.customer_service",
     "daiyun.portal",
 )
 

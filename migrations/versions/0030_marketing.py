@@ -2,7 +2,7 @@
 coupons, redemptions (append-only) and the tenant's marketing settings
 
 Revision ID: 0030
-Revises: 0026
+Revises: 0029
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import daiyun.core.db
 from daiyun.tenants import rls
 
 revision = "0030"
-down_revision = "0026"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 

@@ -51,6 +51,11 @@ class Permission(StrEnum):
     catalog_manage = "catalog:manage"
     # Setting a price under the margin floor, with a reason (audited).
     prices_override = "prices:override"
+    # Customer service (客服): reading the inbox, answering buyers, and managing the service
+    # (SLA policies, canned replies, agents' capacity, mailboxes, assignment) as supervisors do.
+    conversations_read = "conversations:read"
+    conversations_reply = "conversations:reply"
+    cs_manage = "cs:manage"
 
 
 P = Permission
@@ -73,6 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.catalog_read,
             P.catalog_manage,
             P.warehouse_read,
+            P.conversations_read,
         }
     ),
     Role.cs_agent: frozenset(
@@ -85,6 +91,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.catalog_read,
             P.warehouse_read,
             P.marketing_read,
+            P.conversations_read,
+            P.conversations_reply,
         }
     ),
     Role.warehouse_operator: frozenset(
