@@ -30,6 +30,7 @@ PACKAGES: tuple[str, ...] = (
     "daiyun.platform.storefront",
     "daiyun.platform.warehouse",
     "daiyun.platform.marketing",
+    "daiyun.platform.fulfillment",
     "daiyun.platform.reports",
     "daiyun.connectors",
     "daiyun.billing",

@@ -11,8 +11,10 @@ from __future__ import annotations
 from types import ModuleType
 
 from tests.platform.customer_service import isolation as customer_service
+from tests.platform.fulfillment import isolation as fulfillment
 from tests.platform.marketing import isolation as marketing
 from tests.platform.warehouse import isolation as warehouse
 
-# Each part sees the places of those before it: marketing carves stock out of the warehouse.
-PARTS: tuple[ModuleType, ...] = (warehouse, customer_service, marketing)
+# Each part sees the places of those before it: fulfilment's parcels follow the warehouse's
+# reservations; marketing carves stock out of the warehouse.
+PARTS: tuple[ModuleType, ...] = (warehouse, fulfillment, customer_service, marketing)
