@@ -11,5 +11,6 @@ from __future__ import annotations
 from types import ModuleType
 
 from tests.platform.warehouse import isolation as warehouse
+from tests.platform.warehouse import isolation_sync as stock_sync
 
-PARTS: tuple[ModuleType, ...] = (warehouse,)
+PARTS: tuple[ModuleType, ...] = (warehouse, stock_sync)
