@@ -26,6 +26,7 @@ from daiyun.sandboxes.marketplaces import (
     pinduoduo,
     shopify,
     shopify_products,
+    stock,
     taobao,
     woocommerce,
     woocommerce_products,
@@ -287,6 +288,7 @@ def stats(request: Request) -> dict[str, Any]:
 def reset(request: Request) -> dict[str, bool]:
     _state(request).reset()
     catalog.catalog(request).clear()
+    stock.stock_of(catalog.catalog(request)).clear()
     return {"reset": True}
 
 
@@ -301,6 +303,8 @@ def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     app.state.sandbox = state if state is not None else SandboxState()
     app.include_router(control)
     app.include_router(catalog.control)
+    app.include_router(stock.control)
+    app.include_router(stock.router)
     app.include_router(shopify.router)
     app.include_router(fulfillments.shopify_router)
     app.include_router(fulfillments.woocommerce_router)
