@@ -194,7 +194,7 @@ async def advance(request: Request, number: str) -> Response:
     to = body.get("to") if isinstance(body, dict) else None
     if to is not None and to not in (*STEPS, EXCEPTION):
         return JSONResponse({"error": f"to is one of {(*STEPS, EXCEPTION)}"}, status_code=400)
-    waybill = state.waybills.get(number)
+    waybill = state.get(number)
     if waybill is None:
         return JSONResponse({"error": f"no waybill {number}"}, status_code=404)
     state.advance(waybill, to)
@@ -205,7 +205,7 @@ async def advance(request: Request, number: str) -> Response:
 @control.get("/waybills/{number}")
 def show(request: Request, number: str) -> Response:
     state: CarrierSandboxState = request.app.state.carriers
-    waybill = state.waybills.get(number)
+    waybill = state.get(number)
     if waybill is None:
         return JSONResponse({"error": f"no waybill {number}"}, status_code=404)
     with state.lock:

@@ -186,6 +186,11 @@ class CarrierSandboxState:
             self.by_ref[(carrier, order_ref)] = number
             return waybill, True
 
+    def get(self, number: str) -> Waybill | None:
+        """A waybill of any carrier (the control API's lookup)."""
+        with self.lock:
+            return self.waybills.get(number)
+
     def find(self, carrier: str, number: str) -> Waybill | None:
         with self.lock:
             waybill = self.waybills.get(number)
