@@ -3,7 +3,7 @@ exceptions, the merchant's settings; pick waves (platform rows, several merchant
 the warehouse's split of an order across warehouses (拆单) as a stock setting
 
 Revision ID: 0027
-Revises: 0026
+Revises: 0030
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import daiyun.core.db
 from daiyun.tenants import rls
 
 revision = "0027"
-down_revision = "0026"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 

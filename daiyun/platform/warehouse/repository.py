@@ -35,6 +35,10 @@ from daiyun.platform.warehouse.models import (
     Warehouse,
 )
 
+# Session key of the SKUs whose sellable stock changed in the transaction: the stock sync marks
+# their listings before it commits (``sync_marks``).
+STOCK_CHANGED = "warehouse_stock_changed"
+
 # Tries at BEGIN IMMEDIATE, each waiting up to the busy timeout (10 s).
 WRITE_LOCK_ATTEMPTS = 6
 
@@ -240,7 +244,13 @@ def post(
     set_committed_value(stock, "on_hand", stock.on_hand + on_hand)
     set_committed_value(stock, "reserved", stock.reserved + reserved)
     session.flush([move])
+    note_changed(session, [stock.sku_id])
     return move
+
+
+def note_changed(session: Session, sku_ids: Collection[uuid.UUID]) -> None:
+    """Remember that these SKUs' sellable stock changed in this transaction."""
+    session.info.setdefault(STOCK_CHANGED, set()).update(sku_ids)
 
 
 def ledger(

@@ -27,6 +27,7 @@ from daiyun.core.pagination import paginate
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.storefront import service as catalog
 from daiyun.platform.warehouse import repository, rules
+from daiyun.platform.warehouse import sync_marks as _sync_marks  # noqa: F401 (its listener)
 from daiyun.platform.warehouse.models import (
     MoveKind,
     Reservation,

@@ -232,3 +232,51 @@ def expiry_state(expires_on: date | None, today: date, within_days: int) -> int 
         return None
     left = (expires_on - today).days
     return left if left <= within_days else None
+
+
+# --------------------------------------------------------------------------------------------
+# Stock sync to shops (库存同步)
+# --------------------------------------------------------------------------------------------
+
+
+def shop_share(
+    pool: int,
+    *,
+    ratio_percent: int | None = None,
+    fixed_quantity: int | None = None,
+    safety_floor: int = 0,
+) -> int:
+    """What one shop shows of ``pool`` sellable units: nothing once the pool is at or below the
+    safety floor (the last units are not offered everywhere at once), else its ratio (rounded
+    down: a share never adds up past the pool) or its fixed quantity (never past the pool); the
+    whole pool without a rule."""
+    pool = max(0, pool)
+    if pool <= safety_floor:
+        return 0
+    if ratio_percent is not None:
+        return pool * ratio_percent // 100
+    if fixed_quantity is not None:
+        return min(fixed_quantity, pool)
+    return pool
+
+
+def ratio_totals(
+    rules: Iterable[tuple[uuid.UUID, uuid.UUID | None, int | None]],
+) -> dict[uuid.UUID | None, int]:
+    """Per SKU (None: every SKU without its own rule), the ratios its shops show added up.
+
+    ``rules`` are (shop, SKU or None for the shop's default, ratio percent or None for a
+    fixed quantity). A SKU's own rule on a shop replaces that shop's default for it.
+    """
+    own: dict[uuid.UUID, dict[uuid.UUID, int | None]] = defaultdict(dict)
+    defaults: dict[uuid.UUID, int | None] = {}
+    for shop, sku, ratio in rules:
+        if sku is None:
+            defaults[shop] = ratio
+        else:
+            own[sku][shop] = ratio
+    totals: dict[uuid.UUID | None, int] = {None: sum(r or 0 for r in defaults.values())}
+    for sku, by_shop in own.items():
+        shops = set(defaults) | set(by_shop)
+        totals[sku] = sum((by_shop[s] if s in by_shop else defaults[s]) or 0 for s in shops)
+    return totals

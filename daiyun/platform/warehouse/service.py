@@ -22,6 +22,7 @@ from daiyun.core.pagination import decode_cursor, paginate
 from daiyun.platform.storefront import service as catalog
 from daiyun.platform.storefront.schemas import SkuRead
 from daiyun.platform.warehouse import repository, rules
+from daiyun.platform.warehouse import sync_marks as _sync_marks  # noqa: F401 (its listener)
 from daiyun.platform.warehouse.models import (
     Adjustment,
     Batch,
@@ -234,6 +235,10 @@ def set_stock_settings(session: Session, body: StockSettingsIn) -> StockSettings
     before = stock_settings(session).model_dump(mode="json")
     stored.default_warehouse_id = body.default_warehouse_id
     stored.split_by_warehouse = body.split_by_warehouse
+    # Safety stock is part of what is sellable: the SKUs of old and new rules may show more or
+    # less on the shops now.
+    touched = {r.sku_id for r in repository.sku_rules(session)} | {r.sku_id for r in body.skus}
+    repository.note_changed(session, touched)
     repository.delete_sku_rules(session)
     session.flush()
     for rule in body.skus:
