@@ -105,7 +105,7 @@ def create(
             ids = [fo_id for t, fo_id in chosen if t == tenant]
             for fo in repository.many(session, ids, lock=True):
                 fo.wave_id = wave_id
-                transition(session, fo, S.in_wave, "wave planned", actor)
+                transition(session, fo, S.in_wave, "wave planned", actor, flush=False)
             audit.record(
                 session, "fulfillment.wave.created", f"wave:{wave_id}", {"parcels": len(ids)}
             )
@@ -232,7 +232,7 @@ def confirm_pick(
             for fo in repository.in_wave(session, wave_id, lock=True):
                 if fo.state == S.in_wave:
                     fo.picked_at = now
-                    transition(session, fo, S.picked, f"picked in {wave_id}")
+                    transition(session, fo, S.picked, f"picked in {wave_id}", flush=False)
     if everyone and wave.status == WaveStatus.open:
         found = _wave(session, wave_id)
         found.status, found.picked_at = WaveStatus.picked, now
