@@ -59,6 +59,7 @@ STOCK_PAGES: Final = {
     "exceptions": Destination("stock/exceptions", N_("Out of stock"), P.warehouse_read),
     "alerts": Destination("stock/alerts", N_("Stock alerts"), P.warehouse_read),
     "replenishment": Destination("stock/replenishment", N_("Replenishment"), P.warehouse_read),
+    "fulfillment": Destination("fulfillment", N_("Fulfilment"), P.warehouse_read),
 }
 # Menu entries that stand for a group of pages shown as tabs.
 TAB_GROUPS: Final = {"products": CATALOG_PAGES, "stock": STOCK_PAGES}
@@ -75,6 +76,7 @@ CONSOLE_PAGES: Final = (
     Destination("console/warehouse", N_("Warehouse work"), P.warehouse_read),
     Destination("console/stocktakes", N_("Stocktakes"), P.warehouse_read),
     Destination("console/replenishment", N_("Replenishment"), P.warehouse_read),
+    Destination("console/fulfillment", N_("Fulfilment"), P.warehouse_read),
 )
 
 

@@ -54,6 +54,7 @@ from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import PASSWORD, World
 from tests.platform.warehouse.conftest import make_site
+from tests.portal import fulfillment_matrix
 from tests.portal.conftest import csrf_of, portal_sign_in
 
 P = Permission
@@ -193,6 +194,29 @@ PORTAL_TABLE: dict[Route, Rule] = {
     ("POST", f"{T}/stocktakes/{{count_id}}/approve"): Rule(
         TENANT, P.warehouse_approve, staff_only=True, pinned=ADMINS, changes=ADMINS
     ),
+    # Fulfilment (views/fulfillment*.py): parcels for merchants, the pack station and waves
+    # for warehouse operators
+    ("GET", f"{T}/fulfillment"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
+    ("GET", f"{T}/pack"): Rule(
+        TENANT, P.warehouse_read, staff_only=True, pinned=STAFF_STOCK_READERS
+    ),
+    **{
+        ("POST", f"{T}{action}"): Rule(
+            TENANT, P.warehouse_manage, staff_only=True, pinned=STOCK_KEEPERS, changes=STOCK_KEEPERS
+        )
+        for action in (
+            "/pack/{fo_id}/scan",
+            "/pack/{fo_id}/finish",
+            "/fulfillment/exceptions/{exception_id}/resolve",
+        )
+    },
+    ("GET", f"{PORTAL}/console/fulfillment"): Rule(STAFF),
+    ("GET", f"{PORTAL}/console/waves/{{wave_id}}"): Rule(STAFF),
+    ("GET", f"{PORTAL}/console/waves/{{wave_id}}/pick-list.pdf"): Rule(STAFF),
+    # A wave takes the parcels of the merchants where the user manages stock: for everyone
+    # else A stays as it was.
+    ("POST", f"{PORTAL}/console/waves"): Rule(STAFF, changes=STOCK_KEEPERS),
+    ("POST", f"{PORTAL}/console/waves/{{wave_id}}/pick"): Rule(STAFF, changes=STOCK_KEEPERS),
     # Agency console (views/console.py)
     ("GET", f"{PORTAL}/console"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/review"): Rule(STAFF),
@@ -363,6 +387,7 @@ def _cast(world: World, app: FastAPI) -> Cast:
         "delivery_id": str(delivery.id),
         "product_id": str(product.id),
         "count_id": str(count_id),
+        **fulfillment_matrix.seed(a.id, shop.id),
     }
     return cast
 
@@ -418,7 +443,7 @@ def _a_state(cast: Cast) -> tuple[object, ...]:
         counted = sorted(
             (str(line.id), line.counted) for line in session.scalars(select(StockCountLine))
         )
-    return (orders, statements, deliveries, audit, counted)
+    return (orders, statements, deliveries, audit, counted, fulfillment_matrix.state(cast.a.id))
 
 
 def _sessions_state() -> tuple[object, ...]:
@@ -434,6 +459,7 @@ def _sessions_state() -> tuple[object, ...]:
 def _restore(route: Route, cast: Cast) -> None:
     """Put A's objects back, so that the next allowed caller can act on them too (the seeded
     count in the state the route acts on; other counts cancelled)."""
+    fulfillment_matrix.restore(route[1], cast.a.id, cast.placeholders)
     with db.unit_of_work(cast.a.id) as session:
         if "/stocktakes" in route[1]:
             seeded = uuid.UUID(cast.placeholders["count_id"])
@@ -500,6 +526,8 @@ def _form(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         fields |= {"reason": f"cancelled by {caller.name}"}
     elif path.endswith("/portfolio/settings"):
         fields |= {"share": "12.5", "growth": "-5"}
+    elif (more := fulfillment_matrix.form(path, cast.placeholders)) is not None:
+        fields |= more
     return {"data": fields}
 
 

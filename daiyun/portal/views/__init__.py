@@ -8,6 +8,8 @@ from daiyun.portal.views import (
     catalog_console,
     catalog_listings,
     console,
+    fulfillment,
+    fulfillment_console,
     merchant,
     stock,
     stocktake_console,
@@ -25,5 +27,7 @@ for pages in (
     catalog_console,
     warehouse_console,
     stocktake_console,
+    fulfillment,
+    fulfillment_console,
 ):
     router.include_router(pages.router)
