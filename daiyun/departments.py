@@ -29,9 +29,12 @@ PACKAGES: tuple[str, ...] = (
     "daiyun.platform.rates",
     "daiyun.platform.storefront",
     "daiyun.platform.warehouse",
+    "daiyun.platform.marketing",
+    "daiyun.platform.fulfillment",
     "daiyun.platform.reports",
     "daiyun.connectors",
     "daiyun.billing",
+    "daiyun.platform.customer_service",
     "daiyun.portal",
 )
 

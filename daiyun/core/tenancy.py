@@ -15,6 +15,8 @@ A model that inherits :class:`TenantScoped` gets, with nothing else to write:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import ForeignKey, event, false, inspect, text
@@ -146,6 +148,19 @@ def bind_user(session: Session, user_id: uuid.UUID) -> None:
     """Record the acting user; PostgreSQL lets a user read its own memberships across tenants."""
     session.info["user_id"] = user_id
     _apply_settings(session)
+
+
+@contextmanager
+def acting_as(session: Session, user_id: uuid.UUID) -> Iterator[None]:
+    """Read as another user for a moment (their own memberships, which row security shows to
+    that user only), then put the acting user back, or none if there was none."""
+    previous = session.info.get("user_id")
+    bind_user(session, user_id)
+    try:
+        yield
+    finally:
+        session.info["user_id"] = previous
+        _apply_settings(session)
 
 
 def _apply_settings(session: Session) -> None:

@@ -2,7 +2,7 @@
 each listing's sync: the quantity it should show, the one last pushed and when)
 
 Revision ID: 0031
-Revises: 0026
+Revises: 0027
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import daiyun.core.db
 from daiyun.tenants import rls
 
 revision = "0031"
-down_revision = "0026"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 

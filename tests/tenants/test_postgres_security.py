@@ -48,6 +48,7 @@ CROSS_TENANT_READS = frozenset(
     {
         ("memberships", "own_memberships", "SELECT"),
         ("webhook_routes", "webhook_route_lookup", "SELECT"),
+        ("cs_mail_routes", "cs_mail_route_lookup", "SELECT"),
     }
 )
 BOUND_TENANT = "daiyun_current_tenant()"

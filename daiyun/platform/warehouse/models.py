@@ -26,6 +26,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -158,12 +159,15 @@ class StockMove(TenantScoped, Base):
 
 
 class StockSettings(TenantScoped, Timestamped, Base):
-    """The owner's stock settings: the default warehouse orders are allocated from."""
+    """The owner's stock settings: the default warehouse orders are allocated from, and whether
+    an order may be split across warehouses."""
 
     __tablename__ = "stock_settings"
     __table_args__ = (UniqueConstraint("tenant_id"),)
 
     default_warehouse_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("warehouses.id"))
+    # An order no one warehouse has whole is split, each SKU from a warehouse that has it.
+    split_by_warehouse: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class SkuStockRule(TenantScoped, Timestamped, Base):

@@ -120,6 +120,18 @@ def location_codes(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UU
     return {row.id: row.code for row in rows}
 
 
+def stock_bins(session: Session, stock_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Location]:
+    """The bin each stock row sits in, by stock row id."""
+    if not stock_ids:
+        return {}
+    rows = session.execute(
+        select(Stock.id, Location)
+        .join(Location, Location.id == Stock.location_id)
+        .where(Stock.id.in_(list(stock_ids)))
+    )
+    return {row[0]: row[1] for row in rows}
+
+
 def batch(session: Session, sku_id: uuid.UUID, lot: str) -> Batch | None:
     return session.scalar(select(Batch).where(Batch.sku_id == sku_id, Batch.lot == lot))
 

@@ -168,7 +168,9 @@ def _hold(
         if r.location_id in pickable
     ]
     takes, shortages = (
-        rules.allocate(wanted, candidates, _warehouse_order(session)) if not unknown else ([], [])
+        rules.allocate(wanted, candidates, _warehouse_order(session), _split(session))
+        if not unknown
+        else ([], [])
     )
     if unknown or shortages:
         # The SKUs no single warehouse has enough of; when each is somewhere but never all in
@@ -244,6 +246,11 @@ def _warehouse_order(session: Session) -> list[uuid.UUID]:
         order.remove(default)
         order.insert(0, default)
     return order
+
+
+def _split(session: Session) -> bool:
+    settings = repository.settings(session)
+    return bool(settings and settings.split_by_warehouse)
 
 
 def _code(session: Session, sku_id: uuid.UUID) -> str:

@@ -105,11 +105,14 @@ def allocate(
     wanted: Mapping[uuid.UUID, int],
     candidates: Sequence[Candidate],
     warehouse_order: Sequence[uuid.UUID],
+    split: bool = False,
 ) -> tuple[list[Take], list[Shortage]]:
     """Allocate the whole order from one warehouse: the first of ``warehouse_order`` (the
     merchant's default first, then by priority and code) that has every unit, batches first
-    expiry first out. None has it all: nothing is taken, and the shortages are per SKU, counted
-    against the warehouse that has most of it (what a split would not fix either)."""
+    expiry first out. None has it all: with ``split``, each SKU comes whole from the first
+    warehouse that has all of it (拆单: a parcel per warehouse); otherwise, or when some SKU is
+    nowhere whole, nothing is taken, and the shortages are per SKU, counted against the
+    warehouse that has most of it (what a split would not fix either)."""
     by_warehouse: dict[uuid.UUID, dict[uuid.UUID, list[Candidate]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -120,6 +123,22 @@ def allocate(
         rows = by_warehouse.get(warehouse, {})
         if all(sum(r.available for r in rows.get(s, [])) >= q for s, q in wanted.items()):
             return _take(wanted, rows), []
+    if split:
+        takes: list[Take] = []
+        for sku, quantity in sorted(wanted.items()):
+            home = next(
+                (
+                    w
+                    for w in warehouse_order
+                    if sum(r.available for r in by_warehouse.get(w, {}).get(sku, [])) >= quantity
+                ),
+                None,
+            )
+            if home is None:
+                break
+            takes += _take({sku: quantity}, by_warehouse[home])
+        else:
+            return takes, []
     shortages = []
     for sku, quantity in sorted(wanted.items()):
         best = max(

@@ -42,12 +42,20 @@ class Permission(StrEnum):
     warehouse_manage = "warehouse:manage"
     warehouse_approve = "warehouse:approve"
     recruiting_manage = "recruiting:manage"
+    # Marketing (市场/推广): campaigns, promotions, coupons, redemptions; reading them and
+    # pricing carts is marketing:read, planning and running them marketing:manage.
+    marketing_read = "marketing:read"
     marketing_manage = "marketing:manage"
     # The catalog (店铺/商品): products, SKUs, bundles, categories and margin floors.
     catalog_read = "catalog:read"
     catalog_manage = "catalog:manage"
     # Setting a price under the margin floor, with a reason (audited).
     prices_override = "prices:override"
+    # Customer service (客服): reading the inbox, answering buyers, and managing the service
+    # (SLA policies, canned replies, agents' capacity, mailboxes, assignment) as supervisors do.
+    conversations_read = "conversations:read"
+    conversations_reply = "conversations:reply"
+    cs_manage = "cs:manage"
 
 
 P = Permission
@@ -65,10 +73,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.shops_read,
             P.shops_manage,
             P.billing_read,
+            P.marketing_read,
             P.marketing_manage,
             P.catalog_read,
             P.catalog_manage,
             P.warehouse_read,
+            P.conversations_read,
         }
     ),
     Role.cs_agent: frozenset(
@@ -80,6 +90,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.shops_read,
             P.catalog_read,
             P.warehouse_read,
+            P.marketing_read,
+            P.conversations_read,
+            P.conversations_reply,
         }
     ),
     Role.warehouse_operator: frozenset(
@@ -87,10 +100,26 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.recruiter: frozenset(_READ | {P.recruiting_manage}),
     Role.marketer: frozenset(
-        _READ | {P.orders_read, P.shops_read, P.marketing_manage, P.catalog_read, P.warehouse_read}
+        _READ
+        | {
+            P.orders_read,
+            P.shops_read,
+            P.marketing_read,
+            P.marketing_manage,
+            P.catalog_read,
+            P.warehouse_read,
+        }
     ),
     Role.finance: frozenset(
-        _READ | {P.orders_read, P.billing_read, P.billing_manage, P.catalog_read, P.warehouse_read}
+        _READ
+        | {
+            P.orders_read,
+            P.billing_read,
+            P.billing_manage,
+            P.catalog_read,
+            P.warehouse_read,
+            P.marketing_read,
+        }
     ),
     Role.merchant_owner: frozenset(
         _READ
@@ -102,10 +131,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.billing_read,
             P.catalog_read,
             P.warehouse_read,
+            P.marketing_read,
         }
     ),
     Role.merchant_viewer: frozenset(
-        _READ | {P.orders_read, P.shops_read, P.billing_read, P.catalog_read, P.warehouse_read}
+        _READ
+        | {
+            P.orders_read,
+            P.shops_read,
+            P.billing_read,
+            P.catalog_read,
+            P.warehouse_read,
+            P.marketing_read,
+        }
     ),
 }
 

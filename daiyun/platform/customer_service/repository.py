@@ -1,0 +1,262 @@
+"""Every query on customer service's tables."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from daiyun.platform.customer_service.models import (
+    PRIORITY_RANK,
+    Agent,
+    AgentStatus,
+    CannedReply,
+    Contact,
+    Conversation,
+    Identity,
+    InboundEmail,
+    InboundStatus,
+    Mailbox,
+    MailRoute,
+    Message,
+    Settings,
+    SlaPolicy,
+    State,
+)
+
+OPEN_STATES = (State.open, State.pending, State.snoozed)
+
+
+def contacts() -> Select[Any]:
+    return select(Contact).where(Contact.merged_into_id.is_(None))
+
+
+def contact(session: Session, contact_id: uuid.UUID) -> Contact | None:
+    return session.scalar(select(Contact).where(Contact.id == contact_id))
+
+
+def identities(session: Session, contact_ids: Sequence[uuid.UUID]) -> list[Identity]:
+    stmt = select(Identity).where(Identity.contact_id.in_(contact_ids)).order_by(Identity.id)
+    return list(session.scalars(stmt))
+
+
+def identity(session: Session, channel: str, value: str) -> Identity | None:
+    stmt = select(Identity).where(Identity.channel == channel, Identity.value == value)
+    return session.scalar(stmt)
+
+
+def look_alikes(session: Session, found: Contact) -> list[Contact]:
+    """Other live contacts with the same e-mail or phone."""
+    same = []
+    if found.email:
+        same.append(Contact.email == found.email)
+    if found.phone:
+        same.append(Contact.phone == found.phone)
+    if not same:
+        return []
+    stmt = contacts().where(or_(*same), Contact.id != found.id).order_by(Contact.id)
+    return list(session.scalars(stmt))
+
+
+def conversations() -> Select[Any]:
+    return select(Conversation)
+
+
+def conversation(
+    session: Session, conversation_id: uuid.UUID, *, lock: bool = False
+) -> Conversation | None:
+    stmt = select(Conversation).where(Conversation.id == conversation_id)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def of_contact(session: Session, contact_id: uuid.UUID) -> list[Conversation]:
+    return list(session.scalars(select(Conversation).where(Conversation.contact_id == contact_id)))
+
+
+def assigned_to(session: Session, user_id: uuid.UUID) -> list[Conversation]:
+    stmt = select(Conversation).where(
+        Conversation.assignee_id == user_id, Conversation.state.in_(OPEN_STATES)
+    )
+    return list(session.scalars(stmt.order_by(Conversation.id)))
+
+
+def queue() -> Select[Any]:
+    """Waiting conversations, in service order: priority, then age."""
+    rank = case(*((Conversation.priority == p, r) for p, r in PRIORITY_RANK.items()), else_=0)
+    return (
+        select(Conversation)
+        .where(Conversation.assignee_id.is_(None), Conversation.state.in_(OPEN_STATES))
+        .order_by(rank.desc(), Conversation.queued_at, Conversation.id)
+    )
+
+
+def due_clocks(session: Session, now: datetime) -> list[Conversation]:
+    """Unresolved conversations with a clock past due."""
+    stmt = select(Conversation).where(
+        Conversation.state.in_((State.open, State.snoozed)),
+        or_(
+            Conversation.first_response_due < now,
+            Conversation.next_response_due < now,
+            Conversation.resolution_due < now,
+        ),
+    )
+    return list(session.scalars(stmt))
+
+
+def woken(session: Session, now: datetime) -> list[Conversation]:
+    stmt = select(Conversation).where(
+        Conversation.state == State.snoozed, Conversation.snoozed_until <= now
+    )
+    return list(session.scalars(stmt))
+
+
+def messages(conversation_id: uuid.UUID) -> Select[Any]:
+    return select(Message).where(Message.conversation_id == conversation_id)
+
+
+def message(session: Session, message_id: uuid.UUID) -> Message | None:
+    return session.scalar(select(Message).where(Message.id == message_id))
+
+
+def message_by_external(session: Session, external_ids: Sequence[str]) -> Message | None:
+    if not external_ids:
+        return None
+    stmt = select(Message).where(Message.external_id.in_(external_ids)).order_by(Message.id.desc())
+    return session.scalar(stmt.limit(1))
+
+
+def last_inbound(session: Session, conversation_id: uuid.UUID) -> Message | None:
+    stmt = (
+        messages(conversation_id)
+        .where(Message.kind == "inbound")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
+def thread_ids(session: Session, conversation_id: uuid.UUID) -> list[str]:
+    stmt = (
+        select(Message.external_id)
+        .where(Message.conversation_id == conversation_id, Message.external_id.is_not(None))
+        .order_by(Message.id)
+    )
+    return [m for m in session.scalars(stmt) if m]
+
+
+def canned_replies() -> Select[Any]:
+    return select(CannedReply)
+
+
+def canned_reply(session: Session, reply_id: uuid.UUID) -> CannedReply | None:
+    return session.scalar(select(CannedReply).where(CannedReply.id == reply_id))
+
+
+def policies(session: Session) -> list[SlaPolicy]:
+    return list(session.scalars(select(SlaPolicy).order_by(SlaPolicy.position, SlaPolicy.id)))
+
+
+def policy(session: Session, policy_id: uuid.UUID) -> SlaPolicy | None:
+    return session.scalar(select(SlaPolicy).where(SlaPolicy.id == policy_id))
+
+
+def settings(session: Session) -> Settings | None:
+    return session.scalar(select(Settings))
+
+
+def mailboxes() -> Select[Any]:
+    return select(Mailbox)
+
+
+def mailbox(session: Session, mailbox_id: uuid.UUID) -> Mailbox | None:
+    return session.scalar(select(Mailbox).where(Mailbox.id == mailbox_id))
+
+
+def mail_route(session: Session, key: str) -> MailRoute | None:
+    """The route of a mailbox key. On PostgreSQL row security shows a route only to a
+    transaction that names its key, so the key is set first."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.set_config("app.mail_key", key, True)))
+    return session.scalar(select(MailRoute).where(MailRoute.key == key))
+
+
+def inbound(session: Session, inbound_id: uuid.UUID, *, lock: bool = False) -> InboundEmail | None:
+    stmt = select(InboundEmail).where(InboundEmail.id == inbound_id)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def inbound_by_token(session: Session, token: str) -> InboundEmail | None:
+    return session.scalar(select(InboundEmail).where(InboundEmail.token == token))
+
+
+def unprocessed(session: Session, before: datetime) -> list[uuid.UUID]:
+    stmt = select(InboundEmail.id).where(
+        InboundEmail.status == InboundStatus.received, InboundEmail.received_at < before
+    )
+    return list(session.scalars(stmt.order_by(InboundEmail.id).limit(500)))
+
+
+# --- agents (platform rows) ----------------------------------------------------------------
+
+
+def agent(session: Session, user_id: uuid.UUID, *, lock: bool = False) -> Agent | None:
+    stmt = select(Agent).where(Agent.user_id == user_id)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def agents(session: Session, user_ids: Sequence[uuid.UUID]) -> list[Agent]:
+    if not user_ids:
+        return []
+    return list(session.scalars(select(Agent).where(Agent.user_id.in_(user_ids))))
+
+
+def take_slot(session: Session, user_id: uuid.UUID, now: datetime) -> bool:
+    """One more conversation for an online agent with room, in one conditional UPDATE: two
+    arrivals racing for the last slot cannot both win (the row lock on PostgreSQL re-reads the
+    condition; SQLite writes one at a time)."""
+    stmt = (
+        update(Agent)
+        .where(
+            Agent.user_id == user_id,
+            Agent.status == AgentStatus.online,
+            Agent.load < Agent.capacity,
+        )
+        .values(load=Agent.load + 1, last_assigned_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    taken = session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    if taken:
+        found = session.get(Agent, user_id)
+        if found is not None:
+            session.refresh(found)
+    return taken
+
+
+def give_slot(session: Session, user_id: uuid.UUID) -> None:
+    stmt = (
+        update(Agent)
+        .where(Agent.user_id == user_id, Agent.load > 0)
+        .values(load=Agent.load - 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(stmt)
+    found = session.get(Agent, user_id)
+    if found is not None:
+        session.refresh(found)
+
+
+def reset_load(session: Session, user_id: uuid.UUID) -> None:
+    session.execute(
+        update(Agent)
+        .where(Agent.user_id == user_id)
+        .values(load=0)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def inbound_by_message_id(session: Session, message_id: str) -> InboundEmail | None:
+    return session.scalar(select(InboundEmail).where(InboundEmail.message_id == message_id))

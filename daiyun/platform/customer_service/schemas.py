@@ -1,0 +1,284 @@
+"""The customer-service API's shapes (Create / Update / Read)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from daiyun.core.ids import DateTime
+from daiyun.platform.customer_service import rules
+from daiyun.platform.customer_service.models import (
+    AgentStatus,
+    Channel,
+    Delivery,
+    MessageKind,
+    Priority,
+    State,
+    Strategy,
+)
+
+_LINE = r"^[^\s\x00-\x1F\x7F](?:[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F])?$"
+Line = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_LINE)]
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=20_000, pattern=r"^[^\x00]*\S[^\x00]*$")
+]
+Tag = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z_\-\u4e00-\u9fff]+$")
+]
+Shortcut = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z_-]+$")
+]
+Email = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=320, pattern=r"^[^@\s\x00-\x1F]+@[^@\s\x00-\x1F]+$"),
+]
+Phone = Annotated[
+    str, StringConstraints(min_length=3, max_length=32, pattern=r"^\+?[0-9 ()\-]*[0-9][0-9 ()\-]*$")
+]
+Minutes = Annotated[int, Field(ge=1, le=60 * 24 * 365)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- contacts ------------------------------------------------------------------------------
+
+
+class IdentityIn(_Input):
+    channel: Channel
+    value: Line
+
+
+class ContactCreate(_Input):
+    name: Line
+    email: Email | None = None
+    phone: Phone | None = None
+    identities: list[IdentityIn] = Field(default_factory=list, max_length=20)
+
+
+class IdentityRead(_Read):
+    channel: Channel
+    value: str
+
+
+class ContactRead(_Read):
+    id: uuid.UUID
+    name: str
+    email: str | None
+    phone: str | None
+    merged_into_id: uuid.UUID | None
+    identities: list[IdentityRead] = Field(default_factory=list)
+    created_at: datetime
+
+
+class ContactMerge(_Input):
+    """Merge the contact in the path into ``into_id`` (its identities and conversations move)."""
+
+    into_id: uuid.UUID
+
+
+# --- conversations -------------------------------------------------------------------------
+
+
+class ConversationCreate(_Input):
+    """A conversation an agent starts (or one entered by hand), with the buyer's first words."""
+
+    contact_id: uuid.UUID
+    channel: Channel
+    shop_id: uuid.UUID | None = None
+    subject: Annotated[str, StringConstraints(max_length=300, pattern=r"^[^\x00-\x1F\x7F]*$")] = ""
+    priority: Priority = Priority.normal
+    labels: list[Tag] = Field(default_factory=list, max_length=20)
+    order_id: uuid.UUID | None = None
+    body: Text
+
+
+class ConversationUpdate(_Input):
+    priority: Priority | None = None
+    labels: list[Tag] | None = Field(default=None, max_length=20)
+
+
+class ConversationRead(_Read):
+    id: uuid.UUID
+    contact_id: uuid.UUID
+    shop_id: uuid.UUID | None
+    channel: Channel
+    subject: str
+    state: State
+    snoozed_until: datetime | None
+    priority: Priority
+    labels: list[str]
+    order_id: uuid.UUID | None
+    assignee_id: uuid.UUID | None
+    queued_at: datetime | None
+    last_message_at: datetime
+    sla_policy_id: uuid.UUID | None
+    first_response_due: datetime | None
+    first_response_at: datetime | None
+    next_response_due: datetime | None
+    resolution_due: datetime | None
+    breaches: list[str]
+    resolved_at: datetime | None
+    created_at: datetime
+
+
+class InboxItem(ConversationRead):
+    tenant: str  # the merchant's slug
+
+
+class MessageCreate(_Input):
+    """A reply (sent to the buyer on the conversation's channel) or a private note. A canned
+    reply's body is used, its variables filled, when ``canned_reply_id`` is given instead."""
+
+    kind: MessageKind = MessageKind.outbound
+    body: Text | None = None
+    canned_reply_id: uuid.UUID | None = None
+    then: State | None = Field(
+        default=None, description="Move the conversation to this state after the reply"
+    )
+
+    @field_validator("kind")
+    @classmethod
+    def _agent_kinds(cls, value: MessageKind) -> MessageKind:
+        if value not in (MessageKind.outbound, MessageKind.note):
+            raise ValueError("agents write outbound replies or notes")
+        return value
+
+
+class MessageRead(_Read):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    kind: MessageKind
+    body: str
+    author_id: uuid.UUID | None
+    external_id: str | None
+    in_reply_to: str | None
+    delivery: Delivery
+    attachments: list[dict[str, Any]]
+    created_at: datetime
+
+
+class Assign(_Input):
+    """``assignee_id``: an agent of this merchant; None: assign by the rule (or queue)."""
+
+    assignee_id: uuid.UUID | None = None
+
+
+class Snooze(_Input):
+    until: DateTime
+
+
+# --- canned replies, SLA policies, agents, settings, mailboxes -----------------------------
+
+
+class CannedReplyIn(_Input):
+    shortcut: Shortcut
+    title: Line
+    body: Text
+
+    @field_validator("body")
+    @classmethod
+    def _known_variables(cls, value: str) -> str:
+        unknown = rules.unknown_variables(value)
+        if unknown:
+            raise ValueError(f"unknown variables {unknown}: use {', '.join(rules.VARIABLES)}")
+        return value
+
+
+class CannedReplyRead(_Read):
+    id: uuid.UUID
+    shortcut: str
+    title: str
+    body: str
+
+
+Span = Annotated[
+    list[Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")]],
+    Field(min_length=2, max_length=2),
+]
+
+
+class SlaPolicyIn(_Input):
+    name: Line
+    position: int = Field(default=100, ge=0, le=10_000)
+    priority: Priority | None = None
+    channel: Channel | None = None
+    label: Tag | None = None
+    first_response_minutes: Minutes | None = None
+    next_response_minutes: Minutes | None = None
+    resolution_minutes: Minutes | None = None
+    business_hours: dict[str, list[Span]] = Field(default_factory=dict)
+    holidays: list[date] = Field(default_factory=list, max_length=400)
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: dict[str, list[list[str]]]) -> dict[str, list[list[str]]]:
+        rules.parse_hours(value)
+        return value
+
+
+class SlaPolicyRead(_Read):
+    id: uuid.UUID
+    name: str
+    position: int
+    priority: Priority | None
+    channel: Channel | None
+    label: str | None
+    first_response_minutes: int | None
+    next_response_minutes: int | None
+    resolution_minutes: int | None
+    business_hours: dict[str, list[list[str]]]
+    holidays: list[str]
+
+
+class AgentRead(BaseModel):
+    user_id: uuid.UUID
+    name: str
+    status: AgentStatus
+    capacity: int
+    load: int
+
+
+class AgentUpdate(_Input):
+    status: AgentStatus | None = None
+    capacity: int | None = Field(default=None, ge=0, le=500)
+
+
+class StatusIn(_Input):
+    status: AgentStatus
+
+
+class SettingsIn(_Input):
+    strategy: Strategy
+
+
+class SettingsRead(BaseModel):
+    strategy: Strategy
+
+
+class MailboxIn(_Input):
+    address: Email
+    display_name: Annotated[
+        str, StringConstraints(max_length=120, pattern=r"^[^\x00-\x1F\x7F]*$")
+    ] = ""
+    shop_id: uuid.UUID | None = None
+
+
+class MailboxRead(_Read):
+    id: uuid.UUID
+    address: str
+    display_name: str
+    shop_id: uuid.UUID | None
+    webhook_url: str
+
+
+class InboundAck(BaseModel):
+    status: str  # accepted, duplicate

@@ -1,0 +1,70 @@
+"""Customer service's tasks: processing inbound mail, sending replies, and the sweep that records
+SLA breaches, wakes snoozed conversations, serves the queues and picks up stored mail a lost
+message never handed on."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daiyun.core.db import unit_of_work
+from daiyun.core.ids import utcnow
+from daiyun.core.tasks import platform_task, tenant_task
+from daiyun.platform.customer_service import assignment, clocks, mail, repository, service
+from daiyun.platform.customer_service.assignment import WORKING
+from daiyun.tenants.models import Tenant
+
+log = structlog.get_logger()
+SWEEP_SECONDS = 30.0
+# Stored mail still unprocessed after this long is handed on again by the sweep.
+STALE_SECONDS = 60
+
+
+@tenant_task("daiyun.cs.process_email", autoretry_for=(Exception,), max_retries=5)
+def process_email(session: Session, inbound_id: str) -> str | None:
+    status = mail.process(session, uuid.UUID(inbound_id))
+    return status.value if status is not None else None
+
+
+@tenant_task("daiyun.cs.send_email", autoretry_for=(Exception,), max_retries=5)
+def send_email(session: Session, message_id: str) -> str | None:
+    delivery = mail.send(session, uuid.UUID(message_id))
+    return delivery.value if delivery is not None else None
+
+
+def sweep_tenant(tenant_id: uuid.UUID) -> dict[str, int]:
+    """One tenant's pass: breaches recorded, snoozes woken, the queue served, mail processed."""
+    now = utcnow()
+    with unit_of_work(tenant_id) as session:
+        done = {
+            "breached": clocks.sweep(session, now),
+            "woken": service.wake(session, now),
+            "assigned": assignment.serve_queue(session, now),
+        }
+        stale = repository.unprocessed(session, now - timedelta(seconds=STALE_SECONDS))
+    for inbound_id in stale:
+        with unit_of_work(tenant_id) as session:
+            mail.process(session, inbound_id)
+    done["mail"] = len(stale)
+    return done
+
+
+@platform_task("daiyun.cs.sweep")
+def sweep(session: Session) -> int:
+    """Every active tenant's pass; a tenant that fails is logged and the others go on."""
+    swept = 0
+    stmt = select(Tenant.id).where(Tenant.status.in_(WORKING))
+    for tenant_id in list(session.scalars(stmt)):
+        try:
+            sweep_tenant(tenant_id)
+            swept += 1
+        except Exception:
+            log.exception("customer-service sweep failed", tenant_id=str(tenant_id))
+    return swept
+
+
+SCHEDULE = {"cs-sweep": {"task": "daiyun.cs.sweep", "schedule": SWEEP_SECONDS}}

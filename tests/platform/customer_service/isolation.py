@@ -1,0 +1,300 @@
+"""Customer service's part of the isolation tests (the interface is described at the top of
+tests/platform/warehouse/isolation.py)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daiyun.core import db
+from daiyun.platform.customer_service import mail, service
+from daiyun.platform.customer_service.models import (
+    Agent,
+    Attachment,
+    CannedReply,
+    Channel,
+    Contact,
+    Conversation,
+    Identity,
+    InboundEmail,
+    Mailbox,
+    MailRoute,
+    Message,
+    MessageKind,
+    Settings,
+    SlaPolicy,
+    State,
+    Strategy,
+)
+from daiyun.platform.customer_service.schemas import (
+    CannedReplyIn,
+    ContactCreate,
+    MailboxIn,
+    SlaPolicyIn,
+)
+from daiyun.tenants.auth.permissions import Permission, Role
+from daiyun.tenants.models import Membership
+from tests.authz import ADMIN, API, P, Route, TenantRule, rules
+
+CS_READERS = frozenset({Role.agency_admin, Role.account_manager, Role.cs_agent})
+CS_REPLIERS = frozenset({Role.agency_admin, Role.cs_agent})
+
+TENANT_TABLES = (
+    Settings,
+    Contact,
+    Identity,
+    SlaPolicy,
+    Conversation,
+    Message,
+    Attachment,
+    CannedReply,
+    Mailbox,
+    InboundEmail,
+)
+READ = TenantRule(P.conversations_read, CS_READERS)
+REPLY = TenantRule(P.conversations_reply, CS_REPLIERS)
+MANAGE = TenantRule(P.cs_manage, ADMIN)
+CONV = "/conversations/{conversation_id}"
+
+TENANT_RULES = (
+    rules(
+        (
+            ("GET", "/contacts"),
+            ("POST", "/contacts"),
+            ("GET", "/contacts/{contact_id}"),
+            ("GET", "/contacts/{contact_id}/suggestions"),
+            ("POST", "/contacts/{contact_id}/merge"),
+            ("GET", "/conversations"),
+            ("POST", "/conversations"),
+            ("GET", CONV),
+            ("PATCH", CONV),
+            ("GET", f"{CONV}/messages"),
+            ("POST", f"{CONV}/messages"),
+            ("POST", f"{CONV}/assign"),
+            ("POST", f"{CONV}/snooze"),
+            ("POST", f"{CONV}/pending"),
+            ("POST", f"{CONV}/resolve"),
+            ("POST", f"{CONV}/reopen"),
+            ("GET", "/canned-replies"),
+            ("GET", "/sla-policies"),
+            ("GET", "/agents"),
+            ("GET", "/cs-settings"),
+        ),
+        read=READ,
+        write=REPLY,
+    )
+    | rules(
+        (
+            ("POST", "/canned-replies"),
+            ("PUT", "/canned-replies/{reply_id}"),
+            ("DELETE", "/canned-replies/{reply_id}"),
+            ("POST", "/sla-policies"),
+            ("PUT", "/sla-policies/{policy_id}"),
+            ("PUT", "/agents/{agent_id}"),
+            ("PUT", "/cs-settings"),
+            ("POST", "/mailboxes"),
+        ),
+        read=MANAGE,
+        write=MANAGE,
+    )
+    | {
+        # The webhook URLs name the mailboxes' keys: for supervisors only.
+        ("GET", f"{API}/tenants/{{tenant}}/mailboxes"): MANAGE,
+    }
+)
+# An agent's own inbox across merchants and their availability: by the caller's own role.
+OTHER_RULES: dict[Route, str | Permission] = {
+    ("GET", f"{API}/inbox"): P.conversations_read,
+    ("PUT", f"{API}/inbox/status"): P.conversations_reply,
+    # The mail provider authenticates by signature (tests/platform/customer_service/test_mail.py).
+    ("POST", "/webhooks/email/{mailbox_key}/inbound"): "signature",
+}
+
+
+def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
+    """Two contacts with the same e-mail, a conversation, a canned reply, a policy, a mailbox;
+    the cs agent member of A (if any) as the agent to manage."""
+    tag = uuid.uuid4().hex[:8]
+    with db.unit_of_work(tenant_id) as session:
+        first = service.create_contact(
+            session, ContactCreate(name="Li Na", email=f"li-{tag}@example.com")
+        )
+        second = service.create_contact(
+            session, ContactCreate(name="Na Li", phone=f"+86 138 {int(tag, 16) % 10**8:08d}")
+        )
+        second.email = first.email
+        conv = service.open_conversation(session, first, Channel.phone, subject="Where is it?")
+        service.add_inbound(session, conv, "Where is my parcel?", external_id=None)
+        canned = service.create_canned(
+            session, CannedReplyIn(shortcut="hello", title="Hello", body="Hello {{buyer_name}}")
+        )
+        policy = service.create_policy(
+            session, SlaPolicyIn(name="Standard", first_response_minutes=60)
+        )
+        mailbox = mail.create_mailbox(session, MailboxIn(address=f"help-{tag}@shop.example"))
+        agents = [m.user_id for m in session.scalars(select(Membership)) if m.role == Role.cs_agent]
+    return {
+        "contact_id": str(first.id),
+        "other_contact_id": str(second.id),
+        "conversation_id": str(conv.id),
+        "reply_id": str(canned.id),
+        "policy_id": str(policy.id),
+        "mailbox_key": mailbox.key,
+        "agent_id": str(agents[0]) if agents else str(uuid.uuid4()),
+    }
+
+
+def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str, Any] | None:
+    """A valid body for a customer-service write on a tenant, new values each call."""
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("POST", "/contacts"): {
+            "name": f"Buyer {n}",
+            "identities": [{"channel": "marketplace", "value": f"matrix-buyer-{n}"}],
+        },
+        ("POST", "/contacts/{contact_id}/merge"): {"into_id": places["other_contact_id"]},
+        ("POST", "/conversations"): {
+            "contact_id": places["contact_id"],
+            "channel": "phone",
+            "body": f"Question {n}",
+        },
+        ("PATCH", CONV): {"labels": [f"m{n}"]},
+        ("POST", f"{CONV}/messages"): {"kind": "note", "body": f"Note {n}"},
+        ("POST", f"{CONV}/assign"): {},
+        ("POST", f"{CONV}/snooze"): {"until": f"2030-01-{1 + n % 28:02d}T00:00:00Z"},
+        ("POST", "/canned-replies"): {"shortcut": f"m{n}", "title": "M", "body": "Hi"},
+        ("PUT", "/canned-replies/{reply_id}"): {"shortcut": f"p{n}", "title": "P", "body": "Hi"},
+        ("POST", "/sla-policies"): {"name": f"Matrix {n}", "first_response_minutes": 10 + n},
+        ("PUT", "/sla-policies/{policy_id}"): {"name": f"Put {n}", "resolution_minutes": 60 + n},
+        ("PUT", "/agents/{agent_id}"): {"capacity": 1 + n % 50},
+        ("PUT", "/cs-settings"): {"strategy": ("round_robin", "least_loaded")[n % 2]},
+        ("POST", "/mailboxes"): {"address": f"m{n}-{uuid.uuid4().hex[:6]}@shop.example"},
+    }
+    if (method, path) in bodies:
+        return {"json": bodies[(method, path)]}
+    if (method, path) in {
+        ("POST", f"{CONV}/pending"),
+        ("POST", f"{CONV}/resolve"),
+        ("POST", f"{CONV}/reopen"),
+        ("DELETE", "/canned-replies/{reply_id}"),
+    }:
+        return {}
+    return None
+
+
+def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
+    """After each caller: the seeded conversation in the state the route acts on, the merged
+    contact apart again, the deleted canned reply back."""
+    conversation_id = uuid.UUID(places["conversation_id"])
+    with db.unit_of_work(tenant_id) as session:
+        if path.startswith(CONV):
+            conv = service.get_conversation(session, conversation_id)
+            needs = State.resolved if path.endswith("/reopen") else State.open
+            conv.state, conv.snoozed_until, conv.paused = needs, None, {}
+            conv.resolved_at = datetime(2026, 1, 1, tzinfo=UTC) if needs == State.resolved else None
+        if path.endswith("/merge"):
+            source = service.get_contact(session, uuid.UUID(places["contact_id"]))
+            source.merged_into_id = None
+            for conv in session.scalars(select(Conversation)):
+                conv.contact_id = source.id
+        if path == "/canned-replies/{reply_id}":
+            reply_id = uuid.UUID(places["reply_id"])
+            if session.scalar(select(CannedReply).where(CannedReply.id == reply_id)) is None:
+                session.add(CannedReply(id=reply_id, shortcut="hello", title="Hello", body="Hi"))
+
+
+def _columns(obj: object) -> dict[str, Any]:
+    return {c.key: getattr(obj, c.key) for c in type(obj).__mapper__.column_attrs}  # type: ignore[attr-defined]
+
+
+def tenant_state(session: Session) -> list[dict[str, Any]]:
+    return [
+        _columns(obj)
+        for model in TENANT_TABLES
+        for obj in session.scalars(select(model).order_by(model.id))
+    ]
+
+
+def platform_state(session: Session) -> list[str]:
+    """Agents' availability and load, and the mail routes."""
+    agents = [tuple(_columns(a).items()) for a in session.scalars(select(Agent))]
+    routes = [tuple(_columns(r).items()) for r in session.scalars(select(MailRoute))]
+    return sorted(map(str, agents + routes))
+
+
+def other_request(path: str, method: str, n: int) -> dict[str, Any] | None:
+    if (method, path) == ("PUT", "/inbox/status"):
+        return {"json": {"status": ("away", "online")[n % 2]}}
+    return None
+
+
+BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
+    Settings: ("strategy", Strategy.round_robin),
+    Contact: ("name", "tests-bulk"),
+    Identity: ("created_at", datetime(2026, 1, 1, tzinfo=UTC)),
+    SlaPolicy: ("name", "tests-bulk"),
+    Conversation: ("subject", "tests-bulk"),
+    Message: ("body", "tests-bulk"),
+    Attachment: ("filename", "tests-bulk"),
+    CannedReply: ("title", "tests-bulk"),
+    Mailbox: ("display_name", "tests-bulk"),
+    InboundEmail: ("error", "tests-bulk"),
+}
+APPEND_ONLY: frozenset[type[Any]] = frozenset()
+
+
+def guard_seed(
+    tenant_id: uuid.UUID, sku_id: uuid.UUID, order_ids: list[uuid.UUID]
+) -> dict[type[Any], set[uuid.UUID]]:
+    """A row of every customer-service tenant table."""
+    tag = uuid.uuid4().hex[:8]
+    with db.unit_of_work(tenant_id) as session:
+        contact = service.create_contact(
+            session, ContactCreate(name="Guard", email=f"guard-{tag}@example.com")
+        )
+        service.create_policy(session, SlaPolicyIn(name="Guard", first_response_minutes=5))
+        service.create_canned(session, CannedReplyIn(shortcut="g", title="G", body="G"))
+        mailbox = mail.create_mailbox(session, MailboxIn(address=f"g-{tag}@shop.example"))
+        conv = service.open_conversation(
+            session,
+            contact,
+            Channel.email,
+            mailbox_id=mailbox.id,
+            order_id=order_ids[0] if order_ids else None,
+        )
+        message = service.add_inbound(session, conv, "guard", external_id=f"<{tag}@guard>")
+        session.add(
+            Attachment(
+                message_id=message.id,
+                filename="a.txt",
+                content_type="text/plain",
+                size=1,
+                data=b"a",
+            )
+        )
+        session.add(Settings(strategy=Strategy.least_loaded))
+        session.add(
+            InboundEmail(
+                mailbox_id=mailbox.id,
+                token=tag,
+                message_id=f"<{tag}@guard>",
+                fields={"from": "guard@example.com"},
+                files=[
+                    {
+                        "filename": "a",
+                        "content_type": "text/plain",
+                        "data": base64.b64encode(b"a").decode(),
+                    }
+                ],
+            )
+        )
+        session.add(Message(conversation_id=conv.id, kind=MessageKind.note, body="note"))
+        session.flush()
+        return {
+            model: set(session.scalars(select(model.id).where(model.tenant_id == tenant_id)))
+            for model in TENANT_TABLES
+        }
