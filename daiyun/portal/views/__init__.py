@@ -8,6 +8,7 @@ from daiyun.portal.views import (
     catalog_console,
     catalog_listings,
     console,
+    marketing,
     merchant,
     stock,
     stocktake_console,
@@ -25,5 +26,6 @@ for pages in (
     catalog_console,
     warehouse_console,
     stocktake_console,
+    marketing,
 ):
     router.include_router(pages.router)
