@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None
     stripe_webhook_secret: str | None = None
+    # The carriers' e-waybill service (the carrier sandbox in the demo and the tests): unset,
+    # no waybill can be requested. Trusted as configured: it is the deployment's, not a shop's.
+    carrier_url: str | None = None
+    carrier_api_key: str | None = None
     # Days after a month ends before its draft statement is finalized automatically.
     billing_review_days: int = Field(default=5, ge=0, le=28)
     # Days from a statement's issue date to its due date (contracts name no payment terms yet).

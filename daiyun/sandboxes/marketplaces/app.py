@@ -21,6 +21,7 @@ from daiyun.sandboxes.marketplaces import (
     amazon_listings,
     catalog,
     douyin,
+    fulfillments,
     jd,
     pinduoduo,
     shopify,
@@ -165,6 +166,7 @@ def _summary(shop: Shop, order: Order) -> dict[str, Any]:
         "updated_at": order.updated_at.isoformat(),
         "total": format_minor(order.total, order.currency),
         "currency": order.currency,
+        "tracking": [t["number"] for t in order.tracking],
     }
 
 
@@ -300,6 +302,9 @@ def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     app.include_router(control)
     app.include_router(catalog.control)
     app.include_router(shopify.router)
+    app.include_router(fulfillments.shopify_router)
+    app.include_router(fulfillments.woocommerce_router)
+    app.include_router(fulfillments.amazon_router)
     app.include_router(shopify_products.router)
     app.include_router(woocommerce.router)
     app.include_router(woocommerce_products.router)

@@ -2,7 +2,7 @@
 
 A part is a module ``tests/platform/<department>/isolation.py`` listed in
 ``tests/isolation_parts.py``. The route matrix (tests/test_authorization.py) and the ORM guard
-tests (tests/tenants/test_orm_guard.py) read from it:
+tests (tests/tenants/guard/) read from it:
 
 * ``TENANT_RULES``: its routes on a tenant and the rule of each (``tests.authz.rules`` builds them);
 * ``OTHER_RULES``: its routes outside a tenant, each with the Permission a caller's own role needs
