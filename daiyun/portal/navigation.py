@@ -42,6 +42,7 @@ TENANT_PAGES: Final = {
     "orders": Destination("orders", N_("Orders"), P.orders_read),
     "products": Destination("products", N_("Products"), P.catalog_read),
     "stock": Destination("stock", N_("Stock"), P.warehouse_read),
+    "campaigns": Destination("campaigns", N_("Campaigns"), P.marketing_read),
     "statements": Destination("statements", N_("Statements"), P.billing_read),
     "shops": Destination("shops", N_("Shops"), P.shops_read),
 }
@@ -77,6 +78,7 @@ CONSOLE_PAGES: Final = (
     Destination("console/stocktakes", N_("Stocktakes"), P.warehouse_read),
     Destination("console/replenishment", N_("Replenishment"), P.warehouse_read),
     Destination("console/fulfillment", N_("Fulfilment"), P.warehouse_read),
+    Destination("console/marketing", N_("Campaigns"), P.marketing_read),
 )
 
 

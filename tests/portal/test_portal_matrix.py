@@ -131,6 +131,8 @@ SHOP_MANAGERS = frozenset({R.agency_admin, R.account_manager})
 STOCK_KEEPERS = frozenset({R.agency_admin, R.warehouse_operator})
 STAFF_STOCK_READERS = ORDER_READERS - MERCHANT_ROLES
 ADMINS = frozenset({R.agency_admin})
+# Merchants and the staff who read promotions (not the warehouse or recruiting).
+MARKETING_READERS = ORDER_READERS - {R.warehouse_operator}
 
 
 def orders_page() -> Rule:
@@ -179,6 +181,9 @@ PORTAL_TABLE: dict[Route, Rule] = {
     ("GET", f"{T}/stock/exceptions"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
     ("GET", f"{T}/stock/alerts"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
     ("GET", f"{T}/stock/replenishment"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
+    # Marketing (views/marketing.py)
+    ("GET", f"{PORTAL}/console/marketing"): Rule(STAFF),
+    ("GET", f"{T}/campaigns"): Rule(TENANT, P.marketing_read, pinned=MARKETING_READERS),
     # Stocktakes and replenishment (views/stocktake_console.py)
     ("GET", f"{PORTAL}/console/stocktakes"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/replenishment"): Rule(STAFF),

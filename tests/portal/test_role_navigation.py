@@ -172,6 +172,7 @@ def test_a_missing_page_keeps_the_menu_but_names_no_one_elses_tenant(
         ("sync", "Your role does not see shops at any of your merchants"),
         ("billing", "Your role does not see billing at any of your merchants"),
         ("warehouse", "Your role does not see stock at any of your merchants"),
+        ("marketing", "Your role does not see promotions at any of your merchants"),
     ],
 )
 def test_console_empty_states_tell_a_refusal_from_nothing(
@@ -195,3 +196,5 @@ def test_console_empty_states_tell_a_refusal_from_nothing(
         assert "No draft statements are waiting." in page.text
     if path == "warehouse":
         assert "No delivery is waiting to be received." in page.text
+    if path == "marketing":
+        assert "No campaign is planned." in page.text

@@ -10,6 +10,7 @@ from daiyun.portal.views import (
     console,
     fulfillment,
     fulfillment_console,
+    marketing,
     merchant,
     stock,
     stocktake_console,
@@ -29,5 +30,6 @@ for pages in (
     stocktake_console,
     fulfillment,
     fulfillment_console,
+    marketing,
 ):
     router.include_router(pages.router)
