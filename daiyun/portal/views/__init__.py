@@ -8,6 +8,7 @@ from daiyun.portal.views import (
     catalog_console,
     catalog_listings,
     console,
+    inbox_console,
     merchant,
     stock,
     stocktake_console,
@@ -25,5 +26,6 @@ for pages in (
     catalog_console,
     warehouse_console,
     stocktake_console,
+    inbox_console,
 ):
     router.include_router(pages.router)

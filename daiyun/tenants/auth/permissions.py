@@ -53,6 +53,8 @@ class Permission(StrEnum):
     conversations_read = "conversations:read"
     conversations_reply = "conversations:reply"
     cs_manage = "cs:manage"
+    # The service report (volumes, first-response times, breaches): merchants read it too.
+    cs_reports = "cs:reports"
 
 
 P = Permission
@@ -75,6 +77,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.catalog_manage,
             P.warehouse_read,
             P.conversations_read,
+            P.cs_reports,
         }
     ),
     Role.cs_agent: frozenset(
@@ -88,6 +91,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.warehouse_read,
             P.conversations_read,
             P.conversations_reply,
+            P.cs_reports,
         }
     ),
     Role.warehouse_operator: frozenset(
@@ -110,10 +114,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.billing_read,
             P.catalog_read,
             P.warehouse_read,
+            P.cs_reports,
         }
     ),
     Role.merchant_viewer: frozenset(
-        _READ | {P.orders_read, P.shops_read, P.billing_read, P.catalog_read, P.warehouse_read}
+        _READ
+        | {
+            P.orders_read,
+            P.shops_read,
+            P.billing_read,
+            P.catalog_read,
+            P.warehouse_read,
+            P.cs_reports,
+        }
     ),
 }
 
