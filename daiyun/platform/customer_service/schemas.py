@@ -36,7 +36,8 @@ Email = Annotated[
 Phone = Annotated[
     str, StringConstraints(min_length=3, max_length=32, pattern=r"^\+?[0-9 ()\-]*[0-9][0-9 ()\-]*$")
 ]
-Minutes = Annotated[int, Field(ge=1, le=60 * 24 * 365)]
+# Strict: JSON true is not a number of minutes (pydantic would take it as 1).
+Minutes = Annotated[int, Field(strict=True, ge=1, le=60 * 24 * 365)]
 
 
 class _Input(BaseModel):
@@ -206,7 +207,7 @@ Span = Annotated[
 
 class SlaPolicyIn(_Input):
     name: Line
-    position: int = Field(default=100, ge=0, le=10_000)
+    position: int = Field(default=100, strict=True, ge=0, le=10_000)
     priority: Priority | None = None
     channel: Channel | None = None
     label: Tag | None = None
@@ -247,7 +248,7 @@ class AgentRead(BaseModel):
 
 class AgentUpdate(_Input):
     status: AgentStatus | None = None
-    capacity: int | None = Field(default=None, ge=0, le=500)
+    capacity: int | None = Field(default=None, strict=True, ge=0, le=500)
 
 
 class StatusIn(_Input):
