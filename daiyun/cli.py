@@ -181,19 +181,23 @@ def migrate() -> None:
 SANDBOX_SHOPS = "sandbox-shops.json"
 STRIPE_SANDBOX_PORT = 12111
 STRIPE_SANDBOX_SECRET = "whsec_daiyun_demo"
+CARRIER_SANDBOX_PORT = 8200
+# Seconds per tracking step of the demo's parcels: picked up to delivered in about four minutes.
+CARRIER_SANDBOX_STEP = 60
 
 
 def _sandbox_children(me: list[str]) -> list[Child]:
-    """The marketplace and Stripe sandboxes for the demo; the other children are pointed at
-    the Stripe one and the marketplace sandbox's rates service through the environment they
-    inherit (and allowed to call the marketplace
+    """The marketplace, Stripe and carrier sandboxes for the demo; the other children are
+    pointed at the Stripe and carrier ones and the marketplace sandbox's rates service through
+    the environment they inherit (and allowed to call the marketplace
     sandbox: DAIYUN_MARKETPLACE_HOSTS)."""
     from daiyun.demo import SANDBOX_PORT, allow_sandbox_hosts
+    from daiyun.sandboxes.carriers.server import DEMO_API_KEY as CARRIER_KEY
     from daiyun.sandboxes.stripe.server import DEMO_API_KEY
 
     allow_sandbox_hosts()
 
-    for port in (SANDBOX_PORT, STRIPE_SANDBOX_PORT):
+    for port in (SANDBOX_PORT, STRIPE_SANDBOX_PORT, CARRIER_SANDBOX_PORT):
         _check_port("127.0.0.1", port)
     shops = VAR_DIR / SANDBOX_SHOPS
     if not shops.exists():
@@ -203,6 +207,8 @@ def _sandbox_children(me: list[str]) -> list[Child]:
     os.environ.setdefault("DAIYUN_STRIPE_API_BASE", stripe_url)
     os.environ.setdefault("DAIYUN_STRIPE_WEBHOOK_SECRET", STRIPE_SANDBOX_SECRET)
     os.environ.setdefault("DAIYUN_RATES_URL", f"http://127.0.0.1:{SANDBOX_PORT}/_rates")
+    os.environ.setdefault("DAIYUN_CARRIER_URL", f"http://127.0.0.1:{CARRIER_SANDBOX_PORT}")
+    os.environ.setdefault("DAIYUN_CARRIER_API_KEY", CARRIER_KEY)
     webhook = f"{get_settings().base_url.rstrip('/')}/webhooks/stripe"
     return [
         Child(
@@ -232,6 +238,20 @@ def _sandbox_children(me: list[str]) -> list[Child]:
                 webhook,
                 "--webhook-secret",
                 os.environ["DAIYUN_STRIPE_WEBHOOK_SECRET"],
+            ],
+        ),
+        Child(
+            "carrier-sandbox",
+            [
+                sys.executable,
+                "-m",
+                "daiyun.sandboxes.carriers",
+                "--port",
+                str(CARRIER_SANDBOX_PORT),
+                "--api-key",
+                os.environ["DAIYUN_CARRIER_API_KEY"],
+                "--step-seconds",
+                str(CARRIER_SANDBOX_STEP),
             ],
         ),
     ]

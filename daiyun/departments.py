@@ -29,6 +29,8 @@ PACKAGES: tuple[str, ...] = (
     "daiyun.platform.rates",
     "daiyun.platform.storefront",
     "daiyun.platform.warehouse",
+    "daiyun.platform.marketing",
+    "daiyun.platform.fulfillment",
     "daiyun.platform.reports",
     "daiyun.connectors",
     "daiyun.billing",

@@ -1,6 +1,6 @@
 """The vocabulary of the isolation tests: route rules and the role sets they pin.
 
-tests/test_authorization.py (the route matrix) and tests/tenants/test_orm_guard.py (the ORM guard)
+tests/test_authorization.py (the route matrix) and tests/tenants/guard/ (the ORM guard)
 read it, and so does each department's part (``tests/platform/<department>/isolation.py``, listed
 in ``tests/isolation_parts.py``).
 """
@@ -8,6 +8,10 @@ in ``tests/isolation_parts.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import inspect
 
 from daiyun.tenants.auth.permissions import Permission, Role, allows
 
@@ -16,6 +20,8 @@ TENANT = f"{API}/tenants/{{tenant}}"
 P = Permission
 R = Role
 Route = tuple[str, str]
+# The audit action of a refused access to a tenant (written for SECURITY.md 14).
+DENIED = "tenant.access_denied"
 
 
 @dataclass(frozen=True)
@@ -59,3 +65,21 @@ ORDER_READERS = frozenset(
     }
 )
 STOCK_KEEPERS = frozenset({R.agency_admin, R.warehouse_operator})
+
+
+def problem_kind(answer: httpx.Response) -> str:
+    """The last segment of a problem+json answer's type ("" when the body is not JSON)."""
+    try:
+        return str(answer.json().get("type", "")).rsplit("/", 1)[-1]
+    except ValueError:
+        return ""
+
+
+def without_instance(answer: httpx.Response) -> dict[str, Any]:
+    """A problem's body without its instance (the one member two equal refusals differ in)."""
+    return {k: v for k, v in answer.json().items() if k != "instance"}
+
+
+def columns_of(obj: object) -> dict[str, Any]:
+    """A row's column values, to compare before and after a refused write."""
+    return {c.key: getattr(obj, c.key) for c in inspect(type(obj)).column_attrs}

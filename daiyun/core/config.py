@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None
     stripe_webhook_secret: str | None = None
+    # The carriers' e-waybill service (the carrier sandbox in the demo and the tests): unset,
+    # no waybill can be requested. Trusted as configured: it is the deployment's, not a shop's.
+    carrier_url: str | None = None
+    carrier_api_key: str | None = None
     # E-mail for customer service: the inbound-parse provider's signing key (unset: every
     # delivery is refused), and the SMTP server replies go out through.
     email_signing_key: str | None = None

@@ -121,21 +121,27 @@ def platform_task(
     return decorate
 
 
-def enqueue_after_commit(session: Session, task: Task, *args: Any) -> None:
-    """Send ``task.delay(*args)`` once ``session`` commits; a rollback drops it.
+def enqueue_after_commit(
+    session: Session, task: Any, *args: Any, countdown: float | None = None
+) -> None:
+    """Send ``task.delay(*args)`` once ``session`` commits (``countdown`` seconds later when
+    given); a rollback drops it. ``task`` is a task or a signature naming one.
 
     No service or endpoint commits (the unit of work does), so this is how work is queued for a
     change. The change itself is the durable intent: a message the broker refuses after the
     commit is logged, and the periodic sweep of the domain that owns the change sends it again.
     """
-    session.info.setdefault(_AFTER_COMMIT, []).append((task, args))
+    session.info.setdefault(_AFTER_COMMIT, []).append((task, args, countdown))
 
 
 @event.listens_for(Session, "after_commit")
 def _send_after_commit(session: Session) -> None:
-    for task, args in session.info.pop(_AFTER_COMMIT, ()):
+    for task, args, countdown in session.info.pop(_AFTER_COMMIT, ()):
         try:
-            task.delay(*args)
+            if countdown:
+                task.apply_async(args, countdown=countdown)
+            else:
+                task.delay(*args)
         except Exception:
             log.exception("could not queue a task after commit", task=task.name)
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from daiyun.connectors.channels import shipments
 from daiyun.connectors.channels.base import (
     Connector,
     FetchedPage,
@@ -28,8 +29,11 @@ from daiyun.connectors.channels.base import (
 )
 from daiyun.connectors.channels.outbound import (
     LISTINGS,
+    SHIPMENTS,
     ListingPush,
     ListingResult,
+    ShipmentPush,
+    ShipmentResult,
     accepted,
     decimal_text,
     refused,
@@ -106,7 +110,8 @@ class AmazonConnector(Connector):
         "refresh_token",
     )
     webhook_secret_field: ClassVar[str | None] = None
-    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS})
+    carrier_codes: ClassVar[dict[str, str]] = shipments.AMAZON_CARRIERS
     max_window: ClassVar[timedelta] = timedelta(days=1)
     # LastUpdatedBefore must be at least 2 minutes before Amazon's now; one more for clock skew.
     lag: ClassVar[timedelta] = timedelta(minutes=3)
@@ -205,6 +210,11 @@ class AmazonConnector(Connector):
             raise MalformedPayload(f"amazon answer to {path} has no payload")
         return payload
 
+    def push_shipment(self, push: ShipmentPush) -> ShipmentResult:
+        market = self._marketplace_ids().split(",")[0]
+        code = self.marketplace_carrier(push.carrier)
+        return shipments.amazon(self._send, self._get, market, code, push)
+
     def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
         return [self._push(push) for push in pushes]
 
@@ -252,8 +262,9 @@ class AmazonConnector(Connector):
         return accepted(push, product_id=push.sku_code, sku_id=push.sku_code)
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
-        """A Listings Items call; the token renewed once if refused, 401/403 after that needs
-        re-authorising, another non-2xx other than a refusal of the listing raises."""
+        """A Listings Items (or shipmentConfirmation) call; the token renewed once if refused,
+        401/403 after that needs re-authorising, another non-2xx other than a refusal of the
+        listing (or shipment) raises."""
         refreshed = False
         while True:
             response = self.http.request(
@@ -263,7 +274,7 @@ class AmazonConnector(Connector):
                 headers={"x-amz-access-token": self._token()},
                 **({"json": body} if body is not None else {}),
             )
-            if response.status_code in (200, 400, 404, 422):
+            if response.status_code in (200, 204, 400, 404, 422):
                 return response
             code, message = _error(response)
             text = f"amazon answered HTTP {response.status_code}: {code} {message}".strip()

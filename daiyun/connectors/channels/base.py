@@ -20,9 +20,13 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from daiyun.connectors.channels.outbound import (
     LISTINGS,
+    SHIPMENTS,
     CapabilityMissing,
     ListingPush,
     ListingResult,
+    ShipmentPush,
+    ShipmentRefused,
+    ShipmentResult,
 )
 from daiyun.connectors.errors import MalformedPayload
 from daiyun.connectors.hosts import HostPolicy
@@ -95,6 +99,8 @@ class Connector(ABC):
     # many listings one call may carry (1: the marketplace has no batch endpoint).
     outbound: ClassVar[frozenset[str]] = frozenset()
     listing_batch_size: ClassVar[int] = 1
+    # Daiyun's carrier code (sf, zto, yto, jd) -> the marketplace's name or code of the carrier.
+    carrier_codes: ClassVar[dict[str, str]] = {}
 
     def __init__(self, shop: ShopAccess, http: ShopHttp) -> None:
         self.shop = shop
@@ -130,6 +136,20 @@ class Connector(ABC):
         """Publish, update or unlist listings (at most ``listing_batch_size``), one result each
         in order; raises when the call could not get through (see :mod:`.outbound`)."""
         raise CapabilityMissing(f"{self.channel} has no listing API ({LISTINGS})")
+
+    def push_shipment(self, push: ShipmentPush) -> ShipmentResult:
+        """Tell the marketplace the order shipped with this tracking number; raises
+        :class:`ShipmentRefused` when it refuses, and when the call could not get through (see
+        :mod:`.outbound`)."""
+        raise CapabilityMissing(f"{self.channel} has no shipment API ({SHIPMENTS})")
+
+    @classmethod
+    def marketplace_carrier(cls, carrier: str) -> str:
+        """The marketplace's code of Daiyun's carrier; refused when it has none."""
+        code = cls.carrier_codes.get(carrier)
+        if code is None:
+            raise ShipmentRefused(f"{cls.channel} has no carrier code for {carrier!r}")
+        return code
 
     @classmethod
     def verify_webhook(

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import structlog
 
-from daiyun.connectors.channels import china_listings
+from daiyun.connectors.channels import china_listings, china_shipments
 from daiyun.connectors.channels.base import (
     FetchedPage,
     ShopAccess,
@@ -54,7 +54,14 @@ from daiyun.connectors.channels.china_wire import (
     search_bounds,
     whole_number,
 )
-from daiyun.connectors.channels.outbound import LISTINGS, ListingPush, ListingResult
+from daiyun.connectors.channels.outbound import (
+    LISTINGS,
+    SHIPMENTS,
+    ListingPush,
+    ListingResult,
+    ShipmentPush,
+    ShipmentResult,
+)
 from daiyun.connectors.errors import (
     ConnectorError,
     MalformedPayload,
@@ -172,7 +179,8 @@ def decrypt_receiver(credentials: Mapping[str, Any], fields: Mapping[str, str]) 
 
 class DouyinConnector(GatewayConnector):
     channel: ClassVar[str] = "douyin"
-    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS})
+    carrier_codes: ClassVar[dict[str, str]] = dict(china_shipments.DOUYIN.carriers)
     # Douyin reads a push as delivered only from this body.
     webhook_reply: ClassVar[dict[str, Any] | None] = {"code": 0, "msg": "success"}
     credential_fields: ClassVar[tuple[str, ...]] = (
@@ -242,6 +250,9 @@ class DouyinConnector(GatewayConnector):
                 f"douyin refused to refresh the access token: {answer.code} {answer.text}".strip()
             )
         self._keep_tokens(token, answer.doc.get("refresh_token"))
+
+    def push_shipment(self, push: ShipmentPush) -> ShipmentResult:
+        return china_shipments.push(self, china_shipments.DOUYIN, push)
 
     def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
         """One gateway call per listing (see :mod:`.china_listings`)."""

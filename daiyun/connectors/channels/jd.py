@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from daiyun.connectors.channels import china_listings
+from daiyun.connectors.channels import china_listings, china_shipments
 from daiyun.connectors.channels.base import (
     FetchedPage,
     ShopAccess,
@@ -48,7 +48,14 @@ from daiyun.connectors.channels.china_wire import (
     search_bounds,
     whole_number,
 )
-from daiyun.connectors.channels.outbound import LISTINGS, ListingPush, ListingResult
+from daiyun.connectors.channels.outbound import (
+    LISTINGS,
+    SHIPMENTS,
+    ListingPush,
+    ListingResult,
+    ShipmentPush,
+    ShipmentResult,
+)
 from daiyun.connectors.errors import (
     ConnectorError,
     MalformedPayload,
@@ -172,7 +179,8 @@ def decrypt_receiver(credentials: Mapping[str, Any], fields: Mapping[str, str]) 
 
 class JdConnector(GatewayConnector):
     channel: ClassVar[str] = "jd"
-    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS})
+    carrier_codes: ClassVar[dict[str, str]] = dict(china_shipments.JD.carriers)
     credential_fields: ClassVar[tuple[str, ...]] = (
         "app_key",
         "app_secret",
@@ -261,6 +269,9 @@ class JdConnector(GatewayConnector):
             )
         text = f"jd refused to refresh the access token: HTTP {response.status_code} {reason}"
         raise ReauthorizationNeeded(text.strip())
+
+    def push_shipment(self, push: ShipmentPush) -> ShipmentResult:
+        return china_shipments.push(self, china_shipments.JD, push)
 
     def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
         """One gateway call per listing (see :mod:`.china_listings`)."""

@@ -9,12 +9,20 @@ listing itself (sending it again unchanged would be refused again).
 
 A call that cannot get through at all (5xx or 429 after the client's bounded retries, a refused
 token) raises instead: it says nothing about the listings, which stay to be tried again.
+
+The ship capability takes one :class:`ShipmentPush` (an order left with a tracking number) and
+answers a :class:`ShipmentResult`; the marketplace refusing the shipment itself (the order is
+cancelled, shipped already with another number, the carrier unknown to it) raises
+:class:`ShipmentRefused`, permanent. The same number pushed again is answered as a duplicate,
+never as a second shipment. Each connector maps Daiyun's carrier codes (``sf``, ``zto``,
+``yto``, ``jd``) to its marketplace's in ``Connector.carrier_codes``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -22,6 +30,7 @@ from daiyun.connectors.errors import ConnectorError
 from daiyun.core.money import exponent
 
 LISTINGS = "listing+price"
+SHIPMENTS = "ship with tracking"
 
 Action = Literal["publish", "update", "unlist"]
 
@@ -83,6 +92,33 @@ def accepted(push: ListingPush, **ids: str | None) -> ListingResult:
 
 def refused(push: ListingPush, error: str) -> ListingResult:
     return ListingResult(push.key, False, error=error, rejected=True)
+
+
+class ShipmentRefused(ConnectorError):
+    """The marketplace refused the shipment: sending it again unchanged is refused again."""
+
+
+@dataclass(frozen=True)
+class ShipmentPush:
+    """An order (the marketplace's id) left with ``tracking_number`` of ``carrier`` (Daiyun's
+    code). ``lines`` are (the marketplace's line id, quantity) shipped in this parcel; empty:
+    every unshipped item of the order."""
+
+    order_id: str
+    carrier: str
+    tracking_number: str
+    shipped_at: datetime
+    lines: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+    tracking_url: str | None = None
+    carrier_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ShipmentResult:
+    # The marketplace's id of the shipment (Shopify's fulfillment), when it has one.
+    reference: str | None = None
+    # The marketplace had this tracking number for the order already: nothing changed.
+    duplicate: bool = False
 
 
 def decimal_text(amount_minor: int, currency: str) -> str:

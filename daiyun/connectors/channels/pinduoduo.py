@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from daiyun.connectors.channels import china_listings
+from daiyun.connectors.channels import china_listings, china_shipments
 from daiyun.connectors.channels.base import (
     FetchedPage,
     ShopAccess,
@@ -45,7 +45,14 @@ from daiyun.connectors.channels.china_wire import (
     whole_number,
     whole_seconds,
 )
-from daiyun.connectors.channels.outbound import LISTINGS, ListingPush, ListingResult
+from daiyun.connectors.channels.outbound import (
+    LISTINGS,
+    SHIPMENTS,
+    ListingPush,
+    ListingResult,
+    ShipmentPush,
+    ShipmentResult,
+)
 from daiyun.connectors.errors import (
     ConnectorError,
     MalformedPayload,
@@ -123,7 +130,8 @@ class PddError(ConnectorError):
 
 class PinduoduoConnector(GatewayConnector):
     channel: ClassVar[str] = "pinduoduo"
-    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS})
+    carrier_codes: ClassVar[dict[str, str]] = dict(china_shipments.PINDUODUO.carriers)
     credential_fields: ClassVar[tuple[str, ...]] = (
         "client_id",
         "client_secret",
@@ -225,6 +233,9 @@ class PinduoduoConnector(GatewayConnector):
         if not isinstance(orders, list) or not all(isinstance(o, dict) for o in orders):
             raise MalformedPayload(f"pinduoduo {LIST_METHOD} order_sn_list is not a list")
         return orders, total
+
+    def push_shipment(self, push: ShipmentPush) -> ShipmentResult:
+        return china_shipments.push(self, china_shipments.PINDUODUO, push)
 
     def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
         """One gateway call per listing (see :mod:`.china_listings`)."""

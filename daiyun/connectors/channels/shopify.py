@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from daiyun.connectors.channels import shipments
 from daiyun.connectors.channels.base import (
     Connector,
     FetchedPage,
@@ -29,8 +30,11 @@ from daiyun.connectors.channels.base import (
 )
 from daiyun.connectors.channels.outbound import (
     LISTINGS,
+    SHIPMENTS,
     ListingPush,
     ListingResult,
+    ShipmentPush,
+    ShipmentResult,
     accepted,
     decimal_text,
     refused,
@@ -97,7 +101,8 @@ class ShopifyConnector(Connector):
     history: ClassVar[timedelta] = timedelta(days=60)
     # Every shop's Admin API lives on its own subdomain here (the shop_domain credential).
     official_hosts: ClassVar[tuple[str, ...]] = ("*.myshopify.com",)
-    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS})
+    carrier_codes: ClassVar[dict[str, str]] = shipments.SHOPIFY_CARRIERS
 
     @classmethod
     def default_base_urls(cls, credentials: Mapping[str, Any]) -> tuple[str, ...]:
@@ -110,6 +115,15 @@ class ShopifyConnector(Connector):
     def _admin_url(self, path: str) -> str:
         base = self.shop.api_base_url or f"https://{self.shop.credentials['shop_domain']}"
         return f"{base.rstrip('/')}/admin/api/{API_VERSION}{path}"
+
+    def push_shipment(self, push: ShipmentPush) -> ShipmentResult:
+        token = str(self.shop.credentials["access_token"])
+
+        def send(method: str, path: str, **kwargs: Any) -> httpx.Response:
+            headers = {"X-Shopify-Access-Token": token}
+            return self.http.request(method, self._admin_url(path), headers=headers, **kwargs)
+
+        return shipments.shopify(send, self.marketplace_carrier(push.carrier), push)
 
     def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
         return [self._push(push) for push in pushes]

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from daiyun.connectors.channels import china_listings
+from daiyun.connectors.channels import china_listings, china_shipments
 from daiyun.connectors.channels.base import (
     FetchedPage,
     ShopAccess,
@@ -54,7 +54,14 @@ from daiyun.connectors.channels.china_wire import (
     whole_number,
     whole_seconds,
 )
-from daiyun.connectors.channels.outbound import LISTINGS, ListingPush, ListingResult
+from daiyun.connectors.channels.outbound import (
+    LISTINGS,
+    SHIPMENTS,
+    ListingPush,
+    ListingResult,
+    ShipmentPush,
+    ShipmentResult,
+)
 from daiyun.connectors.errors import (
     ConnectorError,
     MalformedPayload,
@@ -176,7 +183,8 @@ class TopError(ConnectorError):
 
 class TaobaoConnector(GatewayConnector):
     channel: ClassVar[str] = "taobao"
-    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS})
+    carrier_codes: ClassVar[dict[str, str]] = dict(china_shipments.TAOBAO.carriers)
     credential_fields: ClassVar[tuple[str, ...]] = (
         "app_key",
         "app_secret",
@@ -313,6 +321,9 @@ class TaobaoConnector(GatewayConnector):
         if not isinstance(trades, list):
             raise MalformedPayload(f"taobao {LIST_METHOD} trades is not a list")
         return trades, total
+
+    def push_shipment(self, push: ShipmentPush) -> ShipmentResult:
+        return china_shipments.push(self, china_shipments.TAOBAO, push)
 
     def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
         """One gateway call per listing (see :mod:`.china_listings`)."""

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from daiyun.connectors.channels import shipments
 from daiyun.connectors.channels.base import (
     Connector,
     FetchedPage,
@@ -28,8 +29,11 @@ from daiyun.connectors.channels.base import (
 )
 from daiyun.connectors.channels.outbound import (
     LISTINGS,
+    SHIPMENTS,
     ListingPush,
     ListingResult,
+    ShipmentPush,
+    ShipmentResult,
     accepted,
     decimal_text,
     refused,
@@ -106,7 +110,8 @@ class WooCommerceConnector(Connector):
         "webhook_secret",
     )
     webhook_secret_field: ClassVar[str | None] = "webhook_secret"
-    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS})
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS})
+    carrier_codes: ClassVar[dict[str, str]] = shipments.WOOCOMMERCE_CARRIERS
     listing_batch_size: ClassVar[int] = BATCH_LIMIT
     max_window: ClassVar[timedelta] = timedelta(days=1)
     lag: ClassVar[timedelta] = timedelta(minutes=1)
@@ -131,6 +136,13 @@ class WooCommerceConnector(Connector):
     def _auth(self) -> tuple[str, str]:
         credentials = self.shop.credentials
         return str(credentials["consumer_key"]), str(credentials["consumer_secret"])
+
+    def push_shipment(self, push: ShipmentPush) -> ShipmentResult:
+        def send(method: str, path: str, **kwargs: Any) -> httpx.Response:
+            return self.http.request(method, self._url(path), auth=self._auth(), **kwargs)
+
+        name = push.carrier_name or self.marketplace_carrier(push.carrier)
+        return shipments.woocommerce(send, name, push)
 
     def push_listings(self, pushes: Sequence[ListingPush]) -> list[ListingResult]:
         """One ``products/batch`` call: new listings in ``create``, the rest in ``update``;

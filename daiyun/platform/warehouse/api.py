@@ -13,7 +13,14 @@ from daiyun.core.idempotency import IdempotencyKey, idempotent
 from daiyun.core.ids import DateTime, instant
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.warehouse import counts, replenishment, reservations, service, transfers
+from daiyun.platform.warehouse import (
+    api_sync,
+    counts,
+    replenishment,
+    reservations,
+    service,
+    transfers,
+)
 from daiyun.platform.warehouse.models import CountStatus, MoveKind
 from daiyun.platform.warehouse.schemas import (
     AdjustmentCreate,
@@ -526,3 +533,10 @@ def put_stock_settings(
 ) -> StockSettingsRead:
     """Replace the owner's default warehouse and per-SKU rules."""
     return service.set_stock_settings(session, body)
+
+
+# --------------------------------------------------------------------------------------------
+# Stock sync to shops (库存同步): its own module, mounted here
+# --------------------------------------------------------------------------------------------
+
+router.include_router(api_sync.router)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -158,12 +159,15 @@ class StockMove(TenantScoped, Base):
 
 
 class StockSettings(TenantScoped, Timestamped, Base):
-    """The owner's stock settings: the default warehouse orders are allocated from."""
+    """The owner's stock settings: the default warehouse orders are allocated from, and whether
+    an order may be split across warehouses."""
 
     __tablename__ = "stock_settings"
     __table_args__ = (UniqueConstraint("tenant_id"),)
 
     default_warehouse_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("warehouses.id"))
+    # An order no one warehouse has whole is split, each SKU from a warehouse that has it.
+    split_by_warehouse: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class SkuStockRule(TenantScoped, Timestamped, Base):
@@ -370,3 +374,95 @@ class ReplenishmentRule(TenantScoped, Timestamped, Base):
     min_quantity: Mapped[int] = mapped_column(default=0)
     max_quantity: Mapped[int] = mapped_column(default=0)
     lead_time_days: Mapped[int] = mapped_column(default=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Stock sync to shops (库存同步)
+# --------------------------------------------------------------------------------------------
+
+
+class ShareKind(StrEnum):
+    ratio = "ratio"  # a percentage of the sellable stock
+    fixed = "fixed"  # a fixed quantity (never more than is sellable)
+
+
+class StockSyncRule(TenantScoped, Timestamped, Base):
+    """How much of a SKU's sellable stock one shop shows: a ratio or a fixed quantity, and the
+    safety floor at or below which the shop shows nothing. ``sku_id`` NULL is the shop's rule
+    for every SKU without its own; ``warehouse_ids`` (hex) narrows the warehouses that serve
+    the shop (empty: every active one)."""
+
+    __tablename__ = "stock_sync_rules"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "shop_id", "scope"),
+        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "sku_id"], ["catalog_skus.tenant_id", "catalog_skus.id"]
+        ),
+    )
+
+    shop_id: Mapped[uuid.UUID]
+    sku_id: Mapped[uuid.UUID | None]
+    # ``<SKU hex>`` or ``*`` (the shop's default): unique where sku_id may be NULL.
+    scope: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[ShareKind] = mapped_column(_kind(ShareKind, 16))
+    ratio_percent: Mapped[int | None]
+    fixed_quantity: Mapped[int | None]
+    safety_floor: Mapped[int] = mapped_column(default=0)
+    warehouse_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class StockSyncShop(TenantScoped, Base):
+    """A shop's push schedule: when its coalesced push is due (NULL: none queued), when the
+    last one started, and the last full resync."""
+
+    __tablename__ = "stock_sync_shops"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "shop_id"),
+        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"]),
+    )
+
+    shop_id: Mapped[uuid.UUID]
+    push_due_at: Mapped[datetime | None]
+    last_push_at: Mapped[datetime | None]
+    resynced_at: Mapped[datetime | None]
+
+
+class StockSyncStatus(StrEnum):
+    pending = "pending"  # a change is waiting for the shop's push
+    synced = "synced"  # the marketplace holds the quantity last computed
+    failed = "failed"  # the last push did not get through, or was refused (see error)
+
+
+class StockSyncListing(TenantScoped, Base):
+    """One listing's stock sync: the quantity it should show, the one last pushed and when.
+
+    ``version`` counts the stock changes that touched the listing and ``pushed_version`` the
+    one its last push covered: a change while a push was on the wire leaves it pending.
+    """
+
+    __tablename__ = "stock_sync_listings"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "listing_id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "listing_id"], ["catalog_listings.tenant_id", "catalog_listings.id"]
+        ),
+        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"]),
+        Index("ix_stock_sync_listings_due", "tenant_id", "shop_id", "status", "next_attempt_at"),
+        Index("ix_stock_sync_listings_sku", "tenant_id", "sku_id"),
+    )
+
+    listing_id: Mapped[uuid.UUID]
+    shop_id: Mapped[uuid.UUID]
+    sku_id: Mapped[uuid.UUID]
+    status: Mapped[StockSyncStatus] = mapped_column(_kind(StockSyncStatus, 16))
+    desired: Mapped[int | None]
+    pushed_quantity: Mapped[int | None]
+    pushed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+    pushed_version: Mapped[int] = mapped_column(default=0)
+    # A full resync sends the quantity even when it equals the one last pushed.
+    forced: Mapped[bool] = mapped_column(default=False)

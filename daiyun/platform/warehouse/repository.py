@@ -35,6 +35,10 @@ from daiyun.platform.warehouse.models import (
     Warehouse,
 )
 
+# Session key of the SKUs whose sellable stock changed in the transaction: the stock sync marks
+# their listings before it commits (``sync_marks``).
+STOCK_CHANGED = "warehouse_stock_changed"
+
 # Tries at BEGIN IMMEDIATE, each waiting up to the busy timeout (10 s).
 WRITE_LOCK_ATTEMPTS = 6
 
@@ -114,6 +118,18 @@ def location_codes(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UU
         return {}
     rows = session.execute(select(Location.id, Location.code).where(Location.id.in_(ids)))
     return {row.id: row.code for row in rows}
+
+
+def stock_bins(session: Session, stock_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Location]:
+    """The bin each stock row sits in, by stock row id."""
+    if not stock_ids:
+        return {}
+    rows = session.execute(
+        select(Stock.id, Location)
+        .join(Location, Location.id == Stock.location_id)
+        .where(Stock.id.in_(list(stock_ids)))
+    )
+    return {row[0]: row[1] for row in rows}
 
 
 def batch(session: Session, sku_id: uuid.UUID, lot: str) -> Batch | None:
@@ -228,7 +244,13 @@ def post(
     set_committed_value(stock, "on_hand", stock.on_hand + on_hand)
     set_committed_value(stock, "reserved", stock.reserved + reserved)
     session.flush([move])
+    note_changed(session, [stock.sku_id])
     return move
+
+
+def note_changed(session: Session, sku_ids: Collection[uuid.UUID]) -> None:
+    """Remember that these SKUs' sellable stock changed in this transaction."""
+    session.info.setdefault(STOCK_CHANGED, set()).update(sku_ids)
 
 
 def ledger(

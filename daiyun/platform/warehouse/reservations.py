@@ -27,6 +27,7 @@ from daiyun.core.pagination import paginate
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.storefront import service as catalog
 from daiyun.platform.warehouse import repository, rules
+from daiyun.platform.warehouse import sync_marks as _sync_marks  # noqa: F401 (its listener)
 from daiyun.platform.warehouse.models import (
     MoveKind,
     Reservation,
@@ -167,7 +168,9 @@ def _hold(
         if r.location_id in pickable
     ]
     takes, shortages = (
-        rules.allocate(wanted, candidates, _warehouse_order(session)) if not unknown else ([], [])
+        rules.allocate(wanted, candidates, _warehouse_order(session), _split(session))
+        if not unknown
+        else ([], [])
     )
     if unknown or shortages:
         # The SKUs no single warehouse has enough of; when each is somewhere but never all in
@@ -243,6 +246,11 @@ def _warehouse_order(session: Session) -> list[uuid.UUID]:
         order.remove(default)
         order.insert(0, default)
     return order
+
+
+def _split(session: Session) -> bool:
+    settings = repository.settings(session)
+    return bool(settings and settings.split_by_warehouse)
 
 
 def _code(session: Session, sku_id: uuid.UUID) -> str:

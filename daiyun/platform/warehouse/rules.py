@@ -105,11 +105,14 @@ def allocate(
     wanted: Mapping[uuid.UUID, int],
     candidates: Sequence[Candidate],
     warehouse_order: Sequence[uuid.UUID],
+    split: bool = False,
 ) -> tuple[list[Take], list[Shortage]]:
     """Allocate the whole order from one warehouse: the first of ``warehouse_order`` (the
     merchant's default first, then by priority and code) that has every unit, batches first
-    expiry first out. None has it all: nothing is taken, and the shortages are per SKU, counted
-    against the warehouse that has most of it (what a split would not fix either)."""
+    expiry first out. None has it all: with ``split``, each SKU comes whole from the first
+    warehouse that has all of it (拆单: a parcel per warehouse); otherwise, or when some SKU is
+    nowhere whole, nothing is taken, and the shortages are per SKU, counted against the
+    warehouse that has most of it (what a split would not fix either)."""
     by_warehouse: dict[uuid.UUID, dict[uuid.UUID, list[Candidate]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -120,6 +123,22 @@ def allocate(
         rows = by_warehouse.get(warehouse, {})
         if all(sum(r.available for r in rows.get(s, [])) >= q for s, q in wanted.items()):
             return _take(wanted, rows), []
+    if split:
+        takes: list[Take] = []
+        for sku, quantity in sorted(wanted.items()):
+            home = next(
+                (
+                    w
+                    for w in warehouse_order
+                    if sum(r.available for r in by_warehouse.get(w, {}).get(sku, [])) >= quantity
+                ),
+                None,
+            )
+            if home is None:
+                break
+            takes += _take({sku: quantity}, by_warehouse[home])
+        else:
+            return takes, []
     shortages = []
     for sku, quantity in sorted(wanted.items()):
         best = max(
@@ -213,3 +232,51 @@ def expiry_state(expires_on: date | None, today: date, within_days: int) -> int 
         return None
     left = (expires_on - today).days
     return left if left <= within_days else None
+
+
+# --------------------------------------------------------------------------------------------
+# Stock sync to shops (库存同步)
+# --------------------------------------------------------------------------------------------
+
+
+def shop_share(
+    pool: int,
+    *,
+    ratio_percent: int | None = None,
+    fixed_quantity: int | None = None,
+    safety_floor: int = 0,
+) -> int:
+    """What one shop shows of ``pool`` sellable units: nothing once the pool is at or below the
+    safety floor (the last units are not offered everywhere at once), else its ratio (rounded
+    down: a share never adds up past the pool) or its fixed quantity (never past the pool); the
+    whole pool without a rule."""
+    pool = max(0, pool)
+    if pool <= safety_floor:
+        return 0
+    if ratio_percent is not None:
+        return pool * ratio_percent // 100
+    if fixed_quantity is not None:
+        return min(fixed_quantity, pool)
+    return pool
+
+
+def ratio_totals(
+    rules: Iterable[tuple[uuid.UUID, uuid.UUID | None, int | None]],
+) -> dict[uuid.UUID | None, int]:
+    """Per SKU (None: every SKU without its own rule), the ratios its shops show added up.
+
+    ``rules`` are (shop, SKU or None for the shop's default, ratio percent or None for a
+    fixed quantity). A SKU's own rule on a shop replaces that shop's default for it.
+    """
+    own: dict[uuid.UUID, dict[uuid.UUID, int | None]] = defaultdict(dict)
+    defaults: dict[uuid.UUID, int | None] = {}
+    for shop, sku, ratio in rules:
+        if sku is None:
+            defaults[shop] = ratio
+        else:
+            own[sku][shop] = ratio
+    totals: dict[uuid.UUID | None, int] = {None: sum(r or 0 for r in defaults.values())}
+    for sku, by_shop in own.items():
+        shops = set(defaults) | set(by_shop)
+        totals[sku] = sum((by_shop[s] if s in by_shop else defaults[s]) or 0 for s in shops)
+    return totals

@@ -336,11 +336,17 @@ class StockSettingsIn(_Input):
 
     default_warehouse_id: uuid.UUID | None = None
     skus: list[SkuRuleIn] = Field(default_factory=list, max_length=2000)
+    split_by_warehouse: bool = Field(
+        default=False,
+        description="When no warehouse has a whole order, take each SKU from one that has it "
+        "(拆单: one parcel per warehouse) instead of waiting for stock",
+    )
 
 
 class StockSettingsRead(BaseModel):
     default_warehouse_id: uuid.UUID | None
     skus: list[SkuRuleIn]
+    split_by_warehouse: bool = False
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from daiyun.core.pagination import decode_cursor, paginate
 from daiyun.platform.storefront import service as catalog
 from daiyun.platform.storefront.schemas import SkuRead
 from daiyun.platform.warehouse import repository, rules
+from daiyun.platform.warehouse import sync_marks as _sync_marks  # noqa: F401 (its listener)
 from daiyun.platform.warehouse.models import (
     Adjustment,
     Batch,
@@ -144,6 +145,12 @@ def location_codes(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UU
     return repository.location_codes(session, ids)
 
 
+def stock_bins(session: Session, stock_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Location]:
+    """The bin (with its code and zone) each of the owner's stock rows sits in, by row id: what
+    a pick list walks to."""
+    return repository.stock_bins(session, stock_ids)
+
+
 def location_by_code(session: Session, warehouse_id: uuid.UUID, code: str) -> Location | None:
     """A warehouse's bin by its code (what a label or a scanner reads)."""
     return repository.location_with_code(session, warehouse_id, code)
@@ -197,6 +204,7 @@ def stock_settings(session: Session) -> StockSettingsRead:
     stored = repository.settings(session)
     return StockSettingsRead(
         default_warehouse_id=stored.default_warehouse_id if stored else None,
+        split_by_warehouse=stored.split_by_warehouse if stored else False,
         skus=[
             SkuRuleIn(
                 sku_id=r.sku_id,
@@ -226,6 +234,11 @@ def set_stock_settings(session: Session, body: StockSettingsIn) -> StockSettings
         session.add(stored)
     before = stock_settings(session).model_dump(mode="json")
     stored.default_warehouse_id = body.default_warehouse_id
+    stored.split_by_warehouse = body.split_by_warehouse
+    # Safety stock is part of what is sellable: the SKUs of old and new rules may show more or
+    # less on the shops now.
+    touched = {r.sku_id for r in repository.sku_rules(session)} | {r.sku_id for r in body.skus}
+    repository.note_changed(session, touched)
     repository.delete_sku_rules(session)
     session.flush()
     for rule in body.skus:

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from daiyun.sandboxes.marketplaces import stock
 from daiyun.sandboxes.marketplaces.amazon import DENIED, _admit
 from daiyun.sandboxes.marketplaces.catalog import catalog
 from daiyun.sandboxes.marketplaces.generator import minor_digits
@@ -149,6 +150,11 @@ async def patch_listing(request: Request, seller_id: str, sku: str) -> Response:
                 price=sale if sale is not None else price,
                 compare_at=price if sale is not None else None,
             )
+        elif isinstance(patch, dict) and patch.get("path") == stock.AMAZON_STOCK_PATH:
+            try:
+                stock.set_product(books, shop, found, stock.amazon_quantity(patch.get("value")))
+            except stock.StockRefused as exc:
+                return _answer(sku, _issue(str(exc)), headers)
     return _answer(sku, [], headers)
 
 

@@ -21,10 +21,12 @@ from daiyun.sandboxes.marketplaces import (
     amazon_listings,
     catalog,
     douyin,
+    fulfillments,
     jd,
     pinduoduo,
     shopify,
     shopify_products,
+    stock,
     taobao,
     woocommerce,
     woocommerce_products,
@@ -165,6 +167,7 @@ def _summary(shop: Shop, order: Order) -> dict[str, Any]:
         "updated_at": order.updated_at.isoformat(),
         "total": format_minor(order.total, order.currency),
         "currency": order.currency,
+        "tracking": [t["number"] for t in order.tracking],
     }
 
 
@@ -285,6 +288,7 @@ def stats(request: Request) -> dict[str, Any]:
 def reset(request: Request) -> dict[str, bool]:
     _state(request).reset()
     catalog.catalog(request).clear()
+    stock.stock_of(catalog.catalog(request)).clear()
     return {"reset": True}
 
 
@@ -299,7 +303,12 @@ def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     app.state.sandbox = state if state is not None else SandboxState()
     app.include_router(control)
     app.include_router(catalog.control)
+    app.include_router(stock.control)
+    app.include_router(stock.router)
     app.include_router(shopify.router)
+    app.include_router(fulfillments.shopify_router)
+    app.include_router(fulfillments.woocommerce_router)
+    app.include_router(fulfillments.amazon_router)
     app.include_router(shopify_products.router)
     app.include_router(woocommerce.router)
     app.include_router(woocommerce_products.router)

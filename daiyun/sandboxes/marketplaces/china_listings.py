@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from daiyun.sandboxes.marketplaces import stock
 from daiyun.sandboxes.marketplaces.catalog import Catalog, Product, catalog_of
 from daiyun.sandboxes.marketplaces.generator import parse_amount
 from daiyun.sandboxes.marketplaces.state import SandboxState, Shop
@@ -45,6 +46,9 @@ METHODS: dict[str, dict[str, str]] = {
         "product.setOnline": "on",
     },
 }
+# The quantity methods: stock.py keeps what they set.
+for _channel, _methods in stock.GATEWAY_METHODS.items():
+    METHODS[_channel].update(dict.fromkeys(_methods, "stock"))
 ON_SALE = "onsale"
 OFF_SALE = "instock"
 
@@ -101,8 +105,13 @@ def handle(
 ) -> dict[str, Any]:
     """The payload of a listing method's success answer; raises :class:`Refused`."""
     books = catalog_of(state)
-    books.call(shop.channel, shop.name, 1)
     kind = METHODS[shop.channel][method]
+    if kind == "stock":
+        try:
+            return stock.set_from_gateway(books, shop, method, business)
+        except stock.StockRefused as exc:
+            raise Refused(str(exc)) from exc
+    books.call(shop.channel, shop.name, 1)
     channel = shop.channel
     if kind == "create":
         return _create(books, shop, business)

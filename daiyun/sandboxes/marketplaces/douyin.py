@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from daiyun.sandboxes.marketplaces import china_listings
+from daiyun.sandboxes.marketplaces import china_listings, china_shipments
 from daiyun.sandboxes.marketplaces.china import (
     app_key,
     app_secret,
@@ -263,6 +263,11 @@ def _call(
         # Douyin says nothing of how long to wait, so no deadline is recorded for the client.
         state.throttled(shop, 0)
         return _answer(RATE_LIMITED, "请求过于频繁")
+    if method == china_shipments.METHODS["douyin"]:  # shipments: china_shipments.py
+        try:
+            return _answer(SUCCESS, "success", china_shipments.handle(state, shop, business))
+        except china_listings.Refused as exc:
+            return _bad(str(exc))
     if method in china_listings.METHODS["douyin"]:  # item writes: china_listings.py
         try:
             return _answer(SUCCESS, "success", china_listings.handle(state, shop, method, business))

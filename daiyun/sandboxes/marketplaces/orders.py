@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 Key = tuple[int, int]
 
@@ -107,6 +108,10 @@ class Order:
     cancel_reason: str | None = None
     refunds: list[Refund] = field(default_factory=list)
     note: str = ""
+    # Shipments pushed by the seller (sandbox ``shipments.py``): number, company, url, items.
+    tracking: list[dict[str, Any]] = field(default_factory=list)
+    # WooCommerce's order notes (the seller's, with the tracking number for the buyer).
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def key(self) -> Key:

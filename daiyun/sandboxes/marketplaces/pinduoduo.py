@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from daiyun.sandboxes.marketplaces import china_listings
+from daiyun.sandboxes.marketplaces import china_listings, china_shipments
 from daiyun.sandboxes.marketplaces.china import (
     HISTORY,
     app_key,
@@ -196,6 +196,12 @@ def _call(state: SandboxState, name: str, params: dict[str, str]) -> Response:
         # PDD says nothing of how long to wait, so no deadline is recorded for the client.
         state.throttled(shop, 0)
         return _error(FLOW_CONTROL, "服务限流，请稍后重试")
+    if params["type"] == china_shipments.METHODS["pinduoduo"]:  # china_shipments.py
+        try:
+            payload = china_shipments.handle(state, shop, params)
+        except china_listings.Refused as exc:
+            return _bad(str(exc))
+        return JSONResponse({china_listings.response_key("pinduoduo", params["type"]): payload})
     if params["type"] in china_listings.METHODS["pinduoduo"]:  # item writes: china_listings.py
         try:
             payload = china_listings.handle(state, shop, params["type"], params)

@@ -201,6 +201,16 @@ def render_order(shop: Shop, order: Order) -> dict[str, Any]:
         "total_outstanding": money(0 if paid or order.cancelled_at else order.total),
         "financial_status": financial_status(order),
         "fulfillment_status": fulfillment_status(order),
+        # Tracking pushed through the fulfillments endpoint (fulfillments.py).
+        "fulfillments": [
+            {
+                "id": entry["id"],
+                "status": "success",
+                "tracking_company": entry["company"],
+                "tracking_number": entry["number"],
+            }
+            for entry in order.tracking
+        ],
         "confirmed": True,
         "test": False,
         "note": order.note or None,

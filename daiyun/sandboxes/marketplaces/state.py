@@ -374,6 +374,10 @@ class SandboxState:
             rng = random.Random(seed) if seed is not None else shop.rng  # noqa: S311
             factory = OrderFactory(rng, shop)
             orders = factory.batch(count, start, end, history=history)
+            # Beyond the stock the shop was given, a marketplace takes no order (stock.py).
+            from daiyun.sandboxes.marketplaces.stock import admit
+
+            orders = admit(self, shop, orders)
             if len(orders) > 64:
                 # Bulk loads re-sort once instead of inserting one by one.
                 for order in orders:

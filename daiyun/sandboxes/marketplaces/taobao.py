@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
-from daiyun.sandboxes.marketplaces import china_listings
+from daiyun.sandboxes.marketplaces import china_listings, china_shipments
 from daiyun.sandboxes.marketplaces.china import (
     HISTORY,
     app_key,
@@ -285,6 +285,12 @@ def _call(state: SandboxState, name: str, params: dict[str, str]) -> Response:
         state.throttled(shop, seconds)
         return _flow_control(seconds)
     method = params["method"]
+    if method == china_shipments.METHODS["taobao"]:  # shipments: china_shipments.py
+        try:
+            payload = china_shipments.handle(state, shop, params)
+        except china_listings.Refused as exc:
+            return _refused(str(exc))
+        return JSONResponse({china_listings.response_key("taobao", method): payload})
     if method in china_listings.METHODS["taobao"]:  # item writes: china_listings.py
         try:
             payload = china_listings.handle(state, shop, method, params)

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from daiyun.sandboxes.marketplaces import stock
 from daiyun.sandboxes.marketplaces.catalog import Catalog, catalog
 from daiyun.sandboxes.marketplaces.generator import format_minor, parse_amount
 from daiyun.sandboxes.marketplaces.state import Shop
@@ -84,6 +85,12 @@ def _update(books: Catalog, shop: Shop, item: dict[str, Any]) -> dict[str, Any]:
     product = books.find("woocommerce", shop.name, str(item.get("id") or ""))
     if product is None:
         return _object_error("woocommerce_rest_product_invalid_id", "Invalid ID.", status=404)
+    if "stock_quantity" in item and "regular_price" not in item:  # a stock update: stock.py
+        try:
+            stock.set_product(books, shop, product, item.get("stock_quantity"), call=False)
+        except stock.StockRefused as exc:
+            return _object_error("rest_invalid_param", str(exc))
+        return {**_render(product, shop.currency), "stock_quantity": item["stock_quantity"]}
     prices = _prices(shop, item)
     if isinstance(prices, str):
         return _object_error("rest_invalid_param", prices)
@@ -125,6 +132,8 @@ async def batch(request: Request, store: str) -> Response:
         )
     books = catalog(request)
     books.call("woocommerce", store, total)
+    if any(isinstance(item, dict) and "stock_quantity" in item for item in lists["update"]):
+        stock.stock_of(books).call("woocommerce", store)  # one call, however many it sets
     answer: dict[str, list[dict[str, Any]]] = {}
     if lists["create"]:
         answer["create"] = [

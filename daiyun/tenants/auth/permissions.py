@@ -42,6 +42,9 @@ class Permission(StrEnum):
     warehouse_manage = "warehouse:manage"
     warehouse_approve = "warehouse:approve"
     recruiting_manage = "recruiting:manage"
+    # Marketing (市场/推广): campaigns, promotions, coupons, redemptions; reading them and
+    # pricing carts is marketing:read, planning and running them marketing:manage.
+    marketing_read = "marketing:read"
     marketing_manage = "marketing:manage"
     # The catalog (店铺/商品): products, SKUs, bundles, categories and margin floors.
     catalog_read = "catalog:read"
@@ -72,6 +75,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.shops_read,
             P.shops_manage,
             P.billing_read,
+            P.marketing_read,
             P.marketing_manage,
             P.catalog_read,
             P.catalog_manage,
@@ -89,6 +93,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.shops_read,
             P.catalog_read,
             P.warehouse_read,
+            P.marketing_read,
             P.conversations_read,
             P.conversations_reply,
             P.cs_reports,
@@ -99,10 +104,26 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.recruiter: frozenset(_READ | {P.recruiting_manage}),
     Role.marketer: frozenset(
-        _READ | {P.orders_read, P.shops_read, P.marketing_manage, P.catalog_read, P.warehouse_read}
+        _READ
+        | {
+            P.orders_read,
+            P.shops_read,
+            P.marketing_read,
+            P.marketing_manage,
+            P.catalog_read,
+            P.warehouse_read,
+        }
     ),
     Role.finance: frozenset(
-        _READ | {P.orders_read, P.billing_read, P.billing_manage, P.catalog_read, P.warehouse_read}
+        _READ
+        | {
+            P.orders_read,
+            P.billing_read,
+            P.billing_manage,
+            P.catalog_read,
+            P.warehouse_read,
+            P.marketing_read,
+        }
     ),
     Role.merchant_owner: frozenset(
         _READ
@@ -114,6 +135,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.billing_read,
             P.catalog_read,
             P.warehouse_read,
+            P.marketing_read,
             P.cs_reports,
         }
     ),
@@ -125,6 +147,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.billing_read,
             P.catalog_read,
             P.warehouse_read,
+            P.marketing_read,
             P.cs_reports,
         }
     ),

@@ -2,7 +2,7 @@
 
 A part is a module ``tests/platform/<department>/isolation.py`` listed in
 ``tests/isolation_parts.py``. The route matrix (tests/test_authorization.py) and the ORM guard
-tests (tests/tenants/test_orm_guard.py) read from it:
+tests (tests/tenants/guard/) read from it:
 
 * ``TENANT_RULES``: its routes on a tenant and the rule of each (``tests.authz.rules`` builds them);
 * ``OTHER_RULES``: its routes outside a tenant, each with the Permission a caller's own role needs
@@ -15,6 +15,8 @@ tests (tests/tenants/test_orm_guard.py) read from it:
 * ``restore(path, tenant_id, places)``: put A's objects back after a route, for the next caller;
 * ``tenant_state(session)``: the rows of its tenant tables (a refused write must leave them alone);
 * ``platform_state(session)``: the same for its platform tables;
+* ``COMPUTES`` (optional): POSTs on a tenant that compute an answer and store nothing, so an
+  allowed one must leave A as it was too;
 * ``BULK_UPDATES`` (a column and value per tenant model, for the guard's bulk UPDATE test),
   ``APPEND_ONLY`` (models a trigger keeps from UPDATE and DELETE) and
   ``guard_seed(tenant_id, sku_id, order_ids)``: rows of each of its tenant models, by model.

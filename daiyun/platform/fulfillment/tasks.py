@@ -1,0 +1,45 @@
+"""Fulfilment's event subscriptions and its periodic deadline check."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daiyun.core.db import unit_of_work
+from daiyun.core.events.models import OutboxEvent
+from daiyun.core.events.service import subscribe
+from daiyun.core.tasks import platform_task
+from daiyun.platform.fulfillment import service
+from daiyun.platform.warehouse import reservations
+from daiyun.tenants.models import Tenant, TenantStatus
+
+SCHEDULE = {
+    "fulfillment-deadlines": {"task": "daiyun.fulfillment.flag_deadlines", "schedule": 600.0},
+}
+
+
+@subscribe("order.created")
+@subscribe("order.updated")
+@subscribe("order.cancelled")
+@subscribe("order.refunded")
+def follow_order(session: Session, event: OutboxEvent) -> None:
+    """Bring the order's parcels in line with it. The reservation is brought in line first
+    (the warehouse's own subscriber may not have run yet; doing it twice changes nothing), and
+    its row lock keeps two events of one order from building parcels side by side."""
+    order_id = uuid.UUID(event.payload["order_id"])
+    reservations.sync_order(session, order_id)
+    service.sync_order(session, order_id)
+
+
+@platform_task("daiyun.fulfillment.flag_deadlines")
+def flag_deadlines(session: Session) -> int:
+    """Raise ``deadline_near`` on every merchant's parcels close to their shipping deadline,
+    each merchant in a unit of work of its own."""
+    raised = 0
+    live = select(Tenant.id).where(Tenant.status != TenantStatus.offboarded)
+    for tenant_id in list(session.scalars(live)):
+        with unit_of_work(tenant_id) as tenant_session:
+            raised += service.flag_deadlines(tenant_session)
+    return raised

@@ -1,0 +1,267 @@
+"""The marketing API (市场/推广): campaigns, promotions, coupons, cart pricing, redemptions and
+the tenant's marketing settings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
+
+from daiyun.core.idempotency import IdempotencyKey, idempotent
+from daiyun.core.openapi import problems
+from daiyun.core.pagination import Cursor, Limit, Page
+from daiyun.platform.marketing import pricing, service
+from daiyun.platform.marketing.schemas import (
+    Buyer,
+    CampaignCreate,
+    CampaignRead,
+    CampaignUpdate,
+    CartIn,
+    Code,
+    CouponBatchRead,
+    CouponBulkCreate,
+    CouponCreate,
+    CouponLookup,
+    CouponRead,
+    MarketingSettingsIn,
+    MarketingSettingsRead,
+    PromotionCreate,
+    PromotionRead,
+    PromotionUpdate,
+    QuoteRead,
+    RedemptionIn,
+    RedemptionRead,
+    RedemptionResult,
+)
+from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
+from daiyun.tenants.auth.permissions import Permission
+
+router = APIRouter(tags=["marketing"])
+P = Permission
+Reader = Annotated[TenantAccess, Depends(tenant_access(P.marketing_read))]
+Manager = Annotated[TenantAccess, Depends(tenant_access(P.marketing_manage))]
+TENANT = "/tenants/{tenant}"
+
+
+# --------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------
+
+
+@router.get(f"{TENANT}/marketing-settings", response_model=MarketingSettingsRead)
+def get_settings(session: SessionDep, access: Reader) -> MarketingSettingsRead:
+    """What a promotion under the margin floor meets: refused at creation, or capped."""
+    return service.settings(session)
+
+
+@router.put(f"{TENANT}/marketing-settings", response_model=MarketingSettingsRead)
+def put_settings(
+    session: SessionDep, access: Manager, body: MarketingSettingsIn
+) -> MarketingSettingsRead:
+    return service.set_settings(session, body)
+
+
+# --------------------------------------------------------------------------------------------
+# Campaigns
+# --------------------------------------------------------------------------------------------
+
+
+@router.get(f"{TENANT}/campaigns", response_model=Page[CampaignRead])
+def list_campaigns(
+    session: SessionDep, access: Reader, cursor: Cursor = None, limit: Limit = 50
+) -> Page[CampaignRead]:
+    """Campaigns with their budget, discount cost and attributed GMV, oldest first."""
+    rows, next_cursor = service.find_campaigns(session, cursor, limit)
+    return Page(items=[service.campaign_read(c) for c in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    f"{TENANT}/campaigns", response_model=CampaignRead, status_code=201, responses=problems(409)
+)
+def create_campaign(
+    session: SessionDep,
+    access: Manager,
+    body: CampaignCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """A campaign: dates, a budget its discounts may cost, a goal (its name is unique: 409)."""
+    return idempotent(
+        session,
+        access.user.id,
+        idempotency_key,
+        {"tenant": access.tenant.slug, **body.model_dump(mode="json")},
+        lambda: service.campaign_read(service.create_campaign(session, body)),
+    )
+
+
+@router.get(f"{TENANT}/campaigns/{{campaign_id}}", response_model=CampaignRead)
+def get_campaign(session: SessionDep, access: Reader, campaign_id: uuid.UUID) -> CampaignRead:
+    return service.campaign_read(service.get_campaign(session, campaign_id))
+
+
+@router.patch(
+    f"{TENANT}/campaigns/{{campaign_id}}", response_model=CampaignRead, responses=problems(409)
+)
+def update_campaign(
+    session: SessionDep, access: Manager, campaign_id: uuid.UUID, body: CampaignUpdate
+) -> CampaignRead:
+    return service.campaign_read(service.update_campaign(session, campaign_id, body))
+
+
+# --------------------------------------------------------------------------------------------
+# Promotions
+# --------------------------------------------------------------------------------------------
+
+
+@router.get(f"{TENANT}/promotions", response_model=Page[PromotionRead])
+def list_promotions(
+    session: SessionDep,
+    access: Reader,
+    campaign_id: uuid.UUID | None = None,
+    active: bool | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[PromotionRead]:
+    rows, next_cursor = service.find_promotions(session, campaign_id, active, cursor, limit)
+    return Page(items=[service.promotion_read(p) for p in rows], next_cursor=next_cursor)
+
+
+@router.post(f"{TENANT}/promotions", response_model=PromotionRead, status_code=201)
+def create_promotion(
+    session: SessionDep,
+    access: Manager,
+    body: PromotionCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """A promotion in a campaign. Refused (422) when a flash price is under the SKU's margin
+    floor and the tenant refuses such promotions, or when a flash sale's stock is not sellable
+    in one warehouse (it is carved out of it for the window)."""
+    return idempotent(
+        session,
+        access.user.id,
+        idempotency_key,
+        {"tenant": access.tenant.slug, **body.model_dump(mode="json")},
+        lambda: service.promotion_read(service.create_promotion(session, body)),
+    )
+
+
+@router.get(f"{TENANT}/promotions/{{promotion_id}}", response_model=PromotionRead)
+def get_promotion(session: SessionDep, access: Reader, promotion_id: uuid.UUID) -> PromotionRead:
+    return service.promotion_read(service.get_promotion(session, promotion_id))
+
+
+@router.patch(f"{TENANT}/promotions/{{promotion_id}}", response_model=PromotionRead)
+def update_promotion(
+    session: SessionDep, access: Manager, promotion_id: uuid.UUID, body: PromotionUpdate
+) -> PromotionRead:
+    """Rename, reprioritise, change stacking, or stop (a flash sale's stock goes back)."""
+    return service.promotion_read(service.update_promotion(session, promotion_id, body))
+
+
+# --------------------------------------------------------------------------------------------
+# Coupons
+# --------------------------------------------------------------------------------------------
+
+
+@router.get(f"{TENANT}/coupons", response_model=Page[CouponRead])
+def list_coupons(
+    session: SessionDep,
+    access: Reader,
+    promotion_id: uuid.UUID | None = None,
+    batch: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[CouponRead]:
+    rows, next_cursor = service.find_coupons(session, promotion_id, batch, cursor, limit)
+    return Page(items=[CouponRead.model_validate(c) for c in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    f"{TENANT}/coupons", response_model=CouponRead, status_code=201, responses=problems(409)
+)
+def create_coupon(
+    session: SessionDep,
+    access: Manager,
+    body: CouponCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """One code for a coupon promotion (unique without regard to case: 409)."""
+    return idempotent(
+        session,
+        access.user.id,
+        idempotency_key,
+        {"tenant": access.tenant.slug, **body.model_dump(mode="json")},
+        lambda: CouponRead.model_validate(service.create_coupon(session, body)),
+    )
+
+
+@router.post(f"{TENANT}/coupons/bulk", response_model=CouponBatchRead, status_code=201)
+def generate_coupons(
+    session: SessionDep,
+    access: Manager,
+    body: CouponBulkCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Generate ``count`` random codes as one batch (a retry with the key gets the same codes)."""
+    return idempotent(
+        session,
+        access.user.id,
+        idempotency_key,
+        {"tenant": access.tenant.slug, **body.model_dump(mode="json")},
+        lambda: service.generate_coupons(session, body),
+    )
+
+
+@router.get(f"{TENANT}/coupons/lookup", response_model=CouponLookup)
+def lookup_coupon(
+    session: SessionDep,
+    access: Reader,
+    code: Annotated[Code, Query()],
+    buyer: Annotated[Buyer | None, Query()] = None,
+) -> CouponLookup:
+    """A code as a buyer would use it now: usable, or why not (404 for no such code)."""
+    return service.lookup_coupon(session, code, buyer)
+
+
+# --------------------------------------------------------------------------------------------
+# Pricing and redemptions
+# --------------------------------------------------------------------------------------------
+
+
+@router.post(f"{TENANT}/pricing/quote", response_model=QuoteRead)
+def quote(session: SessionDep, access: Reader, body: CartIn) -> QuoteRead:
+    """Price a cart under the live promotions: each discount allocated to lines and explained,
+    the codes accepted or refused with the reason. Records nothing."""
+    return pricing.quote(session, body)
+
+
+@router.get(f"{TENANT}/redemptions", response_model=Page[RedemptionRead])
+def list_redemptions(
+    session: SessionDep,
+    access: Reader,
+    promotion_id: uuid.UUID | None = None,
+    order_id: uuid.UUID | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[RedemptionRead]:
+    rows, next_cursor = pricing.find_redemptions(session, promotion_id, order_id, cursor, limit)
+    return Page(items=[pricing.redemption_read(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    f"{TENANT}/redemptions",
+    response_model=RedemptionResult,
+    status_code=201,
+    responses={
+        200: {"model": RedemptionResult, "description": "Recorded before under this key"},
+        **problems(409),
+    },
+)
+def redeem(session: SessionDep, access: Manager, body: RedemptionIn) -> JSONResponse:
+    """Price an order's cart and record the promotions it uses, under the lock: limits (budget,
+    code uses, per-buyer, flash stock) are never passed. A code that cannot be honoured refuses
+    the whole order (409). The same key again changes nothing (200, what was recorded)."""
+    result, created = pricing.redeem(session, body)
+    return JSONResponse(result.model_dump(mode="json"), status_code=201 if created else 200)

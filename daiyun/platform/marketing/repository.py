@@ -1,0 +1,188 @@
+"""Every query of marketing. Redemptions lock what they count in one order (campaigns, then
+promotions, then coupons, each by id), so two writers never wait on each other in a circle."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from daiyun.platform.marketing.models import (
+    Campaign,
+    Coupon,
+    MarketingSettings,
+    Promotion,
+    Redemption,
+)
+
+WRITE_LOCK_ATTEMPTS = 6
+
+
+def take_write_lock(session: Session) -> None:
+    """On SQLite, take the write lock before reading what will be counted (``BEGIN
+    IMMEDIATE``): a reader that writes later could otherwise count on a stale read. PostgreSQL
+    locks the rows themselves (``FOR UPDATE`` below)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw: Any = connection.connection.dbapi_connection
+    if raw is None or raw.in_transaction:
+        return
+    # The busy timeout is not a queue: a writer may lose the race again; nothing has begun when
+    # BEGIN IMMEDIATE fails, so it is simply tried again.
+    for attempt in range(WRITE_LOCK_ATTEMPTS):
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WRITE_LOCK_ATTEMPTS - 1:
+                raise
+
+
+def settings(session: Session) -> MarketingSettings | None:
+    return session.scalar(select(MarketingSettings))
+
+
+def campaigns() -> Select[Any]:
+    return select(Campaign)
+
+
+def get_campaign(session: Session, campaign_id: uuid.UUID) -> Campaign | None:
+    return session.scalar(select(Campaign).where(Campaign.id == campaign_id))
+
+
+def campaign_named(session: Session, name: str) -> Campaign | None:
+    return session.scalar(select(Campaign).where(Campaign.name == name))
+
+
+def campaigns_by_id(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Campaign]:
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Campaign).where(Campaign.id.in_(ids)))}
+
+
+def promotions(campaign_id: uuid.UUID | None = None, active: bool | None = None) -> Select[Any]:
+    stmt = select(Promotion)
+    if campaign_id is not None:
+        stmt = stmt.where(Promotion.campaign_id == campaign_id)
+    if active is not None:
+        stmt = stmt.where(Promotion.active == active)
+    return stmt
+
+
+def get_promotion(session: Session, promotion_id: uuid.UUID) -> Promotion | None:
+    return session.scalar(select(Promotion).where(Promotion.id == promotion_id))
+
+
+def live_promotions(session: Session, at: datetime) -> list[Promotion]:
+    """Active promotions whose window holds ``at``, in id order."""
+    stmt = (
+        select(Promotion)
+        .where(Promotion.active.is_(True), Promotion.starts_at <= at, Promotion.ends_at > at)
+        .order_by(Promotion.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def flash_to_release(session: Session, at: datetime) -> list[Promotion]:
+    """Flash sales still holding stock whose window has ended or which were stopped."""
+    from daiyun.platform.marketing.models import CarveStatus
+
+    stmt = select(Promotion).where(
+        Promotion.carve_status == CarveStatus.held,
+        (Promotion.ends_at <= at) | Promotion.active.is_(False),
+    )
+    return list(session.scalars(stmt.order_by(Promotion.id)))
+
+
+def lock(
+    session: Session,
+    campaign_ids: Collection[uuid.UUID],
+    promotion_ids: Collection[uuid.UUID],
+    coupon_ids: Collection[uuid.UUID],
+) -> None:
+    """Lock the counters a redemption changes, in the one order, and reload them."""
+    take_write_lock(session)
+    if session.connection().dialect.name != "postgresql":
+        return
+    for model, ids in ((Campaign, campaign_ids), (Promotion, promotion_ids), (Coupon, coupon_ids)):
+        if ids:
+            stmt = (
+                select(model)
+                .where(model.id.in_(sorted(ids)))
+                .order_by(model.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            list(session.scalars(stmt))
+
+
+def coupons(promotion_id: uuid.UUID | None = None, batch: str | None = None) -> Select[Any]:
+    stmt = select(Coupon)
+    if promotion_id is not None:
+        stmt = stmt.where(Coupon.promotion_id == promotion_id)
+    if batch is not None:
+        stmt = stmt.where(Coupon.batch == batch)
+    return stmt
+
+
+def coupons_by_code(session: Session, codes: Collection[str]) -> dict[str, Coupon]:
+    if not codes:
+        return {}
+    stmt = select(Coupon).where(Coupon.code.in_([c.upper() for c in codes]))
+    return {c.code: c for c in session.scalars(stmt)}
+
+
+def codes_taken(session: Session, codes: Collection[str]) -> set[str]:
+    return set(session.scalars(select(Coupon.code).where(Coupon.code.in_(list(codes)))))
+
+
+def redemptions(
+    promotion_id: uuid.UUID | None = None, key: str | None = None, order_id: uuid.UUID | None = None
+) -> Select[Any]:
+    stmt = select(Redemption)
+    if promotion_id is not None:
+        stmt = stmt.where(Redemption.promotion_id == promotion_id)
+    if key is not None:
+        stmt = stmt.where(Redemption.key == key)
+    if order_id is not None:
+        stmt = stmt.where(Redemption.order_id == order_id)
+    return stmt
+
+
+def with_key(session: Session, key: str) -> list[Redemption]:
+    return list(
+        session.scalars(select(Redemption).where(Redemption.key == key).order_by(Redemption.id))
+    )
+
+
+def buyer_uses(
+    session: Session, buyer: str, promotion_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """Per promotion: how many times ``buyer`` redeemed it, and the flash units bought."""
+    if not promotion_ids:
+        return {}
+    stmt = (
+        select(Redemption.promotion_id, func.count(), func.coalesce(func.sum(Redemption.units), 0))
+        .where(Redemption.buyer == buyer, Redemption.promotion_id.in_(list(promotion_ids)))
+        .group_by(Redemption.promotion_id)
+    )
+    return {row[0]: (int(row[1]), int(row[2])) for row in session.execute(stmt)}
+
+
+def buyer_coupon_uses(
+    session: Session, buyer: str, coupon_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    if not coupon_ids:
+        return {}
+    stmt = (
+        select(Redemption.coupon_id, func.count(func.distinct(Redemption.key)))
+        .where(Redemption.buyer == buyer, Redemption.coupon_id.in_(list(coupon_ids)))
+        .group_by(Redemption.coupon_id)
+    )
+    return {row[0]: int(row[1]) for row in session.execute(stmt) if row[0] is not None}
