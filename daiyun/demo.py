@@ -28,6 +28,7 @@ from daiyun.core.db import unit_of_work
 from daiyun.demo_catalog import ensure_catalog, ensure_listings
 from daiyun.demo_fulfillment import ensure_parcels, ensure_wave
 from daiyun.demo_marketing import ensure_marketing
+from daiyun.demo_service import ensure_service
 from daiyun.demo_warehouse import ensure_planning, ensure_stock, ensure_warehouses
 from daiyun.platform.rates import service as rates_service
 from daiyun.platform.rates.rules import Quote
@@ -317,6 +318,9 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
             continue  # merchant users got their membership with the account
         for slug in spec.tenants:
             _ensure_assignment(user, tenants[slug], spec.role, result)
+    agent = _ensure_user(next(u for u in STAFF if u.role == Role.cs_agent), tenants, result)
+    for merchant in TENANTS:
+        result.created.extend(ensure_service(tenants[merchant.slug], agent.id))
     return result
 
 

@@ -45,6 +45,7 @@ TENANT_PAGES: Final = {
     "campaigns": Destination("campaigns", N_("Campaigns"), P.marketing_read),
     "statements": Destination("statements", N_("Statements"), P.billing_read),
     "shops": Destination("shops", N_("Shops"), P.shops_read),
+    "service": Destination("service", N_("Service"), P.cs_reports),
 }
 # The catalog's pages, one menu entry ("Products") and tabs on its pages: the header keeps to
 # one row on a laptop screen however many of them there are.
@@ -79,6 +80,8 @@ CONSOLE_PAGES: Final = (
     Destination("console/replenishment", N_("Replenishment"), P.warehouse_read),
     Destination("console/fulfillment", N_("Fulfilment"), P.warehouse_read),
     Destination("console/marketing", N_("Campaigns"), P.marketing_read),
+    Destination("console/inbox", N_("Inbox"), P.conversations_read),
+    Destination("console/service", N_("Service desk"), P.conversations_read),
 )
 
 

@@ -32,6 +32,8 @@ from daiyun.billing.terms import ContractTerms
 from daiyun.connectors.models import WebhookDelivery
 from daiyun.core import db
 from daiyun.core.audit.models import AuditEntry
+from daiyun.platform.customer_service import service as cs_service
+from daiyun.platform.customer_service.schemas import Channel, ContactCreate
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
@@ -133,6 +135,10 @@ STAFF_STOCK_READERS = ORDER_READERS - MERCHANT_ROLES
 ADMINS = frozenset({R.agency_admin})
 # Merchants and the staff who read promotions (not the warehouse or recruiting).
 MARKETING_READERS = ORDER_READERS - {R.warehouse_operator}
+CS_REPLIERS = frozenset({R.agency_admin, R.cs_agent})
+CS_REPORT_READERS = frozenset(
+    {R.agency_admin, R.account_manager, R.cs_agent, R.merchant_owner, R.merchant_viewer}
+)
 
 
 def orders_page() -> Rule:
@@ -222,6 +228,16 @@ PORTAL_TABLE: dict[Route, Rule] = {
     # else A stays as it was.
     ("POST", f"{PORTAL}/console/waves"): Rule(STAFF, changes=STOCK_KEEPERS),
     ("POST", f"{PORTAL}/console/waves/{{wave_id}}/pick"): Rule(STAFF, changes=STOCK_KEEPERS),
+    # Customer service (views/inbox_console.py): the inbox and the desk are staff pages; the
+    # reply box acts where the role answers buyers; the service report is read by merchants too.
+    ("GET", f"{PORTAL}/console/inbox"): Rule(STAFF),
+    ("GET", f"{PORTAL}/console/inbox/updates"): Rule(STAFF),
+    ("POST", f"{PORTAL}/console/inbox/status"): Rule(STAFF),
+    ("GET", f"{PORTAL}/console/service"): Rule(STAFF),
+    ("POST", f"{T}/conversations/{{conversation_id}}"): Rule(
+        TENANT, P.conversations_reply, staff_only=True, pinned=CS_REPLIERS, changes=CS_REPLIERS
+    ),
+    ("GET", f"{T}/service"): Rule(TENANT, P.cs_reports, pinned=CS_REPORT_READERS),
     # Agency console (views/console.py)
     ("GET", f"{PORTAL}/console"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/review"): Rule(STAFF),
@@ -383,6 +399,10 @@ def _cast(world: World, app: FastAPI) -> Cast:
     with db.unit_of_work(a.id) as session:
         product = catalog_service.create_product(session, ProductCreate(name="Matrix tea"))
     count_id = _stocktake(a)
+    with db.unit_of_work(a.id) as session:
+        buyer = cs_service.create_contact(session, ContactCreate(name="Matrix buyer"))
+        conversation = cs_service.open_conversation(session, buyer, Channel.phone)
+        cs_service.add_inbound(session, conversation, "Where is my tea?", external_id=None)
     cast = Cast(a, b, callers, order.id, statement.id)
     cast.placeholders = {
         "tenant": a.slug,
@@ -393,6 +413,7 @@ def _cast(world: World, app: FastAPI) -> Cast:
         "product_id": str(product.id),
         "count_id": str(count_id),
         **fulfillment_matrix.seed(a.id, shop.id),
+        "conversation_id": str(conversation.id),
     }
     return cast
 
@@ -525,6 +546,10 @@ def _form(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         with db.unit_of_work(cast.a.id) as session:
             count = stock_counts.get(session, uuid.UUID(cast.placeholders["count_id"]))
         fields |= {"warehouse_id": str(count.warehouse_id), "kind": "full"}
+    elif path == f"{PORTAL}/console/inbox/status":
+        fields |= {"status": "away"}
+    elif path.endswith("/conversations/{conversation_id}"):
+        fields |= {"action": "note", "body": f"note by {caller.name}"}
     elif path.endswith("/stocktakes/{count_id}/lines"):
         fields |= {"sku": "MATRIX-CUP", "bin": "A-01-01-01", "quantity": ""}
     elif path.endswith("/cancel"):

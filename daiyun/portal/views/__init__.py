@@ -10,6 +10,7 @@ from daiyun.portal.views import (
     console,
     fulfillment,
     fulfillment_console,
+    inbox_console,
     marketing,
     merchant,
     stock,
@@ -31,5 +32,6 @@ for pages in (
     fulfillment,
     fulfillment_console,
     marketing,
+    inbox_console,
 ):
     router.include_router(pages.router)
