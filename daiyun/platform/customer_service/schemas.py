@@ -6,7 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from daiyun.core.ids import DateTime, Day
 from daiyun.platform.customer_service import rules
@@ -36,8 +43,17 @@ Email = Annotated[
 Phone = Annotated[
     str, StringConstraints(min_length=3, max_length=32, pattern=r"^\+?[0-9 ()\-]*[0-9][0-9 ()\-]*$")
 ]
-# Strict: JSON true is not a number of minutes (pydantic would take it as 1).
-Minutes = Annotated[int, Field(strict=True, ge=1, le=60 * 24 * 365)]
+
+
+def _not_bool(value: object) -> object:
+    # JSON true is not a number (pydantic would take it as 1); 30.0 is 30, as JSON Schema says.
+    if isinstance(value, bool):
+        raise ValueError("a number is needed, not true or false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_bool)]
+Minutes = Annotated[Count, Field(ge=1, le=60 * 24 * 365)]
 
 
 class _Input(BaseModel):
@@ -207,7 +223,7 @@ Span = Annotated[
 
 class SlaPolicyIn(_Input):
     name: Line
-    position: int = Field(default=100, strict=True, ge=0, le=10_000)
+    position: Count = Field(default=100, ge=0, le=10_000)
     priority: Priority | None = None
     channel: Channel | None = None
     label: Tag | None = None
@@ -248,7 +264,7 @@ class AgentRead(BaseModel):
 
 class AgentUpdate(_Input):
     status: AgentStatus | None = None
-    capacity: int | None = Field(default=None, strict=True, ge=0, le=500)
+    capacity: Count | None = Field(default=None, ge=0, le=500)
 
 
 class StatusIn(_Input):
