@@ -84,6 +84,11 @@ def set_carrier_rules(session: Session, rows: list[dict[str, Any]]) -> list[Carr
     for priority, row in enumerate(rows, start=1):
         if row["carrier"] not in carriers.CARRIER_CODES:
             raise Problem(422, "unknown-carrier", f"No carrier {row['carrier']!r}")
+        if row.get("warehouse_id") is not None:
+            try:  # a rule naming a warehouse that does not exist is bad input, not a 500
+                warehouse.get_warehouse(session, row["warehouse_id"])
+            except Problem as exc:
+                raise Problem(422, "unknown-warehouse", "No such warehouse") from exc
         session.add(CarrierRule(priority=priority, **row))
     session.flush()
     audit.record(session, "fulfillment.carrier_rules.set", "carrier-rules", {"rules": len(rows)})
