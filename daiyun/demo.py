@@ -26,6 +26,9 @@ from daiyun.connectors.schemas import ShopCreate
 from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
 from daiyun.demo_catalog import ensure_catalog, ensure_listings
+from daiyun.demo_fulfillment import ensure_parcels, ensure_wave
+from daiyun.demo_marketing import ensure_marketing
+from daiyun.demo_service import ensure_service
 from daiyun.demo_warehouse import ensure_planning, ensure_stock, ensure_warehouses
 from daiyun.platform.rates import service as rates_service
 from daiyun.platform.rates.rules import Quote
@@ -306,12 +309,18 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
         result.created.extend(ensure_listings(tenants[merchant.slug]))
         result.created.extend(ensure_stock(tenants[merchant.slug], warehouses))
         result.created.extend(ensure_planning(tenants[merchant.slug], warehouses))
+        result.created.extend(ensure_parcels(tenants[merchant.slug]))
+        result.created.extend(ensure_marketing(tenants[merchant.slug]))
+    result.created.extend(ensure_wave([tenants[m.slug] for m in TENANTS], warehouses[0]))
     for spec in USERS:
         user = _ensure_user(spec, tenants, result)
         if spec.role in MERCHANT_ROLES or spec.role == Role.agency_admin:
             continue  # merchant users got their membership with the account
         for slug in spec.tenants:
             _ensure_assignment(user, tenants[slug], spec.role, result)
+    agent = _ensure_user(next(u for u in STAFF if u.role == Role.cs_agent), tenants, result)
+    for merchant in TENANTS:
+        result.created.extend(ensure_service(tenants[merchant.slug], agent.id))
     return result
 
 

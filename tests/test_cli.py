@@ -169,6 +169,19 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
     )
     assert posted == [(-1,)] * len(TENANTS)
     assert len(query(workdir, "select id from stock_replenishment_rules")) == sum(sellable.values())
+    # Per merchant a running campaign with a 满减 promotion, a coded one and a flash sale whose
+    # units are held back in the warehouse.
+    kinds = query(
+        workdir,
+        "select t.slug, p.kind, p.carved from mkt_promotions p join tenants t"
+        " on t.id = p.tenant_id order by t.slug, p.kind",
+    )
+    assert sorted(kinds) == sorted(
+        (t.slug, kind, 10 if kind == "flash" else 0)
+        for t in TENANTS
+        for kind in ("flash", "order", "tiered")
+    )
+    assert query(workdir, "select code from mkt_coupons") == [("WELCOME10",)] * len(TENANTS)
     # Every printed login works with the printed password.
     assert DEMO_PASSWORD in first.out
     hashes = dict(query(workdir, "select email, password_hash from users"))

@@ -42,8 +42,10 @@ TENANT_PAGES: Final = {
     "orders": Destination("orders", N_("Orders"), P.orders_read),
     "products": Destination("products", N_("Products"), P.catalog_read),
     "stock": Destination("stock", N_("Stock"), P.warehouse_read),
+    "campaigns": Destination("campaigns", N_("Campaigns"), P.marketing_read),
     "statements": Destination("statements", N_("Statements"), P.billing_read),
     "shops": Destination("shops", N_("Shops"), P.shops_read),
+    "service": Destination("service", N_("Service"), P.cs_reports),
 }
 # The catalog's pages, one menu entry ("Products") and tabs on its pages: the header keeps to
 # one row on a laptop screen however many of them there are.
@@ -59,6 +61,7 @@ STOCK_PAGES: Final = {
     "exceptions": Destination("stock/exceptions", N_("Out of stock"), P.warehouse_read),
     "alerts": Destination("stock/alerts", N_("Stock alerts"), P.warehouse_read),
     "replenishment": Destination("stock/replenishment", N_("Replenishment"), P.warehouse_read),
+    "fulfillment": Destination("fulfillment", N_("Fulfilment"), P.warehouse_read),
 }
 # Menu entries that stand for a group of pages shown as tabs.
 TAB_GROUPS: Final = {"products": CATALOG_PAGES, "stock": STOCK_PAGES}
@@ -75,6 +78,10 @@ CONSOLE_PAGES: Final = (
     Destination("console/warehouse", N_("Warehouse work"), P.warehouse_read),
     Destination("console/stocktakes", N_("Stocktakes"), P.warehouse_read),
     Destination("console/replenishment", N_("Replenishment"), P.warehouse_read),
+    Destination("console/fulfillment", N_("Fulfilment"), P.warehouse_read),
+    Destination("console/marketing", N_("Campaigns"), P.marketing_read),
+    Destination("console/inbox", N_("Inbox"), P.conversations_read),
+    Destination("console/service", N_("Service desk"), P.conversations_read),
 )
 
 

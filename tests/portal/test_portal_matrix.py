@@ -32,6 +32,8 @@ from daiyun.billing.terms import ContractTerms
 from daiyun.connectors.models import WebhookDelivery
 from daiyun.core import db
 from daiyun.core.audit.models import AuditEntry
+from daiyun.platform.customer_service import service as cs_service
+from daiyun.platform.customer_service.schemas import Channel, ContactCreate
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
@@ -54,6 +56,7 @@ from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import PASSWORD, World
 from tests.platform.warehouse.conftest import make_site
+from tests.portal import fulfillment_matrix
 from tests.portal.conftest import csrf_of, portal_sign_in
 
 P = Permission
@@ -130,6 +133,12 @@ SHOP_MANAGERS = frozenset({R.agency_admin, R.account_manager})
 STOCK_KEEPERS = frozenset({R.agency_admin, R.warehouse_operator})
 STAFF_STOCK_READERS = ORDER_READERS - MERCHANT_ROLES
 ADMINS = frozenset({R.agency_admin})
+# Merchants and the staff who read promotions (not the warehouse or recruiting).
+MARKETING_READERS = ORDER_READERS - {R.warehouse_operator}
+CS_REPLIERS = frozenset({R.agency_admin, R.cs_agent})
+CS_REPORT_READERS = frozenset(
+    {R.agency_admin, R.account_manager, R.cs_agent, R.merchant_owner, R.merchant_viewer}
+)
 
 
 def orders_page() -> Rule:
@@ -178,6 +187,9 @@ PORTAL_TABLE: dict[Route, Rule] = {
     ("GET", f"{T}/stock/exceptions"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
     ("GET", f"{T}/stock/alerts"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
     ("GET", f"{T}/stock/replenishment"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
+    # Marketing (views/marketing.py)
+    ("GET", f"{PORTAL}/console/marketing"): Rule(STAFF),
+    ("GET", f"{T}/campaigns"): Rule(TENANT, P.marketing_read, pinned=MARKETING_READERS),
     # Stocktakes and replenishment (views/stocktake_console.py)
     ("GET", f"{PORTAL}/console/stocktakes"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/replenishment"): Rule(STAFF),
@@ -193,6 +205,39 @@ PORTAL_TABLE: dict[Route, Rule] = {
     ("POST", f"{T}/stocktakes/{{count_id}}/approve"): Rule(
         TENANT, P.warehouse_approve, staff_only=True, pinned=ADMINS, changes=ADMINS
     ),
+    # Fulfilment (views/fulfillment*.py): parcels for merchants, the pack station and waves
+    # for warehouse operators
+    ("GET", f"{T}/fulfillment"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
+    ("GET", f"{T}/pack"): Rule(
+        TENANT, P.warehouse_read, staff_only=True, pinned=STAFF_STOCK_READERS
+    ),
+    **{
+        ("POST", f"{T}{action}"): Rule(
+            TENANT, P.warehouse_manage, staff_only=True, pinned=STOCK_KEEPERS, changes=STOCK_KEEPERS
+        )
+        for action in (
+            "/pack/{fo_id}/scan",
+            "/pack/{fo_id}/finish",
+            "/fulfillment/exceptions/{exception_id}/resolve",
+        )
+    },
+    ("GET", f"{PORTAL}/console/fulfillment"): Rule(STAFF),
+    ("GET", f"{PORTAL}/console/waves/{{wave_id}}"): Rule(STAFF),
+    ("GET", f"{PORTAL}/console/waves/{{wave_id}}/pick-list.pdf"): Rule(STAFF),
+    # A wave takes the parcels of the merchants where the user manages stock: for everyone
+    # else A stays as it was.
+    ("POST", f"{PORTAL}/console/waves"): Rule(STAFF, changes=STOCK_KEEPERS),
+    ("POST", f"{PORTAL}/console/waves/{{wave_id}}/pick"): Rule(STAFF, changes=STOCK_KEEPERS),
+    # Customer service (views/inbox_console.py): the inbox and the desk are staff pages; the
+    # reply box acts where the role answers buyers; the service report is read by merchants too.
+    ("GET", f"{PORTAL}/console/inbox"): Rule(STAFF),
+    ("GET", f"{PORTAL}/console/inbox/updates"): Rule(STAFF),
+    ("POST", f"{PORTAL}/console/inbox/status"): Rule(STAFF),
+    ("GET", f"{PORTAL}/console/service"): Rule(STAFF),
+    ("POST", f"{T}/conversations/{{conversation_id}}"): Rule(
+        TENANT, P.conversations_reply, staff_only=True, pinned=CS_REPLIERS, changes=CS_REPLIERS
+    ),
+    ("GET", f"{T}/service"): Rule(TENANT, P.cs_reports, pinned=CS_REPORT_READERS),
     # Agency console (views/console.py)
     ("GET", f"{PORTAL}/console"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/review"): Rule(STAFF),
@@ -354,6 +399,10 @@ def _cast(world: World, app: FastAPI) -> Cast:
     with db.unit_of_work(a.id) as session:
         product = catalog_service.create_product(session, ProductCreate(name="Matrix tea"))
     count_id = _stocktake(a)
+    with db.unit_of_work(a.id) as session:
+        buyer = cs_service.create_contact(session, ContactCreate(name="Matrix buyer"))
+        conversation = cs_service.open_conversation(session, buyer, Channel.phone)
+        cs_service.add_inbound(session, conversation, "Where is my tea?", external_id=None)
     cast = Cast(a, b, callers, order.id, statement.id)
     cast.placeholders = {
         "tenant": a.slug,
@@ -363,6 +412,8 @@ def _cast(world: World, app: FastAPI) -> Cast:
         "delivery_id": str(delivery.id),
         "product_id": str(product.id),
         "count_id": str(count_id),
+        **fulfillment_matrix.seed(a.id, shop.id),
+        "conversation_id": str(conversation.id),
     }
     return cast
 
@@ -418,7 +469,7 @@ def _a_state(cast: Cast) -> tuple[object, ...]:
         counted = sorted(
             (str(line.id), line.counted) for line in session.scalars(select(StockCountLine))
         )
-    return (orders, statements, deliveries, audit, counted)
+    return (orders, statements, deliveries, audit, counted, fulfillment_matrix.state(cast.a.id))
 
 
 def _sessions_state() -> tuple[object, ...]:
@@ -434,6 +485,7 @@ def _sessions_state() -> tuple[object, ...]:
 def _restore(route: Route, cast: Cast) -> None:
     """Put A's objects back, so that the next allowed caller can act on them too (the seeded
     count in the state the route acts on; other counts cancelled)."""
+    fulfillment_matrix.restore(route[1], cast.a.id, cast.placeholders)
     with db.unit_of_work(cast.a.id) as session:
         if "/stocktakes" in route[1]:
             seeded = uuid.UUID(cast.placeholders["count_id"])
@@ -494,12 +546,18 @@ def _form(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         with db.unit_of_work(cast.a.id) as session:
             count = stock_counts.get(session, uuid.UUID(cast.placeholders["count_id"]))
         fields |= {"warehouse_id": str(count.warehouse_id), "kind": "full"}
+    elif path == f"{PORTAL}/console/inbox/status":
+        fields |= {"status": "away"}
+    elif path.endswith("/conversations/{conversation_id}"):
+        fields |= {"action": "note", "body": f"note by {caller.name}"}
     elif path.endswith("/stocktakes/{count_id}/lines"):
         fields |= {"sku": "MATRIX-CUP", "bin": "A-01-01-01", "quantity": ""}
     elif path.endswith("/cancel"):
         fields |= {"reason": f"cancelled by {caller.name}"}
     elif path.endswith("/portfolio/settings"):
         fields |= {"share": "12.5", "growth": "-5"}
+    elif (more := fulfillment_matrix.form(path, cast.placeholders)) is not None:
+        fields |= more
     return {"data": fields}
 
 

@@ -102,7 +102,7 @@ def test_a_warehouse_user_sees_no_shops_or_statements_link(world: World, app: Fa
     assert [link for link in links if link.startswith(f"{PORTAL}/console")] == [f"{PORTAL}/console"]
     # The console shows only the work of the role: no review queue, sync or billing; the
     # catalog work, as the role reads the catalog (to pick what it ships), and the warehouse's
-    # (its work, stocktakes and replenishment).
+    # (its work, stocktakes, replenishment and fulfilment).
     console = browser.get(f"{PORTAL}/console").text
     assert menu(console) == [f"{PORTAL}/console"]
     assert console_tabs(console) == [
@@ -111,6 +111,7 @@ def test_a_warehouse_user_sees_no_shops_or_statements_link(world: World, app: Fa
         f"{PORTAL}/console/warehouse",
         f"{PORTAL}/console/stocktakes",
         f"{PORTAL}/console/replenishment",
+        f"{PORTAL}/console/fulfillment",
     ]
 
 
@@ -171,6 +172,7 @@ def test_a_missing_page_keeps_the_menu_but_names_no_one_elses_tenant(
         ("sync", "Your role does not see shops at any of your merchants"),
         ("billing", "Your role does not see billing at any of your merchants"),
         ("warehouse", "Your role does not see stock at any of your merchants"),
+        ("marketing", "Your role does not see promotions at any of your merchants"),
     ],
 )
 def test_console_empty_states_tell_a_refusal_from_nothing(
@@ -194,3 +196,5 @@ def test_console_empty_states_tell_a_refusal_from_nothing(
         assert "No draft statements are waiting." in page.text
     if path == "warehouse":
         assert "No delivery is waiting to be received." in page.text
+    if path == "marketing":
+        assert "No campaign is planned." in page.text

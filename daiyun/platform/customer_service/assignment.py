@@ -67,6 +67,11 @@ def set_strategy(session: Session, value: Strategy) -> Settings:
     return found
 
 
+def agent_row(session: Session, user_id: uuid.UUID) -> Agent | None:
+    """The user's availability and load, if they ever set any."""
+    return repository.agent(session, user_id)
+
+
 def _agent(session: Session, user_id: uuid.UUID) -> Agent:
     found = repository.agent(session, user_id)
     if found is None:

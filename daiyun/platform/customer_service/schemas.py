@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from daiyun.core.ids import DateTime
+from daiyun.core.ids import DateTime, Day
 from daiyun.platform.customer_service import rules
 from daiyun.platform.customer_service.models import (
     AgentStatus,
@@ -22,9 +22,7 @@ from daiyun.platform.customer_service.models import (
 
 _LINE = r"^[^\s\x00-\x1F\x7F](?:[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F])?$"
 Line = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_LINE)]
-Text = Annotated[
-    str, StringConstraints(min_length=1, max_length=20_000, pattern=r"^[^\x00]*\S[^\x00]*$")
-]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000, pattern=r"^[^\x00]*$")]
 Tag = Annotated[
     str, StringConstraints(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z_\-\u4e00-\u9fff]+$")
 ]
@@ -38,7 +36,8 @@ Email = Annotated[
 Phone = Annotated[
     str, StringConstraints(min_length=3, max_length=32, pattern=r"^\+?[0-9 ()\-]*[0-9][0-9 ()\-]*$")
 ]
-Minutes = Annotated[int, Field(ge=1, le=60 * 24 * 365)]
+# Strict: JSON true is not a number of minutes (pydantic would take it as 1).
+Minutes = Annotated[int, Field(strict=True, ge=1, le=60 * 24 * 365)]
 
 
 class _Input(BaseModel):
@@ -208,7 +207,7 @@ Span = Annotated[
 
 class SlaPolicyIn(_Input):
     name: Line
-    position: int = Field(default=100, ge=0, le=10_000)
+    position: int = Field(default=100, strict=True, ge=0, le=10_000)
     priority: Priority | None = None
     channel: Channel | None = None
     label: Tag | None = None
@@ -216,7 +215,7 @@ class SlaPolicyIn(_Input):
     next_response_minutes: Minutes | None = None
     resolution_minutes: Minutes | None = None
     business_hours: dict[str, list[Span]] = Field(default_factory=dict)
-    holidays: list[date] = Field(default_factory=list, max_length=400)
+    holidays: list[Day] = Field(default_factory=list, max_length=400)
 
     @field_validator("business_hours")
     @classmethod
@@ -249,7 +248,7 @@ class AgentRead(BaseModel):
 
 class AgentUpdate(_Input):
     status: AgentStatus | None = None
-    capacity: int | None = Field(default=None, ge=0, le=500)
+    capacity: int | None = Field(default=None, strict=True, ge=0, le=500)
 
 
 class StatusIn(_Input):

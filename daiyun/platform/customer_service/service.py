@@ -418,6 +418,14 @@ def _thread(session: Session, conv: Conversation, message: Message) -> None:
     message.in_reply_to = last.external_id if last is not None else None
 
 
+def author(session: Session, user_id: uuid.UUID) -> User:
+    """The agent writing (the portal knows its user by id only)."""
+    found = session.get(User, user_id)
+    if found is None:
+        raise Problem(404, "not-found", "No such user")
+    return found
+
+
 def find_messages(
     session: Session, conv: Conversation, cursor: str | None, limit: int
 ) -> tuple[list[Message], str | None]:

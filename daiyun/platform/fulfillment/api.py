@@ -348,7 +348,7 @@ def get_agency_wave(
 ) -> WaveDetail:
     """A wave with the pick list of every merchant's parcels the caller works for."""
     merchants = _merchants(session, user, P.warehouse_read, write=False)
-    return waves.detail(session, wave_id, merchants, warehouse_id)
+    return waves.detail(session, wave_id, merchants, warehouse_id, agency=True)
 
 
 @router.get(
@@ -359,7 +359,7 @@ def agency_pick_list(
 ) -> Response:
     """The wave's pick list as a PDF (拣货单), every merchant's lines in one walk."""
     merchants = _merchants(session, user, P.warehouse_read, write=False)
-    return _pdf(session, waves.detail(session, wave_id, merchants, warehouse_id))
+    return _pdf(session, waves.detail(session, wave_id, merchants, warehouse_id, agency=True))
 
 
 @router.post(
@@ -372,7 +372,7 @@ def confirm_agency_pick(
 ) -> WaveDetail:
     """Every parcel of the wave (of the merchants the caller works for) is picked."""
     merchants = _merchants(session, user, P.warehouse_manage, write=True)
-    return waves.confirm_pick(session, wave_id, merchants, warehouse_id)
+    return waves.confirm_pick(session, wave_id, merchants, warehouse_id, agency=True)
 
 
 # --------------------------------------------------------------------------------------------

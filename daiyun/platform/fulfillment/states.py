@@ -81,6 +81,8 @@ def transition(
     target: FoState,
     note: str = "",
     actor: str | None = None,
+    *,
+    flush: bool = True,
 ) -> None:
     """Move a parcel to ``target`` and log it with its actor; a move the state machine does not
     allow is refused (409). Leaving ``exception`` goes back to the state it interrupted (or is
@@ -112,7 +114,8 @@ def transition(
             at=utcnow(),
         )
     )
-    session.flush()
+    if flush:  # a caller moving many parcels at once flushes them together
+        session.flush()
 
 
 def new_parcel(

@@ -105,11 +105,11 @@ def create(
             ids = [fo_id for t, fo_id in chosen if t == tenant]
             for fo in repository.many(session, ids, lock=True):
                 fo.wave_id = wave_id
-                transition(session, fo, S.in_wave, "wave planned", actor)
+                transition(session, fo, S.in_wave, "wave planned", actor, flush=False)
             audit.record(
                 session, "fulfillment.wave.created", f"wave:{wave_id}", {"parcels": len(ids)}
             )
-    return detail(session, wave_id, merchants)
+    return detail(session, wave_id, merchants, agency=True)
 
 
 def _wave(session: Session, wave_id: uuid.UUID, warehouse_id: uuid.UUID | None = None) -> Wave:
@@ -143,15 +143,16 @@ def detail(
     wave_id: uuid.UUID,
     merchants: Sequence[Merchant],
     warehouse_id: uuid.UUID | None = None,
+    *,
+    agency: bool = False,
 ) -> WaveDetail:
-    """A wave with the pick list of the merchants' parcels in it, in walk order. Asked in a
-    warehouse (the agency's view, ``warehouse_id``), a wave shows whatever the caller's
-    merchants have in it, perhaps nothing; asked by a merchant, a wave it has no parcel in is
-    404."""
+    """A wave with the pick list of the merchants' parcels in it, in walk order. Seen by the
+    agency (``agency``: the warehouse's staff), a wave shows whatever the caller's merchants
+    have in it, perhaps nothing; asked by a merchant, a wave it has no parcel in is 404."""
     wave = _wave(session, wave_id, warehouse_id)
     summary = _summary(wave, [])
     visible = _visible(wave, merchants)
-    if not visible and warehouse_id is None:
+    if not visible and not agency:
         raise Problem(404, "not-found", "No such wave")
     ids: list[uuid.UUID] = []
     lines: list[rules.PickLine] = []
@@ -212,13 +213,15 @@ def confirm_pick(
     wave_id: uuid.UUID,
     merchants: Sequence[Merchant],
     warehouse_id: uuid.UUID | None = None,
+    *,
+    agency: bool = False,
 ) -> WaveDetail:
     """The picker has the merchants' parcels of the wave: each still in it becomes picked. The
     wave is picked once every merchant's parcels are. Confirming again changes nothing (a
     retried scan of the wave's sheet); a cancelled wave is 409."""
     wave = _wave(session, wave_id, warehouse_id)
     visible = _visible(wave, merchants)
-    if not visible and warehouse_id is None:
+    if not visible and not agency:
         raise Problem(404, "not-found", "No such wave")
     if wave.status == WaveStatus.cancelled:
         raise Problem(409, "wave-cancelled", f"Wave {wave.number} is cancelled")
@@ -229,9 +232,9 @@ def confirm_pick(
             for fo in repository.in_wave(session, wave_id, lock=True):
                 if fo.state == S.in_wave:
                     fo.picked_at = now
-                    transition(session, fo, S.picked, f"picked in {wave_id}")
+                    transition(session, fo, S.picked, f"picked in {wave_id}", flush=False)
     if everyone and wave.status == WaveStatus.open:
         found = _wave(session, wave_id)
         found.status, found.picked_at = WaveStatus.picked, now
         session.flush()
-    return detail(session, wave_id, merchants)
+    return detail(session, wave_id, merchants, agency=agency)

@@ -58,6 +58,14 @@ def mark(session: Session, sku_ids: Collection[uuid.UUID], now: datetime | None 
     return mark_targets(session, stock_targets.targets(session, sku_ids=affected), now)
 
 
+def mark_new(session: Session, now: datetime | None = None) -> int:
+    """Mark the listings that reached their marketplace since the last stock change (a first
+    publish): they have no sync row yet, and no stock change would bring them one."""
+    found = stock_targets.targets(session)
+    known = set(session.scalars(select(StockSyncListing.listing_id)))
+    return mark_targets(session, [t for t in found if t.listing_id not in known], now)
+
+
 def mark_targets(
     session: Session,
     found: Iterable[StockTarget],

@@ -60,14 +60,17 @@ def _active_tenants(session: Session) -> list[uuid.UUID]:
 
 @platform_task("daiyun.warehouse.stock_sweep")
 def stock_sweep(session: Session, now: datetime | None = None) -> dict[str, int]:
-    """Every active tenant: queue the push of each shop with stock due (failed pushes whose
-    backoff is over, pending ones whose push was lost). Suspended tenants are skipped."""
+    """Every active tenant: queue the push of each shop with stock due (listings newly on their
+    marketplace, failed pushes whose backoff is over, pending ones whose push was lost).
+    Suspended tenants are skipped."""
     now = now or utcnow()
     queued = 0
     for tenant_id in _active_tenants(session):
         with unit_of_work(tenant_id) as tenant_session:
             if shop_service.dormant_tenant(tenant_session, tenant_id) is not None:
                 continue
+            # A listing published since the last stock change gets its quantity too.
+            sync_marks.mark_new(tenant_session, now)
             for shop_id in stock_push.shops_with_due(tenant_session, now):
                 queued += sync_marks.schedule(tenant_session, shop_id, now)
     return {"queued": queued}

@@ -8,6 +8,10 @@ from daiyun.portal.views import (
     catalog_console,
     catalog_listings,
     console,
+    fulfillment,
+    fulfillment_console,
+    inbox_console,
+    marketing,
     merchant,
     stock,
     stocktake_console,
@@ -25,5 +29,9 @@ for pages in (
     catalog_console,
     warehouse_console,
     stocktake_console,
+    fulfillment,
+    fulfillment_console,
+    marketing,
+    inbox_console,
 ):
     router.include_router(pages.router)

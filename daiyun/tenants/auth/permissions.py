@@ -56,6 +56,8 @@ class Permission(StrEnum):
     conversations_read = "conversations:read"
     conversations_reply = "conversations:reply"
     cs_manage = "cs:manage"
+    # The service report (volumes, first-response times, breaches): merchants read it too.
+    cs_reports = "cs:reports"
 
 
 P = Permission
@@ -79,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.catalog_manage,
             P.warehouse_read,
             P.conversations_read,
+            P.cs_reports,
         }
     ),
     Role.cs_agent: frozenset(
@@ -93,6 +96,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.marketing_read,
             P.conversations_read,
             P.conversations_reply,
+            P.cs_reports,
         }
     ),
     Role.warehouse_operator: frozenset(
@@ -132,6 +136,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.catalog_read,
             P.warehouse_read,
             P.marketing_read,
+            P.cs_reports,
         }
     ),
     Role.merchant_viewer: frozenset(
@@ -143,6 +148,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.catalog_read,
             P.warehouse_read,
             P.marketing_read,
+            P.cs_reports,
         }
     ),
 }

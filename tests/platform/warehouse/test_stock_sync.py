@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from daiyun.connectors import service as shop_service
 from daiyun.connectors.http import forget_rate_limits
@@ -339,3 +339,15 @@ def test_the_stock_sync_api(shops: Shops, world: World) -> None:
     assert unknown.status_code == 422
     assert world.client.delete(rule_url, headers=operator.headers).status_code == 204
     assert world.client.get(rule_url, headers=viewer.headers).status_code == 404
+
+
+def test_a_listing_newly_on_its_marketplace_gets_its_quantity(shops: Shops) -> None:
+    shops.adjust("CUP", 3)
+    shops.push("woocommerce")
+    shops.adjust("TEA", 4)
+    with unit_of_work(shops.tenant.id) as session:
+        session.execute(delete(StockSyncListing))  # as before the first publish
+        assert sync_marks.mark_new(session) == 4
+        assert sync_marks.mark_new(session) == 0  # once
+    shops.push("woocommerce")
+    assert shops.held("woocommerce") == {"TEA": 4, "SET": 2}

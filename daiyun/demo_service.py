@@ -1,0 +1,111 @@
+"""The demo's customer service (客服), seeded by :func:`daiyun.demo.seed`: for each demo merchant
+an SLA policy on Shanghai office hours, canned replies, a support mailbox, and buyers'
+conversations in every state (open and assigned, waiting in the queue, pending on the buyer,
+snoozed, resolved); the demo agent is online with room for a few more.
+
+Idempotent as the rest of the demo: a merchant that has any conversation is left alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from daiyun.core.db import unit_of_work
+from daiyun.core.ids import utcnow
+from daiyun.platform.customer_service import assignment, mail, service
+from daiyun.platform.customer_service.schemas import (
+    AgentStatus,
+    AgentUpdate,
+    CannedReplyIn,
+    Channel,
+    ContactCreate,
+    MailboxIn,
+    MessageCreate,
+    Priority,
+    SlaPolicyIn,
+    State,
+)
+from daiyun.tenants.models import Tenant
+
+OFFICE = {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+QUESTIONS = (
+    ("王小明", "Where is my parcel? It has been five days.", Priority.high),
+    ("Emily Carter", "Can I change the colour of my order?", Priority.normal),
+    ("李雷", "请问这款茶叶是今年的新茶吗？", Priority.normal),
+    ("Jonas Weber", "The lid arrived cracked, I would like a replacement.", Priority.urgent),
+    ("韩梅梅", "可以开发票吗？", Priority.low),
+)
+
+
+def ensure_service(tenant: Tenant, agent_id: uuid.UUID | None) -> list[str]:
+    """The merchant's desk with conversations in every state; what was created."""
+    with unit_of_work(tenant.id) as session:
+        found, _ = service.find_conversations(session, service.Filters(), None, 1)
+        if found:
+            return []
+        service.create_policy(
+            session,
+            SlaPolicyIn(
+                name="Office hours",
+                first_response_minutes=60,
+                next_response_minutes=120,
+                resolution_minutes=24 * 60,
+                business_hours=OFFICE,
+            ),
+        )
+        service.create_canned(
+            session,
+            CannedReplyIn(
+                shortcut="thanks",
+                title="Thanks for waiting",
+                body="Hi {{buyer_name}}, thank you for waiting. {{agent_name}}",
+            ),
+        )
+        service.create_canned(
+            session,
+            CannedReplyIn(
+                shortcut="order",
+                title="About your order",
+                body="Hi {{buyer_name}}, your order {{order_number}} is on its way.",
+            ),
+        )
+        mail.create_mailbox(
+            session,
+            MailboxIn(address=f"help@{tenant.slug}.example", display_name=tenant.display_name),
+        )
+        if agent_id is not None:
+            assignment.update_agent(
+                session, agent_id, AgentUpdate(capacity=3, status=AgentStatus.online)
+            )
+        conversations = []
+        for n, (name, text, priority) in enumerate(QUESTIONS):
+            contact = service.create_contact(
+                session,
+                ContactCreate(name=name, email=f"buyer{n + 1}@{tenant.slug}.example"),
+            )
+            conv = service.open_conversation(
+                session, contact, Channel.email if n % 2 else Channel.phone, priority=priority
+            )
+            service.add_inbound(session, conv, text, external_id=None)
+            conversations.append(conv)
+        agent = service.author(session, agent_id) if agent_id is not None else None
+        if agent is not None:
+            assigned = [c for c in conversations if c.assignee_id == agent_id]
+            if assigned:  # the agent asked back: waiting on the buyer
+                service.reply(
+                    session,
+                    assigned[0],
+                    MessageCreate(body="Could you send a photo?", then=State.pending),
+                    agent,
+                )
+            if len(assigned) > 1:
+                service.snooze(session, assigned[1], utcnow() + timedelta(hours=4))
+            if len(assigned) > 2:
+                service.reply(
+                    session,
+                    assigned[2],
+                    MessageCreate(body="Done, thank you!", then=State.resolved),
+                    agent,
+                )
+    return [f"conversations of {tenant.slug}"]

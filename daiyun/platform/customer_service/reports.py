@@ -1,0 +1,75 @@
+"""What supervisors and merchants read about the service: the queue and breaches now, and a
+period's volumes and first-response times. First-response time is wall-clock time from the
+conversation's start to the first reply (business hours are in the SLA targets, not here)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from daiyun.platform.customer_service import repository
+from daiyun.platform.customer_service.models import Conversation, State
+
+
+@dataclass(frozen=True)
+class Desk:
+    """One merchant's desk now."""
+
+    open: int
+    queued: int
+    oldest_queued: datetime | None
+    breached: int
+
+
+@dataclass
+class Report:
+    opened: int = 0
+    resolved: int = 0
+    by_channel: dict[str, int] = field(default_factory=dict)
+    answered: int = 0
+    median_first_response_minutes: float | None = None
+    average_first_response_minutes: float | None = None
+    breaches: dict[str, int] = field(default_factory=dict)
+
+
+def desk(session: Session) -> Desk:
+    unresolved = [
+        c for c in session.scalars(repository.conversations()) if c.state != State.resolved
+    ]
+    queued = [c for c in unresolved if c.assignee_id is None]
+    stamps = [c.queued_at for c in queued if c.queued_at is not None]
+    return Desk(
+        open=len(unresolved),
+        queued=len(queued),
+        oldest_queued=min(stamps) if stamps else None,
+        breached=sum(1 for c in unresolved if c.breaches),
+    )
+
+
+def report(session: Session, since: datetime, until: datetime) -> Report:
+    """Conversations started in [since, until)."""
+    stmt = repository.conversations().where(
+        Conversation.created_at >= since, Conversation.created_at < until
+    )
+    found = list(session.scalars(stmt))
+    waits = [
+        (c.first_response_at - c.created_at).total_seconds() / 60
+        for c in found
+        if c.first_response_at is not None
+    ]
+    clocks: Counter[str] = Counter()
+    for c in found:
+        clocks.update(c.breaches or [])
+    return Report(
+        opened=len(found),
+        resolved=sum(1 for c in found if c.state == State.resolved),
+        by_channel=dict(Counter(c.channel.value for c in found)),
+        answered=len(waits),
+        median_first_response_minutes=statistics.median(waits) if waits else None,
+        average_first_response_minutes=statistics.fmean(waits) if waits else None,
+        breaches=dict(clocks),
+    )

@@ -1,0 +1,104 @@
+"""The customer-service pages: an agent's inbox shows their conversation with its SLA due time,
+the reply box answers it (a canned reply filled in) and resolves it; the list's stamp changes
+when a buyer writes; the supervisors' desk shows queues and load; a merchant reads the service
+report; every string is in Chinese too."""
+
+from __future__ import annotations
+
+from daiyun.core import db
+from daiyun.platform.customer_service import service
+from daiyun.platform.customer_service.models import AgentStatus
+from daiyun.platform.customer_service.schemas import CannedReplyIn, SlaPolicyIn
+from daiyun.tenants.auth.permissions import Role
+from tests.conftest import World
+from tests.platform.customer_service.conftest import Desk, desk  # noqa: F401 (fixture)
+from tests.portal.conftest import PortalClient, csrf_of
+from tests.portal.test_zh_and_time import choose_chinese, untranslated  # noqa: F401 (fixture)
+
+PORTAL = "/portal"
+INBOX = f"{PORTAL}/console/inbox"
+
+
+def test_agent_answers_from_the_inbox(
+    desk: Desk,  # noqa: F811
+    world: World,
+    portal_as: PortalClient,
+) -> None:
+    with db.unit_of_work(desk.tenant.id) as session:
+        service.create_policy(session, SlaPolicyIn(name="Fast", first_response_minutes=30))
+        service.create_canned(
+            session, CannedReplyIn(shortcut="thanks", title="Thanks", body="Thanks {{buyer_name}}!")
+        )
+        canned = service.find_canned(session, None, 10)[0][0].id
+    agent = desk.agent(capacity=3)
+    conv = desk.ask("Is the tea organic?")
+    client = portal_as(agent)
+    key = f"{desk.tenant.slug}:{conv}"
+    before = client.get(f"{INBOX}/updates").json()
+    assert before["count"] == 1
+    page = client.get(f"{INBOX}?c={key}").text
+    assert f'data-conversation="{conv}"' in page
+    assert "Is the tea organic?" in page and "data-due=" in page
+    token = csrf_of(page)
+    answer = client.post(
+        f"{PORTAL}/t/{desk.tenant.slug}/conversations/{conv}",
+        data={"csrf_token": token, "action": "reply", "canned_reply_id": str(canned), "body": ""},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert "Thanks Buyer!" in client.get(f"{INBOX}?c={key}").text
+    with db.unit_of_work(desk.tenant.id) as session:
+        service.add_inbound(
+            session, service.get_conversation(session, conv), "And green?", external_id=None
+        )
+    assert client.get(f"{INBOX}/updates").json()["stamp"] != before["stamp"]
+    client.post(
+        f"{PORTAL}/t/{desk.tenant.slug}/conversations/{conv}",
+        data={"csrf_token": token, "action": "resolve"},
+        follow_redirects=False,
+    )
+    assert client.get(f"{INBOX}/updates").json()["count"] == 0
+    status = client.post(
+        f"{INBOX}/status",
+        data={"csrf_token": token, "status": "offline"},
+        follow_redirects=False,
+    )
+    assert status.status_code == 303
+    with db.unit_of_work(desk.tenant.id) as session:
+        from daiyun.platform.customer_service import assignment
+
+        row = assignment.agent_row(session, agent.id)
+        assert row is not None and row.status == AgentStatus.offline
+
+
+def test_desk_and_report(
+    desk: Desk,  # noqa: F811
+    world: World,
+    portal_as: PortalClient,
+) -> None:
+    desk.ask()
+    admin = portal_as(world.user(Role.agency_admin))
+    page = admin.get(f"{PORTAL}/console/service").text
+    assert f'data-merchant="{desk.tenant.slug}"' in page
+    owner = portal_as(world.user(Role.merchant_owner, desk.tenant))
+    report = owner.get(f"{PORTAL}/t/{desk.tenant.slug}/service").text
+    assert 'data-figure="opened">1<' in report
+    assert owner.get(INBOX).status_code == 404
+
+
+def test_service_pages_in_chinese(
+    desk: Desk,  # noqa: F811
+    world: World,
+    portal_as: PortalClient,
+    untranslated: set[str],  # noqa: F811
+) -> None:
+    agent = desk.agent()
+    conv = desk.ask()
+    client = portal_as(agent)
+    choose_chinese(client)
+    page = client.get(f"{INBOX}?c={desk.tenant.slug}:{conv}").text
+    assert "收件箱" in page and "买家订单" in page
+    client.get(f"{INBOX}?view=queue")
+    client.get(f"{PORTAL}/console/service")
+    client.get(f"{PORTAL}/t/{desk.tenant.slug}/service")
+    assert untranslated == set()
