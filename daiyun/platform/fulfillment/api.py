@@ -12,8 +12,15 @@ from daiyun.core.errors import Problem, problem_response
 from daiyun.core.idempotency import IdempotencyKey, idempotent
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.fulfillment import pack, service, waves
-from daiyun.platform.fulfillment.models import ExceptionKind, FoState
+
+# The ship step's (shipping.py; its routes are the block at the end of this module).
+from daiyun.platform.fulfillment import (
+    pack,
+    service,
+    shipping,
+    waves,
+)
+from daiyun.platform.fulfillment.models import ExceptionKind, FoState, PushStatus, ShipmentStatus
 from daiyun.platform.fulfillment.pdf import pick_list_pdf
 from daiyun.platform.fulfillment.schemas import (
     AgencyWaveCreate,
@@ -32,6 +39,13 @@ from daiyun.platform.fulfillment.schemas import (
     WaveCreate,
     WaveDetail,
     WaveRead,
+)
+from daiyun.platform.fulfillment.shipping_schemas import (
+    CarrierRuleRead,
+    CarrierRulesIn,
+    CarrierRulesRead,
+    ShipIn,
+    ShipmentRead,
 )
 from daiyun.platform.warehouse import service as warehouse
 from daiyun.tenants import service as tenant_service
@@ -377,3 +391,116 @@ def get_settings(session: SessionDep, access: Reader) -> SettingsRead:
 def put_settings(session: SessionDep, access: Operator, body: SettingsIn) -> SettingsRead:
     """Replace the merchant's fulfilment settings."""
     return service.set_settings(session, body)
+
+
+# ============================================================================================
+# Shipping: ship a packed parcel, its label, tracking and push; carrier rules (shipping.py)
+# ============================================================================================
+
+LABEL_PDF: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}, "description": "The 100 x 150 mm label as a PDF"}
+}
+
+
+@router.post(
+    f"{TENANT}/shipments",
+    response_model=ShipmentRead,
+    status_code=201,
+    responses=problems(404, 409, 422, 503),
+)
+def ship_parcel(body: ShipIn, session: SessionDep, access: Operator) -> Any:
+    """Ship a packed parcel: the carrier (named, or chosen by the carrier rules) issues its
+    waybill, the stock leaves the ledger, the tracking number goes to the marketplace from a
+    task. Shipping a shipped parcel answers its shipment. An address the carrier does not
+    serve answers 409 ``address-unserviceable`` and leaves the parcel in exception."""
+    try:
+        shipment = shipping.ship(session, body.fulfillment_order_id, carrier=body.carrier)
+    except shipping.Unserviceable as exc:
+        # Answered, not raised: the exception the parcel is now in is kept (committed).
+        return problem_response(409, "address-unserviceable", str(exc))
+    return ShipmentRead.of(shipment)
+
+
+@router.get(f"{TENANT}/shipments", response_model=Page[ShipmentRead])
+def list_shipments(
+    session: SessionDep,
+    access: Reader,
+    status: ShipmentStatus | None = None,
+    push_status: PushStatus | None = None,
+    fulfillment_order_id: uuid.UUID | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[ShipmentRead]:
+    """The merchant's shipments, newest first, by status (shipped, delivered, exception),
+    push status (pending, pushed, refused, unsupported) or parcel."""
+    items, next_cursor = shipping.find(
+        session, status, push_status, fulfillment_order_id, cursor, limit
+    )
+    return Page(items=[ShipmentRead.of(s) for s in items], next_cursor=next_cursor)
+
+
+@router.get(
+    f"{TENANT}/shipments/{{shipment_id}}", response_model=ShipmentRead, responses=problems(404)
+)
+def get_shipment(shipment_id: uuid.UUID, session: SessionDep, access: Reader) -> ShipmentRead:
+    return ShipmentRead.of(shipping.get(session, shipment_id))
+
+
+@router.get(
+    f"{TENANT}/shipments/{{shipment_id}}/label",
+    response_class=Response,
+    responses={**LABEL_PDF, **problems(404)},
+)
+def shipment_label(shipment_id: uuid.UUID, session: SessionDep, access: Reader) -> Response:
+    """The carrier label (电子面单) as printed when the parcel shipped."""
+    shipment, pdf = shipping.label(session, shipment_id)
+    name = f"label-{shipment.waybill_no}.pdf"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
+
+
+@router.post(
+    f"{TENANT}/shipments/{{shipment_id}}/tracking",
+    response_model=ShipmentRead,
+    responses=problems(404, 422, 503),
+)
+def refresh_shipment_tracking(
+    shipment_id: uuid.UUID, session: SessionDep, access: Operator
+) -> ShipmentRead:
+    """Read the carrier's tracking now (beat reads it every five minutes anyway)."""
+    return ShipmentRead.of(shipping.refresh_tracking(session, shipment_id))
+
+
+@router.post(
+    f"{TENANT}/shipments/{{shipment_id}}/push",
+    response_model=ShipmentRead,
+    responses=problems(404, 409),
+)
+def repush_shipment(shipment_id: uuid.UUID, session: SessionDep, access: Operator) -> ShipmentRead:
+    """Send the tracking number to the marketplace again now (after a refusal was fixed)."""
+    return ShipmentRead.of(shipping.repush(session, shipment_id))
+
+
+@router.get(f"{TENANT}/carrier-rules", response_model=CarrierRulesRead)
+def get_carrier_rules(session: SessionDep, access: Reader) -> CarrierRulesRead:
+    """Which carrier ships a parcel: the first rule matching its warehouse, destination
+    province and weight; none matching, the default carrier."""
+    return _rules_read(shipping.carrier_rules(session))
+
+
+@router.put(f"{TENANT}/carrier-rules", response_model=CarrierRulesRead, responses=problems(422))
+def put_carrier_rules(
+    body: CarrierRulesIn, session: SessionDep, access: Operator
+) -> CarrierRulesRead:
+    rows = [rule.model_dump() for rule in body.rules]
+    return _rules_read(shipping.set_carrier_rules(session, rows))
+
+
+def _rules_read(rules: list[Any]) -> CarrierRulesRead:
+    return CarrierRulesRead(
+        rules=[CarrierRuleRead.model_validate(r) for r in rules],
+        default_carrier=shipping.DEFAULT_CARRIER,
+    )

@@ -184,3 +184,82 @@ class FulfillmentException(TenantScoped, Timestamped, Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(80))
     resolution: Mapped[str | None] = mapped_column(String(32))
+
+
+# ============================================================================================
+# Shipping (the ship step, ``shipping.py``): carrier rules and shipments
+# ============================================================================================
+
+
+class ShipmentStatus(StrEnum):
+    shipped = "shipped"  # handed to the carrier, on its way
+    delivered = "delivered"
+    exception = "exception"  # the carrier reports a delivery failure
+
+
+class PushStatus(StrEnum):
+    """Where telling the marketplace stands (发货回传)."""
+
+    pending = "pending"  # to be sent (again, after a 5xx/429, once next_push_at is past)
+    pushed = "pushed"
+    refused = "refused"  # the marketplace refused it: a person looks (push again by hand)
+    unsupported = "unsupported"  # the shop's marketplace has no ship API
+
+
+class CarrierRule(TenantScoped, Timestamped, Base):
+    """Which carrier ships a parcel: the first rule (lowest priority number) whose warehouse,
+    destination province and weight limit match; none matching, the default carrier."""
+
+    __tablename__ = "carrier_rules"
+    __table_args__ = (Index("ix_carrier_rules_priority", "tenant_id", "priority"),)
+
+    priority: Mapped[int]
+    carrier: Mapped[str] = mapped_column(String(8))
+    # None: any warehouse; empty list: any province.
+    warehouse_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("warehouses.id"))
+    provinces: Mapped[list[str]] = mapped_column(JSON, default=list)
+    max_weight_grams: Mapped[int | None]
+
+
+class Shipment(TenantScoped, Timestamped, Base):
+    """A shipped parcel: its carrier's waybill, its tracking, and its push to the marketplace.
+
+    One per fulfilment order (the unique key makes shipping twice impossible). ``label`` keeps
+    what the label printed (recipient, sender), so a reprint is the same label. ``pushes`` holds
+    per marketplace order (hex id) what its push ended in: "pushed" or "duplicate".
+    """
+
+    __tablename__ = "shipments"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "fo_id"], ["fulfillment_orders.tenant_id", "fulfillment_orders.id"]
+        ),
+        UniqueConstraint("tenant_id", "fo_id"),
+        UniqueConstraint("tenant_id", "carrier", "waybill_no"),
+        Index("ix_shipments_status", "tenant_id", "status"),
+        Index("ix_shipments_push", "tenant_id", "push_status", "next_push_at"),
+    )
+
+    fo_id: Mapped[uuid.UUID]
+    shop_id: Mapped[uuid.UUID]
+    order_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    carrier: Mapped[str] = mapped_column(String(8))
+    waybill_no: Mapped[str] = mapped_column(String(32))
+    sort_code: Mapped[str] = mapped_column(String(32))
+    destination: Mapped[str] = mapped_column(String(120))
+    weight_grams: Mapped[int]
+    label: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[ShipmentStatus] = mapped_column(_kind(ShipmentStatus, 16))
+    shipped_at: Mapped[datetime]
+    shipped_by: Mapped[str] = mapped_column(String(80))
+    delivered_at: Mapped[datetime | None]
+    # The carrier's events so far: [{"seq", "code", "description", "location", "at"}].
+    events: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    tracked_at: Mapped[datetime | None]
+    push_status: Mapped[PushStatus] = mapped_column(_kind(PushStatus, 16))
+    push_attempts: Mapped[int] = mapped_column(default=0)
+    push_error: Mapped[str | None] = mapped_column(String(300))
+    # Not before this moment: a backoff after a retryable failure, or a claim's lease.
+    next_push_at: Mapped[datetime | None]
+    pushed_at: Mapped[datetime | None]
+    pushes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)

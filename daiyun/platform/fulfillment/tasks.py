@@ -43,3 +43,13 @@ def flag_deadlines(session: Session) -> int:
         with unit_of_work(tenant_id) as tenant_session:
             raised += service.flag_deadlines(tenant_session)
     return raised
+
+
+# --------------------------------------------------------------------------------------------
+# The ship step's tasks (shipping_tasks.py): imported here so the worker registers them and beat
+# runs their schedule.
+# --------------------------------------------------------------------------------------------
+
+from daiyun.platform.fulfillment import shipping_tasks  # noqa: E402
+
+SCHEDULE.update(shipping_tasks.SCHEDULE)

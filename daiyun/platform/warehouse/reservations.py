@@ -371,3 +371,45 @@ def find_exceptions(
     stmt = repository.stock_exceptions(open_only)
     rows, next_cursor = paginate(session, stmt, StockException.id, cursor, limit)
     return [exception_read(r) for r in rows], next_cursor
+
+
+def ship_lines(
+    session: Session, lines: list[tuple[uuid.UUID, uuid.UUID, int]], actor: str = ACTOR
+) -> None:
+    """A parcel left the warehouse: each (order, stock row, units) it carries leaves the shelf
+    now (on hand and reserved both drop) and leaves the order's reservation; a reservation
+    with nothing left is shipped. Units no longer held (released meanwhile) are skipped: the
+    ledger never goes below what it holds."""
+    by_order: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = defaultdict(list)
+    for order_id, stock_id, quantity in lines:
+        by_order[order_id].append((stock_id, quantity))
+    repository.take_write_lock(session)
+    for order_id, taken in by_order.items():
+        reservation = repository.reservation(session, order_id, lock=True)
+        if reservation is None or reservation.status != ReservationStatus.reserved:
+            continue
+        held = {r.id: r for r in repository.lock_stock(session, stock_ids={s for s, _ in taken})}
+        remaining = [dict(line) for line in reservation.lines]
+        for stock_id, quantity in taken:
+            for line in remaining:
+                if uuid.UUID(line["stock_id"]) != stock_id or line["quantity"] <= 0:
+                    continue
+                units = min(quantity, int(line["quantity"]))
+                repository.post(
+                    session,
+                    held[stock_id],
+                    MoveKind.shipment,
+                    on_hand=-units,
+                    reserved=-units,
+                    reason="parcel shipped",
+                    source=f"order:{order_id}",
+                    actor=actor,
+                )
+                line["quantity"] = int(line["quantity"]) - units
+                quantity -= units
+                if quantity == 0:
+                    break
+        reservation.lines = [line for line in remaining if line["quantity"] > 0]
+        if not reservation.lines:
+            reservation.status = ReservationStatus.shipped
+    session.flush()

@@ -7,6 +7,7 @@ as seeded, with ``fo_id`` in the state the route acts on."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daiyun.core import db
-from daiyun.platform.fulfillment import service, waves
+from daiyun.core.config import get_settings
+from daiyun.platform.fulfillment import service, shipping, waves
 from daiyun.platform.fulfillment.models import (
     ExceptionKind,
     FoState,
@@ -33,6 +35,7 @@ from daiyun.platform.storefront import service as catalog
 from daiyun.platform.warehouse import reservations
 from daiyun.platform.warehouse import service as warehouse
 from daiyun.platform.warehouse.schemas import ReceiptCreate, ReceivedLine
+from daiyun.sandboxes.carriers import running_carrier_sandbox
 from daiyun.tenants.auth.permissions import Permission
 from tests import factories
 from tests.authz import ORDER_READERS, STOCK_KEEPERS, P, Route, TenantRule, rules
@@ -233,3 +236,152 @@ def guard_seed(
             model: set(session.scalars(select(model.id).where(model.tenant_id == tenant_id)))
             for model in TENANT_TABLES
         }
+
+
+# --------------------------------------------------------------------------------------------
+# The ship step (shipping.py): its tables in the state comparisons and the ORM guard tests
+# --------------------------------------------------------------------------------------------
+
+from daiyun.platform.fulfillment.models import (  # noqa: E402
+    CarrierRule,
+    PushStatus,
+    Shipment,
+    ShipmentStatus,
+)
+
+TENANT_TABLES = (*TENANT_TABLES, CarrierRule, Shipment)
+BULK_UPDATES[CarrierRule] = ("priority", 77)
+BULK_UPDATES[Shipment] = ("push_attempts", 77)
+_parcels_guard_seed = guard_seed
+
+
+def guard_seed(  # the parcels' seed, plus a carrier rule and a shipment
+    tenant_id: uuid.UUID, sku_id: uuid.UUID, order_ids: list[uuid.UUID]
+) -> dict[type[Any], set[uuid.UUID]]:
+    found = _parcels_guard_seed(tenant_id, sku_id, order_ids)
+    with db.unit_of_work(tenant_id) as session:
+        rule = CarrierRule(priority=1, carrier="sf", provinces=["浙江省"])
+        fo = session.scalar(select(FulfillmentOrder).order_by(FulfillmentOrder.id))
+        assert fo is not None
+        shipment = Shipment(
+            fo_id=fo.id,
+            shop_id=fo.shop_id,
+            order_ids=[fo.order_id.hex],
+            carrier="sf",
+            waybill_no=f"SF{uuid.uuid4().int % 10**13:013d}",
+            sort_code="755-01-02",
+            destination="浙江省 杭州市",
+            weight_grams=500,
+            label={},
+            status=ShipmentStatus.shipped,
+            shipped_at=datetime(2026, 1, 1, tzinfo=UTC),
+            shipped_by="tests",
+            push_status=PushStatus.pending,
+        )
+        session.add_all([rule, shipment])
+        session.flush()
+        found[CarrierRule] = {rule.id}
+        found[Shipment] = {shipment.id}
+    return found
+
+
+# The ship step's routes. A's floor gains a packed parcel (``ship_fo_id``: each allowed caller
+# of POST /shipments ships it, ``restore`` unships it) and a parcel shipped through the carrier
+# sandbox (``shipment_id``, its push refused so that pushing again is allowed). The sandbox
+# serves for the rest of the process: the routes reach it after the seed.
+TENANT_RULES.update(
+    rules(
+        (
+            ("GET", "/shipments"),
+            ("POST", "/shipments"),
+            ("GET", "/shipments/{shipment_id}"),
+            ("GET", "/shipments/{shipment_id}/label"),
+            ("POST", "/shipments/{shipment_id}/tracking"),
+            ("POST", "/shipments/{shipment_id}/push"),
+            ("GET", "/carrier-rules"),
+            ("PUT", "/carrier-rules"),
+        ),
+        read=TenantRule(P.warehouse_read, ORDER_READERS),
+        write=TenantRule(P.warehouse_manage, STOCK_KEEPERS),
+    )
+)
+
+_CARRIER: list[Any] = []
+
+
+def _carrier() -> None:
+    """Start the carrier sandbox once and point the settings at it."""
+    if not _CARRIER:
+        stack = contextlib.ExitStack()
+        _CARRIER.append(stack.enter_context(running_carrier_sandbox()))
+        _CARRIER.append(stack)  # kept: closing it would stop the sandbox
+    settings = get_settings()
+    settings.carrier_url = _CARRIER[0].url
+    settings.carrier_api_key = _CARRIER[0].api_key
+
+
+def _packed(session: Session, fo_id: uuid.UUID) -> FulfillmentOrder:
+    fo = session.scalars(select(FulfillmentOrder).where(FulfillmentOrder.id == fo_id)).one()
+    fo.state, fo.weight_grams = FoState.packed, 900
+    fo.scanned = {li["sku_id"]: li["quantity"] for li in fo.lines}
+    session.flush()
+    return fo
+
+
+_parcels_seed = seed
+
+
+def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
+    found = _parcels_seed(tenant_id, places)
+    _carrier()
+    shop_id = uuid.UUID(places["shop_id"])
+    code = found["fulfillment_sku"]
+    with db.unit_of_work(tenant_id) as session:
+        to_ship = _packed(session, _order(session, shop_id, code, 90, "孙八"))
+        shipped = _packed(session, _order(session, shop_id, code, 91, "周九"))
+        shipment = shipping.ship(session, shipped.id, actor="tests")
+        shipment.push_status = PushStatus.refused
+        ship_fo_id, shipment_id = to_ship.id, shipment.id
+    with db.unit_of_work(tenant_id) as session:
+        _SEEDED[tenant_id] = {
+            fo.id: _columns(fo) for fo in session.scalars(select(FulfillmentOrder))
+        }
+    return {**found, "ship_fo_id": str(ship_fo_id), "shipment_id": str(shipment_id)}
+
+
+_parcels_request = request
+
+
+def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str, Any] | None:
+    if path.startswith("/shipments") and method == "POST":
+        _carrier()
+        if path == "/shipments":
+            return {"json": {"fulfillment_order_id": places["ship_fo_id"]}}
+        return {}
+    if (method, path) == ("PUT", "/carrier-rules"):
+        rule = {"carrier": "sf", "provinces": ["浙江省"], "max_weight_grams": 1000 + n}
+        return {"json": {"rules": [rule]}}
+    return _parcels_request(path, method, places, n)
+
+
+_parcels_restore = restore
+
+
+def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
+    """As the parcels' restore; after a shipping route, the packed parcel unshipped and the
+    shipment's push refused again."""
+    _parcels_restore(path, tenant_id, places)
+    if not (path.startswith("/shipments") and tenant_id in _SEEDED):
+        return
+    ship_fo_id = uuid.UUID(places["ship_fo_id"])
+    with db.unit_of_work(tenant_id) as session:
+        for made in session.scalars(select(Shipment).where(Shipment.fo_id == ship_fo_id)):
+            session.delete(made)
+        for fo in session.scalars(select(FulfillmentOrder)):
+            for key, value in _SEEDED[tenant_id].get(fo.id, {}).items():
+                if key not in ("created_at", "updated_at"):
+                    setattr(fo, key, value)
+        shipment = session.scalars(
+            select(Shipment).where(Shipment.id == uuid.UUID(places["shipment_id"]))
+        ).one()
+        shipment.push_status, shipment.next_push_at = PushStatus.refused, None

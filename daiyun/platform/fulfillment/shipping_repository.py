@@ -1,0 +1,71 @@
+"""Every query on the ship step's tables (shipments, carrier rules)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from daiyun.platform.fulfillment.models import (
+    CarrierRule,
+    PushStatus,
+    Shipment,
+    ShipmentStatus,
+)
+
+
+def carrier_rules(session: Session) -> list[CarrierRule]:
+    return list(session.scalars(select(CarrierRule).order_by(CarrierRule.priority)))
+
+
+def shipment(session: Session, shipment_id: uuid.UUID, *, lock: bool = False) -> Shipment | None:
+    stmt = select(Shipment).where(Shipment.id == shipment_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def shipment_for(session: Session, fo_id: uuid.UUID) -> Shipment | None:
+    return session.scalar(select(Shipment).where(Shipment.fo_id == fo_id))
+
+
+def shipments(
+    status: ShipmentStatus | None, push_status: PushStatus | None, fo_id: uuid.UUID | None
+) -> Select[Any]:
+    stmt = select(Shipment)
+    if status is not None:
+        stmt = stmt.where(Shipment.status == status)
+    if push_status is not None:
+        stmt = stmt.where(Shipment.push_status == push_status)
+    if fo_id is not None:
+        stmt = stmt.where(Shipment.fo_id == fo_id)
+    return stmt
+
+
+def pushes_due(session: Session, now: datetime, limit: int = 500) -> list[uuid.UUID]:
+    return list(
+        session.scalars(
+            select(Shipment.id)
+            .where(
+                Shipment.push_status == PushStatus.pending,
+                or_(Shipment.next_push_at.is_(None), Shipment.next_push_at <= now),
+            )
+            .order_by(Shipment.id)
+            .limit(limit)
+        )
+    )
+
+
+def in_transit(session: Session, limit: int) -> list[Shipment]:
+    return list(
+        session.scalars(
+            select(Shipment)
+            .where(Shipment.status == ShipmentStatus.shipped)
+            .order_by(Shipment.tracked_at.is_not(None), Shipment.tracked_at, Shipment.id)
+            .limit(limit)
+            .with_for_update()
+        )
+    )
