@@ -271,6 +271,79 @@ def new_shop(
         return shop.id, shop.webhook_key
 
 
+def bench_skus(tenant_id: uuid.UUID, count: int, prefix: str) -> list[tuple[uuid.UUID, str]]:
+    """``count`` SKUs costing 10.00 CNY each (codes ``PREFIX-000000`` up): their ids and codes."""
+    from daiyun.core.db import unit_of_work
+    from daiyun.platform.storefront import service
+    from daiyun.platform.storefront.schemas import ProductCreate, SkuCreate
+
+    skus: list[tuple[uuid.UUID, str]] = []
+    for first in range(0, count, 100):
+        with unit_of_work(tenant_id) as session:
+            product = service.create_product(
+                session,
+                ProductCreate(
+                    name=f"Bench tea {first // 100}",
+                    variants=[
+                        SkuCreate(code=f"{prefix}-{n:06d}", cost_minor=10_00, currency="CNY")
+                        for n in range(first, min(count, first + 100))
+                    ],
+                ),
+            )
+            skus += [(v.id, v.code) for v in product.variants]
+    return skus
+
+
+def published_listings(
+    tenant_id: uuid.UUID,
+    shop_id: uuid.UUID,
+    skus: list[tuple[uuid.UUID, str]],
+    books: Any,
+    store: str,
+    price_minor: int,
+) -> None:
+    """WooCommerce listings as a first publish leaves them: on the sandbox store, their ids
+    kept, synced at ``price_minor``."""
+    from sqlalchemy import insert
+
+    from daiyun.core.db import unit_of_work
+    from daiyun.core.ids import new_id, utcnow
+    from daiyun.platform.storefront.listing_rules import ListingState, SyncStatus
+    from daiyun.platform.storefront.models import Listing
+
+    now = utcnow()
+    rows = []
+    for sku_id, code in skus:
+        product = books.create("woocommerce", store, code, "Bench tea", "CNY", price_minor)
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "id": new_id(),
+                "sku_id": sku_id,
+                "shop_id": shop_id,
+                "title": "Bench tea",
+                "state": ListingState.published,
+                "currency": "CNY",
+                "list_price_minor": price_minor,
+                "price_overridden": False,
+                "external_product_id": product.id,
+                "external_sku_id": product.id,
+                "published_at": now,
+                "sync_status": SyncStatus.synced,
+                "sync_attempts": 0,
+                "synced_at": now,
+                "version": 1,
+                "pushed_version": 1,
+                "pushed": {"state": "published", "list_price_minor": price_minor},
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    with unit_of_work(tenant_id) as session:
+        for first in range(0, len(rows), 1000):
+            session.execute(insert(Listing), rows[first : first + 1000])
+
+
 def count_rows(tenant_id: uuid.UUID, model: Any) -> int:
     """How many rows of a tenant-owned model the tenant has."""
     from sqlalchemy import func, select

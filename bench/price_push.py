@@ -42,73 +42,6 @@ LIST_PRICE = 50_00
 SALE_PRICE = 39_90
 
 
-def _catalog(tenant_id: uuid.UUID, count: int) -> list[tuple[uuid.UUID, str]]:
-    """``count`` SKUs costing 10.00 CNY each: their ids and codes."""
-    from daiyun.core.db import unit_of_work
-    from daiyun.platform.storefront import service
-    from daiyun.platform.storefront.schemas import ProductCreate, SkuCreate
-
-    skus: list[tuple[uuid.UUID, str]] = []
-    for first in range(0, count, 100):
-        with unit_of_work(tenant_id) as session:
-            product = service.create_product(
-                session,
-                ProductCreate(
-                    name=f"Bench tea {first // 100}",
-                    variants=[
-                        SkuCreate(code=f"BENCH-{n:06d}", cost_minor=10_00, currency="CNY")
-                        for n in range(first, min(count, first + 100))
-                    ],
-                ),
-            )
-            skus += [(v.id, v.code) for v in product.variants]
-    return skus
-
-
-def _published(
-    tenant_id: uuid.UUID, shop_id: uuid.UUID, skus: list[tuple[uuid.UUID, str]], books: Any
-) -> None:
-    """Listings as a first publish leaves them: on the store, their ids kept, synced."""
-    from sqlalchemy import insert
-
-    from daiyun.core.db import unit_of_work
-    from daiyun.core.ids import new_id, utcnow
-    from daiyun.platform.storefront.listing_rules import ListingState, SyncStatus
-    from daiyun.platform.storefront.models import Listing
-
-    now = utcnow()
-    rows = []
-    for sku_id, code in skus:
-        product = books.create("woocommerce", STORE, code, "Bench tea", "CNY", LIST_PRICE)
-        rows.append(
-            {
-                "tenant_id": tenant_id,
-                "id": new_id(),
-                "sku_id": sku_id,
-                "shop_id": shop_id,
-                "title": "Bench tea",
-                "state": ListingState.published,
-                "currency": "CNY",
-                "list_price_minor": LIST_PRICE,
-                "price_overridden": False,
-                "external_product_id": product.id,
-                "external_sku_id": product.id,
-                "published_at": now,
-                "sync_status": SyncStatus.synced,
-                "sync_attempts": 0,
-                "synced_at": now,
-                "version": 1,
-                "pushed_version": 1,
-                "pushed": {"state": "published", "list_price_minor": LIST_PRICE},
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    with unit_of_work(tenant_id) as session:
-        for first in range(0, len(rows), 1000):
-            session.execute(insert(Listing), rows[first : first + 1000])
-
-
 def _reprice(tenant_id: uuid.UUID) -> None:
     from sqlalchemy import select
 
@@ -156,7 +89,14 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> list[objec
                 ),
             ).id
         books = catalog_of(sandbox.state)
-        _published(tenant_id, shop_id, _catalog(tenant_id, count), books)
+        common.published_listings(
+            tenant_id,
+            shop_id,
+            common.bench_skus(tenant_id, count, "BENCH"),
+            books,
+            STORE,
+            LIST_PRICE,
+        )
         with common.Stopwatch() as pricing:
             _reprice(tenant_id)
         with common.Stopwatch() as push:

@@ -44,72 +44,6 @@ PRICE = 50_00
 LINES = 500  # lines per adjustment (the API's limit)
 
 
-def _catalog(tenant_id: uuid.UUID, count: int) -> list[tuple[uuid.UUID, str]]:
-    from daiyun.core.db import unit_of_work
-    from daiyun.platform.storefront import service
-    from daiyun.platform.storefront.schemas import ProductCreate, SkuCreate
-
-    skus: list[tuple[uuid.UUID, str]] = []
-    for first in range(0, count, 100):
-        with unit_of_work(tenant_id) as session:
-            product = service.create_product(
-                session,
-                ProductCreate(
-                    name=f"Bench tea {first // 100}",
-                    variants=[
-                        SkuCreate(code=f"STOCK-{n:06d}", cost_minor=10_00, currency="CNY")
-                        for n in range(first, min(count, first + 100))
-                    ],
-                ),
-            )
-            skus += [(v.id, v.code) for v in product.variants]
-    return skus
-
-
-def _published(
-    tenant_id: uuid.UUID, shop_id: uuid.UUID, skus: list[tuple[uuid.UUID, str]], books: Any
-) -> None:
-    """Listings as a first publish leaves them: on the store, their ids kept."""
-    from sqlalchemy import insert
-
-    from daiyun.core.db import unit_of_work
-    from daiyun.core.ids import new_id, utcnow
-    from daiyun.platform.storefront.listing_rules import ListingState, SyncStatus
-    from daiyun.platform.storefront.models import Listing
-
-    now = utcnow()
-    rows = []
-    for sku_id, code in skus:
-        product = books.create("woocommerce", STORE, code, "Bench tea", "CNY", PRICE)
-        rows.append(
-            {
-                "tenant_id": tenant_id,
-                "id": new_id(),
-                "sku_id": sku_id,
-                "shop_id": shop_id,
-                "title": "Bench tea",
-                "state": ListingState.published,
-                "currency": "CNY",
-                "list_price_minor": PRICE,
-                "price_overridden": False,
-                "external_product_id": product.id,
-                "external_sku_id": product.id,
-                "published_at": now,
-                "sync_status": SyncStatus.synced,
-                "sync_attempts": 0,
-                "synced_at": now,
-                "version": 1,
-                "pushed_version": 1,
-                "pushed": {"state": "published", "list_price_minor": PRICE},
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    with unit_of_work(tenant_id) as session:
-        for first in range(0, len(rows), 1000):
-            session.execute(insert(Listing), rows[first : first + 1000])
-
-
 def _adjust(tenant_id: uuid.UUID, location_id: uuid.UUID, skus: list[uuid.UUID], n: int) -> None:
     from daiyun.core.db import unit_of_work
     from daiyun.platform.warehouse import service
@@ -166,13 +100,13 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> list[objec
                     api_base_url=sandbox.api_base_url("woocommerce", STORE),  # type: ignore[arg-type]
                 ),
             ).id
-        skus = _catalog(tenant_id, count)
+        skus = common.bench_skus(tenant_id, count, "STOCK")
         location = _site(f"BS{uuid.uuid4().hex[:6].upper()}")
         ids = [sku_id for sku_id, _ in skus]
         # Stock before the listings exist: nothing to push yet.
         for first in range(0, count, LINES):
             _adjust(tenant_id, location, ids[first : first + LINES], 10)
-        _published(tenant_id, shop_id, skus, catalog_of(sandbox.state))
+        common.published_listings(tenant_id, shop_id, skus, catalog_of(sandbox.state), STORE, PRICE)
         changed: dict[str, float] = {}
         with common.Stopwatch() as change:
             for first in range(0, count, LINES):
