@@ -28,6 +28,7 @@ from daiyun.core.db import unit_of_work
 from daiyun.demo_catalog import ensure_catalog, ensure_listings
 from daiyun.demo_fulfillment import ensure_parcels, ensure_wave
 from daiyun.demo_marketing import ensure_marketing
+from daiyun.demo_recruiting import ensure_recruiting
 from daiyun.demo_service import ensure_service
 from daiyun.demo_warehouse import ensure_planning, ensure_stock, ensure_warehouses
 from daiyun.platform.rates import service as rates_service
@@ -321,6 +322,14 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
     agent = _ensure_user(next(u for u in STAFF if u.role == Role.cs_agent), tenants, result)
     for merchant in TENANTS:
         result.created.extend(ensure_service(tenants[merchant.slug], agent.id))
+    for merchant in TENANTS:
+        owner = next(
+            u
+            for u in MERCHANT_USERS
+            if u.role == Role.merchant_owner and merchant.slug in u.tenants
+        )
+        manager = _ensure_user(owner, tenants, result)
+        result.created.extend(ensure_recruiting(tenants[merchant.slug], manager.id))
     return result
 
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from daiyun.portal.views import (
     account,
+    careers,
     catalog,
     catalog_console,
     catalog_listings,
@@ -13,6 +14,7 @@ from daiyun.portal.views import (
     inbox_console,
     marketing,
     merchant,
+    recruiting,
     stock,
     stocktake_console,
     warehouse_console,
@@ -33,5 +35,7 @@ for pages in (
     fulfillment_console,
     marketing,
     inbox_console,
+    recruiting,
+    careers,
 ):
     router.include_router(pages.router)
