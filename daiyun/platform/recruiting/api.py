@@ -247,7 +247,7 @@ def create_application(
 
 
 @router.post(
-    f"{T}/applications/bulk", response_model=list[ApplicationRead], responses=problems(409, 422)
+    f"{T}/applications-bulk", response_model=list[ApplicationRead], responses=problems(409, 422)
 )
 def bulk_applications(session: SessionDep, access: Manager, body: Bulk) -> list[ApplicationRead]:
     """Move or refuse many applications at once, all or none (the first that cannot: refused

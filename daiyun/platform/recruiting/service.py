@@ -117,12 +117,14 @@ def update_requisition(
     changes = body.model_dump(exclude_unset=True)
     if "hiring_manager_id" in changes:
         _check_manager(session, changes["hiring_manager_id"])
-    low = changes.get("pay_min_minor", found.pay_min_minor)
-    high = changes.get("pay_max_minor", found.pay_max_minor)
+    low, high = changes.get("pay_min_minor"), changes.get("pay_max_minor")
+    low = found.pay_min_minor if low is None else low
+    high = found.pay_max_minor if high is None else high
     if high < low:
         raise Problem(422, "bad-pay-range", "The pay range's maximum is at least its minimum")
     for name, value in changes.items():
-        if name in ("role", "location") and value is None:
+        # null leaves a field as it is; only the hiring manager may be taken away.
+        if value is None and name != "hiring_manager_id":
             continue
         setattr(found, name, value)
     session.flush()
@@ -246,21 +248,28 @@ def _live(session: Session, found: Candidate) -> Candidate:
     return found
 
 
+def lookup(session: Session, email: str | None, phone: str | None) -> rules.Match:
+    """Who a person with this e-mail and phone is among the merchant's candidates (reads only):
+    the one they are, and another they only look like."""
+    key, number = rules.email_key(email), rules.phone_key(phone)
+    by_email = repository.by_email_key(session, key) if key else None
+    by_phone = repository.by_phone(session, number) if number else None
+    by_email = _live(session, by_email) if by_email else None
+    by_phone = _live(session, by_phone) if by_phone else None
+    return rules.match(
+        key,
+        (str(by_email.id), by_email.email_key) if by_email else None,
+        (str(by_phone.id), by_phone.email_key) if by_phone else None,
+    )
+
+
 def candidate_for(
     session: Session, name: str, email: str | None, phone: str | None, source: str
 ) -> Candidate:
     """The candidate this person is (matched on the e-mail key, else the phone), made on first
     contact; one that only looks like another is made and flagged, never merged by itself."""
     key, number = rules.email_key(email), rules.phone_key(phone)
-    by_email = repository.by_email_key(session, key) if key else None
-    by_phone = repository.by_phone(session, number) if number else None
-    by_email = _live(session, by_email) if by_email else None
-    by_phone = _live(session, by_phone) if by_phone else None
-    found = rules.match(
-        key,
-        (str(by_email.id), by_email.email_key) if by_email else None,
-        (str(by_phone.id), by_phone.email_key) if by_phone else None,
-    )
+    found = lookup(session, email, phone)
     if found.same is not None:
         candidate = get_candidate(session, uuid.UUID(found.same))
         # What the person gave this time fills what was missing; it never overwrites.

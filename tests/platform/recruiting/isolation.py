@@ -71,7 +71,7 @@ TENANT_RULES = rules(
         ("POST", "/candidates/{candidate_id}/merge"),
         ("GET", "/applications"),
         ("POST", "/applications"),
-        ("POST", "/applications/bulk"),
+        ("POST", "/applications-bulk"),
         ("GET", APP),
         ("GET", f"{APP}/moves"),
         ("GET", f"{APP}/cv"),
@@ -174,7 +174,7 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
             "requisition_id": places["requisition_id"],
             "candidate_id": places["spare_candidate_id"],
         },
-        ("POST", "/applications/bulk"): {
+        ("POST", "/applications-bulk"): {
             "application_ids": [places["application_id"]],
             "stage": "screened",
         },
@@ -198,7 +198,7 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
         if path.startswith("/requisitions/{requisition_id}"):
             found = service.get_requisition(session, uuid.UUID(places["requisition_id"]))
             found.status = RequisitionStatus.open
-        if path.startswith(APP) or path == "/applications/bulk":
+        if path.startswith(APP) or path == "/applications-bulk":
             application = service.get_application(session, application_id)
             application.stage, application.shortlisted = "applied", False
             refused = path.endswith("/reopen")

@@ -75,7 +75,7 @@ def test_a_recruiter_runs_a_requisition_through_its_pipeline(hiring: Hiring) -> 
     )
     assert again.status_code == 409 and again.headers["content-type"] == PROBLEM
     moved = client.post(
-        f"{base}/applications/bulk",
+        f"{base}/applications-bulk",
         headers=recruiter,
         json={"application_ids": apps, "stage": "interview"},
     )
@@ -203,7 +203,7 @@ def test_bad_input_is_problem_json(hiring: Hiring) -> None:
     no_contact = client.post(f"{base}/candidates", headers=recruiter, json={"name": "x"})
     assert no_contact.status_code == 422 and no_contact.json()["type"].endswith("/no-contact")
     bad_stage = client.post(
-        f"{base}/applications/bulk",
+        f"{base}/applications-bulk",
         headers=recruiter,
         json={"application_ids": [], "stage": "x"},
     )
@@ -212,6 +212,14 @@ def test_bad_input_is_problem_json(hiring: Hiring) -> None:
         f"{base}/recruiting-settings", headers=recruiter, json={"stages": ["screened", "hired"]}
     )
     assert pipeline.status_code == 422 and pipeline.headers["content-type"] == PROBLEM
+    # null leaves a field as it was (a requisition always has a headcount and a pay range).
+    kept = client.patch(
+        f"{base}/requisitions/{hiring.requisition_id}",
+        headers=recruiter,
+        json={"headcount": None, "pay_min_minor": None, "location": "宁波"},
+    )
+    assert kept.status_code == 200, kept.text
+    assert (kept.json()["headcount"], kept.json()["location"]) == (2, "宁波")
     missing = client.get(
         f"{base}/requisitions/00000000-0000-0000-0000-000000000000", headers=recruiter
     )
