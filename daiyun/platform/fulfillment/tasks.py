@@ -50,6 +50,8 @@ def flag_deadlines(session: Session) -> int:
 # runs their schedule.
 # --------------------------------------------------------------------------------------------
 
-from daiyun.platform.fulfillment import shipping_tasks  # noqa: E402
+from daiyun.platform.fulfillment import billing_facts, shipping_tasks  # noqa: E402
+
+SUBSCRIBERS = (billing_facts.bill_when_shipped,)
 
 SCHEDULE.update(shipping_tasks.SCHEDULE)
