@@ -96,6 +96,19 @@ def ready_in(session: Session, warehouse_id: uuid.UUID) -> list[FulfillmentOrder
     )
 
 
+def awaiting_stock(session: Session, limit: int) -> list[FulfillmentOrder]:
+    """Parcels waiting for stock, the oldest first."""
+    return list(
+        session.scalars(
+            select(FulfillmentOrder)
+            .where(FulfillmentOrder.state == FoState.awaiting_stock)
+            # Parcel ids are random: the order they came in is their creation time.
+            .order_by(FulfillmentOrder.created_at, FulfillmentOrder.id)
+            .limit(limit)
+        )
+    )
+
+
 def merge_candidates(session: Session, key: str | None = None) -> list[FulfillmentOrder]:
     """Ready parcels not in a wave whose merge key another such parcel shares."""
     shared = (

@@ -13,6 +13,7 @@ from daiyun.core.events.service import subscribe
 from daiyun.core.tasks import platform_task
 from daiyun.platform.fulfillment import service
 from daiyun.platform.warehouse import reservations
+from daiyun.platform.warehouse import service as warehouse
 from daiyun.tenants.models import Tenant, TenantStatus
 
 SCHEDULE = {
@@ -31,6 +32,12 @@ def follow_order(session: Session, event: OutboxEvent) -> None:
     order_id = uuid.UUID(event.payload["order_id"])
     reservations.sync_order(session, order_id)
     service.sync_order(session, order_id)
+
+
+@subscribe(warehouse.STOCK_RECEIVED)
+def wake_on_receipt(session: Session, event: OutboxEvent) -> None:
+    """Stock came in: the parcels waiting for stock are tried again."""
+    service.wake_waiting(session)
 
 
 @platform_task("daiyun.fulfillment.flag_deadlines")
