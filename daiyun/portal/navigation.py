@@ -62,6 +62,7 @@ STOCK_PAGES: Final = {
     "alerts": Destination("stock/alerts", N_("Stock alerts"), P.warehouse_read),
     "replenishment": Destination("stock/replenishment", N_("Replenishment"), P.warehouse_read),
     "fulfillment": Destination("fulfillment", N_("Fulfilment"), P.warehouse_read),
+    "shipments": Destination("shipments", N_("Shipments"), P.warehouse_read),
 }
 # Menu entries that stand for a group of pages shown as tabs.
 TAB_GROUPS: Final = {"products": CATALOG_PAGES, "stock": STOCK_PAGES}
@@ -79,6 +80,8 @@ CONSOLE_PAGES: Final = (
     Destination("console/stocktakes", N_("Stocktakes"), P.warehouse_read),
     Destination("console/replenishment", N_("Replenishment"), P.warehouse_read),
     Destination("console/fulfillment", N_("Fulfilment"), P.warehouse_read),
+    Destination("console/shipments", N_("Shipments"), P.warehouse_read),
+    Destination("console/carriers", N_("Carrier rules"), P.warehouse_read),
     Destination("console/marketing", N_("Campaigns"), P.marketing_read),
     Destination("console/inbox", N_("Inbox"), P.conversations_read),
     Destination("console/service", N_("Service desk"), P.conversations_read),

@@ -221,6 +221,25 @@ PORTAL_TABLE: dict[Route, Rule] = {
             "/fulfillment/exceptions/{exception_id}/resolve",
         )
     },
+    # The ship step (views/shipping*.py): shipments for merchants too; the label, shipping,
+    # pushing again and the carrier rules for the warehouse's staff
+    ("GET", f"{T}/shipments"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
+    ("GET", f"{T}/shipments/{{shipment_id}}/label.pdf"): Rule(
+        TENANT, P.warehouse_read, staff_only=True, pinned=STAFF_STOCK_READERS
+    ),
+    **{
+        ("POST", f"{T}{action}"): Rule(
+            TENANT, P.warehouse_manage, staff_only=True, pinned=STOCK_KEEPERS, changes=STOCK_KEEPERS
+        )
+        for action in (
+            "/parcels/{parcel_id}/ship",
+            "/shipments/{shipment_id}/push",
+            "/carriers",
+            "/carriers/{priority}/remove",
+        )
+    },
+    ("GET", f"{PORTAL}/console/shipments"): Rule(STAFF),
+    ("GET", f"{PORTAL}/console/carriers"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/fulfillment"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/waves/{{wave_id}}"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/waves/{{wave_id}}/pick-list.pdf"): Rule(STAFF),

@@ -221,6 +221,11 @@ def placements(
     return repository.placements(session, set(order_ids))
 
 
+def started_at(session: Session, order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+    """When each order was paid (placed, if unpaid): where a shipping deadline starts."""
+    return repository.started_at(session, set(order_ids))
+
+
 def placed_span(session: Session) -> tuple[datetime | None, datetime | None]:
     """The first and last placement time in the bound tenant's order book."""
     return repository.placed_span(session)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
+from daiyun.core.events.service import emit
 from daiyun.core.pagination import decode_cursor, paginate
 from daiyun.platform.storefront import service as catalog
 from daiyun.platform.storefront.schemas import SkuRead
@@ -53,6 +54,9 @@ from daiyun.platform.warehouse.schemas import (
     WarehouseCreate,
     WarehouseUpdate,
 )
+
+# Stock was put away from a receipt: {"receipt_id", "warehouse_id", "sku_ids": [hex ids]}.
+STOCK_RECEIVED = "stock.received"
 
 
 def actor_of(session: Session) -> str:
@@ -436,6 +440,16 @@ def _put_away(session: Session, receipt: Receipt, lines: list[ReceivedLine]) -> 
         )
         received[line.sku_id.hex] = received.get(line.sku_id.hex, 0) + line.quantity
     receipt.received = [{"sku_id": k, "quantity": v} for k, v in sorted(received.items())]
+    # Orders short of these SKUs may be reserved now: whoever waits for stock hears of it.
+    emit(
+        session,
+        STOCK_RECEIVED,
+        {
+            "receipt_id": str(receipt.id),
+            "warehouse_id": str(receipt.warehouse_id),
+            "sku_ids": sorted({line.sku_id.hex for line in lines}),
+        },
+    )
 
 
 def _settle(receipt: Receipt, close: bool) -> None:

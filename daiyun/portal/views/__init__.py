@@ -13,6 +13,8 @@ from daiyun.portal.views import (
     inbox_console,
     marketing,
     merchant,
+    shipping,
+    shipping_console,
     stock,
     stocktake_console,
     warehouse_console,
@@ -31,6 +33,8 @@ for pages in (
     stocktake_console,
     fulfillment,
     fulfillment_console,
+    shipping,
+    shipping_console,
     marketing,
     inbox_console,
 ):
