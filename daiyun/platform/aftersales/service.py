@@ -363,7 +363,11 @@ def _approver_needed(session: Session, amount: int, may_approve: bool) -> None:
 
 
 def approve(
-    session: Session, case_id: uuid.UUID, actor: uuid.UUID, may_approve: bool, note: str | None
+    session: Session,
+    case_id: uuid.UUID,
+    actor: uuid.UUID | None,
+    may_approve: bool,
+    note: str | None,
 ) -> Case:
     case = get_case(session, case_id, lock=True)
     _check(case, Action.approve)
@@ -371,7 +375,7 @@ def approve(
     return _step(session, case, Action.approve, actor, {"note": note} if note else None)
 
 
-def refuse(session: Session, case_id: uuid.UUID, actor: uuid.UUID, reason: str) -> Case:
+def refuse(session: Session, case_id: uuid.UUID, actor: uuid.UUID | None, reason: str) -> Case:
     case = get_case(session, case_id, lock=True)
     _check(case, Action.refuse)
     case.refusal_reason = reason
@@ -390,7 +394,7 @@ def _stock_lines(session: Session, case: Case) -> dict[uuid.UUID, int]:
     return dict(units)
 
 
-def receive(session: Session, case_id: uuid.UUID, actor: uuid.UUID, body: Receive) -> Case:
+def receive(session: Session, case_id: uuid.UUID, actor: uuid.UUID | None, body: Receive) -> Case:
     """The goods are back. Resellable goods go into the named bin as a return receipt (stock
     again); damaged ones only into a bin that is not pickable (quarantine: held, never
     allocated to an order). Without a bin the condition is recorded and no stock moves."""
@@ -490,7 +494,9 @@ def refund(
     )
 
 
-def replace(session: Session, case_id: uuid.UUID, actor: uuid.UUID, note: str | None) -> Case:
+def replace(
+    session: Session, case_id: uuid.UUID, actor: uuid.UUID | None, note: str | None
+) -> Case:
     """Settle with a replacement. The fulfilment service has no entry yet for a parcel that no
     order reserved, so the replacement is recorded on the case (its lines, for the warehouse to
     ship) rather than created as a fulfilment order."""
@@ -503,17 +509,17 @@ def replace(session: Session, case_id: uuid.UUID, actor: uuid.UUID, note: str | 
     return _step(session, case, Action.replace_, actor, detail)
 
 
-def repair(session: Session, case_id: uuid.UUID, actor: uuid.UUID, note: str | None) -> Case:
+def repair(session: Session, case_id: uuid.UUID, actor: uuid.UUID | None, note: str | None) -> Case:
     case = get_case(session, case_id, lock=True)
     return _step(session, case, Action.repair, actor, {"note": note} if note else None)
 
 
-def close(session: Session, case_id: uuid.UUID, actor: uuid.UUID, note: str | None) -> Case:
+def close(session: Session, case_id: uuid.UUID, actor: uuid.UUID | None, note: str | None) -> Case:
     case = get_case(session, case_id, lock=True)
     return _step(session, case, Action.close, actor, {"note": note} if note else None)
 
 
-def note(session: Session, case_id: uuid.UUID, actor: uuid.UUID, text: str) -> Case:
+def note(session: Session, case_id: uuid.UUID, actor: uuid.UUID | None, text: str) -> Case:
     """A line in the case's log that moves nothing (a call with the buyer, a photo checked)."""
     case = get_case(session, case_id, lock=True)
     _event(session, case, "note", actor, {"note": text})
