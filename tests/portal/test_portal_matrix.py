@@ -427,12 +427,14 @@ def _cast(world: World, app: FastAPI) -> Cast:
         buyer = cs_service.create_contact(session, ContactCreate(name="Matrix buyer"))
         conversation = cs_service.open_conversation(session, buyer, Channel.phone)
         cs_service.add_inbound(session, conversation, "Where is my tea?", external_id=None)
+        held = order_service.get_order(session, order.id)
+        assert held is not None
         case, _ = aftersales.from_marketplace(
             session,
             order.id,
             "matrix-case",
             CaseType.repair,
-            [CaseLineIn(line=order.lines[0].external_id, quantity=1)],
+            [CaseLineIn(line=held.lines[0].external_id, quantity=1)],
             "Stopped working",
         )
     cast = Cast(a, b, callers, order.id, statement.id)

@@ -96,7 +96,7 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         }
         return {"json": body}
     if (method, path) == ("PUT", "/aftersales/settings"):
-        return {"json": {"response_hours": 24 + n}}
+        return {"json": {"response_hours": 1 + n % 2000}}
     if method == "POST" and path.startswith(CASE):
         action = path[len(CASE) :]
         bodies = {
