@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from tests.platform.aftersales import isolation as aftersales
 from tests.platform.customer_service import isolation as customer_service
 from tests.platform.fulfillment import isolation as fulfillment
 from tests.platform.marketing import isolation as marketing
@@ -19,7 +20,8 @@ from tests.platform.warehouse import isolation_sync as stock_sync
 
 # Each part sees the places of those before it: the catalog's SKU is what the others stock, list
 # and promote; fulfilment's parcels follow the warehouse's reservations; stock sync shares its
-# stock out to the shops' listings; marketing carves stock out of the warehouse.
+# stock out to the shops' listings; marketing carves stock out of the warehouse; after-sales
+# opens its cases on the matrix's order.
 PARTS: tuple[ModuleType, ...] = (
     storefront,
     warehouse,
@@ -27,4 +29,5 @@ PARTS: tuple[ModuleType, ...] = (
     fulfillment,
     customer_service,
     marketing,
+    aftersales,
 )

@@ -46,6 +46,7 @@ TENANT_PAGES: Final = {
     "statements": Destination("statements", N_("Statements"), P.billing_read),
     "shops": Destination("shops", N_("Shops"), P.shops_read),
     "service": Destination("service", N_("Service"), P.cs_reports),
+    "aftersales": Destination("aftersales", N_("After-sales"), P.aftersales_read),
 }
 # The catalog's pages, one menu entry ("Products") and tabs on its pages: the header keeps to
 # one row on a laptop screen however many of them there are.
@@ -85,6 +86,7 @@ CONSOLE_PAGES: Final = (
     Destination("console/marketing", N_("Campaigns"), P.marketing_read),
     Destination("console/inbox", N_("Inbox"), P.conversations_read),
     Destination("console/service", N_("Service desk"), P.conversations_read),
+    Destination("console/aftersales", N_("After-sales"), P.aftersales_read),
 )
 
 

@@ -160,6 +160,11 @@ def location_by_code(session: Session, warehouse_id: uuid.UUID, code: str) -> Lo
     return repository.location_with_code(session, warehouse_id, code)
 
 
+def get_location(session: Session, location_id: uuid.UUID) -> Location | None:
+    """A bin by id (None when there is none), for departments that put goods into one."""
+    return repository.get_location(session, location_id)
+
+
 def _location(session: Session, location_id: uuid.UUID, warehouse_id: uuid.UUID | None) -> Location:
     location = repository.get_location(session, location_id)
     if location is None or (warehouse_id is not None and location.warehouse_id != warehouse_id):

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from daiyun.portal.views import (
     account,
+    aftersales,
     catalog,
     catalog_console,
     catalog_listings,
@@ -37,5 +38,6 @@ for pages in (
     shipping_console,
     marketing,
     inbox_console,
+    aftersales,
 ):
     router.include_router(pages.router)
