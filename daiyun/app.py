@@ -23,6 +23,7 @@ from daiyun.core.observability import (
 )
 from daiyun.core.tasks import celery_app
 from daiyun.portal import api_docs
+from daiyun.portal.views import careers
 from daiyun.portal.views import router as portal_router
 from daiyun.portal.web import STATIC_DIR, error_page
 
@@ -78,6 +79,8 @@ def create_app() -> FastAPI:
         for module in modules
         for pattern, limit in getattr(module, "LARGE_BODIES", {}).items()
     ]
+    # The careers form carries a CV.
+    larger.append((re.compile(careers.FORM_PATH), careers.MAX_FORM_BYTES))
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, larger=larger
     )

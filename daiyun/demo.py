@@ -29,6 +29,7 @@ from daiyun.demo_aftersales import ensure_aftersales
 from daiyun.demo_catalog import ensure_catalog, ensure_listings
 from daiyun.demo_fulfillment import ensure_parcels, ensure_wave
 from daiyun.demo_marketing import ensure_marketing
+from daiyun.demo_recruiting import ensure_recruiting
 from daiyun.demo_service import ensure_service
 from daiyun.demo_warehouse import ensure_planning, ensure_stock, ensure_warehouses
 from daiyun.platform.rates import service as rates_service
@@ -323,6 +324,14 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
     for merchant in TENANTS:
         result.created.extend(ensure_service(tenants[merchant.slug], agent.id))
         result.created.extend(ensure_aftersales(tenants[merchant.slug], agent.id, warehouses[0]))
+    for merchant in TENANTS:
+        owner = next(
+            u
+            for u in MERCHANT_USERS
+            if u.role == Role.merchant_owner and merchant.slug in u.tenants
+        )
+        manager = _ensure_user(owner, tenants, result)
+        result.created.extend(ensure_recruiting(tenants[merchant.slug], manager.id))
     return result
 
 

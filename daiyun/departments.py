@@ -36,6 +36,7 @@ PACKAGES: tuple[str, ...] = (
     "daiyun.billing",
     "daiyun.platform.customer_service",
     "daiyun.platform.aftersales",
+    "daiyun.platform.recruiting",
     "daiyun.portal",
 )
 

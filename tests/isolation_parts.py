@@ -14,6 +14,7 @@ from tests.platform.aftersales import isolation as aftersales
 from tests.platform.customer_service import isolation as customer_service
 from tests.platform.fulfillment import isolation as fulfillment
 from tests.platform.marketing import isolation as marketing
+from tests.platform.recruiting import isolation as recruiting
 from tests.platform.storefront import isolation as storefront
 from tests.platform.warehouse import isolation as warehouse
 from tests.platform.warehouse import isolation_sync as stock_sync
@@ -30,4 +31,5 @@ PARTS: tuple[ModuleType, ...] = (
     customer_service,
     marketing,
     aftersales,
+    recruiting,
 )

@@ -47,6 +47,7 @@ TENANT_PAGES: Final = {
     "shops": Destination("shops", N_("Shops"), P.shops_read),
     "service": Destination("service", N_("Service"), P.cs_reports),
     "aftersales": Destination("aftersales", N_("After-sales"), P.aftersales_read),
+    "recruiting": Destination("recruiting", N_("Recruiting"), P.recruiting_review),
 }
 # The catalog's pages, one menu entry ("Products") and tabs on its pages: the header keeps to
 # one row on a laptop screen however many of them there are.
@@ -87,6 +88,7 @@ CONSOLE_PAGES: Final = (
     Destination("console/inbox", N_("Inbox"), P.conversations_read),
     Destination("console/service", N_("Service desk"), P.conversations_read),
     Destination("console/aftersales", N_("After-sales"), P.aftersales_read),
+    Destination("console/recruiting", N_("Recruiting"), P.recruiting_review),
 )
 
 
@@ -114,8 +116,8 @@ def tenant_pages(role: Role) -> list[Destination]:
 
 
 def tenant_home(slug: str, role: Role) -> str | None:
-    """Where opening a tenant lands: its first page the role may open, or None (a recruiter's
-    role, say, opens no page of the portal)."""
+    """Where opening a tenant lands: its first page the role may open, or None (a role that
+    opens no page of the portal)."""
     pages = tenant_pages(role)
     return f"{PREFIX}/t/{slug}/{pages[0].path}" if pages else None
 

@@ -59,7 +59,7 @@ from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import PASSWORD, World
 from tests.platform.warehouse.conftest import make_site
-from tests.portal import fulfillment_matrix
+from tests.portal import fulfillment_matrix, recruiting_matrix
 from tests.portal.conftest import csrf_of, portal_sign_in
 
 P = Permission
@@ -307,6 +307,9 @@ PORTAL_TABLE: dict[Route, Rule] = {
     ("POST", f"{T}/statements/{{statement_id}}/regenerate"): Rule(
         TENANT, P.billing_manage, staff_only=True, pinned=BILLERS, changes=BILLERS
     ),
+    # Recruiting (views/recruiting.py): the console's requisitions; a merchant's openings, the
+    # pipeline board and candidates for reviewers; moving a card for recruiters (staff).
+    **recruiting_matrix.rules(Rule, TENANT, STAFF, PORTAL),
 }
 
 
@@ -468,6 +471,7 @@ def _cast(world: World, app: FastAPI) -> Cast:
         **fulfillment_matrix.seed(a.id, shop.id),
         "conversation_id": str(conversation.id),
         "case_id": str(case.id),
+        **recruiting_matrix.seed(a.id),
     }
     return cast
 
@@ -532,6 +536,7 @@ def _a_state(cast: Cast) -> tuple[object, ...]:
         counted,
         case_log,
         fulfillment_matrix.state(cast.a.id),
+        recruiting_matrix.state(cast.a.id),
     )
 
 
@@ -549,6 +554,7 @@ def _restore(route: Route, cast: Cast) -> None:
     """Put A's objects back, so that the next allowed caller can act on them too (the seeded
     count in the state the route acts on; other counts cancelled)."""
     fulfillment_matrix.restore(route[1], cast.a.id, cast.placeholders)
+    recruiting_matrix.restore(route[1], cast.a.id, cast.placeholders)
     with db.unit_of_work(cast.a.id) as session:
         if "/stocktakes" in route[1]:
             seeded = uuid.UUID(cast.placeholders["count_id"])
@@ -621,8 +627,9 @@ def _form(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         fields |= {"reason": f"cancelled by {caller.name}"}
     elif path.endswith("/portfolio/settings"):
         fields |= {"share": "12.5", "growth": "-5"}
-    elif (more := fulfillment_matrix.form(path, cast.placeholders)) is not None:
-        fields |= more
+    else:
+        more = fulfillment_matrix.form(path, cast.placeholders)
+        fields |= more or recruiting_matrix.form(path, cast.placeholders) or {}
     return {"data": fields}
 
 

@@ -117,19 +117,19 @@ def test_a_warehouse_user_sees_no_shops_or_statements_link(world: World, app: Fa
     ]
 
 
-def test_a_recruiter_who_switches_merchant_lands_on_a_page_that_says_why(
+def test_a_recruiter_who_switches_merchant_lands_on_its_openings(
     world: World, app: FastAPI
 ) -> None:
     tenant = world.tenant()
     browser = browser_of(app, world, Role.recruiter, tenant)
-    assert tenant_home(tenant.slug, Role.recruiter) is None
+    home = f"{PORTAL}/t/{tenant.slug}/recruiting"
+    assert tenant_home(tenant.slug, Role.recruiter) == home
     landing = switch(browser, tenant)
-    assert landing.startswith(f"{PORTAL}/tenants?")
+    assert landing == home
     page = browser.get(landing)
     assert page.status_code == 200
-    assert f"Your role at {tenant.display_name} opens no pages in the portal" in page.text
     assert 'action="/portal/logout"' in page.text
-    assert menu(page.text) == [f"{PORTAL}/console"]
+    assert home in menu(page.text)
 
 
 def test_a_refusal_keeps_the_menu_and_sign_out_and_speaks_words(world: World, app: FastAPI) -> None:

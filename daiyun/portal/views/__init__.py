@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from daiyun.portal.views import (
     account,
     aftersales,
+    careers,
     catalog,
     catalog_console,
     catalog_listings,
@@ -14,6 +15,7 @@ from daiyun.portal.views import (
     inbox_console,
     marketing,
     merchant,
+    recruiting,
     shipping,
     shipping_console,
     stock,
@@ -39,5 +41,7 @@ for pages in (
     marketing,
     inbox_console,
     aftersales,
+    recruiting,
+    careers,
 ):
     router.include_router(pages.router)

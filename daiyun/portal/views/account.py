@@ -130,7 +130,7 @@ def logout(request: Request, submitted: PageForm) -> Response:
 @router.post("/switch")
 def switch_tenant(request: Request, submitted: PageForm) -> Response:
     """Open another of the user's tenants: the session gets a new id (and CSRF token), and the
-    user lands on the first page their role there opens; a role that opens none (a recruiter's)
+    user lands on the first page their role there opens; a role that opens none
     comes back to the list, which says so, instead of landing on a refusal."""
     page, form = submitted
     tenant = tenant_service.find_tenant(page.db, str(form.get("tenant", "")))

@@ -41,7 +41,10 @@ class Permission(StrEnum):
     warehouse_read = "warehouse:read"
     warehouse_manage = "warehouse:manage"
     warehouse_approve = "warehouse:approve"
+    # Recruiting (人事代理): recruiters manage requisitions, postings, candidates and the
+    # pipeline; reviewing (reading them, the shortlist) is the merchant owner's part too.
     recruiting_manage = "recruiting:manage"
+    recruiting_review = "recruiting:review"
     # Marketing (市场/推广): campaigns, promotions, coupons, redemptions; reading them and
     # pricing carts is marketing:read, planning and running them marketing:manage.
     marketing_read = "marketing:read"
@@ -120,7 +123,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.aftersales_read,
         }
     ),
-    Role.recruiter: frozenset(_READ | {P.recruiting_manage}),
+    Role.recruiter: frozenset(_READ | {P.recruiting_manage, P.recruiting_review}),
     Role.marketer: frozenset(
         _READ
         | {
@@ -147,6 +150,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         _READ
         | {
             P.viewers_invite,
+            P.recruiting_review,
             P.orders_read,
             P.buyers_read,
             P.shops_read,

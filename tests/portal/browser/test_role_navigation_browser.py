@@ -1,6 +1,6 @@
 """What a staff member sees in the browser: a menu of only the pages their role opens, a
-refusal that keeps the menu and a working sign-out, and a recruiter's switch that explains
-itself instead of landing on a refusal."""
+refusal that keeps the menu and a working sign-out, and a recruiter's switch that lands on the
+merchant's openings."""
 
 from __future__ import annotations
 
@@ -44,14 +44,10 @@ def test_a_warehouse_user_sees_only_their_pages_and_keeps_the_menu_on_a_refusal(
     assert page.url.endswith("/portal/login")
 
 
-def test_a_recruiter_switching_merchant_is_told_why_there_is_nothing(
-    page: Page, seed: Seeder
-) -> None:
+def test_a_recruiter_switching_merchant_lands_on_its_openings(page: Page, seed: Seeder) -> None:
     tenant = seed.tenant("lotus")
     sign_in(page, seed.user(Role.recruiter, tenant))
     _switch_to(page, tenant.slug)
-    assert "/portal/tenants" in page.url
-    status = page.locator("[role=status]").inner_text()
-    assert tenant.display_name in status and "opens no pages" in status
-    assert _menu(page) == ["Console"]
+    assert f"/portal/t/{tenant.slug}/recruiting" in page.url
+    assert "Recruiting" in _menu(page)
     assert page.locator("form[action='/portal/logout'] button").is_visible()

@@ -1,0 +1,252 @@
+"""Recruiting (人事代理): the merchant's requisitions and their postings, candidates and their
+applications, the pipeline's stage log, and the files candidates send.
+
+Everything about a merchant's hiring is tenant-owned and keyed ``(tenant_id, id)``. One table is
+a platform row: the careers form's attempts per client address (``rc_apply_attempts``), counted
+before any tenant is trusted, holding only a digest of the address.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from daiyun.core.db import Base, Timestamped
+from daiyun.core.ids import new_id, utcnow
+from daiyun.core.tenancy import TenantScoped
+
+
+def _kind(enum: type[StrEnum], length: int = 20) -> Enum:
+    return Enum(
+        enum, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class EmploymentType(StrEnum):
+    full_time = "full_time"
+    part_time = "part_time"
+    seasonal = "seasonal"  # a peak-season team (618, 双11): with its dates
+
+
+class RequisitionStatus(StrEnum):
+    pending_approval = "pending_approval"
+    open = "open"
+    on_hold = "on_hold"
+    filled = "filled"
+    cancelled = "cancelled"
+
+
+class PostingStatus(StrEnum):
+    draft = "draft"
+    published = "published"
+    closed = "closed"
+
+
+class ApplicationStatus(StrEnum):
+    active = "active"
+    refused = "refused"
+    hired = "hired"
+
+
+class RefusalReason(StrEnum):
+    not_qualified = "not_qualified"
+    position_filled = "position_filled"
+    pay_mismatch = "pay_mismatch"
+    location = "location"
+    no_show = "no_show"
+    withdrew = "withdrew"
+    duplicate = "duplicate"
+    other = "other"
+
+
+class MoveKind(StrEnum):
+    applied = "applied"
+    moved = "moved"
+    refused = "refused"
+    reopened = "reopened"
+    merged = "merged"  # the application moved to the candidate it was merged into
+
+
+class Settings(TenantScoped, Timestamped, Base):
+    """A merchant's recruiting settings: the pipeline template new requisitions copy, and how
+    long a candidate's personal data is kept (stated on the careers form)."""
+
+    __tablename__ = "rc_settings"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
+
+    stages: Mapped[list[str]] = mapped_column(JSON)
+    retention_days: Mapped[int] = mapped_column(default=365)
+
+
+class Requisition(TenantScoped, Timestamped, Base):
+    """A role the merchant wants filled. ``approved_at`` starts the time-to-fill clock."""
+
+    __tablename__ = "rc_requisitions"
+    __table_args__ = (Index("ix_rc_requisitions_status", "tenant_id", "status"),)
+
+    role: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    headcount: Mapped[int]
+    pay_min_minor: Mapped[int] = mapped_column(BigInteger)
+    pay_max_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    pay_period: Mapped[str] = mapped_column(String(8), default="month")
+    location: Mapped[str] = mapped_column(String(200))
+    employment_type: Mapped[EmploymentType] = mapped_column(_kind(EmploymentType))
+    season_starts_on: Mapped[date | None]
+    season_ends_on: Mapped[date | None]
+    status: Mapped[RequisitionStatus] = mapped_column(
+        _kind(RequisitionStatus), default=RequisitionStatus.pending_approval
+    )
+    hiring_manager_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    # The pipeline, copied from the merchant's template when the requisition is made.
+    stages: Mapped[list[str]] = mapped_column(JSON)
+    approved_at: Mapped[datetime | None]
+    filled_at: Mapped[datetime | None]
+
+
+class Posting(TenantScoped, Timestamped, Base):
+    """A requisition as the public careers page shows it."""
+
+    __tablename__ = "rc_postings"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "requisition_id"], ["rc_requisitions.tenant_id", "rc_requisitions.id"]
+        ),
+        Index("ix_rc_postings_requisition", "tenant_id", "requisition_id"),
+    )
+
+    requisition_id: Mapped[uuid.UUID]
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[PostingStatus] = mapped_column(_kind(PostingStatus), default=PostingStatus.draft)
+    published_at: Mapped[datetime | None]
+
+
+class Candidate(TenantScoped, Timestamped, Base):
+    """A person, once per merchant. ``email_key`` and ``phone`` are the matching forms (see
+    ``rules``); a likely duplicate points at the candidate it resembles until someone merges or
+    clears it, and a merged one keeps its row, pointing at the survivor."""
+
+    __tablename__ = "rc_candidates"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "merged_into_id"], ["rc_candidates.tenant_id", "rc_candidates.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "duplicate_of_id"], ["rc_candidates.tenant_id", "rc_candidates.id"]
+        ),
+        Index("ix_rc_candidates_email_key", "tenant_id", "email_key"),
+        Index("ix_rc_candidates_phone", "tenant_id", "phone"),
+    )
+
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_key: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))  # E.164
+    source: Mapped[str] = mapped_column(String(40), default="careers")
+    consent_at: Mapped[datetime | None]
+    retain_until: Mapped[datetime | None]
+    duplicate_of_id: Mapped[uuid.UUID | None]
+    duplicate_reason: Mapped[str | None] = mapped_column(String(40))
+    merged_into_id: Mapped[uuid.UUID | None]
+
+
+class Application(TenantScoped, Timestamped, Base):
+    """A candidate's application to a requisition, standing at one stage of its pipeline."""
+
+    __tablename__ = "rc_applications"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "requisition_id"], ["rc_requisitions.tenant_id", "rc_requisitions.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "candidate_id"], ["rc_candidates.tenant_id", "rc_candidates.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "posting_id"], ["rc_postings.tenant_id", "rc_postings.id"]
+        ),
+        Index("ix_rc_applications_requisition", "tenant_id", "requisition_id", "stage"),
+        Index("ix_rc_applications_candidate", "tenant_id", "candidate_id"),
+    )
+
+    requisition_id: Mapped[uuid.UUID]
+    candidate_id: Mapped[uuid.UUID]
+    posting_id: Mapped[uuid.UUID | None]
+    stage: Mapped[str] = mapped_column(String(40))
+    status: Mapped[ApplicationStatus] = mapped_column(
+        _kind(ApplicationStatus), default=ApplicationStatus.active
+    )
+    refusal_reason: Mapped[RefusalReason | None] = mapped_column(_kind(RefusalReason))
+    source: Mapped[str] = mapped_column(String(40), default="careers")
+    note: Mapped[str] = mapped_column(Text, default="")
+    shortlisted: Mapped[bool] = mapped_column(default=False)
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StageMove(TenantScoped, Base):
+    """One step of an application through its pipeline: written once, never edited (a trigger
+    refuses UPDATE and DELETE on both databases)."""
+
+    __tablename__ = "rc_stage_moves"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "application_id"], ["rc_applications.tenant_id", "rc_applications.id"]
+        ),
+        Index("ix_rc_stage_moves_application", "tenant_id", "application_id"),
+    )
+
+    application_id: Mapped[uuid.UUID]
+    kind: Mapped[MoveKind] = mapped_column(_kind(MoveKind))
+    from_stage: Mapped[str | None] = mapped_column(String(40))
+    to_stage: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[RefusalReason | None] = mapped_column(_kind(RefusalReason))
+    message: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CandidateFile(TenantScoped, Base):
+    """A file a candidate sent (a CV), in the database as the project keeps its other files:
+    the tenant's like any row, under a key the server builds (``tenant_id``, ``id``)."""
+
+    __tablename__ = "rc_files"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "application_id"], ["rc_applications.tenant_id", "rc_applications.id"]
+        ),
+    )
+
+    application_id: Mapped[uuid.UUID]
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApplyAttempt(Base):
+    """A careers-form submission from a client address (a digest of it), for the rate limit."""
+
+    __tablename__ = "rc_apply_attempts"
+    __table_args__ = (Index("ix_rc_apply_attempts_key_at", "key", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

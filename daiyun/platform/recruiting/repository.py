@@ -1,0 +1,182 @@
+"""Every query on recruiting's tables."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from daiyun.platform.recruiting.models import (
+    Application,
+    ApplyAttempt,
+    Candidate,
+    CandidateFile,
+    Posting,
+    PostingStatus,
+    Requisition,
+    RequisitionStatus,
+    Settings,
+    StageMove,
+)
+
+
+def settings(session: Session) -> Settings | None:
+    return session.scalar(select(Settings))
+
+
+def requisitions() -> Select[Any]:
+    return select(Requisition)
+
+
+def requisition(
+    session: Session, requisition_id: uuid.UUID, *, lock: bool = False
+) -> Requisition | None:
+    stmt = select(Requisition).where(Requisition.id == requisition_id)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def postings() -> Select[Any]:
+    return select(Posting)
+
+
+def posting(session: Session, posting_id: uuid.UUID) -> Posting | None:
+    return session.scalar(select(Posting).where(Posting.id == posting_id))
+
+
+def public_postings(session: Session) -> list[tuple[Posting, Requisition]]:
+    """Published postings of open requisitions, newest first: what the careers page lists."""
+    stmt = (
+        select(Posting, Requisition)
+        .join(Requisition, Requisition.id == Posting.requisition_id)
+        .where(
+            Posting.status == PostingStatus.published,
+            Requisition.status == RequisitionStatus.open,
+        )
+        .order_by(Posting.published_at.desc(), Posting.id)
+    )
+    return [(p, r) for p, r in session.execute(stmt)]
+
+
+def candidates() -> Select[Any]:
+    return select(Candidate).where(Candidate.merged_into_id.is_(None))
+
+
+def candidate(session: Session, candidate_id: uuid.UUID) -> Candidate | None:
+    return session.scalar(select(Candidate).where(Candidate.id == candidate_id))
+
+
+def by_email_key(session: Session, key: str) -> Candidate | None:
+    """The first candidate known by this e-mail key, merged ones included (the caller follows
+    a merged one to its survivor: the person is still known by the address they gave)."""
+    stmt = select(Candidate).where(Candidate.email_key == key).order_by(Candidate.created_at)
+    return session.scalar(stmt.limit(1))
+
+
+def by_phone(session: Session, phone: str) -> Candidate | None:
+    stmt = select(Candidate).where(Candidate.phone == phone).order_by(Candidate.created_at)
+    return session.scalar(stmt.limit(1))
+
+
+def search_candidates(q: str) -> Select[Any]:
+    """Live candidates whose name, e-mail or phone contains ``q`` (e-mail and phone compared
+    in their matching forms, so "Li.Na@Gmail" finds lina@gmail.com)."""
+    like = f"%{q.lower()}%"
+    return candidates().where(
+        or_(
+            func.lower(Candidate.name).like(like),
+            Candidate.email_key.like(like),
+            Candidate.phone.like(f"%{q}%"),
+        )
+    )
+
+
+def duplicates() -> Select[Any]:
+    return candidates().where(Candidate.duplicate_of_id.is_not(None))
+
+
+def applications() -> Select[Any]:
+    return select(Application)
+
+
+def application(
+    session: Session, application_id: uuid.UUID, *, lock: bool = False
+) -> Application | None:
+    stmt = select(Application).where(Application.id == application_id)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def applications_by_ids(session: Session, ids: Sequence[uuid.UUID]) -> list[Application]:
+    stmt = select(Application).where(Application.id.in_(ids)).order_by(Application.id)
+    return list(session.scalars(stmt.with_for_update()))
+
+
+def application_for(
+    session: Session, requisition_id: uuid.UUID, candidate_id: uuid.UUID
+) -> Application | None:
+    stmt = select(Application).where(
+        Application.requisition_id == requisition_id, Application.candidate_id == candidate_id
+    )
+    return session.scalar(stmt.limit(1))
+
+
+def of_candidate(session: Session, candidate_id: uuid.UUID) -> list[Application]:
+    stmt = (
+        select(Application)
+        .where(Application.candidate_id == candidate_id)
+        .order_by(Application.applied_at)
+    )
+    return list(session.scalars(stmt))
+
+
+def of_requisition(session: Session, requisition_id: uuid.UUID) -> list[Application]:
+    stmt = (
+        select(Application)
+        .where(Application.requisition_id == requisition_id)
+        .order_by(Application.applied_at, Application.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def stage_counts(session: Session) -> dict[uuid.UUID, dict[str, int]]:
+    """Active applications per requisition and stage."""
+    stmt = (
+        select(Application.requisition_id, Application.stage, func.count())
+        .where(Application.status == "active")
+        .group_by(Application.requisition_id, Application.stage)
+    )
+    found: dict[uuid.UUID, dict[str, int]] = {}
+    for requisition_id, stage, count in session.execute(stmt):
+        found.setdefault(requisition_id, {})[stage] = count
+    return found
+
+
+def moves(session: Session, application_ids: Sequence[uuid.UUID]) -> list[StageMove]:
+    stmt = (
+        select(StageMove)
+        .where(StageMove.application_id.in_(application_ids))
+        .order_by(StageMove.at, StageMove.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def files_of(session: Session, application_ids: Sequence[uuid.UUID]) -> list[CandidateFile]:
+    stmt = select(CandidateFile).where(CandidateFile.application_id.in_(application_ids))
+    return list(session.scalars(stmt.order_by(CandidateFile.created_at)))
+
+
+def file(session: Session, application_id: uuid.UUID) -> CandidateFile | None:
+    stmt = select(CandidateFile).where(CandidateFile.application_id == application_id)
+    return session.scalar(stmt.order_by(CandidateFile.created_at.desc()).limit(1))
+
+
+def attempts_since(session: Session, key: str, since: datetime) -> int:
+    stmt = select(func.count()).select_from(ApplyAttempt)
+    return session.scalar(stmt.where(ApplyAttempt.key == key, ApplyAttempt.at >= since)) or 0
+
+
+def prune_attempts(session: Session, key: str, before: datetime) -> None:
+    session.execute(delete(ApplyAttempt).where(ApplyAttempt.key == key, ApplyAttempt.at < before))

@@ -1,0 +1,298 @@
+"""The recruiting API's shapes (Create / Update / Read) and the enums others may use."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from daiyun.core.ids import Day
+from daiyun.core.money import MinorUnits
+from daiyun.platform.recruiting import rules
+from daiyun.platform.recruiting.models import (
+    ApplicationStatus,
+    EmploymentType,
+    MoveKind,
+    PostingStatus,
+    RefusalReason,
+    RequisitionStatus,
+)
+
+__all__ = [
+    "ApplicationStatus",
+    "EmploymentType",
+    "MoveKind",
+    "PostingStatus",
+    "RefusalReason",
+    "RequisitionStatus",
+]
+
+_LINE = r"^[^\s\x00-\x1F\x7F](?:[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F])?$"
+Line = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_LINE)]
+Text = Annotated[str, StringConstraints(max_length=20_000, pattern=r"^[^\x00]*$")]
+Stage = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[0-9a-z_\-\u4e00-\u9fff]+$")
+]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Email = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=320, pattern=r"^[^@\s\x00-\x1F]+@[^@\s\x00-\x1F]+$"),
+]
+Phone = Annotated[
+    str, StringConstraints(min_length=3, max_length=32, pattern=r"^[+0-9 ()\-]*[0-9][+0-9 ()\-]*$")
+]
+MAX_PAY_MINOR = 10**12
+
+
+def _not_bool(value: object) -> object:
+    # JSON true is not a number (pydantic would take it as 1); 3.0 is 3, as JSON Schema says.
+    if isinstance(value, bool):
+        raise ValueError("a number is needed, not true or false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_bool)]
+Headcount = Annotated[Count, Field(ge=1, le=10_000)]
+Pay = Annotated[MinorUnits, Field(ge=0, le=MAX_PAY_MINOR)]
+RetentionDays = Annotated[Count, Field(ge=30, le=3650)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+class SettingsIn(_Input):
+    """The pipeline template new requisitions copy, and how long candidates' data is kept."""
+
+    stages: list[Stage] = Field(min_length=2, max_length=12)
+    retention_days: RetentionDays = 365
+
+    @field_validator("stages")
+    @classmethod
+    def _pipeline(cls, value: list[str]) -> list[str]:
+        return rules.check_stages(value)
+
+
+class SettingsRead(_Read):
+    stages: list[str]
+    retention_days: int
+
+
+# --- requisitions --------------------------------------------------------------------------
+
+
+class _Season(_Input):
+    @model_validator(mode="after")
+    def _dates(self) -> _Season:
+        starts, ends = (
+            getattr(self, "season_starts_on", None),
+            getattr(self, "season_ends_on", None),
+        )
+        if starts and ends and ends < starts:
+            raise ValueError("a season ends on or after the day it starts")
+        lo, hi = getattr(self, "pay_min_minor", None), getattr(self, "pay_max_minor", None)
+        if lo is not None and hi is not None and hi < lo:
+            raise ValueError("the pay range's maximum is at least its minimum")
+        return self
+
+
+class RequisitionCreate(_Season):
+    role: Line
+    description: Text = ""
+    headcount: Headcount = 1
+    pay_min_minor: Pay
+    pay_max_minor: Pay
+    currency: Currency = "CNY"
+    pay_period: Annotated[str, Field(pattern=r"^(hour|day|month|year)$")] = "month"
+    location: Line
+    employment_type: EmploymentType
+    season_starts_on: Day | None = None
+    season_ends_on: Day | None = None
+    hiring_manager_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _seasonal(self) -> RequisitionCreate:
+        seasonal = self.employment_type == EmploymentType.seasonal
+        if seasonal != (self.season_starts_on is not None and self.season_ends_on is not None):
+            raise ValueError("a seasonal requisition has its dates, and only a seasonal one")
+        return self
+
+
+class RequisitionUpdate(_Season):
+    role: Line | None = None
+    description: Text | None = None
+    headcount: Annotated[Count, Field(ge=1, le=10_000)] | None = None
+    pay_min_minor: Annotated[MinorUnits, Field(ge=0, le=MAX_PAY_MINOR)] | None = None
+    pay_max_minor: Annotated[MinorUnits, Field(ge=0, le=MAX_PAY_MINOR)] | None = None
+    location: Line | None = None
+    hiring_manager_id: uuid.UUID | None = None
+
+
+class StatusIn(_Input):
+    status: RequisitionStatus
+
+
+class RequisitionRead(_Read):
+    id: uuid.UUID
+    role: str
+    description: str
+    headcount: int
+    pay_min_minor: int
+    pay_max_minor: int
+    currency: str
+    pay_period: str
+    location: str
+    employment_type: EmploymentType
+    season_starts_on: date | None
+    season_ends_on: date | None
+    status: RequisitionStatus
+    hiring_manager_id: uuid.UUID | None
+    stages: list[str]
+    approved_at: datetime | None
+    filled_at: datetime | None
+    created_at: datetime
+
+
+# --- postings ------------------------------------------------------------------------------
+
+
+class PostingCreate(_Input):
+    requisition_id: uuid.UUID
+    title: Line
+    body: Text = ""
+    publish: bool = False
+
+
+class PostingUpdate(_Input):
+    title: Line | None = None
+    body: Text | None = None
+    status: PostingStatus | None = None
+
+
+class PostingRead(_Read):
+    id: uuid.UUID
+    requisition_id: uuid.UUID
+    title: str
+    body: str
+    status: PostingStatus
+    published_at: datetime | None
+
+
+# --- candidates ----------------------------------------------------------------------------
+
+
+class CandidateCreate(_Input):
+    """A candidate a recruiter enters (sourced, referred): matched as careers applicants are."""
+
+    name: Line
+    email: Email | None = None
+    phone: Phone | None = None
+    source: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=_LINE)] = (
+        "sourced"
+    )
+
+
+class CandidateRead(_Read):
+    id: uuid.UUID
+    name: str
+    email: str | None
+    phone: str | None
+    source: str
+    consent_at: datetime | None
+    retain_until: datetime | None
+    duplicate_of_id: uuid.UUID | None
+    duplicate_reason: str | None
+    merged_into_id: uuid.UUID | None
+    created_at: datetime
+
+
+class CandidateMerge(_Input):
+    """Merge the candidate in the path into ``into_id`` (its applications move)."""
+
+    into_id: uuid.UUID
+
+
+# --- applications --------------------------------------------------------------------------
+
+
+class ApplicationCreate(_Input):
+    """An application a recruiter enters for a known candidate."""
+
+    requisition_id: uuid.UUID
+    candidate_id: uuid.UUID
+    source: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=_LINE)] = (
+        "sourced"
+    )
+    note: Text = ""
+
+
+class ApplicationRead(_Read):
+    id: uuid.UUID
+    requisition_id: uuid.UUID
+    candidate_id: uuid.UUID
+    posting_id: uuid.UUID | None
+    stage: str
+    status: ApplicationStatus
+    refusal_reason: RefusalReason | None
+    source: str
+    note: str
+    shortlisted: bool
+    applied_at: datetime
+    has_cv: bool = False
+
+
+class Move(_Input):
+    stage: Stage
+
+
+class Refusal(_Input):
+    reason: RefusalReason
+    message: Text = ""
+
+
+class Shortlist(_Input):
+    shortlisted: bool
+
+
+class Bulk(_Input):
+    """The same move or refusal for many applications of one tenant, all or none."""
+
+    application_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
+    stage: Stage | None = None
+    reason: RefusalReason | None = None
+    message: Text = ""
+
+    @model_validator(mode="after")
+    def _one(self) -> Bulk:
+        if (self.stage is None) == (self.reason is None):
+            raise ValueError("a bulk action is a move (stage) or a refusal (reason), not both")
+        return self
+
+
+class StageMoveRead(_Read):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    kind: MoveKind
+    from_stage: str | None
+    to_stage: str
+    reason: RefusalReason | None
+    message: str
+    actor_id: uuid.UUID | None
+    at: datetime

@@ -1,0 +1,277 @@
+"""Recruiting's part of the isolation tests (the interface is described at the top of
+tests/platform/warehouse/isolation.py)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daiyun.core import db
+from daiyun.platform.recruiting import service
+from daiyun.platform.recruiting.models import (
+    Application,
+    ApplicationStatus,
+    ApplyAttempt,
+    Candidate,
+    CandidateFile,
+    EmploymentType,
+    Posting,
+    Requisition,
+    RequisitionStatus,
+    Settings,
+    StageMove,
+)
+from daiyun.platform.recruiting.schemas import (
+    CandidateCreate,
+    PostingCreate,
+    RequisitionCreate,
+    SettingsIn,
+)
+from daiyun.tenants.auth.permissions import Permission, Role
+from tests.authz import Route, TenantRule, rules
+
+P = Permission
+R = Role
+REVIEWERS = frozenset({R.agency_admin, R.recruiter, R.merchant_owner})
+RECRUITERS = frozenset({R.agency_admin, R.recruiter})
+REVIEW = TenantRule(P.recruiting_review, REVIEWERS)
+MANAGE = TenantRule(P.recruiting_manage, RECRUITERS)
+APP = "/applications/{application_id}"
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+TENANT_TABLES = (
+    Settings,
+    Requisition,
+    Posting,
+    Candidate,
+    Application,
+    StageMove,
+    CandidateFile,
+)
+
+TENANT_RULES = rules(
+    (
+        ("GET", "/recruiting-settings"),
+        ("PUT", "/recruiting-settings"),
+        ("GET", "/requisitions"),
+        ("POST", "/requisitions"),
+        ("GET", "/requisitions/{requisition_id}"),
+        ("PATCH", "/requisitions/{requisition_id}"),
+        ("POST", "/requisitions/{requisition_id}/status"),
+        ("GET", "/postings"),
+        ("POST", "/postings"),
+        ("PATCH", "/postings/{posting_id}"),
+        ("GET", "/candidates"),
+        ("POST", "/candidates"),
+        ("GET", "/candidates/duplicates"),
+        ("GET", "/candidates/{candidate_id}"),
+        ("POST", "/candidates/{candidate_id}/merge"),
+        ("GET", "/applications"),
+        ("POST", "/applications"),
+        ("POST", "/applications-bulk"),
+        ("GET", APP),
+        ("GET", f"{APP}/moves"),
+        ("GET", f"{APP}/cv"),
+        ("POST", f"{APP}/move"),
+        ("POST", f"{APP}/refuse"),
+        ("POST", f"{APP}/reopen"),
+    ),
+    read=REVIEW,
+    write=MANAGE,
+) | rules(
+    # The merchant's shortlist is the reviewing side's own write.
+    (("PUT", f"{APP}/shortlist"),),
+    read=REVIEW,
+    write=REVIEW,
+)
+OTHER_RULES: dict[Route, str | Permission] = {}
+
+
+def _requisition(session: Session, role: str = "客服专员") -> Requisition:
+    found = service.create_requisition(
+        session,
+        RequisitionCreate(
+            role=role,
+            pay_min_minor=500000,
+            pay_max_minor=700000,
+            location="杭州",
+            employment_type=EmploymentType.full_time,
+        ),
+    )
+    return service.set_status(session, found, RequisitionStatus.open)
+
+
+def _spare(session: Session) -> Candidate:
+    return service.create_candidate(
+        session,
+        CandidateCreate(name="Spare", email=f"spare-{uuid.uuid4().hex[:10]}@example.com"),
+    )
+
+
+def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
+    """An open requisition with a published posting; a candidate who applied with a CV, another
+    to merge into, and a spare to put on the pipeline."""
+    tag = uuid.uuid4().hex[:8]
+    with db.unit_of_work(tenant_id) as session:
+        requisition = _requisition(session)
+        posting = service.create_posting(
+            session, PostingCreate(requisition_id=requisition.id, title="客服", publish=True)
+        )
+        first = service.create_candidate(
+            session, CandidateCreate(name="王芳", email=f"wang-{tag}@example.com")
+        )
+        other = service.create_candidate(
+            session, CandidateCreate(name="Wang Fang", email=f"fang-{tag}@example.com")
+        )
+        application, _ = service.open_application(
+            session, requisition, first, source="careers", posting_id=posting.id
+        )
+        session.add(
+            CandidateFile(
+                application_id=application.id,
+                filename="cv.pdf",
+                content_type="application/pdf",
+                size=len(PDF),
+                sha256="0" * 64,
+                data=PDF,
+            )
+        )
+        spare = _spare(session)
+    return {
+        "requisition_id": str(requisition.id),
+        "posting_id": str(posting.id),
+        "candidate_id": str(first.id),
+        "other_candidate_id": str(other.id),
+        "spare_candidate_id": str(spare.id),
+        "application_id": str(application.id),
+    }
+
+
+def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str, Any] | None:
+    """A valid body for a recruiting write on a tenant, new values each call."""
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("PUT", "/recruiting-settings"): {
+            "stages": ["applied", f"round-{n}", "hired"],
+            "retention_days": 100 + n,
+        },
+        ("POST", "/requisitions"): {
+            "role": f"Role {n}",
+            "pay_min_minor": 100 * n,
+            "pay_max_minor": 200 * n,
+            "location": "上海",
+            "employment_type": "full_time",
+        },
+        ("PATCH", "/requisitions/{requisition_id}"): {"location": f"Ningbo {n}"},
+        ("POST", "/requisitions/{requisition_id}/status"): {"status": "on_hold"},
+        ("POST", "/postings"): {"requisition_id": places["requisition_id"], "title": f"P{n}"},
+        ("PATCH", "/postings/{posting_id}"): {"title": f"Posting {n}"},
+        ("POST", "/candidates"): {"name": f"C {n}", "email": f"matrix-{n}@example.com"},
+        ("POST", "/candidates/{candidate_id}/merge"): {"into_id": places["other_candidate_id"]},
+        ("POST", "/applications"): {
+            "requisition_id": places["requisition_id"],
+            "candidate_id": places["spare_candidate_id"],
+        },
+        ("POST", "/applications-bulk"): {
+            "application_ids": [places["application_id"]],
+            "stage": "screened",
+        },
+        ("POST", f"{APP}/move"): {"stage": "interview"},
+        ("POST", f"{APP}/refuse"): {"reason": "not_qualified", "message": f"Sorry {n}"},
+        ("PUT", f"{APP}/shortlist"): {"shortlisted": True},
+    }
+    if (method, path) in bodies:
+        return {"json": bodies[(method, path)]}
+    if (method, path) == ("POST", f"{APP}/reopen"):
+        return {}
+    return None
+
+
+def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
+    """After each caller: the requisition open, the application active at its first stage (or
+    refused, for the reopen), off the shortlist; the merged candidate apart again; a fresh
+    spare candidate for the next application."""
+    application_id = uuid.UUID(places["application_id"])
+    with db.unit_of_work(tenant_id) as session:
+        if path.startswith("/requisitions/{requisition_id}"):
+            found = service.get_requisition(session, uuid.UUID(places["requisition_id"]))
+            found.status = RequisitionStatus.open
+        if path.startswith(APP) or path == "/applications-bulk":
+            application = service.get_application(session, application_id)
+            application.stage, application.shortlisted = "applied", False
+            refused = path.endswith("/reopen")
+            application.status = ApplicationStatus.refused if refused else ApplicationStatus.active
+        if path.endswith("/merge"):
+            source = service.get_candidate(session, uuid.UUID(places["candidate_id"]))
+            source.merged_into_id = None
+            application = service.get_application(session, application_id)
+            application.candidate_id = source.id
+        if path == "/applications":
+            places["spare_candidate_id"] = str(_spare(session).id)
+
+
+def _columns(obj: object) -> dict[str, Any]:
+    return {c.key: getattr(obj, c.key) for c in type(obj).__mapper__.column_attrs}  # type: ignore[attr-defined]
+
+
+def tenant_state(session: Session) -> list[dict[str, Any]]:
+    return [
+        _columns(obj)
+        for model in TENANT_TABLES
+        for obj in session.scalars(select(model).order_by(model.id))
+    ]
+
+
+def platform_state(session: Session) -> list[str]:
+    """The careers form's attempts (no API route writes them)."""
+    return sorted(str(tuple(_columns(a).items())) for a in session.scalars(select(ApplyAttempt)))
+
+
+def other_request(path: str, method: str, n: int) -> dict[str, Any] | None:
+    return None
+
+
+BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
+    Settings: ("retention_days", 99),
+    Requisition: ("location", "tests-bulk"),
+    Posting: ("title", "tests-bulk"),
+    Candidate: ("name", "tests-bulk"),
+    Application: ("note", "tests-bulk"),
+    StageMove: ("message", "tests-bulk"),  # append-only: refused, still scoped
+    CandidateFile: ("filename", "tests-bulk"),
+}
+APPEND_ONLY: frozenset[type[Any]] = frozenset({StageMove})
+
+
+def guard_seed(
+    tenant_id: uuid.UUID, sku_id: uuid.UUID, order_ids: list[uuid.UUID]
+) -> dict[type[Any], set[uuid.UUID]]:
+    """A row of every recruiting tenant table."""
+    with db.unit_of_work(tenant_id) as session:
+        service.put_settings(session, SettingsIn(stages=["applied", "screened", "hired"]))
+        requisition = _requisition(session, "Guard")
+        posting = service.create_posting(
+            session, PostingCreate(requisition_id=requisition.id, title="Guard", publish=True)
+        )
+        candidate = _spare(session)
+        application, _ = service.open_application(
+            session, requisition, candidate, source="careers", posting_id=posting.id
+        )
+        service.move(session, application, "screened", None)
+        session.add(
+            CandidateFile(
+                application_id=application.id,
+                filename="g.pdf",
+                content_type="application/pdf",
+                size=len(PDF),
+                sha256="0" * 64,
+                data=PDF,
+            )
+        )
+        session.flush()
+        return {
+            model: set(session.scalars(select(model.id).where(model.tenant_id == tenant_id)))
+            for model in TENANT_TABLES
+        }

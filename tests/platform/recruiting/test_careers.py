@@ -1,0 +1,121 @@
+"""The public careers pages end to end: the list and the form, an application reaching the
+pipeline with its CV, and every refusal: consent, a renamed executable, a stale or forged token,
+the trap field, the rate limit per address, and pages that reveal nothing about what is not
+shown."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from daiyun.core import db
+from daiyun.platform.recruiting import careers, service
+from daiyun.platform.recruiting.models import (
+    Application,
+    Candidate,
+    CandidateFile,
+    PostingStatus,
+    StageMove,
+)
+from daiyun.platform.recruiting.schemas import PostingUpdate
+from tests.platform.recruiting.conftest import PDF, Hiring, docx, executable
+
+
+def _count(hiring: Hiring, model: type) -> int:
+    with db.unit_of_work(hiring.tenant.id) as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_the_careers_page_lists_open_postings_and_shows_the_form(hiring: Hiring) -> None:
+    client = hiring.world.client
+    listed = client.get(f"/careers/{hiring.tenant.slug}")
+    assert listed.status_code == 200
+    assert hiring.form_url in listed.text
+    form = client.get(hiring.form_url)
+    assert form.status_code == 200
+    assert 'name="token"' in form.text and 'name="website"' in form.text
+    assert 'name="consent"' in form.text and "365 days" in form.text
+
+
+def test_an_application_reaches_the_pipeline_with_its_cv(hiring: Hiring) -> None:
+    answer = hiring.apply(phone="138 0013 8000")
+    assert answer.status_code == 200, answer.text
+    assert "Thank you" in answer.text
+    with db.unit_of_work(hiring.tenant.id) as session:
+        [application] = session.scalars(select(Application))
+        candidate = service.get_candidate(session, application.candidate_id)
+        [stored] = session.scalars(select(CandidateFile))
+        [move] = session.scalars(select(StageMove))
+    assert (application.stage, application.source) == ("applied", "careers")
+    assert application.posting_id == hiring.posting_id
+    assert (candidate.email_key, candidate.phone) == ("li.na@example.com", "+8613800138000")
+    assert candidate.consent_at is not None and candidate.retain_until is not None
+    assert (stored.content_type, stored.data, stored.filename) == ("application/pdf", PDF, "cv.pdf")
+    assert (move.kind.value, move.to_stage) == ("applied", "applied")
+
+
+def test_a_docx_is_taken_and_named_for_its_content(hiring: Hiring) -> None:
+    doc = ("简历.docx", docx(), "application/octet-stream")
+    assert hiring.apply(file=doc).status_code == 200
+    with db.unit_of_work(hiring.tenant.id) as session:
+        [stored] = session.scalars(select(CandidateFile))
+    assert stored.filename == "简历.docx" and stored.content_type.endswith("document")
+
+
+def test_consent_is_required(hiring: Hiring) -> None:
+    answer = hiring.apply(consent=False)
+    assert answer.status_code == 422
+    assert "agree to the processing" in answer.text
+    assert 'value="li.na@example.com"' in answer.text  # what was typed is kept
+    assert _count(hiring, Candidate) == _count(hiring, Application) == 0
+
+
+def test_a_renamed_executable_is_refused(hiring: Hiring) -> None:
+    answer = hiring.apply(file=("cv.pdf", executable(), "application/pdf"))
+    assert answer.status_code == 422
+    assert "PDF or a Word" in answer.text
+    assert hiring.apply(file=None).status_code == 422
+    assert _count(hiring, Candidate) == _count(hiring, CandidateFile) == 0
+
+
+def test_a_forged_or_missing_token_is_refused(hiring: Hiring) -> None:
+    assert hiring.apply(token="1700000000.deadbeef").status_code == 403
+    with_other_posting = hiring.world.client.post(
+        hiring.form_url,
+        data={"name": "x", "email": "x@example.com", "consent": "yes"},
+        files={"cv": ("cv.pdf", PDF, "application/pdf")},
+    )
+    assert with_other_posting.status_code == 403
+    assert _count(hiring, Application) == 0
+
+
+def test_the_trap_field_is_answered_as_taken_and_keeps_nothing(hiring: Hiring) -> None:
+    answer = hiring.apply(website="http://spam.example")
+    assert answer.status_code == 200 and "Thank you" in answer.text
+    assert _count(hiring, Candidate) == _count(hiring, Application) == 0
+
+
+def test_an_address_may_send_a_few_applications_per_window(hiring: Hiring) -> None:
+    for n in range(careers.MAX_ATTEMPTS):
+        assert hiring.apply(email=f"person{n}@example.com").status_code == 200
+    refused = hiring.apply(email="one-more@example.com")
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == str(int(careers.WINDOW.total_seconds()))
+    assert "Too many applications" in refused.text
+    assert _count(hiring, Application) == careers.MAX_ATTEMPTS
+    # Refused forms count too: a script cannot probe for free.
+    assert hiring.apply(consent=False).status_code == 429
+
+
+def test_pages_reveal_nothing_about_what_is_not_shown(hiring: Hiring) -> None:
+    client = hiring.world.client
+    unknown = client.get("/careers/no-such-merchant")
+    other = client.get(f"/careers/{hiring.tenant.slug}/00000000-0000-0000-0000-000000000000")
+    garbage = client.get(f"/careers/{hiring.tenant.slug}/not-an-id")
+    with db.unit_of_work(hiring.tenant.id) as session:
+        posting = service.get_posting(session, hiring.posting_id)
+        service.update_posting(session, posting, PostingUpdate(status=PostingStatus.closed))
+    closed = client.get(hiring.form_url)
+    sent = hiring.apply()
+    assert {r.status_code for r in (unknown, other, garbage, closed, sent)} == {404}
+    assert len({r.text for r in (unknown, other, garbage, closed, sent)}) == 1
+    assert hiring.form_url not in client.get(f"/careers/{hiring.tenant.slug}").text
