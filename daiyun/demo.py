@@ -25,6 +25,7 @@ from daiyun.connectors.models import Shop
 from daiyun.connectors.schemas import ShopCreate
 from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
+from daiyun.demo_aftersales import ensure_aftersales
 from daiyun.demo_catalog import ensure_catalog, ensure_listings
 from daiyun.demo_fulfillment import ensure_parcels, ensure_wave
 from daiyun.demo_marketing import ensure_marketing
@@ -322,6 +323,7 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
     agent = _ensure_user(next(u for u in STAFF if u.role == Role.cs_agent), tenants, result)
     for merchant in TENANTS:
         result.created.extend(ensure_service(tenants[merchant.slug], agent.id))
+        result.created.extend(ensure_aftersales(tenants[merchant.slug], agent.id, warehouses[0]))
     for merchant in TENANTS:
         owner = next(
             u

@@ -35,6 +35,7 @@ PACKAGES: tuple[str, ...] = (
     "daiyun.connectors",
     "daiyun.billing",
     "daiyun.platform.customer_service",
+    "daiyun.platform.aftersales",
     "daiyun.platform.recruiting",
     "daiyun.portal",
 )

@@ -42,10 +42,6 @@ BILLERS = frozenset({R.agency_admin, R.finance})
 BILL_READERS = frozenset(
     {R.agency_admin, R.account_manager, R.finance, R.merchant_owner, R.merchant_viewer}
 )
-CATALOG_READERS = ORDER_READERS  # merchants and every staff role that reads orders
-CATALOG_MANAGERS = frozenset({R.agency_admin, R.account_manager})
-ARCHIVE_PRODUCT: Route = ("DELETE", f"{API}/tenants/{{tenant}}/products/{{product_id}}")
-CREATE_LISTING: Route = ("POST", f"{API}/tenants/{{tenant}}/listings")
 
 TENANT_TABLE: dict[Route, TenantRule] = {
     ("GET", f"{API}/tenants/{{tenant}}"): TenantRule(P.tenant_read, EVERY_ROLE),
@@ -123,110 +119,6 @@ TENANT_TABLE: dict[Route, TenantRule] = {
     ),
     ("POST", f"{API}/tenants/{{tenant}}/statements/{{statement_id}}/void"): TenantRule(
         P.billing_manage, BILLERS
-    ),
-    # The catalog (issue 15)
-    ("POST", f"{API}/tenants/{{tenant}}/products"): TenantRule(P.catalog_manage, CATALOG_MANAGERS),
-    ("GET", f"{API}/tenants/{{tenant}}/products"): TenantRule(P.catalog_read, CATALOG_READERS),
-    ("GET", f"{API}/tenants/{{tenant}}/products/{{product_id}}"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("PATCH", f"{API}/tenants/{{tenant}}/products/{{product_id}}"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ARCHIVE_PRODUCT: TenantRule(P.catalog_manage, CATALOG_MANAGERS),
-    ("GET", f"{API}/tenants/{{tenant}}/products/{{product_id}}/variants"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("POST", f"{API}/tenants/{{tenant}}/products/{{product_id}}/variants"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/skus"): TenantRule(P.catalog_read, CATALOG_READERS),
-    ("GET", f"{API}/tenants/{{tenant}}/skus/{{sku_id}}"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("PATCH", f"{API}/tenants/{{tenant}}/skus/{{sku_id}}"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ("POST", f"{API}/tenants/{{tenant}}/bundles"): TenantRule(P.catalog_manage, CATALOG_MANAGERS),
-    ("GET", f"{API}/tenants/{{tenant}}/bundles/{{sku_id}}"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/categories"): TenantRule(P.catalog_read, CATALOG_READERS),
-    ("POST", f"{API}/tenants/{{tenant}}/categories"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ("PATCH", f"{API}/tenants/{{tenant}}/categories/{{category_id}}"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/margin-floors"): TenantRule(P.catalog_read, CATALOG_READERS),
-    ("PUT", f"{API}/tenants/{{tenant}}/margin-floors"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/portfolio"): TenantRule(P.catalog_read, CATALOG_READERS),
-    ("PUT", f"{API}/tenants/{{tenant}}/portfolio/settings"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    # Catalog bulk work and order-line matching: an export is a read of the catalog
-    ("POST", f"{API}/tenants/{{tenant}}/catalog/imports"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/catalog/imports/{{import_id}}"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/catalog/imports/{{import_id}}/report"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("POST", f"{API}/tenants/{{tenant}}/catalog/exports"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/catalog/exports/{{export_id}}"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/catalog/exports/{{export_id}}/file"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("POST", f"{API}/tenants/{{tenant}}/catalog/bulk-edits"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/catalog/bulk-edits/{{edit_id}}"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/catalog/bulk-edits/{{edit_id}}/report"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/catalog/unmatched-lines"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("POST", f"{API}/tenants/{{tenant}}/catalog/unmatched-lines/mappings"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    # Listings and prices (issue 15): an override of the floor needs prices:override on top,
-    # checked in the body (tests/platform/storefront/test_listing_api.py)
-    ("GET", f"{API}/tenants/{{tenant}}/listings"): TenantRule(P.catalog_read, CATALOG_READERS),
-    CREATE_LISTING: TenantRule(P.catalog_manage, CATALOG_MANAGERS),
-    ("GET", f"{API}/tenants/{{tenant}}/listings/{{listing_id}}"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("POST", f"{API}/tenants/{{tenant}}/listings/{{listing_id}}/publish"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ("POST", f"{API}/tenants/{{tenant}}/listings/{{listing_id}}/unlist"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ("POST", f"{API}/tenants/{{tenant}}/listings/{{listing_id}}/retry"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ("PUT", f"{API}/tenants/{{tenant}}/prices/listings/{{listing_id}}"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ("POST", f"{API}/tenants/{{tenant}}/prices/schedules"): TenantRule(
-        P.catalog_manage, CATALOG_MANAGERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/prices/schedules"): TenantRule(
-        P.catalog_read, CATALOG_READERS
-    ),
-    ("GET", f"{API}/tenants/{{tenant}}/prices/schedules/{{price_list_id}}"): TenantRule(
-        P.catalog_read, CATALOG_READERS
     ),
     # Each department's part (tests/isolation_parts.py)
     **{route: rule for part in PARTS for route, rule in part.TENANT_RULES.items()},

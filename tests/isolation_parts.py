@@ -10,21 +10,26 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from tests.platform.aftersales import isolation as aftersales
 from tests.platform.customer_service import isolation as customer_service
 from tests.platform.fulfillment import isolation as fulfillment
 from tests.platform.marketing import isolation as marketing
 from tests.platform.recruiting import isolation as recruiting
+from tests.platform.storefront import isolation as storefront
 from tests.platform.warehouse import isolation as warehouse
 from tests.platform.warehouse import isolation_sync as stock_sync
 
-# Each part sees the places of those before it: fulfilment's parcels follow the warehouse's
-# reservations; stock sync shares its stock out to the shops' listings; marketing carves stock
-# out of the warehouse.
+# Each part sees the places of those before it: the catalog's SKU is what the others stock, list
+# and promote; fulfilment's parcels follow the warehouse's reservations; stock sync shares its
+# stock out to the shops' listings; marketing carves stock out of the warehouse; after-sales
+# opens its cases on the matrix's order.
 PARTS: tuple[ModuleType, ...] = (
+    storefront,
     warehouse,
     stock_sync,
     fulfillment,
     customer_service,
     marketing,
+    aftersales,
     recruiting,
 )

@@ -8,13 +8,11 @@ from the entry: anonymous 401, outside tenant A 404, without the permission 403,
 
 from __future__ import annotations
 
-import io
 import itertools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,43 +42,6 @@ from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.rates.models import ExchangeRate
-from daiyun.platform.storefront import bulk as catalog_bulk
-from daiyun.platform.storefront import changes as catalog_changes
-from daiyun.platform.storefront import exports as catalog_exports
-from daiyun.platform.storefront import imports as catalog_imports
-from daiyun.platform.storefront import listings as catalog_listings
-from daiyun.platform.storefront import prices as catalog_prices
-from daiyun.platform.storefront import runner as catalog_runner
-from daiyun.platform.storefront import service as catalog_service
-from daiyun.platform.storefront.listing_rules import ListingState, SyncStatus
-from daiyun.platform.storefront.listing_schemas import (
-    ListingCreate,
-    PriceListCreate,
-    PriceListItemIn,
-)
-from daiyun.platform.storefront.models import (
-    BundlePart,
-    CatalogJob,
-    CatalogSettings,
-    Category,
-    Listing,
-    MarginFloor,
-    PriceList,
-    PriceListItem,
-    Product,
-    Sku,
-    SkuMapping,
-)
-from daiyun.platform.storefront.schemas import (
-    BulkEditCreate,
-    BundleCreate,
-    CatalogStatus,
-    CategoryCreate,
-    ExportCreate,
-    PartIn,
-    ProductCreate,
-    SkuCreate,
-)
 from daiyun.tenants.auth import service as auth_service
 from daiyun.tenants.auth.models import AccessToken, ApiKey, User
 from daiyun.tenants.auth.permissions import STAFF_ROLES, Permission, Role, allows
@@ -97,9 +58,7 @@ from tests.authz import (
     without_instance,
 )
 from tests.authz_tables import (
-    ARCHIVE_PRODUCT,
     CREATE_CONTRACT,
-    CREATE_LISTING,
     DISCONNECT,
     INVITE_VIEWER,
     OFFBOARD,
@@ -233,25 +192,6 @@ def _cast(world: World) -> Cast:
             admin_id,
         )
         statement = billing.generate(session, Period(2026, 1))
-    with db.unit_of_work(a.id) as session:
-        category = catalog_service.create_category(session, CategoryCreate(name="Matrix"))
-        product = catalog_service.create_product(
-            session,
-            ProductCreate(
-                name="Matrix tea",
-                category_id=category.id,
-                variants=[SkuCreate(code="MATRIX-A", cost_minor=1000, currency="CNY")],
-            ),
-        )
-        bundle = catalog_service.create_bundle(
-            session,
-            BundleCreate(
-                code="MATRIX-SET",
-                product_id=product.id,
-                currency="CNY",
-                parts=[PartIn(sku_id=product.variants[0].id, quantity=2)],
-            ),
-        )
     cast = Cast(a, b, callers, victim, candidate, shop, order.id, statement.id)
     cast.placeholders = {
         "tenant": a.slug,
@@ -261,65 +201,19 @@ def _cast(world: World) -> Cast:
         "delivery_id": str(delivery.id),
         "contract_id": str(contract.id),
         "statement_id": str(statement.id),
-        "product_id": str(product.id),
-        "sku_id": str(bundle.id),  # a bundle: GET /bundles/{sku_id} needs one
-        "part_id": str(product.variants[0].id),
-        "category_id": str(category.id),
-        **_catalog_jobs(a.id),
-        **_listing(a.id, bundle.id, shop.id),
     }
-    for part in PARTS:  # each sees the places before it: the SKU ("part_id"), the shop, the order
+    for part in PARTS:  # each sees the places before it: the shop, the order, the SKU ("part_id")
         cast.placeholders.update(part.seed(a.id, dict(cast.placeholders)))
     return cast
 
 
-def _listing(tenant_id: uuid.UUID, sku_id: uuid.UUID, shop_id: uuid.UUID) -> dict[str, str]:
-    """A draft listing of A's bundle on A's shop, and a price list naming it."""
-    with db.unit_of_work(tenant_id) as session:
-        listing = catalog_listings.create(
-            session,
-            ListingCreate(sku_id=sku_id, shop_id=shop_id, list_price_minor=50_00),
-            can_override=False,
-        )
-        start = datetime(2030, 1, 1, tzinfo=UTC)
-        schedule = catalog_prices.create_list(
-            session,
-            PriceListCreate(
-                name="Matrix",
-                starts_at=start,
-                ends_at=start + timedelta(days=1),
-                items=[PriceListItemIn(listing_id=listing.id, list_price_minor=60_00)],
-            ),
-            can_override=False,
-        )
-    return {"listing_id": str(listing.id), "price_list_id": str(schedule.id)}
-
-
-def _catalog_jobs(tenant_id: uuid.UUID) -> dict[str, str]:
-    """An import, a finished export and a bulk edit of A, for the routes that read them."""
-    with db.unit_of_work(tenant_id) as session:
-        csv = b"product,code,cost_minor,currency\nMatrix job,MATRIX-JOB,100,CNY\n"
-        imported = catalog_imports.start(
-            session, io.BytesIO(csv), "m.csv", valid_rows_only=False, user_id=None
-        )
-        exported = catalog_exports.start(session, ExportCreate(), None)
-        edited = catalog_bulk.start(session, BulkEditCreate(status=CatalogStatus.active), None)
-    catalog_runner.run(tenant_id, exported.id)
-    return {"import_id": str(imported.id), "export_id": str(exported.id), "edit_id": str(edited.id)}
-
-
 def _prepare(route: Route, cast: Cast) -> None:
-    """Before each caller of POST .../contracts: A has no contract yet (creating it is the point).
-    The route runs after every other billing route, which need A's contract. Before each caller
-    of a listing's unlist or retry: the listing is published, or its last push failed."""
-    if route[1].endswith(("/unlist", "/retry")):
-        with db.unit_of_work(cast.a.id) as session:
-            listing = catalog_changes.get(session, uuid.UUID(cast.placeholders["listing_id"]))
-            listing.state = ListingState.published
-            listing.sync_status = (
-                SyncStatus.failed if route[1].endswith("/retry") else SyncStatus.synced
-            )
-            listing.pushed = {"state": "published"}
+    """Before each caller: what a part needs (its optional ``prepare``); and before POST
+    .../contracts, A has no contract yet (creating it is the point). The route runs after every
+    other billing route, which need A's contract."""
+    for part in PARTS:
+        if hasattr(part, "prepare"):
+            part.prepare(_in_tenant(route), cast.a.id, cast.placeholders)
     if route != CREATE_CONTRACT:
         return
     with db.unit_of_work(cast.a.id) as session:
@@ -330,9 +224,7 @@ def _prepare(route: Route, cast: Cast) -> None:
 def _restore(route: Route, cast: Cast) -> None:
     """Put A's objects back as they were, so the next allowed caller can act on them too."""
     for part in PARTS:
-        part.restore(
-            route[1].removeprefix(f"{API}/tenants/{{tenant}}"), cast.a.id, cast.placeholders
-        )
+        part.restore(_in_tenant(route), cast.a.id, cast.placeholders)
     with db.unit_of_work(cast.a.id) as session:
         if route[1].endswith(("/finalize", "/void")):
             statement = session.scalar(
@@ -348,18 +240,6 @@ def _restore(route: Route, cast: Cast) -> None:
         if route[1].endswith("/sync"):
             for run in session.scalars(select(SyncRun)):
                 run.status = "succeeded"
-        if route == ARCHIVE_PRODUCT:
-            product_id = uuid.UUID(cast.placeholders["product_id"])
-            product = session.scalar(select(Product).where(Product.id == product_id))
-            assert product is not None
-            product.status = CatalogStatus.draft
-        if route == CREATE_LISTING:
-            # The part's listing is what the route creates: gone again for the next caller.
-            part_id = uuid.UUID(cast.placeholders["part_id"])
-            session.execute(delete(Listing).where(Listing.sku_id == part_id))
-        if "/listings/{listing_id}/" in route[1]:
-            listing = catalog_changes.get(session, uuid.UUID(cast.placeholders["listing_id"]))
-            listing.state, listing.sync_status, listing.pushed = ListingState.draft, None, {}
 
 
 @dataclass(frozen=True)
@@ -367,7 +247,6 @@ class TenantState:
     row: dict[str, Any]
     members: list[tuple[str, str]]  # (user id, role)
     audit: list[tuple[str, str, str]]  # (action, target, actor id)
-    catalog: list[dict[str, Any]]  # every row of the catalog's tables
     parts: list[list[dict[str, Any]]]  # every row of each department part's tenant tables
 
 
@@ -387,25 +266,8 @@ def _tenant_state(tenant: Tenant) -> TenantState:
                 )
             )
         )
-        catalog = [
-            columns_of(obj)
-            for model in (
-                Category,
-                Product,
-                Sku,
-                BundlePart,
-                MarginFloor,
-                CatalogSettings,
-                CatalogJob,
-                SkuMapping,
-                Listing,
-                PriceList,
-                PriceListItem,
-            )
-            for obj in session.scalars(select(model).order_by(model.id))
-        ]
         parts = [part.tenant_state(session) for part in PARTS]
-        return TenantState(columns_of(row), members, audit, catalog, parts)
+        return TenantState(columns_of(row), members, audit, parts)
 
 
 def _platform_state(cast: Cast) -> tuple[object, ...]:
@@ -434,6 +296,11 @@ def _platform_state(cast: Cast) -> tuple[object, ...]:
         parts = [part.platform_state(session) for part in PARTS]
     state = (tenants, users, rates, keys, tokens, audit, parts)
     return (*state, _tenant_state(cast.a), _tenant_state(cast.b))
+
+
+def _in_tenant(route: Route) -> str:
+    """A route's path after ``/tenants/{tenant}``, as the parts name their routes."""
+    return route[1].removeprefix(f"{API}/tenants/{{tenant}}")
 
 
 def _check_refusal(answer: httpx.Response, status: int) -> str | None:
@@ -494,74 +361,10 @@ def _tenant_request(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         return {"json": {"reason": f"voided by {caller.name}"}}
     if route == ("PUT", f"{API}/tenants/{{tenant}}/review-policy"):
         return {"json": {"blocked_buyers": [f"blocked by {caller.name}"]}}
-    prefix = f"{API}/tenants/{{tenant}}"
     for part in PARTS:
-        body = part.request(route[1].removeprefix(prefix), route[0], cast.placeholders, n)
+        body = part.request(_in_tenant(route), route[0], cast.placeholders, n)
         if body is not None:
             return body
-    return _catalog_request(route, cast, n)
-
-
-def _catalog_request(route: Route, cast: Cast, n: int) -> dict[str, Any]:
-    """Catalog writes: each call names new codes and values, so an allowed one changes A."""
-    method, path = route[0], route[1].removeprefix(f"{API}/tenants/{{tenant}}")
-    sku = {"code": f"MATRIX-{n}", "cost_minor": 100 + n, "currency": "CNY"}
-    if (method, path) == ("POST", "/products"):
-        return {"json": {"name": f"Matrix {n}", "variants": [sku]}}
-    if (method, path) == ("PATCH", "/products/{product_id}"):
-        return {"json": {"name": f"Matrix product {n}"}}
-    if (method, path) == ("POST", "/products/{product_id}/variants"):
-        return {"json": sku}
-    if (method, path) == ("PATCH", "/skus/{sku_id}"):
-        return {"json": {"barcode": f"690{n:010d}"}}
-    if (method, path) == ("POST", "/bundles"):
-        part = {"sku_id": cast.placeholders["part_id"], "quantity": 1 + n % 5}
-        body = {"code": f"MATRIX-SET-{n}", "name": "Set", "currency": "CNY", "parts": [part]}
-        return {"json": body}
-    if (method, path) == ("POST", "/categories"):
-        return {"json": {"name": f"Matrix {n}", "parent_id": cast.placeholders["category_id"]}}
-    if (method, path) == ("PATCH", "/categories/{category_id}"):
-        return {"json": {"name": f"Matrix renamed {n}"}}
-    if (method, path) == ("GET", "/portfolio"):
-        return {"params": {"period": "2026-10"}}
-    if (method, path) == ("PUT", "/portfolio/settings"):
-        return {"json": {"share_threshold_bp": n % 10_000, "growth_threshold_bp": n}}
-    if (method, path) == ("POST", "/catalog/imports"):
-        csv = f"product,code,cost_minor,currency\nMatrix {n},MATRIX-IMPORT-{n},{n},CNY\n"
-        return {"files": {"file": ("matrix.csv", csv.encode(), "text/csv")}}
-    if (method, path) in {("POST", "/catalog/exports"), ("POST", "/catalog/bulk-edits")}:
-        return {"json": {"status": "active"} if path.endswith("edits") else {}}
-    if (method, path) == ("POST", "/catalog/unmatched-lines/mappings"):
-        mapping = {"shop_id": cast.placeholders["shop_id"], "marketplace_sku": f"MATRIX-{n}"}
-        return {"json": {**mapping, "sku_id": cast.placeholders["part_id"]}}
-    if (method, path) == ("PUT", "/margin-floors"):
-        margin = str(Decimal(n % 10_000).scaleb(-4))
-        return {"json": {"tenant": {"mode": "block", "minimum_margin": margin}}}
-    return _listing_request(route, cast, n)
-
-
-def _listing_request(route: Route, cast: Cast, n: int) -> dict[str, Any]:
-    """Listing and price writes: new prices each call (above any floor the matrix sets)."""
-    method, path = route[0], route[1].removeprefix(f"{API}/tenants/{{tenant}}")
-    key = {"Idempotency-Key": f"matrix-{n}"}
-    if (method, path) == ("POST", "/listings"):
-        body = {
-            "sku_id": cast.placeholders["part_id"],
-            "shop_id": cast.placeholders["shop_id"],
-            "list_price_minor": 50_00 + n,
-        }
-        return {"json": body, "headers": key}
-    if (method, path) == ("PUT", "/prices/listings/{listing_id}"):
-        return {"json": {"list_price_minor": 50_00 + n, "sale_price_minor": 45_00}}
-    if (method, path) == ("POST", "/prices/schedules"):
-        item = {"listing_id": cast.placeholders["listing_id"], "list_price_minor": 50_00 + n}
-        body = {
-            "name": f"Matrix {n}",
-            "starts_at": "2030-02-01T00:00:00Z",
-            "ends_at": "2030-02-02T00:00:00Z",
-            "items": [item],
-        }
-        return {"json": body, "headers": key}
     return {}
 
 

@@ -119,6 +119,11 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
     assert first.code == 0, first
     assert "Created the demo agency" in first.out
     after_first = counts(workdir)
+    # After-sales cases along the path for each merchant, the restocked return in the ledger.
+    states = {s for (s,) in query(workdir, "select distinct state from as_cases")}
+    assert {"requested", "awaiting_return", "refunded", "closed", "refused"} <= states
+    returned = "select count(*) from stock_ledger where kind = 'return'"
+    assert query(workdir, returned)[0][0] >= len(TENANTS)
 
     # Three active merchants in Shanghai time, each in its own currency (North Peak sells in USD).
     tenants = query(workdir, "select slug, status, time_zone, default_currency from tenants")

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
 
 from babel.numbers import get_currency_precision
-from pydantic import BeforeValidator
+
+from daiyun.core.numbers import WholeNumber
 
 
 class MoneyError(ValueError):
     """An amount that cannot be represented exactly in the currency's minor unit."""
 
 
-def _a_number(value: Any) -> Any:
-    # Python's bool is an int, so pydantic would take JSON true as 1: an amount is a number.
-    if isinstance(value, bool):
-        raise ValueError("must be an integer amount in minor units, not true or false")
-    return value
-
-
 # An amount in minor units as a request carries it (bounds are the field's own).
-MinorUnits = Annotated[int, BeforeValidator(_a_number)]
+MinorUnits = WholeNumber
 
 
 def exponent(currency: str) -> int:

@@ -115,6 +115,7 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
                     response["content"] = {PROBLEM_JSON: {"schema": _REF}}
                     response["description"] = _REASONS.get(int(code), response["description"])
     _pin_uuids(document)
+    _name_bounds(document)
     # FastAPI's own validation shape is never answered: every 422 is a Problem.
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
@@ -132,6 +133,25 @@ def _pin_uuids(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _pin_uuids(value)
+
+
+# Pydantic writes a bound set on a validated type (``Annotated[WholeNumber, Field(ge=0)]``) under
+# its Python name, which JSON Schema does not know: fuzzers then send -1 and call the 422 a bug.
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _name_bounds(node: Any) -> None:
+    """Rename ``ge``/``le``/``gt``/``lt`` on number schemas to their JSON Schema keywords."""
+    if isinstance(node, dict):
+        if node.get("type") in ("integer", "number"):
+            for python, json_schema in _BOUNDS.items():
+                if python in node:
+                    node[json_schema] = node.pop(python)
+        for value in node.values():
+            _name_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _name_bounds(value)
 
 
 def install(app: FastAPI) -> None:

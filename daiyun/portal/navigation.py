@@ -46,6 +46,7 @@ TENANT_PAGES: Final = {
     "statements": Destination("statements", N_("Statements"), P.billing_read),
     "shops": Destination("shops", N_("Shops"), P.shops_read),
     "service": Destination("service", N_("Service"), P.cs_reports),
+    "aftersales": Destination("aftersales", N_("After-sales"), P.aftersales_read),
     "recruiting": Destination("recruiting", N_("Recruiting"), P.recruiting_review),
 }
 # The catalog's pages, one menu entry ("Products") and tabs on its pages: the header keeps to
@@ -63,6 +64,7 @@ STOCK_PAGES: Final = {
     "alerts": Destination("stock/alerts", N_("Stock alerts"), P.warehouse_read),
     "replenishment": Destination("stock/replenishment", N_("Replenishment"), P.warehouse_read),
     "fulfillment": Destination("fulfillment", N_("Fulfilment"), P.warehouse_read),
+    "shipments": Destination("shipments", N_("Shipments"), P.warehouse_read),
 }
 # Menu entries that stand for a group of pages shown as tabs.
 TAB_GROUPS: Final = {"products": CATALOG_PAGES, "stock": STOCK_PAGES}
@@ -80,9 +82,12 @@ CONSOLE_PAGES: Final = (
     Destination("console/stocktakes", N_("Stocktakes"), P.warehouse_read),
     Destination("console/replenishment", N_("Replenishment"), P.warehouse_read),
     Destination("console/fulfillment", N_("Fulfilment"), P.warehouse_read),
+    Destination("console/shipments", N_("Shipments"), P.warehouse_read),
+    Destination("console/carriers", N_("Carrier rules"), P.warehouse_read),
     Destination("console/marketing", N_("Campaigns"), P.marketing_read),
     Destination("console/inbox", N_("Inbox"), P.conversations_read),
     Destination("console/service", N_("Service desk"), P.conversations_read),
+    Destination("console/aftersales", N_("After-sales"), P.aftersales_read),
     Destination("console/recruiting", N_("Recruiting"), P.recruiting_review),
 )
 

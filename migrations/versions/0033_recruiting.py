@@ -2,7 +2,7 @@
 candidates' files, the recruiting settings, and the careers form's attempts per address
 
 Revision ID: 0033
-Revises: 0028
+Revises: 0032
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import daiyun.core.db
 from daiyun.tenants import rls
 
 revision = "0033"
-down_revision = "0028"
+down_revision = "0032"
 branch_labels = None
 depends_on = None
 

@@ -43,6 +43,39 @@ def test_refusals_follow_from_each_operations_shape(client: TestClient) -> None:
     assert {"401", "403"}.isdisjoint(paths["/healthz"]["get"]["responses"])
 
 
+def _number_schemas(node: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("type") in ("integer", "number"):
+            found.append(node)
+        for value in node.values():
+            found += _number_schemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _number_schemas(value)
+    return found
+
+
+def test_every_bound_is_written_as_json_schema_says(world: World, client: TestClient) -> None:
+    # A bound the document leaves out is one a client cannot know: an agent's capacity of -1 must
+    # be shown refused in the document, as the API refuses it.
+    document = _document(client)
+    numbers = _number_schemas(document)
+    assert numbers
+    assert all({"ge", "le", "gt", "lt"}.isdisjoint(schema) for schema in numbers)
+    capacity = document["components"]["schemas"]["AgentUpdate"]["properties"]["capacity"]
+    assert {"type": "integer", "minimum": 0, "maximum": 500} in capacity["anyOf"]
+    tenant = world.tenant()
+    admin = world.actor(Role.agency_admin)
+    answer = client.put(
+        f"/api/v1/tenants/{tenant.slug}/agents/{admin.user.id}",
+        json={"capacity": -1},
+        headers=admin.headers,
+    )
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["loc"] == ["body", "capacity"]
+
+
 def test_a_method_the_path_does_not_allow_names_all_it_does(
     world: World, client: TestClient
 ) -> None:

@@ -3,7 +3,10 @@ A's seeded parcels, a valid form per POST, A's fulfilment state, and putting it 
 
 Seeded: stock of a SKU of A in a warehouse, a parcel picked and waiting at the pack station
 (``fo_id``), two ready parcels for the console to plan a wave of, a wave holding a fourth
-(``wave_id``) and a deadline exception (``fulfillment_exception_id``)."""
+(``wave_id``) and a deadline exception (``fulfillment_exception_id``). The ship step: a packed
+parcel (``parcel_id``: each allowed caller ships it, ``restore`` unships it), a parcel shipped
+through the carrier sandbox with its push failed (``shipment_id``: pushing again is allowed) and
+a carrier rule (``priority`` 1: removing it is allowed, ``restore`` puts it back)."""
 
 from __future__ import annotations
 
@@ -11,14 +14,18 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from daiyun.core import db
-from daiyun.platform.fulfillment import service, waves
+from daiyun.platform.fulfillment import service, shipping, waves
 from daiyun.platform.fulfillment.models import (
+    CarrierRule,
     ExceptionKind,
     FoState,
     FulfillmentException,
     FulfillmentOrder,
+    PushStatus,
+    Shipment,
     Wave,
     WaveStatus,
 )
@@ -32,12 +39,14 @@ from daiyun.platform.warehouse import service as stock_service
 from daiyun.platform.warehouse.schemas import ReceiptCreate, ReceivedLine
 from daiyun.tenants.auth.permissions import Permission, Role
 from tests import factories
+from tests.platform.fulfillment.isolation import _carrier, _packed
 from tests.platform.warehouse.conftest import make_site
 
 P = Permission
 R = Role
 SKU = "MATRIX-PACK"
 _SEEDED: dict[uuid.UUID, dict[uuid.UUID, dict[str, Any]]] = {}
+RULE = {"carrier": "sf", "warehouse_id": None, "provinces": ["浙江省"], "max_weight_grams": 3000}
 _COLUMNS = ("state", "held_state", "wave_id", "scanned", "scan_errors", "weight_grams", "lines")
 
 
@@ -74,6 +83,11 @@ def seed(tenant_id: uuid.UUID, shop_id: uuid.UUID) -> dict[str, str]:
         flagged = service.raise_exception(
             session, None, packing, ExceptionKind.deadline_near, "ship by tomorrow"
         )
+        _carrier()
+        to_ship, shipped = (_packed(session, _parcel(session, shop_id, n)) for n in (4, 5))
+        shipment = shipping.ship(session, shipped.id, actor="tests")
+        shipment.push_status, shipment.push_error = PushStatus.refused, "422 order not found"
+        shipping.set_carrier_rules(session, [dict(RULE)])
     with db.unit_of_work(tenant_id) as session:
         _SEEDED[tenant_id] = {
             fo.id: {c: getattr(fo, c) for c in _COLUMNS}
@@ -84,7 +98,18 @@ def seed(tenant_id: uuid.UUID, shop_id: uuid.UUID) -> dict[str, str]:
         "wave_id": str(wave.id),
         "exception_id": str(flagged.id),
         "fulfillment_warehouse_id": str(site.id),
+        "parcel_id": str(to_ship.id),
+        "shipment_id": str(shipment.id),
+        "priority": "1",
     }
+
+
+def _parcel(session: Session, shop_id: uuid.UUID, n: int) -> uuid.UUID:
+    incoming = factories.order(f"pm-{uuid.uuid4().hex[:8]}", sku=SKU, quantity=1, buyer=f"买家{n}")
+    [(_, order)] = order_service.ingest(session, shop_id, "shopify", [incoming])
+    reservations.sync_order(session, order.id)
+    [fo] = service.sync_order(session, order.id)
+    return fo.id
 
 
 def form(path: str, places: dict[str, str]) -> dict[str, str] | None:
@@ -94,6 +119,11 @@ def form(path: str, places: dict[str, str]) -> dict[str, str] | None:
         return {"weight": "500"}
     if path.endswith("/exceptions/{exception_id}/resolve"):
         return {"action": "acknowledge"}
+    if path.endswith("/parcels/{parcel_id}/ship"):
+        _carrier()
+        return {"carrier": "zto"}
+    if path.endswith("/{tenant}/carriers"):
+        return {"carrier": "jd", "provinces": "广东省，上海市", "max_weight_grams": "2000"}
     if path.endswith("/console/waves"):
         return {"warehouse_id": places["fulfillment_warehouse_id"], "max_orders": "1"}
     return None
@@ -108,7 +138,15 @@ def state(tenant_id: uuid.UUID) -> tuple[object, ...]:
         problems = sorted(
             (str(e.id), str(e.resolved_at)) for e in session.scalars(select(FulfillmentException))
         )
-    return (parcels, problems)
+        shipments = sorted(
+            (str(s.fo_id), s.waybill_no, str(s.push_status), str(s.next_push_at))
+            for s in session.scalars(select(Shipment))
+        )
+        rules = [
+            (r.priority, r.carrier, r.provinces, r.max_weight_grams)
+            for r in session.scalars(select(CarrierRule).order_by(CarrierRule.priority))
+        ]
+    return (parcels, problems, shipments, rules)
 
 
 def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
@@ -129,3 +167,9 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
         wave = session.get(Wave, uuid.UUID(places["wave_id"]))
         assert wave is not None
         wave.status, wave.picked_at = WaveStatus.open, None
+        parcel_id = uuid.UUID(places["parcel_id"])
+        for made in session.scalars(select(Shipment).where(Shipment.fo_id == parcel_id)):
+            session.delete(made)
+        for shipment in session.scalars(select(Shipment)):
+            shipment.push_status, shipment.next_push_at = PushStatus.refused, None
+        shipping.set_carrier_rules(session, [dict(RULE)])

@@ -102,7 +102,8 @@ def test_a_warehouse_user_sees_no_shops_or_statements_link(world: World, app: Fa
     assert [link for link in links if link.startswith(f"{PORTAL}/console")] == [f"{PORTAL}/console"]
     # The console shows only the work of the role: no review queue, sync or billing; the
     # catalog work, as the role reads the catalog (to pick what it ships), and the warehouse's
-    # (its work, stocktakes, replenishment and fulfilment).
+    # (its work, stocktakes, replenishment and fulfilment), and after-sales cases, whose returns
+    # come back through the warehouse.
     console = browser.get(f"{PORTAL}/console").text
     assert menu(console) == [f"{PORTAL}/console"]
     assert console_tabs(console) == [
@@ -112,6 +113,7 @@ def test_a_warehouse_user_sees_no_shops_or_statements_link(world: World, app: Fa
         f"{PORTAL}/console/stocktakes",
         f"{PORTAL}/console/replenishment",
         f"{PORTAL}/console/fulfillment",
+        f"{PORTAL}/console/aftersales",
     ]
 
 

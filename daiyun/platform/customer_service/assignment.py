@@ -84,9 +84,9 @@ def _agent(session: Session, user_id: uuid.UUID) -> Agent:
 def auto_assign(session: Session, conv: Conversation, now: datetime | None = None) -> bool:
     """Give the conversation to an agent with room, or leave it queued; True if assigned."""
     now = now or utcnow()
-    online = [
-        a for a in repository.agents(session, agent_ids(session)) if a.status == AgentStatus.online
-    ]
+    ids = agent_ids(session)
+    repository.hold_agents(session, ids)  # a serving loop may take slots of several agents
+    online = [a for a in repository.agents(session, ids) if a.status == AgentStatus.online]
     candidates = [
         rules.Candidate(a.user_id, a.load, a.capacity, a.last_assigned_at) for a in online
     ]
@@ -114,6 +114,7 @@ def assign(session: Session, conv: Conversation, assignee_id: uuid.UUID | None) 
         raise Problem(422, "unknown-agent", "No agent of this merchant has that id")
     previous = conv.assignee_id
     now = utcnow()
+    repository.hold_agents(session, agent_ids(session))  # a slot leaves one agent for another
     if assignee_id is None:
         if previous is not None:
             repository.give_slot(session, previous)

@@ -208,6 +208,14 @@ def agent(session: Session, user_id: uuid.UUID, *, lock: bool = False) -> Agent 
     return session.scalar(stmt.with_for_update() if lock else stmt)
 
 
+def hold_agents(session: Session, user_ids: Sequence[uuid.UUID]) -> None:
+    """Lock these agents' rows in id order. Work that moves slots between agents takes them all
+    first, in one order, so two opposite moves wait for each other instead of deadlocking."""
+    if user_ids:
+        stmt = select(Agent.user_id).where(Agent.user_id.in_(user_ids)).order_by(Agent.user_id)
+        session.execute(stmt.with_for_update()).all()
+
+
 def agents(session: Session, user_ids: Sequence[uuid.UUID]) -> list[Agent]:
     if not user_ids:
         return []

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -16,6 +15,7 @@ from pydantic import (
 )
 
 from daiyun.core.ids import DateTime, Day
+from daiyun.core.numbers import WholeNumber
 from daiyun.platform.customer_service import rules
 from daiyun.platform.customer_service.models import (
     AgentStatus,
@@ -45,14 +45,7 @@ Phone = Annotated[
 ]
 
 
-def _not_bool(value: object) -> object:
-    # JSON true is not a number (pydantic would take it as 1); 30.0 is 30, as JSON Schema says.
-    if isinstance(value, bool):
-        raise ValueError("a number is needed, not true or false")
-    return value
-
-
-Count = Annotated[int, BeforeValidator(_not_bool)]
+Count = WholeNumber
 Minutes = Annotated[Count, Field(ge=1, le=60 * 24 * 365)]
 
 
@@ -264,7 +257,7 @@ class AgentRead(BaseModel):
 
 class AgentUpdate(_Input):
     status: AgentStatus | None = None
-    capacity: Count | None = Field(default=None, ge=0, le=500)
+    capacity: Annotated[Count, Field(ge=0, le=500)] | None = None
 
 
 class StatusIn(_Input):

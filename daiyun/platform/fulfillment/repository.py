@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Generator
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import CursorResult, Row, Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from daiyun.platform.fulfillment.models import (
@@ -94,6 +95,89 @@ def ready_in(session: Session, warehouse_id: uuid.UUID) -> list[FulfillmentOrder
             .with_for_update()
         )
     )
+
+
+def awaiting_stock(session: Session, limit: int) -> list[FulfillmentOrder]:
+    """Parcels waiting for stock, the oldest first."""
+    return list(
+        session.scalars(
+            select(FulfillmentOrder)
+            .where(FulfillmentOrder.state == FoState.awaiting_stock)
+            # Parcel ids are random: the order they came in is their creation time.
+            .order_by(FulfillmentOrder.created_at, FulfillmentOrder.id)
+            .limit(limit)
+        )
+    )
+
+
+def ready_for_planning(
+    session: Session, warehouse_id: uuid.UUID, batch: int
+) -> Generator[Row[Any], None, None]:
+    """(id, number, lines, ship_by) of the warehouse's ready parcels not in a wave, locked, the
+    nearest deadline first (none last, then by id): streamed, so planning reads only as far as
+    it takes, as light rows (no ORM objects)."""
+    stmt = (
+        select(
+            FulfillmentOrder.id,
+            FulfillmentOrder.number,
+            FulfillmentOrder.lines,
+            FulfillmentOrder.ship_by,
+        )
+        .where(
+            FulfillmentOrder.state == FoState.ready,
+            FulfillmentOrder.warehouse_id == warehouse_id,
+            FulfillmentOrder.wave_id.is_(None),
+        )
+        .order_by(FulfillmentOrder.ship_by.is_(None), FulfillmentOrder.ship_by, FulfillmentOrder.id)
+        .with_for_update()
+        .execution_options(yield_per=batch)
+    )
+    result = session.execute(stmt)
+    try:
+        for partition in result.partitions():
+            yield from partition
+    finally:
+        result.close()
+
+
+def put_in_wave(
+    session: Session, ids: Collection[uuid.UUID], wave_id: uuid.UUID, now: datetime
+) -> int:
+    """Ready parcels among ``ids`` into the wave in one statement; returns how many moved."""
+    stmt = (
+        update(FulfillmentOrder)
+        .where(
+            FulfillmentOrder.id.in_(list(ids)),
+            FulfillmentOrder.state == FoState.ready,
+            FulfillmentOrder.wave_id.is_(None),
+        )
+        .values(state=FoState.in_wave, wave_id=wave_id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    result: CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
+    return int(result.rowcount or 0)
+
+
+def log_moves(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Transition rows (``tenant_id``, ``id``, ``fo_id``, states, note, actor, at) in one
+    executemany, outside the ORM (each carries its tenant for row-level security)."""
+    if rows:
+        session.execute(insert(FulfillmentEvent), rows)
+
+
+def wave_rows(session: Session, wave_id: uuid.UUID) -> list[Row[Any]]:
+    """(id, number, state, lines) of the bound merchant's parcels in the wave, by id."""
+    stmt = (
+        select(
+            FulfillmentOrder.id,
+            FulfillmentOrder.number,
+            FulfillmentOrder.state,
+            FulfillmentOrder.lines,
+        )
+        .where(FulfillmentOrder.wave_id == wave_id)
+        .order_by(FulfillmentOrder.id)
+    )
+    return list(session.execute(stmt))
 
 
 def merge_candidates(session: Session, key: str | None = None) -> list[FulfillmentOrder]:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from daiyun.platform.fulfillment.models import ExceptionKind, FoState
@@ -84,6 +85,8 @@ def _natural(text: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
 
 
+# A warehouse has a few thousand bins and a pick list repeats them: each is parsed once.
+@lru_cache(maxsize=65536)
 def walk_key(location: str | None) -> tuple[Any, ...]:
     """A bin's place on the pick walk: zone, aisle, shelf, bin, each compared naturally; lines
     without a bin come last."""

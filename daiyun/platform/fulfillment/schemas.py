@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
+from daiyun.core.numbers import WholeNumber
 from daiyun.platform.fulfillment.models import (
     ExceptionKind,
     FoState,
@@ -25,14 +26,7 @@ __all__ = [
 ]
 
 
-def _not_bool(value: object) -> object:
-    # JSON's true and false are not numbers, though Python's bool is an int.
-    if isinstance(value, bool):
-        raise ValueError("a number is needed, not true or false")
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_not_bool)]
+Int = WholeNumber
 Quantity = Annotated[Int, Field(ge=1, le=1_000_000)]
 Barcode = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\s\x00-\x1F\x7F]+$")

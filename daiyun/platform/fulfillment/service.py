@@ -81,6 +81,8 @@ __all__ = [
 S = FoState
 # Order statuses after which the parcel is the ship step's, not the order book's to change.
 _SHIPPED = frozenset({"fulfilled", "shipped", "delivered"})
+# Parcels waiting for stock tried again per receipt (the oldest first; the rest at the next).
+WAKE_BATCH = 500
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,6 +329,17 @@ def resolve(session: Session, exception_id: uuid.UUID, action: Resolution) -> Ex
         session, "fulfillment.exception.resolved", f"fulfillment:{fo.id}", {"action": action}
     )
     return exception_read(found)
+
+
+def wake_waiting(session: Session, limit: int = WAKE_BATCH) -> int:
+    """Try the parcels waiting for stock again, the oldest first (stock came in): each order's
+    reservation is brought in line and its parcels follow it (ready, the ``out_of_stock``
+    exception closed) or keep waiting. Returns how many parcels are ready now."""
+    woken = 0
+    for order_id in dict.fromkeys(fo.order_id for fo in repository.awaiting_stock(session, limit)):
+        reservations.sync_order(session, order_id)
+        woken += sum(1 for fo in sync_order(session, order_id) if fo.state != S.awaiting_stock)
+    return woken
 
 
 def flag_deadlines(session: Session, now: datetime | None = None) -> int:

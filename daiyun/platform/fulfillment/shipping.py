@@ -12,6 +12,8 @@ moves it to delivered (or to an exception).
 - **One shipment per parcel.** The shipment row is unique per parcel: shipping again answers
   the shipment there is.
 - **Stock** leaves the ledger through the warehouse (the parcel's reserved lines are consumed).
+- **Billing**: the orders shipped and the pick lines become billing service facts, once each
+  (:mod:`.billing_facts`, from an event of the shipping transaction).
 - **Tracking push** (发货回传) is a task's (:mod:`.shipping_tasks`): each marketplace order the
   parcel carries is told once (``pushes``), a 5xx/429 is retried with backoff (``pending`` with
   ``next_push_at``), a refusal waits for a person (``refused``); a claim leases the shipment so
@@ -37,7 +39,7 @@ from daiyun.core.errors import Problem
 from daiyun.core.events.service import emit
 from daiyun.core.ids import utcnow
 from daiyun.core.pagination import paginate
-from daiyun.platform.fulfillment import repository, service
+from daiyun.platform.fulfillment import billing_facts, repository, service
 from daiyun.platform.fulfillment import shipping_repository as queries
 from daiyun.platform.fulfillment.labels import LabelData, Party, label_pdf
 from daiyun.platform.fulfillment.models import (
@@ -233,6 +235,9 @@ def ship(
         f"fulfillment:{fo.id}",
         {"carrier": code, "waybill_no": waybill.waybill_no},
     )
+    # The warehousing work becomes billing facts from the event (each fact once: see
+    # billing_facts), whatever the marketplace push does.
+    emit(session, billing_facts.PARCEL_SHIPPED, {"shipment_id": str(shipment.id)})
     if shipment.push_status == PushStatus.pending:
         emit(session, SHIPPED, {"shipment_id": str(shipment.id)})
     return shipment
@@ -389,6 +394,7 @@ __all__ = [
     "label",
     "lines_for",
     "push_backoff",
+    "recent",
     "record_tracking",
     "refresh_tracking",
     "repush",
@@ -409,3 +415,8 @@ def find(
     return paginate(
         session, queries.shipments(status, push_status, fo_id), Shipment.id, cursor, limit
     )
+
+
+def recent(session: Session, push_status: PushStatus | None, limit: int) -> list[Shipment]:
+    """The newest shipments first (for the pages), by push status."""
+    return queries.recent(session, push_status, limit)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from daiyun.platform.fulfillment.models import (
     CarrierRule,
+    FulfillmentOrder,
     PushStatus,
     Shipment,
     ShipmentStatus,
@@ -69,3 +70,29 @@ def in_transit(session: Session, limit: int) -> list[Shipment]:
             .with_for_update()
         )
     )
+
+
+def shipped_since(
+    session: Session, since: datetime, limit: int
+) -> list[tuple[uuid.UUID, datetime, datetime | None, uuid.UUID]]:
+    """(shop, shipped at, parcel's deadline, parcel's first order) of the shipments since
+    ``since``, the newest ``limit``."""
+    stmt = (
+        select(
+            Shipment.shop_id,
+            Shipment.shipped_at,
+            FulfillmentOrder.ship_by,
+            FulfillmentOrder.order_id,
+        )
+        .join(FulfillmentOrder, FulfillmentOrder.id == Shipment.fo_id)
+        .where(Shipment.shipped_at >= since)
+        .order_by(Shipment.shipped_at.desc())
+        .limit(limit)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in session.execute(stmt)]
+
+
+def recent(session: Session, push_status: PushStatus | None, limit: int) -> list[Shipment]:
+    """The newest shipments (ids grow with time), by push status."""
+    stmt = shipments(None, push_status, None).order_by(Shipment.id.desc()).limit(limit)
+    return list(session.scalars(stmt))

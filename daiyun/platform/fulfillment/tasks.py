@@ -13,6 +13,7 @@ from daiyun.core.events.service import subscribe
 from daiyun.core.tasks import platform_task
 from daiyun.platform.fulfillment import service
 from daiyun.platform.warehouse import reservations
+from daiyun.platform.warehouse import service as warehouse
 from daiyun.tenants.models import Tenant, TenantStatus
 
 SCHEDULE = {
@@ -33,6 +34,12 @@ def follow_order(session: Session, event: OutboxEvent) -> None:
     service.sync_order(session, order_id)
 
 
+@subscribe(warehouse.STOCK_RECEIVED)
+def wake_on_receipt(session: Session, event: OutboxEvent) -> None:
+    """Stock came in: the parcels waiting for stock are tried again."""
+    service.wake_waiting(session)
+
+
 @platform_task("daiyun.fulfillment.flag_deadlines")
 def flag_deadlines(session: Session) -> int:
     """Raise ``deadline_near`` on every merchant's parcels close to their shipping deadline,
@@ -50,6 +57,8 @@ def flag_deadlines(session: Session) -> int:
 # runs their schedule.
 # --------------------------------------------------------------------------------------------
 
-from daiyun.platform.fulfillment import shipping_tasks  # noqa: E402
+from daiyun.platform.fulfillment import billing_facts, shipping_tasks  # noqa: E402
+
+SUBSCRIBERS = (billing_facts.bill_when_shipped,)
 
 SCHEDULE.update(shipping_tasks.SCHEDULE)

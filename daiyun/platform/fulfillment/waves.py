@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
-from daiyun.core.ids import utcnow
+from daiyun.core.ids import new_id, utcnow
 from daiyun.core.pagination import paginate
 from daiyun.core.tenancy import bind_tenant, current_tenant
 from daiyun.platform.fulfillment import repository, rules
-from daiyun.platform.fulfillment.models import FoState, FulfillmentOrder, Wave, WaveStatus
+from daiyun.platform.fulfillment.models import FoState, Wave, WaveStatus
 from daiyun.platform.fulfillment.schemas import PickLineRead, WaveDetail, WaveRead, WaveRuleIn
 from daiyun.platform.fulfillment.states import actor_of, transition
 from daiyun.platform.warehouse import service as warehouse
@@ -50,13 +51,48 @@ def bound(session: Session, tenant_id: uuid.UUID) -> Iterator[None]:
     session.flush()
 
 
-def _candidate(fo: FulfillmentOrder, key: object) -> rules.Candidate:
+# Ready parcels read per round trip while planning: a wave of N stops after about N of them.
+PLAN_BATCH = 500
+
+
+@dataclass(frozen=True)
+class _Ready:
+    merchant: Merchant
+    id: uuid.UUID
+    number: str
+    lines: list[dict[str, Any]]
+
+
+def _candidate(row: Any, key: object) -> rules.Candidate:
     return rules.Candidate(
         key=key,
-        units=sum(int(li["quantity"]) for li in fo.lines),
-        zones=frozenset(rules.zone_of(li.get("location")) for li in fo.lines),
-        ship_by=fo.ship_by,
+        units=sum(int(li["quantity"]) for li in row.lines),
+        zones=frozenset(rules.zone_of(li.get("location")) for li in row.lines),
+        ship_by=row.ship_by,
     )
+
+
+def _admitted(
+    session: Session, merchant: Merchant, warehouse_id: uuid.UUID, plan: rules.WaveRule
+) -> tuple[list[rules.Candidate], dict[uuid.UUID, _Ready]]:
+    """The merchant's first ``max_orders`` parcels the rule admits, nearest deadline first:
+    the wave takes its parcels among them (the database orders them; reading stops there)."""
+    candidates: list[rules.Candidate] = []
+    found: dict[uuid.UUID, _Ready] = {}
+    # Without a filter the first max_orders rows are the wave's: one round trip reads them.
+    unfiltered = not plan.single_item and plan.zone is None
+    batch = min(plan.max_orders, PLAN_BATCH) if unfiltered else PLAN_BATCH
+    rows = repository.ready_for_planning(session, warehouse_id, batch)
+    with closing(rows):  # stopping early closes the cursor now
+        for row in rows:
+            candidate = _candidate(row, (merchant.id, row.id))
+            if not rules.plan_wave([candidate], plan):
+                continue
+            candidates.append(candidate)
+            found[row.id] = _Ready(merchant, row.id, row.number, list(row.lines))
+            if len(candidates) >= plan.max_orders:
+                break
+    return candidates, found
 
 
 def create(
@@ -68,17 +104,20 @@ def create(
 ) -> WaveDetail:
     """Plan a wave in a warehouse over the merchants' ready parcels not yet in one; 409
     ``nothing-to-wave`` when the rule admits none. Answers with what the caller sees of it:
-    every merchant's lines for an agency call, the one merchant's for a merchant's call."""
+    every merchant's lines for an agency call, the one merchant's for a merchant's call.
+
+    Set-based: each merchant's parcels are read as light rows in deadline order only as far as
+    the wave can use, moved into the wave with one UPDATE and logged with one INSERT."""
     warehouse.get_warehouse(session, warehouse_id)
-    actor = actor or actor_of(session)
+    actor = (actor or actor_of(session))[:80]
     plan = rules.WaveRule(single_item=rule.single_item, zone=rule.zone, max_orders=rule.max_orders)
     candidates: list[rules.Candidate] = []
+    ready: dict[uuid.UUID, _Ready] = {}
     for merchant in merchants:
         with bound(session, merchant.id):
-            candidates += [
-                _candidate(fo, (merchant.id, fo.id))
-                for fo in repository.ready_in(session, warehouse_id)
-            ]
+            theirs, found = _admitted(session, merchant, warehouse_id, plan)
+            candidates += theirs
+            ready.update(found)
     chosen = rules.plan_wave(candidates, plan)
     if not chosen:
         raise Problem(409, "nothing-to-wave", "No ready parcel there matches the rule")
@@ -96,20 +135,75 @@ def create(
                 "max_orders": rule.max_orders,
             },
             tenant_ids=[t.hex for t in tenants],
-            created_by=actor[:80],
+            created_by=actor,
         )
     )
     session.flush()
+    now = utcnow()
     for tenant in tenants:
         with bound(session, tenant):
-            ids = [fo_id for t, fo_id in chosen if t == tenant]
-            for fo in repository.many(session, ids, lock=True):
-                fo.wave_id = wave_id
-                transition(session, fo, S.in_wave, "wave planned", actor, flush=False)
+            ids = sorted(fo_id for t, fo_id in chosen if t == tenant)
+            if repository.put_in_wave(session, ids, wave_id, now) != len(ids):
+                # The rows were locked when read: only a concurrent planner without locks
+                # (SQLite has none per row) could get here. Nothing is kept.
+                raise Problem(409, "wave-conflict", "Parcels changed while planning: try again")
+            repository.log_moves(
+                session,
+                [
+                    {
+                        "tenant_id": tenant,
+                        "id": new_id(),
+                        "fo_id": fo_id,
+                        "from_state": S.ready,
+                        "to_state": S.in_wave,
+                        "note": "wave planned",
+                        "actor": actor,
+                        "at": now,
+                    }
+                    for fo_id in ids
+                ],
+            )
             audit.record(
                 session, "fulfillment.wave.created", f"wave:{wave_id}", {"parcels": len(ids)}
             )
-    return detail(session, wave_id, merchants, agency=True)
+    wave = _wave(session, wave_id)
+    picked = {fo_id for _, fo_id in chosen}
+    shown = _visible(wave, merchants)
+    parcels = [
+        (r.merchant, r.id, r.number, S.in_wave, r.lines)
+        for m in shown
+        for r in sorted((ready[i] for i in picked if ready[i].merchant.id == m.id), key=_by_id)
+    ]
+    return _detail(wave, parcels)
+
+
+def _by_id(ready: _Ready) -> uuid.UUID:
+    return ready.id
+
+
+def _detail(
+    wave: Wave, parcels: list[tuple[Merchant, uuid.UUID, str, FoState, list[dict[str, Any]]]]
+) -> WaveDetail:
+    """A wave's answer from its parcels (merchant, id, number, state, lines): every id, and the
+    pick list of those still to pick, in walk order."""
+    summary = _summary(wave, [fo_id for _, fo_id, *_ in parcels])
+    lines = [
+        rules.PickLine(
+            location=li.get("location") or "",
+            sku=li["sku"],
+            quantity=int(li["quantity"]),
+            fo_number=number,
+            merchant=merchant.name,
+        )
+        for merchant, _, number, state, fo_lines in parcels
+        if state not in (S.cancelled, S.merged)
+        for li in fo_lines
+    ]
+    return WaveDetail(
+        **summary.model_dump(),
+        # Built from rows this module wrote: no need to validate each line again.
+        pick_list=[PickLineRead.model_construct(**vars(p)) for p in rules.pick_list(lines)],
+    )
 
 
 def _wave(session: Session, wave_id: uuid.UUID, warehouse_id: uuid.UUID | None = None) -> Wave:
@@ -150,33 +244,17 @@ def detail(
     agency (``agency``: the warehouse's staff), a wave shows whatever the caller's merchants
     have in it, perhaps nothing; asked by a merchant, a wave it has no parcel in is 404."""
     wave = _wave(session, wave_id, warehouse_id)
-    summary = _summary(wave, [])
     visible = _visible(wave, merchants)
     if not visible and not agency:
         raise Problem(404, "not-found", "No such wave")
-    ids: list[uuid.UUID] = []
-    lines: list[rules.PickLine] = []
+    parcels = []
     for merchant in visible:
         with bound(session, merchant.id):
-            for fo in repository.in_wave(session, wave_id):
-                ids.append(fo.id)
-                if fo.state in (S.cancelled, S.merged):
-                    continue
-                lines += [
-                    rules.PickLine(
-                        location=li.get("location") or "",
-                        sku=li["sku"],
-                        quantity=int(li["quantity"]),
-                        fo_number=fo.number,
-                        merchant=merchant.name,
-                    )
-                    for li in fo.lines
-                ]
-    summary.fulfillment_order_ids = ids
-    return WaveDetail(
-        **summary.model_dump(),
-        pick_list=[PickLineRead(**vars(p)) for p in rules.pick_list(lines)],
-    )
+            parcels += [
+                (merchant, r.id, r.number, r.state, list(r.lines))
+                for r in repository.wave_rows(session, wave_id)
+            ]
+    return _detail(wave, parcels)
 
 
 def find(

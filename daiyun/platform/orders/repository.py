@@ -286,6 +286,14 @@ def placements(
     return [(row[0], row[1]) for row in session.execute(stmt)]
 
 
+def started_at(session: Session, order_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+    """When each of the bound tenant's orders among ``order_ids`` was paid (placed, if unpaid)."""
+    if not order_ids:
+        return {}
+    stmt = select(Order.id, Order.paid_at, Order.placed_at).where(Order.id.in_(list(order_ids)))
+    return {row[0]: row[1] or row[2] for row in session.execute(stmt)}
+
+
 def placed_span(session: Session) -> tuple[datetime | None, datetime | None]:
     """The first and last placement time in the bound tenant's order book."""
     row = session.execute(select(func.min(Order.placed_at), func.max(Order.placed_at))).one()

@@ -185,6 +185,45 @@ def get_order(session: Session, order_id: uuid.UUID) -> Order | None:
     return repository.get(session, order_id)
 
 
+def record_refund(
+    session: Session,
+    order_id: uuid.UUID,
+    external_id: str,
+    amount_minor: int,
+    *,
+    reason: str | None,
+    lines: list[dict[str, Any]],
+    refunded_at: datetime,
+    actor: uuid.UUID | None = None,
+) -> bool:
+    """Record money returned on an order outside a marketplace sync (an after-sales refund).
+
+    Keyed like the marketplace's own refunds (``external_id``): a refund the order already
+    holds under that key, from either side, is not recorded again (False), so the order book,
+    and billing's clawback reading it, count it once. Locks the order first.
+    """
+    order = repository.get(session, order_id, lock=True)
+    if order is None:
+        raise Problem(404, "not-found", "No such order")
+    if any(refund.external_id == external_id for refund in order.refunds):
+        return False
+    order.refunds.append(
+        OrderRefund(
+            external_id=external_id,
+            amount_minor=amount_minor,
+            reason=reason,
+            refunded_at=refunded_at,
+            lines=lines,
+        )
+    )
+    order.refunded_minor += amount_minor
+    history(session, order, "refunded", {"amount_minor": amount_minor, "key": external_id}, actor)
+    audit.record(session, "order.refunded", f"order:{order.id}", {"amount_minor": amount_minor})
+    emit(session, "order.refunded", {**payload(order), "refund_delta_minor": amount_minor})
+    session.flush()
+    return True
+
+
 def order_numbers(session: Session, order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
     """The marketplace's order number of each order, by id (one read for a page of them)."""
     return repository.external_ids(session, set(order_ids))
@@ -219,6 +258,11 @@ def placements(
 ) -> list[tuple[uuid.UUID, datetime]]:
     """(shop id, placed at) of the bound tenant's orders among ``order_ids``."""
     return repository.placements(session, set(order_ids))
+
+
+def started_at(session: Session, order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+    """When each order was paid (placed, if unpaid): where a shipping deadline starts."""
+    return repository.started_at(session, set(order_ids))
 
 
 def placed_span(session: Session) -> tuple[datetime | None, datetime | None]:

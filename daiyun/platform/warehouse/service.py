@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
+from daiyun.core.events.service import emit
 from daiyun.core.pagination import decode_cursor, paginate
 from daiyun.platform.storefront import service as catalog
 from daiyun.platform.storefront.schemas import SkuRead
@@ -53,6 +54,9 @@ from daiyun.platform.warehouse.schemas import (
     WarehouseCreate,
     WarehouseUpdate,
 )
+
+# Stock was put away from a receipt: {"receipt_id", "warehouse_id", "sku_ids": [hex ids]}.
+STOCK_RECEIVED = "stock.received"
 
 
 def actor_of(session: Session) -> str:
@@ -154,6 +158,11 @@ def stock_bins(session: Session, stock_ids: Collection[uuid.UUID]) -> dict[uuid.
 def location_by_code(session: Session, warehouse_id: uuid.UUID, code: str) -> Location | None:
     """A warehouse's bin by its code (what a label or a scanner reads)."""
     return repository.location_with_code(session, warehouse_id, code)
+
+
+def get_location(session: Session, location_id: uuid.UUID) -> Location | None:
+    """A bin by id (None when there is none), for departments that put goods into one."""
+    return repository.get_location(session, location_id)
 
 
 def _location(session: Session, location_id: uuid.UUID, warehouse_id: uuid.UUID | None) -> Location:
@@ -436,6 +445,16 @@ def _put_away(session: Session, receipt: Receipt, lines: list[ReceivedLine]) -> 
         )
         received[line.sku_id.hex] = received.get(line.sku_id.hex, 0) + line.quantity
     receipt.received = [{"sku_id": k, "quantity": v} for k, v in sorted(received.items())]
+    # Orders short of these SKUs may be reserved now: whoever waits for stock hears of it.
+    emit(
+        session,
+        STOCK_RECEIVED,
+        {
+            "receipt_id": str(receipt.id),
+            "warehouse_id": str(receipt.warehouse_id),
+            "sku_ids": sorted({line.sku_id.hex for line in lines}),
+        },
+    )
 
 
 def _settle(receipt: Receipt, close: bool) -> None:

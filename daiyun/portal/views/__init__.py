@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from daiyun.portal.views import (
     account,
+    aftersales,
     careers,
     catalog,
     catalog_console,
@@ -15,6 +16,8 @@ from daiyun.portal.views import (
     marketing,
     merchant,
     recruiting,
+    shipping,
+    shipping_console,
     stock,
     stocktake_console,
     warehouse_console,
@@ -33,8 +36,11 @@ for pages in (
     stocktake_console,
     fulfillment,
     fulfillment_console,
+    shipping,
+    shipping_console,
     marketing,
     inbox_console,
+    aftersales,
     recruiting,
     careers,
 ):

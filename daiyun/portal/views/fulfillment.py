@@ -24,6 +24,7 @@ from daiyun.platform.orders import service as orders
 from daiyun.portal.navigation import tabs
 from daiyun.portal.views.console import _back, _staff_only, _text
 from daiyun.portal.views.merchant.common import N_, list_cursor, tenant_base, url, values
+from daiyun.portal.views.shipping import CARRIER_LABELS
 from daiyun.portal.web import PREFIX, Page, PortalRoute, render, tenant_form, tenant_page
 from daiyun.tenants.auth.permissions import Permission
 
@@ -123,8 +124,19 @@ def pack_station(request: Request, page: ReadPage) -> Response:
         cursor=None,
         limit=PAGE_SIZE,
     )
+    packed, _ = service.find(
+        page.db,
+        state=FoState.packed,
+        warehouse_id=None,
+        wave_id=None,
+        order_id=None,
+        cursor=None,
+        limit=PAGE_SIZE,
+    )
     chosen = None
-    wanted = params.get("fo") or next((str(p.id) for p in picked if p.number == number), "")
+    wanted = params.get("fo") or next(
+        (str(p.id) for p in [*picked, *packed] if p.number == number), ""
+    )
     if wanted:
         try:
             chosen = service.read(page.db, service.get(page.db, uuid.UUID(wanted)))
@@ -137,6 +149,8 @@ def pack_station(request: Request, page: ReadPage) -> Response:
         "console/pack.html",
         {
             "picked": picked,
+            "packed": packed,
+            "carriers": CARRIER_LABELS,
             "chosen": chosen,
             "number": number,
             "not_found": bool(number) and chosen is None,

@@ -61,6 +61,11 @@ class Permission(StrEnum):
     cs_manage = "cs:manage"
     # The service report (volumes, first-response times, breaches): merchants read it too.
     cs_reports = "cs:reports"
+    # After-sales (售后): reading cases (merchants too), working them (agents and account
+    # managers), and refunds above the merchant's threshold (account managers).
+    aftersales_read = "aftersales:read"
+    aftersales_manage = "aftersales:manage"
+    aftersales_approve = "aftersales:approve"
 
 
 P = Permission
@@ -85,6 +90,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.warehouse_read,
             P.conversations_read,
             P.cs_reports,
+            P.aftersales_read,
+            P.aftersales_manage,
+            P.aftersales_approve,
         }
     ),
     Role.cs_agent: frozenset(
@@ -100,10 +108,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.conversations_read,
             P.conversations_reply,
             P.cs_reports,
+            P.aftersales_read,
+            P.aftersales_manage,
         }
     ),
     Role.warehouse_operator: frozenset(
-        _READ | {P.orders_read, P.buyers_read, P.warehouse_read, P.warehouse_manage, P.catalog_read}
+        _READ
+        | {
+            P.orders_read,
+            P.buyers_read,
+            P.warehouse_read,
+            P.warehouse_manage,
+            P.catalog_read,
+            P.aftersales_read,
+        }
     ),
     Role.recruiter: frozenset(_READ | {P.recruiting_manage, P.recruiting_review}),
     Role.marketer: frozenset(
@@ -141,6 +159,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.warehouse_read,
             P.marketing_read,
             P.cs_reports,
+            P.aftersales_read,
         }
     ),
     Role.merchant_viewer: frozenset(
@@ -153,6 +172,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.warehouse_read,
             P.marketing_read,
             P.cs_reports,
+            P.aftersales_read,
         }
     ),
 }

@@ -1,0 +1,246 @@
+"""The after-sales API (售后): cases with their lines and log, the moves on them, and the
+merchant's after-sales settings. Refunds above the merchant's threshold need aftersales:approve
+on top of aftersales:manage; a refused move is 409 problem+json."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from daiyun.core.idempotency import IdempotencyKey, idempotent
+from daiyun.core.openapi import problems
+from daiyun.core.pagination import Cursor, Limit, Page
+from daiyun.platform.aftersales import service
+from daiyun.platform.aftersales.models import Case
+from daiyun.platform.aftersales.schemas import (
+    Approve,
+    CaseCreate,
+    CaseDetail,
+    CaseRead,
+    CaseState,
+    CaseType,
+    Note,
+    Receive,
+    Refund,
+    Refuse,
+    SettingsIn,
+    SettingsRead,
+)
+from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
+from daiyun.tenants.auth.permissions import Permission
+
+router = APIRouter(tags=["after-sales"])
+P = Permission
+Reader = Annotated[TenantAccess, Depends(tenant_access(P.aftersales_read))]
+Manager = Annotated[TenantAccess, Depends(tenant_access(P.aftersales_manage))]
+Approver = Annotated[TenantAccess, Depends(tenant_access(P.aftersales_approve))]
+T = "/tenants/{tenant}/aftersales"
+CASE = f"{T}/{{case_id}}"
+
+
+@router.get(f"{T}/settings", response_model=SettingsRead)
+def get_settings(session: SessionDep, access: Reader) -> SettingsRead:
+    """The 三包 periods, auto-approval of small refunds, the approval threshold, respond-by."""
+    return service.settings(session)
+
+
+@router.put(f"{T}/settings", response_model=SettingsRead)
+def put_settings(session: SessionDep, access: Approver, body: SettingsIn) -> SettingsRead:
+    """Change the rules (as those who approve big refunds may)."""
+    return service.put_settings(session, body)
+
+
+@router.get(T, response_model=Page[CaseRead])
+def list_cases(
+    session: SessionDep,
+    access: Reader,
+    state: CaseState | None = None,
+    type: CaseType | None = None,
+    shop_id: uuid.UUID | None = None,
+    order_id: uuid.UUID | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[CaseRead]:
+    """Cases, oldest first, filtered by state, type, shop or order."""
+    filters = service.Filters(state, type, shop_id, order_id)
+    rows, next_cursor = service.find_cases(session, filters, cursor, limit)
+    return Page(items=[CaseRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(T, response_model=CaseDetail, status_code=201, responses=problems(409, 422))
+def create_case(
+    session: SessionDep,
+    access: Manager,
+    body: CaseCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Open a case on an order, by hand or from a buyer's conversation (whose order it takes).
+    Outside the 三包 period, or asking more than is left to refund: 422."""
+    return idempotent(
+        session,
+        access.user.id,
+        idempotency_key,
+        {"tenant": access.tenant.slug, **body.model_dump(mode="json")},
+        lambda: service.detail(session, service.create_case(session, body, access.user.id)),
+    )
+
+
+@router.get(CASE, response_model=CaseDetail)
+def get_case(session: SessionDep, access: Reader, case_id: uuid.UUID) -> CaseDetail:
+    """One case with its lines, its log and the moves open to it."""
+    return service.detail(session, service.get_case(session, case_id))
+
+
+def _move(
+    session: SessionDep,
+    access: TenantAccess,
+    case_id: uuid.UUID,
+    key: str | None,
+    body: object,
+    act: Callable[[], Case],
+) -> Response:
+    dumped = body.model_dump(mode="json") if hasattr(body, "model_dump") else {}
+    return idempotent(
+        session,
+        access.user.id,
+        key,
+        {"tenant": access.tenant.slug, "case": str(case_id), **dumped},
+        lambda: service.detail(session, act()),
+        status_code=200,
+    )
+
+
+@router.post(f"{CASE}/approve", response_model=CaseDetail, responses=problems(409))
+def approve(
+    session: SessionDep,
+    access: Manager,
+    case_id: uuid.UUID,
+    body: Approve,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Accept the request (goods to come back for all but a refund only). A request above the
+    threshold needs aftersales:approve (403 otherwise); a case past requested: 409."""
+    may = access.can(P.aftersales_approve)
+    user_id = access.user.id
+    return _move(
+        session,
+        access,
+        case_id,
+        idempotency_key,
+        body,
+        lambda: service.approve(session, case_id, user_id, may, body.note),
+    )
+
+
+@router.post(f"{CASE}/refuse", response_model=CaseDetail, responses=problems(409))
+def refuse(
+    session: SessionDep,
+    access: Manager,
+    case_id: uuid.UUID,
+    body: Refuse,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Refuse the request, with the reason the buyer is given."""
+    user_id = access.user.id
+    return _move(
+        session,
+        access,
+        case_id,
+        idempotency_key,
+        body,
+        lambda: service.refuse(session, case_id, user_id, body.reason),
+    )
+
+
+@router.post(f"{CASE}/receive", response_model=CaseDetail, responses=problems(409, 422))
+def receive(
+    session: SessionDep,
+    access: Manager,
+    case_id: uuid.UUID,
+    body: Receive,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """The goods are back: resellable into stock (a return receipt), damaged into a quarantine
+    bin (one not pickable)."""
+    user_id = access.user.id
+    return _move(
+        session,
+        access,
+        case_id,
+        idempotency_key,
+        body,
+        lambda: service.receive(session, case_id, user_id, body),
+    )
+
+
+@router.post(f"{CASE}/refund", response_model=CaseDetail, responses=problems(409, 422))
+def refund(
+    session: SessionDep,
+    access: Manager,
+    case_id: uuid.UUID,
+    body: Refund,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Refund the buyer (by default what the case asks): never above what is left to refund on
+    its lines (422); above the threshold only with aftersales:approve (403). Recorded into the
+    order book once, even when the marketplace reports the same refund."""
+    may = access.can(P.aftersales_approve)
+    user_id = access.user.id
+    return _move(
+        session,
+        access,
+        case_id,
+        idempotency_key,
+        body,
+        lambda: service.refund(session, case_id, user_id, may, body.amount_minor),
+    )
+
+
+def _settle(name: str) -> Callable[..., Response]:
+    act = {"replace": service.replace, "repair": service.repair, "close": service.close}[name]
+
+    def settle(
+        session: SessionDep,
+        access: Manager,
+        case_id: uuid.UUID,
+        body: Note,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        user_id = access.user.id
+        return _move(
+            session,
+            access,
+            case_id,
+            idempotency_key,
+            body,
+            lambda: act(session, case_id, user_id, body.note),
+        )
+
+    settle.__name__ = name
+    return settle
+
+
+router.post(
+    f"{CASE}/replace",
+    response_model=CaseDetail,
+    responses=problems(409),
+    summary="Replace",
+    description="Settle an exchange (or a warranty case) with a replacement.",
+)(_settle("replace"))
+router.post(
+    f"{CASE}/repair",
+    response_model=CaseDetail,
+    responses=problems(409),
+    summary="Repair",
+    description="Settle a warranty case by repairing the goods.",
+)(_settle("repair"))
+router.post(
+    f"{CASE}/close",
+    response_model=CaseDetail,
+    responses=problems(409),
+    summary="Close",
+    description="Close a settled or refused case.",
+)(_settle("close"))

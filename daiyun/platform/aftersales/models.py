@@ -1,0 +1,131 @@
+"""After-sales (售后): cases opened on an order, their lines, their append-only event log, and a
+merchant's after-sales settings (the 三包 periods, auto-approval, the approval threshold).
+
+A case names the order lines it is about by their SKU and the channel's line id, not by the
+order line's row: the order book rebuilds an order's lines whenever the marketplace describes it
+again, so a row id would not survive the next sync.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from daiyun.core.db import Base, Timestamped
+from daiyun.core.ids import utcnow
+from daiyun.core.tenancy import TenantScoped
+from daiyun.platform.aftersales.rules import CaseState, CaseType, Condition, Source
+
+
+def _kind(enum: type[StrEnum], length: int = 16) -> Enum:
+    return Enum(
+        enum, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class Settings(TenantScoped, Timestamped, Base):
+    """A merchant's after-sales rules (one row per tenant, made on first write)."""
+
+    __tablename__ = "as_settings"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
+
+    return_days: Mapped[int] = mapped_column(default=7)
+    exchange_days: Mapped[int] = mapped_column(default=15)
+    warranty_days: Mapped[int] = mapped_column(default=365)
+    # Refund-only cases asking less than this are approved on arrival (0: never).
+    auto_approve_below_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Refunds above this need aftersales:approve on top of aftersales:manage.
+    approval_threshold_minor: Mapped[int] = mapped_column(BigInteger, default=100_000)
+    response_hours: Mapped[int] = mapped_column(default=48)
+
+
+class Case(TenantScoped, Timestamped, Base):
+    """One after-sales request on one order."""
+
+    __tablename__ = "as_cases"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "order_id"], ["orders.tenant_id", "orders.id"]),
+        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "conversation_id"], ["cs_conversations.tenant_id", "cs_conversations.id"]
+        ),
+        # A marketplace reporting the same request again finds the case it opened.
+        UniqueConstraint("tenant_id", "shop_id", "marketplace_key"),
+        Index("ix_as_cases_state", "tenant_id", "state", "deadline"),
+        Index("ix_as_cases_order", "tenant_id", "order_id"),
+    )
+
+    order_id: Mapped[uuid.UUID]
+    shop_id: Mapped[uuid.UUID]
+    conversation_id: Mapped[uuid.UUID | None]
+    type: Mapped[CaseType] = mapped_column(_kind(CaseType))
+    source: Mapped[Source] = mapped_column(_kind(Source))
+    marketplace_key: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[CaseState] = mapped_column(_kind(CaseState), default=CaseState.requested)
+    reason: Mapped[str] = mapped_column(Text)
+    # Photo references (URLs or storage keys) the buyer sent.
+    evidence: Mapped[list[str]] = mapped_column(JSON, default=list)
+    currency: Mapped[str] = mapped_column(String(3))
+    requested_minor: Mapped[int] = mapped_column(BigInteger)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    condition: Mapped[Condition | None] = mapped_column(_kind(Condition))
+    # The return receipt the goods went in on (the warehouse's), when they went into stock.
+    receipt_id: Mapped[uuid.UUID | None]
+    # Respond by: set while the case waits on staff, cleared while it waits on others.
+    deadline: Mapped[datetime | None]
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+
+class CaseLine(TenantScoped, Base):
+    """Which units of which order line the case is about, and what is asked for them."""
+
+    __tablename__ = "as_case_lines"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "case_id"], ["as_cases.tenant_id", "as_cases.id"], ondelete="CASCADE"
+        ),
+        Index("ix_as_case_lines_case", "tenant_id", "case_id"),
+    )
+
+    case_id: Mapped[uuid.UUID]
+    line_external_id: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int]
+    # What the buyer paid for these units (the line's total pro rata), and what is asked back.
+    paid_minor: Mapped[int] = mapped_column(BigInteger)
+    requested_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class CaseEvent(TenantScoped, Base):
+    """One step of a case: written once, never changed (the service has no path that does)."""
+
+    __tablename__ = "as_case_events"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "case_id"], ["as_cases.tenant_id", "as_cases.id"], ondelete="CASCADE"
+        ),
+        Index("ix_as_case_events_case", "tenant_id", "case_id", "at"),
+    )
+
+    case_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[CaseState] = mapped_column(_kind(CaseState))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

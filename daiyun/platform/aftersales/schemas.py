@@ -1,0 +1,146 @@
+"""The after-sales API's shapes (Create / Read, the actions' bodies, the settings)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from daiyun.core.money import MinorUnits
+from daiyun.platform.aftersales.rules import Action, CaseState, CaseType, Condition, Source
+from daiyun.platform.customer_service.schemas import Count
+
+__all__ = ["Action", "CaseState", "CaseType", "Condition", "Source"]
+
+Reason = Annotated[
+    str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
+]
+Evidence = Annotated[
+    str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\s\x00-\x1F\x7F]+$")
+]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.:\-]+$")]
+Amount = Annotated[MinorUnits, Field(ge=0, le=10**13)]
+Quantity = Annotated[Count, Field(ge=1, le=100_000)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class CaseLineIn(_Input):
+    """Units of one order line (named by the channel's line id, or its SKU code)."""
+
+    line: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    quantity: Quantity
+    requested_minor: Annotated[Amount, Field(description="Asked back for these units")] | None = (
+        None
+    )
+
+
+class CaseCreate(_Input):
+    """A case entered by hand or from a conversation (its order comes with it)."""
+
+    type: CaseType
+    order_id: uuid.UUID | None = None
+    conversation_id: uuid.UUID | None = None
+    reason: Reason
+    evidence: list[Evidence] = Field(default_factory=list, max_length=20)
+    lines: list[CaseLineIn] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _names_an_order(self) -> CaseCreate:
+        if self.order_id is None and self.conversation_id is None:
+            raise ValueError("an order_id or a conversation_id is needed")
+        return self
+
+
+class CaseLineRead(_Read):
+    line_external_id: str
+    sku: str
+    quantity: int
+    paid_minor: int
+    requested_minor: int
+
+
+class CaseEventRead(_Read):
+    kind: str
+    state: CaseState
+    at: datetime
+    actor_user_id: uuid.UUID | None
+    detail: dict[str, Any]
+
+
+class CaseRead(_Read):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    shop_id: uuid.UUID
+    conversation_id: uuid.UUID | None
+    type: CaseType
+    source: Source
+    marketplace_key: str | None
+    state: CaseState
+    reason: str
+    evidence: list[str]
+    currency: str
+    requested_minor: int
+    refunded_minor: int
+    refusal_reason: str | None
+    condition: Condition | None
+    receipt_id: uuid.UUID | None
+    deadline: datetime | None
+    created_at: datetime
+
+
+class CaseDetail(CaseRead):
+    lines: list[CaseLineRead]
+    events: list[CaseEventRead]
+    actions: list[Action]
+
+
+class Approve(_Input):
+    note: Reason | None = None
+
+
+class Refuse(_Input):
+    reason: Reason
+
+
+class Receive(_Input):
+    """The goods are back: resellable ones go into a bin as a return receipt, damaged ones into
+    a quarantine bin (one that is not pickable). Without a bin nothing enters stock (goods in for
+    repair are the buyer's)."""
+
+    condition: Condition
+    location_id: uuid.UUID | None = None
+
+
+class Refund(_Input):
+    amount_minor: Annotated[Amount, Field(description="Default: what the case asks")] | None = None
+
+
+class Note(_Input):
+    note: Reason | None = None
+
+
+class SettingsIn(_Input):
+    return_days: Annotated[Count, Field(ge=0, le=3650)] = 7
+    exchange_days: Annotated[Count, Field(ge=0, le=3650)] = 15
+    warranty_days: Annotated[Count, Field(ge=0, le=3650)] = 365
+    auto_approve_below_minor: Amount = 0
+    approval_threshold_minor: Amount = 100_000
+    response_hours: Annotated[Count, Field(ge=1, le=24 * 90)] = 48
+
+
+class SettingsRead(_Read):
+    return_days: int
+    exchange_days: int
+    warranty_days: int
+    auto_approve_below_minor: int
+    approval_threshold_minor: int
+    response_hours: int

@@ -1,0 +1,166 @@
+"""After-sales' part of the isolation tests (the interface is described at the top of
+tests/platform/warehouse/isolation.py).
+
+Seeded: a warranty case on A's order (``case_id``), opened as a marketplace request; each action
+finds it in the state it acts on (``restore``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daiyun.core import db
+from daiyun.platform.aftersales import service
+from daiyun.platform.aftersales.models import Case, CaseEvent, CaseLine, Settings
+from daiyun.platform.aftersales.schemas import CaseLineIn, CaseState, CaseType, SettingsIn
+from daiyun.platform.orders import service as order_service
+from daiyun.tenants.auth.permissions import Permission, Role
+from tests.authz import P, Route, TenantRule, rules
+
+R = Role
+AS_READERS = frozenset(
+    {
+        R.agency_admin,
+        R.account_manager,
+        R.cs_agent,
+        R.warehouse_operator,
+        R.merchant_owner,
+        R.merchant_viewer,
+    }
+)
+AS_MANAGERS = frozenset({R.agency_admin, R.account_manager, R.cs_agent})
+AS_APPROVERS = frozenset({R.agency_admin, R.account_manager})
+TENANT_TABLES = (Settings, Case, CaseLine, CaseEvent)
+READ = TenantRule(P.aftersales_read, AS_READERS)
+MANAGE = TenantRule(P.aftersales_manage, AS_MANAGERS)
+APPROVE = TenantRule(P.aftersales_approve, AS_APPROVERS)
+CASE = "/aftersales/{case_id}"
+# The state each action finds the seeded case in.
+NEEDS = {
+    "/approve": CaseState.requested,
+    "/refuse": CaseState.requested,
+    "/receive": CaseState.awaiting_return,
+    "/refund": CaseState.received,
+    "/replace": CaseState.received,
+    "/repair": CaseState.received,
+    "/close": CaseState.refunded,
+}
+
+TENANT_RULES = rules(
+    (
+        ("GET", "/aftersales"),
+        ("POST", "/aftersales"),
+        ("GET", "/aftersales/settings"),
+        ("GET", CASE),
+        *(("POST", f"{CASE}{action}") for action in NEEDS),
+    ),
+    read=READ,
+    write=MANAGE,
+) | rules((("PUT", "/aftersales/settings"),), read=READ, write=APPROVE)
+OTHER_RULES: dict[Route, str | Permission] = {}
+
+
+def _line(session: Session, order_id: uuid.UUID) -> str:
+    order = order_service.get_order(session, order_id)
+    assert order is not None
+    return str(order.lines[0].external_id)
+
+
+def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
+    order_id = uuid.UUID(places["order_id"])
+    with db.unit_of_work(tenant_id) as session:
+        line = _line(session, order_id)
+        case, _ = service.from_marketplace(
+            session,
+            order_id,
+            f"matrix-{uuid.uuid4().hex[:8]}",
+            CaseType.repair,
+            [CaseLineIn(line=line, quantity=1)],
+            "Stopped working",
+        )
+        return {"case_id": str(case.id), "aftersales_line": line}
+
+
+def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str, Any] | None:
+    """A valid body for an after-sales write on a tenant, new values each call."""
+    if (method, path) == ("POST", "/aftersales"):
+        body = {
+            "type": "repair",
+            "order_id": places["order_id"],
+            "reason": f"Matrix {n}",
+            "lines": [{"line": places["aftersales_line"], "quantity": 1}],
+        }
+        return {"json": body}
+    if (method, path) == ("PUT", "/aftersales/settings"):
+        return {"json": {"response_hours": 1 + n % 2000}}
+    if method == "POST" and path.startswith(CASE):
+        action = path[len(CASE) :]
+        bodies = {
+            "/refuse": {"reason": f"Refused {n}"},
+            "/receive": {"condition": "resellable"},
+        }
+        return {"json": bodies.get(action, {})}
+    return None
+
+
+def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
+    """The seeded case back in the state the next caller's action needs."""
+    if not path.startswith(CASE) or path == CASE:
+        return
+    with db.unit_of_work(tenant_id) as session:
+        case = service.get_case(session, uuid.UUID(places["case_id"]))
+        case.state = NEEDS[path[len(CASE) :]]
+
+
+def _columns(obj: object) -> dict[str, Any]:
+    return {c.key: getattr(obj, c.key) for c in type(obj).__mapper__.column_attrs}  # type: ignore[attr-defined]
+
+
+def tenant_state(session: Session) -> list[dict[str, Any]]:
+    return [
+        _columns(obj)
+        for model in TENANT_TABLES
+        for obj in session.scalars(select(model).order_by(model.id))
+    ]
+
+
+def platform_state(session: Session) -> list[str]:
+    return []
+
+
+def other_request(path: str, method: str, n: int) -> dict[str, Any] | None:
+    return None
+
+
+BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
+    Settings: ("response_hours", 5),
+    Case: ("reason", "tests-bulk"),
+    CaseLine: ("sku", "tests-bulk"),
+    CaseEvent: ("at", datetime(2026, 1, 1, tzinfo=UTC)),
+}
+APPEND_ONLY: frozenset[type[Any]] = frozenset()
+
+
+def guard_seed(
+    tenant_id: uuid.UUID, sku_id: uuid.UUID, order_ids: list[uuid.UUID]
+) -> dict[type[Any], set[uuid.UUID]]:
+    """A row of every after-sales tenant table."""
+    with db.unit_of_work(tenant_id) as session:
+        service.put_settings(session, SettingsIn(response_hours=12))
+        line = _line(session, order_ids[0])
+        service.from_marketplace(
+            session,
+            order_ids[0],
+            f"guard-{uuid.uuid4().hex[:8]}",
+            CaseType.repair,
+            [CaseLineIn(line=line, quantity=1)],
+            "guard",
+        )
+        return {
+            model: set(session.scalars(select(model.id).where(model.tenant_id == tenant_id)))
+            for model in TENANT_TABLES
+        }
