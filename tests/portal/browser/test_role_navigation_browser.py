@@ -30,7 +30,9 @@ def test_a_warehouse_user_sees_only_their_pages_and_keeps_the_menu_on_a_refusal(
     sign_in(page, user)
     _switch_to(page, tenant.slug)
     assert page.url.endswith(f"/portal/t/{tenant.slug}/dashboard")
-    assert _menu(page) == ["Console", "Dashboard", "Orders", "Products", "Stock"]
+    # After-sales: returns come back through the warehouse.
+    menu = ["Console", "Dashboard", "Orders", "Products", "Stock", "After-sales"]
+    assert _menu(page) == menu
 
     # Typed by hand, a page outside the role: words, the same menu, and a way out.
     answer = page.goto(f"/portal/t/{tenant.slug}/statements")
@@ -38,7 +40,7 @@ def test_a_warehouse_user_sees_only_their_pages_and_keeps_the_menu_on_a_refusal(
     assert page.locator("h1").inner_text() == "Not allowed"
     assert "Your role does not include this page." in page.locator("main").inner_text()
     assert "forbidden" not in page.content()
-    assert _menu(page) == ["Console", "Dashboard", "Orders", "Products", "Stock"]
+    assert _menu(page) == menu
     with page.expect_navigation():
         page.click("form[action='/portal/logout'] button")
     assert page.url.endswith("/portal/login")
