@@ -155,6 +155,12 @@ def put_in_wave(
         .execution_options(synchronize_session=False)
     )
     result: CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
+    # The statement bypasses the ORM: parcels this session already holds would keep their old
+    # state (a pick confirmed in the same unit of work would skip them), so they are read again.
+    moved = set(ids)
+    for held in list(session.identity_map.values()):
+        if isinstance(held, FulfillmentOrder) and held.id in moved:
+            session.expire(held)
     return int(result.rowcount or 0)
 
 
