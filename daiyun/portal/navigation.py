@@ -66,8 +66,16 @@ STOCK_PAGES: Final = {
     "fulfillment": Destination("fulfillment", N_("Fulfilment"), P.warehouse_read),
     "shipments": Destination("shipments", N_("Shipments"), P.warehouse_read),
 }
+# Service to buyers, the same way: the service record and after-sales, one menu entry. A role
+# that opens after-sales but not the service record (the warehouse) has after-sales as its entry.
+SERVICE_PAGES: Final = {
+    "service": TENANT_PAGES["service"],
+    "aftersales": TENANT_PAGES["aftersales"],
+}
 # Menu entries that stand for a group of pages shown as tabs.
-TAB_GROUPS: Final = {"products": CATALOG_PAGES, "stock": STOCK_PAGES}
+TAB_GROUPS: Final = {"products": CATALOG_PAGES, "stock": STOCK_PAGES, "service": SERVICE_PAGES}
+# Pages that are a tab of another entry: in the menu only for a role that cannot open that entry.
+TAB_OF: Final = {"aftersales": "service"}
 # The console's pages (staff only); each lists the tenants where the permission is granted.
 # The header has one "Console" entry; on the console, its pages the role opens are tabs, so
 # every department's work page fits however many there are.
@@ -111,8 +119,18 @@ class Nav:
 
 
 def tenant_pages(role: Role) -> list[Destination]:
-    """The tenant pages ``role`` may open, in menu order."""
-    return [d for d in TENANT_PAGES.values() if d.permission and allows(role, d.permission)]
+    """The tenant pages ``role`` may open, in menu order (a tab of an entry the role opens is
+    reached through that entry)."""
+
+    def opens(key: str) -> bool:
+        permission = TENANT_PAGES[key].permission
+        return permission is not None and allows(role, permission)
+
+    return [
+        d
+        for key, d in TENANT_PAGES.items()
+        if opens(key) and not (key in TAB_OF and opens(TAB_OF[key]))
+    ]
 
 
 def tenant_home(slug: str, role: Role) -> str | None:

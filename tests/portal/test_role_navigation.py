@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from daiyun.portal.navigation import TENANT_PAGES, tenant_home
+from daiyun.portal.navigation import TAB_OF, TENANT_PAGES, tenant_home
 from daiyun.tenants.auth.permissions import MERCHANT_ROLES, Role, allows
 from daiyun.tenants.models import Tenant
 from tests.conftest import World
@@ -76,8 +76,18 @@ def test_the_menu_lists_exactly_the_pages_the_role_opens(
     }
     links = menu(page.text)
     tenant_links = {link for link in links if link.startswith(base)}
+    # A page that is a tab of an entry the role opens is reached through that entry's tabs.
+    as_tabs = {
+        f"{base}/{TENANT_PAGES[tab].path}"
+        for tab, entry in TAB_OF.items()
+        if f"{base}/{TENANT_PAGES[entry].path}" in opens
+    }
     if opens:
-        assert tenant_links == opens, role
+        assert tenant_links == opens - as_tabs, role
+    for tab, entry in TAB_OF.items():
+        if f"{base}/{TENANT_PAGES[tab].path}" in as_tabs:
+            entry_page = browser.get(f"{base}/{TENANT_PAGES[entry].path}").text
+            assert f'href="{base}/{TENANT_PAGES[tab].path}"' in entry_page, (role, tab)
     for name, destination in TENANT_PAGES.items():
         target = f"{base}/{destination.path}"
         answer = browser.get(target)
@@ -102,8 +112,8 @@ def test_a_warehouse_user_sees_no_shops_or_statements_link(world: World, app: Fa
     assert [link for link in links if link.startswith(f"{PORTAL}/console")] == [f"{PORTAL}/console"]
     # The console shows only the work of the role: no review queue, sync or billing; the
     # catalog work, as the role reads the catalog (to pick what it ships), and the warehouse's
-    # (its work, stocktakes, replenishment and fulfilment), and after-sales cases, whose returns
-    # come back through the warehouse.
+    # (its work, stocktakes, replenishment, fulfilment, shipments and carrier rules), and
+    # after-sales cases, whose returns come back through the warehouse.
     console = browser.get(f"{PORTAL}/console").text
     assert menu(console) == [f"{PORTAL}/console"]
     assert console_tabs(console) == [
@@ -113,6 +123,8 @@ def test_a_warehouse_user_sees_no_shops_or_statements_link(world: World, app: Fa
         f"{PORTAL}/console/stocktakes",
         f"{PORTAL}/console/replenishment",
         f"{PORTAL}/console/fulfillment",
+        f"{PORTAL}/console/shipments",
+        f"{PORTAL}/console/carriers",
         f"{PORTAL}/console/aftersales",
     ]
 

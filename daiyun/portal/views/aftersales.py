@@ -22,7 +22,7 @@ from daiyun.platform.aftersales.schemas import Condition, Receive
 from daiyun.platform.orders import service as orders
 from daiyun.portal.console import access
 from daiyun.portal.console.aftersales import case_page, open_cases, readable
-from daiyun.portal.navigation import TENANT_PAGES
+from daiyun.portal.navigation import TENANT_PAGES, tabs
 from daiyun.portal.views.console import Staff, _back, _staff_only, _text
 from daiyun.portal.views.merchant.common import N_
 from daiyun.portal.web import PREFIX, Page, PortalRoute, redirect, render, tenant_form, tenant_page
@@ -88,12 +88,20 @@ def console_cases(request: Request, page: Staff) -> Response:
 @router.get("/t/{tenant}/aftersales")
 def merchant_cases(request: Request, page: CasesPage) -> Response:
     """The merchant's cases (read only), newest first."""
+    assert page.tenant is not None and page.role is not None
     found, _ = service.find_cases(page.db, service.Filters(), None, LIST_LIMIT)
     numbers = orders.order_numbers(page.db, {c.order_id for c in found})
     return render(
         request,
         "merchant/aftersales.html",
-        {"cases": list(reversed(found)), "numbers": numbers, "now": utcnow(), **_labels()},
+        {
+            "cases": list(reversed(found)),
+            "numbers": numbers,
+            "now": utcnow(),
+            "tabs": tabs("service", page.tenant.slug, page.role, request.url.path),
+            "tabs_label": N_("Service"),
+            **_labels(),
+        },
         page=page,
     )
 

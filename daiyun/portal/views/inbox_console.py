@@ -31,7 +31,9 @@ from daiyun.platform.customer_service.schemas import (
 )
 from daiyun.portal.console import access
 from daiyun.portal.console.service_desk import desks, inbox, readable, thread
+from daiyun.portal.navigation import tabs
 from daiyun.portal.views.console import Staff, StaffForm, _back, _staff_only, _text
+from daiyun.portal.views.merchant.common import N_
 from daiyun.portal.web import PREFIX, Page, PortalRoute, redirect, render, tenant_form, tenant_page
 from daiyun.tenants.auth.permissions import Permission
 
@@ -160,12 +162,20 @@ def service_desk(request: Request, page: Staff) -> Response:
 @router.get("/t/{tenant}/service")
 def service_report(request: Request, page: ReportPage) -> Response:
     """The merchant's service over the last 30 days: volumes, first-response times, breaches."""
+    assert page.tenant is not None and page.role is not None
     until = utcnow()
     found = reports.report(page.db, until - timedelta(days=REPORT_DAYS), until)
     now = reports.desk(page.db)
     return render(
         request,
         "merchant/service.html",
-        {"report": found, "desk": now, "days": REPORT_DAYS, "states": [s.value for s in State]},
+        {
+            "report": found,
+            "desk": now,
+            "days": REPORT_DAYS,
+            "states": [s.value for s in State],
+            "tabs": tabs("service", page.tenant.slug, page.role, request.url.path),
+            "tabs_label": N_("Service"),
+        },
         page=page,
     )
