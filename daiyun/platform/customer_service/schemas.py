@@ -29,6 +29,8 @@ from daiyun.platform.customer_service.models import (
 
 _LINE = r"^[^\s\x00-\x1F\x7F](?:[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F])?$"
 Line = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_LINE)]
+# A canned reply's title and an SLA policy's name are kept in 120-character columns.
+ShortLine = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=_LINE)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000, pattern=r"^[^\x00]*$")]
 Tag = Annotated[
     str, StringConstraints(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z_\-\u4e00-\u9fff]+$")
@@ -189,7 +191,7 @@ class Snooze(_Input):
 
 class CannedReplyIn(_Input):
     shortcut: Shortcut
-    title: Line
+    title: ShortLine
     body: Text
 
     @field_validator("body")
@@ -215,7 +217,7 @@ Span = Annotated[
 
 
 class SlaPolicyIn(_Input):
-    name: Line
+    name: ShortLine
     position: Count = Field(default=100, ge=0, le=10_000)
     priority: Priority | None = None
     channel: Channel | None = None
