@@ -1,7 +1,8 @@
-"""The customer-service pages: an agent's inbox shows their conversation with its SLA due time,
-the reply box answers it (a canned reply filled in) and resolves it; the list's stamp changes
-when a buyer writes; the supervisors' desk shows queues and load; a merchant reads the service
-report; every string is in Chinese too."""
+"""The customer-service pages: an agent's inbox shows their conversation with its SLA due time
+(marked at risk within half an hour of it), the reply box answers it (a canned reply filled in)
+and resolves it; the list's stamp changes when a buyer writes; the supervisors' desk shows
+queues, conversations at risk and load; a merchant reads the service report; every string is
+in Chinese too."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def test_agent_answers_from_the_inbox(
     page = client.get(f"{INBOX}?c={key}").text
     assert f'data-conversation="{conv}"' in page
     assert "Is the tea organic?" in page and "data-due=" in page
+    # Due in 30 minutes: at risk from the start, marked in the list before it is breached.
+    assert 'data-at-risk="1"' in page and "SLA at risk" in page
     token = csrf_of(page)
     answer = client.post(
         f"{PORTAL}/t/{desk.tenant.slug}/conversations/{conv}",
@@ -76,10 +79,13 @@ def test_desk_and_report(
     world: World,
     portal_as: PortalClient,
 ) -> None:
+    with db.unit_of_work(desk.tenant.id) as session:
+        service.create_policy(session, SlaPolicyIn(name="Fast", first_response_minutes=20))
     desk.ask()
     admin = portal_as(world.user(Role.agency_admin))
     page = admin.get(f"{PORTAL}/console/service").text
     assert f'data-merchant="{desk.tenant.slug}"' in page
+    assert 'data-at-risk="1"' in page  # one conversation due within the half hour
     owner = portal_as(world.user(Role.merchant_owner, desk.tenant))
     report = owner.get(f"{PORTAL}/t/{desk.tenant.slug}/service").text
     assert 'data-figure="opened">1<' in report

@@ -226,6 +226,8 @@ class Conversation(TenantScoped, Timestamped, Base):
     paused: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # Clocks that went past due: once breached, breached for good.
     breaches: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Warnings given before a breach ("clock@due"), so each due time warns once.
+    warned: Mapped[list[str]] = mapped_column(JSON, default=list)
     resolved_at: Mapped[datetime | None]
 
 

@@ -14,6 +14,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
+from daiyun.core.ids import utcnow
 from daiyun.platform.customer_service import assignment, reports, service
 from daiyun.platform.customer_service.schemas import (
     AgentRead,
@@ -144,7 +145,7 @@ def _thread(session: Session, access: Access, conversation_id: uuid.UUID) -> Thr
 
 
 def _desk(session: Session, tenant: TenantView) -> DeskRow:
-    return DeskRow(tenant, reports.desk(session), assignment.list_agents(session))
+    return DeskRow(tenant, reports.desk(session, utcnow()), assignment.list_agents(session))
 
 
 def desks(accesses: list[Access], user_id: uuid.UUID) -> list[DeskRow]:

@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
 from daiyun.core.tasks import enqueue_after_commit
-from daiyun.platform.customer_service import assignment, reports, service, tasks
+from daiyun.platform.customer_service import assignment, reports, rules, service, tasks
 from daiyun.platform.customer_service.schemas import (
     AgentStatus,
     Delivery,
@@ -66,6 +66,7 @@ def inbox_page(request: Request, page: Staff, view: str = "mine", c: str = "") -
         if found is not None:
             opened = thread(found, page.user.id, chosen[1])
     me = assignment.agent_row(page.db, page.user.id)
+    now = utcnow()
     return render(
         request,
         "console/inbox.html",
@@ -77,7 +78,8 @@ def inbox_page(request: Request, page: Staff, view: str = "mine", c: str = "") -
             "status": me.status.value if me else AgentStatus.offline.value,
             "statuses": [s.value for s in AgentStatus],
             "may_see": bool(readable(accesses)),
-            "now": utcnow(),
+            "now": now,
+            "risk_until": now + rules.AT_RISK,
             "error": request.query_params.get("error", ""),
         },
         page=page,
@@ -165,7 +167,7 @@ def service_report(request: Request, page: ReportPage) -> Response:
     assert page.tenant is not None and page.role is not None
     until = utcnow()
     found = reports.report(page.db, until - timedelta(days=REPORT_DAYS), until)
-    now = reports.desk(page.db)
+    now = reports.desk(page.db, utcnow())
     return render(
         request,
         "merchant/service.html",
