@@ -30,7 +30,6 @@ from daiyun.platform.marketing.schemas import (
     CouponCreate,
     CouponLookup,
     CouponRead,
-    Currency,
     MarketingSettingsIn,
     MarketingSettingsRead,
     PromotionCreate,
@@ -326,8 +325,12 @@ def import_ad_spend(
     file: Annotated[UploadFile, File(description="The channel's daily report (CSV)")],
     channel: Annotated[AdChannel, Form(description="Whose report format the file is")],
     currency: Annotated[
-        Currency | None, Form(description="The amounts' currency when the file names none")
-    ] = None,
+        str,
+        Form(
+            pattern=r"^([A-Z]{3})?$",
+            description="The amounts' currency when the file names none (ISO 4217)",
+        ),
+    ] = "",
 ) -> AdSpendRecorded:
     """Import a channel's daily report, read by its header (the README lists each channel's
     columns). It replaces the channel's rows of every day from the file's first day to its
@@ -335,7 +338,7 @@ def import_ad_spend(
     (or a day without its exchange rate) nothing is written and the 422 lists them
     (``problems``: row, column, problem)."""
     content = file.file.read(ad_formats.MAX_FILE_BYTES + 1)
-    return ad_spend.import_file(session, channel, content, currency)
+    return ad_spend.import_file(session, channel, content, currency or None)
 
 
 First = Annotated[Day, Query(description="The period's first day (the tenant's)")]
