@@ -8,7 +8,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, delete, func, insert, select
+from sqlalchemy import Date, Select, delete, func, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -194,11 +194,6 @@ def buyer_coupon_uses(
 # Ad spend and ROAS
 # --------------------------------------------------------------------------------------------
 
-# Redemptions are summed per quarter hour (UTC) in SQL and the quarters put in the tenant's
-# days in Python: every time zone's offset is whole quarters, and date arithmetic in time
-# zones is not portable SQL.
-QUARTER = 900
-
 
 def campaign_ids_named(session: Session, names: Collection[str]) -> dict[str, uuid.UUID]:
     if not names:
@@ -256,10 +251,20 @@ def insert_ad_spend(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(AdSpend), rows)
 
 
-def spend_totals(session: Session, first: date, last: date, by: str) -> list[Any]:
-    """Per day, ``by`` (campaign or channel, or day alone) and the currency rows were converted
-    into: spend, impressions, clicks, the platforms' attributed orders and GMV."""
-    keys: list[Any] = [AdSpend.day, AdSpend.home_currency]
+def spend_totals(
+    session: Session,
+    first: date,
+    last: date,
+    by: str,
+    *,
+    with_day: bool,
+    currencies: Collection[str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Per ``by`` (campaign or channel, or day alone), the currency rows were converted into
+    and, ``with_day``, the day: spend, impressions, clicks, the platforms' attributed orders
+    and GMV. Rows are (day or None, currency, key or None, the five sums)."""
+    keys: list[Any] = [AdSpend.day] if with_day else []
+    keys.append(AdSpend.home_currency)
     if by == "campaign":
         keys.append(AdSpend.campaign_id)
     elif by == "channel":
@@ -276,19 +281,40 @@ def spend_totals(session: Session, first: date, last: date, by: str) -> list[Any
         .where(AdSpend.day >= first, AdSpend.day <= last)
         .group_by(*keys)
     )
-    return list(session.execute(stmt))
+    if currencies is not None:
+        stmt = stmt.where(AdSpend.home_currency.in_(sorted(currencies)))
+    found = []
+    for row in session.execute(stmt):
+        values = list(row)
+        day = values.pop(0) if with_day else None
+        currency = values.pop(0)
+        key = values.pop(0) if by in ("campaign", "channel") else None
+        found.append((day, currency, key, *values))
+    return found
 
 
-def _quarter(session: Session, column: Any) -> ColumnElement[Any]:
+def _local_day(session: Session, column: Any, zone: str, offset_minutes: int) -> Any:
+    """The tenant's day of a UTC instant: PostgreSQL knows time zones; SQLite is given the
+    zone's offset, constant over the span asked (the caller splits a span at DST changes)."""
     if session.connection().dialect.name == "postgresql":
-        return func.floor(func.extract("epoch", column) / QUARTER).cast(BigInteger)
-    return func.cast(func.strftime("%s", column), BigInteger) / QUARTER
+        return func.timezone(zone, column).cast(Date)
+    return func.date(column, f"{offset_minutes:+d} minutes")
 
 
-def attributed_totals(session: Session, start: datetime, end: datetime) -> list[Any]:
-    """Orders marketing attributed to each campaign in [start, end), by quarter hour and
-    currency: how many and their GMV, each order once per campaign however many of the
-    campaign's promotions it used."""
+def attributed_totals(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    zone: str,
+    offset_minutes: int,
+    *,
+    with_day: bool,
+    currencies: Collection[str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Orders marketing attributed to each campaign in [start, end), per currency and, with
+    ``with_day``, the tenant's day: how many and their GMV, each order once per campaign however
+    many of the campaign's promotions it used. Rows are (campaign, currency, day or None,
+    orders, GMV)."""
     per_order = (
         select(
             Redemption.campaign_id.label("campaign_id"),
@@ -298,14 +324,19 @@ def attributed_totals(session: Session, start: datetime, end: datetime) -> list[
         )
         .where(Redemption.at >= start, Redemption.at < end)
         .group_by(Redemption.campaign_id, Redemption.key)
-        .subquery()
     )
-    quarter = _quarter(session, per_order.c.at).label("quarter")
-    stmt = select(
-        per_order.c.campaign_id,
-        per_order.c.currency,
-        quarter,
-        func.count(),
-        func.sum(per_order.c.total),
-    ).group_by(per_order.c.campaign_id, per_order.c.currency, quarter)
-    return list(session.execute(stmt))
+    if currencies is not None:
+        per_order = per_order.where(Redemption.currency.in_(sorted(currencies)))
+    orders = per_order.subquery()
+    keys: list[Any] = [orders.c.campaign_id, orders.c.currency]
+    if with_day:
+        keys.append(_local_day(session, orders.c.at, zone, offset_minutes).label("day"))
+    stmt = select(*keys, func.count(), func.sum(orders.c.total)).group_by(*keys)
+    found = []
+    for row in session.execute(stmt):
+        values = list(row)
+        day = values[2] if with_day else None
+        if day is not None and not isinstance(day, date):
+            day = date.fromisoformat(str(day))
+        found.append((values[0], values[1], day, *values[-2:]))
+    return found

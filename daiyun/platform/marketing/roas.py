@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -103,22 +104,29 @@ def report(
         )
     home = ad_spend.home_currency(session)
     groups: dict[str, Totals] = {}
-    # (currency, day) -> [(key, spend, gmv)] of money to convert, after one rates look-up.
+    # Money of another currency (with its day and group), converted after one rates look-up.
     foreign: list[tuple[str, date, str, Totals]] = []
 
-    def put(key: str, currency: str, day: date, totals: Totals) -> None:
+    def put(key: str, currency: str, day: date | None, totals: Totals) -> None:
         if currency == home:
             groups.setdefault(key, Totals()).add(totals)
         else:
+            assert day is not None  # asked per day for money of another currency
             foreign.append((currency, day, key, totals))
 
-    for row in repository.spend_totals(session, first, last, by.value):
-        day, currency = row[0], row[1]
-        key = _key(by, day, row[2] if by is not RoasBy.day else None)
-        spend, impressions, clicks, p_orders, p_gmv = (int(v or 0) for v in row[-5:])
-        platform = basis is RoasBasis.platform
+    # Only money of another currency needs its day (for the day's rate): asked again per day.
+    with_day = by is RoasBy.day
+    spent = repository.spend_totals(session, first, last, by.value, with_day=with_day)
+    others = {row[1] for row in spent if row[1] != home}
+    if others and not with_day:
+        spent = [row for row in spent if row[1] == home] + repository.spend_totals(
+            session, first, last, by.value, with_day=True, currencies=others
+        )
+    platform = basis is RoasBasis.platform
+    for day, currency, value, *sums in spent:
+        spend, impressions, clicks, p_orders, p_gmv = (int(v or 0) for v in sums)
         put(
-            key,
+            _key(by, day, value),
             currency,
             day,
             Totals(
@@ -130,20 +138,23 @@ def report(
             ),
         )
     if basis is RoasBasis.orders:
-        zone = ZoneInfo(service.time_zone(session))
-        start = datetime.combine(first, time(), zone).astimezone(UTC)
-        end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
-        for campaign_id, currency, quarter, orders, gmv in repository.attributed_totals(
-            session, start, end
-        ):
-            day = datetime.fromtimestamp(int(quarter) * repository.QUARTER, UTC)
-            local = day.astimezone(zone).date()
-            put(
-                _key(by, local, campaign_id),
-                currency,
-                local,
-                Totals(orders=int(orders), gmv=int(gmv or 0)),
+        name = service.time_zone(session)
+        for start, end, offset in spans(ZoneInfo(name), first, last):
+            found = repository.attributed_totals(
+                session, start, end, name, offset, with_day=with_day
             )
+            others = {row[1] for row in found if row[1] != home}
+            if others and not with_day:
+                found = [row for row in found if row[1] == home] + repository.attributed_totals(
+                    session, start, end, name, offset, with_day=True, currencies=others
+                )
+            for campaign_id, currency, day, orders, gmv in found:
+                put(
+                    _key(by, day, campaign_id),
+                    currency,
+                    day,
+                    Totals(orders=int(orders), gmv=int(gmv or 0)),
+                )
     _convert(session, home, foreign, groups)
     rows = _ordered(session, by, first, last, groups)
     total = Totals()
@@ -160,8 +171,37 @@ def report(
     )
 
 
-def _key(by: RoasBy, day: date, value: object) -> str:
+def spans(zone: ZoneInfo, first: date, last: date) -> list[tuple[datetime, datetime, int]]:
+    """The tenant's days ``first`` to ``last`` as UTC spans [start, end) of one UTC offset each,
+    cut where the zone changes its offset (DST), with that offset in minutes: one span in a zone
+    without DST, such as Asia/Shanghai."""
+
+    def offset(at: datetime) -> int:
+        return int((at.astimezone(zone).utcoffset() or timedelta()).total_seconds() // 60)
+
+    start = datetime.combine(first, time(), zone).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
+    cuts = [start]
+    at = start
+    while at < end:
+        following = min(at + timedelta(days=1), end)
+        if offset(at) != offset(following - timedelta(microseconds=1)):
+            low, high = at, following  # the change lies in (low, high]: found to the microsecond
+            while high - low > timedelta(microseconds=1):
+                middle = low + (high - low) / 2
+                if offset(middle) == offset(low):
+                    low = middle
+                else:
+                    high = middle
+            cuts.append(high)
+        at = following
+    cuts.append(end)
+    return [(a, b, offset(a)) for a, b in pairwise(cuts)]
+
+
+def _key(by: RoasBy, day: date | None, value: object) -> str:
     if by is RoasBy.day:
+        assert day is not None
         return day.isoformat()
     if by is RoasBy.campaign:
         return str(value) if value is not None else NO_CAMPAIGN

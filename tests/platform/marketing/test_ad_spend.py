@@ -47,7 +47,12 @@ def _campaign(tenant: Tenant, name: str = "618 大促") -> uuid.UUID:
         ).id
 
 
-def _orders(tenant: Tenant, campaign_id: uuid.UUID, *orders: tuple[str, datetime, int]) -> None:
+def _orders(
+    tenant: Tenant,
+    campaign_id: uuid.UUID,
+    *orders: tuple[str, datetime, int],
+    currency: str = "CNY",
+) -> None:
     """Orders the campaign's promotions were redeemed by (key, when, order total); the first
     order used two of its promotions, and counts once."""
     with db.unit_of_work(tenant.id) as session:
@@ -67,7 +72,7 @@ def _orders(tenant: Tenant, campaign_id: uuid.UUID, *orders: tuple[str, datetime
                         campaign_id=campaign_id,
                         buyer=f"{key}@example.com",
                         source=RedemptionSource.api,
-                        currency="CNY",
+                        currency=currency,
                         discount_minor=100,
                         order_total_minor=total,
                         explanation="test",
@@ -294,6 +299,40 @@ def test_roas_roi_and_cac_on_a_hand_computed_example(world: World) -> None:
         base, params={"first": "2026-03-02", "last": "2026-03-01"}, headers=merchant.headers
     )
     assert backwards.status_code == 422
+
+
+def test_orders_in_another_currency_count_at_their_days_rate(world: World) -> None:
+    """A CNY merchant's order paid in USD: its GMV converted at its day's rate in the report,
+    per campaign as per day; a day without a rate refuses the report, naming it."""
+    tenant = world.tenant()
+    campaign_id = _campaign(tenant)
+    merchant = world.actor(Role.merchant_owner, tenant)
+    with db.unit_of_work() as session:
+        rates.record(session, [Quote("USD", "CNY", date(2026, 3, 5), Decimal("7"), "test")], "test")
+    usd = ("order:usd", datetime(2026, 3, 5, 4, tzinfo=UTC), 10_00)
+    _orders(tenant, campaign_id, usd, currency="USD")
+    _orders(tenant, campaign_id, ("order:cny", datetime(2026, 3, 5, 5, tzinfo=UTC), 30_00))
+    base = f"{API}/tenants/{tenant.slug}/marketing-reports/roas"
+    for by in ("day", "campaign"):
+        answer = world.client.get(
+            base,
+            params={"first": "2026-03-05", "last": "2026-03-05", "by": by},
+            headers=merchant.headers,
+        )
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["total"]["gmv_minor"], answer.json()["total"]["orders"]) == (
+            100_00,
+            2,
+        )
+    late = ("order:late", datetime(2026, 3, 6, 4, tzinfo=UTC), 5_00)
+    _orders(tenant, campaign_id, late, currency="USD")
+    refused = world.client.get(
+        base,
+        params={"first": "2026-03-05", "last": "2026-03-06", "by": "campaign"},
+        headers=merchant.headers,
+    )
+    assert refused.status_code == 422
+    assert refused.json()["missing"] == [{"currency": "USD", "into": "CNY", "days": ["2026-03-06"]}]
 
 
 def test_channel_formats_name_their_columns() -> None:
