@@ -22,8 +22,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from daiyun.core.errors import Problem
 from daiyun.platform.marketing import ad_formats, ad_spend, roas
-from daiyun.platform.marketing.models import AdChannel
-from daiyun.platform.marketing.schemas import RoasBasis, RoasBy, RoasReport
+from daiyun.platform.marketing.schemas import AdChannel, RoasBasis, RoasBy, RoasReport
 from daiyun.portal.charts import daily_bars
 from daiyun.portal.console import access
 from daiyun.portal.navigation import MARKETING_PAGES, tabs
