@@ -246,7 +246,7 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> list[list[
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     common.add_database_arguments(parser)
-    parser.add_argument("--orders", type=int, default=200_000)
+    parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--spend-rows", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--campaigns", type=int, default=20)
