@@ -1,7 +1,7 @@
 """customer service: the SLA warnings given before a breach, once per clock and due time
 
 Revision ID: 0037
-Revises: 0033
+Revises: 0036
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0037"
-down_revision = "0033"
+down_revision = "0036"
 branch_labels = None
 depends_on = None
 

@@ -59,7 +59,7 @@ from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import PASSWORD, World
 from tests.platform.warehouse.conftest import make_site
-from tests.portal import fulfillment_matrix, recruiting_matrix
+from tests.portal import fulfillment_matrix, marketing_matrix, recruiting_matrix
 from tests.portal.conftest import csrf_of, portal_sign_in
 
 P = Permission
@@ -206,9 +206,8 @@ PORTAL_TABLE: dict[Route, Rule] = {
     ("POST", f"{T}/stock/sync/resync"): Rule(
         TENANT, P.warehouse_manage, staff_only=True, pinned=STOCK_KEEPERS, changes=STOCK_KEEPERS
     ),
-    # Marketing (views/marketing.py)
-    ("GET", f"{PORTAL}/console/marketing"): Rule(STAFF),
-    ("GET", f"{T}/campaigns"): Rule(TENANT, P.marketing_read, pinned=MARKETING_READERS),
+    # Marketing (views/marketing.py, views/marketing_roas.py)
+    **marketing_matrix.rules(Rule, TENANT, STAFF, PORTAL, MARKETING_READERS),
     # Stocktakes and replenishment (views/stocktake_console.py)
     ("GET", f"{PORTAL}/console/stocktakes"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/replenishment"): Rule(STAFF),
