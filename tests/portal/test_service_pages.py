@@ -7,9 +7,9 @@ in Chinese too."""
 from __future__ import annotations
 
 from daiyun.core import db
-from daiyun.platform.customer_service import service
+from daiyun.platform.customer_service import macros, service
 from daiyun.platform.customer_service.models import AgentStatus
-from daiyun.platform.customer_service.schemas import CannedReplyIn, SlaPolicyIn
+from daiyun.platform.customer_service.schemas import CannedReplyIn, MacroIn, SlaPolicyIn
 from daiyun.tenants.auth.permissions import Role
 from tests.conftest import World
 from tests.platform.customer_service.conftest import Desk, desk  # noqa: F401 (fixture)
@@ -108,3 +108,28 @@ def test_service_pages_in_chinese(
     client.get(f"{PORTAL}/console/service")
     client.get(f"{PORTAL}/t/{desk.tenant.slug}/service")
     assert untranslated == set()
+
+
+def test_an_agent_runs_a_macro_from_the_reply_box(
+    desk: Desk,  # noqa: F811
+    portal_as: PortalClient,
+) -> None:
+    with db.unit_of_work(desk.tenant.id) as session:
+        macro = macros.create(
+            session, MacroIn(name="Escalate", add_labels=["escalated"], note="Taken over")
+        )
+    agent = desk.agent()
+    conv = desk.ask()
+    client = portal_as(agent)
+    page = client.get(f"{INBOX}?c={desk.tenant.slug}:{conv}").text
+    assert f'<option value="{macro.id}">Escalate</option>' in page
+    ran = client.post(
+        f"{PORTAL}/t/{desk.tenant.slug}/conversations/{conv}",
+        data={"csrf_token": csrf_of(page), "action": "macro", "macro_id": str(macro.id)},
+        follow_redirects=False,
+    )
+    assert ran.status_code == 303 and "error" not in ran.headers["location"]
+    with db.unit_of_work(desk.tenant.id) as session:
+        after = service.get_conversation(session, conv)
+        assert after.labels == ["escalated"]
+    assert "Taken over" in client.get(f"{INBOX}?c={desk.tenant.slug}:{conv}").text

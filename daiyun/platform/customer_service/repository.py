@@ -20,6 +20,7 @@ from daiyun.platform.customer_service.models import (
     Identity,
     InboundEmail,
     InboundStatus,
+    Macro,
     Mailbox,
     MailRoute,
     Message,
@@ -285,3 +286,11 @@ def supervisors(session: Session, roles: Sequence[str]) -> list[tuple[uuid.UUID,
 
 def user_email(session: Session, user_id: uuid.UUID) -> str | None:
     return session.scalar(select(User.email).where(User.id == user_id, User.is_active.is_(True)))
+
+
+def macros() -> Select[Any]:
+    return select(Macro)
+
+
+def macro(session: Session, macro_id: uuid.UUID) -> Macro | None:
+    return session.scalar(select(Macro).where(Macro.id == macro_id))

@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
 from daiyun.core.tasks import enqueue_after_commit
-from daiyun.platform.customer_service import assignment, reports, rules, service, tasks
+from daiyun.platform.customer_service import assignment, macros, reports, rules, service, tasks
 from daiyun.platform.customer_service.schemas import (
     AgentStatus,
     Delivery,
@@ -42,7 +42,7 @@ P = Permission
 INBOX = f"{PREFIX}/console/inbox"
 ReplyForm = Annotated[tuple[Page, FormData], Depends(tenant_form(P.conversations_reply))]
 ReportPage = Annotated[Page, Depends(tenant_page(P.cs_reports))]
-ACTIONS = ("reply", "note", "pending", "resolve", "reopen")
+ACTIONS = ("reply", "note", "pending", "resolve", "reopen", "macro")
 REPORT_DAYS = 30
 
 
@@ -110,7 +110,7 @@ def set_status(submitted: StaffForm) -> Response:
 
 @router.post("/t/{tenant}/conversations/{conversation_id}")
 def act(submitted: ReplyForm, conversation_id: uuid.UUID) -> Response:
-    """Reply, add a note, set pending, resolve or reopen, from the inbox's reply box."""
+    """Reply, add a note, set pending, resolve, reopen or run a macro, from the reply box."""
     page, form = submitted
     _staff_only(page)
     assert page.tenant is not None
@@ -134,6 +134,14 @@ def act(submitted: ReplyForm, conversation_id: uuid.UUID) -> Response:
                     enqueue_after_commit(
                         page.db, tasks.send_email, str(page.tenant.id), str(message.id)
                     )
+            elif action == "macro":
+                user = service.author(page.db, page.user.id)
+                chosen = uuid.UUID(_text(form, "macro_id", 36))
+                for message in macros.run(page.db, conv, chosen, user):
+                    if message.delivery == Delivery.queued:
+                        enqueue_after_commit(
+                            page.db, tasks.send_email, str(page.tenant.id), str(message.id)
+                        )
             elif action == "pending":
                 service.set_pending(page.db, conv)
             elif action == "resolve":
