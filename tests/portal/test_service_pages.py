@@ -7,9 +7,14 @@ in Chinese too."""
 from __future__ import annotations
 
 from daiyun.core import db
-from daiyun.platform.customer_service import macros, service
+from daiyun.platform.customer_service import knowledge, macros, service
 from daiyun.platform.customer_service.models import AgentStatus
-from daiyun.platform.customer_service.schemas import CannedReplyIn, MacroIn, SlaPolicyIn
+from daiyun.platform.customer_service.schemas import (
+    ArticleIn,
+    CannedReplyIn,
+    MacroIn,
+    SlaPolicyIn,
+)
 from daiyun.tenants.auth.permissions import Role
 from tests.conftest import World
 from tests.platform.customer_service.conftest import Desk, desk  # noqa: F401 (fixture)
@@ -133,3 +138,20 @@ def test_an_agent_runs_a_macro_from_the_reply_box(
         after = service.get_conversation(session, conv)
         assert after.labels == ["escalated"]
     assert "Taken over" in client.get(f"{INBOX}?c={desk.tenant.slug}:{conv}").text
+
+
+def test_the_knowledge_base_answers_from_the_thread_pane(
+    desk: Desk,  # noqa: F811
+    portal_as: PortalClient,
+) -> None:
+    with db.unit_of_work(desk.tenant.id) as session:
+        knowledge.create(session, ArticleIn(title="退货政策", body="签收后 7 天内可退货。"))
+        knowledge.create(session, ArticleIn(title="Brewing", body="80 °C water."))
+    agent = desk.agent()
+    conv = desk.ask()
+    client = portal_as(agent)
+    page = client.get(INBOX, params={"c": f"{desk.tenant.slug}:{conv}", "kb": "退货"}).text
+    assert "签收后 7 天内可退货。" in page and 'class="kb-use"' in page
+    assert "80 °C water." not in page
+    nothing = client.get(INBOX, params={"c": f"{desk.tenant.slug}:{conv}", "kb": "oolong"}).text
+    assert "No article holds these words." in nothing

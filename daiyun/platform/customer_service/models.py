@@ -298,6 +298,18 @@ class Macro(TenantScoped, Timestamped, Base):
     then: Mapped[State | None] = mapped_column(_kind(State))
 
 
+class Article(TenantScoped, Timestamped, Base):
+    """An answer of the merchant's knowledge base (客服手册): product questions and policies the
+    agents look up from the reply box."""
+
+    __tablename__ = "cs_articles"
+    __table_args__ = (UniqueConstraint("tenant_id", "title"),)
+
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
 class Mailbox(TenantScoped, Timestamped, Base):
     """An address buyers write to; its inbound-parse webhook posts to ``/webhooks/email/{key}``."""
 

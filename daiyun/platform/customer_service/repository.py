@@ -14,6 +14,7 @@ from daiyun.platform.customer_service.models import (
     PRIORITY_RANK,
     Agent,
     AgentStatus,
+    Article,
     CannedReply,
     Contact,
     Conversation,
@@ -294,3 +295,21 @@ def macros() -> Select[Any]:
 
 def macro(session: Session, macro_id: uuid.UUID) -> Macro | None:
     return session.scalar(select(Macro).where(Macro.id == macro_id))
+
+
+def articles(text: str | None) -> Select[Any]:
+    """The knowledge base, those whose title or body holds ``text`` (any case) when given."""
+    stmt = select(Article)
+    if text:
+        needle = text.lower()
+        stmt = stmt.where(
+            or_(
+                func.lower(Article.title).contains(needle, autoescape=True),
+                func.lower(Article.body).contains(needle, autoescape=True),
+            )
+        )
+    return stmt
+
+
+def article(session: Session, article_id: uuid.UUID) -> Article | None:
+    return session.scalar(select(Article).where(Article.id == article_id))

@@ -211,6 +211,20 @@ class CannedReplyRead(_Read):
     body: str
 
 
+class ArticleIn(_Input):
+    title: Line
+    body: Text
+    tags: list[Tag] = Field(default_factory=list, max_length=10)
+
+
+class ArticleRead(_Read):
+    id: uuid.UUID
+    title: str
+    body: str
+    tags: list[str]
+    updated_at: datetime
+
+
 class MacroIn(_Input):
     """What a macro does, in this order: labels, priority, assign to the agent running it, a
     private note, a reply (variables as in canned replies), then pending or resolved."""

@@ -55,8 +55,12 @@ def _selected(value: str) -> tuple[str, uuid.UUID] | None:
 
 
 @router.get("/console/inbox")
-def inbox_page(request: Request, page: Staff, view: str = "mine", c: str = "") -> Response:
-    """Three panes: the list (mine or the queue), the conversation, the buyer's orders."""
+def inbox_page(
+    request: Request, page: Staff, view: str = "mine", c: str = "", kb: str = ""
+) -> Response:
+    """Three panes: the list (mine or the queue), the conversation with the knowledge base's
+    answers to ``kb``, the buyer's orders."""
+    kb = kb.replace("\x00", "").strip()[:100]
     accesses = access.accessible(page.db, page.user)
     queue = view == "queue"
     rows = inbox(accesses, page.user.id, queue)
@@ -64,7 +68,7 @@ def inbox_page(request: Request, page: Staff, view: str = "mine", c: str = "") -
     if (chosen := _selected(c)) is not None:
         found = next((a for a in readable(accesses) if a.tenant.slug == chosen[0]), None)
         if found is not None:
-            opened = thread(found, page.user.id, chosen[1])
+            opened = thread(found, page.user.id, chosen[1], kb or None)
     me = assignment.agent_row(page.db, page.user.id)
     now = utcnow()
     return render(
@@ -75,6 +79,7 @@ def inbox_page(request: Request, page: Staff, view: str = "mine", c: str = "") -
             "queue": queue,
             "opened": opened,
             "selected": c,
+            "kb": kb,
             "status": me.status.value if me else AgentStatus.offline.value,
             "statuses": [s.value for s in AgentStatus],
             "may_see": bool(readable(accesses)),
