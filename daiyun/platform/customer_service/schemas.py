@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -232,10 +233,10 @@ class MacroIn(_Input):
     name: ShortLine
     add_labels: list[Tag] = Field(default_factory=list, max_length=20)
     priority: Priority | None = None
-    assign_to_me: bool = False
+    assign_to_me: StrictBool = False
     note: Text | None = None
     reply: Text | None = None
-    then: State | None = None
+    then: Literal[State.pending, State.resolved] | None = None
 
     @field_validator("note", "reply")
     @classmethod
@@ -243,13 +244,6 @@ class MacroIn(_Input):
         unknown = rules.unknown_variables(value or "")
         if unknown:
             raise ValueError(f"unknown variables {unknown}: use {', '.join(rules.VARIABLES)}")
-        return value
-
-    @field_validator("then")
-    @classmethod
-    def _end_state(cls, value: State | None) -> State | None:
-        if value not in (None, State.pending, State.resolved):
-            raise ValueError("a macro may end with the conversation pending or resolved")
         return value
 
     @model_validator(mode="after")
