@@ -63,6 +63,7 @@ STOCK_PAGES: Final = {
     "exceptions": Destination("stock/exceptions", N_("Out of stock"), P.warehouse_read),
     "alerts": Destination("stock/alerts", N_("Stock alerts"), P.warehouse_read),
     "replenishment": Destination("stock/replenishment", N_("Replenishment"), P.warehouse_read),
+    "sync": Destination("stock/sync", N_("Shop stock sync"), P.warehouse_read),
     "fulfillment": Destination("fulfillment", N_("Fulfilment"), P.warehouse_read),
     "shipments": Destination("shipments", N_("Shipments"), P.warehouse_read),
 }

@@ -20,6 +20,7 @@ from daiyun.portal.views import (
     shipping,
     shipping_console,
     stock,
+    stock_sync,
     stocktake_console,
     warehouse_console,
 )
@@ -31,6 +32,7 @@ for pages in (
     catalog,
     catalog_listings,
     stock,
+    stock_sync,
     console,
     catalog_console,
     warehouse_console,
