@@ -187,11 +187,11 @@ CARRIER_SANDBOX_STEP = 60
 
 
 def _sandbox_children(me: list[str]) -> list[Child]:
-    """The marketplace, Stripe and carrier sandboxes and the mail sink for the demo (replies to
-    buyers and staff notifications land in var/mail as .eml files); the other children are
-    pointed at the Stripe and carrier ones and the marketplace sandbox's rates service through
-    the environment they inherit (and allowed to call the marketplace
-    sandbox: DAIYUN_MARKETPLACE_HOSTS)."""
+    """The marketplace, Stripe and carrier sandboxes, the mail sink (replies to buyers and staff
+    notifications land in var/mail as .eml files) and the demo's warehouse operator; the other
+    children are pointed at the Stripe and carrier ones and the marketplace sandbox's rates
+    service through the environment they inherit (and allowed to call the marketplace sandbox:
+    DAIYUN_MARKETPLACE_HOSTS)."""
     from daiyun.demo import SANDBOX_PORT, allow_sandbox_hosts
     from daiyun.sandboxes.carriers.server import DEMO_API_KEY as CARRIER_KEY
     from daiyun.sandboxes.stripe.server import DEMO_API_KEY
@@ -241,6 +241,8 @@ def _sandbox_children(me: list[str]) -> list[Child]:
                 os.environ["DAIYUN_STRIPE_WEBHOOK_SECRET"],
             ],
         ),
+        # Plays the warehouse (waves, picks, packs, ships) so the demo's orders flow on.
+        Child("demo-operator", [sys.executable, "-m", "daiyun.demo_operator", "--every", "60"]),
         Child(
             "mail-sink",
             [
