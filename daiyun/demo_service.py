@@ -13,13 +13,14 @@ from datetime import timedelta
 
 from daiyun.core.db import unit_of_work
 from daiyun.core.ids import utcnow
-from daiyun.platform.customer_service import assignment, mail, service
+from daiyun.platform.customer_service import assignment, macros, mail, service
 from daiyun.platform.customer_service.schemas import (
     AgentStatus,
     AgentUpdate,
     CannedReplyIn,
     Channel,
     ContactCreate,
+    MacroIn,
     MailboxIn,
     MessageCreate,
     Priority,
@@ -68,6 +69,26 @@ def ensure_service(tenant: Tenant, agent_id: uuid.UUID | None) -> list[str]:
                 shortcut="order",
                 title="About your order",
                 body="Hi {{buyer_name}}, your order {{order_number}} is on its way.",
+            ),
+        )
+        macros.create(
+            session,
+            MacroIn(
+                name="Refund issued",
+                add_labels=["refund"],
+                assign_to_me=True,
+                note="Refund issued in the seller centre.",
+                reply="Hi {{buyer_name}}, your refund is on its way. {{agent_name}}",
+                then=State.resolved,
+            ),
+        )
+        macros.create(
+            session,
+            MacroIn(
+                name="Escalate to the account manager",
+                add_labels=["escalated"],
+                priority=Priority.urgent,
+                note="Escalated: the account manager takes it from here.",
             ),
         )
         mail.create_mailbox(

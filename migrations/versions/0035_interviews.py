@@ -1,7 +1,7 @@
 """recruiting interviews: rounds with their panel, and the panel's scorecards
 
 Revision ID: 0035
-Revises: 0033
+Revises: 0038
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import daiyun.core.db
 from daiyun.tenants import rls
 
 revision = "0035"
-down_revision = "0033"
+down_revision = "0038"
 branch_labels = None
 depends_on = None
 

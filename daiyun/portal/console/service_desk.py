@@ -14,12 +14,14 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from daiyun.platform.customer_service import assignment, reports, service
+from daiyun.core.ids import utcnow
+from daiyun.platform.customer_service import assignment, macros, reports, service
 from daiyun.platform.customer_service.schemas import (
     AgentRead,
     CannedReplyRead,
     ContactRead,
     ConversationRead,
+    MacroRead,
     MessageRead,
 )
 from daiyun.platform.orders import service as orders
@@ -59,6 +61,7 @@ class Thread:
     canned: list[CannedReplyRead]
     orders: list[OrderLine]
     can_reply: bool
+    macros: list[MacroRead] = field(default_factory=list)
 
 
 @dataclass
@@ -97,7 +100,8 @@ def _rows(
 
 
 def thread(access: Access, user_id: uuid.UUID, conversation_id: uuid.UUID) -> Thread | None:
-    """One conversation with its messages, the canned replies and the buyer's recent orders."""
+    """One conversation with its messages, the canned replies, the macros and the buyer's recent
+    orders."""
     with tenant_unit(access.tenant.id, user_id) as session:
         found = quietly(partial(_thread, session, access, conversation_id))
         session.rollback()
@@ -109,6 +113,7 @@ def _thread(session: Session, access: Access, conversation_id: uuid.UUID) -> Thr
     contact = service.read_contacts(session, [service.get_contact(session, conv.contact_id)])[0]
     messages, _ = service.find_messages(session, conv, None, 200)
     canned, _ = service.find_canned(session, None, 100)
+    saved, _ = macros.find(session, None, 100)
     lines: list[OrderLine] = []
     if access.can(P.orders_read):
         seen: set[uuid.UUID] = set()
@@ -140,11 +145,12 @@ def _thread(session: Session, access: Access, conversation_id: uuid.UUID) -> Thr
         [CannedReplyRead.model_validate(c) for c in canned],
         lines,
         access.can(P.conversations_reply),
+        [MacroRead.model_validate(m) for m in saved],
     )
 
 
 def _desk(session: Session, tenant: TenantView) -> DeskRow:
-    return DeskRow(tenant, reports.desk(session), assignment.list_agents(session))
+    return DeskRow(tenant, reports.desk(session, utcnow()), assignment.list_agents(session))
 
 
 def desks(accesses: list[Access], user_id: uuid.UUID) -> list[DeskRow]:

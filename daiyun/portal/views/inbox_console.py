@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
 from daiyun.core.tasks import enqueue_after_commit
-from daiyun.platform.customer_service import assignment, reports, service, tasks
+from daiyun.platform.customer_service import assignment, macros, reports, rules, service, tasks
 from daiyun.platform.customer_service.schemas import (
     AgentStatus,
     Delivery,
@@ -42,7 +42,7 @@ P = Permission
 INBOX = f"{PREFIX}/console/inbox"
 ReplyForm = Annotated[tuple[Page, FormData], Depends(tenant_form(P.conversations_reply))]
 ReportPage = Annotated[Page, Depends(tenant_page(P.cs_reports))]
-ACTIONS = ("reply", "note", "pending", "resolve", "reopen")
+ACTIONS = ("reply", "note", "pending", "resolve", "reopen", "macro")
 REPORT_DAYS = 30
 
 
@@ -66,6 +66,7 @@ def inbox_page(request: Request, page: Staff, view: str = "mine", c: str = "") -
         if found is not None:
             opened = thread(found, page.user.id, chosen[1])
     me = assignment.agent_row(page.db, page.user.id)
+    now = utcnow()
     return render(
         request,
         "console/inbox.html",
@@ -77,7 +78,8 @@ def inbox_page(request: Request, page: Staff, view: str = "mine", c: str = "") -
             "status": me.status.value if me else AgentStatus.offline.value,
             "statuses": [s.value for s in AgentStatus],
             "may_see": bool(readable(accesses)),
-            "now": utcnow(),
+            "now": now,
+            "risk_until": now + rules.AT_RISK,
             "error": request.query_params.get("error", ""),
         },
         page=page,
@@ -108,7 +110,7 @@ def set_status(submitted: StaffForm) -> Response:
 
 @router.post("/t/{tenant}/conversations/{conversation_id}")
 def act(submitted: ReplyForm, conversation_id: uuid.UUID) -> Response:
-    """Reply, add a note, set pending, resolve or reopen, from the inbox's reply box."""
+    """Reply, add a note, set pending, resolve, reopen or run a macro, from the reply box."""
     page, form = submitted
     _staff_only(page)
     assert page.tenant is not None
@@ -132,6 +134,14 @@ def act(submitted: ReplyForm, conversation_id: uuid.UUID) -> Response:
                     enqueue_after_commit(
                         page.db, tasks.send_email, str(page.tenant.id), str(message.id)
                     )
+            elif action == "macro":
+                user = service.author(page.db, page.user.id)
+                chosen = uuid.UUID(_text(form, "macro_id", 36))
+                for message in macros.run(page.db, conv, chosen, user):
+                    if message.delivery == Delivery.queued:
+                        enqueue_after_commit(
+                            page.db, tasks.send_email, str(page.tenant.id), str(message.id)
+                        )
             elif action == "pending":
                 service.set_pending(page.db, conv)
             elif action == "resolve":
@@ -165,7 +175,7 @@ def service_report(request: Request, page: ReportPage) -> Response:
     assert page.tenant is not None and page.role is not None
     until = utcnow()
     found = reports.report(page.db, until - timedelta(days=REPORT_DAYS), until)
-    now = reports.desk(page.db)
+    now = reports.desk(page.db, utcnow())
     return render(
         request,
         "merchant/service.html",

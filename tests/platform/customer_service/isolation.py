@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daiyun.core import db
-from daiyun.platform.customer_service import mail, service
+from daiyun.platform.customer_service import macros, mail, service
 from daiyun.platform.customer_service.models import (
     Agent,
     Attachment,
@@ -22,6 +22,7 @@ from daiyun.platform.customer_service.models import (
     Conversation,
     Identity,
     InboundEmail,
+    Macro,
     Mailbox,
     MailRoute,
     Message,
@@ -34,6 +35,7 @@ from daiyun.platform.customer_service.models import (
 from daiyun.platform.customer_service.schemas import (
     CannedReplyIn,
     ContactCreate,
+    MacroIn,
     MailboxIn,
     SlaPolicyIn,
 )
@@ -53,6 +55,7 @@ TENANT_TABLES = (
     Message,
     Attachment,
     CannedReply,
+    Macro,
     Mailbox,
     InboundEmail,
 )
@@ -81,6 +84,8 @@ TENANT_RULES = (
             ("POST", f"{CONV}/resolve"),
             ("POST", f"{CONV}/reopen"),
             ("GET", "/canned-replies"),
+            ("GET", "/macros"),
+            ("POST", f"{CONV}/macros/{{macro_id}}"),
             ("GET", "/sla-policies"),
             ("GET", "/agents"),
             ("GET", "/cs-settings"),
@@ -93,6 +98,9 @@ TENANT_RULES = (
             ("POST", "/canned-replies"),
             ("PUT", "/canned-replies/{reply_id}"),
             ("DELETE", "/canned-replies/{reply_id}"),
+            ("POST", "/macros"),
+            ("PUT", "/macros/{macro_id}"),
+            ("DELETE", "/macros/{macro_id}"),
             ("POST", "/sla-policies"),
             ("PUT", "/sla-policies/{policy_id}"),
             ("PUT", "/agents/{agent_id}"),
@@ -117,7 +125,8 @@ OTHER_RULES: dict[Route, str | Permission] = {
 
 
 def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
-    """Two contacts with the same e-mail, a conversation, a canned reply, a policy, a mailbox;
+    """Two contacts with the same e-mail, a conversation, a canned reply, a policy, a macro, a
+    mailbox;
     the cs agent member of A (if any) as the agent to manage."""
     tag = uuid.uuid4().hex[:8]
     with db.unit_of_work(tenant_id) as session:
@@ -136,6 +145,7 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         policy = service.create_policy(
             session, SlaPolicyIn(name="Standard", first_response_minutes=60)
         )
+        macro = macros.create(session, MacroIn(name="Escalate", add_labels=["vip"], note="Look"))
         mailbox = mail.create_mailbox(session, MailboxIn(address=f"help-{tag}@shop.example"))
         agents = [m.user_id for m in session.scalars(select(Membership)) if m.role == Role.cs_agent]
     return {
@@ -144,6 +154,7 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         "conversation_id": str(conv.id),
         "reply_id": str(canned.id),
         "policy_id": str(policy.id),
+        "macro_id": str(macro.id),
         "mailbox_key": mailbox.key,
         "agent_id": str(agents[0]) if agents else str(uuid.uuid4()),
     }
@@ -168,6 +179,8 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         ("POST", f"{CONV}/snooze"): {"until": f"2030-01-{1 + n % 28:02d}T00:00:00Z"},
         ("POST", "/canned-replies"): {"shortcut": f"m{n}", "title": "M", "body": "Hi"},
         ("PUT", "/canned-replies/{reply_id}"): {"shortcut": f"p{n}", "title": "P", "body": "Hi"},
+        ("POST", "/macros"): {"name": f"Macro {n}", "priority": "high"},
+        ("PUT", "/macros/{macro_id}"): {"name": f"Put {n}", "add_labels": [f"p{n}"]},
         ("POST", "/sla-policies"): {"name": f"Matrix {n}", "first_response_minutes": 10 + n},
         ("PUT", "/sla-policies/{policy_id}"): {"name": f"Put {n}", "resolution_minutes": 60 + n},
         ("PUT", "/agents/{agent_id}"): {"capacity": 1 + n % 50},
@@ -181,6 +194,8 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         ("POST", f"{CONV}/resolve"),
         ("POST", f"{CONV}/reopen"),
         ("DELETE", "/canned-replies/{reply_id}"),
+        ("DELETE", "/macros/{macro_id}"),
+        ("POST", f"{CONV}/macros/{{macro_id}}"),
     }:
         return {}
     return None
@@ -188,7 +203,7 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
 
 def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
     """After each caller: the seeded conversation in the state the route acts on, the merged
-    contact apart again, the deleted canned reply back."""
+    contact apart again, the deleted canned reply and macro back."""
     conversation_id = uuid.UUID(places["conversation_id"])
     with db.unit_of_work(tenant_id) as session:
         if path.startswith(CONV):
@@ -205,6 +220,10 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
             reply_id = uuid.UUID(places["reply_id"])
             if session.scalar(select(CannedReply).where(CannedReply.id == reply_id)) is None:
                 session.add(CannedReply(id=reply_id, shortcut="hello", title="Hello", body="Hi"))
+        if path == "/macros/{macro_id}":
+            macro_id = uuid.UUID(places["macro_id"])
+            if session.scalar(select(Macro).where(Macro.id == macro_id)) is None:
+                session.add(Macro(id=macro_id, name="Escalate", add_labels=["vip"], note="Look"))
 
 
 def _columns(obj: object) -> dict[str, Any]:
@@ -241,6 +260,7 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     Message: ("body", "tests-bulk"),
     Attachment: ("filename", "tests-bulk"),
     CannedReply: ("title", "tests-bulk"),
+    Macro: ("note", "tests-bulk"),
     Mailbox: ("display_name", "tests-bulk"),
     InboundEmail: ("error", "tests-bulk"),
 }
@@ -258,6 +278,7 @@ def guard_seed(
         )
         service.create_policy(session, SlaPolicyIn(name="Guard", first_response_minutes=5))
         service.create_canned(session, CannedReplyIn(shortcut="g", title="G", body="G"))
+        macros.create(session, MacroIn(name="G", then="resolved"))
         mailbox = mail.create_mailbox(session, MailboxIn(address=f"g-{tag}@shop.example"))
         conv = service.open_conversation(
             session,

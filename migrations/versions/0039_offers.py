@@ -1,6 +1,6 @@
 """recruiting offers: terms, the merchant's approval, the candidate's answer
 
-Revision ID: 0036
+Revision ID: 0039
 Revises: 0035
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 import daiyun.core.db
 from daiyun.tenants import rls
 
-revision = "0036"
+revision = "0039"
 down_revision = "0035"
 branch_labels = None
 depends_on = None
