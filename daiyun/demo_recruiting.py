@@ -3,8 +3,8 @@ two open requisitions with their public postings (a 客服 role, and a seasonal 
 team paid by the hour) and candidates at several stages of the pipeline: new applicants with
 their CVs, screened, interviewed, an offer, a hire, a refusal, one on the owner's shortlist and
 one flagged as a likely duplicate of another (the same phone, another e-mail). The one at the
-interview stage has an interview tomorrow; the one at the offer stage was interviewed last week
-and both panel members' scorecards are in.
+interview stage has an interview tomorrow; the one at the offer stage was interviewed last week,
+both panel members' scorecards are in, and an offer waits for the merchant's approval.
 
 Idempotent as the rest of the demo: a merchant that has any requisition is left alone.
 """
@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo
 
 from daiyun.core.db import unit_of_work
 from daiyun.core.ids import utcnow
-from daiyun.platform.recruiting import interviews, service
+from daiyun.platform.recruiting import interviews, offers, service
 from daiyun.platform.recruiting.schemas import (
     EmploymentType,
     InterviewCreate,
     InterviewKind,
+    OfferCreate,
     PostingCreate,
     Recommendation,
     RefusalReason,
@@ -176,4 +177,17 @@ def ensure_interviews(tenant: Tenant, panel: list[uuid.UUID]) -> list[str]:
                         notes=notes,
                     ),
                 )
+        if "offer" in by_stage:
+            # Interviewed and scored: the terms wait for the merchant's approval.
+            offers.create(
+                session,
+                by_stage["offer"],
+                OfferCreate(
+                    salary_minor=750_000,
+                    currency="CNY",
+                    starts_on=today + timedelta(days=14),
+                    terms="五险一金，双休，试用期 3 个月 (social insurance, weekends off)",
+                ),
+                None,
+            )
     return [f"interviews of {tenant.slug}"] if made else []

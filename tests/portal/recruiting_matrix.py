@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +22,8 @@ from daiyun.platform.recruiting.models import (
     Interviewer,
     InterviewKind,
     InterviewStatus,
+    Offer,
+    OfferStatus,
     Scorecard,
 )
 from daiyun.platform.recruiting.schemas import CandidateCreate, RequisitionCreate
@@ -57,6 +59,16 @@ def rules(rule: Any, tenant: str, staff: str, portal: str) -> dict[tuple[str, st
         ("POST", f"{portal}/t/{{tenant}}/interviews/{{interview_id}}/scorecard"): rule(
             tenant, P.recruiting_review, pinned=REVIEWERS, changes=REVIEWERS
         ),
+        ("POST", f"{portal}/t/{{tenant}}/applications/{{application_id}}/offers"): rule(
+            tenant, P.recruiting_manage, staff_only=True, pinned=RECRUITERS, changes=RECRUITERS
+        ),
+        # The merchant approves; recruiters record the rest (the form sends the approved offer).
+        ("POST", f"{portal}/t/{{tenant}}/offers/{{offer_id}}/approve"): rule(
+            tenant, P.recruiting_review, pinned=REVIEWERS, changes=REVIEWERS
+        ),
+        ("POST", f"{portal}/t/{{tenant}}/offers/{{offer_id}}"): rule(
+            tenant, P.recruiting_manage, staff_only=True, pinned=RECRUITERS, changes=RECRUITERS
+        ),
     }
 
 
@@ -88,9 +100,17 @@ def seed(tenant_id: uuid.UUID) -> dict[str, str]:
         session.flush()
         session.add_all(Interviewer(interview_id=interview.id, user_id=u) for u in panel)
         admin = session.scalar(select(User.id).where(User.role == R.agency_admin).limit(1))
+        offer = Offer(
+            application_id=application.id,
+            salary_minor=800_000,
+            currency="CNY",
+            starts_on=date(2030, 2, 1),
+        )
+        session.add(offer)
     return {
         "interview_id": str(interview.id),
         "interviewer_id": str(admin),
+        "offer_id": str(offer.id),
         "requisition_id": str(requisition.id),
         "candidate_id": str(candidate.id),
         "application_id": str(application.id),
@@ -112,6 +132,10 @@ def form(path: str, places: dict[str, str]) -> dict[str, Any] | None:
             "minutes": "60",
             "interviewer": places["interviewer_id"],
         }
+    if path.endswith("/applications/{application_id}/offers"):
+        return {"amount": f"{8000 + next(_n)}.50", "currency": "CNY", "starts_on": "2030-03-01"}
+    if path.endswith("/offers/{offer_id}"):
+        return {"action": "send"}
     if path.endswith("/scorecard"):
         return {"rating-0": "3", "rating-1": "4", "rating-2": "2", "recommendation": "yes"}
     return None
@@ -133,12 +157,25 @@ def state(tenant_id: uuid.UUID) -> tuple[object, ...]:
                 )
             ),
             tuple(sorted(str(c.id) for c in session.scalars(select(Scorecard)))),
+            tuple(sorted((str(o.id), str(o.status)) for o in session.scalars(select(Offer)))),
         )
 
 
 def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
     if "application_id" not in places:
         return
+    # Where the next caller of an offer's form starts: a draft to approve, an approved offer
+    # to send, no standing offer before a new one.
+    offer_status = {
+        "/approve": OfferStatus.draft,
+        "/offers/{offer_id}": OfferStatus.approved,
+        "/applications/{application_id}/offers": OfferStatus.declined,
+    }
+    for ending, status in offer_status.items():
+        if path.endswith(ending):
+            with db.unit_of_work(tenant_id) as session:
+                for found in session.scalars(select(Offer)):
+                    found.status = status
     if path.endswith("/cancel"):
         with db.unit_of_work(tenant_id) as session:
             found = interviews.get(session, uuid.UUID(places["interview_id"]))

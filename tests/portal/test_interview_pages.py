@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from daiyun.core import db
-from daiyun.platform.recruiting import interviews, service
+from daiyun.platform.recruiting import interviews, offers, service
 from daiyun.platform.recruiting.schemas import Recommendation, ScorecardCreate
 from daiyun.tenants.auth.permissions import Role
 from tests.conftest import World
@@ -87,3 +87,54 @@ def test_an_interview_is_scheduled_and_scored_from_the_pages(
         f"{page_url}/cancel", data={"csrf_token": csrf_of(after)}, follow_redirects=False
     )
     assert refused.status_code in (403, 404)
+
+
+def test_an_offer_is_drafted_approved_by_the_owner_and_accepted(
+    hiring: Hiring,  # noqa: F811
+    world: World,
+    portal_as: PortalClient,
+) -> None:
+    assert hiring.apply().status_code == 200
+    with db.unit_of_work(hiring.tenant.id) as session:
+        [application] = service.of_requisition(session, hiring.requisition_id)
+    recruiter = portal_as(world.user(Role.recruiter, hiring.tenant))
+    owner = portal_as(world.user(Role.merchant_owner, hiring.tenant))
+    base = f"{PORTAL}/t/{hiring.tenant.slug}"
+    person_url = f"{base}/candidates/{application.candidate_id}"
+    person = recruiter.get(person_url)
+    drafted = recruiter.post(
+        f"{base}/applications/{application.id}/offers",
+        data={
+            "csrf_token": csrf_of(person.text),
+            "amount": "8000.50",
+            "currency": "CNY",
+            "pay_period": "month",
+            "starts_on": "2027-03-01",
+            "next": person_url,
+        },
+        follow_redirects=False,
+    )
+    assert drafted.status_code == 303 and "error" not in drafted.headers["location"]
+    with db.unit_of_work(hiring.tenant.id) as session:
+        [offer] = offers.of_application(session, application.id)
+        assert (offer.salary_minor, offer.currency) == (800_050, "CNY")  # exact, in fen
+    openings = owner.get(f"{base}/recruiting")
+    assert f'data-offer="{offer.id}"' in openings.text and "8,000.50" in openings.text
+    approved = owner.post(
+        f"{base}/offers/{offer.id}/approve",
+        data={"csrf_token": csrf_of(openings.text)},
+        follow_redirects=False,
+    )
+    assert approved.status_code == 303
+    assert f'data-offer="{offer.id}"' not in owner.get(f"{base}/recruiting").text
+    for action in ("send", "accept"):
+        page = recruiter.get(person_url)
+        done = recruiter.post(
+            f"{base}/offers/{offer.id}",
+            data={"csrf_token": csrf_of(page.text), "action": action, "next": person_url},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303 and "error" not in done.headers["location"], action
+    with db.unit_of_work(hiring.tenant.id) as session:
+        hired = service.get_application(session, application.id)
+        assert (hired.stage, hired.status.value) == ("hired", "hired")

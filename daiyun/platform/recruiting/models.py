@@ -339,3 +339,40 @@ class Scorecard(TenantScoped, Base):
     recommendation: Mapped[Recommendation] = mapped_column(_kind(Recommendation))
     notes: Mapped[str] = mapped_column(Text, default="")
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OfferStatus(StrEnum):
+    draft = "draft"
+    approved = "approved"  # by the merchant
+    sent = "sent"
+    accepted = "accepted"
+    declined = "declined"
+
+
+class Offer(TenantScoped, Timestamped, Base):
+    """The terms put to a candidate: pay in minor units with its currency and period, and a
+    start date. Drafted by a recruiter, approved by the merchant, sent, then accepted (the
+    application is the hire) or declined, each step dated."""
+
+    __tablename__ = "rc_offers"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "application_id"], ["rc_applications.tenant_id", "rc_applications.id"]
+        ),
+        Index("ix_rc_offers_application", "tenant_id", "application_id"),
+        Index("ix_rc_offers_status", "tenant_id", "status"),
+    )
+
+    application_id: Mapped[uuid.UUID]
+    status: Mapped[OfferStatus] = mapped_column(_kind(OfferStatus), default=OfferStatus.draft)
+    salary_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    pay_period: Mapped[str] = mapped_column(String(8), default="month")
+    starts_on: Mapped[date]
+    terms: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    responded_at: Mapped[datetime | None]
+    decline_reason: Mapped[str] = mapped_column(Text, default="")

@@ -18,6 +18,8 @@ from daiyun.platform.recruiting.models import (
     Interview,
     Interviewer,
     InterviewStatus,
+    Offer,
+    OfferStatus,
     Posting,
     PostingStatus,
     Requisition,
@@ -278,3 +280,21 @@ def scorecard_by(
         Scorecard.interview_id == interview_id, Scorecard.interviewer_id == interviewer_id
     )
     return session.scalar(stmt)
+
+
+# --- offers --------------------------------------------------------------------------------
+
+
+def offer(session: Session, offer_id: uuid.UUID, *, lock: bool = False) -> Offer | None:
+    stmt = select(Offer).where(Offer.id == offer_id)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def offers(status: OfferStatus | None) -> Select[Any]:
+    stmt = select(Offer)
+    return stmt if status is None else stmt.where(Offer.status == status)
+
+
+def offers_of(session: Session, application_id: uuid.UUID) -> list[Offer]:
+    stmt = select(Offer).where(Offer.application_id == application_id)
+    return list(session.scalars(stmt.order_by(Offer.created_at, Offer.id)))

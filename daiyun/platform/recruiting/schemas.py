@@ -25,6 +25,7 @@ from daiyun.platform.recruiting.models import (
     InterviewKind,
     InterviewStatus,
     MoveKind,
+    OfferStatus,
     PostingStatus,
     Recommendation,
     RefusalReason,
@@ -37,6 +38,7 @@ __all__ = [
     "InterviewKind",
     "InterviewStatus",
     "MoveKind",
+    "OfferStatus",
     "PostingStatus",
     "Recommendation",
     "RefusalReason",
@@ -390,3 +392,50 @@ class ScorecardSummary(BaseModel):
     recommendations: dict[str, int]
     averages: dict[str, float]
     scorecards: list[ScorecardRead]
+
+
+# --- offers --------------------------------------------------------------------------------
+
+PayPeriod = Annotated[str, Field(pattern=r"^(hour|day|month|year)$")]
+
+
+class OfferCreate(_Input):
+    """An offer's terms: pay in minor units (¥8,000.00 a month is 800000) with its currency."""
+
+    salary_minor: Annotated[MinorUnits, Field(ge=1, le=MAX_PAY_MINOR)]
+    currency: Currency = "CNY"
+    pay_period: PayPeriod = "month"
+    starts_on: Day
+    terms: Text = ""
+
+
+class OfferUpdate(_Input):
+    """New terms for a draft offer (an approved one goes back to the merchant as a new draft)."""
+
+    salary_minor: Annotated[MinorUnits, Field(ge=1, le=MAX_PAY_MINOR)] | None = None
+    currency: Currency | None = None
+    pay_period: PayPeriod | None = None
+    starts_on: Day | None = None
+    terms: Text | None = None
+
+
+class Decline(_Input):
+    reason: Text = ""
+
+
+class OfferRead(_Read):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    status: OfferStatus
+    salary_minor: int
+    currency: str
+    pay_period: str
+    starts_on: date
+    terms: str
+    created_by: uuid.UUID | None
+    approved_by: uuid.UUID | None
+    approved_at: datetime | None
+    sent_at: datetime | None
+    responded_at: datetime | None
+    decline_reason: str
+    created_at: datetime

@@ -14,11 +14,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from daiyun.platform.recruiting import interviews, service
+from daiyun.platform.recruiting import interviews, offers, service
 from daiyun.platform.recruiting.schemas import (
     ApplicationRead,
     CandidateRead,
     InterviewRead,
+    OfferRead,
+    OfferStatus,
     RequisitionRead,
     ScorecardSummary,
     StageMoveRead,
@@ -72,6 +74,7 @@ class CandidateView:
     interviews: dict[uuid.UUID, list[InterviewRow]] = field(default_factory=dict)
     scorecards: dict[uuid.UUID, ScorecardSummary] = field(default_factory=dict)
     reviewers: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    offers: dict[uuid.UUID, list[OfferRead]] = field(default_factory=dict)
 
 
 @dataclass
@@ -175,6 +178,9 @@ def candidate(session: Session, candidate_id: uuid.UUID, viewer: uuid.UUID) -> C
             session, interviews.of_application(session, application.id)
         )
         shown.scorecards[application.id] = interviews.summary(session, application.id, viewer)
+        shown.offers[application.id] = [
+            OfferRead.model_validate(o) for o in offers.of_application(session, application.id)
+        ]
     shown.reviewers = interviews.reviewers(session)
     return shown
 
@@ -217,3 +223,21 @@ def interview(session: Session, interview_id: uuid.UUID, viewer: uuid.UUID) -> I
         and row.interview.status.value == "scheduled"
     )
     return InterviewView(row, summary, may_score)
+
+
+def offers_to_approve(session: Session) -> list[tuple[OfferRead, Card, RequisitionRead]]:
+    """Draft offers waiting for the merchant, with the candidate and the role."""
+    found, _ = offers.find(session, OfferStatus.draft, None, 200)
+    rows = []
+    for offer in found:
+        [application] = service.read_applications(
+            session, [service.get_application(session, offer.application_id)]
+        )
+        candidate = CandidateRead.model_validate(
+            service.get_candidate(session, application.candidate_id)
+        )
+        requisition = RequisitionRead.model_validate(
+            service.get_requisition(session, application.requisition_id)
+        )
+        rows.append((OfferRead.model_validate(offer), Card(application, candidate), requisition))
+    return rows

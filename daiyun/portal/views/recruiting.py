@@ -24,10 +24,12 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from daiyun.core.errors import Problem
-from daiyun.platform.recruiting import interviews, service
+from daiyun.core.money import to_minor
+from daiyun.platform.recruiting import interviews, offers, service
 from daiyun.platform.recruiting.schemas import (
     InterviewCreate,
     InterviewKind,
+    OfferCreate,
     Recommendation,
     RefusalReason,
     ScorecardCreate,
@@ -99,6 +101,19 @@ RECOMMENDATION_LABELS = {
     Recommendation.strong_yes.value: N_("Strong yes"),
 }
 # What an interviewer rates unless the recruiter's form names other criteria.
+OFFER_LABELS = {
+    "draft": N_("Waiting for approval"),
+    "approved": N_("Approved"),
+    "sent": N_("Sent"),
+    "accepted": N_("Accepted"),
+    "declined": N_("Declined"),
+}
+PERIOD_LABELS = {
+    "hour": N_("per hour"),
+    "day": N_("per day"),
+    "month": N_("per month"),
+    "year": N_("per year"),
+}
 CRITERIA = (N_("Communication"), N_("Skills for the role"), N_("Reliability"))
 DURATIONS = (30, 45, 60, 90, 120)
 
@@ -106,6 +121,8 @@ DURATIONS = (30, 45, 60, 90, 120)
 def _labels() -> dict[str, object]:
     return {
         "kind_labels": KIND_LABELS,
+        "offer_labels": OFFER_LABELS,
+        "period_labels": PERIOD_LABELS,
         "recommendation_labels": RECOMMENDATION_LABELS,
         "status_labels": STATUS_LABELS,
         "type_labels": TYPE_LABELS,
@@ -145,6 +162,7 @@ def openings(request: Request, page: ReviewPage) -> Response:
         {
             "rows": work.merchant_requisitions(page.db, _view(page)),
             "shortlist": work.shortlist(page.db),
+            "offers": work.offers_to_approve(page.db),
             "base": f"{PREFIX}/t/{page.tenant.slug if page.tenant else ''}",
             **_labels(),
         },
@@ -310,6 +328,80 @@ def submit_scorecard(submitted: ReviewForm, interview_id: uuid.UUID) -> Response
         )
         with page.db.begin_nested():
             interviews.submit(page.db, found, page.user.id, body)
+    except ValueError:
+        return _back(form, here, error="bad-form")
+    except Problem as refused:
+        if refused.status >= 500 or refused.status == 404:
+            raise
+        return _back(form, here, error=refused.kind)
+    return _back(form, here)
+
+
+# --- offers --------------------------------------------------------------------------------
+
+
+@router.post("/t/{tenant}/applications/{application_id}/offers")
+def draft_offer(submitted: ManageForm, application_id: uuid.UUID) -> Response:
+    """Draft an offer from the candidate's page (the amount in major units: 8000.00 yuan)."""
+    page, form = submitted
+    _staff_only(page)
+    found = service.get_application(page.db, application_id, lock=True)
+    here = f"{_base(page)}/candidates/{found.candidate_id}"
+    try:
+        currency = _text(form, "currency", 3) or "CNY"
+        body = OfferCreate(
+            salary_minor=to_minor(_text(form, "amount", 20), currency),
+            currency=currency,
+            pay_period=_text(form, "pay_period", 8) or "month",
+            starts_on=_text(form, "starts_on", 10),
+            terms=_text(form, "terms", 5000),
+        )
+        with page.db.begin_nested():
+            offers.create(page.db, found, body, page.user.id)
+    except ValueError:
+        return _back(form, here, error="bad-form")
+    except Problem as refused:
+        if refused.status >= 500 or refused.status == 404:
+            raise
+        return _back(form, here, error=refused.kind)
+    return _back(form, here)
+
+
+@router.post("/t/{tenant}/offers/{offer_id}/approve")
+def approve_offer(submitted: ReviewForm, offer_id: uuid.UUID) -> Response:
+    """The merchant approves an offer's terms, from its recruiting page."""
+    page, form = submitted
+    here = f"{_base(page)}/recruiting"
+    found = offers.get(page.db, offer_id, lock=True)
+    try:
+        with page.db.begin_nested():
+            offers.approve(page.db, found, page.user.id)
+    except Problem as refused:
+        if refused.status >= 500 or refused.status == 404:
+            raise
+        return _back(form, here, error=refused.kind)
+    return _back(form, here)
+
+
+@router.post("/t/{tenant}/offers/{offer_id}")
+def offer_step(submitted: ManageForm, offer_id: uuid.UUID) -> Response:
+    """A recruiter records the offer sent, accepted (the hire) or declined."""
+    page, form = submitted
+    _staff_only(page)
+    found = offers.get(page.db, offer_id, lock=True)
+    application = service.get_application(page.db, found.application_id)
+    here = f"{_base(page)}/candidates/{application.candidate_id}"
+    action = _text(form, "action", 10)
+    try:
+        with page.db.begin_nested():
+            if action == "send":
+                offers.send(page.db, found)
+            elif action == "accept":
+                offers.accept(page.db, found, page.user.id)
+            elif action == "decline":
+                offers.decline(page.db, found, _text(form, "reason", 2000))
+            else:
+                raise ValueError(action)
     except ValueError:
         return _back(form, here, error="bad-form")
     except Problem as refused:

@@ -4,7 +4,7 @@ tests/platform/warehouse/isolation.py)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +23,8 @@ from daiyun.platform.recruiting.models import (
     Interviewer,
     InterviewKind,
     InterviewStatus,
+    Offer,
+    OfferStatus,
     Posting,
     Recommendation,
     Requisition,
@@ -50,6 +52,7 @@ REVIEW = TenantRule(P.recruiting_review, REVIEWERS)
 MANAGE = TenantRule(P.recruiting_manage, RECRUITERS)
 APP = "/applications/{application_id}"
 INTERVIEW = "/interviews/{interview_id}"
+OFFER = "/offers/{offer_id}"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 TENANT_TABLES = (
@@ -63,6 +66,7 @@ TENANT_TABLES = (
     Interview,
     Interviewer,
     Scorecard,
+    Offer,
 )
 
 TENANT_RULES = rules(
@@ -100,13 +104,26 @@ TENANT_RULES = rules(
         ("PATCH", INTERVIEW),
         ("POST", f"{INTERVIEW}/cancel"),
         ("GET", f"{INTERVIEW}/scorecards"),
+        ("GET", f"{APP}/offers"),
+        ("POST", f"{APP}/offers"),
+        ("GET", "/offers"),
+        ("GET", OFFER),
+        ("PATCH", OFFER),
+        ("POST", f"{OFFER}/send"),
+        ("POST", f"{OFFER}/accept"),
+        ("POST", f"{OFFER}/decline"),
     ),
     read=REVIEW,
     write=MANAGE,
 ) | rules(
     # The merchant's shortlist is the reviewing side's own write, and so is a scorecard (the
     # seeded interview's panel holds every user who may review A's candidates).
-    (("PUT", f"{APP}/shortlist"), ("POST", f"{INTERVIEW}/scorecards")),
+    # The merchant approves offers.
+    (
+        ("PUT", f"{APP}/shortlist"),
+        ("POST", f"{INTERVIEW}/scorecards"),
+        ("POST", f"{OFFER}/approve"),
+    ),
     read=REVIEW,
     write=REVIEW,
 )
@@ -169,6 +186,44 @@ def _interview(
     return found
 
 
+def _offer(session: Session, application_id: uuid.UUID) -> Offer:
+    found = Offer(
+        application_id=application_id,
+        salary_minor=800_000,
+        currency="CNY",
+        starts_on=date(2030, 2, 1),
+    )
+    session.add(found)
+    session.flush()
+    return found
+
+
+# The status each offer step needs before a caller tries it.
+OFFER_BEFORE = {
+    "/approve": OfferStatus.draft,
+    "/send": OfferStatus.approved,
+    "/accept": OfferStatus.sent,
+    "/decline": OfferStatus.sent,
+}
+
+
+def prepare(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
+    """Before each caller of an offer's step: the offer where that step starts (and the
+    application active, for the hire); before a new offer, none standing."""
+    if not (path.startswith(OFFER) or path == f"{APP}/offers"):
+        return
+    with db.unit_of_work(tenant_id) as session:
+        application = service.get_application(session, uuid.UUID(places["application_id"]))
+        application.stage, application.status = "offer", ApplicationStatus.active
+        for found in session.scalars(select(Offer)):
+            if path == f"{APP}/offers":
+                found.status = OfferStatus.declined
+            elif found.id == uuid.UUID(places["offer_id"]):
+                found.status = next(
+                    (v for k, v in OFFER_BEFORE.items() if path.endswith(k)), OfferStatus.draft
+                )
+
+
 def _slot(year: int, n: int) -> dict[str, str]:
     # A new hour for each call, so no caller's interview clashes with another's.
     starts = datetime(year, 1, 1, tzinfo=UTC) + timedelta(hours=2 * n)
@@ -208,8 +263,10 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         )
         spare = _spare(session)
         interview = _interview(session, application.id)
+        offer = _offer(session, application.id)
     return {
         "interview_id": str(interview.id),
+        "offer_id": str(offer.id),
         "interviewer_id": str(_admin(session)),
         "requisition_id": str(requisition.id),
         "posting_id": str(posting.id),
@@ -258,6 +315,9 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
             **_slot(2031, n),
         },
         ("PATCH", INTERVIEW): _slot(2032, n),
+        ("POST", f"{APP}/offers"): {"salary_minor": 700_000 + n, "starts_on": "2030-03-01"},
+        ("PATCH", OFFER): {"salary_minor": 900_000 + n},
+        ("POST", f"{OFFER}/decline"): {"reason": f"Declined {n}"},
         ("POST", f"{INTERVIEW}/scorecards"): {
             "ratings": {"沟通": 1 + n % 4},
             "recommendation": "yes",
@@ -267,6 +327,8 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
     if (method, path) in bodies:
         return {"json": bodies[(method, path)]}
     if (method, path) in (("POST", f"{APP}/reopen"), ("POST", f"{INTERVIEW}/cancel")):
+        return {}
+    if method == "POST" and path.startswith(OFFER):
         return {}
     return None
 
@@ -292,6 +354,9 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
             application.candidate_id = source.id
         if path == "/applications":
             places["spare_candidate_id"] = str(_spare(session).id)
+        if path.startswith(OFFER):
+            application = service.get_application(session, application_id)
+            application.stage, application.status = "applied", ApplicationStatus.active
         if path.startswith(INTERVIEW):
             found = session.get(Interview, (tenant_id, uuid.UUID(places["interview_id"])))
             assert found is not None
@@ -330,6 +395,7 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     Interview: ("location", "tests-bulk"),
     Interviewer: ("updated_at", datetime(2030, 1, 1, tzinfo=UTC)),
     Scorecard: ("notes", "tests-bulk"),
+    Offer: ("terms", "tests-bulk"),
 }
 APPEND_ONLY: frozenset[type[Any]] = frozenset({StageMove})
 
@@ -373,6 +439,7 @@ def guard_seed(
                 recommendation=Recommendation.yes,
             )
         )
+        _offer(session, application.id)
         session.flush()
         return {
             model: set(session.scalars(select(model.id).where(model.tenant_id == tenant_id)))
