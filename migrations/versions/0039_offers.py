@@ -1,7 +1,7 @@
 """recruiting offers: terms, the merchant's approval, the candidate's answer
 
 Revision ID: 0039
-Revises: 0035
+Revises: 0038
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import daiyun.core.db
 from daiyun.tenants import rls
 
 revision = "0039"
-down_revision = "0035"
+down_revision = "0038"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """customer service: the knowledge base, each merchant's answers the agents look up
 
-Revision ID: 0039
-Revises: 0035
+Revision ID: 0038
+Revises: 0037
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 import daiyun.core.db
 from daiyun.tenants import rls
 
-revision = "0039"
-down_revision = "0035"
+revision = "0038"
+down_revision = "0037"
 branch_labels = None
 depends_on = None
 

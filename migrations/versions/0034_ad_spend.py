@@ -1,7 +1,7 @@
 """ad spend: daily spend per channel, ad campaign and ad group (as billed and in the tenant's
 currency), and the redemptions' index by time the ROAS report reads
 
-Revision ID: 0036
+Revision ID: 0034
 Revises: 0033
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import daiyun.core.db
 from daiyun.tenants import rls
 
-revision = "0036"
+revision = "0034"
 down_revision = "0033"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """customer service: macros, saved actions an agent runs on a conversation in one go
 
-Revision ID: 0038
-Revises: 0037
+Revision ID: 0036
+Revises: 0035
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 import daiyun.core.db
 from daiyun.tenants import rls
 
-revision = "0038"
-down_revision = "0037"
+revision = "0036"
+down_revision = "0035"
 branch_labels = None
 depends_on = None
 

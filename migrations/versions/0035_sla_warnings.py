@@ -1,7 +1,7 @@
 """customer service: the SLA warnings given before a breach, once per clock and due time
 
-Revision ID: 0037
-Revises: 0036
+Revision ID: 0035
+Revises: 0034
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0037"
-down_revision = "0036"
+revision = "0035"
+down_revision = "0034"
 branch_labels = None
 depends_on = None
 

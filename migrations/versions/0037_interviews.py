@@ -1,7 +1,7 @@
 """recruiting interviews: rounds with their panel, and the panel's scorecards
 
-Revision ID: 0035
-Revises: 0038
+Revision ID: 0037
+Revises: 0036
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 import daiyun.core.db
 from daiyun.tenants import rls
 
-revision = "0035"
-down_revision = "0038"
+revision = "0037"
+down_revision = "0036"
 branch_labels = None
 depends_on = None
 
