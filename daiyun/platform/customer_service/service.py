@@ -49,6 +49,12 @@ from daiyun.tenants.auth.models import User
 # --- contacts ------------------------------------------------------------------------------
 
 
+def agent_ids(session: Session) -> list[uuid.UUID]:
+    """The bound tenant's customer-service agents (members whose role may answer buyers), for
+    other departments handing them work (after-sales' follow-ups)."""
+    return assignment.agent_ids(session)
+
+
 def _identity_value(channel: Channel, value: str) -> str:
     if channel == Channel.email:
         return rules.normal_email(value) or value
