@@ -78,7 +78,7 @@ def seed(tenant_id: uuid.UUID, order_id: uuid.UUID) -> dict[str, str]:
         )
         service.refuse(session, closed.id, None, "No")
         service.close(session, closed.id, None, None)
-        followups.generate(session, utcnow() + timedelta(days=30))
+        followups.generate(session, utcnow() + timedelta(days=4))
         [followup] = [f for f in followups.queue(session, None) if f.case_id == closed.id]
         return {"case_id": str(case.id), "followup_id": str(followup.id)}
 

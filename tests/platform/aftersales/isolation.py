@@ -127,7 +127,7 @@ def _followup(session: Session, order_id: uuid.UUID, line: str, key: str) -> str
     )
     service.refuse(session, closed.id, None, "No")
     service.close(session, closed.id, None, None)
-    followups.generate(session, utcnow() + timedelta(days=30))
+    followups.generate(session, utcnow() + timedelta(days=4))
     [found] = [f for f in followups.queue(session, None) if f.case_id == closed.id]
     return str(found.id)
 

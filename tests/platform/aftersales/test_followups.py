@@ -33,7 +33,9 @@ from daiyun.platform.fulfillment.models import (
     ShipmentStatus,
 )
 from daiyun.platform.orders import service as order_service
+from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.tenants.auth.permissions import Role
+from tests import factories
 from tests.platform.aftersales.conftest import SKU, Counter
 
 API = "/api/v1"
@@ -115,6 +117,25 @@ def test_delivered_orders_are_followed_up_after_n_days_once(counter: Counter) ->
         [row] = followups.find(session, followups.Filters(order_id=due), None, 5)[0]
         assert row.due_at > row.since + timedelta(days=7)
         assert row.state == FollowupState.open
+
+
+def test_orders_the_marketplace_delivered_are_followed_up_too(counter: Counter) -> None:
+    """A marketplace that carried the order itself reports it delivered; its last change stands
+    for the delivery. One that also shipped through the warehouse is followed up once."""
+    both = counter.order(external_id="mp-both")
+    for external_id, days in (("mp-old", 9), ("mp-new", 2), ("mp-both", 9)):
+        when = utcnow() - timedelta(days=days)
+        incoming = factories.order(
+            external_id, sku=SKU, status=OrderStatus.delivered, updated=when, placed=when
+        )
+        with db.unit_of_work(counter.tenant.id) as session:
+            order_service.ingest(session, counter.shop_id, "shopify", [incoming])
+    deliver(counter, both, days_ago=8)
+    assert _generate(counter) == 2
+    with db.unit_of_work(counter.tenant.id) as session:
+        rows, _ = followups.find(session, followups.Filters(), None, 10)
+        numbers = order_service.order_numbers(session, {r.order_id for r in rows})
+    assert sorted(numbers.values()) == ["mp-both", "mp-old"]
 
 
 def test_rules_switched_off_make_nothing(counter: Counter) -> None:
