@@ -6,7 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from daiyun.core.money import MinorUnits
 from daiyun.platform.aftersales.rules import (
@@ -170,11 +177,11 @@ class SettingsRead(_Read):
 
 
 class FollowupSettingsIn(_Input):
-    delivery_enabled: bool = True
+    delivery_enabled: StrictBool = True
     delivery_days: Annotated[Count, Field(ge=0, le=365)] = 7
-    close_enabled: bool = True
+    close_enabled: StrictBool = True
     close_days: Annotated[Count, Field(ge=0, le=365)] = 3
-    high_value_enabled: bool = True
+    high_value_enabled: StrictBool = True
     high_value_minor: Annotated[
         Amount, Field(description="In minor units of the order's currency")
     ] = 100_000
