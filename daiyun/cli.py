@@ -187,7 +187,8 @@ CARRIER_SANDBOX_STEP = 60
 
 
 def _sandbox_children(me: list[str]) -> list[Child]:
-    """The marketplace, Stripe and carrier sandboxes for the demo; the other children are
+    """The marketplace, Stripe and carrier sandboxes and the mail sink for the demo (replies to
+    buyers and staff notifications land in var/mail as .eml files); the other children are
     pointed at the Stripe and carrier ones and the marketplace sandbox's rates service through
     the environment they inherit (and allowed to call the marketplace
     sandbox: DAIYUN_MARKETPLACE_HOSTS)."""
@@ -197,7 +198,7 @@ def _sandbox_children(me: list[str]) -> list[Child]:
 
     allow_sandbox_hosts()
 
-    for port in (SANDBOX_PORT, STRIPE_SANDBOX_PORT, CARRIER_SANDBOX_PORT):
+    for port in (SANDBOX_PORT, STRIPE_SANDBOX_PORT, CARRIER_SANDBOX_PORT, get_settings().smtp_port):
         _check_port("127.0.0.1", port)
     shops = VAR_DIR / SANDBOX_SHOPS
     if not shops.exists():
@@ -238,6 +239,18 @@ def _sandbox_children(me: list[str]) -> list[Child]:
                 webhook,
                 "--webhook-secret",
                 os.environ["DAIYUN_STRIPE_WEBHOOK_SECRET"],
+            ],
+        ),
+        Child(
+            "mail-sink",
+            [
+                sys.executable,
+                "-m",
+                "daiyun.sandboxes.mail",
+                "--port",
+                str(get_settings().smtp_port),
+                "--folder",
+                str(VAR_DIR / "mail"),
             ],
         ),
         Child(

@@ -30,7 +30,7 @@ from daiyun.demo_catalog import ensure_catalog, ensure_listings
 from daiyun.demo_followups import ensure_followups
 from daiyun.demo_fulfillment import ensure_parcels, ensure_wave
 from daiyun.demo_marketing import ensure_marketing
-from daiyun.demo_recruiting import ensure_recruiting
+from daiyun.demo_recruiting import ensure_interviews, ensure_recruiting
 from daiyun.demo_service import ensure_service
 from daiyun.demo_warehouse import ensure_planning, ensure_stock, ensure_warehouses
 from daiyun.platform.rates import service as rates_service
@@ -334,6 +334,9 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
         )
         manager = _ensure_user(owner, tenants, result)
         result.created.extend(ensure_recruiting(tenants[merchant.slug], manager.id))
+        # The owner and the agency's admin on the panel (both review every merchant's people).
+        panel = [admin.id, manager.id]
+        result.created.extend(ensure_interviews(tenants[merchant.slug], panel))
     return result
 
 

@@ -4,18 +4,29 @@ tiers, a welcome code (WELCOME10) and a flash sale of its most popular SKU, its 
 of the warehouse, so the console's planner and flash-sale monitor and the merchant's campaign
 page have something to show, and a cart priced in the console meets all three.
 
-Idempotent as the rest of the demo: a merchant whose demo campaign exists is left alone.
+Each merchant also has the last 30 days of ad spend (:func:`ensure_ad_spend`): two ad groups on
+each of its channels, the campaign's ad campaign linked to it, the ad platforms' attributed
+orders and GMV beside the spend, so the ROAS page charts real figures. Lotus Tea buys Google Ads
+in USD as well, converted at the demo's recorded USD/CNY rates.
+
+Idempotent as the rest of the demo: a merchant whose demo campaign (or ad spend) exists is left
+alone.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+from datetime import date, timedelta
 
 from daiyun.core.db import unit_of_work
 from daiyun.core.ids import utcnow
+from daiyun.platform.marketing import ad_spend
 from daiyun.platform.marketing import service as marketing
+from daiyun.platform.marketing.models import AdChannel
 from daiyun.platform.marketing.rules import Kind, ValueType
 from daiyun.platform.marketing.schemas import (
+    AdSpendBatchIn,
+    AdSpendIn,
     CampaignCreate,
     CouponCreate,
     PromotionCreate,
@@ -28,10 +39,68 @@ from daiyun.tenants.models import Tenant
 
 CAMPAIGN = "Demo: this month's promotions"
 FLASH_UNITS = 10
+AD_DAYS = 30
+# Each merchant's channels, the currency it is billed in there, and its daily budget (major).
+AD_CHANNELS: dict[str, tuple[tuple[AdChannel, str, int], ...]] = {
+    "lotus-tea": ((AdChannel.ztc, "CNY", 300), (AdChannel.google_ads, "USD", 40)),
+    "north-peak": ((AdChannel.google_ads, "USD", 120), (AdChannel.meta, "USD", 80)),
+    "maple-home": ((AdChannel.qianchuan, "CNY", 500), (AdChannel.pdd_search, "CNY", 200)),
+}
+AD_GROUPS = ("Best sellers", "New arrivals")
 
 
 def ensure_marketing(tenant: Tenant) -> list[str]:
-    """The merchant's running campaign with a 满减 tier, a code and a flash sale."""
+    """The merchant's running campaign with a 满减 tier, a code and a flash sale; its ads."""
+    return _campaign(tenant) + ensure_ad_spend(tenant)
+
+
+def _wobble(*parts: object) -> int:
+    """A stable number 0..99 for the demo's figures (the same every run)."""
+    return hashlib.sha256(repr(parts).encode()).digest()[0] * 100 // 256
+
+
+def ensure_ad_spend(tenant: Tenant, today: date | None = None) -> list[str]:
+    """The last 30 days of ad spend on the merchant's channels, once."""
+    channels = AD_CHANNELS.get(tenant.slug)
+    if channels is None:
+        return []
+    today = today or utcnow().date()
+    with unit_of_work(tenant.id) as session:
+        found, _ = ad_spend.find(session, None, None, None, None, None, 1)
+        if found:
+            return []
+        campaigns, _ = marketing.find_campaigns(session, None, 200)
+        linked = next((c.id for c in campaigns if c.name == CAMPAIGN), None)
+        rows = []
+        for back in range(AD_DAYS):
+            day = today - timedelta(days=back)
+            for channel, currency, budget in channels:
+                for n, group in enumerate(AD_GROUPS):
+                    share = (60 if n == 0 else 40) + _wobble(tenant.slug, day, channel, n) // 5
+                    spend = budget * share  # minor units: budget x share% x 100
+                    clicks = spend // 150 + _wobble(day, group)
+                    orders = max(0, clicks // 25 - 1 + _wobble(channel, day) % 3)
+                    roas = 2 + _wobble(tenant.slug, group, day.weekday()) % 4
+                    rows.append(
+                        AdSpendIn(
+                            day=day,
+                            channel=channel,
+                            ad_campaign=CAMPAIGN if n == 0 else "Always on",
+                            ad_group=group,
+                            campaign_id=linked if n == 0 else None,
+                            currency=currency,
+                            spend_minor=spend,
+                            impressions=clicks * (30 + _wobble(group, day) // 4),
+                            clicks=clicks,
+                            attributed_orders=orders,
+                            attributed_gmv_minor=spend * roas if orders else 0,
+                        )
+                    )
+        ad_spend.record(session, AdSpendBatchIn(rows=rows))
+    return [f"{len(rows)} ad spend rows -> {tenant.slug}"]
+
+
+def _campaign(tenant: Tenant) -> list[str]:
     catalog = CATALOGS.get(tenant.slug)
     if catalog is None:
         return []

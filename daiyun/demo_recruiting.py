@@ -2,7 +2,9 @@
 two open requisitions with their public postings (a 客服 role, and a seasonal 双11 warehouse
 team paid by the hour) and candidates at several stages of the pipeline: new applicants with
 their CVs, screened, interviewed, an offer, a hire, a refusal, one on the owner's shortlist and
-one flagged as a likely duplicate of another (the same phone, another e-mail).
+one flagged as a likely duplicate of another (the same phone, another e-mail). The one at the
+interview stage has an interview tomorrow; the one at the offer stage was interviewed last week
+and both panel members' scorecards are in.
 
 Idempotent as the rest of the demo: a merchant that has any requisition is left alone.
 """
@@ -11,16 +13,22 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from daiyun.core.db import unit_of_work
-from daiyun.platform.recruiting import service
+from daiyun.core.ids import utcnow
+from daiyun.platform.recruiting import interviews, service
 from daiyun.platform.recruiting.schemas import (
     EmploymentType,
+    InterviewCreate,
+    InterviewKind,
     PostingCreate,
+    Recommendation,
     RefusalReason,
     RequisitionCreate,
     RequisitionStatus,
+    ScorecardCreate,
 )
 from daiyun.tenants.models import Tenant
 
@@ -104,3 +112,68 @@ def ensure_recruiting(tenant: Tenant, hiring_manager_id: uuid.UUID | None) -> li
                 if shortlisted:
                     service.set_shortlisted(session, application, True)
     return [f"requisitions of {tenant.slug}"]
+
+
+# (who, the rating of each criterion, the recommendation, notes) for the past interview's cards.
+CARDS = (
+    (
+        {"Communication": 4, "Skills for the role": 3, "Reliability": 4},
+        "strong_yes",
+        "语气耐心，熟悉千牛。",
+    ),
+    ({"Communication": 3, "Skills for the role": 3, "Reliability": 3}, "yes", "Good with refunds."),
+)
+
+
+def ensure_interviews(tenant: Tenant, panel: list[uuid.UUID]) -> list[str]:
+    """An interview tomorrow at 10:00 (the merchant's time) for the 客服 applicant at the
+    interview stage, and last week's, scored by the whole panel, for the one at the offer
+    stage. Left alone once the merchant has any interview; marked as mailed (the demo sends
+    no invitation to its made-up addresses)."""
+    with unit_of_work(tenant.id) as session:
+        found, _ = service.find_applications(session, None, None, None, None, None, None, 200)
+        if any(interviews.of_application(session, a.id) for a in found):
+            return []
+        by_stage = {a.stage: a for a in found if a.status.value == "active"}
+        local = ZoneInfo(tenant.time_zone)
+        today = utcnow().astimezone(local).date()
+        made = []
+        for stage, day, kind in (
+            ("interview", today + timedelta(days=1), InterviewKind.video),
+            ("offer", today - timedelta(days=7), InterviewKind.onsite),
+        ):
+            application = by_stage.get(stage)
+            if application is None:
+                continue
+            starts = datetime.combine(day, time(10), local)
+            interview = interviews.schedule(
+                session,
+                application,
+                InterviewCreate(
+                    title="一面 First round",
+                    kind=kind,
+                    starts_at=starts,
+                    ends_at=starts + timedelta(minutes=45),
+                    location="https://meeting.example.com/daiyun"
+                    if kind == InterviewKind.video
+                    else "杭州市西湖区文三路 1 号",
+                    interviewer_ids=panel,
+                ),
+                None,
+                tenant.time_zone,
+            )
+            interview.mailed_sequence = interview.sequence
+            made.append(interview)
+        if len(made) == 2:
+            for user_id, (ratings, recommendation, notes) in zip(panel, CARDS, strict=True):
+                interviews.submit(
+                    session,
+                    made[1],
+                    user_id,
+                    ScorecardCreate(
+                        ratings=ratings,
+                        recommendation=Recommendation(recommendation),
+                        notes=notes,
+                    ),
+                )
+    return [f"interviews of {tenant.slug}"] if made else []

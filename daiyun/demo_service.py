@@ -13,13 +13,15 @@ from datetime import timedelta
 
 from daiyun.core.db import unit_of_work
 from daiyun.core.ids import utcnow
-from daiyun.platform.customer_service import assignment, mail, service
+from daiyun.platform.customer_service import assignment, knowledge, macros, mail, service
 from daiyun.platform.customer_service.schemas import (
     AgentStatus,
     AgentUpdate,
+    ArticleIn,
     CannedReplyIn,
     Channel,
     ContactCreate,
+    MacroIn,
     MailboxIn,
     MessageCreate,
     Priority,
@@ -35,6 +37,14 @@ QUESTIONS = (
     ("李雷", "请问这款茶叶是今年的新茶吗？", Priority.normal),
     ("Jonas Weber", "The lid arrived cracked, I would like a replacement.", Priority.urgent),
     ("韩梅梅", "可以开发票吗？", Priority.low),
+)
+
+# The knowledge base each demo merchant starts with (客服手册): policies and product answers.
+ARTICLES = (
+    ("退货政策", "签收后 7 天内可无理由退货，商品需保持完好；质量问题由我们承担运费。", ["售后"]),
+    ("发货时间", "付款后 48 小时内发货，节假日顺延；发货后可在订单中查看快递单号。", ["物流"]),
+    ("Returns", "Unused items can be returned within 7 days of delivery.", ["after-sales"]),
+    ("Shipping times", "Orders ship within 48 hours of payment, tracked.", ["shipping"]),
 )
 
 
@@ -68,6 +78,28 @@ def ensure_service(tenant: Tenant, agent_id: uuid.UUID | None) -> list[str]:
                 shortcut="order",
                 title="About your order",
                 body="Hi {{buyer_name}}, your order {{order_number}} is on its way.",
+            ),
+        )
+        for title, body, tags in ARTICLES:
+            knowledge.create(session, ArticleIn(title=title, body=body, tags=tags))
+        macros.create(
+            session,
+            MacroIn(
+                name="Refund issued",
+                add_labels=["refund"],
+                assign_to_me=True,
+                note="Refund issued in the seller centre.",
+                reply="Hi {{buyer_name}}, your refund is on its way. {{agent_name}}",
+                then=State.resolved,
+            ),
+        )
+        macros.create(
+            session,
+            MacroIn(
+                name="Escalate to the account manager",
+                add_labels=["escalated"],
+                priority=Priority.urgent,
+                note="Escalated: the account manager takes it from here.",
             ),
         )
         mail.create_mailbox(

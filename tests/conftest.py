@@ -23,6 +23,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi.testclient import TestClient
+from hypothesis import settings
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,6 +44,11 @@ APP_ROLE = "daiyun_app"
 PASSWORD = "correct horse battery staple"
 
 departments.load_models()  # every mapper, so every foreign key resolves
+
+# Properties are checked, never timed: hypothesis' default 200 ms deadline is a wall-clock
+# assertion that fails on a busy machine.
+settings.register_profile("daiyun", deadline=None)
+settings.load_profile("daiyun")
 
 
 def _worker() -> str:

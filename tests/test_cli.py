@@ -193,6 +193,20 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
         for kind in ("flash", "order", "tiered")
     )
     assert query(workdir, "select code from mkt_coupons") == [("WELCOME10",)] * len(TENANTS)
+    # And a month of ad spend: two ad groups on each of two channels a day, one linked to the
+    # campaign; Lotus Tea's Google Ads in USD converted into CNY at the demo's rates.
+    spend = query(
+        workdir,
+        "select t.slug, count(*), count(s.campaign_id) from mkt_ad_spend s join tenants t"
+        " on t.id = s.tenant_id group by t.slug order by t.slug",
+    )
+    assert spend == sorted((t.slug, 120, 60) for t in TENANTS)
+    converted = query(
+        workdir,
+        "select count(*) from mkt_ad_spend where currency = 'USD' and home_currency = 'CNY'"
+        " and home_spend_minor > spend_minor",
+    )
+    assert converted == [(60,)]
     # Every printed login works with the printed password.
     assert DEMO_PASSWORD in first.out
     hashes = dict(query(workdir, "select email, password_hash from users"))

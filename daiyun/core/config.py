@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=8025, ge=1, le=65535)
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The sender of the platform's own mail to staff (an SLA at risk, for one).
+    notifications_from: str = "Daiyun <notifications@daiyun.invalid>"
+    # The sender (and calendar organizer) of recruiting's interview invitations.
+    recruiting_mail_from: str = "recruiting@daiyun.example"
     # Days after a month ends before its draft statement is finalized automatically.
     billing_review_days: int = Field(default=5, ge=0, le=28)
     # Days from a statement's issue date to its due date (contracts name no payment terms yet).

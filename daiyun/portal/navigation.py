@@ -63,6 +63,7 @@ STOCK_PAGES: Final = {
     "exceptions": Destination("stock/exceptions", N_("Out of stock"), P.warehouse_read),
     "alerts": Destination("stock/alerts", N_("Stock alerts"), P.warehouse_read),
     "replenishment": Destination("stock/replenishment", N_("Replenishment"), P.warehouse_read),
+    "sync": Destination("stock/sync", N_("Shop stock sync"), P.warehouse_read),
     "fulfillment": Destination("fulfillment", N_("Fulfilment"), P.warehouse_read),
     "shipments": Destination("shipments", N_("Shipments"), P.warehouse_read),
 }
@@ -72,8 +73,18 @@ SERVICE_PAGES: Final = {
     "service": TENANT_PAGES["service"],
     "aftersales": TENANT_PAGES["aftersales"],
 }
+# Marketing for a merchant, the same way: the campaigns' results and the ROAS of their ads.
+MARKETING_PAGES: Final = {
+    "campaigns": TENANT_PAGES["campaigns"],
+    "roas": Destination("roas", N_("ROAS"), P.marketing_read),
+}
 # Menu entries that stand for a group of pages shown as tabs.
-TAB_GROUPS: Final = {"products": CATALOG_PAGES, "stock": STOCK_PAGES, "service": SERVICE_PAGES}
+TAB_GROUPS: Final = {
+    "products": CATALOG_PAGES,
+    "stock": STOCK_PAGES,
+    "service": SERVICE_PAGES,
+    "campaigns": MARKETING_PAGES,
+}
 # Pages that are a tab of another entry: in the menu only for a role that cannot open that entry.
 TAB_OF: Final = {"aftersales": "service"}
 # The console's pages (staff only); each lists the tenants where the permission is granted.
@@ -93,6 +104,7 @@ CONSOLE_PAGES: Final = (
     Destination("console/shipments", N_("Shipments"), P.warehouse_read),
     Destination("console/carriers", N_("Carrier rules"), P.warehouse_read),
     Destination("console/marketing", N_("Campaigns"), P.marketing_read),
+    Destination("console/ad-spend", N_("Ad spend"), P.marketing_manage),
     Destination("console/inbox", N_("Inbox"), P.conversations_read),
     Destination("console/service", N_("Service desk"), P.conversations_read),
     Destination("console/aftersales", N_("After-sales"), P.aftersales_read),

@@ -2,7 +2,7 @@
 delivered order and one per closed after-sales case (tenant tables)
 
 Revision ID: 0034
-Revises: 0033
+Revises: 0039
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import daiyun.core.db
 from daiyun.tenants import rls
 
 revision = "0034"
-down_revision = "0033"
+down_revision = "0039"
 branch_labels = None
 depends_on = None
 

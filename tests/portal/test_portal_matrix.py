@@ -56,7 +56,12 @@ from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import PASSWORD, World
 from tests.platform.warehouse.conftest import make_site
-from tests.portal import aftersales_matrix, fulfillment_matrix, recruiting_matrix
+from tests.portal import (
+    aftersales_matrix,
+    fulfillment_matrix,
+    marketing_matrix,
+    recruiting_matrix,
+)
 from tests.portal.conftest import csrf_of, portal_sign_in
 
 P = Permission
@@ -187,9 +192,13 @@ PORTAL_TABLE: dict[Route, Rule] = {
     ("GET", f"{T}/stock/exceptions"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
     ("GET", f"{T}/stock/alerts"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
     ("GET", f"{T}/stock/replenishment"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
-    # Marketing (views/marketing.py)
-    ("GET", f"{PORTAL}/console/marketing"): Rule(STAFF),
-    ("GET", f"{T}/campaigns"): Rule(TENANT, P.marketing_read, pinned=MARKETING_READERS),
+    # Shop stock sync (views/stock_sync.py): read by stock readers, sent again by keepers (staff).
+    ("GET", f"{T}/stock/sync"): Rule(TENANT, P.warehouse_read, pinned=ORDER_READERS),
+    ("POST", f"{T}/stock/sync/resync"): Rule(
+        TENANT, P.warehouse_manage, staff_only=True, pinned=STOCK_KEEPERS, changes=STOCK_KEEPERS
+    ),
+    # Marketing (views/marketing.py, views/marketing_roas.py)
+    **marketing_matrix.rules(Rule, TENANT, STAFF, PORTAL, MARKETING_READERS),
     # Stocktakes and replenishment (views/stocktake_console.py)
     ("GET", f"{PORTAL}/console/stocktakes"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/replenishment"): Rule(STAFF),
@@ -436,6 +445,7 @@ def _cast(world: World, app: FastAPI) -> Cast:
         "delivery_id": str(delivery.id),
         "product_id": str(product.id),
         "count_id": str(count_id),
+        "shop_id": str(shop.id),
         **fulfillment_matrix.seed(a.id, shop.id),
         "conversation_id": str(conversation.id),
         **aftersales_matrix.seed(a.id, order.id),
@@ -593,6 +603,8 @@ def _form(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         fields |= {"sku": "MATRIX-CUP", "bin": "A-01-01-01", "quantity": ""}
     elif path.endswith("/cancel"):
         fields |= {"reason": f"cancelled by {caller.name}"}
+    elif path.endswith("/stock/sync/resync"):
+        fields |= {"shop_id": cast.placeholders["shop_id"]}
     elif path.endswith("/portfolio/settings"):
         fields |= {"share": "12.5", "growth": "-5"}
     else:

@@ -1,14 +1,20 @@
-"""The customer-service pages: an agent's inbox shows their conversation with its SLA due time,
-the reply box answers it (a canned reply filled in) and resolves it; the list's stamp changes
-when a buyer writes; the supervisors' desk shows queues and load; a merchant reads the service
-report; every string is in Chinese too."""
+"""The customer-service pages: an agent's inbox shows their conversation with its SLA due time
+(marked at risk within half an hour of it), the reply box answers it (a canned reply filled in)
+and resolves it; the list's stamp changes when a buyer writes; the supervisors' desk shows
+queues, conversations at risk and load; a merchant reads the service report; every string is
+in Chinese too."""
 
 from __future__ import annotations
 
 from daiyun.core import db
-from daiyun.platform.customer_service import service
+from daiyun.platform.customer_service import knowledge, macros, service
 from daiyun.platform.customer_service.models import AgentStatus
-from daiyun.platform.customer_service.schemas import CannedReplyIn, SlaPolicyIn
+from daiyun.platform.customer_service.schemas import (
+    ArticleIn,
+    CannedReplyIn,
+    MacroIn,
+    SlaPolicyIn,
+)
 from daiyun.tenants.auth.permissions import Role
 from tests.conftest import World
 from tests.platform.customer_service.conftest import Desk, desk  # noqa: F401 (fixture)
@@ -39,6 +45,8 @@ def test_agent_answers_from_the_inbox(
     page = client.get(f"{INBOX}?c={key}").text
     assert f'data-conversation="{conv}"' in page
     assert "Is the tea organic?" in page and "data-due=" in page
+    # Due in 30 minutes: at risk from the start, marked in the list before it is breached.
+    assert 'data-at-risk="1"' in page and "SLA at risk" in page
     token = csrf_of(page)
     answer = client.post(
         f"{PORTAL}/t/{desk.tenant.slug}/conversations/{conv}",
@@ -76,10 +84,13 @@ def test_desk_and_report(
     world: World,
     portal_as: PortalClient,
 ) -> None:
+    with db.unit_of_work(desk.tenant.id) as session:
+        service.create_policy(session, SlaPolicyIn(name="Fast", first_response_minutes=20))
     desk.ask()
     admin = portal_as(world.user(Role.agency_admin))
     page = admin.get(f"{PORTAL}/console/service").text
     assert f'data-merchant="{desk.tenant.slug}"' in page
+    assert 'data-at-risk="1"' in page  # one conversation due within the half hour
     owner = portal_as(world.user(Role.merchant_owner, desk.tenant))
     report = owner.get(f"{PORTAL}/t/{desk.tenant.slug}/service").text
     assert 'data-figure="opened">1<' in report
@@ -102,3 +113,45 @@ def test_service_pages_in_chinese(
     client.get(f"{PORTAL}/console/service")
     client.get(f"{PORTAL}/t/{desk.tenant.slug}/service")
     assert untranslated == set()
+
+
+def test_an_agent_runs_a_macro_from_the_reply_box(
+    desk: Desk,  # noqa: F811
+    portal_as: PortalClient,
+) -> None:
+    with db.unit_of_work(desk.tenant.id) as session:
+        macro = macros.create(
+            session, MacroIn(name="Escalate", add_labels=["escalated"], note="Taken over")
+        )
+    agent = desk.agent()
+    conv = desk.ask()
+    client = portal_as(agent)
+    page = client.get(f"{INBOX}?c={desk.tenant.slug}:{conv}").text
+    assert f'<option value="{macro.id}">Escalate</option>' in page
+    ran = client.post(
+        f"{PORTAL}/t/{desk.tenant.slug}/conversations/{conv}",
+        data={"csrf_token": csrf_of(page), "action": "macro", "macro_id": str(macro.id)},
+        follow_redirects=False,
+    )
+    assert ran.status_code == 303 and "error" not in ran.headers["location"]
+    with db.unit_of_work(desk.tenant.id) as session:
+        after = service.get_conversation(session, conv)
+        assert after.labels == ["escalated"]
+    assert "Taken over" in client.get(f"{INBOX}?c={desk.tenant.slug}:{conv}").text
+
+
+def test_the_knowledge_base_answers_from_the_thread_pane(
+    desk: Desk,  # noqa: F811
+    portal_as: PortalClient,
+) -> None:
+    with db.unit_of_work(desk.tenant.id) as session:
+        knowledge.create(session, ArticleIn(title="退货政策", body="签收后 7 天内可退货。"))
+        knowledge.create(session, ArticleIn(title="Brewing", body="80 °C water."))
+    agent = desk.agent()
+    conv = desk.ask()
+    client = portal_as(agent)
+    page = client.get(INBOX, params={"c": f"{desk.tenant.slug}:{conv}", "kb": "退货"}).text
+    assert "签收后 7 天内可退货。" in page and 'class="kb-use"' in page
+    assert "80 °C water." not in page
+    nothing = client.get(INBOX, params={"c": f"{desk.tenant.slug}:{conv}", "kb": "oolong"}).text
+    assert "No article holds these words." in nothing

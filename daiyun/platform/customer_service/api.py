@@ -1,6 +1,6 @@
-"""The customer-service API (客服): contacts, conversations and messages, canned replies, SLA
-policies, agents and settings per merchant; an agent's inbox across merchants; and the
-inbound-parse webhook of the e-mail channel."""
+"""The customer-service API (客服): contacts, conversations and messages, canned replies,
+macros, the knowledge base, SLA policies, agents and settings per merchant; an agent's inbox
+across merchants; and the inbound-parse webhook of the e-mail channel."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ from daiyun.core.ids import instant
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from daiyun.core.tasks import enqueue_after_commit
-from daiyun.platform.customer_service import assignment, mail, service, tasks
+from daiyun.platform.customer_service import assignment, knowledge, macros, mail, service, tasks
 from daiyun.platform.customer_service.models import Channel, Delivery, State
 from daiyun.platform.customer_service.schemas import (
     AgentRead,
     AgentUpdate,
+    ArticleIn,
+    ArticleRead,
     Assign,
     CannedReplyIn,
     CannedReplyRead,
@@ -34,6 +36,8 @@ from daiyun.platform.customer_service.schemas import (
     ConversationUpdate,
     InboundAck,
     InboxItem,
+    MacroIn,
+    MacroRead,
     MailboxIn,
     MailboxRead,
     MessageCreate,
@@ -320,6 +324,93 @@ def update_canned(
 def delete_canned(session: SessionDep, access: Manager, reply_id: uuid.UUID) -> Response:
     service.delete_canned(session, reply_id)
     return Response(status_code=204)
+
+
+@router.get(f"{T}/knowledge-base", response_model=Page[ArticleRead])
+def list_articles(
+    session: SessionDep,
+    access: Reader,
+    q: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[ArticleRead]:
+    """The merchant's knowledge base (客服手册), or the articles holding ``q`` (any case)."""
+    rows, next_cursor = knowledge.find(session, (q or "").strip() or None, cursor, limit)
+    return Page(items=[ArticleRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    f"{T}/knowledge-base", response_model=ArticleRead, status_code=201, responses=problems(409)
+)
+def create_article(session: SessionDep, access: Manager, body: ArticleIn) -> ArticleRead:
+    """An answer for the agents; its title is unique (409)."""
+    return ArticleRead.model_validate(knowledge.create(session, body))
+
+
+@router.get(f"{T}/knowledge-base/{{article_id}}", response_model=ArticleRead)
+def get_article(session: SessionDep, access: Reader, article_id: uuid.UUID) -> ArticleRead:
+    return ArticleRead.model_validate(knowledge.get(session, article_id))
+
+
+@router.put(
+    f"{T}/knowledge-base/{{article_id}}", response_model=ArticleRead, responses=problems(409)
+)
+def update_article(
+    session: SessionDep, access: Manager, article_id: uuid.UUID, body: ArticleIn
+) -> ArticleRead:
+    return ArticleRead.model_validate(knowledge.update(session, article_id, body))
+
+
+@router.delete(f"{T}/knowledge-base/{{article_id}}", status_code=204)
+def delete_article(session: SessionDep, access: Manager, article_id: uuid.UUID) -> Response:
+    knowledge.delete(session, article_id)
+    return Response(status_code=204)
+
+
+@router.get(f"{T}/macros", response_model=Page[MacroRead])
+def list_macros(
+    session: SessionDep, access: Reader, cursor: Cursor = None, limit: Limit = 50
+) -> Page[MacroRead]:
+    rows, next_cursor = macros.find(session, cursor, limit)
+    return Page(items=[MacroRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(f"{T}/macros", response_model=MacroRead, status_code=201, responses=problems(409))
+def create_macro(session: SessionDep, access: Manager, body: MacroIn) -> MacroRead:
+    """Saved actions, run in this order: labels added, priority, taken by the agent running it,
+    a private note, a reply (variables as in canned replies), pending or resolved. Its name is
+    unique (409)."""
+    return MacroRead.model_validate(macros.create(session, body))
+
+
+@router.put(f"{T}/macros/{{macro_id}}", response_model=MacroRead, responses=problems(409))
+def update_macro(
+    session: SessionDep, access: Manager, macro_id: uuid.UUID, body: MacroIn
+) -> MacroRead:
+    return MacroRead.model_validate(macros.update(session, macro_id, body))
+
+
+@router.delete(f"{T}/macros/{{macro_id}}", status_code=204)
+def delete_macro(session: SessionDep, access: Manager, macro_id: uuid.UUID) -> Response:
+    macros.delete(session, macro_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    f"{T}/conversations/{{conversation_id}}/macros/{{macro_id}}",
+    response_model=ConversationRead,
+    responses=problems(409),
+)
+def run_macro(
+    session: SessionDep, access: Replier, conversation_id: uuid.UUID, macro_id: uuid.UUID
+) -> ConversationRead:
+    """Run a macro on the conversation: all its steps, or none when one is refused (a reply to a
+    resolved conversation: 409)."""
+    conv = service.get_conversation(session, conversation_id, lock=True)
+    for message in macros.run(session, conv, macro_id, access.user):
+        if message.delivery == Delivery.queued:
+            enqueue_after_commit(session, tasks.send_email, str(access.tenant.id), str(message.id))
+    return ConversationRead.model_validate(conv)
 
 
 @router.get(f"{T}/sla-policies", response_model=list[SlaPolicyRead])

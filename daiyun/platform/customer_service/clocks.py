@@ -10,13 +10,14 @@ Resolving stops every clock. A clock found past due is recorded in ``breaches`` 
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from daiyun.core.tenancy import current_tenant
 from daiyun.platform.customer_service import repository, rules
-from daiyun.platform.customer_service.models import Conversation, SlaPolicy
+from daiyun.platform.customer_service.models import Conversation, Message, MessageKind, SlaPolicy
 from daiyun.tenants.models import Tenant
 
 
@@ -169,3 +170,27 @@ def sweep(session: Session, now: datetime) -> int:
         touched += conv.breaches != before
     session.flush()
     return touched
+
+
+CLOCK_NAMES = {
+    "first_response": "first response",
+    "next_response": "next response",
+    "resolution": "resolution",
+}
+
+
+def warn(session: Session, now: datetime) -> list[tuple[uuid.UUID, str]]:
+    """Warn of every clock at risk in the bound tenant: a system message on the conversation
+    for whoever opens it, recorded so each due time warns once. Returns (conversation, warning
+    key) for the e-mails the caller queues."""
+    given = []
+    for conv in repository.due_clocks(session, now + rules.AT_RISK):
+        found = rules.at_risk(_dues(conv), conv.breaches or [], conv.warned or [], now)
+        for clock, due in found:
+            key = rules.warning_key(clock, due)
+            conv.warned = [*(conv.warned or []), key]
+            text = f"SLA at risk: {CLOCK_NAMES[clock]} due {due:%Y-%m-%d %H:%M} UTC"
+            session.add(Message(conversation_id=conv.id, kind=MessageKind.system, body=text))
+            given.append((conv.id, key))
+    session.flush()
+    return given

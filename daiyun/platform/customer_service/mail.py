@@ -19,8 +19,10 @@ import smtplib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +34,7 @@ from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
 from daiyun.core.pagination import paginate
-from daiyun.platform.customer_service import repository, rules, service
+from daiyun.platform.customer_service import clocks, repository, rules, service
 from daiyun.platform.customer_service.models import (
     Attachment,
     Channel,
@@ -41,8 +43,11 @@ from daiyun.platform.customer_service.models import (
     InboundStatus,
     Mailbox,
     MailRoute,
+    State,
 )
 from daiyun.platform.customer_service.schemas import MailboxIn, MailboxRead
+from daiyun.tenants.auth.permissions import Role
+from daiyun.tenants.models import Tenant
 
 log = structlog.get_logger()
 MAX_FILES = 10
@@ -241,3 +246,48 @@ def send(session: Session, message_id: uuid.UUID) -> Delivery | None:
     message.delivery = Delivery.sent
     session.flush()
     return message.delivery
+
+
+# Who hears of a clock at risk besides the conversation's agent: the merchant's account managers,
+# who answer to the merchant for its service (cs:manage is the agency admins', who are members
+# of no tenant and would hear of every merchant's clocks).
+SUPERVISOR_ROLES = (Role.account_manager.value,)
+
+
+def send_warning(session: Session, conversation_id: uuid.UUID, key: str) -> list[str]:
+    """E-mail a clock-at-risk warning to the conversation's agent and the merchant's supervisors
+    (one message, every one of them a recipient); the addresses it went to. A conversation
+    answered or resolved since, whose clock no longer runs to that due time, needs none."""
+    conv = service.get_conversation(session, conversation_id)
+    clock, _, due_text = key.partition("@")
+    if getattr(conv, f"{clock}_due", None) is None or conv.state == State.resolved:
+        return []
+    due = datetime.fromisoformat(due_text)
+    if getattr(conv, f"{clock}_due").isoformat() != due.isoformat():
+        return []  # re-timed since: the new time warns of its own
+    addresses = [email for _, email in repository.supervisors(session, SUPERVISOR_ROLES)]
+    agent = repository.user_email(session, conv.assignee_id) if conv.assignee_id else None
+    if agent and agent not in addresses:
+        addresses.insert(0, agent)
+    if not addresses:
+        return []
+    tenant = session.get(Tenant, conv.tenant_id)
+    buyer = service.get_contact(session, conv.contact_id).name
+    local = due.astimezone(ZoneInfo(clocks.zone(session)))
+    settings = get_settings()
+    link = f"{settings.base_url}/portal/console/inbox?c={tenant.slug if tenant else ''}:{conv.id}"
+    mail = EmailMessage()
+    mail["From"] = settings.notifications_from
+    mail["To"] = ", ".join(addresses)
+    mail["Subject"] = (
+        f"SLA at risk: {clocks.CLOCK_NAMES[clock]} for {buyer} due {local:%Y-%m-%d %H:%M}"
+    )
+    mail.set_content(
+        f"{tenant.display_name if tenant else ''}: the {clocks.CLOCK_NAMES[clock]} to {buyer} is"
+        f" due {local:%Y-%m-%d %H:%M} ({local.tzname()}).\n\nOpen the conversation: {link}\n"
+    )
+    with smtplib.SMTP(
+        settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
+    ) as smtp:
+        smtp.send_message(mail)
+    return addresses

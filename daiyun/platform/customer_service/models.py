@@ -226,6 +226,8 @@ class Conversation(TenantScoped, Timestamped, Base):
     paused: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # Clocks that went past due: once breached, breached for good.
     breaches: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Warnings given before a breach ("clock@due"), so each due time warns once.
+    warned: Mapped[list[str]] = mapped_column(JSON, default=list)
     resolved_at: Mapped[datetime | None]
 
 
@@ -278,6 +280,34 @@ class CannedReply(TenantScoped, Timestamped, Base):
     shortcut: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(Text)
+
+
+class Macro(TenantScoped, Timestamped, Base):
+    """Saved actions an agent runs on a conversation in one go, always in this order: labels
+    added, priority set, taken by the agent, a private note, a reply, then pending or resolved."""
+
+    __tablename__ = "cs_macros"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(120))
+    add_labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    priority: Mapped[Priority | None] = mapped_column(_kind(Priority))
+    assign_to_me: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    reply: Mapped[str | None] = mapped_column(Text)
+    then: Mapped[State | None] = mapped_column(_kind(State))
+
+
+class Article(TenantScoped, Timestamped, Base):
+    """An answer of the merchant's knowledge base (客服手册): product questions and policies the
+    agents look up from the reply box."""
+
+    __tablename__ = "cs_articles"
+    __table_args__ = (UniqueConstraint("tenant_id", "title"),)
+
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class Mailbox(TenantScoped, Timestamped, Base):

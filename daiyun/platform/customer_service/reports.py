@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from daiyun.platform.customer_service import repository
+from daiyun.platform.customer_service import repository, rules
 from daiyun.platform.customer_service.models import Conversation, State
 
 
@@ -23,6 +23,7 @@ class Desk:
     queued: int
     oldest_queued: datetime | None
     breached: int
+    at_risk: int  # not breached, a clock due within rules.AT_RISK
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Report:
     breaches: dict[str, int] = field(default_factory=dict)
 
 
-def desk(session: Session) -> Desk:
+def desk(session: Session, now: datetime) -> Desk:
     unresolved = [
         c for c in session.scalars(repository.conversations()) if c.state != State.resolved
     ]
@@ -47,7 +48,13 @@ def desk(session: Session) -> Desk:
         queued=len(queued),
         oldest_queued=min(stamps) if stamps else None,
         breached=sum(1 for c in unresolved if c.breaches),
+        at_risk=sum(1 for c in unresolved if not c.breaches and _at_risk(c, now)),
     )
+
+
+def _at_risk(conv: Conversation, now: datetime) -> bool:
+    dues = (conv.first_response_due, conv.next_response_due, conv.resolution_due)
+    return any(due is not None and due < now + rules.AT_RISK for due in dues)
 
 
 def report(session: Session, since: datetime, until: datetime) -> Report:

@@ -14,12 +14,14 @@ from daiyun.platform.customer_service.models import (
     PRIORITY_RANK,
     Agent,
     AgentStatus,
+    Article,
     CannedReply,
     Contact,
     Conversation,
     Identity,
     InboundEmail,
     InboundStatus,
+    Macro,
     Mailbox,
     MailRoute,
     Message,
@@ -27,6 +29,8 @@ from daiyun.platform.customer_service.models import (
     SlaPolicy,
     State,
 )
+from daiyun.tenants.auth.models import User
+from daiyun.tenants.models import Membership
 
 OPEN_STATES = (State.open, State.pending, State.snoozed)
 
@@ -268,3 +272,44 @@ def reset_load(session: Session, user_id: uuid.UUID) -> None:
 
 def inbound_by_message_id(session: Session, message_id: str) -> InboundEmail | None:
     return session.scalar(select(InboundEmail).where(InboundEmail.message_id == message_id))
+
+
+def supervisors(session: Session, roles: Sequence[str]) -> list[tuple[uuid.UUID, str]]:
+    """(id, e-mail) of the bound tenant's active members whose role there is one of ``roles``."""
+    stmt = (
+        select(User.id, User.email)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.role.in_(roles), User.is_active.is_(True))
+        .order_by(User.email)
+    )
+    return [(row.id, row.email) for row in session.execute(stmt)]
+
+
+def user_email(session: Session, user_id: uuid.UUID) -> str | None:
+    return session.scalar(select(User.email).where(User.id == user_id, User.is_active.is_(True)))
+
+
+def macros() -> Select[Any]:
+    return select(Macro)
+
+
+def macro(session: Session, macro_id: uuid.UUID) -> Macro | None:
+    return session.scalar(select(Macro).where(Macro.id == macro_id))
+
+
+def articles(text: str | None) -> Select[Any]:
+    """The knowledge base, those whose title or body holds ``text`` (any case) when given."""
+    stmt = select(Article)
+    if text:
+        needle = text.lower()
+        stmt = stmt.where(
+            or_(
+                func.lower(Article.title).contains(needle, autoescape=True),
+                func.lower(Article.body).contains(needle, autoescape=True),
+            )
+        )
+    return stmt
+
+
+def article(session: Session, article_id: uuid.UUID) -> Article | None:
+    return session.scalar(select(Article).where(Article.id == article_id))

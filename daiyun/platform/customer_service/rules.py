@@ -155,6 +155,33 @@ def breached(
     return found
 
 
+# A running clock this close to its due time is at risk: its agent and the merchant's supervisors
+# are warned once for that due time (a pause re-times the clock, and the new time warns again).
+AT_RISK = timedelta(minutes=30)
+
+
+def warning_key(clock: str, due: datetime) -> str:
+    return f"{clock}@{due.isoformat()}"
+
+
+def at_risk(
+    dues: Mapping[str, datetime | None],
+    breaches: Sequence[str],
+    warned: Sequence[str],
+    now: datetime,
+) -> list[tuple[str, datetime]]:
+    """The clocks to warn about now: due within ``AT_RISK``, not past due (a breach is recorded,
+    not warned of), never breached, and not warned of already for this due time."""
+    found = []
+    for name in CLOCKS:
+        when = dues.get(name)
+        if when is None or name in breaches or warning_key(name, when) in warned:
+            continue
+        if now <= when <= now + AT_RISK:
+            found.append((name, when))
+    return found
+
+
 @dataclass(frozen=True)
 class PolicyTarget:
     """What a policy matches (None: anything)."""

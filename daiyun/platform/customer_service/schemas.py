@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from daiyun.core.ids import DateTime, Day
@@ -208,6 +210,65 @@ class CannedReplyRead(_Read):
     shortcut: str
     title: str
     body: str
+
+
+class ArticleIn(_Input):
+    title: Line
+    body: Text
+    tags: list[Tag] = Field(default_factory=list, max_length=10)
+
+
+class ArticleRead(_Read):
+    id: uuid.UUID
+    title: str
+    body: str
+    tags: list[str]
+    updated_at: datetime
+
+
+class MacroIn(_Input):
+    """What a macro does, in this order: labels, priority, assign to the agent running it, a
+    private note, a reply (variables as in canned replies), then pending or resolved."""
+
+    name: ShortLine
+    add_labels: list[Tag] = Field(default_factory=list, max_length=20)
+    priority: Priority | None = None
+    assign_to_me: StrictBool = False
+    note: Text | None = None
+    reply: Text | None = None
+    then: Literal[State.pending, State.resolved] | None = None
+
+    @field_validator("note", "reply")
+    @classmethod
+    def _known_variables(cls, value: str | None) -> str | None:
+        unknown = rules.unknown_variables(value or "")
+        if unknown:
+            raise ValueError(f"unknown variables {unknown}: use {', '.join(rules.VARIABLES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _does_something(self) -> MacroIn:
+        if not (
+            self.add_labels
+            or self.priority
+            or self.assign_to_me
+            or self.note
+            or self.reply
+            or self.then
+        ):
+            raise ValueError("a macro needs at least one action")
+        return self
+
+
+class MacroRead(_Read):
+    id: uuid.UUID
+    name: str
+    add_labels: list[str]
+    priority: Priority | None
+    assign_to_me: bool
+    note: str | None
+    reply: str | None
+    then: State | None
 
 
 Span = Annotated[

@@ -364,7 +364,7 @@ def add_inbound(
     return message
 
 
-def _values(session: Session, conv: Conversation, user: User | None) -> dict[str, str | None]:
+def reply_values(session: Session, conv: Conversation, user: User | None) -> dict[str, str | None]:
     contact = get_contact(session, conv.contact_id)
     values: dict[str, str | None] = {
         "buyer_name": contact.name,
@@ -387,7 +387,7 @@ def reply(session: Session, conv: Conversation, body: MessageCreate, user: User)
         canned = repository.canned_reply(session, body.canned_reply_id)
         if canned is None:
             raise Problem(422, "unknown-canned-reply", "No canned reply has that id")
-        text = rules.render(canned.body, _values(session, conv, user))
+        text = rules.render(canned.body, reply_values(session, conv, user))
     if not text or not text.strip():
         raise Problem(422, "empty-message", "Write a body or name a canned reply")
     now = utcnow()
@@ -519,7 +519,7 @@ def find_canned(
     return paginate(session, repository.canned_replies(), CannedReply.id, cursor, limit)
 
 
-def _unique(session: Session, what: str) -> None:
+def unique(session: Session, what: str) -> None:
     try:
         with session.begin_nested():
             session.flush()
@@ -530,7 +530,7 @@ def _unique(session: Session, what: str) -> None:
 def create_canned(session: Session, body: CannedReplyIn) -> CannedReply:
     reply_ = CannedReply(**body.model_dump())
     session.add(reply_)
-    _unique(session, f"The shortcut {body.shortcut}")
+    unique(session, f"The shortcut {body.shortcut}")
     audit.record(session, "cs.canned_reply_created", f"canned_reply:{reply_.id}")
     return reply_
 
@@ -540,7 +540,7 @@ def update_canned(session: Session, reply_id: uuid.UUID, body: CannedReplyIn) ->
     if found is None:
         raise Problem(404, "not-found", "No such canned reply")
     found.shortcut, found.title, found.body = body.shortcut, body.title, body.body
-    _unique(session, f"The shortcut {body.shortcut}")
+    unique(session, f"The shortcut {body.shortcut}")
     audit.record(session, "cs.canned_reply_updated", f"canned_reply:{found.id}")
     return found
 

@@ -1,9 +1,10 @@
-"""Customer service's tasks: processing inbound mail, sending replies, and the sweep that records
-SLA breaches, wakes snoozed conversations, serves the queues and picks up stored mail a lost
-message never handed on."""
+"""Customer service's tasks: processing inbound mail, sending replies, warning of SLA clocks at
+risk, and the sweep that records SLA breaches, wakes snoozed conversations, serves the queues
+and picks up stored mail a lost message never handed on."""
 
 from __future__ import annotations
 
+import smtplib
 import uuid
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from daiyun.core.db import unit_of_work
 from daiyun.core.ids import utcnow
-from daiyun.core.tasks import platform_task, tenant_task
+from daiyun.core.tasks import enqueue_after_commit, platform_task, tenant_task
 from daiyun.platform.customer_service import assignment, clocks, mail, repository, service
 from daiyun.platform.customer_service.assignment import WORKING
 from daiyun.tenants.models import Tenant
@@ -36,11 +37,21 @@ def send_email(session: Session, message_id: str) -> str | None:
     return delivery.value if delivery is not None else None
 
 
+@tenant_task("daiyun.cs.warn_sla", autoretry_for=(OSError, smtplib.SMTPException), max_retries=5)
+def warn_sla(session: Session, conversation_id: str, key: str) -> list[str]:
+    return mail.send_warning(session, uuid.UUID(conversation_id), key)
+
+
 def sweep_tenant(tenant_id: uuid.UUID) -> dict[str, int]:
-    """One tenant's pass: breaches recorded, snoozes woken, the queue served, mail processed."""
+    """One tenant's pass: breaches recorded, clocks at risk warned of, snoozes woken, the queue
+    served, mail processed."""
     now = utcnow()
     with unit_of_work(tenant_id) as session:
+        warnings = clocks.warn(session, now)
+        for conversation_id, key in warnings:
+            enqueue_after_commit(session, warn_sla, str(tenant_id), str(conversation_id), key)
         done = {
+            "warned": len(warnings),
             "breached": clocks.sweep(session, now),
             "woken": service.wake(session, now),
             "assigned": assignment.serve_queue(session, now),

@@ -1,19 +1,24 @@
-"""The marketing API (市场/推广): campaigns, promotions, coupons, cart pricing, redemptions and
-the tenant's marketing settings."""
+"""The marketing API (市场/推广): campaigns, promotions, coupons, cart pricing, redemptions,
+the tenant's marketing settings, ad spend and the ROAS report."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from daiyun.core.idempotency import IdempotencyKey, idempotent
+from daiyun.core.ids import Day
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.marketing import pricing, service
+from daiyun.platform.marketing import ad_formats, ad_spend, pricing, roas, service
+from daiyun.platform.marketing.models import AdChannel
 from daiyun.platform.marketing.schemas import (
+    AdSpendBatchIn,
+    AdSpendRead,
+    AdSpendRecorded,
     Buyer,
     CampaignCreate,
     CampaignRead,
@@ -34,6 +39,9 @@ from daiyun.platform.marketing.schemas import (
     RedemptionIn,
     RedemptionRead,
     RedemptionResult,
+    RoasBasis,
+    RoasBy,
+    RoasReport,
 )
 from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
 from daiyun.tenants.auth.permissions import Permission
@@ -43,6 +51,12 @@ P = Permission
 Reader = Annotated[TenantAccess, Depends(tenant_access(P.marketing_read))]
 Manager = Annotated[TenantAccess, Depends(tenant_access(P.marketing_manage))]
 TENANT = "/tenants/{tenant}"
+# An ad spend file may be larger than the API's usual body limit (a multipart envelope around
+# a file of up to ``ad_formats.MAX_FILE_BYTES``); the application reads this at start.
+LARGE_BODIES = {r"/tenants/[^/]+/ad-spend/import": ad_formats.MAX_FILE_BYTES + (64 << 10)}
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "A CSV file"}
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,3 +279,106 @@ def redeem(session: SessionDep, access: Manager, body: RedemptionIn) -> JSONResp
     the whole order (409). The same key again changes nothing (200, what was recorded)."""
     result, created = pricing.redeem(session, body)
     return JSONResponse(result.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+# --------------------------------------------------------------------------------------------
+# Ad spend and the ROAS report
+# --------------------------------------------------------------------------------------------
+
+
+@router.get(f"{TENANT}/ad-spend", response_model=Page[AdSpendRead])
+def list_ad_spend(
+    session: SessionDep,
+    access: Reader,
+    channel: AdChannel | None = None,
+    first: Annotated[Day | None, Query(description="From this day (the ad platform's)")] = None,
+    last: Annotated[Day | None, Query(description="To this day, included")] = None,
+    campaign_id: uuid.UUID | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[AdSpendRead]:
+    """Daily ad spend rows: as billed and in the tenant's currency, with the rate used."""
+    rows, next_cursor = ad_spend.find(session, channel, first, last, campaign_id, cursor, limit)
+    return Page(items=[ad_spend.read(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    f"{TENANT}/ad-spend",
+    response_model=AdSpendRecorded,
+    responses=problems(404, 422),
+)
+def record_ad_spend(session: SessionDep, access: Manager, body: AdSpendBatchIn) -> AdSpendRecorded:
+    """Record daily spend rows: each replaces the row of its day, channel, ad campaign and ad
+    group. Spend in another currency is converted at its day's recorded rate; a day without
+    one refuses every row (422 ``missing-rate`` names the currency and the days)."""
+    return ad_spend.record(session, body)
+
+
+@router.post(
+    f"{TENANT}/ad-spend/import",
+    response_model=AdSpendRecorded,
+    responses=problems(413, 415, 422),
+)
+def import_ad_spend(
+    session: SessionDep,
+    access: Manager,
+    file: Annotated[UploadFile, File(description="The channel's daily report (CSV)")],
+    channel: Annotated[AdChannel, Form(description="Whose report format the file is")],
+    currency: Annotated[
+        str,
+        Form(
+            pattern=r"^([A-Z]{3})?$",
+            description="The amounts' currency when the file names none (ISO 4217)",
+        ),
+    ] = "",
+) -> AdSpendRecorded:
+    """Import a channel's daily report, read by its header (the README lists each channel's
+    columns). It replaces the channel's rows of every day from the file's first day to its
+    last, so importing it again changes nothing. Every row is checked first: with any problem
+    (or a day without its exchange rate) nothing is written and the 422 lists them
+    (``problems``: row, column, problem)."""
+    content = file.file.read(ad_formats.MAX_FILE_BYTES + 1)
+    return ad_spend.import_file(session, channel, content, currency or None)
+
+
+First = Annotated[Day, Query(description="The period's first day (the tenant's)")]
+Last = Annotated[Day, Query(description="Its last day, included")]
+
+
+@router.get(f"{TENANT}/marketing-reports/roas", response_model=RoasReport, responses=problems(422))
+def roas_report(
+    session: SessionDep,
+    access: Reader,
+    first: First,
+    last: Last,
+    by: RoasBy = RoasBy.day,
+    basis: RoasBasis = RoasBasis.orders,
+) -> RoasReport:
+    """ROAS (投产比) = attributed GMV / spend, ROI and CAC (spend per attributed order) per day,
+    campaign or channel, each a sum over sum. ``basis=orders``: GMV of the orders that used a
+    campaign's promotions; ``basis=platform``: what the ad platforms reported (the only basis
+    per channel). In the tenant's currency; a day without a needed rate is a 422."""
+    return roas.report(session, first, last, by, basis)
+
+
+@router.get(
+    f"{TENANT}/marketing-reports/roas.csv",
+    response_class=Response,
+    responses={**CSV, **problems(422)},
+)
+def roas_export(
+    session: SessionDep,
+    access: Reader,
+    first: First,
+    last: Last,
+    by: RoasBy = RoasBy.day,
+    basis: RoasBasis = RoasBasis.orders,
+) -> Response:
+    """The ROAS report as CSV (amounts in major units), its total last."""
+    report = roas.report(session, first, last, by, basis)
+    name = f"roas-{by.value}-{first.isoformat()}-{last.isoformat()}.csv"
+    return Response(
+        roas.to_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

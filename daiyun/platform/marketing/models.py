@@ -2,6 +2,10 @@
 marketing settings. Every table is the tenant's, keyed ``(tenant_id, id)``; promotions reference
 their campaign and coupons their promotion through ``(tenant_id, x)``.
 
+Ad spend (``AdSpend``) is one row per day, ad channel, ad campaign and ad group, keeping the
+amount as the ad platform billed it and as converted into the tenant's currency at that day's
+recorded rate, so a report never converts again nor guesses a rate.
+
 Counters (a promotion's redemptions and flash units sold, a coupon's uses, a campaign's
 discount cost and attributed GMV) change only with the redemption row that records why, under
 the lock taken in ``repository.lock_promotions``.
@@ -10,7 +14,7 @@ the lock taken in ``repository.lock_promotions``.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -40,6 +44,21 @@ class CarveStatus(StrEnum):
 class RedemptionSource(StrEnum):
     api = "api"  # recorded through /redemptions
     order = "order"  # attributed from an incoming order
+
+
+class AdChannel(StrEnum):
+    """Where an ad ran: the formats the ad-spend import reads (``ad_formats``)."""
+
+    ztc = "ztc"  # 直通车/万相台 (Taobao, Tmall)
+    pdd_search = "pdd_search"  # 多多搜索 (Pinduoduo)
+    qianchuan = "qianchuan"  # 巨量千川 (Douyin)
+    google_ads = "google_ads"
+    meta = "meta"
+
+
+class AdSpendSource(StrEnum):
+    csv = "csv"  # a channel's report file, imported
+    api = "api"  # recorded through /ad-spend
 
 
 def _kind(enum: type[StrEnum], length: int) -> Enum:
@@ -156,6 +175,8 @@ class Redemption(TenantScoped, Base):
         ),
         ForeignKeyConstraint(["tenant_id", "order_id"], ["orders.tenant_id", "orders.id"]),
         Index("ix_mkt_redemptions_buyer", "tenant_id", "promotion_id", "buyer"),
+        # The ROAS report reads a period's redemptions.
+        Index("ix_mkt_redemptions_at", "tenant_id", "at"),
     )
 
     key: Mapped[str] = mapped_column(String(120))
@@ -171,3 +192,39 @@ class Redemption(TenantScoped, Base):
     units: Mapped[int] = mapped_column(default=0)  # flash units
     explanation: Mapped[str] = mapped_column(String(500))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AdSpend(TenantScoped, Timestamped, Base):
+    """One day of one ad group's spend (广告花费) on one channel: as billed, and in the tenant's
+    currency at that day's recorded rate. Attributed orders and GMV are what the ad platform
+    reported, when its file has them (in the billed currency, and converted like the spend)."""
+
+    __tablename__ = "mkt_ad_spend"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "channel", "day", "ad_campaign", "ad_group"),
+        ForeignKeyConstraint(
+            ["tenant_id", "campaign_id"], ["mkt_campaigns.tenant_id", "mkt_campaigns.id"]
+        ),
+        Index("ix_mkt_ad_spend_day", "tenant_id", "day"),
+        Index("ix_mkt_ad_spend_campaign", "tenant_id", "campaign_id", "day"),
+    )
+
+    day: Mapped[date]
+    channel: Mapped[AdChannel] = mapped_column(_kind(AdChannel, 16))
+    # The ad platform's own names ("" when the file has no ad group).
+    ad_campaign: Mapped[str] = mapped_column(String(200))
+    ad_group: Mapped[str] = mapped_column(String(200), default="")
+    # The marketing campaign the ads served, when known.
+    campaign_id: Mapped[uuid.UUID | None]
+    currency: Mapped[str] = mapped_column(String(3))
+    spend_minor: Mapped[int] = mapped_column(BigInteger)
+    home_currency: Mapped[str] = mapped_column(String(3))
+    home_spend_minor: Mapped[int] = mapped_column(BigInteger)
+    # The rate used (one unit of ``currency`` in ``home_currency``), as recorded: "1" when none.
+    rate: Mapped[str] = mapped_column(String(40))
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    attributed_orders: Mapped[int | None] = mapped_column(BigInteger)
+    attributed_gmv_minor: Mapped[int | None] = mapped_column(BigInteger)
+    home_gmv_minor: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[AdSpendSource] = mapped_column(_kind(AdSpendSource, 8))

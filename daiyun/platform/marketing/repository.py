@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Date, Select, delete, func, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from daiyun.platform.marketing.models import (
+    AdChannel,
+    AdSpend,
     Campaign,
     Coupon,
     MarketingSettings,
@@ -186,3 +188,155 @@ def buyer_coupon_uses(
         .group_by(Redemption.coupon_id)
     )
     return {row[0]: int(row[1]) for row in session.execute(stmt) if row[0] is not None}
+
+
+# --------------------------------------------------------------------------------------------
+# Ad spend and ROAS
+# --------------------------------------------------------------------------------------------
+
+
+def campaign_ids_named(session: Session, names: Collection[str]) -> dict[str, uuid.UUID]:
+    if not names:
+        return {}
+    stmt = select(Campaign.name, Campaign.id).where(Campaign.name.in_(sorted(names)))
+    return {row[0]: row[1] for row in session.execute(stmt)}
+
+
+def campaign_names(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    stmt = select(Campaign.id, Campaign.name).where(Campaign.id.in_(list(ids)))
+    return {row[0]: row[1] for row in session.execute(stmt)}
+
+
+def ad_spend(
+    channel: AdChannel | None = None,
+    first: date | None = None,
+    last: date | None = None,
+    campaign_id: uuid.UUID | None = None,
+) -> Select[Any]:
+    stmt = select(AdSpend)
+    if channel is not None:
+        stmt = stmt.where(AdSpend.channel == channel)
+    if first is not None:
+        stmt = stmt.where(AdSpend.day >= first)
+    if last is not None:
+        stmt = stmt.where(AdSpend.day <= last)
+    if campaign_id is not None:
+        stmt = stmt.where(AdSpend.campaign_id == campaign_id)
+    return stmt
+
+
+def ad_spend_between(
+    session: Session, channels: Collection[AdChannel], first: date, last: date
+) -> list[AdSpend]:
+    stmt = select(AdSpend).where(
+        AdSpend.channel.in_(list(channels)), AdSpend.day >= first, AdSpend.day <= last
+    )
+    return list(session.scalars(stmt.order_by(AdSpend.id)))
+
+
+def delete_ad_spend(session: Session, channel: AdChannel, first: date, last: date) -> int:
+    """The channel's rows of every day from ``first`` to ``last`` (what a file replaces)."""
+    stmt = delete(AdSpend).where(
+        AdSpend.channel == channel, AdSpend.day >= first, AdSpend.day <= last
+    )
+    result: Any = session.execute(stmt, execution_options={"synchronize_session": False})
+    return int(result.rowcount or 0)
+
+
+def insert_ad_spend(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Many rows in one ``executemany`` (a month of a channel is thousands of ad groups)."""
+    if rows:
+        session.execute(insert(AdSpend), rows)
+
+
+def spend_totals(
+    session: Session,
+    first: date,
+    last: date,
+    by: str,
+    *,
+    with_day: bool,
+    currencies: Collection[str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Per ``by`` (campaign or channel, or day alone), the currency rows were converted into
+    and, ``with_day``, the day: spend, impressions, clicks, the platforms' attributed orders
+    and GMV. Rows are (day or None, currency, key or None, the five sums)."""
+    keys: list[Any] = [AdSpend.day] if with_day else []
+    keys.append(AdSpend.home_currency)
+    if by == "campaign":
+        keys.append(AdSpend.campaign_id)
+    elif by == "channel":
+        keys.append(AdSpend.channel)
+    stmt = (
+        select(
+            *keys,
+            func.sum(AdSpend.home_spend_minor),
+            func.sum(AdSpend.impressions),
+            func.sum(AdSpend.clicks),
+            func.coalesce(func.sum(AdSpend.attributed_orders), 0),
+            func.coalesce(func.sum(AdSpend.home_gmv_minor), 0),
+        )
+        .where(AdSpend.day >= first, AdSpend.day <= last)
+        .group_by(*keys)
+    )
+    if currencies is not None:
+        stmt = stmt.where(AdSpend.home_currency.in_(sorted(currencies)))
+    found = []
+    for row in session.execute(stmt):
+        values = list(row)
+        day = values.pop(0) if with_day else None
+        currency = values.pop(0)
+        key = values.pop(0) if by in ("campaign", "channel") else None
+        found.append((day, currency, key, *values))
+    return found
+
+
+def _local_day(session: Session, column: Any, zone: str, offset_minutes: int) -> Any:
+    """The tenant's day of a UTC instant: PostgreSQL knows time zones; SQLite is given the
+    zone's offset, constant over the span asked (the caller splits a span at DST changes)."""
+    if session.connection().dialect.name == "postgresql":
+        return func.timezone(zone, column).cast(Date)
+    return func.date(column, f"{offset_minutes:+d} minutes")
+
+
+def attributed_totals(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    zone: str,
+    offset_minutes: int,
+    *,
+    with_day: bool,
+    currencies: Collection[str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Orders marketing attributed to each campaign in [start, end), per currency and, with
+    ``with_day``, the tenant's day: how many and their GMV, each order once per campaign however
+    many of the campaign's promotions it used. Rows are (campaign, currency, day or None,
+    orders, GMV)."""
+    per_order = (
+        select(
+            Redemption.campaign_id.label("campaign_id"),
+            func.min(Redemption.at).label("at"),
+            func.min(Redemption.currency).label("currency"),
+            func.min(Redemption.order_total_minor).label("total"),
+        )
+        .where(Redemption.at >= start, Redemption.at < end)
+        .group_by(Redemption.campaign_id, Redemption.key)
+    )
+    if currencies is not None:
+        per_order = per_order.where(Redemption.currency.in_(sorted(currencies)))
+    orders = per_order.subquery()
+    keys: list[Any] = [orders.c.campaign_id, orders.c.currency]
+    if with_day:
+        keys.append(_local_day(session, orders.c.at, zone, offset_minutes).label("day"))
+    stmt = select(*keys, func.count(), func.sum(orders.c.total)).group_by(*keys)
+    found = []
+    for row in session.execute(stmt):
+        values = list(row)
+        day = values[2] if with_day else None
+        if day is not None and not isinstance(day, date):
+            day = date.fromisoformat(str(day))
+        found.append((values[0], values[1], day, *values[-2:]))
+    return found

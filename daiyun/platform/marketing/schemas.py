@@ -7,13 +7,20 @@ zone (a flash sale "from 20:00:00" means 20:00:00 where the merchant is). Answer
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from daiyun.core.ids import DateTime
-from daiyun.platform.marketing.models import CarveStatus, MarginPolicy, RedemptionSource
+from daiyun.core.ids import DateTime, Day
+from daiyun.platform.marketing.models import (
+    AdChannel,
+    AdSpendSource,
+    CarveStatus,
+    MarginPolicy,
+    RedemptionSource,
+)
 from daiyun.platform.marketing.rules import (
     BASIS_POINTS,
     MAX_AMOUNT_MINOR,
@@ -369,3 +376,110 @@ class RedemptionResult(BaseModel):
         description="The priced cart; null when the key was recorded before"
     )
     redemptions: list[RedemptionRead]
+
+
+# --------------------------------------------------------------------------------------------
+# Ad spend (广告花费) and ROAS (投产比)
+# --------------------------------------------------------------------------------------------
+
+MAX_SPEND_ROWS = 1000
+Count = Annotated[int, Field(ge=0, le=10**15)]
+
+
+class AdSpendIn(_Input):
+    day: Day
+    channel: AdChannel
+    ad_campaign: Label = Field(description="The ad platform's campaign (计划) name")
+    ad_group: Label | None = Field(None, description="The ad group / unit (单元), if any")
+    campaign_id: uuid.UUID | None = Field(None, description="The marketing campaign it served")
+    currency: Currency
+    spend_minor: Minor
+    impressions: Count = 0
+    clicks: Count = 0
+    attributed_orders: Count | None = Field(None, description="As the ad platform reported")
+    attributed_gmv_minor: Minor | None = Field(
+        None, description="As the ad platform reported, in ``currency``"
+    )
+
+
+class AdSpendBatchIn(_Input):
+    rows: list[AdSpendIn] = Field(min_length=1, max_length=MAX_SPEND_ROWS)
+
+
+class AdSpendRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    day: date
+    channel: AdChannel
+    ad_campaign: str
+    ad_group: str
+    campaign_id: uuid.UUID | None
+    currency: str
+    spend_minor: int
+    home_currency: str
+    home_spend_minor: int
+    rate: str
+    impressions: int
+    clicks: int
+    attributed_orders: int | None
+    attributed_gmv_minor: int | None
+    home_gmv_minor: int | None
+    source: AdSpendSource
+
+
+class AdSpendRecorded(BaseModel):
+    """What a file or a request did: rows written, and for a file the rows it replaced (the
+    channel's rows of every day from its first to its last)."""
+
+    channel: AdChannel | None
+    first_day: date
+    last_day: date
+    written: int
+    replaced: int
+    linked: int = Field(description="Rows linked to a marketing campaign")
+    home_currency: str
+    home_spend_minor: int
+
+
+class ImportProblemRead(BaseModel):
+    row: int = Field(description="1 is the first row after the header; 0 the file itself")
+    column: str
+    problem: str
+
+
+class RoasBy(StrEnum):
+    day = "day"
+    campaign = "campaign"
+    channel = "channel"
+
+
+class RoasBasis(StrEnum):
+    """Whose attribution the GMV is: the order book's (orders that redeemed the campaign's
+    promotions, as marketing records them) or the ad platforms' (their reported figures)."""
+
+    orders = "orders"
+    platform = "platform"
+
+
+class RoasRow(BaseModel):
+    key: str = Field(description="The day, the campaign's id (or none) or the channel")
+    label: str
+    spend_minor: int
+    impressions: int
+    clicks: int
+    orders: int
+    gmv_minor: int
+    roas: str | None = Field(description="GMV / spend, 4 decimals; none without spend")
+    roi: str | None = Field(description="(GMV - spend) / spend, 4 decimals")
+    cac_minor: int | None = Field(description="Spend per attributed order")
+
+
+class RoasReport(BaseModel):
+    first: date
+    last: date
+    by: RoasBy
+    basis: RoasBasis
+    currency: str
+    rows: list[RoasRow]
+    total: RoasRow

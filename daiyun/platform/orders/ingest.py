@@ -390,6 +390,9 @@ def _copy(order: Order, incoming: NormalizedOrder) -> None:
         row.reason = refund.reason
         row.refunded_at = refund.refunded_at
         row.lines = refund.lines
+    # The total is every refund the order holds: refunds recorded here alone (an after-sales case
+    # with no marketplace request) are not in the marketplace's document, and must not drop out.
+    order.refunded_minor = sum(refund.amount_minor for refund in order.refunds)
 
 
 def history(

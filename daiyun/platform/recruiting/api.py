@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.recruiting import rules, service
+from daiyun.platform.recruiting import interviews, rules, service
 from daiyun.platform.recruiting.models import ApplicationStatus, RequisitionStatus
 from daiyun.platform.recruiting.schemas import (
     ApplicationCreate,
@@ -24,6 +24,9 @@ from daiyun.platform.recruiting.schemas import (
     CandidateCreate,
     CandidateMerge,
     CandidateRead,
+    InterviewCreate,
+    InterviewRead,
+    InterviewUpdate,
     Move,
     PostingCreate,
     PostingRead,
@@ -32,6 +35,9 @@ from daiyun.platform.recruiting.schemas import (
     RequisitionCreate,
     RequisitionRead,
     RequisitionUpdate,
+    ScorecardCreate,
+    ScorecardRead,
+    ScorecardSummary,
     SettingsIn,
     SettingsRead,
     Shortlist,
@@ -340,3 +346,135 @@ def shortlist_application(
     return service.read_applications(
         session, [service.set_shortlisted(session, found, body.shortlisted)]
     )[0]
+
+
+# --- interviews and scorecards -------------------------------------------------------------
+
+ICS = "text/calendar"
+
+
+@router.get(f"{T}/applications/{{application_id}}/interviews", response_model=list[InterviewRead])
+def application_interviews(
+    session: SessionDep, access: Reviewer, application_id: uuid.UUID
+) -> list[InterviewRead]:
+    """The application's interview rounds, by start time (cancelled ones included)."""
+    service.get_application(session, application_id)
+    return interviews.read(session, interviews.of_application(session, application_id))
+
+
+@router.post(
+    f"{T}/applications/{{application_id}}/interviews",
+    response_model=InterviewRead,
+    status_code=201,
+    responses=problems(400, 409, 422),
+)
+def schedule_interview(
+    session: SessionDep, access: Manager, application_id: uuid.UUID, body: InterviewCreate
+) -> InterviewRead:
+    """Schedule an interview round (times without an offset are the merchant's wall clock);
+    refused while anyone on the panel has another interview then. The candidate and the panel
+    are mailed a calendar invitation."""
+    found = service.get_application(session, application_id, lock=True)
+    made = interviews.schedule(session, found, body, access.user.id, access.tenant.time_zone)
+    return interviews.read(session, [made])[0]
+
+
+@router.get(
+    f"{T}/applications/{{application_id}}/scorecards",
+    response_model=ScorecardSummary,
+)
+def application_scorecards(
+    session: SessionDep, access: Reviewer, application_id: uuid.UUID
+) -> ScorecardSummary:
+    """The application's scorecards with their tally and mean ratings: an interviewer who
+    still owes a card on one of its interviews sees only their own."""
+    service.get_application(session, application_id)
+    return interviews.summary(session, application_id, access.user.id)
+
+
+@router.get(f"{T}/interviews", response_model=Page[InterviewRead])
+def list_interviews(
+    session: SessionDep,
+    access: Reviewer,
+    interviewer_id: uuid.UUID | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[InterviewRead]:
+    """Interviews not over yet and not cancelled (of one interviewer if named)."""
+    rows, next_cursor = interviews.find_upcoming(session, interviewer_id, cursor, limit)
+    return Page(items=interviews.read(session, rows), next_cursor=next_cursor)
+
+
+@router.get(
+    f"{T}/interviews/{{interview_id}}/invitation.ics",
+    response_class=Response,
+    responses={200: {"content": {ICS: {}}, "description": "The calendar invitation"}},
+)
+def interview_ics(session: SessionDep, access: Reviewer, interview_id: uuid.UUID) -> Response:
+    """The interview's calendar invitation (RFC 5545): the same UID for its whole life, the
+    SEQUENCE bumped by each change, METHOD:CANCEL once cancelled."""
+    found = interviews.get(session, interview_id)
+    return Response(
+        interviews.invitation(session, found),
+        media_type=ICS,
+        headers={
+            "Content-Disposition": f'attachment; filename="interview-{found.id}.ics"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get(f"{T}/interviews/{{interview_id}}", response_model=InterviewRead)
+def get_interview(session: SessionDep, access: Reviewer, interview_id: uuid.UUID) -> InterviewRead:
+    return interviews.read(session, [interviews.get(session, interview_id)])[0]
+
+
+@router.patch(
+    f"{T}/interviews/{{interview_id}}",
+    response_model=InterviewRead,
+    responses=problems(400, 409, 422),
+)
+def reschedule_interview(
+    session: SessionDep, access: Manager, interview_id: uuid.UUID, body: InterviewUpdate
+) -> InterviewRead:
+    """Reschedule (or change the place, kind or panel): the invitation goes out again with a
+    higher SEQUENCE, so calendars move the event they hold."""
+    found = interviews.get(session, interview_id, lock=True)
+    changed = interviews.reschedule(session, found, body, access.tenant.time_zone)
+    return interviews.read(session, [changed])[0]
+
+
+@router.post(
+    f"{T}/interviews/{{interview_id}}/cancel", response_model=InterviewRead, responses=problems(409)
+)
+def cancel_interview(
+    session: SessionDep, access: Manager, interview_id: uuid.UUID
+) -> InterviewRead:
+    """Cancel: the candidate and the panel are mailed a cancellation (METHOD:CANCEL)."""
+    found = interviews.get(session, interview_id, lock=True)
+    cancelled = interviews.cancel(session, found)
+    return interviews.read(session, [cancelled])[0]
+
+
+@router.get(f"{T}/interviews/{{interview_id}}/scorecards", response_model=ScorecardSummary)
+def interview_scorecards(
+    session: SessionDep, access: Reviewer, interview_id: uuid.UUID
+) -> ScorecardSummary:
+    """The interview's scorecards, under the application's rule: none of the others' while
+    the caller still owes one on the application."""
+    found = interviews.get(session, interview_id)
+    return interviews.summary(session, found.application_id, access.user.id, found.id)
+
+
+@router.post(
+    f"{T}/interviews/{{interview_id}}/scorecards",
+    response_model=ScorecardRead,
+    status_code=201,
+    responses=problems(403, 409),
+)
+def submit_scorecard(
+    session: SessionDep, access: Reviewer, interview_id: uuid.UUID, body: ScorecardCreate
+) -> ScorecardRead:
+    """Submit your own scorecard of an interview you sat on: once, never replaced."""
+    found = interviews.get(session, interview_id, lock=True)
+    return ScorecardRead.model_validate(interviews.submit(session, found, access.user.id, body))

@@ -250,3 +250,92 @@ class ApplyAttempt(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InterviewKind(StrEnum):
+    phone = "phone"
+    video = "video"
+    onsite = "onsite"
+
+
+class InterviewStatus(StrEnum):
+    scheduled = "scheduled"
+    cancelled = "cancelled"
+
+
+class Recommendation(StrEnum):
+    strong_no = "strong_no"
+    no = "no"
+    yes = "yes"
+    strong_yes = "strong_yes"
+
+
+class Interview(TenantScoped, Timestamped, Base):
+    """An interview round of an application, in UTC. ``sequence`` is the calendar invitation's
+    revision (RFC 5545 SEQUENCE): bumped by every reschedule and by the cancellation, so the
+    attendees' calendars replace the event they hold; ``mailed_sequence`` is the last revision
+    e-mailed, so sending twice sends once."""
+
+    __tablename__ = "rc_interviews"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "application_id"], ["rc_applications.tenant_id", "rc_applications.id"]
+        ),
+        Index("ix_rc_interviews_application", "tenant_id", "application_id"),
+        Index("ix_rc_interviews_starts", "tenant_id", "status", "starts_at"),
+    )
+
+    application_id: Mapped[uuid.UUID]
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[InterviewKind] = mapped_column(_kind(InterviewKind))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    location: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[InterviewStatus] = mapped_column(
+        _kind(InterviewStatus), default=InterviewStatus.scheduled
+    )
+    sequence: Mapped[int] = mapped_column(default=0)
+    mailed_sequence: Mapped[int] = mapped_column(default=-1)
+    organizer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Interviewer(TenantScoped, Timestamped, Base):
+    """A user on an interview's panel: agency staff or the merchant's own reviewers (since
+    ``created_at``)."""
+
+    __tablename__ = "rc_interviewers"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "interview_id"], ["rc_interviews.tenant_id", "rc_interviews.id"]
+        ),
+        UniqueConstraint("tenant_id", "interview_id", "user_id"),
+        Index("ix_rc_interviewers_user", "tenant_id", "user_id"),
+    )
+
+    interview_id: Mapped[uuid.UUID]
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+
+
+class Scorecard(TenantScoped, Base):
+    """One interviewer's judgement of one interview: a rating of 1 to 4 per criterion, an
+    overall recommendation and notes. One per interviewer per interview, never edited."""
+
+    __tablename__ = "rc_scorecards"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "interview_id"], ["rc_interviews.tenant_id", "rc_interviews.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "application_id"], ["rc_applications.tenant_id", "rc_applications.id"]
+        ),
+        UniqueConstraint("tenant_id", "interview_id", "interviewer_id"),
+        Index("ix_rc_scorecards_application", "tenant_id", "application_id"),
+    )
+
+    interview_id: Mapped[uuid.UUID]
+    application_id: Mapped[uuid.UUID]
+    interviewer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    ratings: Mapped[dict[str, int]] = mapped_column(JSON)
+    recommendation: Mapped[Recommendation] = mapped_column(_kind(Recommendation))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,10 +15,14 @@ from daiyun.platform.recruiting.models import (
     ApplyAttempt,
     Candidate,
     CandidateFile,
+    Interview,
+    Interviewer,
+    InterviewStatus,
     Posting,
     PostingStatus,
     Requisition,
     RequisitionStatus,
+    Scorecard,
     Settings,
     StageMove,
 )
@@ -180,3 +184,97 @@ def attempts_since(session: Session, key: str, since: datetime) -> int:
 
 def prune_attempts(session: Session, key: str, before: datetime) -> None:
     session.execute(delete(ApplyAttempt).where(ApplyAttempt.key == key, ApplyAttempt.at < before))
+
+
+# --- interviews ----------------------------------------------------------------------------
+
+
+def interview(session: Session, interview_id: uuid.UUID, *, lock: bool = False) -> Interview | None:
+    stmt = select(Interview).where(Interview.id == interview_id)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def interviews_of(session: Session, application_id: uuid.UUID) -> list[Interview]:
+    stmt = select(Interview).where(Interview.application_id == application_id)
+    return list(session.scalars(stmt.order_by(Interview.starts_at, Interview.id)))
+
+
+def upcoming(since: datetime, user_id: uuid.UUID | None) -> Select[Any]:
+    """Interviews still to come (not cancelled, not yet over), of one interviewer if named."""
+    stmt = select(Interview).where(
+        Interview.status == InterviewStatus.scheduled, Interview.ends_at > since
+    )
+    if user_id is not None:
+        panel = select(Interviewer.interview_id).where(Interviewer.user_id == user_id)
+        stmt = stmt.where(Interview.id.in_(panel))
+    return stmt
+
+
+def panels(
+    session: Session, interview_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The interviewers of each interview, in the order they were put on it."""
+    stmt = (
+        select(Interviewer.interview_id, Interviewer.user_id)
+        .where(Interviewer.interview_id.in_(interview_ids))
+        .order_by(Interviewer.id)
+    )
+    found: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in interview_ids}
+    for interview_id, user_id in session.execute(stmt):
+        found[interview_id].append(user_id)
+    return found
+
+
+def panel_rows(session: Session, interview_id: uuid.UUID) -> list[Interviewer]:
+    stmt = select(Interviewer).where(Interviewer.interview_id == interview_id)
+    return list(session.scalars(stmt.order_by(Interviewer.id)))
+
+
+def clashes(
+    session: Session,
+    user_ids: Sequence[uuid.UUID],
+    starts: datetime,
+    ends: datetime,
+    exclude: uuid.UUID | None,
+) -> list[tuple[uuid.UUID, Interview]]:
+    """Scheduled interviews of any of these users that share a moment with ``[starts, ends)``,
+    with the user they clash for."""
+    stmt = (
+        select(Interviewer.user_id, Interview)
+        .join(Interview, Interview.id == Interviewer.interview_id)
+        .where(
+            Interviewer.user_id.in_(user_ids),
+            Interview.status == InterviewStatus.scheduled,
+            Interview.starts_at < ends,
+            Interview.ends_at > starts,
+        )
+        .order_by(Interview.starts_at)
+    )
+    if exclude is not None:
+        stmt = stmt.where(Interview.id != exclude)
+    return [(user_id, found) for user_id, found in session.execute(stmt)]
+
+
+def unmailed(session: Session, since: datetime, before: datetime) -> list[uuid.UUID]:
+    """Interviews whose latest invitation was not mailed, changed between ``since`` and
+    ``before`` (older ones are given up: a day of refusals is not a passing hiccup)."""
+    stmt = select(Interview.id).where(
+        Interview.mailed_sequence < Interview.sequence,
+        Interview.updated_at < before,
+        Interview.updated_at >= since,
+    )
+    return list(session.scalars(stmt.order_by(Interview.id).limit(500)))
+
+
+def scorecards_of(session: Session, application_id: uuid.UUID) -> list[Scorecard]:
+    stmt = select(Scorecard).where(Scorecard.application_id == application_id)
+    return list(session.scalars(stmt.order_by(Scorecard.submitted_at, Scorecard.id)))
+
+
+def scorecard_by(
+    session: Session, interview_id: uuid.UUID, interviewer_id: uuid.UUID
+) -> Scorecard | None:
+    stmt = select(Scorecard).where(
+        Scorecard.interview_id == interview_id, Scorecard.interviewer_id == interviewer_id
+    )
+    return session.scalar(stmt)

@@ -8,8 +8,9 @@ import hmac
 import io
 import re
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import phonenumbers
 
@@ -172,3 +173,132 @@ def match(
             return Match(None, by_phone[0], "same-phone")
         return Match(by_phone[0], None, None)
     return Match(None, None, None)
+
+
+# --- interviews ----------------------------------------------------------------------------
+
+MAX_INTERVIEW = timedelta(hours=12)
+RATINGS = range(1, 5)  # 1 poor, 2 mixed, 3 good, 4 excellent
+
+
+def check_slot(starts: datetime, ends: datetime) -> str | None:
+    """None if an interview may run from ``starts`` to ``ends``; otherwise why not."""
+    if ends <= starts:
+        return "an interview ends after it starts"
+    if ends - starts > MAX_INTERVIEW:
+        return "an interview lasts at most 12 hours"
+    return None
+
+
+def overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
+    """Two half-open slots ``[start, end)`` share a moment (one ending as the other starts
+    does not: back-to-back interviews are a normal day)."""
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def may_see_others(
+    viewer: str, panels: Iterable[tuple[str, frozenset[str]]], submitted: frozenset[str]
+) -> bool:
+    """Whether ``viewer`` may read other interviewers' scorecards on an application: not while
+    they sit on the panel (``(interview, interviewers)`` of every interview not cancelled) of
+    an interview they have not scored yet (``submitted``: the interviews they scored). Reading
+    the others first would colour their own judgement; people not on a panel read them all."""
+    return all(viewer not in who or interview in submitted for interview, who in panels)
+
+
+def tally(recommendations: Sequence[str]) -> dict[str, int]:
+    """How many cards recommend each answer, every answer present (0 where none)."""
+    order = ("strong_no", "no", "yes", "strong_yes")
+    return {r: sum(1 for x in recommendations if x == r) for r in order}
+
+
+def averages(ratings: Sequence[dict[str, int]]) -> dict[str, float]:
+    """The mean rating per criterion over the cards that rate it, to two places."""
+    sums: dict[str, list[int]] = {}
+    for card in ratings:
+        for criterion, value in card.items():
+            sums.setdefault(criterion, []).append(value)
+    return {k: round(sum(v) / len(v), 2) for k, v in sorted(sums.items())}
+
+
+# --- the calendar invitation (RFC 5545, iTIP RFC 5546) -------------------------------------
+
+
+@dataclass(frozen=True)
+class Invitation:
+    uid: str
+    sequence: int
+    cancelled: bool
+    starts: datetime
+    ends: datetime
+    summary: str
+    description: str
+    location: str
+    organizer: str  # an e-mail address
+    attendees: tuple[tuple[str, str], ...]  # (name, e-mail)
+    stamp: datetime
+
+
+def _ics_text(value: str) -> str:
+    # RFC 5545 3.3.11: backslash, semicolon and comma escaped; line breaks as \n.
+    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return value.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+
+
+def _ics_param(value: str) -> str:
+    # A parameter value may not hold a double quote, nor a control character.
+    cleaned = "".join(c for c in value if c >= " " and c != '"')
+    return f'"{cleaned}"'
+
+
+def _fold(line: str) -> str:
+    # Lines of at most 75 octets, continued with CRLF and a space (3.1), never splitting a
+    # UTF-8 character.
+    out: list[bytes] = []
+    current = b""
+    for char in line:
+        encoded = char.encode()
+        if len(current) + len(encoded) > (75 if not out else 74):
+            out.append(current)
+            current = b""
+        current += encoded
+    out.append(current)
+    return "\r\n ".join(part.decode() for part in out)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def ics(invitation: Invitation) -> str:
+    """The interview as an iCalendar object: ``METHOD:REQUEST`` while it stands,
+    ``METHOD:CANCEL`` once cancelled; the same UID for its whole life and a SEQUENCE that
+    grows with every change, so calendars update the event instead of adding another."""
+    method = "CANCEL" if invitation.cancelled else "REQUEST"
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Daiyun//Recruiting//EN",
+        "CALSCALE:GREGORIAN",
+        f"METHOD:{method}",
+        "BEGIN:VEVENT",
+        f"UID:{invitation.uid}",
+        f"SEQUENCE:{invitation.sequence}",
+        f"DTSTAMP:{_utc(invitation.stamp)}",
+        f"DTSTART:{_utc(invitation.starts)}",
+        f"DTEND:{_utc(invitation.ends)}",
+        f"SUMMARY:{_ics_text(invitation.summary)}",
+        f"STATUS:{'CANCELLED' if invitation.cancelled else 'CONFIRMED'}",
+    ]
+    if invitation.description:
+        lines.append(f"DESCRIPTION:{_ics_text(invitation.description)}")
+    if invitation.location:
+        lines.append(f"LOCATION:{_ics_text(invitation.location)}")
+    lines.append(f"ORGANIZER:mailto:{invitation.organizer}")
+    for name, address in invitation.attendees:
+        lines.append(
+            f"ATTENDEE;CN={_ics_param(name)};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;"
+            f"RSVP=TRUE:mailto:{address}"
+        )
+    lines += ["END:VEVENT", "END:VCALENDAR"]
+    return "".join(_fold(line) + "\r\n" for line in lines)

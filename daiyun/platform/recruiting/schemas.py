@@ -16,14 +16,17 @@ from pydantic import (
     model_validator,
 )
 
-from daiyun.core.ids import Day
+from daiyun.core.ids import DateTime, Day
 from daiyun.core.money import MinorUnits
 from daiyun.platform.recruiting import rules
 from daiyun.platform.recruiting.models import (
     ApplicationStatus,
     EmploymentType,
+    InterviewKind,
+    InterviewStatus,
     MoveKind,
     PostingStatus,
+    Recommendation,
     RefusalReason,
     RequisitionStatus,
 )
@@ -31,8 +34,11 @@ from daiyun.platform.recruiting.models import (
 __all__ = [
     "ApplicationStatus",
     "EmploymentType",
+    "InterviewKind",
+    "InterviewStatus",
     "MoveKind",
     "PostingStatus",
+    "Recommendation",
     "RefusalReason",
     "RequisitionStatus",
 ]
@@ -296,3 +302,91 @@ class StageMoveRead(_Read):
     message: str
     actor_id: uuid.UUID | None
     at: datetime
+
+
+# --- interviews and scorecards -------------------------------------------------------------
+# Times: a datetime with a UTC offset is that instant; one without is read in the merchant's
+# time zone ("10:00" is ten o'clock where the merchant is). Answers are in UTC.
+
+Place = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00-\x1F\x7F]*$")]
+Criterion = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=_LINE)]
+Rating = Annotated[Count, Field(ge=1, le=4)]
+Panel = Annotated[list[uuid.UUID], Field(min_length=1, max_length=10)]
+
+
+class InterviewCreate(_Input):
+    """An interview round: its panel are users who review the merchant's candidates (agency
+    recruiters and staff, the merchant's owners)."""
+
+    title: Line = "Interview"
+    kind: InterviewKind
+    starts_at: DateTime
+    ends_at: DateTime
+    location: Place = Field(default="", description="An address, a phone number or a video link")
+    interviewer_ids: Panel
+
+
+class InterviewUpdate(_Input):
+    """A reschedule (new times), a new place or panel: the invitation goes out again with its
+    sequence bumped."""
+
+    title: Line | None = None
+    kind: InterviewKind | None = None
+    starts_at: DateTime | None = None
+    ends_at: DateTime | None = None
+    location: Place | None = None
+    interviewer_ids: Panel | None = None
+
+
+class InterviewRead(_Read):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    title: str
+    kind: InterviewKind
+    starts_at: datetime
+    ends_at: datetime
+    location: str
+    status: InterviewStatus
+    sequence: int
+    organizer_id: uuid.UUID | None
+    interviewer_ids: list[uuid.UUID] = []
+    created_at: datetime
+
+
+class ScorecardCreate(_Input):
+    """The caller's own scorecard of an interview they sat on: a rating of 1 (poor) to 4
+    (excellent) per criterion, an overall recommendation, notes."""
+
+    ratings: dict[Criterion, Rating] = Field(
+        min_length=1,
+        max_length=20,
+        # The keys' own constraints, which the generated document would otherwise leave out.
+        json_schema_extra={
+            "propertyNames": {"minLength": 1, "maxLength": 80, "pattern": _LINE},
+        },
+    )
+    recommendation: Recommendation
+    notes: Text = ""
+
+
+class ScorecardRead(_Read):
+    id: uuid.UUID
+    interview_id: uuid.UUID
+    application_id: uuid.UUID
+    interviewer_id: uuid.UUID
+    ratings: dict[str, int]
+    recommendation: Recommendation
+    notes: str
+    submitted_at: datetime
+
+
+class ScorecardSummary(BaseModel):
+    """An application's scorecards as the caller may read them: while they still owe a card
+    on one of its interviews, only their own (``hidden`` counts the others)."""
+
+    application_id: uuid.UUID
+    submitted: int
+    hidden: int
+    recommendations: dict[str, int]
+    averages: dict[str, float]
+    scorecards: list[ScorecardRead]

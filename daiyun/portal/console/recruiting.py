@@ -10,14 +10,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from daiyun.platform.recruiting import service
+from daiyun.platform.recruiting import interviews, service
 from daiyun.platform.recruiting.schemas import (
     ApplicationRead,
     CandidateRead,
+    InterviewRead,
     RequisitionRead,
+    ScorecardSummary,
     StageMoveRead,
 )
 from daiyun.portal.console.access import Access, quietly, tenant_unit, with_permission
@@ -52,12 +55,30 @@ class Board:
     closed: list[Card] = field(default_factory=list)  # refused applications, out of the columns
 
 
+@dataclass(frozen=True)
+class InterviewRow:
+    interview: InterviewRead
+    panel: list[str]  # the interviewers' names
+    candidate: CandidateRead | None = None
+    requisition: RequisitionRead | None = None
+
+
 @dataclass
 class CandidateView:
     candidate: CandidateRead
     applications: list[tuple[ApplicationRead, RequisitionRead]]
     moves: dict[uuid.UUID, list[StageMoveRead]]
     duplicate_of: CandidateRead | None
+    interviews: dict[uuid.UUID, list[InterviewRow]] = field(default_factory=dict)
+    scorecards: dict[uuid.UUID, ScorecardSummary] = field(default_factory=dict)
+    reviewers: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+
+
+@dataclass
+class InterviewView:
+    row: InterviewRow
+    summary: ScorecardSummary
+    may_score: bool  # the viewer sits on the panel and has not scored yet
 
 
 def reviewable(accesses: list[Access]) -> list[Access]:
@@ -128,8 +149,9 @@ def shortlist(session: Session) -> list[tuple[Card, RequisitionRead]]:
     return rows
 
 
-def candidate(session: Session, candidate_id: uuid.UUID) -> CandidateView:
-    """A candidate with every application (and its requisition) and each one's stage log."""
+def candidate(session: Session, candidate_id: uuid.UUID, viewer: uuid.UUID) -> CandidateView:
+    """A candidate with every application (and its requisition), each one's stage log, its
+    interviews and the scorecards the viewer may read."""
     person = CandidateRead.model_validate(service.get_candidate(session, candidate_id))
     found = service.of_candidate(session, candidate_id)
     applications = [
@@ -147,4 +169,51 @@ def candidate(session: Session, candidate_id: uuid.UUID) -> CandidateView:
         duplicate = CandidateRead.model_validate(
             service.get_candidate(session, person.duplicate_of_id)
         )
-    return CandidateView(person, applications, moves, duplicate)
+    shown = CandidateView(person, applications, moves, duplicate)
+    for application in found:
+        shown.interviews[application.id] = _interview_rows(
+            session, interviews.of_application(session, application.id)
+        )
+        shown.scorecards[application.id] = interviews.summary(session, application.id, viewer)
+    shown.reviewers = interviews.reviewers(session)
+    return shown
+
+
+def _interview_rows(
+    session: Session, found: list[Any], with_people: bool = False
+) -> list[InterviewRow]:
+    read = interviews.read(session, found)
+    people = interviews.names(session, [u for i in read for u in i.interviewer_ids])
+    rows = []
+    for item in read:
+        candidate = requisition = None
+        if with_people:
+            application = service.get_application(session, item.application_id)
+            candidate = CandidateRead.model_validate(
+                service.get_candidate(session, application.candidate_id)
+            )
+            requisition = RequisitionRead.model_validate(
+                service.get_requisition(session, application.requisition_id)
+            )
+        panel = [people.get(u, "?") for u in item.interviewer_ids]
+        rows.append(InterviewRow(item, panel, candidate, requisition))
+    return rows
+
+
+def upcoming(session: Session) -> list[InterviewRow]:
+    """The merchant's interviews still to come, soonest first, with who and for what."""
+    return _interview_rows(session, interviews.upcoming(session), with_people=True)
+
+
+def interview(session: Session, interview_id: uuid.UUID, viewer: uuid.UUID) -> InterviewView:
+    """An interview with its panel, and its scorecards as the viewer may read them."""
+    found = interviews.get(session, interview_id)
+    [row] = _interview_rows(session, [found], with_people=True)
+    summary = interviews.summary(session, found.application_id, viewer, found.id)
+    mine = any(c.interviewer_id == viewer for c in summary.scorecards)
+    may_score = (
+        viewer in row.interview.interviewer_ids
+        and not mine
+        and row.interview.status.value == "scheduled"
+    )
+    return InterviewView(row, summary, may_score)

@@ -14,12 +14,15 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from daiyun.platform.customer_service import assignment, reports, service
+from daiyun.core.ids import utcnow
+from daiyun.platform.customer_service import assignment, knowledge, macros, reports, service
 from daiyun.platform.customer_service.schemas import (
     AgentRead,
+    ArticleRead,
     CannedReplyRead,
     ContactRead,
     ConversationRead,
+    MacroRead,
     MessageRead,
 )
 from daiyun.platform.orders import service as orders
@@ -31,6 +34,7 @@ P = Permission
 # Conversations each merchant contributes to the list; the API pages through all of them.
 PER_MERCHANT = 50
 ORDERS_SHOWN = 10
+ARTICLES_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Thread:
     canned: list[CannedReplyRead]
     orders: list[OrderLine]
     can_reply: bool
+    macros: list[MacroRead] = field(default_factory=list)
+    articles: list[ArticleRead] = field(default_factory=list)  # the knowledge base's answers
 
 
 @dataclass
@@ -96,19 +102,24 @@ def _rows(
     return True
 
 
-def thread(access: Access, user_id: uuid.UUID, conversation_id: uuid.UUID) -> Thread | None:
-    """One conversation with its messages, the canned replies and the buyer's recent orders."""
+def thread(
+    access: Access, user_id: uuid.UUID, conversation_id: uuid.UUID, kb: str | None = None
+) -> Thread | None:
+    """One conversation with its messages, the canned replies, the macros, the knowledge base's
+    articles holding ``kb`` and the buyer's recent orders."""
     with tenant_unit(access.tenant.id, user_id) as session:
-        found = quietly(partial(_thread, session, access, conversation_id))
+        found = quietly(partial(_thread, session, access, conversation_id, kb))
         session.rollback()
     return found
 
 
-def _thread(session: Session, access: Access, conversation_id: uuid.UUID) -> Thread:
+def _thread(session: Session, access: Access, conversation_id: uuid.UUID, kb: str | None) -> Thread:
     conv = service.get_conversation(session, conversation_id)
     contact = service.read_contacts(session, [service.get_contact(session, conv.contact_id)])[0]
     messages, _ = service.find_messages(session, conv, None, 200)
     canned, _ = service.find_canned(session, None, 100)
+    saved, _ = macros.find(session, None, 100)
+    answers = knowledge.find(session, kb, None, ARTICLES_SHOWN)[0] if kb else []
     lines: list[OrderLine] = []
     if access.can(P.orders_read):
         seen: set[uuid.UUID] = set()
@@ -140,11 +151,13 @@ def _thread(session: Session, access: Access, conversation_id: uuid.UUID) -> Thr
         [CannedReplyRead.model_validate(c) for c in canned],
         lines,
         access.can(P.conversations_reply),
+        [MacroRead.model_validate(m) for m in saved],
+        [ArticleRead.model_validate(a) for a in answers],
     )
 
 
 def _desk(session: Session, tenant: TenantView) -> DeskRow:
-    return DeskRow(tenant, reports.desk(session), assignment.list_agents(session))
+    return DeskRow(tenant, reports.desk(session, utcnow()), assignment.list_agents(session))
 
 
 def desks(accesses: list[Access], user_id: uuid.UUID) -> list[DeskRow]:

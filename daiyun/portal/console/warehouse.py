@@ -1,8 +1,9 @@
 """Warehouse work across the staff member's merchants (仓储): what an operator does next, in one
-place. Receipts still to receive and put away, orders waiting for stock, and stock that has run
-low (sellable at or under the safety stock). Read in one unit of work per tenant where the user's
-role there grants ``warehouse:read``, through the services the warehouse's API uses; each list
-shows the first few of each merchant, and says when there are more.
+place. Receipts still to receive and put away, orders waiting for stock, stock that has run
+low (sellable at or under the safety stock), and stock pushes to shops that failed (the shop
+keeps showing an old quantity: an overselling risk). Read in one unit of work per tenant where
+the user's role there grants ``warehouse:read``, through the services the warehouse's API uses;
+each list shows the first few of each merchant, and says when there are more.
 
 A merchant whose stock cannot be read shows nothing rather than failing the page, as the other
 console pages do.
@@ -17,10 +18,12 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
+from daiyun.connectors import service as shop_service
 from daiyun.platform.orders import service as orders
-from daiyun.platform.warehouse import reservations
+from daiyun.platform.warehouse import reservations, stock_sync
 from daiyun.platform.warehouse import service as warehouse
 from daiyun.platform.warehouse.schemas import MissingSku, ReceiptRead, ReceiptStatus
+from daiyun.platform.warehouse.sync_schemas import StockSyncStatus, SyncListingRead
 from daiyun.portal.console.access import Access, quietly, tenant_unit, with_permission
 from daiyun.portal.identity import TenantView
 from daiyun.tenants.auth.permissions import Permission
@@ -64,11 +67,19 @@ class LowRow:
     sellable: int
 
 
+@dataclass(frozen=True)
+class PushFailureRow:
+    tenant: TenantView
+    shop: str
+    listing: SyncListingRead
+
+
 @dataclass
 class WarehouseWork:
     receipts: list[ReceiptRow] = field(default_factory=list)
     waiting: list[WaitingRow] = field(default_factory=list)
     low: list[LowRow] = field(default_factory=list)
+    push_failures: list[PushFailureRow] = field(default_factory=list)
     unread: list[TenantView] = field(default_factory=list)
     more: set[tuple[str, str]] = field(default_factory=set)  # (list, tenant slug)
     scan_stopped: list[TenantView] = field(default_factory=list)
@@ -86,6 +97,7 @@ def warehouse_work(accesses: list[Access], user_id: uuid.UUID) -> WarehouseWork:
     work.receipts.sort(key=lambda r: r.created_at)
     work.waiting.sort(key=lambda r: r.since)
     work.low.sort(key=lambda r: (r.sellable, r.tenant.display_name.lower(), r.sku))
+    work.push_failures.sort(key=lambda r: (-r.listing.attempts, r.listing.sku))
     return work
 
 
@@ -100,7 +112,20 @@ def _lists(session: Session, tenant: TenantView, work: WarehouseWork) -> bool:
         number = numbers.get(row.order_id, str(row.order_id))
         work.waiting.append(WaitingRow(tenant, row.order_id, number, row.missing, row.created_at))
     _low(session, tenant, work, names)
+    _push_failures(session, tenant, work)
     return True
+
+
+def _push_failures(session: Session, tenant: TenantView, work: WarehouseWork) -> None:
+    """Listings whose last stock push failed, with the marketplace's error."""
+    failed, cursor = stock_sync.find_listings(
+        session, status=StockSyncStatus.failed, limit=PER_MERCHANT
+    )
+    if cursor is not None:
+        work.more.add(("push_failures", tenant.slug))
+    if failed:
+        shops = {shop.id: shop.name for shop in shop_service.shops(session)}
+        work.push_failures += [PushFailureRow(tenant, shops.get(r.shop_id, "-"), r) for r in failed]
 
 
 def _receipts(

@@ -22,3 +22,15 @@
   check();
   window.setInterval(check, 5000);
 })();
+
+// A knowledge-base answer goes into the reply box (appended to what is there), to edit and send.
+(function () {
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest(".kb-use") : null;
+    var body = document.getElementById("body");
+    if (!button || !body) { return; }
+    var text = button.getAttribute("data-text") || "";
+    body.value = body.value ? body.value + "\n\n" + text : text;
+    body.focus();
+  });
+})();

@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
 from daiyun.core.tasks import enqueue_after_commit
-from daiyun.platform.customer_service import assignment, reports, service, tasks
+from daiyun.platform.customer_service import assignment, macros, reports, rules, service, tasks
 from daiyun.platform.customer_service.schemas import (
     AgentStatus,
     Delivery,
@@ -42,7 +42,7 @@ P = Permission
 INBOX = f"{PREFIX}/console/inbox"
 ReplyForm = Annotated[tuple[Page, FormData], Depends(tenant_form(P.conversations_reply))]
 ReportPage = Annotated[Page, Depends(tenant_page(P.cs_reports))]
-ACTIONS = ("reply", "note", "pending", "resolve", "reopen")
+ACTIONS = ("reply", "note", "pending", "resolve", "reopen", "macro")
 REPORT_DAYS = 30
 
 
@@ -55,8 +55,12 @@ def _selected(value: str) -> tuple[str, uuid.UUID] | None:
 
 
 @router.get("/console/inbox")
-def inbox_page(request: Request, page: Staff, view: str = "mine", c: str = "") -> Response:
-    """Three panes: the list (mine or the queue), the conversation, the buyer's orders."""
+def inbox_page(
+    request: Request, page: Staff, view: str = "mine", c: str = "", kb: str = ""
+) -> Response:
+    """Three panes: the list (mine or the queue), the conversation with the knowledge base's
+    answers to ``kb``, the buyer's orders."""
+    kb = kb.replace("\x00", "").strip()[:100]
     accesses = access.accessible(page.db, page.user)
     queue = view == "queue"
     rows = inbox(accesses, page.user.id, queue)
@@ -64,8 +68,9 @@ def inbox_page(request: Request, page: Staff, view: str = "mine", c: str = "") -
     if (chosen := _selected(c)) is not None:
         found = next((a for a in readable(accesses) if a.tenant.slug == chosen[0]), None)
         if found is not None:
-            opened = thread(found, page.user.id, chosen[1])
+            opened = thread(found, page.user.id, chosen[1], kb or None)
     me = assignment.agent_row(page.db, page.user.id)
+    now = utcnow()
     return render(
         request,
         "console/inbox.html",
@@ -74,10 +79,12 @@ def inbox_page(request: Request, page: Staff, view: str = "mine", c: str = "") -
             "queue": queue,
             "opened": opened,
             "selected": c,
+            "kb": kb,
             "status": me.status.value if me else AgentStatus.offline.value,
             "statuses": [s.value for s in AgentStatus],
             "may_see": bool(readable(accesses)),
-            "now": utcnow(),
+            "now": now,
+            "risk_until": now + rules.AT_RISK,
             "error": request.query_params.get("error", ""),
         },
         page=page,
@@ -108,7 +115,7 @@ def set_status(submitted: StaffForm) -> Response:
 
 @router.post("/t/{tenant}/conversations/{conversation_id}")
 def act(submitted: ReplyForm, conversation_id: uuid.UUID) -> Response:
-    """Reply, add a note, set pending, resolve or reopen, from the inbox's reply box."""
+    """Reply, add a note, set pending, resolve, reopen or run a macro, from the reply box."""
     page, form = submitted
     _staff_only(page)
     assert page.tenant is not None
@@ -132,6 +139,14 @@ def act(submitted: ReplyForm, conversation_id: uuid.UUID) -> Response:
                     enqueue_after_commit(
                         page.db, tasks.send_email, str(page.tenant.id), str(message.id)
                     )
+            elif action == "macro":
+                user = service.author(page.db, page.user.id)
+                chosen = uuid.UUID(_text(form, "macro_id", 36))
+                for message in macros.run(page.db, conv, chosen, user):
+                    if message.delivery == Delivery.queued:
+                        enqueue_after_commit(
+                            page.db, tasks.send_email, str(page.tenant.id), str(message.id)
+                        )
             elif action == "pending":
                 service.set_pending(page.db, conv)
             elif action == "resolve":
@@ -165,7 +180,7 @@ def service_report(request: Request, page: ReportPage) -> Response:
     assert page.tenant is not None and page.role is not None
     until = utcnow()
     found = reports.report(page.db, until - timedelta(days=REPORT_DAYS), until)
-    now = reports.desk(page.db)
+    now = reports.desk(page.db, utcnow())
     return render(
         request,
         "merchant/service.html",

@@ -27,7 +27,7 @@ from daiyun.platform.marketing.schemas import CartIn, CartLineIn, QuoteRead
 from daiyun.platform.storefront import service as catalog
 from daiyun.portal.console import access
 from daiyun.portal.console.marketing import marketing_work
-from daiyun.portal.navigation import TENANT_PAGES
+from daiyun.portal.navigation import TENANT_PAGES, tabs
 from daiyun.portal.views.console import Staff
 from daiyun.portal.views.merchant.common import N_, values
 from daiyun.portal.web import PREFIX, Page, PortalRoute, render, tenant_page
@@ -133,6 +133,10 @@ def campaigns(request: Request, page: CampaignsPage) -> Response:
             page,
             campaigns=[marketing.campaign_read(c) for c in rows],
             promotions=by_campaign,
+            tabs=tabs("campaigns", page.tenant.slug, page.role, request.url.path)
+            if page.tenant and page.role
+            else [],
+            tabs_label=N_("Campaigns"),
         ),
         page=page,
     )

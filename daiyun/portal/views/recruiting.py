@@ -7,11 +7,16 @@ application with its stage log, and the candidate they may duplicate).
 
 Merchant: their openings and the shortlist to review. Every page asks for ``recruiting:review``
 as the API does; moving a card asks for ``recruiting:manage``, staff only.
+
+Interviews: the upcoming ones, an interview's page with its scorecards (as the reader may see
+them) and, for someone on its panel who has not scored yet, the scorecard form; recruiters
+schedule from the candidate's page and cancel from the interview's.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -19,8 +24,14 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from daiyun.core.errors import Problem
-from daiyun.platform.recruiting import service
-from daiyun.platform.recruiting.schemas import RefusalReason
+from daiyun.platform.recruiting import interviews, service
+from daiyun.platform.recruiting.schemas import (
+    InterviewCreate,
+    InterviewKind,
+    Recommendation,
+    RefusalReason,
+    ScorecardCreate,
+)
 from daiyun.portal.console import access
 from daiyun.portal.console import recruiting as work
 from daiyun.portal.i18n import N_
@@ -36,6 +47,7 @@ _permission = TENANT_PAGES["recruiting"].permission
 assert _permission is not None
 ReviewPage = Annotated[Page, Depends(tenant_page(_permission))]
 ManageForm = Annotated[tuple[Page, FormData], Depends(tenant_form(P.recruiting_manage))]
+ReviewForm = Annotated[tuple[Page, FormData], Depends(tenant_form(P.recruiting_review))]
 
 STATUS_LABELS = {
     "pending_approval": N_("Pending approval"),
@@ -75,9 +87,26 @@ STAGE_LABELS = {
     "hired": N_("Hired"),
 }
 
+KIND_LABELS = {
+    InterviewKind.phone.value: N_("Phone"),
+    InterviewKind.video.value: N_("Video"),
+    InterviewKind.onsite.value: N_("On site"),
+}
+RECOMMENDATION_LABELS = {
+    Recommendation.strong_no.value: N_("Strong no"),
+    Recommendation.no.value: N_("No"),
+    Recommendation.yes.value: N_("Yes"),
+    Recommendation.strong_yes.value: N_("Strong yes"),
+}
+# What an interviewer rates unless the recruiter's form names other criteria.
+CRITERIA = (N_("Communication"), N_("Skills for the role"), N_("Reliability"))
+DURATIONS = (30, 45, 60, 90, 120)
+
 
 def _labels() -> dict[str, object]:
     return {
+        "kind_labels": KIND_LABELS,
+        "recommendation_labels": RECOMMENDATION_LABELS,
         "status_labels": STATUS_LABELS,
         "type_labels": TYPE_LABELS,
         "reason_labels": REASON_LABELS,
@@ -148,8 +177,11 @@ def candidate_page(request: Request, page: ReviewPage, candidate_id: uuid.UUID) 
         request,
         "merchant/candidate.html",
         {
-            "view": work.candidate(page.db, candidate_id),
+            "view": work.candidate(page.db, candidate_id, page.user.id),
             "base": f"{PREFIX}/t/{page.tenant.slug if page.tenant else ''}",
+            "can_schedule": page.is_staff and page.can(P.recruiting_manage),
+            "durations": DURATIONS,
+            "error": request.query_params.get("error", ""),
             **_labels(),
         },
         page=page,
@@ -173,6 +205,113 @@ def act(submitted: ManageForm, application_id: uuid.UUID) -> Response:
                 service.move(page.db, found, _text(form, "stage", 40), page.user.id)
     except ValueError:
         return _back(form, f"{PREFIX}/console/recruiting", error="bad-form")
+    except Problem as refused:
+        if refused.status >= 500 or refused.status == 404:
+            raise
+        return _back(form, here, error=refused.kind)
+    return _back(form, here)
+
+
+# --- interviews ----------------------------------------------------------------------------
+
+
+def _base(page: Page) -> str:
+    return f"{PREFIX}/t/{page.tenant.slug if page.tenant else ''}"
+
+
+@router.get("/t/{tenant}/interviews")
+def upcoming_interviews(request: Request, page: ReviewPage) -> Response:
+    """The merchant's interviews still to come, soonest first (times in the merchant's zone)."""
+    return render(
+        request,
+        "merchant/interviews.html",
+        {"rows": work.upcoming(page.db), "base": _base(page), **_labels()},
+        page=page,
+    )
+
+
+@router.get("/t/{tenant}/interviews/{interview_id}")
+def interview_page(request: Request, page: ReviewPage, interview_id: uuid.UUID) -> Response:
+    """An interview: when, where, who; its scorecards as the reader may see them, and the
+    scorecard form for a panel member who has not scored it yet."""
+    return render(
+        request,
+        "merchant/interview.html",
+        {
+            "view": work.interview(page.db, interview_id, page.user.id),
+            "base": _base(page),
+            "criteria": CRITERIA,
+            "can_cancel": page.is_staff and page.can(P.recruiting_manage),
+            "error": request.query_params.get("error", ""),
+            **_labels(),
+        },
+        page=page,
+    )
+
+
+@router.post("/t/{tenant}/applications/{application_id}/interviews")
+def schedule_interview(submitted: ManageForm, application_id: uuid.UUID) -> Response:
+    """Schedule an interview from the candidate's page: a start on the merchant's wall clock
+    and a length; the panel is mailed an invitation."""
+    page, form = submitted
+    _staff_only(page)
+    assert page.tenant is not None
+    found = service.get_application(page.db, application_id, lock=True)
+    here = f"{_base(page)}/candidates/{found.candidate_id}"
+    try:
+        starts = datetime.fromisoformat(_text(form, "starts_at", 40))
+        minutes = int(_text(form, "minutes", 4) or "60")
+        if starts.tzinfo is not None or minutes not in DURATIONS:
+            raise ValueError("a wall-clock start and a listed length")
+        body = InterviewCreate(
+            title=_text(form, "title", 200) or "Interview",
+            kind=InterviewKind(_text(form, "kind", 10)),
+            starts_at=starts,
+            ends_at=starts + timedelta(minutes=minutes),
+            location=_text(form, "location", 500),
+            interviewer_ids=[uuid.UUID(str(v)) for v in form.getlist("interviewer")][:10],
+        )
+        with page.db.begin_nested():
+            interviews.schedule(page.db, found, body, page.user.id, page.tenant.time_zone)
+    except ValueError:
+        return _back(form, here, error="bad-form")
+    except Problem as refused:
+        if refused.status >= 500 or refused.status == 404:
+            raise
+        return _back(form, here, error=refused.kind)
+    return _back(form, here)
+
+
+@router.post("/t/{tenant}/interviews/{interview_id}/cancel")
+def cancel_interview(submitted: ManageForm, interview_id: uuid.UUID) -> Response:
+    """Cancel an interview: the candidate and the panel are mailed the cancellation."""
+    page, form = submitted
+    _staff_only(page)
+    found = interviews.get(page.db, interview_id, lock=True)
+    interviews.cancel(page.db, found)
+    return _back(form, f"{_base(page)}/interviews/{interview_id}")
+
+
+@router.post("/t/{tenant}/interviews/{interview_id}/scorecard")
+def submit_scorecard(submitted: ReviewForm, interview_id: uuid.UUID) -> Response:
+    """A panel member's scorecard: a rating per criterion, a recommendation, notes."""
+    page, form = submitted
+    here = f"{_base(page)}/interviews/{interview_id}"
+    found = interviews.get(page.db, interview_id, lock=True)
+    try:
+        ratings = {
+            str(criterion): int(_text(form, f"rating-{n}", 1))
+            for n, criterion in enumerate(CRITERIA)
+        }
+        body = ScorecardCreate(
+            ratings=ratings,
+            recommendation=Recommendation(_text(form, "recommendation", 20)),
+            notes=_text(form, "notes", 5000),
+        )
+        with page.db.begin_nested():
+            interviews.submit(page.db, found, page.user.id, body)
+    except ValueError:
+        return _back(form, here, error="bad-form")
     except Problem as refused:
         if refused.status >= 500 or refused.status == 404:
             raise

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daiyun.core import db
-from daiyun.platform.customer_service import mail, service
+from daiyun.platform.customer_service import knowledge, macros, mail, service
 from daiyun.platform.customer_service.models import (
     Agent,
+    Article,
     Attachment,
     CannedReply,
     Channel,
@@ -22,6 +23,7 @@ from daiyun.platform.customer_service.models import (
     Conversation,
     Identity,
     InboundEmail,
+    Macro,
     Mailbox,
     MailRoute,
     Message,
@@ -32,8 +34,10 @@ from daiyun.platform.customer_service.models import (
     Strategy,
 )
 from daiyun.platform.customer_service.schemas import (
+    ArticleIn,
     CannedReplyIn,
     ContactCreate,
+    MacroIn,
     MailboxIn,
     SlaPolicyIn,
 )
@@ -53,6 +57,8 @@ TENANT_TABLES = (
     Message,
     Attachment,
     CannedReply,
+    Macro,
+    Article,
     Mailbox,
     InboundEmail,
 )
@@ -81,6 +87,10 @@ TENANT_RULES = (
             ("POST", f"{CONV}/resolve"),
             ("POST", f"{CONV}/reopen"),
             ("GET", "/canned-replies"),
+            ("GET", "/macros"),
+            ("GET", "/knowledge-base"),
+            ("GET", "/knowledge-base/{article_id}"),
+            ("POST", f"{CONV}/macros/{{macro_id}}"),
             ("GET", "/sla-policies"),
             ("GET", "/agents"),
             ("GET", "/cs-settings"),
@@ -93,6 +103,12 @@ TENANT_RULES = (
             ("POST", "/canned-replies"),
             ("PUT", "/canned-replies/{reply_id}"),
             ("DELETE", "/canned-replies/{reply_id}"),
+            ("POST", "/macros"),
+            ("PUT", "/macros/{macro_id}"),
+            ("DELETE", "/macros/{macro_id}"),
+            ("POST", "/knowledge-base"),
+            ("PUT", "/knowledge-base/{article_id}"),
+            ("DELETE", "/knowledge-base/{article_id}"),
             ("POST", "/sla-policies"),
             ("PUT", "/sla-policies/{policy_id}"),
             ("PUT", "/agents/{agent_id}"),
@@ -117,7 +133,8 @@ OTHER_RULES: dict[Route, str | Permission] = {
 
 
 def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
-    """Two contacts with the same e-mail, a conversation, a canned reply, a policy, a mailbox;
+    """Two contacts with the same e-mail, a conversation, a canned reply, a policy, a macro, an
+    article, a mailbox;
     the cs agent member of A (if any) as the agent to manage."""
     tag = uuid.uuid4().hex[:8]
     with db.unit_of_work(tenant_id) as session:
@@ -136,6 +153,8 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         policy = service.create_policy(
             session, SlaPolicyIn(name="Standard", first_response_minutes=60)
         )
+        macro = macros.create(session, MacroIn(name="Escalate", add_labels=["vip"], note="Look"))
+        article = knowledge.create(session, ArticleIn(title="Returns", body="Within 7 days"))
         mailbox = mail.create_mailbox(session, MailboxIn(address=f"help-{tag}@shop.example"))
         agents = [m.user_id for m in session.scalars(select(Membership)) if m.role == Role.cs_agent]
     return {
@@ -144,6 +163,8 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         "conversation_id": str(conv.id),
         "reply_id": str(canned.id),
         "policy_id": str(policy.id),
+        "macro_id": str(macro.id),
+        "article_id": str(article.id),
         "mailbox_key": mailbox.key,
         "agent_id": str(agents[0]) if agents else str(uuid.uuid4()),
     }
@@ -168,6 +189,10 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         ("POST", f"{CONV}/snooze"): {"until": f"2030-01-{1 + n % 28:02d}T00:00:00Z"},
         ("POST", "/canned-replies"): {"shortcut": f"m{n}", "title": "M", "body": "Hi"},
         ("PUT", "/canned-replies/{reply_id}"): {"shortcut": f"p{n}", "title": "P", "body": "Hi"},
+        ("POST", "/macros"): {"name": f"Macro {n}", "priority": "high"},
+        ("POST", "/knowledge-base"): {"title": f"Article {n}", "body": "Answer"},
+        ("PUT", "/knowledge-base/{article_id}"): {"title": f"Put {n}", "body": f"Answer {n}"},
+        ("PUT", "/macros/{macro_id}"): {"name": f"Put {n}", "add_labels": [f"p{n}"]},
         ("POST", "/sla-policies"): {"name": f"Matrix {n}", "first_response_minutes": 10 + n},
         ("PUT", "/sla-policies/{policy_id}"): {"name": f"Put {n}", "resolution_minutes": 60 + n},
         ("PUT", "/agents/{agent_id}"): {"capacity": 1 + n % 50},
@@ -181,6 +206,9 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         ("POST", f"{CONV}/resolve"),
         ("POST", f"{CONV}/reopen"),
         ("DELETE", "/canned-replies/{reply_id}"),
+        ("DELETE", "/macros/{macro_id}"),
+        ("DELETE", "/knowledge-base/{article_id}"),
+        ("POST", f"{CONV}/macros/{{macro_id}}"),
     }:
         return {}
     return None
@@ -188,7 +216,7 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
 
 def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
     """After each caller: the seeded conversation in the state the route acts on, the merged
-    contact apart again, the deleted canned reply back."""
+    contact apart again, the deleted canned reply, macro and article back."""
     conversation_id = uuid.UUID(places["conversation_id"])
     with db.unit_of_work(tenant_id) as session:
         if path.startswith(CONV):
@@ -205,6 +233,14 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
             reply_id = uuid.UUID(places["reply_id"])
             if session.scalar(select(CannedReply).where(CannedReply.id == reply_id)) is None:
                 session.add(CannedReply(id=reply_id, shortcut="hello", title="Hello", body="Hi"))
+        if path == "/macros/{macro_id}":
+            macro_id = uuid.UUID(places["macro_id"])
+            if session.scalar(select(Macro).where(Macro.id == macro_id)) is None:
+                session.add(Macro(id=macro_id, name="Escalate", add_labels=["vip"], note="Look"))
+        if path == "/knowledge-base/{article_id}":
+            article_id = uuid.UUID(places["article_id"])
+            if session.scalar(select(Article).where(Article.id == article_id)) is None:
+                session.add(Article(id=article_id, title="Returns", body="Within 7 days"))
 
 
 def _columns(obj: object) -> dict[str, Any]:
@@ -241,6 +277,8 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     Message: ("body", "tests-bulk"),
     Attachment: ("filename", "tests-bulk"),
     CannedReply: ("title", "tests-bulk"),
+    Macro: ("note", "tests-bulk"),
+    Article: ("body", "tests-bulk"),
     Mailbox: ("display_name", "tests-bulk"),
     InboundEmail: ("error", "tests-bulk"),
 }
@@ -258,6 +296,8 @@ def guard_seed(
         )
         service.create_policy(session, SlaPolicyIn(name="Guard", first_response_minutes=5))
         service.create_canned(session, CannedReplyIn(shortcut="g", title="G", body="G"))
+        macros.create(session, MacroIn(name="G", then="resolved"))
+        knowledge.create(session, ArticleIn(title="G", body="G"))
         mailbox = mail.create_mailbox(session, MailboxIn(address=f"g-{tag}@shop.example"))
         conv = service.open_conversation(
             session,

@@ -3,22 +3,27 @@ tests/platform/warehouse/isolation.py).
 
 Reading campaigns, promotions, codes and redemptions, and pricing a cart, is marketing:read
 (merchants and most staff); planning and recording is marketing:manage (marketers, account
-managers, admins). Pricing a cart is a POST that stores nothing: it is listed in ``COMPUTES``,
+managers, admins). Ad spend and the ROAS report follow the same split: reading spend and the
+report (JSON and CSV) is marketing:read, recording and importing spend marketing:manage.
+Pricing a cart is a POST that stores nothing: it is listed in ``COMPUTES``,
 where the route matrix expects A unchanged after an allowed call too.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daiyun.core import db
-from daiyun.platform.marketing import service
+from daiyun.platform.marketing import ad_spend, service
 from daiyun.platform.marketing.models import (
+    AdChannel,
+    AdSpend,
+    AdSpendSource,
     Campaign,
     Coupon,
     MarginPolicy,
@@ -29,6 +34,8 @@ from daiyun.platform.marketing.models import (
 )
 from daiyun.platform.marketing.rules import Kind
 from daiyun.platform.marketing.schemas import (
+    AdSpendBatchIn,
+    AdSpendIn,
     CampaignCreate,
     CouponCreate,
     MarketingSettingsIn,
@@ -37,7 +44,7 @@ from daiyun.platform.marketing.schemas import (
 from daiyun.tenants.auth.permissions import Permission
 from tests.authz import API, P, R, Route, TenantRule, rules
 
-TENANT_TABLES = (MarketingSettings, Campaign, Promotion, Coupon, Redemption)
+TENANT_TABLES = (MarketingSettings, Campaign, Promotion, Coupon, Redemption, AdSpend)
 MARKETING_READERS = frozenset(
     {
         R.agency_admin,
@@ -71,6 +78,11 @@ TENANT_RULES = rules(
         ("GET", "/coupons/lookup"),
         ("GET", "/redemptions"),
         ("POST", "/redemptions"),
+        ("GET", "/ad-spend"),
+        ("POST", "/ad-spend"),
+        ("POST", "/ad-spend/import"),
+        ("GET", "/marketing-reports/roas"),
+        ("GET", "/marketing-reports/roas.csv"),
     ),
     read=READ,
     write=TenantRule(P.marketing_manage, MARKETERS),
@@ -114,6 +126,21 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
             ),
         )
         service.create_coupon(session, CouponCreate(promotion_id=coded.id, code=SEEDED_CODE))
+        ad_spend.record(
+            session,
+            AdSpendBatchIn(
+                rows=[
+                    AdSpendIn(
+                        day=date(2026, 3, 1),
+                        channel=AdChannel.ztc,
+                        ad_campaign="Matrix campaign",
+                        campaign_id=campaign.id,
+                        currency="CNY",
+                        spend_minor=100_00,
+                    )
+                ]
+            ),
+        )
     return {
         "campaign_id": str(campaign.id),
         "promotion_id": str(every.id),
@@ -153,6 +180,17 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         return {"json": {**_cart(places), "coupon_codes": [SEEDED_CODE]}}
     if route == ("POST", "/redemptions"):
         return {"json": {**_cart(places), "key": f"matrix-order-{n}"}}
+    if route == ("POST", "/ad-spend"):
+        row = {"day": "2026-03-01", "channel": "meta", "ad_campaign": f"Matrix {n}"}
+        return {"json": {"rows": [{**row, "currency": "CNY", "spend_minor": n + 1}]}}
+    if route == ("POST", "/ad-spend/import"):
+        text = f"日期,计划名称,花费\n2026-02-{1 + n % 28:02d},Matrix {n},{n + 1}\n"
+        return {
+            "files": {"file": ("ztc.csv", text.encode(), "text/csv")},
+            "data": {"channel": "ztc"},
+        }
+    if route[0] == "GET" and route[1].startswith("/marketing-reports/roas"):
+        return {"params": {"first": "2026-03-01", "last": "2026-03-31", "by": "campaign"}}
     return None
 
 
@@ -186,6 +224,7 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     Promotion: ("name", "tests-bulk"),
     Coupon: ("batch", "tests-bulk"),
     Redemption: ("explanation", "tests-bulk"),  # append-only: refused, still scoped
+    AdSpend: ("ad_group", "tests-bulk"),
 }
 APPEND_ONLY: frozenset[type[Any]] = frozenset({Redemption})
 
@@ -226,6 +265,21 @@ def guard_seed(
                 order_total_minor=1000,
                 units=0,
                 explanation="seeded",
+            )
+        )
+        session.add(
+            AdSpend(
+                day=datetime(2026, 3, 1, tzinfo=UTC).date(),
+                channel=AdChannel.ztc,
+                ad_campaign="Guard",
+                ad_group="",
+                campaign_id=campaign.id,
+                currency="CNY",
+                spend_minor=100,
+                home_currency="CNY",
+                home_spend_minor=100,
+                rate="1",
+                source=AdSpendSource.api,
             )
         )
         session.flush()

@@ -213,3 +213,45 @@ def test_a_repeat_order_from_the_same_buyer_is_held_as_a_likely_duplicate(world:
     book.ingest(tenant.id, shop.id, factories.order("1002", placed=T0))
     second = book.stored(tenant.id, "1002")
     assert [r["code"] for r in second.hold_reasons] == ["duplicate_suspected"]
+
+
+def test_a_sync_keeps_refunds_recorded_here_alone_and_counts_a_shared_key_once(
+    world: World,
+) -> None:
+    """An after-sales refund with no marketplace request is in no marketplace document: a later
+    sync of the order must not drop it from the refunded total; one the marketplace reports
+    under the same key is counted once."""
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    book.ingest(tenant.id, shop.id, factories.order())
+    order_id = book.stored(tenant.id).id
+    with unit_of_work(tenant.id) as session:
+        for key, amount in (("aftersales:here-only", 500), ("rf-shared", 700)):
+            assert service.record_refund(
+                session, order_id, key, amount, reason=None, lines=[], refunded_at=T0
+            )
+    reported = factories.order(
+        updated=T0 + timedelta(hours=2),
+        status=OrderStatus.partially_refunded,
+        refunds=[
+            NormalizedRefund("rf-shared", 700, T0),
+            NormalizedRefund("rf-marketplace", 300, T0 + timedelta(hours=1)),
+        ],
+    )
+    assert book.ingest(tenant.id, shop.id, reported) == [Outcome.updated]
+    stored = book.stored(tenant.id)
+    assert stored.refunded_minor == 500 + 700 + 300
+    assert sorted(r.external_id for r in stored.refunds) == [
+        "aftersales:here-only",
+        "rf-marketplace",
+        "rf-shared",
+    ]
+    # Only the marketplace's new refund is news: the book says it once more, for 300.
+    with unit_of_work(tenant.id) as session:
+        deltas = [
+            p["refund_delta_minor"]
+            for p in session.scalars(
+                select(OutboxEvent.payload).where(OutboxEvent.topic == "order.refunded")
+            )
+        ]
+    assert sorted(deltas) == [300, 500, 700]

@@ -4,6 +4,7 @@ tests/platform/warehouse/isolation.py)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,9 +19,15 @@ from daiyun.platform.recruiting.models import (
     Candidate,
     CandidateFile,
     EmploymentType,
+    Interview,
+    Interviewer,
+    InterviewKind,
+    InterviewStatus,
     Posting,
+    Recommendation,
     Requisition,
     RequisitionStatus,
+    Scorecard,
     Settings,
     StageMove,
 )
@@ -30,7 +37,9 @@ from daiyun.platform.recruiting.schemas import (
     RequisitionCreate,
     SettingsIn,
 )
-from daiyun.tenants.auth.permissions import Permission, Role
+from daiyun.tenants.auth.models import User
+from daiyun.tenants.auth.permissions import Permission, Role, allows
+from daiyun.tenants.models import Membership
 from tests.authz import Route, TenantRule, rules
 
 P = Permission
@@ -40,6 +49,7 @@ RECRUITERS = frozenset({R.agency_admin, R.recruiter})
 REVIEW = TenantRule(P.recruiting_review, REVIEWERS)
 MANAGE = TenantRule(P.recruiting_manage, RECRUITERS)
 APP = "/applications/{application_id}"
+INTERVIEW = "/interviews/{interview_id}"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 TENANT_TABLES = (
@@ -50,6 +60,9 @@ TENANT_TABLES = (
     Application,
     StageMove,
     CandidateFile,
+    Interview,
+    Interviewer,
+    Scorecard,
 )
 
 TENANT_RULES = rules(
@@ -78,12 +91,22 @@ TENANT_RULES = rules(
         ("POST", f"{APP}/move"),
         ("POST", f"{APP}/refuse"),
         ("POST", f"{APP}/reopen"),
+        ("GET", f"{APP}/interviews"),
+        ("POST", f"{APP}/interviews"),
+        ("GET", f"{APP}/scorecards"),
+        ("GET", "/interviews"),
+        ("GET", f"{INTERVIEW}/invitation.ics"),
+        ("GET", INTERVIEW),
+        ("PATCH", INTERVIEW),
+        ("POST", f"{INTERVIEW}/cancel"),
+        ("GET", f"{INTERVIEW}/scorecards"),
     ),
     read=REVIEW,
     write=MANAGE,
 ) | rules(
-    # The merchant's shortlist is the reviewing side's own write.
-    (("PUT", f"{APP}/shortlist"),),
+    # The merchant's shortlist is the reviewing side's own write, and so is a scorecard (the
+    # seeded interview's panel holds every user who may review A's candidates).
+    (("PUT", f"{APP}/shortlist"), ("POST", f"{INTERVIEW}/scorecards")),
     read=REVIEW,
     write=REVIEW,
 )
@@ -109,6 +132,50 @@ def _spare(session: Session) -> Candidate:
         session,
         CandidateCreate(name="Spare", email=f"spare-{uuid.uuid4().hex[:10]}@example.com"),
     )
+
+
+def _reviewers(session: Session) -> list[uuid.UUID]:
+    """Every user who may review the tenant's candidates: its members whose role reviews, and
+    the agency admins."""
+    members = session.execute(select(Membership.user_id, Membership.role))
+    ids = {u for u, role in members if allows(role, P.recruiting_review)}
+    ids |= set(session.scalars(select(User.id).where(User.role == R.agency_admin)))
+    return sorted(ids)
+
+
+def _admin(session: Session) -> uuid.UUID:
+    found = session.scalar(select(User.id).where(User.role == R.agency_admin).limit(1))
+    assert found is not None
+    return found
+
+
+def _interview(
+    session: Session, application_id: uuid.UUID, panel: list[uuid.UUID] | None = None
+) -> Interview:
+    """An interview far ahead whose panel is everyone who reviews, so each may score it."""
+    found = Interview(
+        application_id=application_id,
+        title="Matrix round",
+        kind=InterviewKind.video,
+        starts_at=datetime(2030, 1, 1, 2, tzinfo=UTC),
+        ends_at=datetime(2030, 1, 1, 3, tzinfo=UTC),
+        location="https://meet.example.com/matrix",
+    )
+    session.add(found)
+    session.flush()
+    who = _reviewers(session) if panel is None else panel
+    session.add_all(Interviewer(interview_id=found.id, user_id=u) for u in who)
+    session.flush()
+    return found
+
+
+def _slot(year: int, n: int) -> dict[str, str]:
+    # A new hour for each call, so no caller's interview clashes with another's.
+    starts = datetime(year, 1, 1, tzinfo=UTC) + timedelta(hours=2 * n)
+    return {
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=1)).isoformat(),
+    }
 
 
 def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
@@ -140,7 +207,10 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
             )
         )
         spare = _spare(session)
+        interview = _interview(session, application.id)
     return {
+        "interview_id": str(interview.id),
+        "interviewer_id": str(_admin(session)),
         "requisition_id": str(requisition.id),
         "posting_id": str(posting.id),
         "candidate_id": str(first.id),
@@ -181,10 +251,22 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         ("POST", f"{APP}/move"): {"stage": "interview"},
         ("POST", f"{APP}/refuse"): {"reason": "not_qualified", "message": f"Sorry {n}"},
         ("PUT", f"{APP}/shortlist"): {"shortlisted": True},
+        ("POST", f"{APP}/interviews"): {
+            "kind": "phone",
+            "location": f"+86 138 0000 {n:04d}",
+            "interviewer_ids": [places["interviewer_id"]],
+            **_slot(2031, n),
+        },
+        ("PATCH", INTERVIEW): _slot(2032, n),
+        ("POST", f"{INTERVIEW}/scorecards"): {
+            "ratings": {"沟通": 1 + n % 4},
+            "recommendation": "yes",
+            "notes": f"Card {n}",
+        },
     }
     if (method, path) in bodies:
         return {"json": bodies[(method, path)]}
-    if (method, path) == ("POST", f"{APP}/reopen"):
+    if (method, path) in (("POST", f"{APP}/reopen"), ("POST", f"{INTERVIEW}/cancel")):
         return {}
     return None
 
@@ -210,6 +292,10 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
             application.candidate_id = source.id
         if path == "/applications":
             places["spare_candidate_id"] = str(_spare(session).id)
+        if path.startswith(INTERVIEW):
+            found = session.get(Interview, (tenant_id, uuid.UUID(places["interview_id"])))
+            assert found is not None
+            found.status = InterviewStatus.scheduled
 
 
 def _columns(obj: object) -> dict[str, Any]:
@@ -241,6 +327,9 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     Application: ("note", "tests-bulk"),
     StageMove: ("message", "tests-bulk"),  # append-only: refused, still scoped
     CandidateFile: ("filename", "tests-bulk"),
+    Interview: ("location", "tests-bulk"),
+    Interviewer: ("updated_at", datetime(2030, 1, 1, tzinfo=UTC)),
+    Scorecard: ("notes", "tests-bulk"),
 }
 APPEND_ONLY: frozenset[type[Any]] = frozenset({StageMove})
 
@@ -268,6 +357,20 @@ def guard_seed(
                 size=len(PDF),
                 sha256="0" * 64,
                 data=PDF,
+            )
+        )
+        session.flush()
+        # Any user will do for the guard's rows (its seed may hold no agency admin).
+        someone = session.scalar(select(User.id).order_by(User.id).limit(1))
+        assert someone is not None
+        interview = _interview(session, application.id, [someone])
+        session.add(
+            Scorecard(
+                interview_id=interview.id,
+                application_id=application.id,
+                interviewer_id=someone,
+                ratings={"沟通": 3},
+                recommendation=Recommendation.yes,
             )
         )
         session.flush()

@@ -3,7 +3,7 @@ CV may be, the careers form's token, and what a pipeline is."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -110,3 +110,51 @@ def test_a_pipeline_runs_from_applied_to_hired() -> None:
     ):
         with pytest.raises(ValueError):
             rules.check_stages(bad)
+
+
+def _invitation(**changes: object) -> rules.Invitation:
+    at = datetime(2027, 1, 1, 2, tzinfo=UTC)
+    base: dict[str, object] = {
+        "uid": "x@daiyun",
+        "sequence": 0,
+        "cancelled": False,
+        "starts": at,
+        "ends": at + timedelta(hours=1),
+        "summary": "一面",
+        "description": "",
+        "location": "",
+        "organizer": "hr@example.com",
+        "attendees": (),
+        "stamp": at,
+    }
+    return rules.Invitation(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_invitation_lines_fold_at_75_octets_without_splitting_a_character() -> None:
+    text = rules.ics(_invitation(summary="面试" * 60, location="a,b;c\\d\ne"))
+    lines = text.split("\r\n")
+    assert all(len(line.encode()) <= 75 for line in lines)
+    unfolded = text.replace("\r\n ", "")
+    assert "SUMMARY:" + "面试" * 60 + "\r\n" in unfolded
+    assert "LOCATION:a\\,b\\;c\\\\d\\ne\r\n" in unfolded
+
+
+def test_invitation_times_are_utc_whatever_zone_they_come_in() -> None:
+    shanghai = timezone(timedelta(hours=8))
+    text = rules.ics(_invitation(starts=datetime(2027, 1, 1, 10, tzinfo=shanghai)))
+    assert "DTSTART:20270101T020000Z\r\n" in text
+
+
+def test_overlaps_are_half_open() -> None:
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    assert rules.overlaps((at, at + hour), (at + hour / 2, at + 2 * hour))
+    assert not rules.overlaps((at, at + hour), (at + hour, at + 2 * hour))
+
+
+def test_a_panel_member_who_owes_a_card_reads_only_their_own() -> None:
+    panels = [("i1", frozenset({"a", "b"})), ("i2", frozenset({"b"}))]
+    assert not rules.may_see_others("a", panels, frozenset())
+    assert rules.may_see_others("a", panels, frozenset({"i1"}))
+    assert not rules.may_see_others("b", panels, frozenset({"i1"}))  # round two still owed
+    assert rules.may_see_others("c", panels, frozenset())  # off every panel

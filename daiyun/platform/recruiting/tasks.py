@@ -1,0 +1,54 @@
+"""Recruiting's tasks: mailing an interview's invitation after the change commits, and the
+sweep that mails again what a lost message or a refusing SMTP server left unsent."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daiyun.core.db import unit_of_work
+from daiyun.core.ids import utcnow
+from daiyun.core.tasks import platform_task, tenant_task
+from daiyun.platform.recruiting import interviews, repository
+from daiyun.tenants.models import Tenant, TenantStatus
+
+log = structlog.get_logger()
+SWEEP_SECONDS = 300.0
+# An invitation still unsent this long after its change is sent again by the sweep.
+STALE = timedelta(minutes=2)
+
+
+@tenant_task("daiyun.rc.send_invitation")
+def send_invitation(session: Session, interview_id: str) -> bool | None:
+    return interviews.send(session, uuid.UUID(interview_id))
+
+
+def sweep_tenant(tenant_id: uuid.UUID) -> int:
+    with unit_of_work(tenant_id) as session:
+        now = utcnow()
+        stale = repository.unmailed(session, now - timedelta(days=1), now - STALE)
+    for interview_id in stale:
+        with unit_of_work(tenant_id) as session:
+            interviews.send(session, interview_id)
+    return len(stale)
+
+
+@platform_task("daiyun.rc.sweep")
+def sweep(session: Session) -> int:
+    """Every working tenant's unsent invitations; a tenant that fails is logged, the others
+    go on."""
+    sent = 0
+    working = (TenantStatus.onboarding, TenantStatus.active)
+    for tenant_id in list(session.scalars(select(Tenant.id).where(Tenant.status.in_(working)))):
+        try:
+            sent += sweep_tenant(tenant_id)
+        except Exception:
+            log.exception("recruiting sweep failed", tenant_id=str(tenant_id))
+    return sent
+
+
+SCHEDULE = {"rc-sweep": {"task": "daiyun.rc.sweep", "schedule": SWEEP_SECONDS}}
