@@ -27,6 +27,7 @@ from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
 from daiyun.demo_aftersales import ensure_aftersales
 from daiyun.demo_catalog import ensure_catalog, ensure_listings
+from daiyun.demo_followups import ensure_followups
 from daiyun.demo_fulfillment import ensure_parcels, ensure_wave
 from daiyun.demo_marketing import ensure_marketing
 from daiyun.demo_recruiting import ensure_interviews, ensure_recruiting
@@ -324,6 +325,7 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
     for merchant in TENANTS:
         result.created.extend(ensure_service(tenants[merchant.slug], agent.id))
         result.created.extend(ensure_aftersales(tenants[merchant.slug], agent.id, warehouses[0]))
+        result.created.extend(ensure_followups(tenants[merchant.slug]))
     for merchant in TENANTS:
         owner = next(
             u

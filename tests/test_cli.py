@@ -124,6 +124,12 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
     assert {"requested", "awaiting_return", "refunded", "closed", "refused"} <= states
     returned = "select count(*) from stock_ledger where kind = 'return'"
     assert query(workdir, returned)[0][0] >= len(TENANTS)
+    # Follow-ups of delivered orders for each merchant, some done with what the buyer said.
+    followed = "select state, outcome, rule from as_followups"
+    rows = query(workdir, followed)
+    assert {"open", "done"} <= {r[0] for r in rows}
+    assert {"satisfied", "repurchase_intent"} <= {r[1] for r in rows}
+    assert "high_value" in {r[2] for r in rows}
 
     # Three active merchants in Shanghai time, each in its own currency (North Peak sells in USD).
     tenants = query(workdir, "select slug, status, time_zone, default_currency from tenants")

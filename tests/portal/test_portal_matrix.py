@@ -32,9 +32,6 @@ from daiyun.billing.terms import ContractTerms
 from daiyun.connectors.models import WebhookDelivery
 from daiyun.core import db
 from daiyun.core.audit.models import AuditEntry
-from daiyun.platform.aftersales import service as aftersales
-from daiyun.platform.aftersales.models import CaseEvent
-from daiyun.platform.aftersales.schemas import CaseLineIn, CaseType
 from daiyun.platform.customer_service import service as cs_service
 from daiyun.platform.customer_service.schemas import Channel, ContactCreate
 from daiyun.platform.orders import service as order_service
@@ -59,7 +56,12 @@ from daiyun.tenants.models import Tenant
 from tests import factories
 from tests.conftest import PASSWORD, World
 from tests.platform.warehouse.conftest import make_site
-from tests.portal import fulfillment_matrix, marketing_matrix, recruiting_matrix
+from tests.portal import (
+    aftersales_matrix,
+    fulfillment_matrix,
+    marketing_matrix,
+    recruiting_matrix,
+)
 from tests.portal.conftest import csrf_of, portal_sign_in
 
 P = Permission
@@ -142,17 +144,6 @@ CS_REPLIERS = frozenset({R.agency_admin, R.cs_agent})
 CS_REPORT_READERS = frozenset(
     {R.agency_admin, R.account_manager, R.cs_agent, R.merchant_owner, R.merchant_viewer}
 )
-AS_READERS = frozenset(
-    {
-        R.agency_admin,
-        R.account_manager,
-        R.cs_agent,
-        R.warehouse_operator,
-        R.merchant_owner,
-        R.merchant_viewer,
-    }
-)
-AS_MANAGERS = frozenset({R.agency_admin, R.account_manager, R.cs_agent})
 
 
 def orders_page() -> Rule:
@@ -275,16 +266,8 @@ PORTAL_TABLE: dict[Route, Rule] = {
         TENANT, P.conversations_reply, staff_only=True, pinned=CS_REPLIERS, changes=CS_REPLIERS
     ),
     ("GET", f"{T}/service"): Rule(TENANT, P.cs_reports, pinned=CS_REPORT_READERS),
-    # After-sales (views/aftersales.py): the open cases and a case's page are staff pages; its
-    # moves and notes act where the role works cases; merchants read their cases.
-    ("GET", f"{PORTAL}/console/aftersales"): Rule(STAFF),
-    ("GET", f"{T}/aftersales"): Rule(TENANT, P.aftersales_read, pinned=AS_READERS),
-    ("GET", f"{T}/aftersales/{{case_id}}"): Rule(
-        TENANT, P.aftersales_read, staff_only=True, pinned=AS_READERS - MERCHANT_ROLES
-    ),
-    ("POST", f"{T}/aftersales/{{case_id}}"): Rule(
-        TENANT, P.aftersales_manage, staff_only=True, pinned=AS_MANAGERS, changes=AS_MANAGERS
-    ),
+    # After-sales (views/aftersales.py): cases, their moves, the follow-up queue.
+    **aftersales_matrix.rules(Rule, TENANT, STAFF, PORTAL),
     # Agency console (views/console.py)
     ("GET", f"{PORTAL}/console"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/review"): Rule(STAFF),
@@ -453,16 +436,6 @@ def _cast(world: World, app: FastAPI) -> Cast:
         buyer = cs_service.create_contact(session, ContactCreate(name="Matrix buyer"))
         conversation = cs_service.open_conversation(session, buyer, Channel.phone)
         cs_service.add_inbound(session, conversation, "Where is my tea?", external_id=None)
-        held = order_service.get_order(session, order.id)
-        assert held is not None
-        case, _ = aftersales.from_marketplace(
-            session,
-            order.id,
-            "matrix-case",
-            CaseType.repair,
-            [CaseLineIn(line=held.lines[0].external_id, quantity=1)],
-            "Stopped working",
-        )
     cast = Cast(a, b, callers, order.id, statement.id)
     cast.placeholders = {
         "tenant": a.slug,
@@ -475,7 +448,7 @@ def _cast(world: World, app: FastAPI) -> Cast:
         "shop_id": str(shop.id),
         **fulfillment_matrix.seed(a.id, shop.id),
         "conversation_id": str(conversation.id),
-        "case_id": str(case.id),
+        **aftersales_matrix.seed(a.id, order.id),
         **recruiting_matrix.seed(a.id),
     }
     return cast
@@ -532,14 +505,13 @@ def _a_state(cast: Cast) -> tuple[object, ...]:
         counted = sorted(
             (str(line.id), line.counted) for line in session.scalars(select(StockCountLine))
         )
-        case_log = sorted((str(e.id), e.kind) for e in session.scalars(select(CaseEvent)))
     return (
         orders,
         statements,
         deliveries,
         audit,
         counted,
-        case_log,
+        aftersales_matrix.state(cast.a.id),
         fulfillment_matrix.state(cast.a.id),
         recruiting_matrix.state(cast.a.id),
     )
@@ -560,6 +532,7 @@ def _restore(route: Route, cast: Cast) -> None:
     count in the state the route acts on; other counts cancelled)."""
     fulfillment_matrix.restore(route[1], cast.a.id, cast.placeholders)
     recruiting_matrix.restore(route[1], cast.a.id, cast.placeholders)
+    aftersales_matrix.restore(route[1], cast.a.id, cast.placeholders)
     with db.unit_of_work(cast.a.id) as session:
         if "/stocktakes" in route[1]:
             seeded = uuid.UUID(cast.placeholders["count_id"])
@@ -622,8 +595,8 @@ def _form(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         fields |= {"warehouse_id": str(count.warehouse_id), "kind": "full"}
     elif path == f"{PORTAL}/console/inbox/status":
         fields |= {"status": "away"}
-    elif path.endswith("/aftersales/{case_id}"):
-        fields |= {"action": "note", "note": f"note by {caller.name}"}
+    elif more := aftersales_matrix.form(path, cast.placeholders, caller.name):
+        fields |= more
     elif path.endswith("/conversations/{conversation_id}"):
         fields |= {"action": "note", "body": f"note by {caller.name}"}
     elif path.endswith("/stocktakes/{count_id}/lines"):

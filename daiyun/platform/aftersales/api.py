@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Response
 from daiyun.core.idempotency import IdempotencyKey, idempotent
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.aftersales import service
+from daiyun.platform.aftersales import followups, service
 from daiyun.platform.aftersales.models import Case
 from daiyun.platform.aftersales.schemas import (
     Approve,
@@ -22,6 +22,13 @@ from daiyun.platform.aftersales.schemas import (
     CaseRead,
     CaseState,
     CaseType,
+    FollowupComplete,
+    FollowupRead,
+    FollowupReassign,
+    FollowupSettingsIn,
+    FollowupSettingsRead,
+    FollowupSkip,
+    FollowupState,
     Note,
     Receive,
     Refund,
@@ -39,6 +46,8 @@ Manager = Annotated[TenantAccess, Depends(tenant_access(P.aftersales_manage))]
 Approver = Annotated[TenantAccess, Depends(tenant_access(P.aftersales_approve))]
 T = "/tenants/{tenant}/aftersales"
 CASE = f"{T}/{{case_id}}"
+FU = "/tenants/{tenant}/follow-ups"
+ONE = f"{FU}/{{followup_id}}"
 
 
 @router.get(f"{T}/settings", response_model=SettingsRead)
@@ -244,3 +253,127 @@ router.post(
     summary="Close",
     description="Close a settled or refused case.",
 )(_settle("close"))
+
+
+# --- follow-ups (回访) ------------------------------------------------------------------------
+
+
+@router.get(f"{FU}/settings", response_model=FollowupSettingsRead)
+def get_followup_settings(session: SessionDep, access: Manager) -> FollowupSettingsRead:
+    """The follow-up rules: days after delivery, after a case closes, the high-value threshold
+    (a call instead of a message), and how long a follow-up may wait before it is overdue."""
+    return followups.settings(session)
+
+
+@router.put(f"{FU}/settings", response_model=FollowupSettingsRead)
+def put_followup_settings(
+    session: SessionDep, access: Approver, body: FollowupSettingsIn
+) -> FollowupSettingsRead:
+    """Change the follow-up rules (as those who approve big refunds may)."""
+    return followups.put_settings(session, body)
+
+
+@router.get(FU, response_model=Page[FollowupRead])
+def list_followups(
+    session: SessionDep,
+    access: Manager,
+    state: FollowupState | None = None,
+    mine: bool = False,
+    unassigned: bool = False,
+    overdue: bool = False,
+    order_id: uuid.UUID | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[FollowupRead]:
+    """Follow-ups, oldest first: by state, the caller's own (``mine``), the unassigned, the
+    overdue (open and past due), or an order's."""
+    filters = followups.Filters(
+        state, access.user.id if mine else None, unassigned, overdue, order_id
+    )
+    rows, next_cursor = followups.find(session, filters, cursor, limit)
+    return Page(items=[FollowupRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(ONE, response_model=FollowupRead)
+def get_followup(session: SessionDep, access: Manager, followup_id: uuid.UUID) -> FollowupRead:
+    return FollowupRead.model_validate(followups.get(session, followup_id))
+
+
+def _fu_move(
+    session: SessionDep,
+    access: TenantAccess,
+    followup_id: uuid.UUID,
+    key: str | None,
+    body: FollowupComplete | FollowupReassign | FollowupSkip,
+    act: Callable[[], object],
+) -> Response:
+    return idempotent(
+        session,
+        access.user.id,
+        key,
+        {"tenant": access.tenant.slug, "fu": str(followup_id), **body.model_dump(mode="json")},
+        lambda: FollowupRead.model_validate(act()),
+        status_code=200,
+    )
+
+
+@router.post(f"{ONE}/complete", response_model=FollowupRead, responses=problems(409, 422))
+def complete_followup(
+    session: SessionDep,
+    access: Manager,
+    followup_id: uuid.UUID,
+    body: FollowupComplete,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Done, with the outcome and a note. "issue_found" opens an after-sales case on the order
+    (422 when the case is refused: out of its 三包 period, above what is left to refund). A
+    follow-up no longer open: 409."""
+    user_id = access.user.id
+    return _fu_move(
+        session,
+        access,
+        followup_id,
+        idempotency_key,
+        body,
+        lambda: followups.complete(session, followup_id, user_id, body),
+    )
+
+
+@router.post(f"{ONE}/reassign", response_model=FollowupRead, responses=problems(409, 422))
+def reassign_followup(
+    session: SessionDep,
+    access: Manager,
+    followup_id: uuid.UUID,
+    body: FollowupReassign,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """To another customer-service agent of the merchant (422 for anyone else), or back to the
+    unassigned queue."""
+    return _fu_move(
+        session,
+        access,
+        followup_id,
+        idempotency_key,
+        body,
+        lambda: followups.reassign(session, followup_id, body.assignee_id),
+    )
+
+
+@router.post(f"{ONE}/skip", response_model=FollowupRead, responses=problems(409))
+def skip_followup(
+    session: SessionDep,
+    access: Manager,
+    followup_id: uuid.UUID,
+    body: FollowupSkip,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Not to be made (the buyer asked not to be called...), with a note."""
+    user_id = access.user.id
+    return _fu_move(
+        session,
+        access,
+        followup_id,
+        idempotency_key,
+        body,
+        lambda: followups.skip(session, followup_id, user_id, body.note),
+    )

@@ -1,6 +1,9 @@
 """After-sales (售后): cases opened on an order, their lines, their append-only event log, and a
 merchant's after-sales settings (the 三包 periods, auto-approval, the approval threshold).
 
+Follow-ups (回访, ``followups.py``): a merchant's follow-up rules, and the follow-up tasks they
+generate, one per delivered order and one per closed case.
+
 A case names the order lines it is about by their SKU and the channel's line id, not by the
 order line's row: the order book rebuilds an order's lines whenever the marketplace describes it
 again, so a row id would not survive the next sync.
@@ -29,7 +32,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from daiyun.core.db import Base, Timestamped
 from daiyun.core.ids import utcnow
 from daiyun.core.tenancy import TenantScoped
-from daiyun.platform.aftersales.rules import CaseState, CaseType, Condition, Source
+from daiyun.platform.aftersales.rules import (
+    CaseState,
+    CaseType,
+    Condition,
+    FollowupChannel,
+    FollowupRule,
+    FollowupState,
+    Outcome,
+    Source,
+)
 
 
 def _kind(enum: type[StrEnum], length: int = 16) -> Enum:
@@ -129,3 +141,62 @@ class CaseEvent(TenantScoped, Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class FollowupSettings(TenantScoped, Timestamped, Base):
+    """A merchant's follow-up rules (one row per tenant, made on first write)."""
+
+    __tablename__ = "as_followup_settings"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
+
+    delivery_enabled: Mapped[bool] = mapped_column(default=True)
+    delivery_days: Mapped[int] = mapped_column(default=7)
+    close_enabled: Mapped[bool] = mapped_column(default=True)
+    close_days: Mapped[int] = mapped_column(default=3)
+    high_value_enabled: Mapped[bool] = mapped_column(default=True)
+    high_value_minor: Mapped[int] = mapped_column(BigInteger, default=100_000)
+    high_value_days: Mapped[int] = mapped_column(default=2)
+    window_hours: Mapped[int] = mapped_column(default=48)
+
+
+class Followup(TenantScoped, Timestamped, Base):
+    """One follow-up visit (回访) to make with a buyer, by message or phone.
+
+    ``subject`` names what it follows ("order:<hex>" or "case:<hex>"); unique per tenant, so
+    the generator running twice, or two rules matching one order, never makes a second one.
+    """
+
+    __tablename__ = "as_followups"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "order_id"], ["orders.tenant_id", "orders.id"]),
+        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"]),
+        ForeignKeyConstraint(["tenant_id", "case_id"], ["as_cases.tenant_id", "as_cases.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "contact_id"], ["cs_contacts.tenant_id", "cs_contacts.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "opened_case_id"], ["as_cases.tenant_id", "as_cases.id"]
+        ),
+        UniqueConstraint("tenant_id", "subject"),
+        Index("ix_as_followups_queue", "tenant_id", "state", "due_at"),
+        Index("ix_as_followups_assignee", "tenant_id", "assignee_id", "state"),
+    )
+
+    subject: Mapped[str] = mapped_column(String(40))
+    rule: Mapped[FollowupRule] = mapped_column(_kind(FollowupRule))
+    order_id: Mapped[uuid.UUID]
+    shop_id: Mapped[uuid.UUID]
+    case_id: Mapped[uuid.UUID | None]
+    contact_id: Mapped[uuid.UUID | None]
+    channel: Mapped[FollowupChannel] = mapped_column(_kind(FollowupChannel))
+    state: Mapped[FollowupState] = mapped_column(_kind(FollowupState), default=FollowupState.open)
+    # The event it follows (delivery, the case's close) and the moment it is overdue after.
+    since: Mapped[datetime]
+    due_at: Mapped[datetime]
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[Outcome | None] = mapped_column(_kind(Outcome, 24))
+    note: Mapped[str | None] = mapped_column(Text)
+    done_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    done_at: Mapped[datetime | None]
+    # The case an "issue found" outcome opened.
+    opened_case_id: Mapped[uuid.UUID | None]

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from daiyun.platform.aftersales.models import Case, CaseEvent, CaseLine, Settings
-from daiyun.platform.aftersales.rules import CaseState, CaseType
+from daiyun.platform.aftersales.models import (
+    Case,
+    CaseEvent,
+    CaseLine,
+    Followup,
+    FollowupSettings,
+    Settings,
+)
+from daiyun.platform.aftersales.rules import Action, CaseState, CaseType, FollowupState
+from daiyun.tenants.auth.permissions import Role
+from daiyun.tenants.models import Membership
 
 
 def cases(
@@ -55,3 +66,85 @@ def events(session: Session, case_id: uuid.UUID) -> list[CaseEvent]:
 
 def settings(session: Session) -> Settings | None:
     return session.scalar(select(Settings))
+
+
+# --- follow-ups ------------------------------------------------------------------------------
+
+
+def followup_settings(session: Session) -> FollowupSettings | None:
+    return session.scalar(select(FollowupSettings))
+
+
+def followups(
+    state: FollowupState | None,
+    assignee_id: uuid.UUID | None,
+    unassigned: bool,
+    overdue_at: datetime | None,
+    order_id: uuid.UUID | None,
+) -> Select[Any]:
+    stmt = select(Followup)
+    if state is not None:
+        stmt = stmt.where(Followup.state == state)
+    if assignee_id is not None:
+        stmt = stmt.where(Followup.assignee_id == assignee_id)
+    if unassigned:
+        stmt = stmt.where(Followup.assignee_id.is_(None))
+    if overdue_at is not None:
+        stmt = stmt.where(Followup.state == FollowupState.open, Followup.due_at < overdue_at)
+    if order_id is not None:
+        stmt = stmt.where(Followup.order_id == order_id)
+    return stmt
+
+
+def queue(session: Session, assignee_id: uuid.UUID | None, limit: int) -> list[Followup]:
+    """Open follow-ups, the earliest due (so the overdue) first."""
+    stmt = select(Followup).where(Followup.state == FollowupState.open)
+    if assignee_id is not None:
+        stmt = stmt.where(Followup.assignee_id == assignee_id)
+    return list(session.scalars(stmt.order_by(Followup.due_at, Followup.id).limit(limit)))
+
+
+def followup(session: Session, followup_id: uuid.UUID, *, lock: bool = False) -> Followup | None:
+    stmt = select(Followup).where(Followup.id == followup_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def known_subjects(session: Session, subjects: Collection[str]) -> set[str]:
+    if not subjects:
+        return set()
+    stmt = select(Followup.subject).where(Followup.subject.in_(list(subjects)))
+    return set(session.scalars(stmt))
+
+
+def open_loads(session: Session) -> dict[uuid.UUID, int]:
+    """Open follow-ups per assignee."""
+    stmt = (
+        select(Followup.assignee_id, func.count())
+        .where(Followup.state == FollowupState.open, Followup.assignee_id.is_not(None))
+        .group_by(Followup.assignee_id)
+    )
+    return {row[0]: int(row[1]) for row in session.execute(stmt) if row[0] is not None}
+
+
+def closed_between(
+    session: Session, start: datetime, end: datetime, limit: int
+) -> list[tuple[Case, datetime]]:
+    """Cases closed in [start, end) with the moment of their close, oldest first."""
+    stmt = (
+        select(Case, CaseEvent.at)
+        .join(CaseEvent, CaseEvent.case_id == Case.id)
+        .where(CaseEvent.kind == Action.close.value, CaseEvent.at >= start, CaseEvent.at < end)
+        .order_by(CaseEvent.at, CaseEvent.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt)]
+
+
+def roles(session: Session, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Role]:
+    """The bound tenant's members' roles, of these users."""
+    if not user_ids:
+        return {}
+    stmt = select(Membership.user_id, Membership.role).where(Membership.user_id.in_(list(user_ids)))
+    return {row[0]: Role(row[1]) for row in session.execute(stmt)}

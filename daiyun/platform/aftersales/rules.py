@@ -27,6 +27,7 @@ class Source(StrEnum):
     conversation = "conversation"
     marketplace = "marketplace"
     manual = "manual"
+    followup = "followup"  # a follow-up call found the issue (回访)
 
 
 class CaseState(StrEnum):
@@ -168,3 +169,88 @@ def auto_approves(case_type: CaseType, requested_minor: int, below_minor: int) -
 
 def needs_approver(amount_minor: int, threshold_minor: int) -> bool:
     return amount_minor > threshold_minor
+
+
+# --- follow-ups (回访) ------------------------------------------------------------------------
+
+
+class FollowupRule(StrEnum):
+    after_delivery = "after_delivery"
+    after_close = "after_close"
+    high_value = "high_value"
+
+
+class FollowupChannel(StrEnum):
+    message = "message"
+    phone = "phone"
+
+
+class FollowupState(StrEnum):
+    open = "open"
+    done = "done"
+    skipped = "skipped"
+
+
+class Outcome(StrEnum):
+    satisfied = "satisfied"
+    repurchase_intent = "repurchase_intent"  # 有复购意向: what the repurchase reports count
+    dissatisfied = "dissatisfied"
+    issue_found = "issue_found"  # opens an after-sales case
+    no_answer = "no_answer"
+
+
+@dataclass(frozen=True)
+class FollowupRules:
+    """A merchant's follow-up rules: each on or off, with its delay in days."""
+
+    delivery_enabled: bool = True
+    delivery_days: int = 7
+    close_enabled: bool = True
+    close_days: int = 3
+    high_value_enabled: bool = True
+    # In minor units of the order's own currency (an order at or above it is high value).
+    high_value_minor: int = 100_000
+    high_value_days: int = 2
+    # How long after it comes due a follow-up may be made before it is overdue.
+    window_hours: int = 48
+
+
+def delivery_rule(rules: FollowupRules, order_total_minor: int) -> FollowupRule | None:
+    """Which rule follows up a delivered order: a high-value buyer is called (one follow-up per
+    order, so the high-value rule takes the place of the ordinary one), others get a message."""
+    if rules.high_value_enabled and order_total_minor >= rules.high_value_minor > 0:
+        return FollowupRule.high_value
+    if rules.delivery_enabled:
+        return FollowupRule.after_delivery
+    return None
+
+
+def delay(rules: FollowupRules, rule: FollowupRule) -> timedelta:
+    days = {
+        FollowupRule.after_delivery: rules.delivery_days,
+        FollowupRule.after_close: rules.close_days,
+        FollowupRule.high_value: rules.high_value_days,
+    }[rule]
+    return timedelta(days=days)
+
+
+def channel_for(rule: FollowupRule) -> FollowupChannel:
+    """High-value buyers get a call; the others a message they may answer when they like."""
+    return FollowupChannel.phone if rule == FollowupRule.high_value else FollowupChannel.message
+
+
+def comes_due(rules: FollowupRules, rule: FollowupRule, since: datetime, now: datetime) -> bool:
+    """Whether the follow-up of an event at ``since`` is due to be made by ``now``."""
+    return since + delay(rules, rule) <= now
+
+
+def due_by(rules: FollowupRules, rule: FollowupRule, since: datetime) -> datetime:
+    """The moment after which the follow-up is overdue."""
+    return since + delay(rules, rule) + timedelta(hours=rules.window_hours)
+
+
+def least_loaded(loads: dict[str, int], order: list[str]) -> str | None:
+    """The agent with the fewest open follow-ups (the first in ``order`` among equals)."""
+    if not order:
+        return None
+    return min(order, key=lambda agent: (loads.get(agent, 0), order.index(agent)))

@@ -6,13 +6,40 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from daiyun.core.money import MinorUnits
-from daiyun.platform.aftersales.rules import Action, CaseState, CaseType, Condition, Source
+from daiyun.platform.aftersales.rules import (
+    Action,
+    CaseState,
+    CaseType,
+    Condition,
+    FollowupChannel,
+    FollowupRule,
+    FollowupState,
+    Outcome,
+    Source,
+)
 from daiyun.platform.customer_service.schemas import Count
 
-__all__ = ["Action", "CaseState", "CaseType", "Condition", "Source"]
+__all__ = [
+    "Action",
+    "CaseState",
+    "CaseType",
+    "Condition",
+    "FollowupChannel",
+    "FollowupRule",
+    "FollowupState",
+    "Outcome",
+    "Source",
+]
 
 Reason = Annotated[
     str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
@@ -144,3 +171,75 @@ class SettingsRead(_Read):
     auto_approve_below_minor: int
     approval_threshold_minor: int
     response_hours: int
+
+
+# --- follow-ups (回访) ------------------------------------------------------------------------
+
+
+class FollowupSettingsIn(_Input):
+    delivery_enabled: StrictBool = True
+    delivery_days: Annotated[Count, Field(ge=0, le=365)] = 7
+    close_enabled: StrictBool = True
+    close_days: Annotated[Count, Field(ge=0, le=365)] = 3
+    high_value_enabled: StrictBool = True
+    high_value_minor: Annotated[
+        Amount, Field(description="In minor units of the order's currency")
+    ] = 100_000
+    high_value_days: Annotated[Count, Field(ge=0, le=365)] = 2
+    window_hours: Annotated[Count, Field(ge=1, le=24 * 90)] = 48
+
+
+class FollowupSettingsRead(_Read):
+    delivery_enabled: bool
+    delivery_days: int
+    close_enabled: bool
+    close_days: int
+    high_value_enabled: bool
+    high_value_minor: int
+    high_value_days: int
+    window_hours: int
+
+
+class FollowupRead(_Read):
+    id: uuid.UUID
+    rule: FollowupRule
+    order_id: uuid.UUID
+    shop_id: uuid.UUID
+    case_id: uuid.UUID | None
+    contact_id: uuid.UUID | None
+    channel: FollowupChannel
+    state: FollowupState
+    since: datetime
+    due_at: datetime
+    assignee_id: uuid.UUID | None
+    outcome: Outcome | None
+    note: str | None
+    done_by: uuid.UUID | None
+    done_at: datetime | None
+    opened_case_id: uuid.UUID | None
+    created_at: datetime
+
+
+class FollowupComplete(_Input):
+    """What the buyer said. "issue_found" opens an after-sales case on the order: its type is
+    needed, the note becomes the case's reason, and its lines are the order's (all units) unless
+    named."""
+
+    outcome: Outcome
+    note: Reason | None = None
+    case_type: CaseType | None = None
+    lines: list[CaseLineIn] | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _case_when_issue(self) -> FollowupComplete:
+        if self.outcome == Outcome.issue_found and (self.case_type is None or self.note is None):
+            raise ValueError("an issue found needs a case_type and a note (the case's reason)")
+        return self
+
+
+class FollowupReassign(_Input):
+    assignee_id: Annotated[uuid.UUID | None, Field(description="None: back to the queue")] = None
+
+
+class FollowupSkip(_Input):
+    note: Reason | None = None

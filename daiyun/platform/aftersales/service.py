@@ -256,9 +256,12 @@ def _open(
     return case
 
 
-def create_case(session: Session, body: CaseCreate, actor: uuid.UUID | None) -> Case:
-    """A case entered by an agent: by hand on an order, or from a buyer's conversation (whose
-    order it takes when none is named). Outside its 三包 period: 422 ``out-of-period``."""
+def create_case(
+    session: Session, body: CaseCreate, actor: uuid.UUID | None, source: Source | None = None
+) -> Case:
+    """A case entered by an agent: by hand on an order, from a buyer's conversation (whose
+    order it takes when none is named) or from a follow-up call. Outside its 三包 period: 422
+    ``out-of-period``."""
     order_id = body.order_id
     if body.conversation_id is not None:
         conv = cs_service.get_conversation(session, body.conversation_id)
@@ -273,7 +276,8 @@ def create_case(session: Session, body: CaseCreate, actor: uuid.UUID | None) -> 
         raise _unprocessable(
             "out-of-period", f"A {body.type.value} request is taken within {days} days"
         )
-    source = Source.conversation if body.conversation_id else Source.manual
+    if source is None:
+        source = Source.conversation if body.conversation_id else Source.manual
     return _open(
         session,
         order,

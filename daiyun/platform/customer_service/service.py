@@ -46,6 +46,15 @@ from daiyun.platform.customer_service.schemas import (
 from daiyun.platform.orders import service as order_service
 from daiyun.tenants.auth.models import User
 
+# --- agents ---------------------------------------------------------------------------------
+
+
+def agent_ids(session: Session) -> list[uuid.UUID]:
+    """The bound tenant's customer-service agents (members whose role may answer buyers), for
+    other departments handing them work (after-sales' follow-ups)."""
+    return assignment.agent_ids(session)
+
+
 # --- contacts ------------------------------------------------------------------------------
 
 

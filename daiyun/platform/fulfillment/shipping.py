@@ -25,7 +25,7 @@ Every function flushes; none commits (the task functions own their transactions)
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -389,6 +389,7 @@ __all__ = [
     "Unserviceable",
     "carrier_rules",
     "choose_carrier",
+    "delivered_between",
     "find",
     "get",
     "label",
@@ -420,3 +421,16 @@ def find(
 def recent(session: Session, push_status: PushStatus | None, limit: int) -> list[Shipment]:
     """The newest shipments first (for the pages), by push status."""
     return queries.recent(session, push_status, limit)
+
+
+def delivered_between(
+    session: Session, start: datetime, end: datetime, limit: int = 5000
+) -> list[tuple[uuid.UUID, datetime]]:
+    """(order, delivered at) for every order in a parcel the carrier delivered in [start, end),
+    oldest first: what after-sales' follow-ups start from. A merged parcel (合单) names each of
+    its orders."""
+    return [
+        (uuid.UUID(hex_id), at)
+        for order_ids, at in queries.delivered_between(session, start, end, limit)
+        for hex_id in order_ids
+    ]

@@ -96,3 +96,20 @@ def recent(session: Session, push_status: PushStatus | None, limit: int) -> list
     """The newest shipments (ids grow with time), by push status."""
     stmt = shipments(None, push_status, None).order_by(Shipment.id.desc()).limit(limit)
     return list(session.scalars(stmt))
+
+
+def delivered_between(
+    session: Session, start: datetime, end: datetime, limit: int
+) -> list[tuple[list[str], datetime]]:
+    """(orders' hex ids, delivered at) of the parcels delivered in [start, end), oldest first."""
+    stmt = (
+        select(Shipment.order_ids, Shipment.delivered_at)
+        .where(
+            Shipment.status == ShipmentStatus.delivered,
+            Shipment.delivered_at >= start,
+            Shipment.delivered_at < end,
+        )
+        .order_by(Shipment.delivered_at, Shipment.id)
+        .limit(limit)
+    )
+    return [(list(r[0] or []), r[1]) for r in session.execute(stmt) if r[1] is not None]

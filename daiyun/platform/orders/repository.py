@@ -568,3 +568,21 @@ def order_line_keys(tenant_id: uuid.UUID) -> Subquery:
         .where(OrderLine.tenant_id == tenant_id)
         .subquery("order_line_keys")
     )
+
+
+def delivered_between(
+    session: Session, start: datetime, end: datetime, limit: int
+) -> list[tuple[uuid.UUID, datetime]]:
+    """(order, last change) of the orders the channel reports delivered whose last change fell
+    in [start, end), oldest first."""
+    stmt = (
+        select(Order.id, Order.source_updated_at)
+        .where(
+            Order.status == OrderStatus.delivered,
+            Order.source_updated_at >= start,
+            Order.source_updated_at < end,
+        )
+        .order_by(Order.source_updated_at, Order.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt)]

@@ -265,6 +265,15 @@ def started_at(session: Session, order_ids: Iterable[uuid.UUID]) -> dict[uuid.UU
     return repository.started_at(session, set(order_ids))
 
 
+def delivered_between(
+    session: Session, start: datetime, end: datetime, limit: int = 5000
+) -> list[tuple[uuid.UUID, datetime]]:
+    """(order, delivered at) of the orders the marketplace reports delivered (those it carried
+    itself, not through the agency's warehouse), oldest first. The channel names no delivery
+    time, so the moment of its last change to the order stands for it."""
+    return repository.delivered_between(session, start, end, limit)
+
+
 def placed_span(session: Session) -> tuple[datetime | None, datetime | None]:
     """The first and last placement time in the bound tenant's order book."""
     return repository.placed_span(session)

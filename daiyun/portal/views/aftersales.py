@@ -1,9 +1,10 @@
 """After-sales pages (售后).
 
 Console (staff): every merchant's open cases with their respond-by deadlines (overdue ones
-marked), and a case page with its order, lines, the buyer's conversation, the log and the moves
-open to it, each a form carrying the CSRF token and checked against the user's role in the
-case's merchant. Merchant: their cases, read only.
+marked); the follow-up queue (回访: the user's own or everyone's, overdue first, each completed
+inline with its outcome and a note); and a case page with its order, lines, the buyer's
+conversation, the log and the moves open to it. Each form carries the CSRF token and is checked
+against the user's role in the merchant. Merchant: their cases, read only.
 """
 
 from __future__ import annotations
@@ -17,10 +18,17 @@ from starlette.datastructures import FormData
 
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
-from daiyun.platform.aftersales import service
-from daiyun.platform.aftersales.schemas import Condition, Receive
+from daiyun.platform.aftersales import followups, service
+from daiyun.platform.aftersales.schemas import (
+    CaseType,
+    Condition,
+    FollowupComplete,
+    Outcome,
+    Receive,
+)
 from daiyun.platform.orders import service as orders
 from daiyun.portal.console import access
+from daiyun.portal.console import followups as followup_queue
 from daiyun.portal.console.aftersales import case_page, open_cases, readable
 from daiyun.portal.navigation import TENANT_PAGES, tabs
 from daiyun.portal.views.console import Staff, _back, _staff_only, _text
@@ -62,6 +70,19 @@ ACTION_LABELS = {
     "repair": N_("Repaired"),
     "close": N_("Close"),
 }
+OUTCOME_LABELS = {
+    "satisfied": N_("Satisfied"),
+    "repurchase_intent": N_("Will buy again"),
+    "dissatisfied": N_("Dissatisfied"),
+    "issue_found": N_("Issue found (opens a case)"),
+    "no_answer": N_("No answer"),
+}
+RULE_LABELS = {
+    "after_delivery": N_("After delivery"),
+    "after_close": N_("After a case closed"),
+    "high_value": N_("High-value buyer"),
+}
+CHANNEL_LABELS = {"message": N_("Message"), "phone": N_("Phone")}
 
 
 def _labels() -> dict[str, object]:
@@ -170,3 +191,68 @@ def act(submitted: ActForm, case_id: uuid.UUID) -> Response:
             raise
         return _back(form, here, error=refused.kind)
     return redirect(here)
+
+
+# --- follow-ups (回访) ------------------------------------------------------------------------
+
+
+@router.get("/console/follow-ups")
+def console_followups(request: Request, page: Staff, everyone: str = "") -> Response:
+    """The open follow-ups of the user's merchants: their own, or everyone's; overdue first."""
+    accesses = access.accessible(page.db, page.user)
+    only_mine = everyone != "1"
+    return render(
+        request,
+        "console/followups.html",
+        {
+            "rows": followup_queue.open_followups(
+                accesses, page.user.id, utcnow(), only_mine=only_mine
+            ),
+            "may_work": bool(followup_queue.workable(accesses)),
+            "only_mine": only_mine,
+            "outcome_labels": OUTCOME_LABELS,
+            "rule_labels": RULE_LABELS,
+            "channel_labels": CHANNEL_LABELS,
+            "case_types": [t.value for t in CaseType],
+            "error": request.query_params.get("error", ""),
+            "done": request.query_params.get("done", ""),
+            "here": request.url.path + ("?everyone=1" if not only_mine else ""),
+            **_labels(),
+        },
+        page=page,
+    )
+
+
+FollowupForm = Annotated[tuple[Page, FormData], Depends(tenant_form(P.aftersales_manage))]
+
+
+@router.post("/t/{tenant}/follow-ups/{followup_id}")
+def work_followup(submitted: FollowupForm, followup_id: uuid.UUID) -> Response:
+    """Complete a follow-up with its outcome and note (an issue found opens a case), or skip
+    it, from the console's queue."""
+    page, form = submitted
+    _staff_only(page)
+    here = f"{PREFIX}/console/follow-ups"
+    action = _text(form, "action")
+    note = _text(form, "note", 2000) or None
+    try:
+        with page.db.begin_nested():
+            if action == "skip":
+                followups.skip(page.db, followup_id, page.user.id, note)
+            elif action == "complete":
+                kind = _text(form, "case_type")
+                body = FollowupComplete(
+                    outcome=Outcome(_text(form, "outcome")),
+                    note=note,
+                    case_type=CaseType(kind) if kind else None,
+                )
+                followups.complete(page.db, followup_id, page.user.id, body)
+            else:
+                return _back(form, here, error="bad-form")
+    except ValueError:
+        return _back(form, here, error="bad-form")
+    except Problem as refused:
+        if refused.status >= 500:
+            raise
+        return _back(form, here, error=refused.kind)
+    return _back(form, here, done=action)

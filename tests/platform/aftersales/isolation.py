@@ -2,21 +2,37 @@
 tests/platform/warehouse/isolation.py).
 
 Seeded: a warranty case on A's order (``case_id``), opened as a marketplace request; each action
-finds it in the state it acts on (``restore``)."""
+finds it in the state it acts on (``restore``). And a follow-up (``followup_id``) of a second
+case, refused and closed, made by the generator; each action on it finds it open."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daiyun.core import db
-from daiyun.platform.aftersales import service
-from daiyun.platform.aftersales.models import Case, CaseEvent, CaseLine, Settings
-from daiyun.platform.aftersales.schemas import CaseLineIn, CaseState, CaseType, SettingsIn
+from daiyun.core.ids import utcnow
+from daiyun.platform.aftersales import followups, service
+from daiyun.platform.aftersales.models import (
+    Case,
+    CaseEvent,
+    CaseLine,
+    Followup,
+    FollowupSettings,
+    Settings,
+)
+from daiyun.platform.aftersales.schemas import (
+    CaseLineIn,
+    CaseState,
+    CaseType,
+    FollowupSettingsIn,
+    FollowupState,
+    SettingsIn,
+)
 from daiyun.platform.orders import service as order_service
 from daiyun.tenants.auth.permissions import Permission, Role
 from tests.authz import P, Route, TenantRule, rules
@@ -34,11 +50,13 @@ AS_READERS = frozenset(
 )
 AS_MANAGERS = frozenset({R.agency_admin, R.account_manager, R.cs_agent})
 AS_APPROVERS = frozenset({R.agency_admin, R.account_manager})
-TENANT_TABLES = (Settings, Case, CaseLine, CaseEvent)
+TENANT_TABLES = (Settings, Case, CaseLine, CaseEvent, FollowupSettings, Followup)
 READ = TenantRule(P.aftersales_read, AS_READERS)
 MANAGE = TenantRule(P.aftersales_manage, AS_MANAGERS)
 APPROVE = TenantRule(P.aftersales_approve, AS_APPROVERS)
 CASE = "/aftersales/{case_id}"
+FU = "/follow-ups"
+ONE = "/follow-ups/{followup_id}"
 # The state each action finds the seeded case in.
 NEEDS = {
     "/approve": CaseState.requested,
@@ -61,6 +79,17 @@ TENANT_RULES = rules(
     read=READ,
     write=MANAGE,
 ) | rules((("PUT", "/aftersales/settings"),), read=READ, write=APPROVE)
+# Follow-ups are the agents' work: even reading them needs aftersales:manage.
+TENANT_RULES |= rules(
+    (
+        ("GET", FU),
+        ("GET", f"{FU}/settings"),
+        ("GET", ONE),
+        *(("POST", f"{ONE}/{action}") for action in ("complete", "reassign", "skip")),
+    ),
+    read=MANAGE,
+    write=MANAGE,
+) | rules((("PUT", f"{FU}/settings"),), read=MANAGE, write=APPROVE)
 OTHER_RULES: dict[Route, str | Permission] = {}
 
 
@@ -82,7 +111,25 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
             [CaseLineIn(line=line, quantity=1)],
             "Stopped working",
         )
-        return {"case_id": str(case.id), "aftersales_line": line}
+        followup_id = _followup(session, order_id, line, "matrix")
+        return {"case_id": str(case.id), "aftersales_line": line, "followup_id": followup_id}
+
+
+def _followup(session: Session, order_id: uuid.UUID, line: str, key: str) -> str:
+    """A follow-up of a refused and closed refund-only case, made by the generator."""
+    closed, _ = service.from_marketplace(
+        session,
+        order_id,
+        f"{key}-fu-{uuid.uuid4().hex[:8]}",
+        CaseType.refund_only,
+        [CaseLineIn(line=line, quantity=1, requested_minor=1)],
+        "Follow me up",
+    )
+    service.refuse(session, closed.id, None, "No")
+    service.close(session, closed.id, None, None)
+    followups.generate(session, utcnow() + timedelta(days=4))
+    [found] = [f for f in followups.queue(session, None) if f.case_id == closed.id]
+    return str(found.id)
 
 
 def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str, Any] | None:
@@ -97,6 +144,15 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         return {"json": body}
     if (method, path) == ("PUT", "/aftersales/settings"):
         return {"json": {"response_hours": 1 + n % 2000}}
+    if (method, path) == ("PUT", f"{FU}/settings"):
+        return {"json": {"window_hours": 1 + n % 2000}}
+    if method == "POST" and path.startswith(ONE):
+        bodies = {
+            "/complete": {"outcome": "satisfied", "note": f"Happy {n}"},
+            "/skip": {"note": f"Skipped {n}"},
+            "/reassign": {"assignee_id": None},
+        }
+        return {"json": bodies[path[len(ONE) :]]}
     if method == "POST" and path.startswith(CASE):
         action = path[len(CASE) :]
         bodies = {
@@ -108,7 +164,13 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
 
 
 def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
-    """The seeded case back in the state the next caller's action needs."""
+    """The seeded case back in the state the next caller's action needs; the follow-up open."""
+    if path.startswith(ONE) and path != ONE:
+        with db.unit_of_work(tenant_id) as session:
+            found = followups.get(session, uuid.UUID(places["followup_id"]))
+            found.state, found.outcome, found.note = FollowupState.open, None, None
+            found.done_by = found.done_at = None
+        return
     if not path.startswith(CASE) or path == CASE:
         return
     with db.unit_of_work(tenant_id) as session:
@@ -141,6 +203,8 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     Case: ("reason", "tests-bulk"),
     CaseLine: ("sku", "tests-bulk"),
     CaseEvent: ("at", datetime(2026, 1, 1, tzinfo=UTC)),
+    FollowupSettings: ("window_hours", 5),
+    Followup: ("note", "tests-bulk"),
 }
 APPEND_ONLY: frozenset[type[Any]] = frozenset()
 
@@ -151,6 +215,7 @@ def guard_seed(
     """A row of every after-sales tenant table."""
     with db.unit_of_work(tenant_id) as session:
         service.put_settings(session, SettingsIn(response_hours=12))
+        followups.put_settings(session, FollowupSettingsIn(window_hours=12))
         line = _line(session, order_ids[0])
         service.from_marketplace(
             session,
@@ -160,6 +225,7 @@ def guard_seed(
             [CaseLineIn(line=line, quantity=1)],
             "guard",
         )
+        _followup(session, order_ids[0], line, "guard")
         return {
             model: set(session.scalars(select(model.id).where(model.tenant_id == tenant_id)))
             for model in TENANT_TABLES

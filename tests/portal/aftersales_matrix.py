@@ -1,0 +1,110 @@
+"""After-sales' part of the portal matrix (tests/portal/test_portal_matrix.py): its page rules,
+A's seeded case (a warranty request on the matrix's order) and follow-up (of a second case,
+refused and closed), valid forms for the case's note and the follow-up's completion, A's case
+log and follow-ups as state, and the follow-up opened again for the next caller."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from daiyun.core import db
+from daiyun.core.ids import utcnow
+from daiyun.platform.aftersales import followups, service
+from daiyun.platform.aftersales.models import CaseEvent, Followup
+from daiyun.platform.aftersales.schemas import CaseLineIn, CaseType, FollowupState
+from daiyun.platform.orders import service as order_service
+from daiyun.tenants.auth.permissions import MERCHANT_ROLES, Permission, Role
+
+P = Permission
+R = Role
+READERS = frozenset(
+    {
+        R.agency_admin,
+        R.account_manager,
+        R.cs_agent,
+        R.warehouse_operator,
+        R.merchant_owner,
+        R.merchant_viewer,
+    }
+)
+MANAGERS = frozenset({R.agency_admin, R.account_manager, R.cs_agent})
+
+
+def rules(rule: Any, tenant: str, staff: str, portal: str) -> dict[tuple[str, str], Any]:
+    """After-sales' page rules (views/aftersales.py), built with the matrix's own ``Rule``: the
+    open cases, a case's page and the follow-up queue are staff pages; its moves, notes and
+    follow-ups act where the role works cases; merchants read their cases."""
+    t = f"{portal}/t/{{tenant}}"
+    return {
+        ("GET", f"{portal}/console/aftersales"): rule(staff),
+        ("GET", f"{t}/aftersales"): rule(tenant, P.aftersales_read, pinned=READERS),
+        ("GET", f"{t}/aftersales/{{case_id}}"): rule(
+            tenant, P.aftersales_read, staff_only=True, pinned=READERS - MERCHANT_ROLES
+        ),
+        ("POST", f"{t}/aftersales/{{case_id}}"): rule(
+            tenant, P.aftersales_manage, staff_only=True, pinned=MANAGERS, changes=MANAGERS
+        ),
+        ("GET", f"{portal}/console/follow-ups"): rule(staff),
+        ("POST", f"{t}/follow-ups/{{followup_id}}"): rule(
+            tenant, P.aftersales_manage, staff_only=True, pinned=MANAGERS, changes=MANAGERS
+        ),
+    }
+
+
+def seed(tenant_id: uuid.UUID, order_id: uuid.UUID) -> dict[str, str]:
+    with db.unit_of_work(tenant_id) as session:
+        held = order_service.get_order(session, order_id)
+        assert held is not None
+        line = held.lines[0].external_id
+        case, _ = service.from_marketplace(
+            session,
+            order_id,
+            "matrix-case",
+            CaseType.repair,
+            [CaseLineIn(line=line, quantity=1)],
+            "Stopped working",
+        )
+        closed, _ = service.from_marketplace(
+            session,
+            order_id,
+            "matrix-closed",
+            CaseType.refund_only,
+            [CaseLineIn(line=line, quantity=1, requested_minor=1)],
+            "Follow me up",
+        )
+        service.refuse(session, closed.id, None, "No")
+        service.close(session, closed.id, None, None)
+        followups.generate(session, utcnow() + timedelta(days=4))
+        [followup] = [f for f in followups.queue(session, None) if f.case_id == closed.id]
+        return {"case_id": str(case.id), "followup_id": str(followup.id)}
+
+
+def form(path: str, places: dict[str, str], caller: str) -> dict[str, str] | None:
+    if path.endswith("/aftersales/{case_id}"):
+        return {"action": "note", "note": f"note by {caller}"}
+    if path.endswith("/follow-ups/{followup_id}"):
+        return {"action": "complete", "outcome": "satisfied", "note": f"done by {caller}"}
+    return None
+
+
+def state(tenant_id: uuid.UUID) -> tuple[object, ...]:
+    with db.unit_of_work(tenant_id) as session:
+        case_log = sorted((str(e.id), e.kind) for e in session.scalars(select(CaseEvent)))
+        done = sorted(
+            (str(f.id), str(f.state), str(f.outcome), f.note)
+            for f in session.scalars(select(Followup))
+        )
+    return (case_log, done)
+
+
+def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
+    if not path.endswith("/follow-ups/{followup_id}"):
+        return
+    with db.unit_of_work(tenant_id) as session:
+        found = followups.get(session, uuid.UUID(places["followup_id"]))
+        found.state, found.outcome, found.note = FollowupState.open, None, None
+        found.done_by = found.done_at = None
