@@ -28,6 +28,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from daiyun.core import mail as outbox
 from daiyun.core.audit import service as audit
 from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
@@ -232,12 +233,8 @@ def send(session: Session, message_id: uuid.UUID) -> Delivery | None:
     if references:
         mail["References"] = " ".join(references[-20:])
     mail.set_content(message.body)
-    settings = get_settings()
     try:
-        with smtplib.SMTP(
-            settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
-        ) as smtp:
-            smtp.send_message(mail)
+        outbox.send(mail)
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("reply not sent", message_id=str(message.id), error=str(exc)[:200])
         message.delivery = Delivery.failed
@@ -286,8 +283,5 @@ def send_warning(session: Session, conversation_id: uuid.UUID, key: str) -> list
         f"{tenant.display_name if tenant else ''}: the {clocks.CLOCK_NAMES[clock]} to {buyer} is"
         f" due {local:%Y-%m-%d %H:%M} ({local.tzname()}).\n\nOpen the conversation: {link}\n"
     )
-    with smtplib.SMTP(
-        settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
-    ) as smtp:
-        smtp.send_message(mail)
+    outbox.send(mail)
     return addresses

@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daiyun.core import mail as outbox
 from daiyun.core.audit import service as audit
 from daiyun.core.config import get_settings
 from daiyun.core.errors import Problem
@@ -318,13 +319,8 @@ def send(session: Session, interview_id: uuid.UUID) -> bool | None:
     messages = [_message(session, found, [u.email for u in panel], False, zone)]
     if email:
         messages.insert(0, _message(session, found, [email], True, zone))
-    settings = get_settings()
     try:
-        with smtplib.SMTP(
-            settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
-        ) as smtp:
-            for mail in messages:
-                smtp.send_message(mail)
+        outbox.send(*messages)
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("invitation not sent", interview_id=str(found.id), error=str(exc)[:200])
         return False
