@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from daiyun.platform.customer_service import repository, rules
 from daiyun.platform.customer_service.models import Conversation, State
+from daiyun.platform.customer_service.schemas import ConversationRead
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Desk:
     queued: int
     oldest_queued: datetime | None
     breached: int
-    at_risk: int  # not breached, a clock due within rules.AT_RISK
+    at_risk: int  # see at_risk()
 
 
 @dataclass
@@ -48,13 +49,14 @@ def desk(session: Session, now: datetime) -> Desk:
         queued=len(queued),
         oldest_queued=min(stamps) if stamps else None,
         breached=sum(1 for c in unresolved if c.breaches),
-        at_risk=sum(1 for c in unresolved if not c.breaches and _at_risk(c, now)),
+        at_risk=sum(1 for c in unresolved if at_risk(c, now)),
     )
 
 
-def _at_risk(conv: Conversation, now: datetime) -> bool:
+def at_risk(conv: Conversation | ConversationRead, now: datetime) -> bool:
+    """The conversation is not breached and a clock of it is due within rules.AT_RISK."""
     dues = (conv.first_response_due, conv.next_response_due, conv.resolution_due)
-    return any(due is not None and due < now + rules.AT_RISK for due in dues)
+    return rules.in_risk(conv.breaches or [], dues, now)
 
 
 def report(session: Session, since: datetime, until: datetime) -> Report:

@@ -160,6 +160,12 @@ def breached(
 AT_RISK = timedelta(minutes=30)
 
 
+def in_risk(breaches: Sequence[str], dues: Iterable[datetime | None], now: datetime) -> bool:
+    """How a conversation reads on the inbox and the desk: never breached, with a clock due
+    within ``AT_RISK`` (or just past it, before the sweep records the breach)."""
+    return not breaches and any(due is not None and due < now + AT_RISK for due in dues)
+
+
 def warning_key(clock: str, due: datetime) -> str:
     return f"{clock}@{due.isoformat()}"
 

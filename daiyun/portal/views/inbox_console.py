@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -85,6 +86,7 @@ def inbox_page(
             "may_see": bool(readable(accesses)),
             "now": now,
             "risk_until": now + rules.AT_RISK,
+            "at_risk": partial(reports.at_risk, now=now),
             "error": request.query_params.get("error", ""),
         },
         page=page,
