@@ -211,6 +211,12 @@ def record_fact(
     return record, True
 
 
+def has_fact(session: Session, key: str) -> bool:
+    """Whether a fact was recorded under this idempotency key (a daily count asks before it
+    counts again, since its figure may have moved since)."""
+    return repository.service_fact_by_key(session, key) is not None
+
+
 def _fact_fields(fact: ServiceFactRecord | ServiceFactCreate) -> tuple[Any, ...]:
     kind = fact.kind.value if isinstance(fact.kind, ServiceKind) else fact.kind
     return (

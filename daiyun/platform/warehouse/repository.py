@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, distinct, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -140,6 +140,16 @@ def batches_by_id(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUI
     if not ids:
         return {}
     return {b.id: b for b in session.scalars(select(Batch).where(Batch.id.in_(list(ids))))}
+
+
+def occupied_bins(session: Session) -> dict[uuid.UUID, int]:
+    """Bins holding some of the bound tenant's stock, per warehouse."""
+    rows = session.execute(
+        select(Stock.warehouse_id, func.count(distinct(Stock.location_id)))
+        .where(Stock.on_hand > 0)
+        .group_by(Stock.warehouse_id)
+    )
+    return {warehouse_id: int(count) for warehouse_id, count in rows}
 
 
 def slot_of(location_id: uuid.UUID, batch_id: uuid.UUID | None) -> str:

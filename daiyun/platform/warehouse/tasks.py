@@ -20,7 +20,13 @@ from daiyun.core.events.service import subscribe
 from daiyun.core.ids import utcnow
 from daiyun.core.tasks import celery_app, parse_tenant, platform_task
 from daiyun.platform.storefront import stock_targets
-from daiyun.platform.warehouse import reservations, stock_push, stock_sync, sync_marks
+from daiyun.platform.warehouse import (
+    billing_facts,
+    reservations,
+    stock_push,
+    stock_sync,
+    sync_marks,
+)
 from daiyun.tenants.models import Tenant
 
 SCHEDULE = {
@@ -30,6 +36,8 @@ SCHEDULE = {
         "task": "daiyun.warehouse.stock_resync",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Hourly, so each warehouse's day is counted soon after it starts wherever the warehouse is.
+    "warehouse-storage-count": {"task": "daiyun.warehouse.storage_count", "schedule": 3600.0},
 }
 
 
@@ -89,3 +97,15 @@ def stock_resync(session: Session, now: datetime | None = None) -> dict[str, int
             for shop_id in sorted(shops):
                 marked += stock_sync.resync(tenant_session, shop_id, now).listings
     return {"listings": marked}
+
+
+@platform_task("daiyun.warehouse.storage_count")
+def storage_count(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """Every tenant: today's occupied bins per warehouse as storage facts (once a day each).
+    A suspended tenant's goods still lie in the warehouse, so it is counted too."""
+    now = now or utcnow()
+    recorded = 0
+    for tenant_id in _active_tenants(session):
+        with unit_of_work(tenant_id) as tenant_session:
+            recorded += billing_facts.record_storage(tenant_session, now)
+    return {"recorded": recorded}
