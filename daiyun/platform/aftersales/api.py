@@ -22,6 +22,7 @@ from daiyun.platform.aftersales.schemas import (
     CaseRead,
     CaseState,
     CaseType,
+    DockReturn,
     FollowupComplete,
     FollowupRead,
     FollowupReassign,
@@ -33,6 +34,7 @@ from daiyun.platform.aftersales.schemas import (
     Receive,
     Refund,
     Refuse,
+    ReturnIn,
     SettingsIn,
     SettingsRead,
 )
@@ -44,10 +46,14 @@ P = Permission
 Reader = Annotated[TenantAccess, Depends(tenant_access(P.aftersales_read))]
 Manager = Annotated[TenantAccess, Depends(tenant_access(P.aftersales_manage))]
 Approver = Annotated[TenantAccess, Depends(tenant_access(P.aftersales_approve))]
+# The returns dock is the warehouse's work: its operators receive returns they cannot decide on.
+DockReader = Annotated[TenantAccess, Depends(tenant_access(P.warehouse_read))]
+DockHand = Annotated[TenantAccess, Depends(tenant_access(P.warehouse_manage))]
 T = "/tenants/{tenant}/aftersales"
 CASE = f"{T}/{{case_id}}"
 FU = "/tenants/{tenant}/follow-ups"
 ONE = f"{FU}/{{followup_id}}"
+RETURNS = "/tenants/{tenant}/returns"
 
 
 @router.get(f"{T}/settings", response_model=SettingsRead)
@@ -376,4 +382,60 @@ def skip_followup(
         idempotency_key,
         body,
         lambda: followups.skip(session, followup_id, user_id, body.note),
+    )
+
+
+# --- the returns dock (退货入库) ---------------------------------------------------------------
+
+
+@router.get(RETURNS, response_model=Page[CaseRead])
+def expected_returns(
+    session: SessionDep, access: DockReader, cursor: Cursor = None, limit: Limit = 50
+) -> Page[CaseRead]:
+    """Returns the warehouse expects: cases approved and awaiting the buyer's parcel, oldest
+    first."""
+    filters = service.Filters(state=CaseState.awaiting_return)
+    rows, next_cursor = service.find_cases(session, filters, cursor, limit)
+    return Page(items=[CaseRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(RETURNS, response_model=CaseDetail, status_code=201, responses=problems(409, 422))
+def register_return(
+    session: SessionDep,
+    access: DockHand,
+    body: DockReturn,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """A parcel no request announced: its return case is opened on the order, accepted and
+    received line by line (resellable into stock, damaged into quarantine). The refund is
+    decided on the case afterwards."""
+    return idempotent(
+        session,
+        access.user.id,
+        idempotency_key,
+        {"tenant": access.tenant.slug, "dock": True, **body.model_dump(mode="json")},
+        lambda: service.detail(session, service.register_return(session, body, access.user.id)),
+    )
+
+
+@router.post(
+    f"{RETURNS}/{{case_id}}/receive", response_model=CaseDetail, responses=problems(409, 422)
+)
+def receive_return(
+    session: SessionDep,
+    access: DockHand,
+    case_id: uuid.UUID,
+    body: ReturnIn,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """An expected return received line by line, each with its condition and bin (all in one
+    warehouse; never more units than the case names: 422). A case not awaiting goods: 409."""
+    user_id = access.user.id
+    return _move(
+        session,
+        access,
+        case_id,
+        idempotency_key,
+        body,
+        lambda: service.receive(session, case_id, user_id, body),
     )

@@ -28,6 +28,7 @@ class Source(StrEnum):
     marketplace = "marketplace"
     manual = "manual"
     followup = "followup"  # a follow-up call found the issue (回访)
+    dock = "dock"  # goods came back to the warehouse without a request (无主退件)
 
 
 class CaseState(StrEnum):

@@ -147,6 +147,30 @@ class Receive(_Input):
     location_id: uuid.UUID | None = None
 
 
+class ReturnLineIn(_Input):
+    """Units of one SKU as they came back: their condition and the bin they go into."""
+
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    quantity: Quantity
+    condition: Condition
+    location_id: uuid.UUID
+
+
+class ReturnIn(_Input):
+    """A return received at the dock line by line (each its own condition and bin), all into
+    one warehouse. Fewer units than the case names may come back, never more."""
+
+    lines: list[ReturnLineIn] = Field(min_length=1, max_length=100)
+
+
+class DockReturn(ReturnIn):
+    """A parcel back at the dock that no request announced: its case is opened on the order,
+    accepted and received in one step; the refund is decided on the case afterwards."""
+
+    order_id: uuid.UUID
+    note: Reason | None = None
+
+
 class Refund(_Input):
     amount_minor: Annotated[Amount, Field(description="Default: what the case asks")] | None = None
 

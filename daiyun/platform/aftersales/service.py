@@ -9,7 +9,7 @@ no receipt, no refund and no event behind. Functions flush; none commits.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,10 @@ from daiyun.platform.aftersales.schemas import (
     CaseLineIn,
     CaseLineRead,
     CaseRead,
+    DockReturn,
     Receive,
+    ReturnIn,
+    ReturnLineIn,
     SettingsIn,
     SettingsRead,
 )
@@ -398,39 +401,106 @@ def _stock_lines(session: Session, case: Case) -> dict[uuid.UUID, int]:
     return dict(units)
 
 
-def receive(session: Session, case_id: uuid.UUID, actor: uuid.UUID | None, body: Receive) -> Case:
-    """The goods are back. Resellable goods go into the named bin as a return receipt (stock
-    again); damaged ones only into a bin that is not pickable (quarantine: held, never
-    allocated to an order). Without a bin the condition is recorded and no stock moves."""
-    case = get_case(session, case_id, lock=True)
-    _check(case, Action.receive)
-    detail: dict[str, Any] = {"condition": body.condition.value}
-    if body.location_id is not None:
-        location = warehouse.get_location(session, body.location_id)
+# A unit coming back: (stocked SKU, quantity, condition, bin).
+Placed = tuple[uuid.UUID, int, Condition, uuid.UUID]
+
+
+def _placed_lines(session: Session, case: Case, lines: list[ReturnLineIn]) -> list[Placed]:
+    """The dock's lines as stocked units (a bundle's parts), none beyond what the case names."""
+    room = _stock_lines(session, case)
+    placed: list[Placed] = []
+    back: dict[uuid.UUID, int] = defaultdict(int)
+    for line in lines:
+        matched = reservations.match_sku(session, line.sku)
+        if matched is None or not matched.parts:
+            raise _unprocessable("unknown-sku", f"No SKU of the catalog is {line.sku}")
+        for part, per in matched.parts:
+            back[part] += line.quantity * per
+            placed.append((part, line.quantity * per, line.condition, line.location_id))
+    over = sorted(sku for sku, units in back.items() if units > room.get(sku, 0))
+    if over:
+        raise _unprocessable(
+            "more-than-the-case",
+            f"More units came back than the case names ({len(over)} SKUs)",
+            sku_ids=[str(sku) for sku in over],
+        )
+    return placed
+
+
+def _put_back(session: Session, case: Case, placed: list[Placed]) -> tuple[uuid.UUID, str]:
+    """One return receipt for the units: resellable ones into any bin, damaged ones only into
+    a bin that is not pickable (quarantine: held, never allocated to an order)."""
+    received, warehouses, codes = [], set(), []
+    for sku_id, quantity, condition, location_id in placed:
+        location = warehouse.get_location(session, location_id)
         if location is None:
-            raise _unprocessable("unknown-location", f"There is no location {body.location_id}")
-        if body.condition == Condition.damaged and location.pickable:
+            raise _unprocessable("unknown-location", f"There is no location {location_id}")
+        if condition == Condition.damaged and location.pickable:
             raise _unprocessable(
                 "quarantine-needed",
                 f"Damaged goods go to a bin that is not pickable, not {location.code}",
             )
-        received = [
-            ReceivedLine(sku_id=sku_id, quantity=quantity, location_id=location.id)
-            for sku_id, quantity in sorted(_stock_lines(session, case).items())
-        ]
-        receipt = warehouse.create_receipt(
-            session,
-            ReceiptCreate(
-                warehouse_id=location.warehouse_id,
-                kind=ReceiptKind.return_,
-                reference=f"AS-{case.id.hex[-12:]}",
-                received=received,
-            ),
-        )
-        case.receipt_id = receipt.id
-        detail |= {"receipt_id": str(receipt.id), "location": location.code}
-    case.condition = body.condition
+        warehouses.add(location.warehouse_id)
+        codes.append(location.code)
+        received.append(ReceivedLine(sku_id=sku_id, quantity=quantity, location_id=location.id))
+    if len(warehouses) != 1:
+        raise _unprocessable("one-warehouse", "A return is received into one warehouse")
+    receipt = warehouse.create_receipt(
+        session,
+        ReceiptCreate(
+            warehouse_id=warehouses.pop(),
+            kind=ReceiptKind.return_,
+            reference=f"AS-{case.id.hex[-12:]}",
+            received=received,
+        ),
+    )
+    return receipt.id, ", ".join(sorted(set(codes)))
+
+
+def receive(
+    session: Session, case_id: uuid.UUID, actor: uuid.UUID | None, body: Receive | ReturnIn
+) -> Case:
+    """The goods are back, as one parcel (a condition, and a bin for all of it) or line by line
+    at the returns dock (each line its condition and bin). Without a bin the condition is
+    recorded and no stock moves (goods in for repair are the buyer's)."""
+    case = get_case(session, case_id, lock=True)
+    _check(case, Action.receive)
+    if isinstance(body, Receive):
+        condition = body.condition
+        placed: list[Placed] = []
+        if body.location_id is not None:
+            placed = [
+                (sku_id, quantity, condition, body.location_id)
+                for sku_id, quantity in sorted(_stock_lines(session, case).items())
+            ]
+    else:
+        placed = _placed_lines(session, case, body.lines)
+        damaged = any(p[2] == Condition.damaged for p in placed)
+        condition = Condition.damaged if damaged else Condition.resellable
+    detail: dict[str, Any] = {"condition": condition.value}
+    if placed:
+        receipt_id, bins = _put_back(session, case, placed)
+        case.receipt_id = receipt_id
+        detail |= {"receipt_id": str(receipt_id), "location": bins}
+    case.condition = condition
     return _step(session, case, Action.receive, actor, detail)
+
+
+def register_return(session: Session, body: DockReturn, actor: uuid.UUID | None) -> Case:
+    """A parcel back at the dock without a request: its return case is opened on the order
+    (whatever the 三包 period: the goods are here), accepted and received. Accepting the goods
+    is not approving money: the refund, decided on the case, still needs its approver."""
+    order = _order(session, body.order_id)
+    units = Counter[str]()
+    for line in body.lines:
+        units[line.sku] += line.quantity
+    wanted = [CaseLineIn(line=sku, quantity=n) for sku, n in units.items()]
+    reason = body.note or "Returned to the warehouse without a request"
+    case = _open(
+        session, order, CaseType.return_refund, Source.dock, wanted, reason, [], actor=actor
+    )
+    _step(session, case, Action.approve, actor, {"note": "accepted at the dock"})
+    return receive(session, case.id, actor, ReturnIn(lines=body.lines))
 
 
 def refund_key(case: Case) -> str:

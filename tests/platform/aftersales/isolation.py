@@ -34,8 +34,10 @@ from daiyun.platform.aftersales.schemas import (
     SettingsIn,
 )
 from daiyun.platform.orders import service as order_service
+from daiyun.platform.storefront import service as catalog
 from daiyun.tenants.auth.permissions import Permission, Role
-from tests.authz import P, Route, TenantRule, rules
+from tests import factories
+from tests.authz import ORDER_READERS, STOCK_KEEPERS, P, Route, TenantRule, rules
 
 R = Role
 AS_READERS = frozenset(
@@ -90,6 +92,14 @@ TENANT_RULES |= rules(
     read=MANAGE,
     write=MANAGE,
 ) | rules((("PUT", f"{FU}/settings"),), read=MANAGE, write=APPROVE)
+# The returns dock is warehouse work: reading what is expected, receiving and registering.
+RETURNS = "/returns"
+DOCK_RECEIVE = "/returns/{dock_case_id}/receive"
+TENANT_RULES |= rules(
+    (("GET", RETURNS), ("POST", RETURNS), ("POST", DOCK_RECEIVE)),
+    read=TenantRule(P.warehouse_read, ORDER_READERS),
+    write=TenantRule(P.warehouse_manage, STOCK_KEEPERS),
+)
 OTHER_RULES: dict[Route, str | Permission] = {}
 
 
@@ -112,7 +122,43 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
             "Stopped working",
         )
         followup_id = _followup(session, order_id, line, "matrix")
-        return {"case_id": str(case.id), "aftersales_line": line, "followup_id": followup_id}
+        code = catalog.get_sku(session, uuid.UUID(places["part_id"])).code
+        dock_order, dock_case = _dock(session, uuid.UUID(places["shop_id"]), code)
+        return {
+            "case_id": str(case.id),
+            "aftersales_line": line,
+            "followup_id": followup_id,
+            "dock_order_id": dock_order,
+            "dock_case_id": dock_case,
+            "dock_sku": code,
+        }
+
+
+def _dock(session: Session, shop_id: uuid.UUID, code: str) -> tuple[str, str]:
+    """An order of the catalog's SKU and its return case awaiting the parcel."""
+    incoming = factories.order(f"dock-{uuid.uuid4().hex[:8]}", sku=code, quantity=50)
+    [(_, order)] = order_service.ingest(session, shop_id, "shopify", [incoming])
+    case, _ = service.from_marketplace(
+        session,
+        order.id,
+        f"dock-{uuid.uuid4().hex[:8]}",
+        CaseType.return_refund,
+        [CaseLineIn(line=code, quantity=50)],
+        "Wrong size",
+    )
+    service.approve(session, case.id, None, True, None)
+    return str(order.id), str(case.id)
+
+
+def _dock_lines(places: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "sku": places["dock_sku"],
+            "quantity": 1,
+            "condition": "resellable",
+            "location_id": places["location_id"],
+        }
+    ]
 
 
 def _followup(session: Session, order_id: uuid.UUID, line: str, key: str) -> str:
@@ -142,6 +188,11 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
             "lines": [{"line": places["aftersales_line"], "quantity": 1}],
         }
         return {"json": body}
+    if (method, path) == ("POST", RETURNS):
+        lines = _dock_lines(places)
+        return {"json": {"order_id": places["dock_order_id"], "lines": lines}}
+    if (method, path) == ("POST", DOCK_RECEIVE):
+        return {"json": {"lines": _dock_lines(places)}}
     if (method, path) == ("PUT", "/aftersales/settings"):
         return {"json": {"response_hours": 1 + n % 2000}}
     if (method, path) == ("PUT", f"{FU}/settings"):
@@ -170,6 +221,11 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
             found = followups.get(session, uuid.UUID(places["followup_id"]))
             found.state, found.outcome, found.note = FollowupState.open, None, None
             found.done_by = found.done_at = None
+        return
+    if path == DOCK_RECEIVE:
+        with db.unit_of_work(tenant_id) as session:
+            case = service.get_case(session, uuid.UUID(places["dock_case_id"]))
+            case.state = CaseState.awaiting_return
         return
     if not path.startswith(CASE) or path == CASE:
         return
