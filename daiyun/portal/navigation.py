@@ -102,6 +102,7 @@ CONSOLE_PAGES: Final = (
     Destination("console/replenishment", N_("Replenishment"), P.warehouse_read),
     Destination("console/fulfillment", N_("Fulfilment"), P.warehouse_read),
     Destination("console/shipments", N_("Shipments"), P.warehouse_read),
+    Destination("console/returns", N_("Returns dock"), P.warehouse_read),
     Destination("console/carriers", N_("Carrier rules"), P.warehouse_read),
     Destination("console/marketing", N_("Campaigns"), P.marketing_read),
     Destination("console/ad-spend", N_("Ad spend"), P.marketing_manage),

@@ -10,14 +10,19 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from daiyun.core import db
 from daiyun.core.ids import utcnow
 from daiyun.platform.aftersales import followups, service
 from daiyun.platform.aftersales.models import CaseEvent, Followup
-from daiyun.platform.aftersales.schemas import CaseLineIn, CaseType, FollowupState
+from daiyun.platform.aftersales.schemas import CaseLineIn, CaseState, CaseType, FollowupState
 from daiyun.platform.orders import service as order_service
+from daiyun.platform.storefront import service as catalog
+from daiyun.platform.storefront.schemas import ProductCreate, SkuCreate
 from daiyun.tenants.auth.permissions import MERCHANT_ROLES, Permission, Role
+from tests import factories
+from tests.platform.warehouse.conftest import make_site
 
 P = Permission
 R = Role
@@ -32,6 +37,8 @@ READERS = frozenset(
     }
 )
 MANAGERS = frozenset({R.agency_admin, R.account_manager, R.cs_agent})
+STOCK_KEEPERS = frozenset({R.agency_admin, R.warehouse_operator})
+DOCK_SKU = "MATRIX-RET"
 
 
 def rules(rule: Any, tenant: str, staff: str, portal: str) -> dict[tuple[str, str], Any]:
@@ -49,6 +56,14 @@ def rules(rule: Any, tenant: str, staff: str, portal: str) -> dict[tuple[str, st
             tenant, P.aftersales_manage, staff_only=True, pinned=MANAGERS, changes=MANAGERS
         ),
         ("GET", f"{portal}/console/follow-ups"): rule(staff),
+        # The returns dock (views/returns_dock.py) is the warehouse's: its operators receive.
+        ("GET", f"{portal}/console/returns"): rule(staff),
+        ("POST", f"{t}/returns/{{return_id}}"): rule(
+            tenant, P.warehouse_manage, staff_only=True, pinned=STOCK_KEEPERS, changes=STOCK_KEEPERS
+        ),
+        ("POST", f"{t}/returns"): rule(
+            tenant, P.warehouse_manage, staff_only=True, pinned=STOCK_KEEPERS, changes=STOCK_KEEPERS
+        ),
         ("POST", f"{t}/follow-ups/{{followup_id}}"): rule(
             tenant, P.aftersales_manage, staff_only=True, pinned=MANAGERS, changes=MANAGERS
         ),
@@ -80,7 +95,35 @@ def seed(tenant_id: uuid.UUID, order_id: uuid.UUID) -> dict[str, str]:
         service.close(session, closed.id, None, None)
         followups.generate(session, utcnow() + timedelta(days=4))
         [followup] = [f for f in followups.queue(session, None) if f.case_id == closed.id]
-        return {"case_id": str(case.id), "followup_id": str(followup.id)}
+        places = {"case_id": str(case.id), "followup_id": str(followup.id)}
+        return places | _dock(session, held.shop_id)
+
+
+def _dock(session: Session, shop_id: uuid.UUID) -> dict[str, str]:
+    """A return on its way back: an order of a catalog SKU, its case approved, and a bin."""
+    site = make_site(f"RD{uuid.uuid4().hex[:6].upper()}", 50)
+    catalog.create_product(
+        session,
+        ProductCreate(
+            name="Returned", variants=[SkuCreate(code=DOCK_SKU, cost_minor=100, currency="CNY")]
+        ),
+    )
+    incoming = factories.order(f"dock-{uuid.uuid4().hex[:8]}", sku=DOCK_SKU, quantity=20)
+    [(_, order)] = order_service.ingest(session, shop_id, "shopify", [incoming])
+    case, _ = service.from_marketplace(
+        session,
+        order.id,
+        "matrix-dock",
+        CaseType.return_refund,
+        [CaseLineIn(line=DOCK_SKU, quantity=20)],
+        "Wrong colour",
+    )
+    service.approve(session, case.id, None, True, None)
+    return {
+        "return_id": str(case.id),
+        "dock_order": order.external_id,
+        "dock_warehouse_id": str(site.id),
+    }
 
 
 def form(path: str, places: dict[str, str], caller: str) -> dict[str, str] | None:
@@ -88,6 +131,13 @@ def form(path: str, places: dict[str, str], caller: str) -> dict[str, str] | Non
         return {"action": "note", "note": f"note by {caller}"}
     if path.endswith("/follow-ups/{followup_id}"):
         return {"action": "complete", "outcome": "satisfied", "note": f"done by {caller}"}
+    bin_ = {"warehouse_id": places["dock_warehouse_id"], "condition": "resellable"}
+    if path.endswith("/returns/{return_id}"):
+        line = {"sku-0": DOCK_SKU, "quantity-0": "1", "condition-0": "resellable"}
+        return {"lines": "1", **bin_, **line, "bin-0": "A-01-01-01"}
+    if path.endswith("/returns"):
+        order = {"order": places["dock_order"], "sku": DOCK_SKU, "quantity": "1"}
+        return {**order, **bin_, "bin": "A-01-01-01", "note": f"by {caller}"}
     return None
 
 
@@ -102,6 +152,11 @@ def state(tenant_id: uuid.UUID) -> tuple[object, ...]:
 
 
 def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
+    if path.endswith("/returns/{return_id}"):
+        with db.unit_of_work(tenant_id) as session:
+            case = service.get_case(session, uuid.UUID(places["return_id"]))
+            case.state = CaseState.awaiting_return
+        return
     if not path.endswith("/follow-ups/{followup_id}"):
         return
     with db.unit_of_work(tenant_id) as session:

@@ -124,6 +124,7 @@ def test_a_warehouse_user_sees_no_shops_or_statements_link(world: World, app: Fa
         f"{PORTAL}/console/replenishment",
         f"{PORTAL}/console/fulfillment",
         f"{PORTAL}/console/shipments",
+        f"{PORTAL}/console/returns",
         f"{PORTAL}/console/carriers",
         f"{PORTAL}/console/aftersales",
     ]

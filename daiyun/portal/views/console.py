@@ -9,6 +9,7 @@ like any tenant page; every form carries the session's CSRF token and works with
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -69,6 +70,24 @@ def _back(form: FormData, default: str, **notice: object) -> Response:
     target = safe_next(form.get("next"), default)
     query = urlencode({k: str(v) for k, v in notice.items()})
     return redirect(f"{target}{'&' if '?' in target else '?'}{query}" if query else target)
+
+
+def _submit(
+    page: Page, form: FormData, here: str, act: Callable[[], object], **done: object
+) -> Response:
+    """Run a form's action in a savepoint and go back to the page: with ``done`` when it
+    worked, else with why not (a malformed form, or the kind of problem the service raised),
+    nothing of the action kept."""
+    try:
+        with page.db.begin_nested():
+            act()
+    except ValueError:  # a value the form cannot hold, pydantic's refusals included
+        return _back(form, here, error="bad-form")
+    except Problem as refused:
+        if refused.status >= 500:
+            raise
+        return _back(form, here, error=refused.kind)
+    return _back(form, here, **done)
 
 
 def _text(form: FormData, name: str, limit: int = 1000) -> str:
