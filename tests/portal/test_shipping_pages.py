@@ -114,6 +114,9 @@ def test_an_operator_ships_from_the_pack_station_and_prints_the_label(
     mine = viewer.get(f"{base}/shipments").text
     assert f'data-waybill="{number}"' in mine and 'data-shop="all"' in mine
     assert "label.pdf" not in mine and "/push" not in mine
+    # The floor's figures: one parcel of two in an exception; the packers' pace is staff's.
+    assert '<dd data-figure="exception-rate">50.0%</dd>' in mine and 'class="packers"' not in mine
+    assert 'class="packers"' in operator.get(f"{base}/shipments").text
     assert f'href="{base}/shipments"' in viewer.get(f"{base}/fulfillment").text  # a stock tab
     assert viewer.get(label_url).status_code == 404
 

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from daiyun.platform.fulfillment.models import (
     CarrierRule,
+    FulfillmentException,
     FulfillmentOrder,
     PushStatus,
     Shipment,
@@ -90,6 +91,40 @@ def shipped_since(
         .limit(limit)
     )
     return [(r[0], r[1], r[2], r[3]) for r in session.execute(stmt)]
+
+
+def packed_since(
+    session: Session, since: datetime, limit: int
+) -> list[tuple[str | None, datetime, int, list[dict[str, Any]]]]:
+    """(packer, packed at, scans refused, lines) of the parcels packed since ``since``, the
+    newest ``limit``."""
+    stmt = (
+        select(
+            FulfillmentOrder.packed_by,
+            FulfillmentOrder.packed_at,
+            FulfillmentOrder.scan_errors,
+            FulfillmentOrder.lines,
+        )
+        .where(FulfillmentOrder.packed_at >= since)
+        .order_by(FulfillmentOrder.packed_at.desc())
+        .limit(limit)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in session.execute(stmt)]
+
+
+def parcels_since(session: Session, since: datetime) -> tuple[int, int]:
+    """Parcels made since ``since`` (merged ones counted in the parcel they went into), and how
+    many of them met an exception."""
+    made = select(FulfillmentOrder.id).where(
+        FulfillmentOrder.created_at >= since, FulfillmentOrder.merged_into_id.is_(None)
+    )
+    parcels = session.scalar(select(func.count()).select_from(made.subquery())) or 0
+    hit = session.scalar(
+        select(func.count(distinct(FulfillmentException.fo_id))).where(
+            FulfillmentException.fo_id.in_(made)
+        )
+    )
+    return int(parcels), int(hit or 0)
 
 
 def recent(session: Session, push_status: PushStatus | None, limit: int) -> list[Shipment]:

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from daiyun.connectors.carriers import CARRIER_CODES
@@ -30,6 +31,7 @@ from daiyun.portal.navigation import tabs
 from daiyun.portal.views.console import _back, _staff_only, _text
 from daiyun.portal.views.merchant.common import N_, shop_names, tenant_base, values
 from daiyun.portal.web import PREFIX, Page, PortalRoute, redirect, render, tenant_form, tenant_page
+from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import Permission
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=PortalRoute)
@@ -67,6 +69,7 @@ def shipments(request: Request, page: ReadPage) -> Response:
     rows = [ShipmentRead.of(s) for s in shipping.recent(page.db, push, SHOWN)]
     numbers = orders.order_numbers(page.db, {o for s in rows for o in s.order_ids})
     shipped = _shipped(request, page, rows)
+    floor = metrics.floor(page.db)
     return render(
         request,
         "merchant/shipments.html",
@@ -82,6 +85,8 @@ def shipments(request: Request, page: ReadPage) -> Response:
             numbers=numbers,
             shops=shop_names(page.db),
             figures=metrics.ship_times(page.db),
+            floor=floor,
+            packers=_packer_names(page.db, floor.packers) if page.is_staff else {},
             window=metrics.WINDOW_DAYS,
             staff=page.is_staff,
             can_push=page.is_staff and page.can(P.warehouse_manage),
@@ -92,6 +97,17 @@ def shipments(request: Request, page: ReadPage) -> Response:
         ),
         page=page,
     )
+
+
+def _packer_names(db: Session, packers: list[metrics.Packer]) -> dict[str, str]:
+    """Each packer's name: staff pack as "user:{id}"; anything else (the demo's operator) is
+    shown as it is."""
+    names = {}
+    for packer in packers:
+        kind, _, hex_id = packer.who.partition(":")
+        user = db.get(User, uuid.UUID(hex_id)) if kind == "user" and len(hex_id) == 32 else None
+        names[packer.who] = user.name if user is not None else packer.who
+    return names
 
 
 def _shipped(request: Request, page: Page, rows: list[ShipmentRead]) -> Any:

@@ -1,7 +1,8 @@
-"""The warehousing work of a shipped parcel becomes billing service facts once: one
-``orders_shipped`` per order it carries and one ``picks`` per pick line, across a delivery of
-the shipping event that failed and was retried, a redelivered event, a direct retry and a push
-asked for again."""
+"""The warehouse's billing facts and figures. The warehousing work of a shipped parcel becomes
+billing service facts once: one ``orders_shipped`` per order it carries and one ``picks`` per
+pick line, across a delivery of the shipping event that failed and was retried, a redelivered
+event, a direct retry and a push asked for again. The floor's figures count exceptions, refused
+scans and the packers' pace."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from daiyun.billing.models import ServiceFactRecord
 from daiyun.core import db
 from daiyun.core.events import service as events
 from daiyun.core.events.models import OutboxEvent
-from daiyun.platform.fulfillment import billing_facts, metrics, pack, shipping, waves
-from daiyun.platform.fulfillment.models import PushStatus
+from daiyun.platform.fulfillment import billing_facts, metrics, pack, service, shipping, waves
+from daiyun.platform.fulfillment.models import ExceptionKind, PushStatus
 from daiyun.platform.fulfillment.schemas import WaveRuleIn
 from daiyun.sandboxes.carriers import CarrierSandbox
 from tests.platform.fulfillment.conftest import Floor
@@ -127,3 +128,33 @@ def test_the_ship_times_against_the_deadline() -> None:
     mine = metrics.figures([r for r in rows if r[0] == shop], shop)
     assert (mine.on_time, mine.with_deadline, mine.median_hours) == (1, 2, 20.0)
     assert metrics.figures([]).on_time_share is None
+
+
+def test_the_floor_figures_count_exceptions_refused_scans_and_pace(floor: Floor) -> None:
+    """Three parcels: two packed (one after a wrong scan and one too many), one in an exception;
+    the pace counts the hours the packer was packing."""
+    floor.room.receive("TEA", 10)
+    floor.room.receive("CUP", 10)
+    order_id = floor.order("M1", [("TEA", 1), ("CUP", 1)])
+    first, second, third = (
+        floor.parcels(o)[0].id
+        for o in (order_id, floor.order("M2", [("TEA", 1)]), floor.order("M3", [("TEA", 1)]))
+    )
+    merchant = [waves.Merchant(floor.tenant_id, "杭州茶行")]
+    with db.unit_of_work(floor.tenant_id) as session:
+        service.raise_exception(session, None, third, ExceptionKind.address_unserviceable, "far")
+    with db.unit_of_work(floor.tenant_id) as session:
+        wave = waves.create(session, floor.room.hz.id, WaveRuleIn.model_validate({}), merchant)
+    with db.unit_of_work(floor.tenant_id) as session:
+        waves.confirm_pick(session, wave.id, merchant)
+        for parcel, codes in ((first, ("TEA", "TEA", "CUP")), (second, ("CUP", "TEA"))):
+            for code in codes:  # the second TEA on the first and the CUP on the second: refused
+                pack.scan(session, parcel, code)
+            pack.finish(session, parcel, 900)
+    with db.unit_of_work(floor.tenant_id) as session:
+        figures = metrics.floor(session)
+    assert (figures.parcels, figures.with_exception) == (3, 1)
+    assert (figures.packed, figures.lines, figures.scan_errors) == (2, 3, 2)
+    assert figures.errors_per_line == 2 / 3 and figures.exception_rate == 1 / 3
+    [packer] = figures.packers
+    assert (packer.parcels, packer.hours, packer.per_hour) == (2, 1, 2.0)
