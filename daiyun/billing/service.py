@@ -45,7 +45,12 @@ from daiyun.billing.models import (
     StatementLine,
     StatementStatus,
 )
-from daiyun.billing.schemas import ContractCreate, ServiceFactCreate, VersionCreate
+from daiyun.billing.schemas import (
+    ContractCreate,
+    ServiceFactCreate,
+    ServiceFactRead,
+    VersionCreate,
+)
 from daiyun.billing.terms import ContractTerms
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
@@ -211,10 +216,11 @@ def record_fact(
     return record, True
 
 
-def has_fact(session: Session, key: str) -> bool:
-    """Whether a fact was recorded under this idempotency key (a daily count asks before it
-    counts again, since its figure may have moved since)."""
-    return repository.service_fact_by_key(session, key) is not None
+def fact_by_key(session: Session, key: str) -> ServiceFactRead | None:
+    """The fact recorded under this idempotency key, if any (a daily count asks before it counts
+    again, since its figure may have moved since)."""
+    found = repository.service_fact_by_key(session, key)
+    return None if found is None else ServiceFactRead.model_validate(found)
 
 
 def _fact_fields(fact: ServiceFactRecord | ServiceFactCreate) -> tuple[Any, ...]:

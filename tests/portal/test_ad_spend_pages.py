@@ -1,12 +1,15 @@
 """Ad spend and ROAS pages: a marketer imports a channel's report on the console (a bad file
 shows its validation report and writes nothing; a good one is imported); the merchant's ROAS
 page charts the daily spend and attributed GMV and gives ROAS per campaign and channel, in
-Chinese with every message translated, and its CSV."""
+Chinese with every message translated, and its CSV. A day whose spend moved after it was
+billed is listed on the console."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from daiyun.core import db
+from daiyun.platform.marketing import ad_billing
 from daiyun.tenants.auth.permissions import Role
 from tests.conftest import World
 from tests.platform.marketing.test_ad_spend import ZTC, _campaign, _orders, _rows
@@ -72,3 +75,36 @@ def test_a_marketer_imports_ad_spend_and_the_merchant_sees_roas(
         follow_redirects=False,
     )
     assert refused.status_code == 403
+
+
+def test_spend_that_moved_after_billing_is_listed(
+    world: World,
+    portal_as: PortalClient,
+    untranslated: set[str],  # noqa: F811
+) -> None:
+    tenant = world.tenant()
+    marketer = portal_as(world.user(Role.marketer, tenant))
+    today = datetime.now(UTC).date()
+    day = today - timedelta(days=10)
+    report = "日期,计划名称,单元名称,花费\n{day},日常,红茶,{spend}\n"
+    console = f"{PORTAL}/console/ad-spend?tenant={tenant.slug}"
+    token = csrf_of(marketer.get(console).text)
+
+    def upload(spend: str) -> None:
+        answer = marketer.post(
+            f"{PORTAL}/t/{tenant.slug}/ad-spend",
+            data={"csrf_token": token, "channel": "ztc", "next": console},
+            files={"file": ("ztc.csv", report.format(day=day, spend=spend).encode(), "text/csv")},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303, answer.text
+
+    upload("80.00")
+    with db.unit_of_work(tenant.id) as session:
+        assert ad_billing.bill_settled(session, today).recorded == 1
+    assert "data-moved" not in marketer.get(console).text
+    upload("95.00")  # the channel revised the day after it was billed
+    choose_chinese(marketer)
+    page = marketer.get(console).text
+    assert f'data-moved="ztc:{day}"' in page and "80.00" in page and "95.00" in page
+    assert not untranslated, sorted(untranslated)

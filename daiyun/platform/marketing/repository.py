@@ -236,6 +236,21 @@ def ad_spend_between(
     return list(session.scalars(stmt.order_by(AdSpend.id)))
 
 
+def daily_spend(
+    session: Session, first: date, last: date
+) -> list[tuple[AdChannel, date, str, int]]:
+    """(channel, day, home currency, spend in it) of every day from ``first`` to ``last``."""
+    stmt = (
+        select(
+            AdSpend.channel, AdSpend.day, AdSpend.home_currency, func.sum(AdSpend.home_spend_minor)
+        )
+        .where(AdSpend.day >= first, AdSpend.day <= last)
+        .group_by(AdSpend.channel, AdSpend.day, AdSpend.home_currency)
+        .order_by(AdSpend.day, AdSpend.channel, AdSpend.home_currency)
+    )
+    return [(row[0], row[1], row[2], int(row[3] or 0)) for row in session.execute(stmt)]
+
+
 def delete_ad_spend(session: Session, channel: AdChannel, first: date, last: date) -> int:
     """The channel's rows of every day from ``first`` to ``last`` (what a file replaces)."""
     stmt = delete(AdSpend).where(

@@ -6,14 +6,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daiyun.core.db import unit_of_work
 from daiyun.core.events.models import OutboxEvent
 from daiyun.core.events.service import subscribe
+from daiyun.core.ids import utcnow
 from daiyun.core.tasks import platform_task
-from daiyun.platform.marketing import pricing, service
+from daiyun.platform.marketing import ad_billing, pricing, service
 from daiyun.tenants.models import Tenant
 
 SCHEDULE = {
@@ -21,6 +23,7 @@ SCHEDULE = {
         "task": "daiyun.marketing.release_flash_sales",
         "schedule": 60.0,
     },
+    "marketing-bill-ad-spend": {"task": "daiyun.marketing.bill_ad_spend", "schedule": 3600.0},
 }
 
 
@@ -40,3 +43,26 @@ def release_flash_sales(session: Session, now: datetime | None = None) -> dict[s
         with unit_of_work(tenant_id) as tenant_session:
             released += service.release_ended(tenant_session, now)
     return {"released": released}
+
+
+@platform_task("daiyun.marketing.bill_ad_spend")
+def bill_ad_spend(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """Every tenant: settled days of ad spend billed at cost (once each); days whose spend moved
+    after billing are logged for finance (the Ad spend page lists them too)."""
+    today = (now or utcnow()).date()
+    recorded = moved = 0
+    for tenant_id in list(session.scalars(select(Tenant.id))):
+        with unit_of_work(tenant_id) as tenant_session:
+            billed = ad_billing.bill_settled(tenant_session, today)
+        recorded += billed.recorded
+        moved += len(billed.differences)
+        for d in billed.differences:
+            structlog.get_logger().warning(
+                "ad_spend_moved_after_billing",
+                tenant_id=str(tenant_id),
+                channel=d.channel,
+                day=d.day.isoformat(),
+                billed_minor=d.billed_minor,
+                now_minor=d.now_minor,
+            )
+    return {"recorded": recorded, "moved": moved}

@@ -68,7 +68,7 @@ def record_storage(session: Session, now: datetime) -> int:
             continue
         day = now.astimezone(ZoneInfo(where.time_zone)).date()
         key = storage_key(warehouse_id, day)
-        if billing.has_fact(session, key):
+        if billing.fact_by_key(session, key) is not None:
             continue  # the day is counted: a later count would be another figure for it
         body = ServiceFactCreate(
             kind=ServiceKind.pallet_days,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -21,7 +22,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from daiyun.core.errors import Problem
-from daiyun.platform.marketing import ad_formats, ad_spend, roas
+from daiyun.platform.marketing import ad_billing, ad_formats, ad_spend, roas
 from daiyun.platform.marketing.schemas import AdChannel, RoasBasis, RoasBy, RoasReport
 from daiyun.portal.charts import daily_bars
 from daiyun.portal.console import access
@@ -84,6 +85,12 @@ def _console(
     chosen = next((t for t in merchants if t.slug == params.get("tenant")), None)
     if chosen is None and merchants:
         chosen = merchants[0]
+    moved: list[ad_billing.Difference] = []
+    if chosen is not None:
+        with access.tenant_unit(chosen.id, page.user.id) as session:
+            today = datetime.now(UTC).date()
+            moved = access.quietly(partial(ad_billing.differences, session, today)) or []
+            session.rollback()
     return render(
         request,
         "console/ad_spend.html",
@@ -96,6 +103,9 @@ def _console(
             "error": ERRORS.get(error, N_("The import was refused.")) if error else None,
             "report": report,
             "console": CONSOLE,
+            "moved": moved,
+            "settle_days": ad_billing.SETTLE_DAYS,
+            "channel_names": {c.value: name for c, name in ad_formats.CHANNEL_NAMES.items()},
         },
         page=page,
         status_code=status_code,
