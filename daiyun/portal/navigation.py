@@ -108,6 +108,7 @@ CONSOLE_PAGES: Final = (
     Destination("console/ad-spend", N_("Ad spend"), P.marketing_manage),
     Destination("console/inbox", N_("Inbox"), P.conversations_read),
     Destination("console/service", N_("Service desk"), P.conversations_read),
+    Destination("console/service-library", N_("Service library"), P.cs_manage),
     Destination("console/aftersales", N_("After-sales"), P.aftersales_read),
     Destination("console/follow-ups", N_("Follow-ups"), P.aftersales_manage),
     Destination("console/recruiting", N_("Recruiting"), P.recruiting_review),

@@ -61,6 +61,7 @@ from tests.portal import (
     fulfillment_matrix,
     marketing_matrix,
     recruiting_matrix,
+    service_library_matrix,
 )
 from tests.portal.conftest import csrf_of, portal_sign_in
 
@@ -297,6 +298,7 @@ PORTAL_TABLE: dict[Route, Rule] = {
     # Recruiting (views/recruiting.py): the console's requisitions; a merchant's openings, the
     # pipeline board and candidates for reviewers; moving a card for recruiters (staff).
     **recruiting_matrix.rules(Rule, TENANT, STAFF, PORTAL),
+    **service_library_matrix.rules(Rule, TENANT, STAFF, PORTAL),
 }
 
 
@@ -450,6 +452,7 @@ def _cast(world: World, app: FastAPI) -> Cast:
         "conversation_id": str(conversation.id),
         **aftersales_matrix.seed(a.id, order.id),
         **recruiting_matrix.seed(a.id),
+        **service_library_matrix.seed(a.id),
     }
     return cast
 
@@ -514,6 +517,7 @@ def _a_state(cast: Cast) -> tuple[object, ...]:
         aftersales_matrix.state(cast.a.id),
         fulfillment_matrix.state(cast.a.id),
         recruiting_matrix.state(cast.a.id),
+        service_library_matrix.state(cast.a.id),
     )
 
 
@@ -607,6 +611,8 @@ def _form(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         fields |= {"shop_id": cast.placeholders["shop_id"]}
     elif path.endswith("/portfolio/settings"):
         fields |= {"share": "12.5", "growth": "-5"}
+    elif library := service_library_matrix.form(path, caller.name):
+        fields |= library
     else:
         more = fulfillment_matrix.form(path, cast.placeholders)
         fields |= more or recruiting_matrix.form(path, cast.placeholders) or {}
