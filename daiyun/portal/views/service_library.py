@@ -18,7 +18,6 @@ from starlette.datastructures import FormData
 
 from daiyun.platform.customer_service import knowledge, macros
 from daiyun.platform.customer_service import service as cs
-from daiyun.platform.customer_service.models import Priority, State
 from daiyun.platform.customer_service.rules import VARIABLES
 from daiyun.platform.customer_service.schemas import (
     ArticleIn,
@@ -27,6 +26,8 @@ from daiyun.platform.customer_service.schemas import (
     CannedReplyRead,
     MacroIn,
     MacroRead,
+    Priority,
+    State,
 )
 from daiyun.portal.console import access
 from daiyun.portal.views.console import Staff, _back, _staff_only, _submit, _text
