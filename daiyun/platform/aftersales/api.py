@@ -419,12 +419,12 @@ def register_return(
 
 
 @router.post(
-    f"{RETURNS}/{{case_id}}/receive", response_model=CaseDetail, responses=problems(409, 422)
+    f"{RETURNS}/{{return_id}}/receive", response_model=CaseDetail, responses=problems(409, 422)
 )
 def receive_return(
     session: SessionDep,
     access: DockHand,
-    case_id: uuid.UUID,
+    return_id: uuid.UUID,
     body: ReturnIn,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -434,8 +434,8 @@ def receive_return(
     return _move(
         session,
         access,
-        case_id,
+        return_id,
         idempotency_key,
         body,
-        lambda: service.receive(session, case_id, user_id, body),
+        lambda: service.receive(session, return_id, user_id, body),
     )

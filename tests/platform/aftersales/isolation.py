@@ -94,7 +94,7 @@ TENANT_RULES |= rules(
 ) | rules((("PUT", f"{FU}/settings"),), read=MANAGE, write=APPROVE)
 # The returns dock is warehouse work: reading what is expected, receiving and registering.
 RETURNS = "/returns"
-DOCK_RECEIVE = "/returns/{dock_case_id}/receive"
+DOCK_RECEIVE = "/returns/{return_id}/receive"
 TENANT_RULES |= rules(
     (("GET", RETURNS), ("POST", RETURNS), ("POST", DOCK_RECEIVE)),
     read=TenantRule(P.warehouse_read, ORDER_READERS),
@@ -129,7 +129,7 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
             "aftersales_line": line,
             "followup_id": followup_id,
             "dock_order_id": dock_order,
-            "dock_case_id": dock_case,
+            "return_id": dock_case,
             "dock_sku": code,
         }
 
@@ -224,7 +224,7 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
         return
     if path == DOCK_RECEIVE:
         with db.unit_of_work(tenant_id) as session:
-            case = service.get_case(session, uuid.UUID(places["dock_case_id"]))
+            case = service.get_case(session, uuid.UUID(places["return_id"]))
             case.state = CaseState.awaiting_return
         return
     if not path.startswith(CASE) or path == CASE:
