@@ -261,7 +261,7 @@ def list_redemptions(
     limit: Limit = 50,
 ) -> Page[RedemptionRead]:
     rows, next_cursor = pricing.find_redemptions(session, promotion_id, order_id, cursor, limit)
-    return Page(items=[pricing.redemption_read(r) for r in rows], next_cursor=next_cursor)
+    return Page(items=pricing.redemption_reads(session, rows), next_cursor=next_cursor)
 
 
 @router.post(

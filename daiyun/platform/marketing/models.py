@@ -7,8 +7,8 @@ amount as the ad platform billed it and as converted into the tenant's currency 
 recorded rate, so a report never converts again nor guesses a rate.
 
 Counters (a promotion's redemptions and flash units sold, a coupon's uses, a campaign's
-discount cost and attributed GMV) change only with the redemption row that records why, under
-the lock taken in ``repository.lock_promotions``.
+discount cost and attributed GMV) change only with the redemption row that records why (or the
+reversal row that gives it back), under the lock taken in ``repository.lock``.
 """
 
 from __future__ import annotations
@@ -191,6 +191,25 @@ class Redemption(TenantScoped, Base):
     order_total_minor: Mapped[int] = mapped_column(BigInteger)
     units: Mapped[int] = mapped_column(default=0)  # flash units
     explanation: Mapped[str] = mapped_column(String(500))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RedemptionReversal(TenantScoped, Base):
+    """A redemption given back because its order was cancelled or fully refunded: append-only
+    like the redemption it names (which stays, so the history shows the use and its return),
+    and one per redemption, so a second reversal cannot count anything back twice."""
+
+    __tablename__ = "mkt_redemption_reversals"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "redemption_id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "redemption_id"], ["mkt_redemptions.tenant_id", "mkt_redemptions.id"]
+        ),
+        ForeignKeyConstraint(["tenant_id", "order_id"], ["orders.tenant_id", "orders.id"]),
+    )
+
+    redemption_id: Mapped[uuid.UUID]
+    order_id: Mapped[uuid.UUID]
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

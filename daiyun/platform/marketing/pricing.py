@@ -229,8 +229,13 @@ def _lock_for(session: Session, at: datetime, codes: list[str]) -> None:
     )
 
 
-def redemption_read(row: Redemption) -> RedemptionRead:
-    return RedemptionRead.model_validate(row)
+def redemption_reads(session: Session, rows: list[Redemption]) -> list[RedemptionRead]:
+    """The rows as read, each with when it was given back (its order called off), if it was."""
+    given_back = repository.reversed_at(session, [r.id for r in rows])
+    return [
+        RedemptionRead.model_validate(r).model_copy(update={"reversed_at": given_back.get(r.id)})
+        for r in rows
+    ]
 
 
 def redeem(session: Session, body: RedemptionIn) -> tuple[RedemptionResult, bool]:
@@ -242,7 +247,7 @@ def redeem(session: Session, body: RedemptionIn) -> tuple[RedemptionResult, bool
     _lock_for(session, at, [c.upper() for c in body.coupon_codes])
     done = repository.with_key(session, body.key)
     if done:
-        return RedemptionResult(quote=None, redemptions=[redemption_read(r) for r in done]), False
+        return RedemptionResult(quote=None, redemptions=redemption_reads(session, done)), False
     priced = price_cart(session, body, at)
     refused = [v for v in priced.verdicts if not v.accepted]
     if refused:
@@ -255,9 +260,7 @@ def redeem(session: Session, body: RedemptionIn) -> tuple[RedemptionResult, bool
     rows = _record(
         session, priced, body.key, body.buyer, None, RedemptionSource.api, priced.quote.total_minor
     )
-    return RedemptionResult(
-        quote=priced.read(), redemptions=[redemption_read(r) for r in rows]
-    ), True
+    return RedemptionResult(quote=priced.read(), redemptions=redemption_reads(session, rows)), True
 
 
 def _count(

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Select, delete, func, insert, select
+from sqlalchemy import Date, Select, delete, exists, func, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from daiyun.platform.marketing.models import (
     MarketingSettings,
     Promotion,
     Redemption,
+    RedemptionReversal,
 )
 
 WRITE_LOCK_ATTEMPTS = 6
@@ -133,6 +134,12 @@ def coupons(promotion_id: uuid.UUID | None = None, batch: str | None = None) -> 
     return stmt
 
 
+def get_coupon(session: Session, coupon_id: uuid.UUID) -> Coupon:
+    coupon = session.scalar(select(Coupon).where(Coupon.id == coupon_id))
+    assert coupon is not None  # a redemption's coupon is never deleted (foreign key)
+    return coupon
+
+
 def coupons_by_code(session: Session, codes: Collection[str]) -> dict[str, Coupon]:
     if not codes:
         return {}
@@ -163,6 +170,29 @@ def with_key(session: Session, key: str) -> list[Redemption]:
     )
 
 
+def _standing() -> Any:
+    """A redemption not given back (no reversal names it)."""
+    return ~exists().where(
+        RedemptionReversal.tenant_id == Redemption.tenant_id,
+        RedemptionReversal.redemption_id == Redemption.id,
+    )
+
+
+def standing_of_order(session: Session, order_id: uuid.UUID) -> list[Redemption]:
+    """The order's redemptions not yet given back."""
+    stmt = select(Redemption).where(Redemption.order_id == order_id, _standing())
+    return list(session.scalars(stmt.order_by(Redemption.id)))
+
+
+def reversed_at(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+    if not ids:
+        return {}
+    stmt = select(RedemptionReversal.redemption_id, RedemptionReversal.at).where(
+        RedemptionReversal.redemption_id.in_(list(ids))
+    )
+    return {row[0]: row[1] for row in session.execute(stmt)}
+
+
 def buyer_uses(
     session: Session, buyer: str, promotion_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[int, int]]:
@@ -171,7 +201,11 @@ def buyer_uses(
         return {}
     stmt = (
         select(Redemption.promotion_id, func.count(), func.coalesce(func.sum(Redemption.units), 0))
-        .where(Redemption.buyer == buyer, Redemption.promotion_id.in_(list(promotion_ids)))
+        .where(
+            Redemption.buyer == buyer,
+            Redemption.promotion_id.in_(list(promotion_ids)),
+            _standing(),
+        )
         .group_by(Redemption.promotion_id)
     )
     return {row[0]: (int(row[1]), int(row[2])) for row in session.execute(stmt)}
@@ -184,7 +218,11 @@ def buyer_coupon_uses(
         return {}
     stmt = (
         select(Redemption.coupon_id, func.count(func.distinct(Redemption.key)))
-        .where(Redemption.buyer == buyer, Redemption.coupon_id.in_(list(coupon_ids)))
+        .where(
+            Redemption.buyer == buyer,
+            Redemption.coupon_id.in_(list(coupon_ids)),
+            _standing(),
+        )
         .group_by(Redemption.coupon_id)
     )
     return {row[0]: int(row[1]) for row in session.execute(stmt) if row[0] is not None}
@@ -337,7 +375,7 @@ def attributed_totals(
             func.min(Redemption.currency).label("currency"),
             func.min(Redemption.order_total_minor).label("total"),
         )
-        .where(Redemption.at >= start, Redemption.at < end)
+        .where(Redemption.at >= start, Redemption.at < end, _standing())
         .group_by(Redemption.campaign_id, Redemption.key)
     )
     if currencies is not None:

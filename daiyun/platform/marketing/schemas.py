@@ -369,6 +369,10 @@ class RedemptionRead(BaseModel):
     units: int
     explanation: str
     at: datetime
+    reversed_at: datetime | None = Field(
+        default=None,
+        description="When the order was cancelled or fully refunded and the use given back",
+    )
 
 
 class RedemptionResult(BaseModel):

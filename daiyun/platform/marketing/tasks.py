@@ -1,5 +1,6 @@
-"""Marketing's background work: incoming orders attributed to promotions and coupons, and the
-flash sales whose window ended giving their carved-out stock back to the warehouse."""
+"""Marketing's background work: incoming orders attributed to promotions and coupons (and given
+back when the order is called off), and the flash sales whose window ended giving their
+carved-out stock back to the warehouse."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from daiyun.core.events.models import OutboxEvent
 from daiyun.core.events.service import subscribe
 from daiyun.core.ids import utcnow
 from daiyun.core.tasks import platform_task
-from daiyun.platform.marketing import ad_billing, pricing, service
+from daiyun.platform.marketing import ad_billing, pricing, reversals, service
 from daiyun.tenants.models import Tenant
 
 SCHEDULE = {
@@ -33,6 +34,15 @@ def attribute_order(session: Session, event: OutboxEvent) -> None:
     """Record the codes and flash sales an order used (once: the event only names the order,
     so duplicates and events out of order change nothing)."""
     pricing.attribute_order(session, uuid.UUID(event.payload["order_id"]))
+
+
+@subscribe("order.cancelled")
+@subscribe("order.refunded")
+@subscribe("order.updated")
+def give_back_called_off(session: Session, event: OutboxEvent) -> None:
+    """An order cancelled or fully refunded gives back the coupons, allowances, budget and flash
+    units it used (once: what was given back is marked, so a redelivered event finds nothing)."""
+    reversals.reverse_order(session, uuid.UUID(event.payload["order_id"]))
 
 
 @platform_task("daiyun.marketing.release_flash_sales")

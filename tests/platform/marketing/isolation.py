@@ -30,6 +30,7 @@ from daiyun.platform.marketing.models import (
     MarketingSettings,
     Promotion,
     Redemption,
+    RedemptionReversal,
     RedemptionSource,
 )
 from daiyun.platform.marketing.rules import Kind
@@ -44,7 +45,15 @@ from daiyun.platform.marketing.schemas import (
 from daiyun.tenants.auth.permissions import Permission
 from tests.authz import API, P, R, Route, TenantRule, rules
 
-TENANT_TABLES = (MarketingSettings, Campaign, Promotion, Coupon, Redemption, AdSpend)
+TENANT_TABLES = (
+    MarketingSettings,
+    Campaign,
+    Promotion,
+    Coupon,
+    Redemption,
+    RedemptionReversal,
+    AdSpend,
+)
 MARKETING_READERS = frozenset(
     {
         R.agency_admin,
@@ -224,16 +233,18 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     Promotion: ("name", "tests-bulk"),
     Coupon: ("batch", "tests-bulk"),
     Redemption: ("explanation", "tests-bulk"),  # append-only: refused, still scoped
+    RedemptionReversal: ("at", datetime(2026, 1, 1, tzinfo=UTC)),  # append-only too
     AdSpend: ("ad_group", "tests-bulk"),
 }
-APPEND_ONLY: frozenset[type[Any]] = frozenset({Redemption})
+APPEND_ONLY: frozenset[type[Any]] = frozenset({Redemption, RedemptionReversal})
 
 
 def guard_seed(
     tenant_id: uuid.UUID, sku_id: uuid.UUID, order_ids: list[uuid.UUID]
 ) -> dict[type[Any], set[uuid.UUID]]:
     """Settings, a campaign, a coupon promotion and its code, and a redemption of it by the
-    first order (so the campaign, promotion, code and order are all referenced by it)."""
+    first order (so the campaign, promotion, code and order are all referenced by it), given
+    back (the order called off)."""
     with db.unit_of_work(tenant_id) as session:
         service.set_settings(session, MarketingSettingsIn(margin_policy=MarginPolicy.cap))
         campaign = _campaign(session, f"Guard {uuid.uuid4().hex[:6]}")
@@ -251,22 +262,23 @@ def guard_seed(
         coupon = service.create_coupon(
             session, CouponCreate(promotion_id=promotion.id, code=f"G{uuid.uuid4().hex[:8]}")
         )
-        session.add(
-            Redemption(
-                key=f"guard:{order_ids[0].hex}",
-                promotion_id=promotion.id,
-                campaign_id=campaign.id,
-                coupon_id=coupon.id,
-                order_id=order_ids[0],
-                buyer="guard@example.com",
-                source=RedemptionSource.order,
-                currency="CNY",
-                discount_minor=100,
-                order_total_minor=1000,
-                units=0,
-                explanation="seeded",
-            )
+        redemption = Redemption(
+            key=f"guard:{order_ids[0].hex}",
+            promotion_id=promotion.id,
+            campaign_id=campaign.id,
+            coupon_id=coupon.id,
+            order_id=order_ids[0],
+            buyer="guard@example.com",
+            source=RedemptionSource.order,
+            currency="CNY",
+            discount_minor=100,
+            order_total_minor=1000,
+            units=0,
+            explanation="seeded",
         )
+        session.add(redemption)
+        session.flush()
+        session.add(RedemptionReversal(redemption_id=redemption.id, order_id=order_ids[0]))
         session.add(
             AdSpend(
                 day=datetime(2026, 3, 1, tzinfo=UTC).date(),
