@@ -95,6 +95,16 @@ def allocation_order(session: Session) -> list[uuid.UUID]:
     return list(session.scalars(stmt))
 
 
+def allocation_sites(session: Session) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    """The active warehouses with their addresses, in allocation order."""
+    stmt = (
+        select(Warehouse.id, Warehouse.address)
+        .where(Warehouse.active.is_(True))
+        .order_by(Warehouse.priority, Warehouse.code)
+    )
+    return [(row[0], row[1] or {}) for row in session.execute(stmt)]
+
+
 def locations(warehouse_id: uuid.UUID) -> Select[Any]:
     return select(Location).where(Location.warehouse_id == warehouse_id)
 

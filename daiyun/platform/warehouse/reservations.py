@@ -26,7 +26,7 @@ from daiyun.core.ids import utcnow
 from daiyun.core.pagination import paginate
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.storefront import service as catalog
-from daiyun.platform.warehouse import repository, rules
+from daiyun.platform.warehouse import nearest, repository, rules
 from daiyun.platform.warehouse import sync_marks as _sync_marks  # noqa: F401 (its listener)
 from daiyun.platform.warehouse.models import (
     MoveKind,
@@ -93,7 +93,7 @@ def sync_order(
         _resolve(session, order_id)
         session.flush()
         return current.status
-    return _hold(session, order_id, current, wanted, unknown, actor)
+    return _hold(session, order_id, current, wanted, unknown, actor, order.shipping_address)
 
 
 def _wanted(session: Session, order: Any) -> tuple[dict[uuid.UUID, int], list[MissingSku]]:
@@ -130,6 +130,7 @@ def _hold(
     wanted: dict[uuid.UUID, int],
     unknown: list[MissingSku],
     actor: str,
+    destination: dict[str, Any] | None,
 ) -> ReservationStatus:
     held: dict[uuid.UUID, int] = defaultdict(int)
     if current is not None and current.status == ReservationStatus.reserved:
@@ -168,7 +169,7 @@ def _hold(
         if r.location_id in pickable
     ]
     takes, shortages = (
-        rules.allocate(wanted, candidates, _warehouse_order(session), _split(session))
+        rules.allocate(wanted, candidates, _warehouse_order(session, destination), _split(session))
         if not unknown
         else ([], [])
     )
@@ -237,9 +238,10 @@ def _pickable(session: Session, location_ids: set[uuid.UUID]) -> set[uuid.UUID]:
     }
 
 
-def _warehouse_order(session: Session) -> list[uuid.UUID]:
-    """The merchant's default warehouse first, then the active ones by priority and code."""
-    order = repository.allocation_order(session)
+def _warehouse_order(session: Session, destination: dict[str, Any] | None) -> list[uuid.UUID]:
+    """The merchant's default warehouse first, then the active ones nearest the buyer (ties,
+    and orders without an address, by priority and code)."""
+    order = nearest.rank(repository.allocation_sites(session), destination)
     settings = repository.settings(session)
     default = settings.default_warehouse_id if settings else None
     if default in order:

@@ -69,6 +69,10 @@ class WarehouseCreate(_Input):
 
 class WarehouseUpdate(_Input):
     name: Label | None = None
+    # Allocation sends each order to the warehouse nearest its buyer by this address.
+    address: (
+        dict[Annotated[str, StringConstraints(min_length=1, max_length=32)], AddressText] | None
+    ) = Field(default=None, max_length=12)
     time_zone: Zone | None = None
     active: bool | None = None
     priority: Annotated[int, Field(ge=0, le=10_000)] | None = None
