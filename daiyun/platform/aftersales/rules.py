@@ -255,3 +255,30 @@ def least_loaded(loads: dict[str, int], order: list[str]) -> str | None:
     if not order:
         return None
     return min(order, key=lambda agent: (loads.get(agent, 0), order.index(agent)))
+
+
+# What the buyer is told in their conversation when their case moves: Chinese first (most
+# buyers write in it), then English. ``{reason}`` and ``{amount}`` come from the step.
+BUYER_NOTICES: dict[Action, str] = {
+    A.approve: "您的售后申请已通过。Your after-sales request was approved.",
+    A.refuse: "很抱歉，您的售后申请未通过：{reason} Sorry, your request was refused: {reason}",
+    A.receive: "我们已收到您寄回的商品。We have received the goods you sent back.",
+    A.refund: "已为您退款 {amount}，将原路退回。A refund of {amount} is on its way to you.",
+    A.replace_: "换货商品已安排发出。Your replacement is on its way.",
+    A.repair: "您的商品已维修完毕。Your item has been repaired.",
+}
+SEND_IT_BACK = "请将商品寄回。Please send the goods back to us."
+
+
+def buyer_notice(
+    action: Action, state: CaseState, reason: str = "", amount: str = ""
+) -> str | None:
+    """The message for the buyer after ``action`` left the case in ``state`` (None: nothing
+    to tell, as on closing, which follows what they were already told)."""
+    text = BUYER_NOTICES.get(action)
+    if text is None:
+        return None
+    text = text.format(reason=reason, amount=amount)
+    if action is A.approve and state is S.awaiting_return:
+        text = f"{text} {SEND_IT_BACK}"
+    return text

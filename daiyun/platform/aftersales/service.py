@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
+from daiyun.core.money import to_major
 from daiyun.core.pagination import paginate
 from daiyun.platform.aftersales import repository, rules
 from daiyun.platform.aftersales.models import Case, CaseEvent, CaseLine, Settings
@@ -356,6 +357,12 @@ def _step(
     _event(session, case, action.value, actor, detail)
     session.flush()
     audit.record(session, f"aftersales.case.{action.value}", f"aftersales:{case.id}", detail or {})
+    if case.conversation_id is not None:  # the buyer asked there: they hear the decision there
+        paid = to_major((detail or {}).get("amount_minor", 0), case.currency)
+        amount = f"{paid:,} {case.currency}"
+        text = rules.buyer_notice(action, case.state, case.refusal_reason or "", amount)
+        if text is not None:
+            cs_service.notify_buyer(session, case.conversation_id, text)
     return case
 
 

@@ -417,6 +417,22 @@ def reply(session: Session, conv: Conversation, body: MessageCreate, user: User)
     return message
 
 
+def notify_buyer(session: Session, conversation_id: uuid.UUID, text: str) -> Message:
+    """An automated message to the buyer (a decision on their after-sales case), sent on the
+    conversation's channel like a reply; no agent wrote it, so it neither answers the buyer
+    for the SLA clocks nor counts as anyone's work."""
+    conv = get_conversation(session, conversation_id)
+    now = utcnow()
+    message = Message(conversation_id=conv.id, kind=MessageKind.outbound, body=text, created_at=now)
+    session.add(message)
+    if conv.channel == Channel.email:
+        message.delivery = Delivery.queued
+        _thread(session, conv, message)
+    conv.last_message_at = now
+    session.flush()
+    return message
+
+
 def _thread(session: Session, conv: Conversation, message: Message) -> None:
     """An e-mail reply's own Message-ID (at the mailbox's domain) and the buyer's last message
     it answers, so the buyer's client threads it and their answer comes back here."""
