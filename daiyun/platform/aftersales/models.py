@@ -61,6 +61,10 @@ class Settings(TenantScoped, Timestamped, Base):
     warranty_days: Mapped[int] = mapped_column(default=365)
     # Refund-only cases asking less than this are approved on arrival (0: never).
     auto_approve_below_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # ... and only for trusted buyers: this many earlier orders here (0: every buyer), and at
+    # most this many after-sales cases in the year before (None: any number).
+    trusted_min_orders: Mapped[int] = mapped_column(default=0)
+    trusted_max_cases: Mapped[int | None]
     # Refunds above this need aftersales:approve on top of aftersales:manage.
     approval_threshold_minor: Mapped[int] = mapped_column(BigInteger, default=100_000)
     response_hours: Mapped[int] = mapped_column(default=48)

@@ -148,3 +148,15 @@ def roles(session: Session, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, 
         return {}
     stmt = select(Membership.user_id, Membership.role).where(Membership.user_id.in_(list(user_ids)))
     return {row[0]: Role(row[1]) for row in session.execute(stmt)}
+
+
+def cases_on_orders(
+    session: Session, order_ids: Collection[uuid.UUID], since: datetime, excluding: uuid.UUID
+) -> int:
+    """How many cases were opened on these orders since ``since`` (``excluding`` one)."""
+    if not order_ids:
+        return 0
+    stmt = select(func.count(Case.id)).where(
+        Case.order_id.in_(list(order_ids)), Case.created_at >= since, Case.id != excluding
+    )
+    return int(session.scalar(stmt) or 0)

@@ -168,6 +168,16 @@ def auto_approves(case_type: CaseType, requested_minor: int, below_minor: int) -
     return case_type == CaseType.refund_only and 0 < requested_minor < below_minor
 
 
+TRUST_WINDOW = timedelta(days=365)  # the cases a trusted buyer may have had: in this year
+TRUST_HISTORY = 10_000  # a buyer's latest orders looked at (the bound of trusted_min_orders)
+
+
+def trusted(earlier_orders: int, recent_cases: int, min_orders: int, max_cases: int | None) -> bool:
+    """A buyer the merchant lets have small refunds at once (极速退款): enough orders before this
+    one, and not too many after-sales cases in the year before."""
+    return earlier_orders >= min_orders and (max_cases is None or recent_cases <= max_cases)
+
+
 def needs_approver(amount_minor: int, threshold_minor: int) -> bool:
     return amount_minor > threshold_minor
 

@@ -184,6 +184,14 @@ class SettingsIn(_Input):
     exchange_days: Annotated[Count, Field(ge=0, le=3650)] = 15
     warranty_days: Annotated[Count, Field(ge=0, le=3650)] = 365
     auto_approve_below_minor: Amount = 0
+    trusted_min_orders: Annotated[Count, Field(ge=0, le=10_000)] = Field(
+        default=0,
+        description="Auto-approval only for buyers with this many earlier orders (0: anyone)",
+    )
+    trusted_max_cases: Annotated[Count, Field(ge=0, le=10_000)] | None = Field(
+        default=None,
+        description="... and at most this many after-sales cases in the past year (null: any)",
+    )
     approval_threshold_minor: Amount = 100_000
     response_hours: Annotated[Count, Field(ge=1, le=24 * 90)] = 48
 
@@ -193,6 +201,8 @@ class SettingsRead(_Read):
     exchange_days: int
     warranty_days: int
     auto_approve_below_minor: int
+    trusted_min_orders: int
+    trusted_max_cases: int | None
     approval_threshold_minor: int
     response_hours: int
 

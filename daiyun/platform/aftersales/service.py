@@ -205,6 +205,17 @@ def _event(
     )
 
 
+def _trusted(session: Session, row: Settings, order: Any, case_id: uuid.UUID) -> bool:
+    if row.trusted_min_orders == 0 and row.trusted_max_cases is None:
+        return True  # every buyer is trusted
+    earlier = order_service.earlier_orders_of_buyer(session, order, rules.TRUST_HISTORY)
+    if earlier is None:
+        return False  # a buyer we cannot recognise has no history to trust
+    since = utcnow() - rules.TRUST_WINDOW
+    cases = repository.cases_on_orders(session, [*earlier, order.id], since, case_id)
+    return rules.trusted(len(earlier), cases, row.trusted_min_orders, row.trusted_max_cases)
+
+
 def _open(
     session: Session,
     order: Any,
@@ -251,7 +262,9 @@ def _open(
         line.case_id = case.id
         session.add(line)
     _event(session, case, "requested", actor, {"source": source.value, "requested_minor": asked})
-    if rules.auto_approves(case_type, asked, row.auto_approve_below_minor):
+    if rules.auto_approves(case_type, asked, row.auto_approve_below_minor) and _trusted(
+        session, row, order, case.id
+    ):
         _step(session, case, Action.approve, None, {"auto": True})
     session.flush()
     audit.record(

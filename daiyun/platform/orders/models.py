@@ -50,6 +50,8 @@ class Order(TenantScoped, Timestamped, Base):
         Index("ix_orders_tenant_fingerprint", "tenant_id", "fingerprint"),
         # Which currencies a tenant sells in, found by index seeks (repository.currencies).
         Index("ix_orders_tenant_currency", "tenant_id", "currency"),
+        # After-sales asks for a buyer's earlier orders (its trusted-buyer rule).
+        Index("ix_orders_tenant_buyer_email", "tenant_id", "buyer_email"),
     )
 
     shop_id: Mapped[uuid.UUID]

@@ -586,3 +586,21 @@ def delivered_between(
         .limit(limit)
     )
     return [(row[0], row[1]) for row in session.execute(stmt)]
+
+
+def buyer_orders_before(
+    session: Session, email: str, before: datetime, limit: int
+) -> list[uuid.UUID]:
+    """Ids of the bound tenant's paid orders by the buyer with ``email`` placed before
+    ``before`` (at most ``limit``: callers ask whether there are enough)."""
+    stmt = (
+        select(Order.id)
+        .where(
+            Order.buyer_email == email,
+            Order.placed_at < before,
+            Order.status.not_in(list(NOT_PAID)),
+        )
+        .order_by(Order.placed_at.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

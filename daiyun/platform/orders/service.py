@@ -185,6 +185,14 @@ def get_order(session: Session, order_id: uuid.UUID) -> Order | None:
     return repository.get(session, order_id)
 
 
+def earlier_orders_of_buyer(session: Session, order: Order, limit: int) -> list[uuid.UUID] | None:
+    """The buyer's earlier paid orders here, by the order's e-mail (None: the order names no
+    e-mail, so its buyer cannot be recognised)."""
+    if not order.buyer_email:
+        return None
+    return repository.buyer_orders_before(session, order.buyer_email, order.placed_at, limit)
+
+
 def record_refund(
     session: Session,
     order_id: uuid.UUID,
