@@ -92,3 +92,56 @@ def test_an_agent_has_no_library_to_write(world: World, portal_as: PortalClient)
     assert refused.status_code == 403
     with db.unit_of_work(tenant.id) as session:
         assert knowledge.find(session, None, None, 10)[0] == []
+
+
+def test_an_admin_sets_the_sla_policies(world: World, portal_as: PortalClient) -> None:
+    tenant = world.tenant()
+    admin = portal_as(world.user(Role.agency_admin, tenant))
+    token = csrf_of(admin.get(LIBRARY, params={"tenant": tenant.slug}).text)
+    base = f"{PORTAL}/t/{tenant.slug}/service-library/policies"
+    fields = {
+        "csrf_token": token,
+        "name": "Urgent e-mail",
+        "position": "10",
+        "priority": "urgent",
+        "channel": "email",
+        "first_response_minutes": "30",
+        "resolution_minutes": "480",
+        "business_hours": "mon 09:00-12:00 13:00-18:00\nFRI 09:00-17:00",
+        "holidays": "2027-02-17, 2027-02-16",
+    }
+
+    def post(path: str, **changed: str) -> str:
+        answer = admin.post(path, data={**fields, **changed}, follow_redirects=False)
+        assert answer.status_code == 303, answer.text
+        return answer.headers["location"]
+
+    assert "done=policies-saved" in post(base)
+    # Hours that overlap, a weekday twice, a day that is no weekday, minutes not a number.
+    for bad in (
+        {"business_hours": "mon 09:00-12:00 11:00-18:00"},
+        {"business_hours": "mon 09:00-12:00\nmon 13:00-18:00"},
+        {"business_hours": "someday 09:00-12:00"},
+        {"first_response_minutes": "soon"},
+    ):
+        assert "error=" in post(base, **bad), bad
+    with db.unit_of_work(tenant.id) as session:
+        [policy] = cs.policies(session)
+        assert (policy.priority.value, policy.channel.value, policy.first_response_minutes) == (
+            "urgent",
+            "email",
+            30,
+        )
+        assert policy.business_hours == {
+            "mon": [["09:00", "12:00"], ["13:00", "18:00"]],
+            "fri": [["09:00", "17:00"]],
+        }
+        assert policy.holidays == ["2027-02-16", "2027-02-17"]
+    shown = admin.get(LIBRARY, params={"tenant": tenant.slug}).text
+    assert f'data-policies="{policy.id}"' in shown
+    assert "mon 09:00-12:00 13:00-18:00" in shown  # the hours as they were typed
+    assert "error=" in post(f"{base}/{policy.id}", action="delete")  # policies stay
+    post(f"{base}/{policy.id}", action="save", first_response_minutes="", priority="")
+    with db.unit_of_work(tenant.id) as session:
+        [policy] = cs.policies(session)
+        assert (policy.priority, policy.first_response_minutes) == (None, None)

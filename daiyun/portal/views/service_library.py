@@ -1,6 +1,8 @@
 """The console's service library (客服知识库): what a merchant's agents answer with, written
 by those who manage the service (``cs:manage``): canned replies with their shortcuts, macros
-(saved actions run from the inbox) and the knowledge base's articles.
+(saved actions run from the inbox), the knowledge base's articles, and the SLA policies that
+set how soon conversations must be answered (服务时效: first response, next response,
+resolution, counted in business hours).
 
 One merchant at a time (chosen like the Ad spend page: the first the user manages by default).
 Each item is edited in place or deleted; the rules (unique shortcut and name, known variables,
@@ -9,6 +11,7 @@ lengths) are the customer-service service's, and a refusal comes back as its kin
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -18,15 +21,18 @@ from starlette.datastructures import FormData
 
 from daiyun.platform.customer_service import knowledge, macros
 from daiyun.platform.customer_service import service as cs
-from daiyun.platform.customer_service.rules import VARIABLES
+from daiyun.platform.customer_service.rules import DAYS, VARIABLES
 from daiyun.platform.customer_service.schemas import (
     ArticleIn,
     ArticleRead,
     CannedReplyIn,
     CannedReplyRead,
+    Channel,
     MacroIn,
     MacroRead,
     Priority,
+    SlaPolicyIn,
+    SlaPolicyRead,
     State,
 )
 from daiyun.portal.console import access
@@ -58,7 +64,15 @@ def _read(session: Any) -> dict[str, list[Any]]:
         "articles": [
             ArticleRead.model_validate(r) for r in knowledge.find(session, None, None, SHOWN)[0]
         ],
+        "policies": [SlaPolicyRead.model_validate(r) for r in cs.policies(session)],
     }
+
+
+def hours_text(hours: dict[str, list[list[str]]]) -> str:
+    """A policy's business hours as the form shows them: a line per weekday."""
+    return "\n".join(
+        f"{day} " + " ".join(f"{a}-{b}" for a, b in hours[day]) for day in DAYS if day in hours
+    )
 
 
 @router.get("/console/service-library")
@@ -82,6 +96,8 @@ def library(request: Request, page: Staff) -> Response:
             "items": items,
             "variables": VARIABLES,
             "priorities": PRIORITY_LABELS,
+            "channels": [c.value for c in Channel],
+            "hours_text": hours_text,
             "error": request.query_params.get("error", ""),
             "done": request.query_params.get("done", ""),
         },
@@ -124,11 +140,46 @@ def _article(form: FormData) -> ArticleIn:
     )
 
 
-# What each kind is made of and done with: (form reader, create, update, delete).
+def _hours(form: FormData) -> dict[str, list[list[str]]]:
+    """``mon 09:00-12:00 13:00-18:00``, a line per weekday, as the policy's hours (the
+    policy's own rules then check the times)."""
+    hours: dict[str, list[list[str]]] = {}
+    for line in _text(form, "business_hours", 2000).splitlines():
+        day, *spans = line.replace("，", " ").replace(",", " ").split()
+        if day.lower() not in DAYS or day.lower() in hours:
+            raise ValueError(f"a line per weekday, starting with one of {', '.join(DAYS)}")
+        hours[day.lower()] = [span.split("-", 1) for span in spans]
+    return hours
+
+
+def _number(form: FormData, name: str) -> int | None:
+    value = _text(form, name, 10)
+    return int(value) if value else None  # not a number: ValueError, the form is refused
+
+
+def _policy(form: FormData) -> SlaPolicyIn:
+    priority, channel = _text(form, "priority"), _text(form, "channel")
+    return SlaPolicyIn(
+        name=_text(form, "name", 120),
+        position=100 if (position := _number(form, "position")) is None else position,
+        priority=Priority(priority) if priority else None,
+        channel=Channel(channel) if channel else None,
+        label=_text(form, "label", 40) or None,
+        first_response_minutes=_number(form, "first_response_minutes"),
+        next_response_minutes=_number(form, "next_response_minutes"),
+        resolution_minutes=_number(form, "resolution_minutes"),
+        business_hours=_hours(form),
+        holidays=[d for d in re.split(r"[\s,，]+", _text(form, "holidays", 8000)) if d],
+    )
+
+
+# What each kind is made of and done with: (form reader, create, update, delete). SLA
+# policies are not deleted (conversations keep the policy their clocks started under).
 _ACTIONS: dict[str, tuple[Any, Any, Any, Any]] = {
     "canned": (_canned, cs.create_canned, cs.update_canned, cs.delete_canned),
     "macros": (_macro, macros.create, macros.update, macros.delete),
     "articles": (_article, knowledge.create, knowledge.update, knowledge.delete),
+    "policies": (_policy, cs.create_policy, cs.update_policy, None),
 }
 
 
@@ -156,6 +207,8 @@ def change(submitted: ManageForm, kind: str, item_id: uuid.UUID) -> Response:
     if kind not in _ACTIONS or action not in ("save", "delete"):
         return _back(form, here, error="bad-form")
     read, _, update, delete = _ACTIONS[kind]
+    if action == "delete" and delete is None:
+        return _back(form, here, error="bad-form")
     if action == "delete":
         return _submit(page, form, here, lambda: delete(page.db, item_id), done=f"{kind}-deleted")
     return _submit(
