@@ -10,12 +10,13 @@ from datetime import timedelta
 from daiyun.core import db
 from daiyun.core.ids import utcnow
 from daiyun.platform.aftersales import service
-from daiyun.platform.aftersales.schemas import CaseCreate, CaseLineIn, CaseType
+from daiyun.platform.aftersales.schemas import CaseCreate, CaseLineIn, CaseType, Outcome
 from daiyun.platform.orders import service as order_service
 from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.models import Tenant
 from tests.conftest import World
 from tests.platform.aftersales.conftest import SKU, make_counter
+from tests.platform.aftersales.test_repurchase import _followed, _order
 from tests.portal.conftest import PortalClient, csrf_of
 from tests.portal.test_zh_and_time import choose_chinese, untranslated  # noqa: F401 (fixture)
 
@@ -85,4 +86,25 @@ def test_aftersales_pages_in_chinese(
     owner = portal_as(world.user(Role.merchant_owner, tenant))
     choose_chinese(owner)
     owner.get(f"{PORTAL}/t/{slug}/aftersales")
+    assert untranslated == set()
+
+
+def test_merchant_sees_what_follow_ups_brought_back(
+    world: World,
+    portal_as: PortalClient,
+    untranslated: set[str],  # noqa: F811
+) -> None:
+    counter = make_counter(world)
+    _followed(counter, "again@example.com", Outcome.satisfied)
+    _followed(counter, "gone@example.com", Outcome.dissatisfied)
+    _order(counter, "again@example.com", utcnow() + timedelta(minutes=1))
+    owner = portal_as(world.user(Role.merchant_owner, counter.tenant))
+    choose_chinese(owner)
+    page = owner.get(f"{PORTAL}/t/{counter.tenant.slug}/aftersales").text
+    rows = {
+        outcome: page.split(f'data-outcome="{outcome}"')[1].split("</tr>")[0]
+        for outcome in ("satisfied", "dissatisfied", "all")
+    }
+    assert "100.0%" in rows["satisfied"] and "0.0%" in rows["dissatisfied"]
+    assert "50.0%" in rows["all"]
     assert untranslated == set()

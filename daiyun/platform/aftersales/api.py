@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from daiyun.core.idempotency import IdempotencyKey, idempotent
+from daiyun.core.ids import utcnow
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.aftersales import followups, service
+from daiyun.platform.aftersales import followups, repurchase, service
 from daiyun.platform.aftersales.models import Case
 from daiyun.platform.aftersales.schemas import (
     Approve,
@@ -34,6 +37,7 @@ from daiyun.platform.aftersales.schemas import (
     Receive,
     Refund,
     Refuse,
+    RepurchaseReport,
     ReturnIn,
     SettingsIn,
     SettingsRead,
@@ -277,6 +281,22 @@ def put_followup_settings(
 ) -> FollowupSettingsRead:
     """Change the follow-up rules (as those who approve big refunds may)."""
     return followups.put_settings(session, body)
+
+
+@router.get(f"{FU}/repurchase", response_model=RepurchaseReport, responses=problems(422))
+def repurchase_report(
+    session: SessionDep,
+    access: Reader,
+    first: date | None = None,
+    last: date | None = None,
+    within_days: Annotated[int, Query(ge=1, le=365)] = 90,
+) -> RepurchaseReport:
+    """Of the follow-ups completed from ``first`` to ``last`` (the merchant's days; by default
+    the 90 days to today), per outcome and in all: how many buyers ordered again within
+    ``within_days`` after the call. A period longer than a year, or backwards: 422."""
+    last = last or utcnow().astimezone(ZoneInfo(access.tenant.time_zone)).date()
+    first = first or last - timedelta(days=89)
+    return repurchase.report(session, first, last, within_days)
 
 
 @router.get(FU, response_model=Page[FollowupRead])

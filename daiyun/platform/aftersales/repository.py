@@ -18,7 +18,7 @@ from daiyun.platform.aftersales.models import (
     FollowupSettings,
     Settings,
 )
-from daiyun.platform.aftersales.rules import Action, CaseState, CaseType, FollowupState
+from daiyun.platform.aftersales.rules import Action, CaseState, CaseType, FollowupState, Outcome
 from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.models import Membership
 
@@ -160,3 +160,17 @@ def cases_on_orders(
         Case.order_id.in_(list(order_ids)), Case.created_at >= since, Case.id != excluding
     )
     return int(session.scalar(stmt) or 0)
+
+
+def done_between(
+    session: Session, start: datetime, end: datetime
+) -> list[tuple[Outcome, uuid.UUID, datetime]]:
+    """Follow-ups completed in [start, end): (outcome, the order followed, when)."""
+    stmt = select(Followup.outcome, Followup.order_id, Followup.done_at).where(
+        Followup.state == FollowupState.done, Followup.done_at >= start, Followup.done_at < end
+    )
+    return [
+        (row[0], row[1], row[2])
+        for row in session.execute(stmt)
+        if row[0] is not None and row[2] is not None
+    ]

@@ -10,7 +10,7 @@ The path of a case::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -292,3 +292,36 @@ def buyer_notice(
     if action is A.approve and state is S.awaiting_return:
         text = f"{text} {SEND_IT_BACK}"
     return text
+
+
+# --- repurchase (复购) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Repurchase:
+    """Follow-ups of one outcome: how many, how many buyers the order identifies (by e-mail),
+    and how many of those ordered again within the window after the follow-up."""
+
+    outcome: Outcome | None  # None: every outcome together
+    followed: int
+    identified: int
+    repurchased: int
+
+
+def repurchases(
+    done: Iterable[tuple[Outcome, str | None, datetime]],
+    orders_of: Mapping[str, Sequence[datetime]],
+    within: timedelta,
+) -> list[Repurchase]:
+    """Per outcome (in the outcomes' order), then all together: a follow-up done at ``at`` for
+    buyer ``email`` counts as repurchased when the buyer placed an order in (at, at + within]."""
+    counts: dict[Outcome | None, list[int]] = {}
+    for outcome, email, at in done:
+        again = email is not None and any(at < t <= at + within for t in orders_of.get(email, ()))
+        for key in (outcome, None):
+            row = counts.setdefault(key, [0, 0, 0])
+            row[0] += 1
+            row[1] += email is not None
+            row[2] += again
+    order = [*Outcome, None]
+    return [Repurchase(key, *counts[key]) for key in order if key in counts]

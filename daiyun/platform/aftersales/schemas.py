@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -277,3 +277,21 @@ class FollowupReassign(_Input):
 
 class FollowupSkip(_Input):
     note: Reason | None = None
+
+
+# --- repurchase (复购) ------------------------------------------------------------------------
+
+
+class RepurchaseRow(BaseModel):
+    outcome: Outcome | None = Field(description="Null: every outcome together")
+    followed: int = Field(description="Follow-ups completed in the period with this outcome")
+    identified: int = Field(description="... whose buyer the order names by e-mail")
+    repurchased: int = Field(description="... whose buyer ordered again within the window")
+    rate: float | None = Field(description="repurchased / identified (null when none)")
+
+
+class RepurchaseReport(BaseModel):
+    first: date
+    last: date
+    within_days: int
+    rows: list[RepurchaseRow]

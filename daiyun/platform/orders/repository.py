@@ -604,3 +604,23 @@ def buyer_orders_before(
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def buyer_emails(session: Session, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    stmt = select(Order.id, Order.buyer_email).where(
+        Order.id.in_(list(order_ids)), Order.buyer_email.is_not(None)
+    )
+    return {row[0]: row[1] for row in session.execute(stmt) if row[1] is not None}
+
+
+def placed_by_buyers(
+    session: Session, emails: Sequence[str], start: datetime, end: datetime
+) -> list[tuple[str, datetime]]:
+    """(e-mail, placed at) of the paid orders these buyers placed in [start, end)."""
+    stmt = select(Order.buyer_email, Order.placed_at).where(
+        Order.buyer_email.in_(list(emails)),
+        Order.placed_at >= start,
+        Order.placed_at < end,
+        Order.status.not_in(list(NOT_PAID)),
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt) if row[0] is not None]

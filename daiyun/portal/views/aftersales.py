@@ -10,7 +10,9 @@ against the user's role in the merchant. Merchant: their cases, read only.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -18,7 +20,7 @@ from starlette.datastructures import FormData
 
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
-from daiyun.platform.aftersales import followups, service
+from daiyun.platform.aftersales import followups, repurchase, service
 from daiyun.platform.aftersales.schemas import (
     CaseType,
     Condition,
@@ -83,6 +85,8 @@ RULE_LABELS = {
     "high_value": N_("High-value buyer"),
 }
 CHANNEL_LABELS = {"message": N_("Message"), "phone": N_("Phone")}
+# The merchant's page shows the follow-ups of this many days and orders within as many after.
+REPURCHASE_DAYS = 90
 
 
 def _labels() -> dict[str, object]:
@@ -108,9 +112,13 @@ def console_cases(request: Request, page: Staff) -> Response:
 
 @router.get("/t/{tenant}/aftersales")
 def merchant_cases(request: Request, page: CasesPage) -> Response:
-    """The merchant's cases (read only), newest first."""
+    """The merchant's cases (read only), newest first, and what the follow-ups of the last 90
+    days brought back (复购)."""
     assert page.tenant is not None and page.role is not None
     found, _ = service.find_cases(page.db, service.Filters(), None, LIST_LIMIT)
+    today = utcnow().astimezone(ZoneInfo(page.tenant.time_zone)).date()
+    window = REPURCHASE_DAYS - 1
+    came_back = repurchase.report(page.db, today - timedelta(days=window), today, REPURCHASE_DAYS)
     numbers = orders.order_numbers(page.db, {c.order_id for c in found})
     return render(
         request,
@@ -119,6 +127,8 @@ def merchant_cases(request: Request, page: CasesPage) -> Response:
             "cases": list(reversed(found)),
             "numbers": numbers,
             "now": utcnow(),
+            "repurchase": came_back,
+            "outcome_labels": OUTCOME_LABELS,
             "tabs": tabs("service", page.tenant.slug, page.role, request.url.path),
             "tabs_label": N_("Service"),
             **_labels(),

@@ -92,6 +92,8 @@ TENANT_RULES |= rules(
     read=MANAGE,
     write=MANAGE,
 ) | rules((("PUT", f"{FU}/settings"),), read=MANAGE, write=APPROVE)
+# What the follow-ups brought back (复购) is a report: whoever reads the cases reads it.
+TENANT_RULES |= rules((("GET", f"{FU}/repurchase"),), read=READ, write=READ)
 # The returns dock is warehouse work: reading what is expected, receiving and registering.
 RETURNS = "/returns"
 DOCK_RECEIVE = "/returns/{return_id}/receive"

@@ -1,0 +1,54 @@
+"""The repurchase report (复购): of the follow-ups completed in a period, per outcome, how many
+buyers ordered again within a window after the call. What the follow-up desk is for: a visit
+that finds a buyer satisfied or interested should be followed by orders, and the outcomes show
+which calls bring buyers back.
+
+A buyer is recognised by the e-mail on the order followed (marketplaces that mask it leave the
+buyer unidentified: counted as followed, never as repurchased, and the rate is over the
+identified). Days are the merchant's, in its time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from daiyun.core.errors import Problem
+from daiyun.platform.aftersales import repository, rules
+from daiyun.platform.aftersales.schemas import RepurchaseReport, RepurchaseRow
+from daiyun.platform.customer_service import clocks
+from daiyun.platform.orders import service as order_service
+
+LONGEST = timedelta(days=366)  # one report covers at most a year of follow-ups
+
+
+def report(session: Session, first: date, last: date, within_days: int) -> RepurchaseReport:
+    if last < first or last - first >= LONGEST:
+        raise Problem(422, "bad-period", "The period runs from first to last, a year at most")
+    zone = ZoneInfo(clocks.zone(session))
+    start = datetime.combine(first, time(), zone).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
+    within = timedelta(days=within_days)
+    done = repository.done_between(session, start, end)
+    emails = order_service.buyer_emails(session, {order_id for _, order_id, _ in done})
+    later = order_service.orders_of_buyers(session, set(emails.values()), start, end + within)
+    rows = rules.repurchases(
+        ((outcome, emails.get(order_id), at) for outcome, order_id, at in done), later, within
+    )
+    return RepurchaseReport(
+        first=first,
+        last=last,
+        within_days=within_days,
+        rows=[
+            RepurchaseRow(
+                outcome=r.outcome,
+                followed=r.followed,
+                identified=r.identified,
+                repurchased=r.repurchased,
+                rate=round(r.repurchased / r.identified, 4) if r.identified else None,
+            )
+            for r in rows
+        ],
+    )
