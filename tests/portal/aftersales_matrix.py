@@ -71,6 +71,9 @@ def rules(rule: Any, tenant: str, staff: str, portal: str) -> dict[tuple[str, st
 
 
 def seed(tenant_id: uuid.UUID, order_id: uuid.UUID) -> dict[str, str]:
+    # The warehouse is the platform's: made in its own unit of work before the tenant's opens
+    # (on PostgreSQL a platform unit inside a tenant's would leave the tenant's unbound).
+    site = make_site(f"RD{uuid.uuid4().hex[:6].upper()}", 50)
     with db.unit_of_work(tenant_id) as session:
         held = order_service.get_order(session, order_id)
         assert held is not None
@@ -96,12 +99,12 @@ def seed(tenant_id: uuid.UUID, order_id: uuid.UUID) -> dict[str, str]:
         followups.generate(session, utcnow() + timedelta(days=4))
         [followup] = [f for f in followups.queue(session, None) if f.case_id == closed.id]
         places = {"case_id": str(case.id), "followup_id": str(followup.id)}
-        return places | _dock(session, held.shop_id)
+        return places | _dock(session, held.shop_id, site.id)
 
 
-def _dock(session: Session, shop_id: uuid.UUID) -> dict[str, str]:
-    """A return on its way back: an order of a catalog SKU, its case approved, and a bin."""
-    site = make_site(f"RD{uuid.uuid4().hex[:6].upper()}", 50)
+def _dock(session: Session, shop_id: uuid.UUID, site_id: uuid.UUID) -> dict[str, str]:
+    """A return on its way back: an order of a catalog SKU, its case approved (the bin is the
+    site's)."""
     catalog.create_product(
         session,
         ProductCreate(
@@ -122,7 +125,7 @@ def _dock(session: Session, shop_id: uuid.UUID) -> dict[str, str]:
     return {
         "return_id": str(case.id),
         "dock_order": order.external_id,
-        "dock_warehouse_id": str(site.id),
+        "dock_warehouse_id": str(site_id),
     }
 
 

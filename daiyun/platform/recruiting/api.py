@@ -15,13 +15,14 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.recruiting import interviews, offers, rules, service
+from daiyun.platform.recruiting import interviews, offers, privacy, rules, service
 from daiyun.platform.recruiting.models import ApplicationStatus, OfferStatus, RequisitionStatus
 from daiyun.platform.recruiting.schemas import (
     ApplicationCreate,
     ApplicationRead,
     Bulk,
     CandidateCreate,
+    CandidateErase,
     CandidateMerge,
     CandidateRead,
     Decline,
@@ -219,6 +220,33 @@ def merge_candidate(
     """Merge this candidate into another: applications move, the row points at the survivor."""
     merged = service.merge(session, candidate_id, body.into_id, access.user.id)
     return CandidateRead.model_validate(merged)
+
+
+@router.get(
+    f"{T}/candidates/{{candidate_id}}/export",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "The candidate's data"}},
+)
+def export_candidate(session: SessionDep, access: Manager, candidate_id: uuid.UUID) -> Response:
+    """Everything held on the candidate, as a ZIP: ``candidate.json`` (applications with their
+    moves, interviews, scorecards, offers) and the files they sent. The access is audited."""
+    return Response(
+        privacy.export(session, candidate_id),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": _attachment(f"candidate-{candidate_id}.zip"),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post(f"{T}/candidates/{{candidate_id}}/erase", response_model=CandidateRead)
+def erase_candidate(
+    session: SessionDep, access: Manager, candidate_id: uuid.UUID, body: CandidateErase
+) -> CandidateRead:
+    """Erase the candidate's personal data on their request: name, contacts, notes and files
+    go; stages, dates, ratings and amounts stay for the counts. Again: nothing changes."""
+    return CandidateRead.model_validate(privacy.erase(session, candidate_id, body.reason))
 
 
 # --- applications --------------------------------------------------------------------------

@@ -165,6 +165,8 @@ class Candidate(TenantScoped, Timestamped, Base):
     duplicate_of_id: Mapped[uuid.UUID | None]
     duplicate_reason: Mapped[str | None] = mapped_column(String(40))
     merged_into_id: Mapped[uuid.UUID | None]
+    # Set when the person's data was erased (on request or at the end of retention).
+    erased_at: Mapped[datetime | None]
 
 
 class Application(TenantScoped, Timestamped, Base):

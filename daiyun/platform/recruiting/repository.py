@@ -75,6 +75,16 @@ def candidate(session: Session, candidate_id: uuid.UUID) -> Candidate | None:
     return session.scalar(select(Candidate).where(Candidate.id == candidate_id))
 
 
+def past_retention(session: Session, now: datetime) -> list[Candidate]:
+    """Candidates kept past their retention and not yet erased (merged ones went with theirs)."""
+    stmt = select(Candidate).where(
+        Candidate.retain_until < now,
+        Candidate.erased_at.is_(None),
+        Candidate.merged_into_id.is_(None),
+    )
+    return list(session.scalars(stmt.order_by(Candidate.id)))
+
+
 def by_email_key(session: Session, key: str) -> Candidate | None:
     """The first candidate known by this e-mail key, merged ones included (the caller follows
     a merged one to its survivor: the person is still known by the address they gave)."""

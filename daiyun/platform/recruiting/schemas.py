@@ -228,7 +228,16 @@ class CandidateRead(_Read):
     duplicate_of_id: uuid.UUID | None
     duplicate_reason: str | None
     merged_into_id: uuid.UUID | None
+    erased_at: datetime | None = Field(
+        default=None, description="When the person's data was erased (the row stays for counts)"
+    )
     created_at: datetime
+
+
+class CandidateErase(_Input):
+    """Why the data is erased (the candidate asked, say): kept in the audit log."""
+
+    reason: Text = Field(min_length=1)
 
 
 class CandidateMerge(_Input):

@@ -1,5 +1,6 @@
-"""Recruiting's tasks: mailing an interview's invitation after the change commits, and the
-sweep that mails again what a lost message or a refusing SMTP server left unsent."""
+"""Recruiting's tasks: mailing an interview's invitation after the change commits, the sweep
+that mails again what a lost message or a refusing SMTP server left unsent, and the erasure of
+candidates whose retention ended."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from daiyun.core.db import unit_of_work
 from daiyun.core.ids import utcnow
 from daiyun.core.tasks import platform_task, tenant_task
-from daiyun.platform.recruiting import interviews, repository
+from daiyun.platform.recruiting import interviews, privacy, repository
 from daiyun.tenants.models import Tenant, TenantStatus
 
 log = structlog.get_logger()
@@ -51,4 +52,21 @@ def sweep(session: Session) -> int:
     return sent
 
 
-SCHEDULE = {"rc-sweep": {"task": "daiyun.rc.sweep", "schedule": SWEEP_SECONDS}}
+@platform_task("daiyun.rc.erase_expired")
+def erase_expired(session: Session) -> int:
+    """Every tenant's candidates past their retention, erased (a tenant that fails is logged,
+    the others go on; the next run tries it again)."""
+    erased = 0
+    for tenant_id in list(session.scalars(select(Tenant.id))):
+        try:
+            with unit_of_work(tenant_id) as tenant_session:
+                erased += privacy.erase_expired(tenant_session)
+        except Exception:
+            log.exception("recruiting erasure failed", tenant_id=str(tenant_id))
+    return erased
+
+
+SCHEDULE = {
+    "rc-sweep": {"task": "daiyun.rc.sweep", "schedule": SWEEP_SECONDS},
+    "rc-erase-expired": {"task": "daiyun.rc.erase_expired", "schedule": 3600.0},
+}

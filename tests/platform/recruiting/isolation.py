@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daiyun.core import db
-from daiyun.platform.recruiting import service
+from daiyun.platform.recruiting import repository, service
+from daiyun.platform.recruiting import rules as rc_rules
 from daiyun.platform.recruiting.models import (
     Application,
     ApplicationStatus,
@@ -69,63 +70,75 @@ TENANT_TABLES = (
     Offer,
 )
 
-TENANT_RULES = rules(
-    (
-        ("GET", "/recruiting-settings"),
-        ("PUT", "/recruiting-settings"),
-        ("GET", "/requisitions"),
-        ("POST", "/requisitions"),
-        ("GET", "/requisitions/{requisition_id}"),
-        ("PATCH", "/requisitions/{requisition_id}"),
-        ("POST", "/requisitions/{requisition_id}/status"),
-        ("GET", "/postings"),
-        ("POST", "/postings"),
-        ("PATCH", "/postings/{posting_id}"),
-        ("GET", "/candidates"),
-        ("POST", "/candidates"),
-        ("GET", "/candidates/duplicates"),
-        ("GET", "/candidates/{candidate_id}"),
-        ("POST", "/candidates/{candidate_id}/merge"),
-        ("GET", "/applications"),
-        ("POST", "/applications"),
-        ("POST", "/applications-bulk"),
-        ("GET", APP),
-        ("GET", f"{APP}/moves"),
-        ("GET", f"{APP}/cv"),
-        ("POST", f"{APP}/move"),
-        ("POST", f"{APP}/refuse"),
-        ("POST", f"{APP}/reopen"),
-        ("GET", f"{APP}/interviews"),
-        ("POST", f"{APP}/interviews"),
-        ("GET", f"{APP}/scorecards"),
-        ("GET", "/interviews"),
-        ("GET", f"{INTERVIEW}/invitation.ics"),
-        ("GET", INTERVIEW),
-        ("PATCH", INTERVIEW),
-        ("POST", f"{INTERVIEW}/cancel"),
-        ("GET", f"{INTERVIEW}/scorecards"),
-        ("GET", f"{APP}/offers"),
-        ("POST", f"{APP}/offers"),
-        ("GET", "/offers"),
-        ("GET", OFFER),
-        ("PATCH", OFFER),
-        ("POST", f"{OFFER}/send"),
-        ("POST", f"{OFFER}/accept"),
-        ("POST", f"{OFFER}/decline"),
-    ),
-    read=REVIEW,
-    write=MANAGE,
-) | rules(
-    # The merchant's shortlist is the reviewing side's own write, and so is a scorecard (the
-    # seeded interview's panel holds every user who may review A's candidates).
-    # The merchant approves offers.
-    (
-        ("PUT", f"{APP}/shortlist"),
-        ("POST", f"{INTERVIEW}/scorecards"),
-        ("POST", f"{OFFER}/approve"),
-    ),
-    read=REVIEW,
-    write=REVIEW,
+TENANT_RULES = (
+    rules(
+        (
+            ("GET", "/recruiting-settings"),
+            ("PUT", "/recruiting-settings"),
+            ("GET", "/requisitions"),
+            ("POST", "/requisitions"),
+            ("GET", "/requisitions/{requisition_id}"),
+            ("PATCH", "/requisitions/{requisition_id}"),
+            ("POST", "/requisitions/{requisition_id}/status"),
+            ("GET", "/postings"),
+            ("POST", "/postings"),
+            ("PATCH", "/postings/{posting_id}"),
+            ("GET", "/candidates"),
+            ("POST", "/candidates"),
+            ("GET", "/candidates/duplicates"),
+            ("GET", "/candidates/{candidate_id}"),
+            ("POST", "/candidates/{candidate_id}/merge"),
+            ("GET", "/applications"),
+            ("POST", "/applications"),
+            ("POST", "/applications-bulk"),
+            ("GET", APP),
+            ("GET", f"{APP}/moves"),
+            ("GET", f"{APP}/cv"),
+            ("POST", f"{APP}/move"),
+            ("POST", f"{APP}/refuse"),
+            ("POST", f"{APP}/reopen"),
+            ("GET", f"{APP}/interviews"),
+            ("POST", f"{APP}/interviews"),
+            ("GET", f"{APP}/scorecards"),
+            ("GET", "/interviews"),
+            ("GET", f"{INTERVIEW}/invitation.ics"),
+            ("GET", INTERVIEW),
+            ("PATCH", INTERVIEW),
+            ("POST", f"{INTERVIEW}/cancel"),
+            ("GET", f"{INTERVIEW}/scorecards"),
+            ("GET", f"{APP}/offers"),
+            ("POST", f"{APP}/offers"),
+            ("GET", "/offers"),
+            ("GET", OFFER),
+            ("PATCH", OFFER),
+            ("POST", f"{OFFER}/send"),
+            ("POST", f"{OFFER}/accept"),
+            ("POST", f"{OFFER}/decline"),
+        ),
+        read=REVIEW,
+        write=MANAGE,
+    )
+    | rules(
+        # The merchant's shortlist is the reviewing side's own write, and so is a scorecard (the
+        # seeded interview's panel holds every user who may review A's candidates).
+        # The merchant approves offers.
+        (
+            ("PUT", f"{APP}/shortlist"),
+            ("POST", f"{INTERVIEW}/scorecards"),
+            ("POST", f"{OFFER}/approve"),
+        ),
+        read=REVIEW,
+        write=REVIEW,
+    )
+    | rules(
+        # A candidate's data on request is the recruiters' to hand over or erase, never reviewers'.
+        (
+            ("GET", "/candidates/{candidate_id}/export"),
+            ("POST", "/candidates/{candidate_id}/erase"),
+        ),
+        read=MANAGE,
+        write=MANAGE,
+    )
 )
 OTHER_RULES: dict[Route, str | Permission] = {}
 
@@ -233,6 +246,17 @@ def _slot(year: int, n: int) -> dict[str, str]:
     }
 
 
+def _cv(application_id: uuid.UUID) -> CandidateFile:
+    return CandidateFile(
+        application_id=application_id,
+        filename="cv.pdf",
+        content_type="application/pdf",
+        size=len(PDF),
+        sha256="0" * 64,
+        data=PDF,
+    )
+
+
 def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
     """An open requisition with a published posting; a candidate who applied with a CV, another
     to merge into, and a spare to put on the pipeline."""
@@ -251,16 +275,7 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         application, _ = service.open_application(
             session, requisition, first, source="careers", posting_id=posting.id
         )
-        session.add(
-            CandidateFile(
-                application_id=application.id,
-                filename="cv.pdf",
-                content_type="application/pdf",
-                size=len(PDF),
-                sha256="0" * 64,
-                data=PDF,
-            )
-        )
+        session.add(_cv(application.id))
         spare = _spare(session)
         interview = _interview(session, application.id)
         offer = _offer(session, application.id)
@@ -271,6 +286,7 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         "requisition_id": str(requisition.id),
         "posting_id": str(posting.id),
         "candidate_id": str(first.id),
+        "candidate_email": first.email or "",
         "other_candidate_id": str(other.id),
         "spare_candidate_id": str(spare.id),
         "application_id": str(application.id),
@@ -297,6 +313,7 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         ("PATCH", "/postings/{posting_id}"): {"title": f"Posting {n}"},
         ("POST", "/candidates"): {"name": f"C {n}", "email": f"matrix-{n}@example.com"},
         ("POST", "/candidates/{candidate_id}/merge"): {"into_id": places["other_candidate_id"]},
+        ("POST", "/candidates/{candidate_id}/erase"): {"reason": f"asked ({n})"},
         ("POST", "/applications"): {
             "requisition_id": places["requisition_id"],
             "candidate_id": places["spare_candidate_id"],
@@ -333,6 +350,16 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
     return None
 
 
+def _unerase(session: Session, places: dict[str, str]) -> None:
+    """The seeded candidate as it was before an erasure: their details and their CV."""
+    found = service.get_candidate(session, uuid.UUID(places["candidate_id"]))
+    found.name, found.email, found.erased_at = "王芳", places["candidate_email"], None
+    found.email_key = rc_rules.email_key(found.email)
+    application_id = uuid.UUID(places["application_id"])
+    if repository.file(session, application_id) is None:
+        session.add(_cv(application_id))
+
+
 def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
     """After each caller: the requisition open, the application active at its first stage (or
     refused, for the reopen), off the shortlist; the merged candidate apart again; a fresh
@@ -347,6 +374,8 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
             application.stage, application.shortlisted = "applied", False
             refused = path.endswith("/reopen")
             application.status = ApplicationStatus.refused if refused else ApplicationStatus.active
+        if path.endswith("/erase"):
+            _unerase(session, places)
         if path.endswith("/merge"):
             source = service.get_candidate(session, uuid.UUID(places["candidate_id"]))
             source.merged_into_id = None
