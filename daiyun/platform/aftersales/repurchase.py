@@ -19,7 +19,7 @@ from daiyun.core.errors import Problem
 from daiyun.platform.aftersales import repository, rules
 from daiyun.platform.aftersales.schemas import RepurchaseReport, RepurchaseRow
 from daiyun.platform.customer_service import clocks
-from daiyun.platform.orders import service as order_service
+from daiyun.platform.orders import buyers
 
 LONGEST = timedelta(days=366)  # one report covers at most a year of follow-ups
 
@@ -32,8 +32,8 @@ def report(session: Session, first: date, last: date, within_days: int) -> Repur
     end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
     within = timedelta(days=within_days)
     done = repository.done_between(session, start, end)
-    emails = order_service.buyer_emails(session, {order_id for _, order_id, _ in done})
-    later = order_service.orders_of_buyers(session, set(emails.values()), start, end + within)
+    emails = buyers.buyer_emails(session, {order_id for _, order_id, _ in done})
+    later = buyers.orders_of(session, set(emails.values()), start, end + within)
     rows = rules.repurchases(
         ((outcome, emails.get(order_id), at) for outcome, order_id, at in done), later, within
     )

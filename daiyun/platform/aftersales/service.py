@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
-from daiyun.core.money import to_major
 from daiyun.core.pagination import paginate
-from daiyun.platform.aftersales import repository, rules
+from daiyun.platform.aftersales import buyers, repository, rules
 from daiyun.platform.aftersales.models import Case, CaseEvent, CaseLine, Settings
 from daiyun.platform.aftersales.rules import Action, CaseState, CaseType, Condition, Source
 from daiyun.platform.aftersales.schemas import (
@@ -205,17 +204,6 @@ def _event(
     )
 
 
-def _trusted(session: Session, row: Settings, order: Any, case_id: uuid.UUID) -> bool:
-    if row.trusted_min_orders == 0 and row.trusted_max_cases is None:
-        return True  # every buyer is trusted
-    earlier = order_service.earlier_orders_of_buyer(session, order, rules.TRUST_HISTORY)
-    if earlier is None:
-        return False  # a buyer we cannot recognise has no history to trust
-    since = utcnow() - rules.TRUST_WINDOW
-    cases = repository.cases_on_orders(session, [*earlier, order.id], since, case_id)
-    return rules.trusted(len(earlier), cases, row.trusted_min_orders, row.trusted_max_cases)
-
-
 def _open(
     session: Session,
     order: Any,
@@ -262,7 +250,7 @@ def _open(
         line.case_id = case.id
         session.add(line)
     _event(session, case, "requested", actor, {"source": source.value, "requested_minor": asked})
-    if rules.auto_approves(case_type, asked, row.auto_approve_below_minor) and _trusted(
+    if rules.auto_approves(case_type, asked, row.auto_approve_below_minor) and buyers.trusted(
         session, row, order, case.id
     ):
         _step(session, case, Action.approve, None, {"auto": True})
@@ -370,12 +358,7 @@ def _step(
     _event(session, case, action.value, actor, detail)
     session.flush()
     audit.record(session, f"aftersales.case.{action.value}", f"aftersales:{case.id}", detail or {})
-    if case.conversation_id is not None:  # the buyer asked there: they hear the decision there
-        paid = to_major((detail or {}).get("amount_minor", 0), case.currency)
-        amount = f"{paid:,} {case.currency}"
-        text = rules.buyer_notice(action, case.state, case.refusal_reason or "", amount)
-        if text is not None:
-            cs_service.notify_buyer(session, case.conversation_id, text)
+    buyers.tell(session, case, action, detail or {})
     return case
 
 

@@ -8,7 +8,7 @@ import base64
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -183,41 +183,6 @@ def _decode_sort_cursor(sort: OrderSort, cursor: str) -> tuple[Any, uuid.UUID]:
 def get_order(session: Session, order_id: uuid.UUID) -> Order | None:
     """One of the bound tenant's orders, or None."""
     return repository.get(session, order_id)
-
-
-def earlier_orders_of_buyer(session: Session, order: Order, limit: int) -> list[uuid.UUID] | None:
-    """The buyer's earlier paid orders here, by the order's e-mail (None: the order names no
-    e-mail, so its buyer cannot be recognised)."""
-    if not order.buyer_email:
-        return None
-    return repository.buyer_orders_before(session, order.buyer_email, order.placed_at, limit)
-
-
-# Ids and e-mails go to the database in batches of this many (bind-parameter limits).
-BATCH = 500
-
-
-def buyer_emails(session: Session, order_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The e-mail of each of these orders' buyers (orders without one are left out)."""
-    ids = sorted(order_ids)
-    found: dict[uuid.UUID, str] = {}
-    for i in range(0, len(ids), BATCH):
-        found |= repository.buyer_emails(session, ids[i : i + BATCH])
-    return found
-
-
-def orders_of_buyers(
-    session: Session, emails: Collection[str], start: datetime, end: datetime
-) -> dict[str, list[datetime]]:
-    """When each of these buyers (by e-mail) placed paid orders in [start, end), in order."""
-    wanted = sorted(emails)
-    found: dict[str, list[datetime]] = {}
-    for i in range(0, len(wanted), BATCH):
-        for email, placed in repository.placed_by_buyers(
-            session, wanted[i : i + BATCH], start, end
-        ):
-            found.setdefault(email, []).append(placed)
-    return {email: sorted(times) for email, times in found.items()}
 
 
 def record_refund(
