@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from daiyun.core.idempotency import IdempotencyKey, idempotent
-from daiyun.core.ids import utcnow
+from daiyun.core.ids import Day, utcnow
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
 from daiyun.platform.aftersales import followups, repurchase, service
@@ -287,8 +287,8 @@ def put_followup_settings(
 def repurchase_report(
     session: SessionDep,
     access: Reader,
-    first: date | None = None,
-    last: date | None = None,
+    first: Day | None = None,
+    last: Day | None = None,
     within_days: Annotated[int, Query(ge=1, le=365)] = 90,
 ) -> RepurchaseReport:
     """Of the follow-ups completed from ``first`` to ``last`` (the merchant's days; by default
