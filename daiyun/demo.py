@@ -30,7 +30,7 @@ from daiyun.demo_catalog import ensure_catalog, ensure_listings
 from daiyun.demo_followups import ensure_followups
 from daiyun.demo_fulfillment import ensure_parcels, ensure_wave
 from daiyun.demo_marketing import ensure_marketing
-from daiyun.demo_recruiting import ensure_interviews, ensure_recruiting
+from daiyun.demo_recruiting import ensure_interviews, ensure_placements, ensure_recruiting
 from daiyun.demo_service import ensure_service
 from daiyun.demo_warehouse import ensure_planning, ensure_stock, ensure_warehouses
 from daiyun.platform.rates import service as rates_service
@@ -337,6 +337,7 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
         # The owner and the agency's admin on the panel (both review every merchant's people).
         panel = [admin.id, manager.id]
         result.created.extend(ensure_interviews(tenants[merchant.slug], panel))
+        result.created.extend(ensure_placements(tenants[merchant.slug]))
     return result
 
 
@@ -349,6 +350,7 @@ CONTRACTS: dict[str, dict[str, Any]] = {
         "foreign_sales": "daily",
         "base_fee_minor": 150_000,
         "commission": {"mode": "flat", "rate": "0.06"},
+        "placement": {"salary_rate": "0.15", "guarantee_days": 90},
         "vat_rate": "0.06",
     },
     "north-peak": {
@@ -362,6 +364,11 @@ CONTRACTS: dict[str, dict[str, Any]] = {
             ],
         },
         "minimum_minor": 100_000,
+        "placement": {
+            "fixed_minor": 50_000,
+            "guarantee_days": 60,
+            "guarantee_remedy": "replacement",
+        },
     },
     "maple-home": {
         "currency": "CNY",
@@ -375,6 +382,7 @@ CONTRACTS: dict[str, dict[str, Any]] = {
         },
         "cap_minor": 5_000_000,
         "warehousing": {"per_order_shipped_minor": 300, "per_pick_minor": 50},
+        "placement": {"fixed_minor": 200_000, "salary_rate": "0.1", "guarantee_days": 90},
         "vat_rate": "0.06",
     },
 }

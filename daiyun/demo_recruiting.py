@@ -4,7 +4,9 @@ team paid by the hour) and candidates at several stages of the pipeline: new app
 their CVs, screened, interviewed, an offer, a hire, a refusal, one on the owner's shortlist and
 one flagged as a likely duplicate of another (the same phone, another e-mail). The one at the
 interview stage has an interview tomorrow; the one at the offer stage was interviewed last week,
-both panel members' scorecards are in, and an offer waits for the merchant's approval.
+both panel members' scorecards are in, and an offer waits for the merchant's approval. The
+客服 hire is a placement started this month, on the current statement as a placement fee; the
+seasonal hires (paid by the hour) wait for the recruiter to record their first-year salary.
 
 Idempotent as the rest of the demo: a merchant that has any requisition is left alone.
 """
@@ -16,14 +18,16 @@ import uuid
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from daiyun.billing import service as billing
 from daiyun.core.db import unit_of_work
 from daiyun.core.ids import utcnow
-from daiyun.platform.recruiting import interviews, offers, service
+from daiyun.platform.recruiting import interviews, offers, placements, service
 from daiyun.platform.recruiting.schemas import (
     EmploymentType,
     InterviewCreate,
     InterviewKind,
     OfferCreate,
+    PlacementCreate,
     PostingCreate,
     Recommendation,
     RefusalReason,
@@ -42,6 +46,7 @@ SERVICE_PEOPLE = (
     ("周杰", "zhou.jie@example.com", "13800000003", "screened", False, True),
     ("吴敏", "wu.min@example.com", "13800000004", "interview", False, True),
     ("郑丽", "zheng.li@example.com", "13800000005", "offer", False, True),
+    ("马骏", "ma.jun@example.com", "13800000007", "hired", False, False),
     ("孙浩", "sun.hao@example.com", "13800000006", "screened", True, False),
     # The same phone as 陈晓 with another address: flagged, never merged by itself.
     ("陈晓", "xiao.chen@example.com", "+86 138 0000 0001", "applied", False, False),
@@ -191,3 +196,33 @@ def ensure_interviews(tenant: Tenant, panel: list[uuid.UUID]) -> list[str]:
                 None,
             )
     return [f"interviews of {tenant.slug}"] if made else []
+
+
+# The 客服 hire's first-year salary in each contract currency (illustrative figures).
+FIRST_YEAR = {"CNY": 8_400_000, "USD": 1_200_000}
+
+
+def ensure_placements(tenant: Tenant) -> list[str]:
+    """The 客服 hire as a placement that started on the 1st of this month (so the month's draft
+    statement bills it); nothing when it is there."""
+    with unit_of_work(tenant.id) as session:
+        hires = [
+            a
+            for a in placements.unplaced(session)
+            if service.get_requisition(session, a.requisition_id).employment_type
+            == EmploymentType.full_time
+        ]
+        if not hires:
+            return []
+        starts = utcnow().astimezone(ZoneInfo(tenant.time_zone)).date().replace(day=1)
+        contract = billing.terms_on(session, starts)
+        currency = contract.currency if contract is not None else "CNY"
+        for application in hires:
+            body = PlacementCreate(
+                application_id=application.id,
+                salary_minor=FIRST_YEAR.get(currency, FIRST_YEAR["CNY"]),
+                currency=currency,
+                starts_on=starts,
+            )
+            placements.create(session, application, body, None)
+    return [f"placements of {tenant.slug}"]

@@ -207,6 +207,12 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
         " and home_spend_minor > spend_minor",
     )
     assert converted == [(60,)]
+    # Per merchant the 客服 hire is a placement billed once as a service fact; the hourly
+    # seasonal hires wait for a recruiter to record their first-year salary.
+    billed = "select count(*) from rc_placements where billed"
+    assert query(workdir, billed) == [(len(TENANTS),)]
+    fees = "select count(*) from service_facts where kind = 'placement'"
+    assert query(workdir, fees) == [(len(TENANTS),)]
     # Every printed login works with the printed password.
     assert DEMO_PASSWORD in first.out
     hashes = dict(query(workdir, "select email, password_hash from users"))

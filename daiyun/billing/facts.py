@@ -109,6 +109,8 @@ class ServiceKind(StrEnum):
     returns = "returns"
     receiving_pallets = "receiving_pallets"
     placement = "placement"  # amount: the hire's first-year salary (0 for a fixed fee)
+    # amount: the placement fee given back, a hire who left within the guarantee (a negative line)
+    placement_refund = "placement_refund"
     one_off = "one_off"  # amount: the fee itself (setup, shop build, photography)
 
 

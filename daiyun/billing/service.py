@@ -170,6 +170,18 @@ def in_force(contract: Contract, period: Period) -> InForce:
     )
 
 
+def terms_on(session: Session, on: date) -> ContractTerms | None:
+    """The terms of the version in force in ``on``'s month; None when the merchant has no
+    contract in force then (recruiting records a hire unpriced, say)."""
+    contract = repository.contract(session)
+    if contract is None:
+        return None
+    try:
+        return in_force(contract, Period(on.year, on.month)).terms
+    except Problem:
+        return None
+
+
 # --- service facts ---------------------------------------------------------------------------
 
 

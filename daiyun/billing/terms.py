@@ -135,10 +135,14 @@ class Warehousing(_Terms):
 
 
 class Placement(_Terms):
-    """Recruiting placement fee per hire: fixed, or a share of the first-year salary."""
+    """Recruiting placement fee per hire: fixed, or a share of the first-year salary; a hire who
+    leaves within the guarantee (days from the start) brings the fee back (``refund``) or a
+    replacement hired free (``replacement``). No guarantee when its days are 0."""
 
     fixed_minor: Minor = 0
     salary_rate: Rate = Decimal("0")
+    guarantee_days: int = Field(default=0, ge=0, le=730)
+    guarantee_remedy: Literal["refund", "replacement"] = "refund"
 
 
 class ForeignSales(StrEnum):

@@ -24,6 +24,8 @@ from daiyun.platform.recruiting.models import (
     InterviewStatus,
     Offer,
     OfferStatus,
+    Placement,
+    Requisition,
     Scorecard,
 )
 from daiyun.platform.recruiting.schemas import CandidateCreate, RequisitionCreate
@@ -69,7 +71,24 @@ def rules(rule: Any, tenant: str, staff: str, portal: str) -> dict[tuple[str, st
         ("POST", f"{portal}/t/{{tenant}}/offers/{{offer_id}}"): rule(
             tenant, P.recruiting_manage, staff_only=True, pinned=RECRUITERS, changes=RECRUITERS
         ),
+        ("POST", f"{portal}/t/{{tenant}}/placements"): rule(
+            tenant, P.recruiting_manage, staff_only=True, pinned=RECRUITERS, changes=RECRUITERS
+        ),
+        ("POST", f"{portal}/t/{{tenant}}/placements/{{placement_id}}/leave"): rule(
+            tenant, P.recruiting_manage, staff_only=True, pinned=RECRUITERS, changes=RECRUITERS
+        ),
     }
+
+
+def _hire(session: Any, requisition: Requisition) -> Application:
+    """A candidate hired on the requisition, no placement of them made yet."""
+    candidate = service.create_candidate(
+        session, CandidateCreate(name="Hired", email=f"h-{uuid.uuid4().hex[:8]}@example.com")
+    )
+    application, _ = service.open_application(session, requisition, candidate, source="t")
+    application.stage, application.status = "hired", ApplicationStatus.hired
+    session.flush()
+    return application
 
 
 def seed(tenant_id: uuid.UUID) -> dict[str, str]:
@@ -107,7 +126,18 @@ def seed(tenant_id: uuid.UUID) -> dict[str, str]:
             starts_on=date(2030, 2, 1),
         )
         session.add(offer)
+        placement = Placement(
+            application_id=_hire(session, requisition).id,
+            requisition_id=requisition.id,
+            starts_on=date(2026, 1, 5),
+            salary_minor=9_600_000,
+            currency="CNY",
+        )
+        session.add(placement)
+        placeable = _hire(session, requisition)
     return {
+        "placement_id": str(placement.id),
+        "placeable_application_id": str(placeable.id),
         "interview_id": str(interview.id),
         "interviewer_id": str(admin),
         "offer_id": str(offer.id),
@@ -136,6 +166,15 @@ def form(path: str, places: dict[str, str]) -> dict[str, Any] | None:
         return {"amount": f"{8000 + next(_n)}.50", "currency": "CNY", "starts_on": "2030-03-01"}
     if path.endswith("/offers/{offer_id}"):
         return {"action": "send"}
+    if path.endswith("/placements"):
+        return {
+            "application_id": places["placeable_application_id"],
+            "salary": f"{96000 + next(_n)}.00",
+            "currency": "CNY",
+            "starts_on": "2026-02-01",
+        }
+    if path.endswith("/leave"):
+        return {"left_on": "2026-03-01", "reason": "moved away"}
     if path.endswith("/scorecard"):
         return {"rating-0": "3", "rating-1": "4", "rating-2": "2", "recommendation": "yes"}
     return None
@@ -158,6 +197,7 @@ def state(tenant_id: uuid.UUID) -> tuple[object, ...]:
             ),
             tuple(sorted(str(c.id) for c in session.scalars(select(Scorecard)))),
             tuple(sorted((str(o.id), str(o.status)) for o in session.scalars(select(Offer)))),
+            tuple(sorted((str(p.id), p.left_on) for p in session.scalars(select(Placement)))),
         )
 
 
@@ -176,6 +216,14 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
             with db.unit_of_work(tenant_id) as session:
                 for found in session.scalars(select(Offer)):
                     found.status = status
+    if path.endswith("/placements"):
+        with db.unit_of_work(tenant_id) as session:
+            requisition = service.get_requisition(session, uuid.UUID(places["requisition_id"]))
+            places["placeable_application_id"] = str(_hire(session, requisition).id)
+    if path.endswith("/leave"):
+        with db.unit_of_work(tenant_id) as session:
+            for left in session.scalars(select(Placement)):
+                left.left_on = None
     if path.endswith("/cancel"):
         with db.unit_of_work(tenant_id) as session:
             found = interviews.get(session, uuid.UUID(places["interview_id"]))

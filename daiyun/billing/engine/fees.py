@@ -15,7 +15,7 @@ from daiyun.billing.engine import wording
 from daiyun.billing.engine.rules import ZERO, Proration, make_line, round_minor
 from daiyun.billing.engine.wording import message
 from daiyun.billing.facts import Line, ServiceFact, ServiceKind
-from daiyun.billing.terms import ContractTerms, Warehousing
+from daiyun.billing.terms import ContractTerms, Placement, Warehousing
 
 # Pass-through ad spend is the merchant's own cost, not the agency's fee: it carries no VAT.
 UNTAXED_KINDS = frozenset({"ad_spend"})
@@ -224,6 +224,11 @@ def warehousing_lines(
     return lines
 
 
+def placement_fee(placement: Placement, salary_minor: int) -> Decimal:
+    """A hire's fee before rounding: the fixed part plus the rate times the first-year salary."""
+    return placement.fixed_minor + salary_minor * placement.salary_rate
+
+
 def placement_lines(terms: ContractTerms, facts: Sequence[ServiceFact]) -> list[Line]:
     """One line per hire: the fixed fee plus the salary rate times the first-year salary."""
     placement = terms.placement
@@ -251,13 +256,29 @@ def placement_lines(terms: ContractTerms, facts: Sequence[ServiceFact]) -> list[
                     hire=fact.description or fact.fact_id,
                     terms=wording.joined(parts, "plus") if parts else message("placement.none"),
                 ),
-                placement.fixed_minor + fact.amount_minor * placement.salary_rate,
+                placement_fee(placement, fact.amount_minor),
                 basis=fact.amount_minor,
                 rate=placement.salary_rate,
                 sources=[fact.key],
             )
         )
     return lines
+
+
+def placement_refund_lines(facts: Sequence[ServiceFact]) -> list[Line]:
+    """One negative line per refunded fee: the fact carries the fee as it was billed (worked out
+    under the version in force when the hire started), so a later contract change does not move
+    it."""
+    return [
+        make_line(
+            "placement",
+            message("placement.refund", hire=fact.description or fact.fact_id),
+            -Decimal(fact.amount_minor),
+            basis=fact.amount_minor,
+            sources=[fact.key],
+        )
+        for fact in facts
+    ]
 
 
 def one_off_lines(terms: ContractTerms, facts: Sequence[ServiceFact]) -> list[Line]:

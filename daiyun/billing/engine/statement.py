@@ -17,6 +17,7 @@ from daiyun.billing.engine.fees import (
     minimum_line,
     one_off_lines,
     placement_lines,
+    placement_refund_lines,
     target_line,
     vat_line,
     warehousing_lines,
@@ -254,6 +255,7 @@ def _price(
     lines += ad_lines(terms, by_kind.get(ServiceKind.ad_spend, []))
     lines += warehousing_lines(terms, proration, by_kind)
     lines += placement_lines(terms, by_kind.get(ServiceKind.placement, []))
+    lines += placement_refund_lines(by_kind.get(ServiceKind.placement_refund, []))
     lines += one_off_lines(terms, by_kind.get(ServiceKind.one_off, []))
     vat = vat_line(terms, lines)
     if vat:

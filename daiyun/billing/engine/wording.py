@@ -107,6 +107,7 @@ MESSAGES: dict[str, str] = {
     "placement.fixed": N_("fixed %(fee)s"),
     "placement.salary": N_("%(rate)s of first-year salary %(salary)s"),
     "placement.none": N_("no fee in the contract"),
+    "placement.refund": N_("Placement fee refunded for %(hire)s: left within the guarantee"),
     "one_off": N_("%(description)s (%(fact)s)"),
     "one_off.unnamed": N_("One-off fee (%(fact)s)"),
     "vat": N_("VAT %(rate)s on %(base)s"),

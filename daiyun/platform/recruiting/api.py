@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.recruiting import interviews, offers, privacy, rules, service
+from daiyun.platform.recruiting import api_placements, interviews, offers, privacy, rules, service
 from daiyun.platform.recruiting.models import ApplicationStatus, OfferStatus, RequisitionStatus
 from daiyun.platform.recruiting.schemas import (
     ApplicationCreate,
@@ -582,7 +582,8 @@ def send_offer(session: SessionDep, access: Manager, offer_id: uuid.UUID) -> Off
 
 @router.post(f"{T}/offers/{{offer_id}}/accept", response_model=OfferRead, responses=problems(409))
 def accept_offer(session: SessionDep, access: Manager, offer_id: uuid.UUID) -> OfferRead:
-    """The candidate accepted: the application moves to the pipeline's last stage (hired)."""
+    """The candidate accepted: the application moves to the pipeline's last stage (hired) and
+    becomes a placement when the pay is monthly or yearly (otherwise record it by hand)."""
     found = offers.get(session, offer_id, lock=True)
     return OfferRead.model_validate(offers.accept(session, found, access.user.id))
 
@@ -594,3 +595,6 @@ def decline_offer(
     """The candidate declined (with their reason, if given); another offer may follow."""
     found = offers.get(session, offer_id, lock=True)
     return OfferRead.model_validate(offers.decline(session, found, body.reason))
+
+
+router.include_router(api_placements.router)

@@ -378,3 +378,49 @@ class Offer(TenantScoped, Timestamped, Base):
     sent_at: Mapped[datetime | None]
     responded_at: Mapped[datetime | None]
     decline_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Guarantee(StrEnum):
+    """Where a placement stands with the contract's guarantee (a hire who leaves early)."""
+
+    none = "none"  # no claim: still working, or left after the guarantee ended
+    refunded = "refunded"  # left within it, the fee given back on the next statement
+    replacement_due = "replacement_due"  # left within it, the next hire on the role is free
+    replaced = "replaced"  # that free hire was made
+
+
+class Placement(TenantScoped, Timestamped, Base):
+    """A hire, the billable event of recruiting: one per hired application, its fee basis (the
+    first-year salary) and the guarantee the contract gave when it was made. A free replacement
+    names the placement it replaces and bills nothing."""
+
+    __tablename__ = "rc_placements"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "application_id"], ["rc_applications.tenant_id", "rc_applications.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "requisition_id"], ["rc_requisitions.tenant_id", "rc_requisitions.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "replaces_id"], ["rc_placements.tenant_id", "rc_placements.id"]
+        ),
+        UniqueConstraint("tenant_id", "application_id"),
+        UniqueConstraint("tenant_id", "replaces_id"),
+        Index("ix_rc_placements_requisition", "tenant_id", "requisition_id"),
+    )
+
+    application_id: Mapped[uuid.UUID]
+    requisition_id: Mapped[uuid.UUID]
+    offer_id: Mapped[uuid.UUID | None]
+    starts_on: Mapped[date]
+    salary_minor: Mapped[int] = mapped_column(BigInteger)  # first-year salary: the fee basis
+    currency: Mapped[str] = mapped_column(String(3))
+    guarantee_ends_on: Mapped[date | None]
+    remedy: Mapped[str | None] = mapped_column(String(12))  # refund | replacement
+    guarantee: Mapped[Guarantee] = mapped_column(_kind(Guarantee), default=Guarantee.none)
+    replaces_id: Mapped[uuid.UUID | None]
+    billed: Mapped[bool] = mapped_column(default=False)
+    left_on: Mapped[date | None]
+    left_reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

@@ -1,7 +1,8 @@
 """Offers: the terms put to a candidate, from a recruiter's draft through the merchant's approval
 to the candidate's answer. Accepting is the hire: the application moves to the last stage of its
-pipeline (logged like every move). One offer stands per application at a time: another is made
-only once the last was declined. Services flush, audit and never commit.
+pipeline (logged like every move) and becomes a placement (``placements``). One offer stands
+per application at a time: another is made only once the last was declined. Services flush,
+audit and never commit.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
 from daiyun.core.pagination import paginate
-from daiyun.platform.recruiting import repository, service
+from daiyun.platform.recruiting import placements, repository, service
 from daiyun.platform.recruiting.models import Application, ApplicationStatus, Offer, OfferStatus
 from daiyun.platform.recruiting.schemas import OfferCreate, OfferUpdate
 
@@ -95,13 +96,15 @@ def send(session: Session, found: Offer) -> Offer:
 
 
 def accept(session: Session, found: Offer, actor: uuid.UUID | None) -> Offer:
-    """The candidate accepted: the application moves to its pipeline's last stage, the hire."""
+    """The candidate accepted: the application moves to its pipeline's last stage, the hire,
+    and the hire becomes a placement when the offer's pay gives the first-year salary."""
     _step(session, found, "accept")
     application = service.get_application(session, found.application_id, lock=True)
     requisition = service.get_requisition(session, application.requisition_id)
     service.move(session, application, requisition.stages[-1], actor)
     found.responded_at = utcnow()
     session.flush()
+    placements.from_offer(session, found, actor)
     audit.record(session, "recruiting.offer_accepted", f"offer:{found.id}")
     return found
 

@@ -12,14 +12,17 @@ from sqlalchemy.orm import Session
 
 from daiyun.platform.recruiting.models import (
     Application,
+    ApplicationStatus,
     ApplyAttempt,
     Candidate,
     CandidateFile,
+    Guarantee,
     Interview,
     Interviewer,
     InterviewStatus,
     Offer,
     OfferStatus,
+    Placement,
     Posting,
     PostingStatus,
     Requisition,
@@ -308,3 +311,49 @@ def offers(status: OfferStatus | None) -> Select[Any]:
 def offers_of(session: Session, application_id: uuid.UUID) -> list[Offer]:
     stmt = select(Offer).where(Offer.application_id == application_id)
     return list(session.scalars(stmt.order_by(Offer.created_at, Offer.id)))
+
+
+def placement(session: Session, placement_id: uuid.UUID, *, lock: bool = False) -> Placement | None:
+    stmt = select(Placement).where(Placement.id == placement_id)
+    return session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
+
+
+def placement_of(session: Session, application_id: uuid.UUID) -> Placement | None:
+    stmt = select(Placement).where(Placement.application_id == application_id)
+    return session.scalars(stmt).one_or_none()
+
+
+def placements(
+    requisition_id: uuid.UUID | None, guarantee: Guarantee | None, active: bool | None
+) -> Select[Any]:
+    stmt = select(Placement)
+    if requisition_id is not None:
+        stmt = stmt.where(Placement.requisition_id == requisition_id)
+    if guarantee is not None:
+        stmt = stmt.where(Placement.guarantee == guarantee)
+    if active is not None:
+        stmt = stmt.where(Placement.left_on.is_(None) if active else Placement.left_on.is_not(None))
+    return stmt
+
+
+def awaiting_replacement(session: Session, role: str) -> Placement | None:
+    """The oldest hire for this role who left within the guarantee with a free replacement
+    still owed, locked: two hires made at once do not both take it."""
+    stmt = (
+        select(Placement)
+        .join(Requisition, Requisition.id == Placement.requisition_id)
+        .where(Placement.guarantee == Guarantee.replacement_due, Requisition.role == role)
+        .order_by(Placement.left_on, Placement.id)
+        .limit(1)
+    )
+    return session.scalars(stmt.with_for_update(of=Placement)).first()
+
+
+def unplaced_hires(session: Session, limit: int) -> list[Application]:
+    """Hired applications no placement was made of (paid by the hour or day, hired without an
+    offer here): the recruiter records them."""
+    placed = select(Placement.id).where(Placement.application_id == Application.id)
+    stmt = select(Application).where(
+        Application.status == ApplicationStatus.hired, ~placed.exists()
+    )
+    return list(session.scalars(stmt.order_by(Application.updated_at.desc()).limit(limit)))

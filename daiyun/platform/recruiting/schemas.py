@@ -22,6 +22,7 @@ from daiyun.platform.recruiting import rules
 from daiyun.platform.recruiting.models import (
     ApplicationStatus,
     EmploymentType,
+    Guarantee,
     InterviewKind,
     InterviewStatus,
     MoveKind,
@@ -35,6 +36,7 @@ from daiyun.platform.recruiting.models import (
 __all__ = [
     "ApplicationStatus",
     "EmploymentType",
+    "Guarantee",
     "InterviewKind",
     "InterviewStatus",
     "MoveKind",
@@ -447,4 +449,49 @@ class OfferRead(_Read):
     sent_at: datetime | None
     responded_at: datetime | None
     decline_reason: str
+    created_at: datetime
+
+
+# --- placements ----------------------------------------------------------------------------
+
+
+class PlacementCreate(_Input):
+    """A hire recorded by hand (hired without an offer in Daiyun, or paid by the hour or day):
+    the first-year salary the contract's fee rate applies to, in the contract's currency."""
+
+    application_id: uuid.UUID
+    salary_minor: Annotated[MinorUnits, Field(ge=0, le=MAX_PAY_MINOR)] = Field(
+        description="First-year salary in minor units: the placement fee's basis"
+    )
+    currency: Currency = "CNY"
+    starts_on: Day
+    replaces_id: uuid.UUID | None = Field(
+        default=None,
+        description="The placement this hire replaces free under the guarantee (found by role "
+        "when not given)",
+    )
+
+
+class PlacementLeave(_Input):
+    """The hire left (or never started): within the guarantee the contract's remedy applies."""
+
+    left_on: Day
+    reason: Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")] = ""
+
+
+class PlacementRead(_Read):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    requisition_id: uuid.UUID
+    offer_id: uuid.UUID | None
+    starts_on: date
+    salary_minor: int
+    currency: str
+    guarantee_ends_on: date | None
+    remedy: str | None
+    guarantee: Guarantee
+    replaces_id: uuid.UUID | None
+    billed: bool
+    left_on: date | None
+    left_reason: str
     created_at: datetime

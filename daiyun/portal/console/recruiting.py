@@ -14,13 +14,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from daiyun.platform.recruiting import interviews, offers, service
+from daiyun.platform.recruiting import interviews, offers, placements, service
 from daiyun.platform.recruiting.schemas import (
     ApplicationRead,
     CandidateRead,
     InterviewRead,
     OfferRead,
     OfferStatus,
+    PlacementRead,
     RequisitionRead,
     ScorecardSummary,
     StageMoveRead,
@@ -240,4 +241,49 @@ def offers_to_approve(session: Session) -> list[tuple[OfferRead, Card, Requisiti
             service.get_requisition(session, application.requisition_id)
         )
         rows.append((OfferRead.model_validate(offer), Card(application, candidate), requisition))
+    return rows
+
+
+@dataclass(frozen=True)
+class PlacementRow:
+    placement: PlacementRead
+    candidate: CandidateRead
+    role: str
+
+
+def placement_rows(session: Session) -> list[PlacementRow]:
+    """The merchant's hires, newest first, each with the person and the role."""
+    found, _ = placements.find(session, None, None, None, None, 200)
+    rows = []
+    for placement in found:
+        application = service.get_application(session, placement.application_id)
+        rows.append(
+            PlacementRow(
+                PlacementRead.model_validate(placement),
+                CandidateRead.model_validate(
+                    service.get_candidate(session, application.candidate_id)
+                ),
+                service.get_requisition(session, placement.requisition_id).role,
+            )
+        )
+    return sorted(rows, key=lambda row: row.placement.created_at, reverse=True)
+
+
+def unplaced_hires(session: Session) -> list[tuple[Card, RequisitionRead]]:
+    """Hires no placement was made of, for the recruiter to record."""
+    rows = []
+    for application in service.read_applications(session, placements.unplaced(session)):
+        rows.append(
+            (
+                Card(
+                    application,
+                    CandidateRead.model_validate(
+                        service.get_candidate(session, application.candidate_id)
+                    ),
+                ),
+                RequisitionRead.model_validate(
+                    service.get_requisition(session, application.requisition_id)
+                ),
+            )
+        )
     return rows

@@ -25,11 +25,13 @@ from starlette.datastructures import FormData
 
 from daiyun.core.errors import Problem
 from daiyun.core.money import to_minor
-from daiyun.platform.recruiting import interviews, offers, service
+from daiyun.platform.recruiting import interviews, offers, placements, service
 from daiyun.platform.recruiting.schemas import (
     InterviewCreate,
     InterviewKind,
     OfferCreate,
+    PlacementCreate,
+    PlacementLeave,
     Recommendation,
     RefusalReason,
     ScorecardCreate,
@@ -39,7 +41,7 @@ from daiyun.portal.console import recruiting as work
 from daiyun.portal.i18n import N_
 from daiyun.portal.identity import TenantView
 from daiyun.portal.navigation import TENANT_PAGES
-from daiyun.portal.views.console import Staff, _back, _staff_only, _text
+from daiyun.portal.views.console import Staff, _back, _staff_only, _submit, _text
 from daiyun.portal.web import PREFIX, Page, PortalRoute, render, tenant_form, tenant_page
 from daiyun.tenants.auth.permissions import Permission
 
@@ -114,6 +116,12 @@ PERIOD_LABELS = {
     "month": N_("per month"),
     "year": N_("per year"),
 }
+GUARANTEE_LABELS = {
+    "none": N_("No claim"),
+    "refunded": N_("Left within the guarantee: fee refunded"),
+    "replacement_due": N_("Left within the guarantee: free replacement owed"),
+    "replaced": N_("Left within the guarantee: replaced free"),
+}
 CRITERIA = (N_("Communication"), N_("Skills for the role"), N_("Reliability"))
 DURATIONS = (30, 45, 60, 90, 120)
 
@@ -129,6 +137,7 @@ def _labels() -> dict[str, object]:
         "reason_labels": REASON_LABELS,
         "move_labels": MOVE_LABELS,
         "stage_labels": STAGE_LABELS,
+        "guarantee_labels": GUARANTEE_LABELS,
     }
 
 
@@ -155,7 +164,8 @@ def recruiting_console(request: Request, page: Staff) -> Response:
 
 @router.get("/t/{tenant}/recruiting")
 def openings(request: Request, page: ReviewPage) -> Response:
-    """The merchant's openings (status, headcount, applications per stage) and its shortlist."""
+    """The merchant's openings (status, headcount, applications per stage), its shortlist, the
+    offers waiting for it and its hires (placements: their fee basis and guarantee)."""
     return render(
         request,
         "merchant/recruiting.html",
@@ -163,6 +173,10 @@ def openings(request: Request, page: ReviewPage) -> Response:
             "rows": work.merchant_requisitions(page.db, _view(page)),
             "shortlist": work.shortlist(page.db),
             "offers": work.offers_to_approve(page.db),
+            "placements": work.placement_rows(page.db),
+            "unplaced": work.unplaced_hires(page.db) if page.is_staff else [],
+            "can_place": page.is_staff and page.can(P.recruiting_manage),
+            "error": request.query_params.get("error", ""),
             "base": f"{PREFIX}/t/{page.tenant.slug if page.tenant else ''}",
             **_labels(),
         },
@@ -409,3 +423,41 @@ def offer_step(submitted: ManageForm, offer_id: uuid.UUID) -> Response:
             raise
         return _back(form, here, error=refused.kind)
     return _back(form, here)
+
+
+# --- placements ----------------------------------------------------------------------------
+
+
+@router.post("/t/{tenant}/placements")
+def record_placement(submitted: ManageForm) -> Response:
+    """A recruiter records a hire no offer made a placement of (the first-year salary in major
+    units: 96000.00 yuan)."""
+    page, form = submitted
+    _staff_only(page)
+
+    def act() -> None:
+        currency = _text(form, "currency", 3) or "CNY"
+        body = PlacementCreate(
+            application_id=uuid.UUID(_text(form, "application_id", 40)),
+            salary_minor=to_minor(_text(form, "salary", 20), currency),
+            currency=currency,
+            starts_on=_text(form, "starts_on", 10),
+        )
+        application = service.get_application(page.db, body.application_id, lock=True)
+        placements.create(page.db, application, body, page.user.id)
+
+    return _submit(page, form, f"{_base(page)}/recruiting", act)
+
+
+@router.post("/t/{tenant}/placements/{placement_id}/leave")
+def placement_left(submitted: ManageForm, placement_id: uuid.UUID) -> Response:
+    """A recruiter records that a hire left: the guarantee's remedy follows."""
+    page, form = submitted
+    _staff_only(page)
+    found = placements.get(page.db, placement_id, lock=True)
+
+    def act() -> None:
+        body = PlacementLeave(left_on=_text(form, "left_on", 10), reason=_text(form, "reason", 500))
+        placements.leave(page.db, found, body, page.user.id)
+
+    return _submit(page, form, f"{_base(page)}/recruiting", act)

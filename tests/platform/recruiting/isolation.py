@@ -26,6 +26,7 @@ from daiyun.platform.recruiting.models import (
     InterviewStatus,
     Offer,
     OfferStatus,
+    Placement,
     Posting,
     Recommendation,
     Requisition,
@@ -54,6 +55,7 @@ MANAGE = TenantRule(P.recruiting_manage, RECRUITERS)
 APP = "/applications/{application_id}"
 INTERVIEW = "/interviews/{interview_id}"
 OFFER = "/offers/{offer_id}"
+PLACEMENT = "/placements/{placement_id}"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 TENANT_TABLES = (
@@ -68,6 +70,7 @@ TENANT_TABLES = (
     Interviewer,
     Scorecard,
     Offer,
+    Placement,
 )
 
 TENANT_RULES = (
@@ -114,6 +117,10 @@ TENANT_RULES = (
             ("POST", f"{OFFER}/send"),
             ("POST", f"{OFFER}/accept"),
             ("POST", f"{OFFER}/decline"),
+            ("GET", "/placements"),
+            ("POST", "/placements"),
+            ("GET", PLACEMENT),
+            ("POST", f"{PLACEMENT}/leave"),
         ),
         read=REVIEW,
         write=MANAGE,
@@ -211,6 +218,27 @@ def _offer(session: Session, application_id: uuid.UUID) -> Offer:
     return found
 
 
+def _hire(session: Session, requisition: Requisition) -> Application:
+    """A candidate hired on the requisition (no placement of them made yet)."""
+    application, _ = service.open_application(session, requisition, _spare(session), source="t")
+    application.stage, application.status = "hired", ApplicationStatus.hired
+    session.flush()
+    return application
+
+
+def _placement(session: Session, application: Application) -> Placement:
+    found = Placement(
+        application_id=application.id,
+        requisition_id=application.requisition_id,
+        starts_on=date(2026, 1, 5),
+        salary_minor=9_600_000,
+        currency="CNY",
+    )
+    session.add(found)
+    session.flush()
+    return found
+
+
 # The status each offer step needs before a caller tries it.
 OFFER_BEFORE = {
     "/approve": OfferStatus.draft,
@@ -279,7 +307,11 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         spare = _spare(session)
         interview = _interview(session, application.id)
         offer = _offer(session, application.id)
+        placement = _placement(session, _hire(session, requisition))
+        placeable = _hire(session, requisition)
     return {
+        "placement_id": str(placement.id),
+        "placeable_application_id": str(placeable.id),
         "interview_id": str(interview.id),
         "offer_id": str(offer.id),
         "interviewer_id": str(_admin(session)),
@@ -335,6 +367,12 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         ("POST", f"{APP}/offers"): {"salary_minor": 700_000 + n, "starts_on": "2030-03-01"},
         ("PATCH", OFFER): {"salary_minor": 900_000 + n},
         ("POST", f"{OFFER}/decline"): {"reason": f"Declined {n}"},
+        ("POST", "/placements"): {
+            "application_id": places["placeable_application_id"],
+            "salary_minor": 9_000_000 + n,
+            "starts_on": "2026-02-01",
+        },
+        ("POST", f"{PLACEMENT}/leave"): {"left_on": "2026-03-01", "reason": f"Left {n}"},
         ("POST", f"{INTERVIEW}/scorecards"): {
             "ratings": {"沟通": 1 + n % 4},
             "recommendation": "yes",
@@ -386,6 +424,13 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
         if path.startswith(OFFER):
             application = service.get_application(session, application_id)
             application.stage, application.status = "applied", ApplicationStatus.active
+        if path == "/placements":
+            requisition = service.get_requisition(session, uuid.UUID(places["requisition_id"]))
+            places["placeable_application_id"] = str(_hire(session, requisition).id)
+        if path.startswith(PLACEMENT):
+            placement = repository.placement(session, uuid.UUID(places["placement_id"]))
+            assert placement is not None
+            placement.left_on, placement.left_reason = None, ""
         if path.startswith(INTERVIEW):
             found = session.get(Interview, (tenant_id, uuid.UUID(places["interview_id"])))
             assert found is not None
@@ -425,6 +470,7 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     Interviewer: ("updated_at", datetime(2030, 1, 1, tzinfo=UTC)),
     Scorecard: ("notes", "tests-bulk"),
     Offer: ("terms", "tests-bulk"),
+    Placement: ("left_reason", "tests-bulk"),
 }
 APPEND_ONLY: frozenset[type[Any]] = frozenset({StageMove})
 
@@ -469,7 +515,7 @@ def guard_seed(
             )
         )
         _offer(session, application.id)
-        session.flush()
+        _placement(session, _hire(session, requisition))
         return {
             model: set(session.scalars(select(model.id).where(model.tenant_id == tenant_id)))
             for model in TENANT_TABLES
