@@ -1,6 +1,6 @@
 """Hires on the merchant's recruiting page: a recruiter records a hire no offer placed (the
 first-year salary in yuan) and later that the hire left; the merchant's owner sees the hires,
-their fee basis and guarantee, and no form."""
+their fee basis and guarantee, and no form, beside the last 90 days' hiring figures."""
 
 from __future__ import annotations
 
@@ -73,3 +73,5 @@ def test_a_recruiter_records_a_hire_and_its_departure(
     seen = owner.get(url).text
     assert f'data-placement="{placement_id}"' in seen and "黄蕾" in seen
     assert "/leave" not in seen and 'name="salary"' not in seen
+    # The 90 days' figures: the hire applied today, so the funnel runs to the last stage.
+    assert 'data-figure="time-to-hire"' in seen and '<tr data-stage="hired">' in seen

@@ -3,7 +3,8 @@ likely duplicates, merge), applications and their pipeline (stage moves, refusal
 the recruiting settings. Recruiters manage (``recruiting:manage``); the merchant's owner
 reviews (``recruiting:review``: reads, and the shortlist); viewers see nothing of it.
 
-The public careers pages are the portal's (``portal/views/careers.py``)."""
+Offers and placements are ``api_offers``, the recruiting report ``api_reports``; the public
+careers pages are the portal's (``portal/views/careers.py``)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,15 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.recruiting import api_placements, interviews, offers, privacy, rules, service
-from daiyun.platform.recruiting.models import ApplicationStatus, OfferStatus, RequisitionStatus
+from daiyun.platform.recruiting import (
+    api_offers,
+    api_reports,
+    interviews,
+    privacy,
+    rules,
+    service,
+)
+from daiyun.platform.recruiting.models import ApplicationStatus, RequisitionStatus
 from daiyun.platform.recruiting.schemas import (
     ApplicationCreate,
     ApplicationRead,
@@ -25,14 +33,10 @@ from daiyun.platform.recruiting.schemas import (
     CandidateErase,
     CandidateMerge,
     CandidateRead,
-    Decline,
     InterviewCreate,
     InterviewRead,
     InterviewUpdate,
     Move,
-    OfferCreate,
-    OfferRead,
-    OfferUpdate,
     PostingCreate,
     PostingRead,
     PostingUpdate,
@@ -512,89 +516,5 @@ def submit_scorecard(
     return ScorecardRead.model_validate(interviews.submit(session, found, access.user.id, body))
 
 
-# --- offers --------------------------------------------------------------------------------
-
-
-@router.get(f"{T}/applications/{{application_id}}/offers", response_model=list[OfferRead])
-def application_offers(
-    session: SessionDep, access: Reviewer, application_id: uuid.UUID
-) -> list[OfferRead]:
-    """The application's offers, oldest first (a declined one, then the next)."""
-    service.get_application(session, application_id)
-    return [OfferRead.model_validate(o) for o in offers.of_application(session, application_id)]
-
-
-@router.post(
-    f"{T}/applications/{{application_id}}/offers",
-    response_model=OfferRead,
-    status_code=201,
-    responses=problems(409, 422),
-)
-def draft_offer(
-    session: SessionDep, access: Manager, application_id: uuid.UUID, body: OfferCreate
-) -> OfferRead:
-    """Draft an offer (pay in minor units with its currency, a start date) for the merchant to
-    approve; refused while another offer stands for the application."""
-    found = service.get_application(session, application_id, lock=True)
-    return OfferRead.model_validate(offers.create(session, found, body, access.user.id))
-
-
-@router.get(f"{T}/offers", response_model=Page[OfferRead])
-def list_offers(
-    session: SessionDep,
-    access: Reviewer,
-    status: OfferStatus | None = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
-) -> Page[OfferRead]:
-    """Offers, of one status if named (``draft``: those waiting for the merchant)."""
-    rows, next_cursor = offers.find(session, status, cursor, limit)
-    return Page(items=[OfferRead.model_validate(o) for o in rows], next_cursor=next_cursor)
-
-
-@router.get(f"{T}/offers/{{offer_id}}", response_model=OfferRead)
-def get_offer(session: SessionDep, access: Reviewer, offer_id: uuid.UUID) -> OfferRead:
-    return OfferRead.model_validate(offers.get(session, offer_id))
-
-
-@router.patch(f"{T}/offers/{{offer_id}}", response_model=OfferRead, responses=problems(409))
-def change_offer(
-    session: SessionDep, access: Manager, offer_id: uuid.UUID, body: OfferUpdate
-) -> OfferRead:
-    """New terms before it is sent (an approved offer then waits for the merchant again)."""
-    found = offers.get(session, offer_id, lock=True)
-    return OfferRead.model_validate(offers.update(session, found, body))
-
-
-@router.post(f"{T}/offers/{{offer_id}}/approve", response_model=OfferRead, responses=problems(409))
-def approve_offer(session: SessionDep, access: Reviewer, offer_id: uuid.UUID) -> OfferRead:
-    """The merchant approves the terms (its owner, or the agency for it)."""
-    found = offers.get(session, offer_id, lock=True)
-    return OfferRead.model_validate(offers.approve(session, found, access.user.id))
-
-
-@router.post(f"{T}/offers/{{offer_id}}/send", response_model=OfferRead, responses=problems(409))
-def send_offer(session: SessionDep, access: Manager, offer_id: uuid.UUID) -> OfferRead:
-    """The approved offer went to the candidate (dated)."""
-    found = offers.get(session, offer_id, lock=True)
-    return OfferRead.model_validate(offers.send(session, found))
-
-
-@router.post(f"{T}/offers/{{offer_id}}/accept", response_model=OfferRead, responses=problems(409))
-def accept_offer(session: SessionDep, access: Manager, offer_id: uuid.UUID) -> OfferRead:
-    """The candidate accepted: the application moves to the pipeline's last stage (hired) and
-    becomes a placement when the pay is monthly or yearly (otherwise record it by hand)."""
-    found = offers.get(session, offer_id, lock=True)
-    return OfferRead.model_validate(offers.accept(session, found, access.user.id))
-
-
-@router.post(f"{T}/offers/{{offer_id}}/decline", response_model=OfferRead, responses=problems(409))
-def decline_offer(
-    session: SessionDep, access: Manager, offer_id: uuid.UUID, body: Decline
-) -> OfferRead:
-    """The candidate declined (with their reason, if given); another offer may follow."""
-    found = offers.get(session, offer_id, lock=True)
-    return OfferRead.model_validate(offers.decline(session, found, body.reason))
-
-
-router.include_router(api_placements.router)
+router.include_router(api_offers.router)
+router.include_router(api_reports.router)

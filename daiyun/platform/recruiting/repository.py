@@ -20,6 +20,7 @@ from daiyun.platform.recruiting.models import (
     Interview,
     Interviewer,
     InterviewStatus,
+    MoveKind,
     Offer,
     OfferStatus,
     Placement,
@@ -357,3 +358,47 @@ def unplaced_hires(session: Session, limit: int) -> list[Application]:
         Application.status == ApplicationStatus.hired, ~placed.exists()
     )
     return list(session.scalars(stmt.order_by(Application.updated_at.desc()).limit(limit)))
+
+
+# --- the recruiting report ---------------------------------------------------------------------
+
+
+def all_requisitions(session: Session) -> list[Requisition]:
+    return list(session.scalars(select(Requisition)))
+
+
+def filled_between(session: Session, start: datetime, end: datetime) -> list[Requisition]:
+    stmt = select(Requisition).where(Requisition.filled_at >= start, Requisition.filled_at < end)
+    return list(session.scalars(stmt))
+
+
+def moves_between(session: Session, start: datetime, end: datetime) -> list[Any]:
+    """Stage moves forward or back in the period, each with its application's requisition."""
+    stmt = (
+        select(
+            StageMove.application_id,
+            Application.requisition_id,
+            StageMove.to_stage,
+            StageMove.at,
+        )
+        .join(Application, Application.id == StageMove.application_id)
+        .where(StageMove.kind == MoveKind.moved, StageMove.at >= start, StageMove.at < end)
+    )
+    return list(session.execute(stmt))
+
+
+def applied_at(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+    if not ids:
+        return {}
+    stmt = select(Application.id, Application.applied_at).where(Application.id.in_(ids))
+    return {row.id: row.applied_at for row in session.execute(stmt)}
+
+
+def applied_between(session: Session, start: datetime, end: datetime) -> list[Application]:
+    stmt = select(Application).where(Application.applied_at >= start, Application.applied_at < end)
+    return list(session.scalars(stmt))
+
+
+def answered_between(session: Session, start: datetime, end: datetime) -> list[Offer]:
+    stmt = select(Offer).where(Offer.responded_at >= start, Offer.responded_at < end)
+    return list(session.scalars(stmt))

@@ -495,3 +495,43 @@ class PlacementRead(_Read):
     left_on: date | None
     left_reason: str
     created_at: datetime
+
+
+# --- the recruiting report -----------------------------------------------------------------
+
+
+class Durations(BaseModel):
+    count: int
+    median_days: float | None
+    mean_days: float | None
+
+
+class FunnelRow(BaseModel):
+    stage: str
+    reached: int = Field(description="Applications of the period that reached this stage")
+    refused: int = Field(description="Refused while at this stage")
+    to_next: float | None = Field(description="Share of those reaching the next stage shown")
+
+
+class SourceRow(BaseModel):
+    source: str
+    applications: int
+    hired: int
+    hire_rate: float | None
+
+
+class OfferFigures(BaseModel):
+    accepted: int
+    declined: int
+    acceptance_rate: float | None
+
+
+class RecruitingReport(BaseModel):
+    first: date
+    last: date
+    time_to_fill: Durations
+    time_to_hire: Durations
+    applications: int
+    funnel: list[FunnelRow]
+    sources: list[SourceRow]
+    offers: OfferFigures

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from daiyun.platform.recruiting import interviews, offers, placements, service
+from daiyun.core.ids import utcnow
+from daiyun.platform.recruiting import interviews, offers, placements, reports, service
 from daiyun.platform.recruiting.schemas import (
     ApplicationRead,
     CandidateRead,
@@ -22,6 +25,7 @@ from daiyun.platform.recruiting.schemas import (
     OfferRead,
     OfferStatus,
     PlacementRead,
+    RecruitingReport,
     RequisitionRead,
     ScorecardSummary,
     StageMoveRead,
@@ -287,3 +291,12 @@ def unplaced_hires(session: Session) -> list[tuple[Card, RequisitionRead]]:
             )
         )
     return rows
+
+
+REPORT_DAYS = 90
+
+
+def report(session: Session, tenant: TenantView) -> RecruitingReport:
+    """The merchant's recruiting figures over the last 90 days, to today where it is."""
+    last = utcnow().astimezone(ZoneInfo(tenant.time_zone)).date()
+    return reports.report(session, last - timedelta(days=REPORT_DAYS - 1), last, tenant.time_zone)

@@ -165,7 +165,8 @@ def recruiting_console(request: Request, page: Staff) -> Response:
 @router.get("/t/{tenant}/recruiting")
 def openings(request: Request, page: ReviewPage) -> Response:
     """The merchant's openings (status, headcount, applications per stage), its shortlist, the
-    offers waiting for it and its hires (placements: their fee basis and guarantee)."""
+    offers waiting for it, its hires (placements: their fee basis and guarantee) and the last
+    90 days' hiring figures."""
     return render(
         request,
         "merchant/recruiting.html",
@@ -174,6 +175,7 @@ def openings(request: Request, page: ReviewPage) -> Response:
             "shortlist": work.shortlist(page.db),
             "offers": work.offers_to_approve(page.db),
             "placements": work.placement_rows(page.db),
+            "report": work.report(page.db, _view(page)),
             "unplaced": work.unplaced_hires(page.db) if page.is_staff else [],
             "can_place": page.is_staff and page.can(P.recruiting_manage),
             "error": request.query_params.get("error", ""),

@@ -117,6 +117,7 @@ TENANT_RULES = (
             ("POST", f"{OFFER}/send"),
             ("POST", f"{OFFER}/accept"),
             ("POST", f"{OFFER}/decline"),
+            ("GET", "/recruiting-reports"),
             ("GET", "/placements"),
             ("POST", "/placements"),
             ("GET", PLACEMENT),
