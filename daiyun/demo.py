@@ -25,7 +25,7 @@ from daiyun.connectors.models import Shop
 from daiyun.connectors.schemas import ShopCreate
 from daiyun.core.config import get_settings
 from daiyun.core.db import unit_of_work
-from daiyun.demo_aftersales import ensure_aftersales
+from daiyun.demo_aftersales import ensure_aftersales, ensure_csat
 from daiyun.demo_catalog import ensure_catalog, ensure_listings
 from daiyun.demo_followups import ensure_followups
 from daiyun.demo_fulfillment import ensure_parcels, ensure_wave
@@ -326,6 +326,7 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
         result.created.extend(ensure_service(tenants[merchant.slug], agent.id))
         result.created.extend(ensure_aftersales(tenants[merchant.slug], agent.id, warehouses[0]))
         result.created.extend(ensure_followups(tenants[merchant.slug]))
+        result.created.extend(ensure_csat(tenants[merchant.slug], agent.id))
     for merchant in TENANTS:
         owner = next(
             u

@@ -1,7 +1,8 @@
 """The demo's after-sales (售后), seeded by :func:`daiyun.demo.seed`: for each demo merchant a
 few cases on its orders, one in each part of the path: a refund only waiting for an answer (and
 overdue), a return on its way back, a return received into stock and refunded, an exchange
-whose damaged goods went to the quarantine cage and replaced, and a refused request.
+whose damaged goods went to the quarantine cage and replaced, and a refused request; and six
+earlier e-mail conversations whose buyers answered the satisfaction survey (one skipped it).
 
 They come in as the marketplace's after-sales requests do (keyed, so a second seed finds them).
 Idempotent as the rest of the demo: a merchant that has any case is left alone.
@@ -16,8 +17,10 @@ from typing import Any
 from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
-from daiyun.platform.aftersales import service
+from daiyun.platform.aftersales import csat, service
 from daiyun.platform.aftersales.schemas import CaseLineIn, CaseType, Condition, Receive
+from daiyun.platform.customer_service import service as cs_service
+from daiyun.platform.customer_service.schemas import Channel, ContactCreate, MessageCreate, State
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.warehouse import service as warehouse
 from daiyun.tenants.models import Tenant
@@ -105,3 +108,42 @@ def ensure_aftersales(tenant: Tenant, agent_id: uuid.UUID, warehouse_id: uuid.UU
                 service.replace(session, case.id, agent_id, "Replacement sent with the next wave")
                 service.close(session, case.id, agent_id, None)
     return [f"{made} after-sales cases -> {tenant.slug}"] if made else []
+
+
+# What the buyers of earlier e-mail conversations said in their surveys (None: skipped).
+SURVEY_ANSWERS = (
+    (5, "回复很快，问题解决了。"),
+    (5, "Quick and friendly, thank you."),
+    (4, ""),
+    (3, "等了有点久。"),
+    (5, ""),
+    (None, ""),
+)
+
+
+def ensure_csat(tenant: Tenant, agent_id: uuid.UUID) -> list[str]:
+    """Six earlier e-mail conversations the demo agent answered and resolved, each with its
+    satisfaction survey answered (one skipped), so the CSAT figures show; nothing when the
+    merchant has any survey."""
+    with unit_of_work(tenant.id) as session:
+        if csat.find(session, None, None, None, None, 1)[0]:
+            return []
+        agent = cs_service.author(session, agent_id)
+        for n, (rating, comment) in enumerate(SURVEY_ANSWERS):
+            contact = cs_service.create_contact(
+                session,
+                ContactCreate(name=f"Buyer {n + 1}", email=f"csat{n + 1}@{tenant.slug}.example"),
+            )
+            conv = cs_service.open_conversation(session, contact, Channel.email)
+            cs_service.add_inbound(session, conv, "我的订单什么时候发货？", external_id=None)
+            conv.assignee_id = agent.id  # the demo agent took it (their queue is full by now)
+            body = MessageCreate(body="今天下午发出，请留意物流。", then=State.resolved)
+            cs_service.reply(session, conv, body, agent)
+            survey = csat.offer(session, conv.id)
+            if survey is None:
+                continue  # the merchant turned surveys off
+            if rating is None:
+                csat.skip(session, survey)
+            else:
+                csat.answer(session, survey, rating, comment)
+    return [f"satisfaction surveys of {tenant.slug}"]

@@ -64,7 +64,7 @@ def ensure_service(tenant: Tenant, agent_id: uuid.UUID | None) -> list[str]:
                 business_hours=OFFICE,
             ),
         )
-        service.create_canned(
+        macros.create_canned(
             session,
             CannedReplyIn(
                 shortcut="thanks",
@@ -72,7 +72,7 @@ def ensure_service(tenant: Tenant, agent_id: uuid.UUID | None) -> list[str]:
                 body="Hi {{buyer_name}}, thank you for waiting. {{agent_name}}",
             ),
         )
-        service.create_canned(
+        macros.create_canned(
             session,
             CannedReplyIn(
                 shortcut="order",

@@ -213,6 +213,9 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
     assert query(workdir, billed) == [(len(TENANTS),)]
     fees = "select count(*) from service_facts where kind = 'placement'"
     assert query(workdir, fees) == [(len(TENANTS),)]
+    # Per merchant six resolved e-mail conversations with their surveys: five answered.
+    answers = "select count(*), sum(rating) from as_csat where answered_at is not null"
+    assert query(workdir, answers) == [(5 * len(TENANTS), 22 * len(TENANTS))]
     # Every printed login works with the printed password.
     assert DEMO_PASSWORD in first.out
     hashes = dict(query(workdir, "select email, password_hash from users"))

@@ -141,7 +141,7 @@ class Placement(_Terms):
 
     fixed_minor: Minor = 0
     salary_rate: Rate = Decimal("0")
-    guarantee_days: int = Field(default=0, ge=0, le=730)
+    guarantee_days: int = Field(default=0, ge=0, le=730, strict=True)
     guarantee_remedy: Literal["refund", "replacement"] = "refund"
 
 

@@ -51,7 +51,7 @@ def test_an_admin_writes_the_library(
     )
     post("articles", title="Shipping", body="We ship within 48 hours.", tags="shipping")
     with db.unit_of_work(tenant.id) as session:
-        [canned] = cs.find_canned(session, None, 10)[0]
+        [canned] = macros.find_canned(session, None, 10)[0]
         [macro] = macros.find(session, None, 10)[0]
         [article] = knowledge.find(session, None, None, 10)[0]
         assert canned.body == "您好 {{buyer_name}}"

@@ -32,10 +32,10 @@ def test_agent_answers_from_the_inbox(
 ) -> None:
     with db.unit_of_work(desk.tenant.id) as session:
         service.create_policy(session, SlaPolicyIn(name="Fast", first_response_minutes=30))
-        service.create_canned(
+        macros.create_canned(
             session, CannedReplyIn(shortcut="thanks", title="Thanks", body="Thanks {{buyer_name}}!")
         )
-        canned = service.find_canned(session, None, 10)[0][0].id
+        canned = macros.find_canned(session, None, 10)[0][0].id
     agent = desk.agent(capacity=3)
     conv = desk.ask("Is the tea organic?")
     client = portal_as(agent)

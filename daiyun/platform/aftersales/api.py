@@ -1,6 +1,7 @@
-"""The after-sales API (售后): cases with their lines and log, the moves on them, and the
-merchant's after-sales settings. Refunds above the merchant's threshold need aftersales:approve
-on top of aftersales:manage; a refused move is 409 problem+json."""
+"""The after-sales API (售后): cases with their lines and log, the moves on them, the
+merchant's after-sales settings, and the satisfaction surveys' answers. Refunds above the
+merchant's threshold need aftersales:approve on top of aftersales:manage; a refused move is
+409 problem+json."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from daiyun.core.idempotency import IdempotencyKey, idempotent
 from daiyun.core.ids import Day, utcnow
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.aftersales import followups, repurchase, service
+from daiyun.platform.aftersales import csat, followups, repurchase, service
 from daiyun.platform.aftersales.models import Case
 from daiyun.platform.aftersales.schemas import (
     Approve,
@@ -25,6 +26,7 @@ from daiyun.platform.aftersales.schemas import (
     CaseRead,
     CaseState,
     CaseType,
+    CsatSummary,
     DockReturn,
     FollowupComplete,
     FollowupRead,
@@ -41,6 +43,7 @@ from daiyun.platform.aftersales.schemas import (
     ReturnIn,
     SettingsIn,
     SettingsRead,
+    SurveyRead,
 )
 from daiyun.tenants.auth.deps import SessionDep, TenantAccess, tenant_access
 from daiyun.tenants.auth.permissions import Permission
@@ -58,6 +61,7 @@ CASE = f"{T}/{{case_id}}"
 FU = "/tenants/{tenant}/follow-ups"
 ONE = f"{FU}/{{followup_id}}"
 RETURNS = "/tenants/{tenant}/returns"
+CSAT = "/tenants/{tenant}/csat"
 
 
 @router.get(f"{T}/settings", response_model=SettingsRead)
@@ -459,3 +463,34 @@ def receive_return(
         body,
         lambda: service.receive(session, return_id, user_id, body),
     )
+
+
+# --- satisfaction surveys (CSAT) -----------------------------------------------------------
+
+
+@router.get(CSAT, response_model=Page[SurveyRead])
+def list_surveys(
+    session: SessionDep,
+    access: Reader,
+    agent_id: uuid.UUID | None = None,
+    answered: bool | None = None,
+    rating: Annotated[int | None, Query(ge=1, le=5)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[SurveyRead]:
+    """Surveys offered on resolved conversations, newest first; of one agent, answered or not,
+    or of one rating if named."""
+    rows, next_cursor = csat.find(session, agent_id, answered, rating, cursor, limit)
+    return Page(items=[SurveyRead.model_validate(s) for s in rows], next_cursor=next_cursor)
+
+
+@router.get(f"{CSAT}/summary", response_model=CsatSummary, responses=problems(422))
+def csat_summary(
+    session: SessionDep, access: Reader, first: Day | None = None, last: Day | None = None
+) -> CsatSummary:
+    """Per agent and in all, of the surveys sent from ``first`` to ``last`` (the merchant's
+    days; by default the 30 days to today): sent, answered, skipped, the mean rating, the share
+    rated 4 or 5 (the CSAT score) and the response rate. Backwards or over a year: 422."""
+    last = last or utcnow().astimezone(ZoneInfo(access.tenant.time_zone)).date()
+    first = first or last - timedelta(days=29)
+    return csat.summary(session, first, last, access.tenant.time_zone)

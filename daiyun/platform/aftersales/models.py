@@ -1,6 +1,9 @@
 """After-sales (售后): cases opened on an order, their lines, their append-only event log, and a
 merchant's after-sales settings (the 三包 periods, auto-approval, the approval threshold).
 
+Satisfaction surveys (CSAT, ``csat.py``): one per resolved conversation, answered (1-5 and a
+comment) or skipped by the buyer through a signed link.
+
 Follow-ups (回访, ``followups.py``): a merchant's follow-up rules, and the follow-up tasks they
 generate, one per delivered order and one per closed case.
 
@@ -68,6 +71,10 @@ class Settings(TenantScoped, Timestamped, Base):
     # Refunds above this need aftersales:approve on top of aftersales:manage.
     approval_threshold_minor: Mapped[int] = mapped_column(BigInteger, default=100_000)
     response_hours: Mapped[int] = mapped_column(default=48)
+    # The satisfaction survey (CSAT) offered when a conversation is resolved, and how many days
+    # its link stays open.
+    csat_enabled: Mapped[bool] = mapped_column(default=True)
+    csat_days: Mapped[int] = mapped_column(default=7)
 
 
 class Case(TenantScoped, Timestamped, Base):
@@ -204,3 +211,29 @@ class Followup(TenantScoped, Timestamped, Base):
     done_at: Mapped[datetime | None]
     # The case an "issue found" outcome opened.
     opened_case_id: Mapped[uuid.UUID | None]
+
+
+class Survey(TenantScoped, Timestamped, Base):
+    """The satisfaction survey offered on a resolved conversation: one per conversation, its
+    link open until ``expires_at``; the buyer rates it 1-5 with a comment, or skips it. The
+    agent is who held the conversation when it was resolved."""
+
+    __tablename__ = "as_csat"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "conversation_id"], ["cs_conversations.tenant_id", "cs_conversations.id"]
+        ),
+        UniqueConstraint("tenant_id", "conversation_id"),
+        Index("ix_as_csat_sent", "tenant_id", "sent_at"),
+    )
+
+    conversation_id: Mapped[uuid.UUID]
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    shop_id: Mapped[uuid.UUID | None]
+    channel: Mapped[str] = mapped_column(String(20))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    rating: Mapped[int | None]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[datetime | None]
+    skipped: Mapped[bool] = mapped_column(default=False)

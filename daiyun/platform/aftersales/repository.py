@@ -17,6 +17,7 @@ from daiyun.platform.aftersales.models import (
     Followup,
     FollowupSettings,
     Settings,
+    Survey,
 )
 from daiyun.platform.aftersales.rules import Action, CaseState, CaseType, FollowupState, Outcome
 from daiyun.tenants.auth.permissions import Role
@@ -174,3 +175,33 @@ def done_between(
         for row in session.execute(stmt)
         if row[0] is not None and row[2] is not None
     ]
+
+
+# --- satisfaction surveys ------------------------------------------------------------------
+
+
+def survey_of(session: Session, conversation_id: uuid.UUID) -> Survey | None:
+    return session.scalar(select(Survey).where(Survey.conversation_id == conversation_id))
+
+
+def survey(session: Session, survey_id: uuid.UUID, *, lock: bool = False) -> Survey | None:
+    stmt = select(Survey).where(Survey.id == survey_id)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def surveys(agent_id: uuid.UUID | None, answered: bool | None, rating: int | None) -> Select[Any]:
+    stmt = select(Survey)
+    if agent_id is not None:
+        stmt = stmt.where(Survey.agent_id == agent_id)
+    if answered is not None:
+        stmt = stmt.where(
+            Survey.answered_at.is_not(None) if answered else Survey.answered_at.is_(None)
+        )
+    if rating is not None:
+        stmt = stmt.where(Survey.rating == rating)
+    return stmt
+
+
+def surveys_sent_between(session: Session, start: datetime, end: datetime) -> list[Survey]:
+    stmt = select(Survey).where(Survey.sent_at >= start, Survey.sent_at < end)
+    return list(session.scalars(stmt))

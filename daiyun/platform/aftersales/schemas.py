@@ -194,6 +194,12 @@ class SettingsIn(_Input):
     )
     approval_threshold_minor: Amount = 100_000
     response_hours: Annotated[Count, Field(ge=1, le=24 * 90)] = 48
+    csat_enabled: StrictBool = Field(
+        default=True, description="Offer the satisfaction survey when a conversation is resolved"
+    )
+    csat_days: Annotated[Count, Field(ge=1, le=90)] = Field(
+        default=7, description="Days the survey's link stays open"
+    )
 
 
 class SettingsRead(_Read):
@@ -205,6 +211,8 @@ class SettingsRead(_Read):
     trusted_max_cases: int | None
     approval_threshold_minor: int
     response_hours: int
+    csat_enabled: bool
+    csat_days: int
 
 
 # --- follow-ups (回访) ------------------------------------------------------------------------
@@ -295,3 +303,39 @@ class RepurchaseReport(BaseModel):
     last: date
     within_days: int
     rows: list[RepurchaseRow]
+
+
+# --- satisfaction surveys (CSAT) -----------------------------------------------------------
+
+
+class SurveyRead(_Read):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    agent_id: uuid.UUID | None
+    shop_id: uuid.UUID | None
+    channel: str
+    sent_at: datetime
+    expires_at: datetime
+    rating: int | None
+    comment: str
+    answered_at: datetime | None
+    skipped: bool
+
+
+class CsatRow(BaseModel):
+    """One agent's surveys of the period (``agent_id`` null: all agents together)."""
+
+    agent_id: uuid.UUID | None
+    sent: int
+    answered: int
+    skipped: int
+    average: float | None = Field(description="Mean rating of the answers, 1 to 5")
+    satisfied: float | None = Field(description="Share of answers rated 4 or 5 (the CSAT score)")
+    response_rate: float | None = Field(description="Answers over surveys sent")
+
+
+class CsatSummary(BaseModel):
+    first: date
+    last: date
+    rows: list[CsatRow]
+    total: CsatRow

@@ -1,4 +1,6 @@
-"""After-sales' beat work: the follow-ups (回访) that came due, every working tenant's."""
+"""After-sales' beat work: the follow-ups (回访) that came due, every working tenant's. The
+satisfaction survey's subscription (``csat.survey_on_resolve``) is imported here, with the
+tasks a worker loads."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from daiyun.core.db import unit_of_work
 from daiyun.core.tasks import platform_task
-from daiyun.platform.aftersales import followups
+from daiyun.platform.aftersales import csat, followups
 from daiyun.tenants.models import Tenant, TenantStatus
 
 log = structlog.get_logger()
@@ -44,3 +46,6 @@ SCHEDULE = {
         "schedule": FOLLOWUP_SECONDS,
     }
 }
+
+
+SUBSCRIPTIONS = (csat.survey_on_resolve,)

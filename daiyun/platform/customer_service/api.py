@@ -298,7 +298,7 @@ def reopen(session: SessionDep, access: Replier, conversation_id: uuid.UUID) -> 
 def list_canned(
     session: SessionDep, access: Reader, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[CannedReplyRead]:
-    rows, next_cursor = service.find_canned(session, cursor, limit)
+    rows, next_cursor = macros.find_canned(session, cursor, limit)
     return Page(items=[CannedReplyRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -308,7 +308,7 @@ def list_canned(
 def create_canned(session: SessionDep, access: Manager, body: CannedReplyIn) -> CannedReplyRead:
     """A saved answer; its shortcut is unique (409). Variables: {{buyer_name}}, {{order_number}},
     {{tracking_number}}, {{agent_name}}, {{shop_name}}."""
-    return CannedReplyRead.model_validate(service.create_canned(session, body))
+    return CannedReplyRead.model_validate(macros.create_canned(session, body))
 
 
 @router.put(
@@ -317,12 +317,12 @@ def create_canned(session: SessionDep, access: Manager, body: CannedReplyIn) -> 
 def update_canned(
     session: SessionDep, access: Manager, reply_id: uuid.UUID, body: CannedReplyIn
 ) -> CannedReplyRead:
-    return CannedReplyRead.model_validate(service.update_canned(session, reply_id, body))
+    return CannedReplyRead.model_validate(macros.update_canned(session, reply_id, body))
 
 
 @router.delete(f"{T}/canned-replies/{{reply_id}}", status_code=204)
 def delete_canned(session: SessionDep, access: Manager, reply_id: uuid.UUID) -> Response:
-    service.delete_canned(session, reply_id)
+    macros.delete_canned(session, reply_id)
     return Response(status_code=204)
 
 

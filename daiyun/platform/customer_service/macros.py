@@ -1,8 +1,9 @@
-"""Macros: saved actions an agent runs on a conversation in one go (add labels, set the priority,
-take it, write a private note and a reply, leave it pending or resolved), as Zendesk's and
-Chatwoot's do. The steps always run in that order, in the caller's unit of work: one that is
-refused (a reply to a resolved conversation, an agent without room) refuses the whole macro,
-and nothing of it stays."""
+"""Canned replies and macros: texts an agent inserts by shortcut, and saved actions an agent
+runs on a conversation in one go (add labels, set the priority, take it, write a private note
+and a reply, leave it pending or resolved), as Zendesk's and Chatwoot's do. A macro's steps
+always run in that order, in the caller's unit of work: one that is refused (a reply to a
+resolved conversation, an agent without room) refuses the whole macro, and nothing of it
+stays."""
 
 from __future__ import annotations
 
@@ -15,13 +16,19 @@ from daiyun.core.errors import Problem
 from daiyun.core.pagination import paginate
 from daiyun.platform.customer_service import assignment, repository, rules, service
 from daiyun.platform.customer_service.models import (
+    CannedReply,
     Conversation,
     Macro,
     Message,
     MessageKind,
     State,
 )
-from daiyun.platform.customer_service.schemas import ConversationUpdate, MacroIn, MessageCreate
+from daiyun.platform.customer_service.schemas import (
+    CannedReplyIn,
+    ConversationUpdate,
+    MacroIn,
+    MessageCreate,
+)
 from daiyun.tenants.auth.models import User
 
 
@@ -81,3 +88,39 @@ def run(session: Session, conv: Conversation, macro_id: uuid.UUID, user: User) -
         service.resolve(session, conv)
     audit.record(session, "cs.macro_run", f"conversation:{conv.id}", {"macro": str(macro.id)})
     return written
+
+
+# --- canned replies (快捷短语): texts an agent inserts by shortcut -------------------------------
+
+
+def find_canned(
+    session: Session, cursor: str | None, limit: int
+) -> tuple[list[CannedReply], str | None]:
+    return paginate(session, repository.canned_replies(), CannedReply.id, cursor, limit)
+
+
+def create_canned(session: Session, body: CannedReplyIn) -> CannedReply:
+    reply_ = CannedReply(**body.model_dump())
+    session.add(reply_)
+    service.unique(session, f"The shortcut {body.shortcut}")
+    audit.record(session, "cs.canned_reply_created", f"canned_reply:{reply_.id}")
+    return reply_
+
+
+def update_canned(session: Session, reply_id: uuid.UUID, body: CannedReplyIn) -> CannedReply:
+    found = repository.canned_reply(session, reply_id)
+    if found is None:
+        raise Problem(404, "not-found", "No such canned reply")
+    found.shortcut, found.title, found.body = body.shortcut, body.title, body.body
+    service.unique(session, f"The shortcut {body.shortcut}")
+    audit.record(session, "cs.canned_reply_updated", f"canned_reply:{found.id}")
+    return found
+
+
+def delete_canned(session: Session, reply_id: uuid.UUID) -> None:
+    found = repository.canned_reply(session, reply_id)
+    if found is None:
+        raise Problem(404, "not-found", "No such canned reply")
+    session.delete(found)
+    session.flush()
+    audit.record(session, "cs.canned_reply_deleted", f"canned_reply:{reply_id}")

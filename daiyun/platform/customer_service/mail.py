@@ -207,8 +207,9 @@ def process(session: Session, inbound_id: uuid.UUID) -> InboundStatus | None:
 
 
 def send(session: Session, message_id: uuid.UUID) -> Delivery | None:
-    """Hand a queued reply to the SMTP server, with its threading headers."""
-    message = repository.message(session, message_id)
+    """Hand a queued reply to the SMTP server, with its threading headers. The row is locked,
+    so the task and the sweep picking up the same message send it once."""
+    message = repository.message(session, message_id, lock=True)
     if message is None or message.delivery != Delivery.queued:
         return message.delivery if message is not None else None
     conv = service.get_conversation(session, message.conversation_id)

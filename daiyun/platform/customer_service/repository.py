@@ -18,6 +18,7 @@ from daiyun.platform.customer_service.models import (
     CannedReply,
     Contact,
     Conversation,
+    Delivery,
     Identity,
     InboundEmail,
     InboundStatus,
@@ -122,8 +123,9 @@ def messages(conversation_id: uuid.UUID) -> Select[Any]:
     return select(Message).where(Message.conversation_id == conversation_id)
 
 
-def message(session: Session, message_id: uuid.UUID) -> Message | None:
-    return session.scalar(select(Message).where(Message.id == message_id))
+def message(session: Session, message_id: uuid.UUID, *, lock: bool = False) -> Message | None:
+    stmt = select(Message).where(Message.id == message_id)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
 
 
 def message_by_external(session: Session, external_ids: Sequence[str]) -> Message | None:
@@ -131,6 +133,15 @@ def message_by_external(session: Session, external_ids: Sequence[str]) -> Messag
         return None
     stmt = select(Message).where(Message.external_id.in_(external_ids)).order_by(Message.id.desc())
     return session.scalar(stmt.limit(1))
+
+
+def unsent(session: Session, before: datetime) -> list[uuid.UUID]:
+    """E-mails queued before ``before`` and never handed to the server (the task lost with its
+    broker message, or never queued): the sweep sends them."""
+    stmt = select(Message.id).where(
+        Message.delivery == Delivery.queued, Message.created_at < before
+    )
+    return list(session.scalars(stmt.order_by(Message.id).limit(500)))
 
 
 def last_inbound(session: Session, conversation_id: uuid.UUID) -> Message | None:

@@ -293,3 +293,9 @@ def ranked(candidates: Iterable[Candidate], strategy: str) -> list[Candidate]:
     if strategy == "round_robin":
         return sorted(room, key=lambda c: (c.last_assigned_at or never, str(c.user_id)))
     return sorted(room, key=lambda c: (c.load, c.last_assigned_at or never, str(c.user_id)))
+
+
+# The event a resolved conversation emits (after-sales offers its satisfaction survey on it).
+CONVERSATION_RESOLVED = "cs.conversation_resolved"
+# The task mailing a queued message (``tasks.send_email``), named: tasks imports the service.
+SEND_EMAIL_TASK = "daiyun.cs.send_email"

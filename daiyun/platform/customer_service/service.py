@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 from daiyun.connectors import service as shop_service
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
+from daiyun.core.events.service import emit
 from daiyun.core.ids import utcnow
 from daiyun.core.pagination import encode_cursor, paginate
+from daiyun.core.tasks import celery_app, enqueue_after_commit
 from daiyun.platform.customer_service import assignment, clocks, repository, rules
 from daiyun.platform.customer_service.models import (
-    CannedReply,
     Channel,
     Contact,
     Conversation,
@@ -34,7 +35,6 @@ from daiyun.platform.customer_service.models import (
     State,
 )
 from daiyun.platform.customer_service.schemas import (
-    CannedReplyIn,
     ContactCreate,
     ContactRead,
     ConversationCreate,
@@ -418,9 +418,10 @@ def reply(session: Session, conv: Conversation, body: MessageCreate, user: User)
 
 
 def notify_buyer(session: Session, conversation_id: uuid.UUID, text: str) -> Message:
-    """An automated message to the buyer (a decision on their after-sales case), sent on the
-    conversation's channel like a reply; no agent wrote it, so it neither answers the buyer
-    for the SLA clocks nor counts as anyone's work."""
+    """An automated message to the buyer (a decision on their after-sales case, a survey), sent
+    on the conversation's channel like a reply (an e-mail is queued after the commit, and the
+    sweep sends it if that is lost); no agent wrote it, so it neither answers the buyer for the
+    SLA clocks nor counts as anyone's work."""
     conv = get_conversation(session, conversation_id)
     now = utcnow()
     message = Message(conversation_id=conv.id, kind=MessageKind.outbound, body=text, created_at=now)
@@ -430,6 +431,9 @@ def notify_buyer(session: Session, conversation_id: uuid.UUID, text: str) -> Mes
         _thread(session, conv, message)
     conv.last_message_at = now
     session.flush()
+    if message.delivery == Delivery.queued:
+        task = celery_app.signature(rules.SEND_EMAIL_TASK)
+        enqueue_after_commit(session, task, str(conv.tenant_id), str(message.id))
     return message
 
 
@@ -484,7 +488,8 @@ def snooze(session: Session, conv: Conversation, until: datetime) -> Conversatio
 
 
 def resolve(session: Session, conv: Conversation) -> Conversation:
-    """Resolved: the clocks stop and the agent's slot frees up for the queue."""
+    """Resolved: the clocks stop, the agent's slot frees up for the queue, and the event lets
+    after-sales offer the buyer its satisfaction survey."""
     if conv.state == State.resolved:
         return conv
     now = utcnow()
@@ -495,6 +500,7 @@ def resolve(session: Session, conv: Conversation) -> Conversation:
     session.flush()
     assignment.serve_queue(session, now)
     audit.record(session, "cs.conversation_resolved", f"conversation:{conv.id}")
+    emit(session, rules.CONVERSATION_RESOLVED, {"conversation_id": str(conv.id)})
     return conv
 
 
@@ -529,45 +535,12 @@ def wake(session: Session, now: datetime | None = None) -> int:
 # --- canned replies and SLA policies -------------------------------------------------------
 
 
-def find_canned(
-    session: Session, cursor: str | None, limit: int
-) -> tuple[list[CannedReply], str | None]:
-    return paginate(session, repository.canned_replies(), CannedReply.id, cursor, limit)
-
-
 def unique(session: Session, what: str) -> None:
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
         raise Problem(409, "conflict", f"{what} is taken") from exc
-
-
-def create_canned(session: Session, body: CannedReplyIn) -> CannedReply:
-    reply_ = CannedReply(**body.model_dump())
-    session.add(reply_)
-    unique(session, f"The shortcut {body.shortcut}")
-    audit.record(session, "cs.canned_reply_created", f"canned_reply:{reply_.id}")
-    return reply_
-
-
-def update_canned(session: Session, reply_id: uuid.UUID, body: CannedReplyIn) -> CannedReply:
-    found = repository.canned_reply(session, reply_id)
-    if found is None:
-        raise Problem(404, "not-found", "No such canned reply")
-    found.shortcut, found.title, found.body = body.shortcut, body.title, body.body
-    unique(session, f"The shortcut {body.shortcut}")
-    audit.record(session, "cs.canned_reply_updated", f"canned_reply:{found.id}")
-    return found
-
-
-def delete_canned(session: Session, reply_id: uuid.UUID) -> None:
-    found = repository.canned_reply(session, reply_id)
-    if found is None:
-        raise Problem(404, "not-found", "No such canned reply")
-    session.delete(found)
-    session.flush()
-    audit.record(session, "cs.canned_reply_deleted", f"canned_reply:{reply_id}")
 
 
 def policies(session: Session) -> list[SlaPolicy]:

@@ -23,6 +23,8 @@ log = structlog.get_logger()
 SWEEP_SECONDS = 30.0
 # Stored mail still unprocessed after this long is handed on again by the sweep.
 STALE_SECONDS = 60
+# An e-mail still queued this long after it was written lost its task: the sweep sends it.
+UNSENT_AFTER = timedelta(minutes=5)
 
 
 @tenant_task("daiyun.cs.process_email", autoretry_for=(Exception,), max_retries=5)
@@ -44,7 +46,7 @@ def warn_sla(session: Session, conversation_id: str, key: str) -> list[str]:
 
 def sweep_tenant(tenant_id: uuid.UUID) -> dict[str, int]:
     """One tenant's pass: breaches recorded, clocks at risk warned of, snoozes woken, the queue
-    served, mail processed."""
+    served, mail processed, and e-mails left queued (their task lost) sent."""
     now = utcnow()
     with unit_of_work(tenant_id) as session:
         warnings = clocks.warn(session, now)
@@ -57,10 +59,14 @@ def sweep_tenant(tenant_id: uuid.UUID) -> dict[str, int]:
             "assigned": assignment.serve_queue(session, now),
         }
         stale = repository.unprocessed(session, now - timedelta(seconds=STALE_SECONDS))
+        unsent = repository.unsent(session, now - UNSENT_AFTER)
     for inbound_id in stale:
         with unit_of_work(tenant_id) as session:
             mail.process(session, inbound_id)
-    done["mail"] = len(stale)
+    for message_id in unsent:
+        with unit_of_work(tenant_id) as session:
+            mail.send(session, message_id)
+    done["mail"], done["sent"] = len(stale), len(unsent)
     return done
 
 

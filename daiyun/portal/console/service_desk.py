@@ -117,7 +117,7 @@ def _thread(session: Session, access: Access, conversation_id: uuid.UUID, kb: st
     conv = service.get_conversation(session, conversation_id)
     contact = service.read_contacts(session, [service.get_contact(session, conv.contact_id)])[0]
     messages, _ = service.find_messages(session, conv, None, 200)
-    canned, _ = service.find_canned(session, None, 100)
+    canned, _ = macros.find_canned(session, None, 100)
     saved, _ = macros.find(session, None, 100)
     answers = knowledge.find(session, kb, None, ARTICLES_SHOWN)[0] if kb else []
     lines: list[OrderLine] = []

@@ -24,6 +24,7 @@ from daiyun.portal.views import (
     stock,
     stock_sync,
     stocktake_console,
+    survey,
     warehouse_console,
 )
 
@@ -51,5 +52,6 @@ for pages in (
     aftersales,
     recruiting,
     careers,
+    survey,
 ):
     router.include_router(pages.router)

@@ -20,7 +20,7 @@ from starlette.datastructures import FormData
 
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
-from daiyun.platform.aftersales import followups, repurchase, service
+from daiyun.platform.aftersales import csat, followups, repurchase, service
 from daiyun.platform.aftersales.schemas import (
     CaseType,
     Condition,
@@ -28,6 +28,7 @@ from daiyun.platform.aftersales.schemas import (
     Outcome,
     Receive,
 )
+from daiyun.platform.customer_service import service as cs_service
 from daiyun.platform.orders import service as orders
 from daiyun.portal.console import access
 from daiyun.portal.console import followups as followup_queue
@@ -87,6 +88,7 @@ RULE_LABELS = {
 CHANNEL_LABELS = {"message": N_("Message"), "phone": N_("Phone")}
 # The merchant's page shows the follow-ups of this many days and orders within as many after.
 REPURCHASE_DAYS = 90
+CSAT_DAYS = 30
 
 
 def _labels() -> dict[str, object]:
@@ -112,14 +114,22 @@ def console_cases(request: Request, page: Staff) -> Response:
 
 @router.get("/t/{tenant}/aftersales")
 def merchant_cases(request: Request, page: CasesPage) -> Response:
-    """The merchant's cases (read only), newest first, and what the follow-ups of the last 90
-    days brought back (复购)."""
+    """The merchant's cases (read only), newest first, what the follow-ups of the last 90 days
+    brought back (复购), and the buyers' satisfaction (CSAT) of the last 30 days per agent."""
     assert page.tenant is not None and page.role is not None
     found, _ = service.find_cases(page.db, service.Filters(), None, LIST_LIMIT)
     today = utcnow().astimezone(ZoneInfo(page.tenant.time_zone)).date()
     window = REPURCHASE_DAYS - 1
     came_back = repurchase.report(page.db, today - timedelta(days=window), today, REPURCHASE_DAYS)
     numbers = orders.order_numbers(page.db, {c.order_id for c in found})
+    satisfaction = csat.summary(
+        page.db, today - timedelta(days=CSAT_DAYS - 1), today, page.tenant.time_zone
+    )
+    agents = {
+        row.agent_id: cs_service.author(page.db, row.agent_id).name
+        for row in satisfaction.rows
+        if row.agent_id is not None
+    }
     return render(
         request,
         "merchant/aftersales.html",
@@ -128,6 +138,9 @@ def merchant_cases(request: Request, page: CasesPage) -> Response:
             "numbers": numbers,
             "now": utcnow(),
             "repurchase": came_back,
+            "csat": satisfaction,
+            "csat_days": CSAT_DAYS,
+            "agents": agents,
             "outcome_labels": OUTCOME_LABELS,
             "tabs": tabs("service", page.tenant.slug, page.role, request.url.path),
             "tabs_label": N_("Service"),

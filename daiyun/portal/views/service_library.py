@@ -58,7 +58,7 @@ def _read(session: Any) -> dict[str, list[Any]]:
     """Read while the merchant's unit of work is open (the rows are gone after it)."""
     return {
         "canned": [
-            CannedReplyRead.model_validate(r) for r in cs.find_canned(session, None, SHOWN)[0]
+            CannedReplyRead.model_validate(r) for r in macros.find_canned(session, None, SHOWN)[0]
         ],
         "macros": [MacroRead.model_validate(r) for r in macros.find(session, None, SHOWN)[0]],
         "articles": [
@@ -176,7 +176,7 @@ def _policy(form: FormData) -> SlaPolicyIn:
 # What each kind is made of and done with: (form reader, create, update, delete). SLA
 # policies are not deleted (conversations keep the policy their clocks started under).
 _ACTIONS: dict[str, tuple[Any, Any, Any, Any]] = {
-    "canned": (_canned, cs.create_canned, cs.update_canned, cs.delete_canned),
+    "canned": (_canned, macros.create_canned, macros.update_canned, macros.delete_canned),
     "macros": (_macro, macros.create, macros.update, macros.delete),
     "articles": (_article, knowledge.create, knowledge.update, knowledge.delete),
     "policies": (_policy, cs.create_policy, cs.update_policy, None),

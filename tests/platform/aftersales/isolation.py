@@ -24,6 +24,7 @@ from daiyun.platform.aftersales.models import (
     Followup,
     FollowupSettings,
     Settings,
+    Survey,
 )
 from daiyun.platform.aftersales.schemas import (
     CaseLineIn,
@@ -33,6 +34,7 @@ from daiyun.platform.aftersales.schemas import (
     FollowupState,
     SettingsIn,
 )
+from daiyun.platform.customer_service.models import Conversation
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.storefront import service as catalog
 from daiyun.tenants.auth.permissions import Permission, Role
@@ -52,7 +54,7 @@ AS_READERS = frozenset(
 )
 AS_MANAGERS = frozenset({R.agency_admin, R.account_manager, R.cs_agent})
 AS_APPROVERS = frozenset({R.agency_admin, R.account_manager})
-TENANT_TABLES = (Settings, Case, CaseLine, CaseEvent, FollowupSettings, Followup)
+TENANT_TABLES = (Settings, Case, CaseLine, CaseEvent, FollowupSettings, Followup, Survey)
 READ = TenantRule(P.aftersales_read, AS_READERS)
 MANAGE = TenantRule(P.aftersales_manage, AS_MANAGERS)
 APPROVE = TenantRule(P.aftersales_approve, AS_APPROVERS)
@@ -93,7 +95,11 @@ TENANT_RULES |= rules(
     write=MANAGE,
 ) | rules((("PUT", f"{FU}/settings"),), read=MANAGE, write=APPROVE)
 # What the follow-ups brought back (复购) is a report: whoever reads the cases reads it.
-TENANT_RULES |= rules((("GET", f"{FU}/repurchase"),), read=READ, write=READ)
+TENANT_RULES |= rules(
+    (("GET", f"{FU}/repurchase"), ("GET", "/csat"), ("GET", "/csat/summary")),
+    read=READ,
+    write=READ,
+)
 # The returns dock is warehouse work: reading what is expected, receiving and registering.
 RETURNS = "/returns"
 DOCK_RECEIVE = "/returns/{return_id}/receive"
@@ -263,6 +269,7 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     CaseEvent: ("at", datetime(2026, 1, 1, tzinfo=UTC)),
     FollowupSettings: ("window_hours", 5),
     Followup: ("note", "tests-bulk"),
+    Survey: ("comment", "tests-bulk"),
 }
 APPEND_ONLY: frozenset[type[Any]] = frozenset()
 
@@ -284,6 +291,19 @@ def guard_seed(
             "guard",
         )
         _followup(session, order_ids[0], line, "guard")
+        # On a conversation customer service's part seeded (its rows stay as that part said).
+        conversation_id = session.scalar(select(Conversation.id).order_by(Conversation.id))
+        assert conversation_id is not None
+        now = utcnow()
+        session.add(
+            Survey(
+                conversation_id=conversation_id,
+                channel="email",
+                sent_at=now,
+                expires_at=now + timedelta(days=7),
+            )
+        )
+        session.flush()
         return {
             model: set(session.scalars(select(model.id).where(model.tenant_id == tenant_id)))
             for model in TENANT_TABLES

@@ -147,7 +147,7 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         second.email = first.email
         conv = service.open_conversation(session, first, Channel.phone, subject="Where is it?")
         service.add_inbound(session, conv, "Where is my parcel?", external_id=None)
-        canned = service.create_canned(
+        canned = macros.create_canned(
             session, CannedReplyIn(shortcut="hello", title="Hello", body="Hello {{buyer_name}}")
         )
         policy = service.create_policy(
@@ -295,7 +295,7 @@ def guard_seed(
             session, ContactCreate(name="Guard", email=f"guard-{tag}@example.com")
         )
         service.create_policy(session, SlaPolicyIn(name="Guard", first_response_minutes=5))
-        service.create_canned(session, CannedReplyIn(shortcut="g", title="G", body="G"))
+        macros.create_canned(session, CannedReplyIn(shortcut="g", title="G", body="G"))
         macros.create(session, MacroIn(name="G", then="resolved"))
         knowledge.create(session, ArticleIn(title="G", body="G"))
         mailbox = mail.create_mailbox(session, MailboxIn(address=f"g-{tag}@shop.example"))

@@ -9,6 +9,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from email.message import Message as MailMessage
 from typing import Any
 
@@ -17,7 +18,7 @@ from aiosmtpd.controller import Controller
 
 from daiyun.core import db
 from daiyun.core.config import get_settings
-from daiyun.platform.customer_service import mail, rules, service
+from daiyun.platform.customer_service import mail, repository, rules, service, tasks
 from daiyun.platform.customer_service.models import Delivery, InboundEmail, InboundStatus
 from daiyun.platform.customer_service.schemas import MailboxIn, MessageCreate
 from daiyun.tenants.auth.models import User
@@ -205,3 +206,25 @@ def test_a_reply_that_cannot_be_sent_is_marked_failed(
         assert user is not None
         reply = service.reply(session, conv, MessageCreate(body="Sorry"), user)
         assert mail.send(session, reply.id) == Delivery.failed
+
+
+def test_an_email_whose_task_was_lost_is_sent_by_the_sweep_once(
+    desk: Desk, signed: None, smtp: Sink
+) -> None:
+    key = _mailbox(desk)
+    desk.world.client.post(f"/webhooks/email/{key}/inbound", data=_form("<q4@buyer.example>"))
+    with db.unit_of_work(desk.tenant.id) as session:
+        mail.process(session, _stored(desk)[0].id)
+        [conv] = service.find_conversations(session, service.Filters(), None, 10)[0]
+        notice = service.notify_buyer(session, conv.id, "您的售后申请已通过。")
+        assert notice.delivery == Delivery.queued
+        # Written a while ago, and its task never ran (the broker lost it).
+        notice.created_at = notice.created_at - tasks.UNSENT_AFTER - timedelta(seconds=1)
+        notice_id = notice.id
+    assert tasks.sweep_tenant(desk.tenant.id)["sent"] == 1
+    assert tasks.sweep_tenant(desk.tenant.id)["sent"] == 0  # sent: not again
+    [sent] = smtp.messages
+    assert sent["To"] == "li.na@example.com" and "售后" in sent.get_payload(decode=True).decode()
+    with db.unit_of_work(desk.tenant.id) as session:
+        found = repository.message(session, notice_id)
+        assert found is not None and found.delivery == Delivery.sent

@@ -10,7 +10,7 @@ import pytest
 from daiyun.core import db
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
-from daiyun.platform.customer_service import assignment, clocks, service
+from daiyun.platform.customer_service import assignment, clocks, macros, service
 from daiyun.platform.customer_service.models import (
     AgentStatus,
     Channel,
@@ -210,7 +210,7 @@ def test_canned_reply_with_variables_and_notes_stay_private(desk: Desk) -> None:
         conv = service.open_conversation(
             session, contact, Channel.phone, order_id=order.id, shop_id=desk.shop_id
         )
-        canned = service.create_canned(
+        canned = macros.create_canned(
             session,
             CannedReplyIn(
                 shortcut="where",
