@@ -326,7 +326,7 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
         result.created.extend(ensure_service(tenants[merchant.slug], agent.id))
         result.created.extend(ensure_aftersales(tenants[merchant.slug], agent.id, warehouses[0]))
         result.created.extend(ensure_followups(tenants[merchant.slug]))
-        result.created.extend(ensure_csat(tenants[merchant.slug], agent.id))
+        result.created.extend(ensure_csat(tenants[merchant.slug], agent.id, admin.id))
     for merchant in TENANTS:
         owner = next(
             u

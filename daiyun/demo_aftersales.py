@@ -17,8 +17,16 @@ from typing import Any
 from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
-from daiyun.platform.aftersales import csat, service
-from daiyun.platform.aftersales.schemas import CaseLineIn, CaseType, Condition, Receive
+from daiyun.platform.aftersales import csat, quality, service
+from daiyun.platform.aftersales.schemas import (
+    CaseLineIn,
+    CaseType,
+    Condition,
+    Criterion,
+    Receive,
+    ReviewIn,
+    RubricIn,
+)
 from daiyun.platform.customer_service import service as cs_service
 from daiyun.platform.customer_service.schemas import Channel, ContactCreate, MessageCreate, State
 from daiyun.platform.orders import service as order_service
@@ -121,14 +129,33 @@ SURVEY_ANSWERS = (
 )
 
 
-def ensure_csat(tenant: Tenant, agent_id: uuid.UUID) -> list[str]:
+RUBRIC = RubricIn(
+    name="客服稽核 Service review",
+    criteria=[
+        Criterion(key="greeting", label="开场与称呼 Greeting", weight=20),
+        Criterion(key="accuracy", label="答复准确 Accurate answer", weight=40),
+        Criterion(key="resolution", label="一次解决 Solved in one go", weight=30),
+        Criterion(key="tone", label="语气礼貌 Courteous tone", weight=10),
+    ],
+)
+# The admin's reviews of the first three conversations: scores 0-5 and a comment.
+REVIEWS = (
+    ({"greeting": 5, "accuracy": 5, "resolution": 4, "tone": 5}, "很好，物流信息给得清楚。"),
+    ({"greeting": 4, "accuracy": 4, "resolution": 4, "tone": 5}, "Good; offer the tracking link."),
+    ({"greeting": 3, "accuracy": 4, "resolution": 3, "tone": 4}, "先确认订单号再答复。"),
+)
+
+
+def ensure_csat(tenant: Tenant, agent_id: uuid.UUID, reviewer_id: uuid.UUID) -> list[str]:
     """Six earlier e-mail conversations the demo agent answered and resolved, each with its
-    satisfaction survey answered (one skipped), so the CSAT figures show; nothing when the
-    merchant has any survey."""
+    satisfaction survey answered (one skipped), so the CSAT figures show; the merchant's QA
+    rubric, and the agency admin's reviews of three of them. Nothing when the merchant has any
+    survey."""
     with unit_of_work(tenant.id) as session:
         if csat.find(session, None, None, None, None, 1)[0]:
             return []
         agent = cs_service.author(session, agent_id)
+        rubric = quality.create_rubric(session, RUBRIC)
         for n, (rating, comment) in enumerate(SURVEY_ANSWERS):
             contact = cs_service.create_contact(
                 session,
@@ -146,4 +173,10 @@ def ensure_csat(tenant: Tenant, agent_id: uuid.UUID) -> list[str]:
                 csat.skip(session, survey)
             else:
                 csat.answer(session, survey, rating, comment)
-    return [f"satisfaction surveys of {tenant.slug}"]
+            if n < len(REVIEWS):
+                scores, note = REVIEWS[n]
+                scored = ReviewIn(
+                    conversation_id=conv.id, rubric_id=rubric.id, scores=scores, comment=note
+                )
+                quality.review(session, scored, reviewer_id)
+    return [f"satisfaction surveys and QA reviews of {tenant.slug}"]

@@ -216,6 +216,9 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
     # Per merchant six resolved e-mail conversations with their surveys: five answered.
     answers = "select count(*), sum(rating) from as_csat where answered_at is not null"
     assert query(workdir, answers) == [(5 * len(TENANTS), 22 * len(TENANTS))]
+    # ... and three of them reviewed against the merchant's QA rubric (94 %, 82 %, 70 %).
+    reviews = "select score_bp from as_qa_reviews order by score_bp"
+    assert sorted(query(workdir, reviews)) == sorted([(7000,), (8200,), (9400,)] * len(TENANTS))
     # Every printed login works with the printed password.
     assert DEMO_PASSWORD in first.out
     hashes = dict(query(workdir, "select email, password_hash from users"))

@@ -111,6 +111,7 @@ CONSOLE_PAGES: Final = (
     Destination("console/service-library", N_("Service library"), P.cs_manage),
     Destination("console/aftersales", N_("After-sales"), P.aftersales_read),
     Destination("console/follow-ups", N_("Follow-ups"), P.aftersales_manage),
+    Destination("console/quality", N_("Quality"), P.aftersales_manage),
     Destination("console/recruiting", N_("Recruiting"), P.recruiting_review),
 )
 

@@ -14,9 +14,19 @@ from sqlalchemy.orm import Session
 
 from daiyun.core import db
 from daiyun.core.ids import utcnow
-from daiyun.platform.aftersales import followups, service
-from daiyun.platform.aftersales.models import CaseEvent, Followup
-from daiyun.platform.aftersales.schemas import CaseLineIn, CaseState, CaseType, FollowupState
+from daiyun.platform.aftersales import followups, quality, service
+from daiyun.platform.aftersales.models import CaseEvent, Followup, QaReview
+from daiyun.platform.aftersales.schemas import (
+    CaseLineIn,
+    CaseState,
+    CaseType,
+    Criterion,
+    FollowupState,
+    RubricIn,
+)
+from daiyun.platform.customer_service import service as cs_service
+from daiyun.platform.customer_service.models import Channel
+from daiyun.platform.customer_service.schemas import ContactCreate
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.storefront import service as catalog
 from daiyun.platform.storefront.schemas import ProductCreate, SkuCreate
@@ -37,6 +47,7 @@ READERS = frozenset(
     }
 )
 MANAGERS = frozenset({R.agency_admin, R.account_manager, R.cs_agent})
+SUPERVISORS = frozenset({R.agency_admin, R.account_manager})
 STOCK_KEEPERS = frozenset({R.agency_admin, R.warehouse_operator})
 DOCK_SKU = "MATRIX-RET"
 
@@ -56,6 +67,14 @@ def rules(rule: Any, tenant: str, staff: str, portal: str) -> dict[tuple[str, st
             tenant, P.aftersales_manage, staff_only=True, pinned=MANAGERS, changes=MANAGERS
         ),
         ("GET", f"{portal}/console/follow-ups"): rule(staff),
+        # Service quality (views/quality.py): supervisors review, agents read their scores.
+        ("GET", f"{portal}/console/quality"): rule(staff),
+        ("GET", f"{t}/qa-reviews/{{qa_conversation_id}}"): rule(
+            tenant, P.aftersales_approve, staff_only=True, pinned=SUPERVISORS
+        ),
+        ("POST", f"{t}/qa-reviews/{{qa_conversation_id}}"): rule(
+            tenant, P.aftersales_approve, staff_only=True, pinned=SUPERVISORS, changes=SUPERVISORS
+        ),
         # The returns dock (views/returns_dock.py) is the warehouse's: its operators receive.
         ("GET", f"{portal}/console/returns"): rule(staff),
         ("POST", f"{t}/returns/{{return_id}}"): rule(
@@ -99,7 +118,21 @@ def seed(tenant_id: uuid.UUID, order_id: uuid.UUID) -> dict[str, str]:
         followups.generate(session, utcnow() + timedelta(days=4))
         [followup] = [f for f in followups.queue(session, None) if f.case_id == closed.id]
         places = {"case_id": str(case.id), "followup_id": str(followup.id)}
-        return places | _dock(session, held.shop_id, site.id)
+        return places | _dock(session, held.shop_id, site.id) | _quality(session)
+
+
+def _quality(session: Session) -> dict[str, str]:
+    """A rubric and a resolved conversation each supervisor reviews once."""
+    rubric = quality.create_rubric(
+        session,
+        RubricIn(name="Matrix", criteria=[Criterion(key="greeting", label="Greeting", weight=1)]),
+    )
+    contact = cs_service.create_contact(
+        session, ContactCreate(name="QA", email=f"qa-{uuid.uuid4().hex[:8]}@example.com")
+    )
+    conv = cs_service.open_conversation(session, contact, Channel.email)
+    cs_service.resolve(session, conv)
+    return {"rubric_id": str(rubric.id), "qa_conversation_id": str(conv.id)}
 
 
 def _dock(session: Session, shop_id: uuid.UUID, site_id: uuid.UUID) -> dict[str, str]:
@@ -132,6 +165,8 @@ def _dock(session: Session, shop_id: uuid.UUID, site_id: uuid.UUID) -> dict[str,
 def form(path: str, places: dict[str, str], caller: str) -> dict[str, str] | None:
     if path.endswith("/aftersales/{case_id}"):
         return {"action": "note", "note": f"note by {caller}"}
+    if path.endswith("/qa-reviews/{qa_conversation_id}"):
+        return {"rubric_id": places["rubric_id"], "score-greeting": "4", "comment": caller}
     if path.endswith("/follow-ups/{followup_id}"):
         return {"action": "complete", "outcome": "satisfied", "note": f"done by {caller}"}
     bin_ = {"warehouse_id": places["dock_warehouse_id"], "condition": "resellable"}
@@ -151,7 +186,8 @@ def state(tenant_id: uuid.UUID) -> tuple[object, ...]:
             (str(f.id), str(f.state), str(f.outcome), f.note)
             for f in session.scalars(select(Followup))
         )
-    return (case_log, done)
+        reviews = sorted(str(r.id) for r in session.scalars(select(QaReview)))
+    return (case_log, done, reviews)
 
 
 def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:

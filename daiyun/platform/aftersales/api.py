@@ -17,7 +17,7 @@ from daiyun.core.idempotency import IdempotencyKey, idempotent
 from daiyun.core.ids import Day, utcnow
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
-from daiyun.platform.aftersales import csat, followups, repurchase, service
+from daiyun.platform.aftersales import api_quality, csat, followups, repurchase, service
 from daiyun.platform.aftersales.models import Case
 from daiyun.platform.aftersales.schemas import (
     Approve,
@@ -494,3 +494,6 @@ def csat_summary(
     last = last or utcnow().astimezone(ZoneInfo(access.tenant.time_zone)).date()
     first = first or last - timedelta(days=29)
     return csat.summary(session, first, last, access.tenant.time_zone)
+
+
+router.include_router(api_quality.router)

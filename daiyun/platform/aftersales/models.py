@@ -237,3 +237,44 @@ class Survey(TenantScoped, Timestamped, Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     answered_at: Mapped[datetime | None]
     skipped: Mapped[bool] = mapped_column(default=False)
+
+
+class QaRubric(TenantScoped, Timestamped, Base):
+    """A merchant's scorecard for reviewing conversations (稽核): criteria, each with a label
+    and a weight (``[{"key", "label", "weight"}]``); inactive rubrics score no new review."""
+
+    __tablename__ = "as_qa_rubrics"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(100))
+    criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class QaReview(TenantScoped, Base):
+    """A supervisor's review of one conversation against a rubric: each criterion scored 0-5,
+    the weighted score in basis points of 100 % (8750 is 87.5 %), and a comment the agent reads.
+    The rubric's criteria are copied in, so a later change to the rubric leaves it as scored.
+    One review per conversation and reviewer."""
+
+    __tablename__ = "as_qa_reviews"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "conversation_id"], ["cs_conversations.tenant_id", "cs_conversations.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "rubric_id"], ["as_qa_rubrics.tenant_id", "as_qa_rubrics.id"]
+        ),
+        UniqueConstraint("tenant_id", "conversation_id", "reviewer_id"),
+        Index("ix_as_qa_reviews_agent", "tenant_id", "agent_id", "created_at"),
+    )
+
+    conversation_id: Mapped[uuid.UUID]
+    rubric_id: Mapped[uuid.UUID]
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    reviewer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    scores: Mapped[dict[str, int]] = mapped_column(JSON)
+    score_bp: Mapped[int]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

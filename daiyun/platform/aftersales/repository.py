@@ -16,6 +16,8 @@ from daiyun.platform.aftersales.models import (
     CaseLine,
     Followup,
     FollowupSettings,
+    QaReview,
+    QaRubric,
     Settings,
     Survey,
 )
@@ -205,3 +207,43 @@ def surveys(agent_id: uuid.UUID | None, answered: bool | None, rating: int | Non
 def surveys_sent_between(session: Session, start: datetime, end: datetime) -> list[Survey]:
     stmt = select(Survey).where(Survey.sent_at >= start, Survey.sent_at < end)
     return list(session.scalars(stmt))
+
+
+# --- QA scorecards -------------------------------------------------------------------------
+
+
+def qa_rubrics(session: Session) -> list[QaRubric]:
+    return list(session.scalars(select(QaRubric).order_by(QaRubric.name)))
+
+
+def qa_rubric(session: Session, rubric_id: uuid.UUID) -> QaRubric | None:
+    return session.scalar(select(QaRubric).where(QaRubric.id == rubric_id))
+
+
+def qa_review(session: Session, review_id: uuid.UUID) -> QaReview | None:
+    return session.scalar(select(QaReview).where(QaReview.id == review_id))
+
+
+def qa_reviews(agent_id: uuid.UUID | None, conversation_id: uuid.UUID | None) -> Select[Any]:
+    stmt = select(QaReview)
+    if agent_id is not None:
+        stmt = stmt.where(QaReview.agent_id == agent_id)
+    if conversation_id is not None:
+        stmt = stmt.where(QaReview.conversation_id == conversation_id)
+    return stmt
+
+
+def reviewed_conversations(session: Session) -> set[uuid.UUID]:
+    return set(session.scalars(select(QaReview.conversation_id).distinct()))
+
+
+def low_ratings(session: Session, at_most: int) -> dict[uuid.UUID, int]:
+    stmt = select(Survey.conversation_id, Survey.rating).where(Survey.rating <= at_most)
+    return {row.conversation_id: row.rating for row in session.execute(stmt)}
+
+
+def review_scores(session: Session, start: datetime, end: datetime) -> list[Any]:
+    stmt = select(QaReview.agent_id, QaReview.score_bp).where(
+        QaReview.created_at >= start, QaReview.created_at < end
+    )
+    return list(session.execute(stmt))

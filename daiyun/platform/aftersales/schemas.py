@@ -339,3 +339,89 @@ class CsatSummary(BaseModel):
     last: date
     rows: list[CsatRow]
     total: CsatRow
+
+
+# --- QA scorecards (稽核) --------------------------------------------------------------------
+
+CriterionKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")
+]
+Label = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
+]
+MAX_SCORE = 5  # each criterion is scored 0 (missed) to 5 (exemplary)
+
+
+class Criterion(_Input):
+    key: CriterionKey
+    label: Label
+    weight: Annotated[Count, Field(ge=1, le=100)]
+
+
+class RubricIn(_Input):
+    """A scorecard: its criteria (1 to 20, keys unique) each with a weight."""
+
+    name: Label
+    criteria: Annotated[list[Criterion], Field(min_length=1, max_length=20)]
+    active: StrictBool = True
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> RubricIn:
+        keys = [c.key for c in self.criteria]
+        if len(set(keys)) != len(keys):
+            raise ValueError("criterion keys are unique within a rubric")
+        return self
+
+
+class RubricRead(_Read):
+    id: uuid.UUID
+    name: str
+    criteria: list[Criterion]
+    active: bool
+    created_at: datetime
+
+
+class ReviewIn(_Input):
+    """A supervisor's review: a score 0-5 for every criterion of the rubric, and a comment for
+    the agent."""
+
+    conversation_id: uuid.UUID
+    rubric_id: uuid.UUID
+    scores: Annotated[
+        dict[CriterionKey, Annotated[Count, Field(ge=0, le=MAX_SCORE)]],
+        Field(min_length=1, max_length=20),
+    ]
+    comment: Annotated[str, StringConstraints(max_length=5000, pattern=r"^[^\x00]*$")] = ""
+
+
+class ReviewRead(_Read):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    rubric_id: uuid.UUID
+    agent_id: uuid.UUID | None
+    reviewer_id: uuid.UUID
+    criteria: list[Criterion]
+    scores: dict[str, int]
+    score_bp: int = Field(description="The weighted score in basis points of 100 % (8750: 87.5 %)")
+    comment: str
+    created_at: datetime
+
+
+class SampleRow(BaseModel):
+    conversation_id: uuid.UUID
+    agent_id: uuid.UUID | None
+    resolved_at: datetime
+    reason: str = Field(description="sample (drawn for the agent) or low_csat (rated 1 or 2)")
+    rating: int | None
+
+
+class QaRow(BaseModel):
+    agent_id: uuid.UUID | None
+    reviews: int
+    average_bp: int | None = Field(description="Mean score in basis points of 100 %")
+
+
+class QaSummary(BaseModel):
+    first: date
+    last: date
+    rows: list[QaRow]

@@ -324,3 +324,11 @@ def articles(text: str | None) -> Select[Any]:
 
 def article(session: Session, article_id: uuid.UUID) -> Article | None:
     return session.scalar(select(Article).where(Article.id == article_id))
+
+
+def resolved_between(session: Session, start: datetime, end: datetime) -> list[Any]:
+    """Conversations resolved in the period (and still resolved), with who held them."""
+    stmt = select(Conversation.id, Conversation.assignee_id, Conversation.resolved_at).where(
+        Conversation.resolved_at >= start, Conversation.resolved_at < end
+    )
+    return list(session.execute(stmt.order_by(Conversation.resolved_at, Conversation.id)))

@@ -522,6 +522,12 @@ def reopen(session: Session, conv: Conversation) -> Conversation:
     return conv
 
 
+def resolved_between(session: Session, start: datetime, end: datetime) -> list[Any]:
+    """(id, assignee_id, resolved_at) of the conversations resolved in the period: what quality
+    review samples from."""
+    return repository.resolved_between(session, start, end)
+
+
 def wake(session: Session, now: datetime | None = None) -> int:
     """Snoozed conversations whose time has come open again."""
     now = now or utcnow()

@@ -16,13 +16,15 @@ from sqlalchemy.orm import Session
 
 from daiyun.core import db
 from daiyun.core.ids import utcnow
-from daiyun.platform.aftersales import followups, service
+from daiyun.platform.aftersales import followups, quality, service
 from daiyun.platform.aftersales.models import (
     Case,
     CaseEvent,
     CaseLine,
     Followup,
     FollowupSettings,
+    QaReview,
+    QaRubric,
     Settings,
     Survey,
 )
@@ -30,14 +32,21 @@ from daiyun.platform.aftersales.schemas import (
     CaseLineIn,
     CaseState,
     CaseType,
+    Criterion,
     FollowupSettingsIn,
     FollowupState,
+    ReviewIn,
+    RubricIn,
     SettingsIn,
 )
-from daiyun.platform.customer_service.models import Conversation
+from daiyun.platform.customer_service import service as cs_service
+from daiyun.platform.customer_service.models import Channel, Conversation
+from daiyun.platform.customer_service.schemas import ContactCreate
 from daiyun.platform.orders import service as order_service
 from daiyun.platform.storefront import service as catalog
+from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import Permission, Role
+from daiyun.tenants.models import Membership
 from tests import factories
 from tests.authz import ORDER_READERS, STOCK_KEEPERS, P, Route, TenantRule, rules
 
@@ -54,7 +63,17 @@ AS_READERS = frozenset(
 )
 AS_MANAGERS = frozenset({R.agency_admin, R.account_manager, R.cs_agent})
 AS_APPROVERS = frozenset({R.agency_admin, R.account_manager})
-TENANT_TABLES = (Settings, Case, CaseLine, CaseEvent, FollowupSettings, Followup, Survey)
+TENANT_TABLES = (
+    Settings,
+    Case,
+    CaseLine,
+    CaseEvent,
+    FollowupSettings,
+    Followup,
+    Survey,
+    QaRubric,
+    QaReview,
+)
 READ = TenantRule(P.aftersales_read, AS_READERS)
 MANAGE = TenantRule(P.aftersales_manage, AS_MANAGERS)
 APPROVE = TenantRule(P.aftersales_approve, AS_APPROVERS)
@@ -96,9 +115,30 @@ TENANT_RULES |= rules(
 ) | rules((("PUT", f"{FU}/settings"),), read=MANAGE, write=APPROVE)
 # What the follow-ups brought back (复购) is a report: whoever reads the cases reads it.
 TENANT_RULES |= rules(
-    (("GET", f"{FU}/repurchase"), ("GET", "/csat"), ("GET", "/csat/summary")),
+    (
+        ("GET", f"{FU}/repurchase"),
+        ("GET", "/csat"),
+        ("GET", "/csat/summary"),
+        ("GET", "/qa/summary"),
+    ),
     read=READ,
     write=READ,
+)
+# Agents read rubrics and (their own) reviews; supervisors write them and draw the sample.
+TENANT_RULES |= rules(
+    (("GET", "/qa/rubrics"), ("GET", "/qa/reviews"), ("GET", "/qa/reviews/{review_id}")),
+    read=MANAGE,
+    write=MANAGE,
+)
+TENANT_RULES |= rules(
+    (
+        ("POST", "/qa/rubrics"),
+        ("PUT", "/qa/rubrics/{rubric_id}"),
+        ("POST", "/qa/reviews"),
+        ("GET", "/qa/sample"),
+    ),
+    read=APPROVE,
+    write=APPROVE,
 )
 # The returns dock is warehouse work: reading what is expected, receiving and registering.
 RETURNS = "/returns"
@@ -132,7 +172,9 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         followup_id = _followup(session, order_id, line, "matrix")
         code = catalog.get_sku(session, uuid.UUID(places["part_id"])).code
         dock_order, dock_case = _dock(session, uuid.UUID(places["shop_id"]), code)
+        quality_places = _quality(session)
         return {
+            **quality_places,
             "case_id": str(case.id),
             "aftersales_line": line,
             "followup_id": followup_id,
@@ -140,6 +182,44 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
             "return_id": dock_case,
             "dock_sku": code,
         }
+
+
+QA_RUBRIC = RubricIn(
+    name="Matrix rubric",
+    criteria=[Criterion(key="greeting", label="Greeting", weight=1)],
+)
+
+
+def _resolved(session: Session, assignee_id: uuid.UUID | None) -> uuid.UUID:
+    contact = cs_service.create_contact(
+        session, ContactCreate(name="QA", email=f"qa-{uuid.uuid4().hex[:8]}@example.com")
+    )
+    conv = cs_service.open_conversation(session, contact, Channel.email)
+    conv.assignee_id = assignee_id
+    cs_service.resolve(session, conv)
+    return conv.id
+
+
+def _quality(session: Session) -> dict[str, str]:
+    """A rubric, a review of A's agent's resolved conversation (the agent reads their own), and
+    another resolved conversation for each supervisor to review once."""
+    [agent_id] = session.scalars(
+        select(Membership.user_id)
+        .join(User, User.id == Membership.user_id)
+        .where(User.role == Role.cs_agent)
+    )
+    rubric = quality.create_rubric(session, QA_RUBRIC)
+    body = ReviewIn(
+        conversation_id=_resolved(session, agent_id),
+        rubric_id=rubric.id,
+        scores={"greeting": 4},
+    )
+    review = quality.review(session, body, agent_id)
+    return {
+        "rubric_id": str(rubric.id),
+        "review_id": str(review.id),
+        "qa_conversation_id": str(_resolved(session, agent_id)),
+    }
 
 
 def _dock(session: Session, shop_id: uuid.UUID, code: str) -> tuple[str, str]:
@@ -201,6 +281,17 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         return {"json": {"order_id": places["dock_order_id"], "lines": lines}}
     if (method, path) == ("POST", DOCK_RECEIVE):
         return {"json": {"lines": _dock_lines(places)}}
+    if (method, path) == ("POST", "/qa/rubrics"):
+        return {"json": {**QA_RUBRIC.model_dump(), "name": f"Matrix {n}"}}
+    if (method, path) == ("PUT", "/qa/rubrics/{rubric_id}"):
+        return {"json": {**QA_RUBRIC.model_dump(), "name": f"Rubric {n}"}}
+    if (method, path) == ("POST", "/qa/reviews"):
+        body = {
+            "conversation_id": places["qa_conversation_id"],
+            "rubric_id": places["rubric_id"],
+            "scores": {"greeting": n % 6},
+        }
+        return {"json": body}
     if (method, path) == ("PUT", "/aftersales/settings"):
         return {"json": {"response_hours": 1 + n % 2000}}
     if (method, path) == ("PUT", f"{FU}/settings"):
@@ -270,6 +361,8 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     FollowupSettings: ("window_hours", 5),
     Followup: ("note", "tests-bulk"),
     Survey: ("comment", "tests-bulk"),
+    QaRubric: ("name", "tests-bulk"),
+    QaReview: ("comment", "tests-bulk"),
 }
 APPEND_ONLY: frozenset[type[Any]] = frozenset()
 
@@ -301,6 +394,19 @@ def guard_seed(
                 channel="email",
                 sent_at=now,
                 expires_at=now + timedelta(days=7),
+            )
+        )
+        rubric = quality.create_rubric(session, QA_RUBRIC)
+        someone = session.scalar(select(User.id).order_by(User.id).limit(1))
+        assert someone is not None
+        session.add(
+            QaReview(
+                conversation_id=conversation_id,
+                rubric_id=rubric.id,
+                reviewer_id=someone,
+                criteria=rubric.criteria,
+                scores={"greeting": 3},
+                score_bp=6000,
             )
         )
         session.flush()
