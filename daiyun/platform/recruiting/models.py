@@ -378,6 +378,8 @@ class Offer(TenantScoped, Timestamped, Base):
     sent_at: Mapped[datetime | None]
     responded_at: Mapped[datetime | None]
     decline_reason: Mapped[str] = mapped_column(Text, default="")
+    # When the offer letter went to the candidate's e-mail (None: not yet, or no address).
+    mailed_at: Mapped[datetime | None]
 
 
 class Guarantee(StrEnum):

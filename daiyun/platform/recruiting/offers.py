@@ -7,19 +7,36 @@ audit and never commit.
 
 from __future__ import annotations
 
+import smtplib
 import uuid
+from email.message import EmailMessage
 
+import structlog
 from sqlalchemy.orm import Session
 
+from daiyun.core import mail as outbox
 from daiyun.core.audit import service as audit
+from daiyun.core.config import get_settings
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
+from daiyun.core.money import to_major
 from daiyun.core.pagination import paginate
+from daiyun.core.tasks import celery_app, enqueue_after_commit
 from daiyun.platform.recruiting import placements, repository, service
 from daiyun.platform.recruiting.models import Application, ApplicationStatus, Offer, OfferStatus
 from daiyun.platform.recruiting.schemas import OfferCreate, OfferUpdate
+from daiyun.tenants.models import Tenant
 
+log = structlog.get_logger()
 S = OfferStatus
+# The task mailing an offer's letter (``tasks.mail_offer``), named: tasks imports this module.
+LETTER_TASK = "daiyun.rc.mail_offer"
+PERIOD_WORDS = {
+    "hour": "/ 小时 hour",
+    "day": "/ 天 day",
+    "month": "/ 月 month",
+    "year": "/ 年 year",
+}
 # What each step needs the offer to be at, and what it becomes.
 STEPS: dict[str, tuple[frozenset[OfferStatus], OfferStatus]] = {
     "approve": (frozenset({S.draft}), S.approved),
@@ -88,11 +105,62 @@ def approve(session: Session, found: Offer, actor: uuid.UUID) -> Offer:
 
 
 def send(session: Session, found: Offer) -> Offer:
+    """The offer goes out: its letter is mailed to the candidate after the commit (the sweep
+    mails it if that is lost)."""
     _step(session, found, "send")
     found.sent_at = utcnow()
     session.flush()
     audit.record(session, "recruiting.offer_sent", f"offer:{found.id}")
+    task = celery_app.signature(LETTER_TASK)
+    enqueue_after_commit(session, task, str(found.tenant_id), str(found.id))
     return found
+
+
+def _letter(session: Session, found: Offer, to: str) -> EmailMessage:
+    application = service.get_application(session, found.application_id)
+    requisition = service.get_requisition(session, application.requisition_id)
+    candidate = service.get_candidate(session, application.candidate_id)
+    merchant = session.get(Tenant, found.tenant_id)
+    company = merchant.display_name if merchant is not None else ""
+    pay = f"{to_major(found.salary_minor, found.currency):,} {found.currency}"
+    per = PERIOD_WORDS.get(found.pay_period, found.pay_period)
+    mail = EmailMessage()
+    mail["From"] = get_settings().recruiting_mail_from
+    mail["To"] = to
+    mail["Subject"] = f"录用通知 Offer: {requisition.role} · {company}"
+    mail.set_content(
+        f"{candidate.name}：\n\n"
+        f"{company} 很高兴向您发出录用通知 / is pleased to offer you the position of "
+        f"{requisition.role}.\n\n"
+        f"薪酬 Pay: {pay} {per}\n"
+        f"入职日期 Start date: {found.starts_on.isoformat()}\n"
+        + (f"\n{found.terms}\n" if found.terms else "")
+        + "\n请回复本邮件接受或婉拒。Please reply to this e-mail to accept or decline.\n"
+    )
+    return mail
+
+
+def mail_letter(session: Session, offer_id: uuid.UUID) -> bool | None:
+    """Mail a sent offer's letter to the candidate, once. False when the SMTP server refused
+    (the sweep tries again); None when there is nothing to mail (no such offer, not sent, or a
+    candidate without an e-mail address: the recruiter tells them by phone)."""
+    found = repository.offer(session, offer_id, lock=True)
+    if found is None or found.sent_at is None:
+        return None
+    if found.mailed_at is not None:
+        return True
+    application = service.get_application(session, found.application_id)
+    to = service.get_candidate(session, application.candidate_id).email
+    if not to:
+        return None
+    try:
+        outbox.send(_letter(session, found, to))
+    except (OSError, smtplib.SMTPException) as exc:
+        log.warning("offer letter not sent", offer_id=str(found.id), error=str(exc)[:200])
+        return False
+    found.mailed_at = utcnow()
+    session.flush()
+    return True
 
 
 def accept(session: Session, found: Offer, actor: uuid.UUID | None) -> Offer:

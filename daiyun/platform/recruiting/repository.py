@@ -271,6 +271,17 @@ def clashes(
     return [(user_id, found) for user_id, found in session.execute(stmt)]
 
 
+def unmailed_offers(session: Session, since: datetime, before: datetime) -> list[uuid.UUID]:
+    """Offers sent between ``since`` and ``before`` whose letter was not mailed."""
+    stmt = select(Offer.id).where(
+        Offer.sent_at.is_not(None),
+        Offer.mailed_at.is_(None),
+        Offer.sent_at < before,
+        Offer.sent_at >= since,
+    )
+    return list(session.scalars(stmt.order_by(Offer.id).limit(500)))
+
+
 def unmailed(session: Session, since: datetime, before: datetime) -> list[uuid.UUID]:
     """Interviews whose latest invitation was not mailed, changed between ``since`` and
     ``before`` (older ones are given up: a day of refusals is not a passing hiccup)."""

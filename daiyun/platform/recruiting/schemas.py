@@ -449,6 +449,7 @@ class OfferRead(_Read):
     sent_at: datetime | None
     responded_at: datetime | None
     decline_reason: str
+    mailed_at: datetime | None
     created_at: datetime
 
 

@@ -1,6 +1,6 @@
-"""Recruiting's tasks: mailing an interview's invitation after the change commits, the sweep
-that mails again what a lost message or a refusing SMTP server left unsent, and the erasure of
-candidates whose retention ended."""
+"""Recruiting's tasks: mailing an interview's invitation and an offer's letter after the change
+commits, the sweep that mails again what a lost message or a refusing SMTP server left unsent,
+and the erasure of candidates whose retention ended."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from daiyun.core.db import unit_of_work
 from daiyun.core.ids import utcnow
 from daiyun.core.tasks import platform_task, tenant_task
-from daiyun.platform.recruiting import interviews, privacy, repository
+from daiyun.platform.recruiting import interviews, offers, privacy, repository
 from daiyun.tenants.models import Tenant, TenantStatus
 
 log = structlog.get_logger()
@@ -28,14 +28,25 @@ def send_invitation(session: Session, interview_id: str) -> bool | None:
     return interviews.send(session, uuid.UUID(interview_id))
 
 
+@tenant_task("daiyun.rc.mail_offer")
+def mail_offer(session: Session, offer_id: str) -> bool | None:
+    return offers.mail_letter(session, uuid.UUID(offer_id))
+
+
 def sweep_tenant(tenant_id: uuid.UUID) -> int:
+    """Invitations and offer letters a lost task or a refusing server left unmailed (a day back
+    at most: older ones are given up)."""
     with unit_of_work(tenant_id) as session:
         now = utcnow()
         stale = repository.unmailed(session, now - timedelta(days=1), now - STALE)
+        letters = repository.unmailed_offers(session, now - timedelta(days=1), now - STALE)
     for interview_id in stale:
         with unit_of_work(tenant_id) as session:
             interviews.send(session, interview_id)
-    return len(stale)
+    for offer_id in letters:
+        with unit_of_work(tenant_id) as session:
+            offers.mail_letter(session, offer_id)
+    return len(stale) + len(letters)
 
 
 @platform_task("daiyun.rc.sweep")

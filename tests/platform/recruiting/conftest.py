@@ -3,15 +3,21 @@ careers form, read the pipeline and make files a CV may (or may not) be."""
 
 from __future__ import annotations
 
+import email
 import io
+import socket
 import uuid
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage as Message
+from email.policy import default
 from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from daiyun.core import db
 from daiyun.core.config import get_settings
@@ -102,3 +108,30 @@ def hiring(world: World) -> Hiring:
     tenant = world.tenant()
     requisition_id, posting_id = open_requisition(tenant)
     return Hiring(world, tenant, requisition_id, posting_id)
+
+
+class Sink:
+    """Keeps every message the SMTP server receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setattr(get_settings(), "smtp_host", "127.0.0.1")
+    monkeypatch.setattr(get_settings(), "smtp_port", port)
+    try:
+        yield sink
+    finally:
+        controller.stop()

@@ -5,19 +5,15 @@ rule: an interviewer reads the others' cards only once their own is in."""
 
 from __future__ import annotations
 
-import email
 import re
 import socket
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage as Message
-from email.policy import default
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from daiyun.core import db
 from daiyun.core.config import get_settings
@@ -25,7 +21,7 @@ from daiyun.platform.recruiting import interviews, service
 from daiyun.platform.recruiting.schemas import CandidateCreate
 from daiyun.tenants.auth.permissions import Role
 from tests.conftest import Actor
-from tests.platform.recruiting.conftest import Hiring
+from tests.platform.recruiting.conftest import Hiring, Sink
 
 API = "/api/v1"
 
@@ -208,33 +204,6 @@ def test_the_invitation_keeps_its_uid_and_bumps_its_sequence(panel: Panel) -> No
     )
     upcoming = client.get(f"{panel.base}/interviews", headers=panel.owner.headers).json()
     assert made["id"] not in {i["id"] for i in upcoming["items"]}
-
-
-class Sink:
-    """Keeps every message the SMTP server receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setattr(get_settings(), "smtp_host", "127.0.0.1")
-    monkeypatch.setattr(get_settings(), "smtp_port", port)
-    try:
-        yield sink
-    finally:
-        controller.stop()
 
 
 def _invite(message: Message) -> tuple[str, dict[str, list[tuple[dict[str, str], str]]]]:

@@ -4,17 +4,21 @@ move logged); pay stays exact in minor units with its currency; one offer stands
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from daiyun.core import db
-from daiyun.platform.recruiting import service
+from daiyun.core.ids import utcnow
+from daiyun.platform.recruiting import offers, service
+from daiyun.platform.recruiting import tasks as recruiting_tasks
 from daiyun.platform.recruiting.schemas import CandidateCreate
 from daiyun.tenants.auth.permissions import Role
 from tests.conftest import Actor
-from tests.platform.recruiting.conftest import Hiring
+from tests.platform.recruiting.conftest import Hiring, Sink
 
 API = "/api/v1"
 
@@ -125,3 +129,28 @@ def test_bad_offers_are_refused(desk: Desk) -> None:
     body = {"salary_minor": 1, "starts_on": "2027-02-01"}
     refused = desk.post(f"/applications/{desk.application_id}/offers", desk.owner, body)
     assert refused.status_code == 403
+
+
+def test_a_sent_offer_is_mailed_to_the_candidate_once(desk: Desk, smtp: Sink) -> None:
+    offer = desk.draft(terms="五险一金").json()
+    url = f"/offers/{offer['id']}"
+    desk.post(f"{url}/approve", desk.owner)
+    assert desk.post(f"{url}/send", desk.recruiter).status_code == 200
+    tenant_id, offer_id = desk.hiring.tenant.id, uuid.UUID(offer["id"])
+    for _ in range(2):  # the task run twice mails once
+        with db.unit_of_work(tenant_id) as session:
+            assert offers.mail_letter(session, offer_id) is True
+    [letter] = smtp.messages
+    assert letter["To"] == "zheng.li@example.com" and "客服专员" in letter["Subject"]
+    body = letter.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "8,000.00 CNY" in text and "2027-02-01" in text and "五险一金" in text
+    # A letter whose task was lost is mailed by the sweep.
+    with db.unit_of_work(tenant_id) as session:
+        found = offers.get(session, offer_id)
+        found.mailed_at, found.sent_at = None, utcnow() - timedelta(minutes=10)
+    assert recruiting_tasks.sweep_tenant(tenant_id) == 1
+    assert len(smtp.messages) == 2
+    read = desk.client.get(f"{desk.base}{url}", headers=desk.owner.headers).json()
+    assert read["mailed_at"] is not None
