@@ -361,7 +361,7 @@ class Criterion(_Input):
 class RubricIn(_Input):
     """A scorecard: its criteria (1 to 20, keys unique) each with a weight."""
 
-    name: Label
+    name: Annotated[Label, StringConstraints(max_length=100)]  # the column's length
     criteria: Annotated[list[Criterion], Field(min_length=1, max_length=20)]
     active: StrictBool = True
 

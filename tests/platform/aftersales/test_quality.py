@@ -165,3 +165,11 @@ def test_the_sample_draws_per_agent_and_takes_every_low_rating(floor: Floor) -> 
     assert {r["conversation_id"] for r in rows if r["agent_id"] == str(quiet.id)} == {
         str(c) for c in quiet_done
     }
+
+
+def test_a_rubric_name_fits_its_column(floor: Floor) -> None:
+    long_name = {**RUBRIC, "name": "稽" * 100}
+    assert floor.post("/rubrics", floor.supervisor, long_name).status_code == 201
+    too_long = floor.post("/rubrics", floor.supervisor, {**RUBRIC, "name": "稽" * 101})
+    assert too_long.status_code == 422
+    assert [r["name"] for r in floor.get("/rubrics", floor.supervisor).json()] == ["稽" * 100]
