@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from daiyun.core import periods
 from daiyun.core.idempotency import IdempotencyKey, idempotent
-from daiyun.core.ids import Day, utcnow
+from daiyun.core.ids import Day
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
 from daiyun.platform.aftersales import api_quality, csat, followups, repurchase, service
@@ -298,8 +297,7 @@ def repurchase_report(
     """Of the follow-ups completed from ``first`` to ``last`` (the merchant's days; by default
     the 90 days to today), per outcome and in all: how many buyers ordered again within
     ``within_days`` after the call. A period longer than a year, or backwards: 422."""
-    last = last or utcnow().astimezone(ZoneInfo(access.tenant.time_zone)).date()
-    first = first or last - timedelta(days=89)
+    first, last = periods.window(access.tenant.time_zone, 90, first, last)
     return repurchase.report(session, first, last, within_days)
 
 
@@ -491,8 +489,7 @@ def csat_summary(
     """Per agent and in all, of the surveys sent from ``first`` to ``last`` (the merchant's
     days; by default the 30 days to today): sent, answered, skipped, the mean rating, the share
     rated 4 or 5 (the CSAT score) and the response rate. Backwards or over a year: 422."""
-    last = last or utcnow().astimezone(ZoneInfo(access.tenant.time_zone)).date()
-    first = first or last - timedelta(days=29)
+    first, last = periods.window(access.tenant.time_zone, 30, first, last)
     return csat.summary(session, first, last, access.tenant.time_zone)
 
 

@@ -6,13 +6,12 @@ their own reviews only; the merchant reads the scores per agent (``aftersales:re
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 
-from daiyun.core.ids import Day, utcnow
+from daiyun.core import periods
+from daiyun.core.ids import Day
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
 from daiyun.platform.aftersales import quality
@@ -33,13 +32,6 @@ Reader = Annotated[TenantAccess, Depends(tenant_access(P.aftersales_read))]
 Agent = Annotated[TenantAccess, Depends(tenant_access(P.aftersales_manage))]
 Supervisor = Annotated[TenantAccess, Depends(tenant_access(P.aftersales_approve))]
 QA = "/tenants/{tenant}/qa"
-
-
-def _period(
-    access: TenantAccess, first: Day | None, last: Day | None, days: int
-) -> tuple[Day, Day]:
-    last = last or utcnow().astimezone(ZoneInfo(access.tenant.time_zone)).date()
-    return first or last - timedelta(days=days - 1), last
 
 
 def _own(access: TenantAccess) -> uuid.UUID | None:
@@ -111,7 +103,7 @@ def review_sample(
     """What to review from the conversations resolved from ``first`` to ``last`` (the last 7
     days by default): ``per_agent`` drawn per agent among those not reviewed yet, and every one
     its buyer rated 1 or 2."""
-    first, last = _period(access, first, last, 7)
+    first, last = periods.window(access.tenant.time_zone, 7, first, last)
     return quality.sample(session, first, last, access.tenant.time_zone, per_agent)
 
 
@@ -121,5 +113,5 @@ def qa_summary(
 ) -> QaSummary:
     """Per agent, the reviews made from ``first`` to ``last`` (the 30 days to today by default)
     and their mean score."""
-    first, last = _period(access, first, last, 30)
+    first, last = periods.window(access.tenant.time_zone, 30, first, last)
     return quality.summary(session, first, last, access.tenant.time_zone)

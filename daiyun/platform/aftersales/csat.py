@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from daiyun.core import periods
 from daiyun.core.audit import service as audit
 from daiyun.core.config import get_settings
 from daiyun.core.errors import Problem
@@ -37,7 +37,6 @@ from daiyun.platform.customer_service import service as cs_service
 
 # The channels a survey reaches the buyer on (the others have no way out yet).
 SURVEYED_CHANNELS = frozenset({"email"})
-LONGEST = timedelta(days=366)
 ASK = (
     "感谢您的耐心！请为本次服务打分（1-5 分），只需几秒：{url}\n"
     "Thank you for your patience. How did we do? Rate this conversation (1-5), it takes a few "
@@ -168,11 +167,7 @@ def _row(agent_id: uuid.UUID | None, found: list[Survey]) -> CsatRow:
 
 def summary(session: Session, first: date, last: date, time_zone: str) -> CsatSummary:
     """Surveys sent in the period (the merchant's days), per agent and in all."""
-    if last < first or last - first >= LONGEST:
-        raise Problem(422, "bad-period", "The period runs from first to last, a year at most")
-    zone = ZoneInfo(time_zone)
-    start = datetime.combine(first, time(), zone).astimezone(UTC)
-    end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
+    start, end = periods.bounds(first, last, time_zone)
     found = repository.surveys_sent_between(session, start, end)
     agents: dict[uuid.UUID | None, list[Survey]] = {}
     for survey in found:

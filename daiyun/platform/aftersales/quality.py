@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from daiyun.core import periods
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
 from daiyun.core.pagination import paginate
@@ -39,7 +39,6 @@ from daiyun.platform.aftersales.schemas import (
 )
 from daiyun.platform.customer_service import service as cs_service
 
-LONGEST = timedelta(days=366)
 LOW_RATING = 2  # a survey rated this or lower puts its conversation in the sample
 
 
@@ -143,14 +142,6 @@ def find_reviews(
     return paginate(session, stmt, QaReview.id, cursor, limit)
 
 
-def _bounds(first: date, last: date, time_zone: str) -> tuple[datetime, datetime]:
-    if last < first or last - first >= LONGEST:
-        raise Problem(422, "bad-period", "The period runs from first to last, a year at most")
-    zone = ZoneInfo(time_zone)
-    start = datetime.combine(first, time(), zone).astimezone(UTC)
-    return start, datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
-
-
 def _draw(conversation_id: uuid.UUID, first: date) -> str:
     return hashlib.sha256(f"{first.isoformat()}:{conversation_id}".encode()).hexdigest()
 
@@ -160,7 +151,7 @@ def sample(
 ) -> list[SampleRow]:
     """The period's conversations to review: ``per_agent`` drawn per agent among those resolved
     and not reviewed yet, and every one its buyer rated low."""
-    start, end = _bounds(first, last, time_zone)
+    start, end = periods.bounds(first, last, time_zone)
     resolved = cs_service.resolved_between(session, start, end)
     # Reviews and low ratings are few beside the conversations: read whole, not by id lists.
     reviewed = repository.reviewed_conversations(session)
@@ -189,7 +180,7 @@ def sample(
 
 def summary(session: Session, first: date, last: date, time_zone: str) -> QaSummary:
     """Per agent, the reviews made in the period and their mean score."""
-    start, end = _bounds(first, last, time_zone)
+    start, end = periods.bounds(first, last, time_zone)
     by_agent: dict[uuid.UUID | None, list[int]] = {}
     for agent_id, score_bp in repository.review_scores(session, start, end):
         by_agent.setdefault(agent_id, []).append(score_bp)

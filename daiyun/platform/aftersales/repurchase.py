@@ -10,26 +10,19 @@ identified). Days are the merchant's, in its time zone.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
-from daiyun.core.errors import Problem
+from daiyun.core import periods
 from daiyun.platform.aftersales import repository, rules
 from daiyun.platform.aftersales.schemas import RepurchaseReport, RepurchaseRow
 from daiyun.platform.customer_service import clocks
 from daiyun.platform.orders import buyers
 
-LONGEST = timedelta(days=366)  # one report covers at most a year of follow-ups
-
 
 def report(session: Session, first: date, last: date, within_days: int) -> RepurchaseReport:
-    if last < first or last - first >= LONGEST:
-        raise Problem(422, "bad-period", "The period runs from first to last, a year at most")
-    zone = ZoneInfo(clocks.zone(session))
-    start = datetime.combine(first, time(), zone).astimezone(UTC)
-    end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
+    start, end = periods.bounds(first, last, clocks.zone(session))
     within = timedelta(days=within_days)
     done = repository.done_between(session, start, end)
     emails = buyers.buyer_emails(session, {order_id for _, order_id, _ in done})

@@ -3,13 +3,12 @@ offer acceptance (``reports``), for anyone who reviews the merchant's hiring."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
 
-from daiyun.core.ids import Day, utcnow
+from daiyun.core import periods
+from daiyun.core.ids import Day
 from daiyun.core.openapi import problems
 from daiyun.platform.recruiting import reports
 from daiyun.platform.recruiting.schemas import RecruitingReport
@@ -30,6 +29,5 @@ def recruiting_report(
 ) -> RecruitingReport:
     """The figures from ``first`` to ``last`` (the merchant's days; by default the 90 days to
     today). A period longer than a year, or backwards: 422."""
-    last = last or utcnow().astimezone(ZoneInfo(access.tenant.time_zone)).date()
-    first = first or last - timedelta(days=89)
+    first, last = periods.window(access.tenant.time_zone, 90, first, last)
     return reports.report(session, first, last, access.tenant.time_zone)

@@ -21,12 +21,11 @@ import statistics
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from daiyun.core.errors import Problem
+from daiyun.core import periods
 from daiyun.platform.recruiting import repository, service
 from daiyun.platform.recruiting.models import ApplicationStatus, OfferStatus
 from daiyun.platform.recruiting.schemas import (
@@ -37,7 +36,6 @@ from daiyun.platform.recruiting.schemas import (
     SourceRow,
 )
 
-LONGEST = timedelta(days=366)
 DAY = 86_400.0
 
 
@@ -57,11 +55,7 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def report(session: Session, first: date, last: date, time_zone: str) -> RecruitingReport:
-    if last < first or last - first >= LONGEST:
-        raise Problem(422, "bad-period", "The period runs from first to last, a year at most")
-    zone = ZoneInfo(time_zone)
-    start = datetime.combine(first, time(), zone).astimezone(UTC)
-    end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
+    start, end = periods.bounds(first, last, time_zone)
     pipelines = {r.id: r.stages for r in repository.all_requisitions(session)}
 
     filled = [

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from daiyun.core.ids import utcnow
+from daiyun.core import periods
 from daiyun.platform.recruiting import interviews, offers, placements, reports, service
 from daiyun.platform.recruiting.schemas import (
     ApplicationRead,
@@ -298,5 +296,5 @@ REPORT_DAYS = 90
 
 def report(session: Session, tenant: TenantView) -> RecruitingReport:
     """The merchant's recruiting figures over the last 90 days, to today where it is."""
-    last = utcnow().astimezone(ZoneInfo(tenant.time_zone)).date()
-    return reports.report(session, last - timedelta(days=REPORT_DAYS - 1), last, tenant.time_zone)
+    first, last = periods.window(tenant.time_zone, REPORT_DAYS, None, None)
+    return reports.report(session, first, last, tenant.time_zone)
