@@ -53,18 +53,10 @@ def get_rubric(session: Session, rubric_id: uuid.UUID) -> QaRubric:
     return found
 
 
-def _unique_name(session: Session, name: str) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Problem(409, "conflict", f"The rubric name {name} is taken") from exc
-
-
 def create_rubric(session: Session, body: RubricIn) -> QaRubric:
     found = QaRubric(**body.model_dump())
     session.add(found)
-    _unique_name(session, body.name)
+    cs_service.unique(session, f"The rubric name {body.name}")
     audit.record(session, "aftersales.qa_rubric_created", f"qa_rubric:{found.id}")
     return found
 
@@ -74,7 +66,7 @@ def update_rubric(session: Session, rubric_id: uuid.UUID, body: RubricIn) -> QaR
     found = get_rubric(session, rubric_id)
     data = body.model_dump()
     found.name, found.criteria, found.active = data["name"], data["criteria"], data["active"]
-    _unique_name(session, body.name)
+    cs_service.unique(session, f"The rubric name {body.name}")
     audit.record(session, "aftersales.qa_rubric_updated", f"qa_rubric:{found.id}")
     return found
 
