@@ -16,9 +16,14 @@ from daiyun.core.ids import utcnow
 LONGEST = timedelta(days=366)  # a report covers at most a year
 
 
+def today(time_zone: str) -> date:
+    """The day it is where the merchant is."""
+    return utcnow().astimezone(ZoneInfo(time_zone)).date()
+
+
 def window(time_zone: str, days: int, first: date | None, last: date | None) -> tuple[date, date]:
     """The period asked for, or the ``days`` to today (the merchant's today) where not given."""
-    last = last or utcnow().astimezone(ZoneInfo(time_zone)).date()
+    last = last or today(time_zone)
     return first or last - timedelta(days=days - 1), last
 
 

@@ -3,7 +3,8 @@ likely duplicates, merge), applications and their pipeline (stage moves, refusal
 the recruiting settings. Recruiters manage (``recruiting:manage``); the merchant's owner
 reviews (``recruiting:review``: reads, and the shortlist); viewers see nothing of it.
 
-Offers and placements are ``api_offers``, the recruiting report ``api_reports``; the public
+Offers and placements are ``api_offers``, the recruiting report ``api_reports``, part-time
+teams ``api_teams``; the public
 careers pages are the portal's (``portal/views/careers.py``)."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from daiyun.core.pagination import Cursor, Limit, Page
 from daiyun.platform.recruiting import (
     api_offers,
     api_reports,
+    api_teams,
     interviews,
     privacy,
     rules,
@@ -518,3 +520,4 @@ def submit_scorecard(
 
 router.include_router(api_offers.router)
 router.include_router(api_reports.router)
+router.include_router(api_teams.router)

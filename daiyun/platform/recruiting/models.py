@@ -9,7 +9,7 @@ before any tenant is trusted, holding only a digest of the address.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -426,3 +426,90 @@ class Placement(TenantScoped, Timestamped, Base):
     left_on: Mapped[date | None]
     left_reason: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Team(TenantScoped, Timestamped, Base):
+    """A part-time team for a peak season (618, 双11): hires working shifts between two days,
+    usually all hired on one seasonal requisition."""
+
+    __tablename__ = "rc_teams"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "requisition_id"], ["rc_requisitions.tenant_id", "rc_requisitions.id"]
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(String(200))
+    requisition_id: Mapped[uuid.UUID | None]
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    location: Mapped[str] = mapped_column(String(200), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class TeamMember(TenantScoped, Timestamped, Base):
+    """A hire (their placement) on a team, with the job they do there (拣货, 打包, 组长)."""
+
+    __tablename__ = "rc_team_members"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "team_id"], ["rc_teams.tenant_id", "rc_teams.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "placement_id"], ["rc_placements.tenant_id", "rc_placements.id"]
+        ),
+        UniqueConstraint("tenant_id", "team_id", "placement_id"),
+    )
+
+    team_id: Mapped[uuid.UUID]
+    placement_id: Mapped[uuid.UUID]
+    job: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Shift(TenantScoped, Timestamped, Base):
+    """A team's shift on a day, in the merchant's local time; an end at or before the start
+    runs past midnight (a night shift). ``needed`` is how many workers it takes."""
+
+    __tablename__ = "rc_shifts"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "team_id"], ["rc_teams.tenant_id", "rc_teams.id"]),
+        UniqueConstraint("tenant_id", "team_id", "day", "name"),
+    )
+
+    team_id: Mapped[uuid.UUID]
+    day: Mapped[date]
+    name: Mapped[str] = mapped_column(String(100))
+    starts: Mapped[time]
+    ends: Mapped[time]
+    needed: Mapped[int] = mapped_column(default=1)
+
+
+class Attendance(StrEnum):
+    scheduled = "scheduled"  # on the roster, not yet marked
+    present = "present"
+    late = "late"
+    absent = "absent"
+    excused = "excused"  # leave agreed beforehand
+
+
+class ShiftWorker(TenantScoped, Timestamped, Base):
+    """A team member on a shift's roster, and their attendance once marked: the clock times
+    (local) and the minutes worked, which the attendance sheet totals for payroll."""
+
+    __tablename__ = "rc_shift_workers"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "shift_id"], ["rc_shifts.tenant_id", "rc_shifts.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "placement_id"], ["rc_placements.tenant_id", "rc_placements.id"]
+        ),
+        UniqueConstraint("tenant_id", "shift_id", "placement_id"),
+        Index("ix_rc_shift_workers_placement", "tenant_id", "placement_id"),
+    )
+
+    shift_id: Mapped[uuid.UUID]
+    placement_id: Mapped[uuid.UUID]
+    status: Mapped[Attendance] = mapped_column(_kind(Attendance), default=Attendance.scheduled)
+    clock_in: Mapped[time | None]
+    clock_out: Mapped[time | None]
+    minutes: Mapped[int] = mapped_column(default=0)
+    note: Mapped[str] = mapped_column(Text, default="")
+    marked_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    marked_at: Mapped[datetime | None]

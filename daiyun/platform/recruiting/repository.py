@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select
@@ -30,7 +30,11 @@ from daiyun.platform.recruiting.models import (
     RequisitionStatus,
     Scorecard,
     Settings,
+    Shift,
+    ShiftWorker,
     StageMove,
+    Team,
+    TeamMember,
 )
 
 
@@ -412,4 +416,91 @@ def applied_between(session: Session, start: datetime, end: datetime) -> list[Ap
 
 def answered_between(session: Session, start: datetime, end: datetime) -> list[Offer]:
     stmt = select(Offer).where(Offer.responded_at >= start, Offer.responded_at < end)
+    return list(session.scalars(stmt))
+
+
+# --- part-time teams -----------------------------------------------------------------------
+
+
+def team(session: Session, team_id: uuid.UUID, *, lock: bool = False) -> Team | None:
+    stmt = select(Team).where(Team.id == team_id)
+    return session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
+
+
+def teams() -> Select[Any]:
+    return select(Team)
+
+
+def member(session: Session, team_id: uuid.UUID, placement_id: uuid.UUID) -> TeamMember | None:
+    stmt = select(TeamMember).where(
+        TeamMember.team_id == team_id, TeamMember.placement_id == placement_id
+    )
+    return session.scalars(stmt).one_or_none()
+
+
+def members(session: Session, team_id: uuid.UUID) -> list[Any]:
+    """The team's members with their placement and name, by name."""
+    stmt = (
+        select(TeamMember, Placement, Candidate.name)
+        .join(Placement, Placement.id == TeamMember.placement_id)
+        .join(Application, Application.id == Placement.application_id)
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .where(TeamMember.team_id == team_id)
+        .order_by(Candidate.name, TeamMember.id)
+    )
+    return list(session.execute(stmt))
+
+
+def shift(session: Session, shift_id: uuid.UUID, *, lock: bool = False) -> Shift | None:
+    stmt = select(Shift).where(Shift.id == shift_id)
+    return session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
+
+
+def shifts(session: Session, team_id: uuid.UUID, first: date, last: date) -> list[Shift]:
+    stmt = select(Shift).where(Shift.team_id == team_id, Shift.day >= first, Shift.day <= last)
+    return list(session.scalars(stmt.order_by(Shift.day, Shift.starts, Shift.name)))
+
+
+def shift_named(session: Session, team_id: uuid.UUID, day: date, name: str) -> Shift | None:
+    stmt = select(Shift).where(Shift.team_id == team_id, Shift.day == day, Shift.name == name)
+    return session.scalars(stmt).one_or_none()
+
+
+def shift_count(session: Session, team_id: uuid.UUID) -> int:
+    return (
+        session.scalar(select(func.count()).select_from(Shift).where(Shift.team_id == team_id)) or 0
+    )
+
+
+def workers(session: Session, shift_ids: Sequence[uuid.UUID]) -> list[ShiftWorker]:
+    if not shift_ids:
+        return []
+    stmt = select(ShiftWorker).where(ShiftWorker.shift_id.in_(shift_ids))
+    return list(session.scalars(stmt.order_by(ShiftWorker.id)))
+
+
+def booked(
+    session: Session, placement_id: uuid.UUID, first: date, last: date, other_than: uuid.UUID
+) -> list[Shift]:
+    """The shifts (of any team) the hire is on between two days, but one."""
+    stmt = (
+        select(Shift)
+        .join(ShiftWorker, ShiftWorker.shift_id == Shift.id)
+        .where(
+            ShiftWorker.placement_id == placement_id,
+            Shift.day >= first,
+            Shift.day <= last,
+            Shift.id != other_than,
+        )
+    )
+    return list(session.scalars(stmt))
+
+
+def team_rows(session: Session, team_id: uuid.UUID, placement_id: uuid.UUID) -> list[ShiftWorker]:
+    """The hire's roster and attendance rows on the team's shifts."""
+    stmt = (
+        select(ShiftWorker)
+        .join(Shift, Shift.id == ShiftWorker.shift_id)
+        .where(Shift.team_id == team_id, ShiftWorker.placement_id == placement_id)
+    )
     return list(session.scalars(stmt))
