@@ -15,6 +15,7 @@ from tests.platform.customer_service import isolation as customer_service
 from tests.platform.fulfillment import isolation as fulfillment
 from tests.platform.marketing import isolation as marketing
 from tests.platform.recruiting import isolation as recruiting
+from tests.platform.recruiting import isolation_teams as recruiting_teams
 from tests.platform.storefront import isolation as storefront
 from tests.platform.warehouse import isolation as warehouse
 from tests.platform.warehouse import isolation_sync as stock_sync
@@ -22,7 +23,7 @@ from tests.platform.warehouse import isolation_sync as stock_sync
 # Each part sees the places of those before it: the catalog's SKU is what the others stock, list
 # and promote; fulfilment's parcels follow the warehouse's reservations; stock sync shares its
 # stock out to the shops' listings; marketing carves stock out of the warehouse; after-sales
-# opens its cases on the matrix's order.
+# opens its cases on the matrix's order; recruiting's teams are made of its placement.
 PARTS: tuple[ModuleType, ...] = (
     storefront,
     warehouse,
@@ -32,4 +33,5 @@ PARTS: tuple[ModuleType, ...] = (
     marketing,
     aftersales,
     recruiting,
+    recruiting_teams,
 )

@@ -62,24 +62,18 @@ def get_team(session: SessionDep, access: Reviewer, team_id: uuid.UUID) -> TeamD
     return teams.detail(session, teams.get_team(session, team_id))
 
 
-@router.put(
-    f"{TEAM}/members/{{placement_id}}",
-    response_model=MemberRead,
-    responses={201: {"model": MemberRead}, **problems(409)},
-)
+@router.put(f"{TEAM}/members/{{placement_id}}", response_model=MemberRead, responses=problems(409))
 def join_team(
     session: SessionDep,
     access: Manager,
     team_id: uuid.UUID,
     placement_id: uuid.UUID,
     body: MemberIn,
-    response: Response,
 ) -> MemberRead:
-    """The hire (a placement) on the team with their job: 201 when they join, 200 when they
-    were on it (the job changes). A hire who left before the team or starts after it: 409."""
+    """The hire (a placement) on the team with their job; again, the job changes. A hire who
+    left before the team starts or starts after it ends: 409."""
     team = teams.get_team(session, team_id, lock=True)
-    _, new = teams.join(session, team, placement_id, body.job)
-    response.status_code = 201 if new else 200
+    teams.join(session, team, placement_id, body.job)
     return next(m for m in teams.members(session, team) if m.placement_id == placement_id)
 
 

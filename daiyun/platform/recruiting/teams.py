@@ -108,16 +108,14 @@ def members(session: Session, team: Team) -> list[MemberRead]:
     ]
 
 
-def join(
-    session: Session, team: Team, placement_id: uuid.UUID, job: str
-) -> tuple[TeamMember, bool]:
+def join(session: Session, team: Team, placement_id: uuid.UUID, job: str) -> TeamMember:
     """The hire on the team (with the job they do); saying it again changes the job only."""
     hire = placements.get(session, placement_id)
     found = repository.member(session, team.id, placement_id)
     if found is not None:
         found.job = job
         session.flush()
-        return found, False
+        return found
     if hire.left_on is not None and hire.left_on < team.starts_on:
         raise Problem(409, "hire-left", "The hire left before the team starts")
     if hire.starts_on > team.ends_on:
@@ -126,7 +124,7 @@ def join(
     session.add(found)
     session.flush()
     audit.record(session, "recruiting.team_joined", f"team:{team.id}", {"placement": str(hire.id)})
-    return found, True
+    return found
 
 
 def remove(session: Session, team: Team, placement_id: uuid.UUID) -> None:

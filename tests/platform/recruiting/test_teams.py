@@ -98,9 +98,9 @@ def test_a_team_works_its_shifts_and_the_sheet_totals_what_payroll_pays(season: 
     first, last = TODAY - timedelta(days=2), TODAY + timedelta(days=10)
     team = season.team(first, last)
     li, wang, zhao = (season.hire(n, first - timedelta(days=5)) for n in ("李雷", "王梅", "赵强"))
-    assert season.join(team, li).status_code == 201
-    assert season.join(team, wang, "打包").status_code == 201
-    assert season.join(team, zhao, "组长").status_code == 201
+    for hire, job in ((li, "拣货"), (wang, "打包"), (zhao, "组长")):
+        joined = season.join(team, hire, job)
+        assert joined.status_code == 200 and joined.json()["job"] == job
     # Joining again changes the job only.
     again = season.join(team, wang, "复核")
     assert again.status_code == 200 and again.json()["job"] == "复核"
@@ -199,7 +199,7 @@ def test_a_hire_is_never_on_two_shifts_at_once_nor_on_a_team_they_cannot_work(
     warehouse, packing = season.team(first, last), season.team(first, last, "打包组")
     hire = season.hire("孙悦", first - timedelta(days=3))
     for team in (warehouse, packing):
-        assert season.join(team, hire).status_code == 201
+        assert season.join(team, hire).status_code == 200
     late = season.shifts(
         warehouse, name="夜班", first_day=TODAY.isoformat(), starts="22:00", ends="06:00",
         placement_ids=[hire],
