@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from daiyun.core import db
-from daiyun.platform.recruiting import interviews, service
+from daiyun.platform.recruiting import interviews, service, teams
 from daiyun.platform.recruiting.models import (
     Application,
     ApplicationStatus,
@@ -27,8 +27,13 @@ from daiyun.platform.recruiting.models import (
     Placement,
     Requisition,
     Scorecard,
+    Shift,
+    ShiftWorker,
+    Team,
+    TeamMember,
 )
 from daiyun.platform.recruiting.schemas import CandidateCreate, RequisitionCreate
+from daiyun.platform.recruiting.team_schemas import ShiftCreate, TeamCreate
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import Permission, Role
 
@@ -77,6 +82,19 @@ def rules(rule: Any, tenant: str, staff: str, portal: str) -> dict[tuple[str, st
         ("POST", f"{portal}/t/{{tenant}}/placements/{{placement_id}}/leave"): rule(
             tenant, P.recruiting_manage, staff_only=True, pinned=RECRUITERS, changes=RECRUITERS
         ),
+        ("GET", f"{portal}/t/{{tenant}}/teams/{{team_id}}"): review,
+        ("GET", f"{portal}/t/{{tenant}}/teams/{{team_id}}/attendance.csv"): review,
+        **{
+            ("POST", f"{portal}/t/{{tenant}}{form}"): rule(
+                tenant, P.recruiting_manage, staff_only=True, pinned=RECRUITERS, changes=RECRUITERS
+            )
+            for form in (
+                "/teams",
+                "/teams/{team_id}/members",
+                "/teams/{team_id}/shifts",
+                "/shifts/{shift_id}/attendance",
+            )
+        },
     }
 
 
@@ -89,6 +107,21 @@ def _hire(session: Any, requisition: Requisition) -> Application:
     application.stage, application.status = "hired", ApplicationStatus.hired
     session.flush()
     return application
+
+
+def _team(session: Any, placement_id: uuid.UUID) -> tuple[Team, Shift]:
+    """A 双11 team of the hire, with a past shift they are on."""
+    team = teams.create(
+        session,
+        TeamCreate(name="双11", starts_on=date(2026, 1, 5), ends_on=date(2026, 12, 31)),
+        None,
+    )
+    teams.join(session, team, placement_id, "拣货")
+    body = {"name": "白班", "first_day": "2026-02-01", "starts": "08:00", "ends": "17:00"}
+    [made], _ = teams.add_shifts(
+        session, team, ShiftCreate.model_validate({**body, "placement_ids": [placement_id]})
+    )
+    return team, teams.get_shift(session, made.id)
 
 
 def seed(tenant_id: uuid.UUID) -> dict[str, str]:
@@ -134,8 +167,12 @@ def seed(tenant_id: uuid.UUID) -> dict[str, str]:
             currency="CNY",
         )
         session.add(placement)
+        session.flush()
+        team, shift = _team(session, placement.id)
         placeable = _hire(session, requisition)
     return {
+        "team_id": str(team.id),
+        "shift_id": str(shift.id),
         "placement_id": str(placement.id),
         "placeable_application_id": str(placeable.id),
         "interview_id": str(interview.id),
@@ -175,6 +212,20 @@ def form(path: str, places: dict[str, str]) -> dict[str, Any] | None:
         }
     if path.endswith("/leave"):
         return {"left_on": "2026-03-01", "reason": "moved away"}
+    if path.endswith("/teams"):
+        return {"name": f"Team {next(_n)}", "starts_on": "2026-11-01", "ends_on": "2026-11-12"}
+    if path.endswith("/members"):
+        return {"placement_id": places["placement_id"], "job": f"Job {next(_n)}"}
+    if path.endswith("/shifts"):
+        return {
+            "name": f"Shift {next(_n)}",
+            "first_day": "2026-03-01",
+            "starts": "06:00",
+            "ends": "07:00",
+        }
+    if path.endswith("/attendance"):
+        hire = places["placement_id"]
+        return {f"status-{hire}": "present", f"note-{hire}": f"Note {next(_n)}"}
     if path.endswith("/scorecard"):
         return {"rating-0": "3", "rating-1": "4", "rating-2": "2", "recommendation": "yes"}
     return None
@@ -198,6 +249,12 @@ def state(tenant_id: uuid.UUID) -> tuple[object, ...]:
             tuple(sorted(str(c.id) for c in session.scalars(select(Scorecard)))),
             tuple(sorted((str(o.id), str(o.status)) for o in session.scalars(select(Offer)))),
             tuple(sorted((str(p.id), p.left_on) for p in session.scalars(select(Placement)))),
+            tuple(sorted(str(t.id) for t in session.scalars(select(Team)))),
+            tuple(sorted((str(m.id), m.job) for m in session.scalars(select(TeamMember)))),
+            tuple(sorted(str(s.id) for s in session.scalars(select(Shift)))),
+            tuple(
+                sorted((str(w.id), w.status, w.note) for w in session.scalars(select(ShiftWorker)))
+            ),
         )
 
 

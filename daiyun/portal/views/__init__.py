@@ -18,6 +18,7 @@ from daiyun.portal.views import (
     merchant,
     quality,
     recruiting,
+    recruiting_teams,
     returns_dock,
     service_library,
     shipping,
@@ -53,6 +54,7 @@ for pages in (
     aftersales,
     quality,
     recruiting,
+    recruiting_teams,
     careers,
     survey,
 ):

@@ -25,7 +25,7 @@ from starlette.datastructures import FormData
 
 from daiyun.core.errors import Problem
 from daiyun.core.money import to_minor
-from daiyun.platform.recruiting import interviews, offers, placements, service
+from daiyun.platform.recruiting import interviews, offers, placements, service, teams
 from daiyun.platform.recruiting.schemas import (
     InterviewCreate,
     InterviewKind,
@@ -175,6 +175,7 @@ def openings(request: Request, page: ReviewPage) -> Response:
             "shortlist": work.shortlist(page.db),
             "offers": work.offers_to_approve(page.db),
             "placements": work.placement_rows(page.db),
+            "teams": teams.find(page.db, None, 100)[0],
             "report": work.report(page.db, _view(page)),
             "unplaced": work.unplaced_hires(page.db) if page.is_staff else [],
             "can_place": page.is_staff and page.can(P.recruiting_manage),
