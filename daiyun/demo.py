@@ -30,7 +30,12 @@ from daiyun.demo_catalog import ensure_catalog, ensure_listings
 from daiyun.demo_followups import ensure_followups
 from daiyun.demo_fulfillment import ensure_parcels, ensure_wave
 from daiyun.demo_marketing import ensure_marketing
-from daiyun.demo_recruiting import ensure_interviews, ensure_placements, ensure_recruiting
+from daiyun.demo_recruiting import (
+    ensure_interviews,
+    ensure_placements,
+    ensure_recruiting,
+    ensure_team,
+)
 from daiyun.demo_service import ensure_service
 from daiyun.demo_warehouse import ensure_planning, ensure_stock, ensure_warehouses
 from daiyun.platform.rates import service as rates_service
@@ -339,6 +344,7 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
         panel = [admin.id, manager.id]
         result.created.extend(ensure_interviews(tenants[merchant.slug], panel))
         result.created.extend(ensure_placements(tenants[merchant.slug]))
+        result.created.extend(ensure_team(tenants[merchant.slug]))
     return result
 
 

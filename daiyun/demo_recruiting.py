@@ -5,8 +5,11 @@ their CVs, screened, interviewed, an offer, a hire, a refusal, one on the owner'
 one flagged as a likely duplicate of another (the same phone, another e-mail). The one at the
 interview stage has an interview tomorrow; the one at the offer stage was interviewed last week,
 both panel members' scorecards are in, and an offer waits for the merchant's approval. The
-客服 hire is a placement started this month, on the current statement as a placement fee; the
-seasonal hires (paid by the hour) wait for the recruiter to record their first-year salary.
+客服 hire is a placement started this month, on the current statement as a placement fee.
+Four seasonal hires (paid by the hour) are placements on this month's peak team (双12): two on
+the early shift, two on the late one, every day from the 1st to the 20th, attendance marked for
+the days gone by (a late arrival, an absence, agreed leave, overtime among them); the fifth waits
+for the recruiter to record their pay.
 
 Idempotent as the rest of the demo: a merchant that has any requisition is left alone.
 """
@@ -19,9 +22,10 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from daiyun.billing import service as billing
+from daiyun.core import periods
 from daiyun.core.db import unit_of_work
 from daiyun.core.ids import utcnow
-from daiyun.platform.recruiting import interviews, offers, placements, service
+from daiyun.platform.recruiting import interviews, offers, placements, service, teams
 from daiyun.platform.recruiting.schemas import (
     EmploymentType,
     InterviewCreate,
@@ -35,6 +39,7 @@ from daiyun.platform.recruiting.schemas import (
     RequisitionStatus,
     ScorecardCreate,
 )
+from daiyun.platform.recruiting.team_schemas import Mark, ShiftCreate, TeamCreate, WorkerRead
 from daiyun.tenants.models import Tenant
 
 # A one-page PDF, as the careers form would have stored it.
@@ -56,6 +61,9 @@ SEASON_PEOPLE = (
     ("黄磊", "huang.lei@example.com", "13900000012", "screened", False, False),
     ("何静", "he.jing@example.com", "13900000013", "hired", False, False),
     ("高峰", "gao.feng@example.com", "13900000014", "hired", False, False),
+    ("许婷", "xu.ting@example.com", "13900000015", "hired", False, False),
+    ("冯伟", "feng.wei@example.com", "13900000016", "hired", False, False),
+    ("韩雪", "han.xue@example.com", "13900000017", "hired", False, False),
 )
 
 
@@ -226,3 +234,79 @@ def ensure_placements(tenant: Tenant) -> list[str]:
             )
             placements.create(session, application, body, None)
     return [f"placements of {tenant.slug}"]
+
+
+# The peak team: its hires with the job each does, their season's pay (the placement's fee
+# basis: 20 days of 8 hours at ¥25), and the two shifts, each worked by two of them.
+TEAM_JOBS = {
+    "何静": "组长 Team lead",
+    "许婷": "拣货 Picking",
+    "冯伟": "打包 Packing",
+    "韩雪": "打包 Packing",
+}
+SEASON_PAY = {"CNY": 400_000, "USD": 56_000}
+SHIFTS = (("早班 Early", time(7), time(15)), ("晚班 Late", time(15), time(23)))
+TEAM_DAYS = 20
+
+
+def ensure_team(tenant: Tenant) -> list[str]:
+    """This month's 双12 packing team; nothing when the merchant has a team."""
+    with unit_of_work(tenant.id) as session:
+        if teams.find(session, None, 1)[0]:
+            return []
+        today = periods.today(tenant.time_zone)
+        first = today.replace(day=1)
+        contract = billing.terms_on(session, first)
+        currency = contract.currency if contract is not None else "CNY"
+        hires = {}
+        for application in placements.unplaced(session):
+            name = service.get_candidate(session, application.candidate_id).name
+            if name in TEAM_JOBS:
+                body = PlacementCreate(
+                    application_id=application.id,
+                    salary_minor=SEASON_PAY.get(currency, SEASON_PAY["CNY"]),
+                    currency=currency,
+                    starts_on=first,
+                )
+                hires[name] = placements.create(session, application, body, None)[0].id
+        season = TeamCreate(
+            name="双12 仓库打包团队 Double-12 packing team",
+            starts_on=first,
+            ends_on=first + timedelta(days=TEAM_DAYS - 1),
+            location="嘉兴 Jiaxing",
+        )
+        team = teams.create(session, season, None)
+        for name, placement_id in hires.items():
+            teams.join(session, team, placement_id, TEAM_JOBS[name])
+        crew = sorted(hires.values())
+        for (name, starts, ends), pair in zip(SHIFTS, (crew[:2], crew[2:]), strict=True):
+            plan = ShiftCreate(
+                name=name,
+                first_day=season.starts_on,
+                last_day=season.ends_on,
+                starts=starts,
+                ends=ends,
+                needed=2,
+                placement_ids=pair,
+            )
+            for shift in teams.add_shifts(session, team, plan)[0]:
+                if shift.day < today:
+                    marks = [_mark(shift.day, starts, w) for w in shift.workers]
+                    teams.mark(session, teams.get_shift(session, shift.id), marks, None, today)
+    return [f"team of {tenant.slug}"]
+
+
+def _mark(day: date, starts: time, worker: WorkerRead) -> Mark:
+    """A worker's day, varied but the same on every run: mostly on time, now and then late,
+    absent, on agreed leave or staying an hour longer."""
+    placement_id = worker.placement_id
+    turn = (day.day * 3 + placement_id.int % 7) % 13
+    status = {4: "late", 8: "absent", 11: "excused"}.get(turn, "present")
+    body: dict[str, object] = {"placement_id": placement_id, "status": status}
+    if status == "late":
+        body["clock_in"] = (datetime.combine(day, starts) + timedelta(minutes=25)).time()
+        body["note"] = "交通延误 Traffic"
+    if turn == 2:
+        body["clock_out"] = (datetime.combine(day, starts) + timedelta(hours=9)).time()
+        body["note"] = "加班一小时 One hour of overtime"
+    return Mark.model_validate(body)

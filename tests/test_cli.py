@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from daiyun.core import db
+from daiyun.core import db, periods
 from daiyun.core.tasks import QUEUES
 from daiyun.demo import DEMO_PASSWORD, MERCHANT_USERS, STAFF, TENANTS
 from daiyun.sandboxes.marketplaces.catalogs import CATALOGS
@@ -207,12 +207,23 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
         " and home_spend_minor > spend_minor",
     )
     assert converted == [(60,)]
-    # Per merchant the 客服 hire is a placement billed once as a service fact; the hourly
-    # seasonal hires wait for a recruiter to record their first-year salary.
+    # Per merchant the 客服 hire and the four seasonal hires of the peak team are placements,
+    # each billed once as a service fact; the fifth seasonal hire waits for the recruiter.
     billed = "select count(*) from rc_placements where billed"
-    assert query(workdir, billed) == [(len(TENANTS),)]
+    assert query(workdir, billed) == [(5 * len(TENANTS),)]
     fees = "select count(*) from service_facts where kind = 'placement'"
-    assert query(workdir, fees) == [(len(TENANTS),)]
+    assert query(workdir, fees) == [(5 * len(TENANTS),)]
+    # The team works two shifts a day of the 20, two on each; the days gone by are marked.
+    shifts = "select count(*), sum(needed) from rc_shifts"
+    assert query(workdir, shifts) == [(40 * len(TENANTS), 80 * len(TENANTS))]
+    rostered = "select count(*) from rc_shift_workers"
+    assert query(workdir, rostered) == [(80 * len(TENANTS),)]
+    # (the demo merchants keep Beijing time): four marks a day, and no hours where none is.
+    gone_by = min(periods.today("Asia/Shanghai").day - 1, 20)
+    marked = "select count(*) from rc_shift_workers where status != 'scheduled'"
+    assert query(workdir, marked) == [(4 * gone_by * len(TENANTS),)]
+    worked = "select count(*) from rc_shift_workers where minutes > 0 and status = 'scheduled'"
+    assert query(workdir, worked) == [(0,)]
     # Per merchant six resolved e-mail conversations with their surveys: five answered.
     answers = "select count(*), sum(rating) from as_csat where answered_at is not null"
     assert query(workdir, answers) == [(5 * len(TENANTS), 22 * len(TENANTS))]
