@@ -11,8 +11,8 @@
   placement, so a later contract change does not move a promise already made. A hire who leaves
   within it brings back the fee (a ``placement_refund`` fact carrying the fee as billed: a
   negative line on the statement of the month they left), or makes the next hire for the same
-  role free (the replacement names the placement it replaces and bills nothing). Leaving after
-  the guarantee changes nothing in billing.
+  role free (the replacement names the placement it replaces and bills nothing; a filled
+  requisition opens again for it). Leaving after the guarantee changes nothing in billing.
 
 Services flush, audit and never commit.
 """
@@ -196,6 +196,8 @@ def leave(
     within = found.guarantee_ends_on is not None and body.left_on <= found.guarantee_ends_on
     if within and found.remedy == "replacement":
         found.guarantee = Guarantee.replacement_due
+        requisition = service.get_requisition(session, found.requisition_id, lock=True)
+        service.reopen_for_replacement(session, requisition, found.id)
     elif within and found.billed:
         found.guarantee = Guarantee.refunded
         _refund(session, found)

@@ -137,6 +137,22 @@ def update_requisition(
     return found
 
 
+def reopen_for_replacement(session: Session, found: Requisition, placement_id: uuid.UUID) -> None:
+    """A filled requisition opens again when a hire on it left within the guarantee and a free
+    replacement is owed: the replacement is hired on it, and its time to fill starts again.
+    The one way out of ``filled``, which the status route never takes."""
+    if found.status != R.filled:
+        return
+    found.status, found.filled_at = R.open, None
+    session.flush()
+    audit.record(
+        session,
+        "recruiting.requisition_status",
+        f"requisition:{found.id}",
+        {"from": R.filled.value, "to": R.open.value, "replacement_for": str(placement_id)},
+    )
+
+
 def set_status(session: Session, found: Requisition, status: RequisitionStatus) -> Requisition:
     """Move a requisition on: approving it (pending → open) starts the time-to-fill clock."""
     if status == found.status:

@@ -159,10 +159,16 @@ def test_a_replacement_guarantee_makes_the_next_hire_for_the_role_free(hiring: H
     agency = Agency(hiring, remedy="replacement")
     first_id = agency.hired("刘洋")
     [first] = agency.placements()
+    requisition = f"/requisitions/{hiring.requisition_id}"
+    filled = agency.post(f"{requisition}/status", agency.recruiter, {"status": "filled"})
+    assert filled.json()["status"] == "filled"
     left = agency.post(
         f"/placements/{first['id']}/leave", agency.recruiter, {"left_on": str(TODAY)}
     )
     assert left.json()["guarantee"] == "replacement_due"
+    # The filled requisition opens again for the replacement, its time to fill restarting.
+    reopened = agency.client.get(f"{agency.base}{requisition}", headers=agency.owner.headers)
+    assert (reopened.json()["status"], reopened.json()["filled_at"]) == ("open", None)
     second_id = agency.hired("孙悦")
     by_application = {p["application_id"]: p for p in agency.placements()}
     second = by_application[second_id]
