@@ -1,15 +1,15 @@
 """The demo's recruiting (人事代理), seeded by :func:`daiyun.demo.seed`: for each demo merchant
-two open requisitions with their public postings (a 客服 role, and a seasonal 双11 warehouse
-team paid by the hour) and candidates at several stages of the pipeline: new applicants with
-their CVs, screened, interviewed, an offer, a hire, a refusal, one on the owner's shortlist and
-one flagged as a likely duplicate of another (the same phone, another e-mail). The one at the
-interview stage has an interview tomorrow; the one at the offer stage was interviewed last week,
-both panel members' scorecards are in, and an offer waits for the merchant's approval. The
-客服 hire is a placement started this month, on the current statement as a placement fee.
-Four seasonal hires (paid by the hour) are placements on this month's peak team (双12): two on
-the early shift, two on the late one, every day from the 1st to the 20th, attendance marked for
-the days gone by (a late arrival, an absence, agreed leave, overtime among them); the fifth waits
-for the recruiter to record their pay.
+two open requisitions with their public postings (a 客服 role, and a seasonal 双11 warehouse team
+paid by the hour; the 客服 form asks its own three questions) and candidates at several stages
+of the pipeline: new applicants with their CVs, screened, interviewed, an offer, a hire, a
+refusal, one on the owner's shortlist and one flagged as a likely duplicate of another (the
+same phone, another e-mail). The one at the interview stage has an interview tomorrow; the one
+at the offer stage was interviewed last week, both panel members' scorecards are in, and an
+offer waits for the merchant's approval. The 客服 hire is a placement started this month, on the
+current statement as a placement fee. Four seasonal hires (paid by the hour) are placements on
+this month's peak team (双12): two on the early shift, two on the late one, every day from the
+1st to the 20th, attendance marked for the days gone by (a late arrival, an absence, agreed
+leave, overtime among them); the fifth waits for the recruiter to record their pay.
 
 Idempotent as the rest of the demo: a merchant that has any requisition is left alone.
 """
@@ -28,6 +28,7 @@ from daiyun.core.ids import utcnow
 from daiyun.platform.recruiting import interviews, offers, placements, service, teams
 from daiyun.platform.recruiting.schemas import (
     EmploymentType,
+    FormField,
     InterviewCreate,
     InterviewKind,
     OfferCreate,
@@ -82,7 +83,16 @@ def ensure_recruiting(tenant: Tenant, hiring_manager_id: uuid.UUID | None) -> li
             location="杭州 Hangzhou",
             employment_type=EmploymentType.full_time,
             hiring_manager_id=hiring_manager_id,
-        )
+            form_fields=[
+                FormField(key="years", label="客服经验（年）Years in customer service",
+                          kind="number", required=True),
+                FormField(key="evenings", label="能否上晚班 Can you work evenings?",
+                          kind="yes_no", required=True),
+                FormField(key="platform", label="最熟悉的平台 Platform you know best",
+                          kind="choice", options=["淘宝/天猫 Taobao/Tmall", "抖音 Douyin",
+                                                  "京东 JD", "拼多多 Pinduoduo"]),
+            ],
+        )  # fmt: skip
         season = RequisitionCreate(
             role="双11 仓库打包临时工 Singles' Day packing team",
             description="双11 大促期间仓库拣货、打包，按小时计薪，包工作餐。",

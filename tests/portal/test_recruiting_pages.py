@@ -78,6 +78,26 @@ def test_the_owner_sees_openings_and_shortlist_but_cannot_move(
     assert viewer.get(f"{PORTAL}/t/{hiring.tenant.slug}/recruiting").status_code == 403
 
 
+def test_the_candidates_page_shows_the_answers_to_the_requisitions_questions(
+    hiring: Hiring,  # noqa: F811
+    world: World,
+    portal_as: PortalClient,
+) -> None:
+    with db.unit_of_work(hiring.tenant.id) as session:
+        requisition = service.get_requisition(session, hiring.requisition_id)
+        requisition.form_fields = [
+            {"key": "nights", "label": "能否上晚班", "kind": "yes_no", "required": True},
+            {"key": "years", "label": "客服经验（年）", "kind": "number"},
+        ]
+    assert hiring.apply(**{"q-nights": "no", "q-years": "4"}).status_code == 200
+    with db.unit_of_work(hiring.tenant.id) as session:
+        [application] = service.of_requisition(session, hiring.requisition_id)
+    owner = portal_as(world.user(Role.merchant_owner, hiring.tenant))
+    page = owner.get(f"{PORTAL}/t/{hiring.tenant.slug}/candidates/{application.candidate_id}")
+    assert '<div data-answer="nights"><dt>能否上晚班</dt><dd>No</dd></div>' in page.text
+    assert '<div data-answer="years"><dt>客服经验（年）</dt><dd>4</dd></div>' in page.text
+
+
 def test_pages_and_the_careers_form_speak_chinese(
     hiring: Hiring,  # noqa: F811
     world: World,

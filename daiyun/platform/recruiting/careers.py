@@ -68,6 +68,7 @@ class Form:
     note: str
     token: str
     trap: str  # the field people never see: anything in it is a script's doing
+    answers: dict[str, str]  # the requisition's own questions, by key
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,10 @@ def submit(
     phone = rules.phone_key(form.phone) if form.phone.strip() else None
     if form.phone.strip() and phone is None:
         raise _invalid("bad-phone", "That is not a phone number")
+    try:
+        answers = rules.check_answers(requisition.form_fields, form.answers)
+    except rules.Refused as bad:
+        raise _invalid(bad.code, f"Please check your answer: {bad.about}") from None
     if upload is None or not upload.data:
         raise _invalid("cv-required", "Please attach your CV (PDF or DOCX)")
     try:
@@ -124,6 +129,7 @@ def submit(
         posting_id=posting.id,
         note=form.note.strip()[:5000],
     )
+    application.answers = answers
     service.attach_cv(
         session, application, upload.filename, upload.data, hashlib.sha256(upload.data).hexdigest()
     )

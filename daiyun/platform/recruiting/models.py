@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -118,6 +119,9 @@ class Requisition(TenantScoped, Timestamped, Base):
     stages: Mapped[list[str]] = mapped_column(JSON)
     approved_at: Mapped[datetime | None]
     filled_at: Mapped[datetime | None]
+    # The careers form's own questions for this role, beside the standard fields
+    # (``schemas.FormField``: key, label, kind, required, options).
+    form_fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
 
 class Posting(TenantScoped, Timestamped, Base):
@@ -199,6 +203,8 @@ class Application(TenantScoped, Timestamped, Base):
     note: Mapped[str] = mapped_column(Text, default="")
     shortlisted: Mapped[bool] = mapped_column(default=False)
     applied_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The answers to the requisition's questions, by key (text, a number as typed, yes/no).
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class StageMove(TenantScoped, Base):

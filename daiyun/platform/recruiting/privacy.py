@@ -1,12 +1,12 @@
 """A candidate's data on request and at the end of its retention (个人信息保护).
 
-Export: everything the merchant holds on the person, as a ZIP of ``candidate.json`` (the
-candidate, each application with its stage moves, interviews, scorecards and offers) and the
-files they sent, under ``files/``. Erase: the person is made anonymous in place (name, e-mail,
-phone, the recruiter's notes on them, scorecard notes, offer terms and the decline reason
-emptied; their files deleted) while the rows that recruiting reports and billing count stay:
-stages, dates, ratings, amounts. The stage log is append-only and keeps the messages staff wrote
-at each move; those are the agency's record, written to the candidate, not about them.
+Export: everything the merchant holds on the person, as a ZIP of ``candidate.json`` (the candidate,
+each application with its stage moves, interviews, scorecards and offers) and the files they sent,
+under ``files/``. Erase: the person is made anonymous in place (name, e-mail, phone, the recruiter's
+notes on them, their answers to the form's questions, scorecard notes, offer terms and the decline
+reason emptied; their files deleted) while the rows that recruiting reports and billing count stay:
+stages, dates, ratings, amounts. The stage log is append-only and keeps the messages staff wrote at
+each move; those are the agency's record, written to the candidate, not about them.
 
 Retention: a candidate whose ``retain_until`` has passed is erased by the beat task, unless an
 application of theirs is still in progress (their consent runs on while it is).
@@ -98,7 +98,7 @@ def erase(session: Session, candidate_id: uuid.UUID, reason: str) -> Candidate:
     for sent in repository.files_of(session, ids):
         session.delete(sent)
     for application in applications:
-        application.note = ""
+        application.note, application.answers = "", {}
         for card in repository.scorecards_of(session, application.id):
             card.notes = ""
         for offer in repository.offers_of(session, application.id):

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import phonenumbers
 
@@ -60,11 +61,15 @@ def phone_key(value: str | None, region: str = DEFAULT_REGION) -> str | None:
 
 
 class Refused(ValueError):
-    """An upload that is not what it says: the reason is a short code the form can explain."""
+    """An upload or answer that is not what it should be: the reason is a short code the form
+    can explain, and what it was about (a question's label), if anything."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, about: str = "") -> None:
         super().__init__(code)
-        self.code = code
+        self.code, self.about = code, about
+
+
+NUMBER = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
 
 
 def sniff_cv(data: bytes) -> str:
@@ -302,3 +307,35 @@ def ics(invitation: Invitation) -> str:
         )
     lines += ["END:VEVENT", "END:VCALENDAR"]
     return "".join(_fold(line) + "\r\n" for line in lines)
+
+
+# --- the careers form's own questions ----------------------------------------------------------
+
+MAX_ANSWER = 2000
+YES, NO = ("yes", "是", "true", "1"), ("no", "否", "false", "0")
+
+
+def check_answers(fields: list[dict[str, Any]], given: dict[str, str]) -> dict[str, Any]:
+    """The answers to a requisition's questions as kept: text as typed (trimmed), a number as
+    typed when it is one, yes/no as true or false, a choice only among its options; questions
+    not asked are dropped. A required one unanswered raises ``Refused("answer-required")``, a
+    wrong kind ``Refused("bad-answer")``; the question's label is the error's second word."""
+    kept: dict[str, Any] = {}
+    for field in fields:
+        key, kind = field["key"], field.get("kind", "text")
+        value = given.get(key, "").strip()[:MAX_ANSWER]
+        if not value:
+            if field.get("required"):
+                raise Refused("answer-required", field["label"])
+            continue
+        if kind == "number" and not NUMBER.fullmatch(value):
+            raise Refused("bad-answer", field["label"])
+        if kind == "yes_no":
+            if value.lower() not in (*YES, *NO):
+                raise Refused("bad-answer", field["label"])
+            kept[key] = value.lower() in YES
+            continue
+        if kind == "choice" and value not in field.get("options", []):
+            raise Refused("bad-answer", field["label"])
+        kept[key] = value
+    return kept

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -108,6 +109,40 @@ class SettingsRead(_Read):
 # --- requisitions --------------------------------------------------------------------------
 
 
+FieldKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")
+]
+Option = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_LINE)]
+
+
+class FormField(_Input):
+    """A question the careers form asks for this role, beside name, contact and CV: free text,
+    a number, yes or no, or one choice of the options."""
+
+    key: FieldKey
+    label: Line
+    kind: Literal["text", "number", "yes_no", "choice"] = "text"
+    required: bool = False
+    options: list[Option] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _options(self) -> FormField:
+        if (self.kind == "choice") != bool(self.options):
+            raise ValueError("a choice has its options, and only a choice")
+        if len(set(self.options)) != len(self.options):
+            raise ValueError("each option once")
+        return self
+
+
+def _unique_keys(fields: list[FormField]) -> list[FormField]:
+    if len({f.key for f in fields}) != len(fields):
+        raise ValueError("each question has its own key")
+    return fields
+
+
+FormFields = Annotated[list[FormField], Field(max_length=10), AfterValidator(_unique_keys)]
+
+
 class _Season(_Input):
     @model_validator(mode="after")
     def _dates(self) -> _Season:
@@ -136,6 +171,7 @@ class RequisitionCreate(_Season):
     season_starts_on: Day | None = None
     season_ends_on: Day | None = None
     hiring_manager_id: uuid.UUID | None = None
+    form_fields: FormFields = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _seasonal(self) -> RequisitionCreate:
@@ -153,6 +189,7 @@ class RequisitionUpdate(_Season):
     pay_max_minor: Annotated[MinorUnits, Field(ge=0, le=MAX_PAY_MINOR)] | None = None
     location: Line | None = None
     hiring_manager_id: uuid.UUID | None = None
+    form_fields: FormFields | None = None
 
 
 class StatusIn(_Input):
@@ -177,6 +214,7 @@ class RequisitionRead(_Read):
     stages: list[str]
     approved_at: datetime | None
     filled_at: datetime | None
+    form_fields: list[FormField]
     created_at: datetime
 
 
@@ -274,6 +312,7 @@ class ApplicationRead(_Read):
     note: str
     shortlisted: bool
     applied_at: datetime
+    answers: dict[str, Any] = Field(description="Answers to the requisition's questions, by key")
     has_cv: bool = False
 
 

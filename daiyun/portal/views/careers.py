@@ -46,6 +46,8 @@ ERRORS = {
     "too-fast": N_("That was quick; please check the form and send it again."),
     "too-many-applications": N_("Too many applications from this address; try again later."),
     "requisition-closed": N_("This opening takes no more applications."),
+    "answer-required": N_("Please answer every question marked as required."),
+    "bad-answer": N_("Please check your answers: one is not of the kind asked."),
 }
 MAX_FIELD = 5000
 # The form's path (for the body limit, which is the CV's and room for the other fields).
@@ -155,7 +157,8 @@ async def _upload(form: FormData) -> careers.Upload | None:
 async def apply(request: Request, db: SessionDep, tenant: str, posting_id: str) -> Response:
     """Send an application: counted against the client's address first, then checked, then
     kept (a candidate found or made, the application at the pipeline's first stage, the CV)."""
-    form = await request.form(max_files=1, max_fields=20)
+    # The standard fields and up to ten of the requisition's own questions.
+    form = await request.form(max_files=1, max_fields=30)
     upload = await _upload(form)
     return await run_in_threadpool(
         _apply, request, db, tenant, posting_id, form, upload, client_address(request)
@@ -185,6 +188,8 @@ def _apply(
     posting, requisition = service.public_posting(db, found) or (None, None)
     assert posting is not None and requisition is not None
     sent: dict[str, Any] = {k: _field(form, k) for k in ("name", "email", "phone", "note")}
+    answers = {f["key"]: _field(form, f"q-{f['key']}") for f in requisition.form_fields}
+    sent.update({f"q-{key}": value for key, value in answers.items()})
     try:
         if throttled is not None:
             raise throttled
@@ -200,6 +205,7 @@ def _apply(
                 note=sent["note"],
                 token=_field(form, "token"),
                 trap=_field(form, "website"),
+                answers=answers,
             ),
             upload,
         )

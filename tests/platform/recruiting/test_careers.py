@@ -1,7 +1,7 @@
 """The public careers pages end to end: the list and the form, an application reaching the
 pipeline with its CV, and every refusal: consent, a renamed executable, a stale or forged token,
 the trap field, the rate limit per address, and pages that reveal nothing about what is not
-shown."""
+shown; the requisition's own questions asked, checked and kept."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from daiyun.platform.recruiting.models import (
     StageMove,
 )
 from daiyun.platform.recruiting.schemas import PostingUpdate
+from daiyun.tenants.auth.permissions import Role
 from tests.platform.recruiting.conftest import PDF, Hiring, docx, executable
 
 
@@ -119,3 +120,51 @@ def test_pages_reveal_nothing_about_what_is_not_shown(hiring: Hiring) -> None:
     assert {r.status_code for r in (unknown, other, garbage, closed, sent)} == {404}
     assert len({r.text for r in (unknown, other, garbage, closed, sent)}) == 1
     assert hiring.form_url not in client.get(f"/careers/{hiring.tenant.slug}").text
+
+
+QUESTIONS = [
+    {"key": "years", "label": "客服经验（年）", "kind": "number", "required": True},
+    {"key": "nights", "label": "能否上晚班", "kind": "yes_no", "required": True},
+    {
+        "key": "platform",
+        "label": "熟悉的平台",
+        "kind": "choice",
+        "options": ["淘宝/天猫", "抖音", "京东"],
+    },
+]
+
+
+def test_the_requisitions_own_questions_are_asked_checked_and_kept(hiring: Hiring) -> None:
+    recruiter = hiring.world.actor(Role.recruiter, hiring.tenant)
+    url = f"/api/v1/tenants/{hiring.tenant.slug}/requisitions/{hiring.requisition_id}"
+    client = hiring.world.client
+    twice = [QUESTIONS[0], {**QUESTIONS[0], "label": "again"}]
+    for bad in (twice, [{"key": "x", "label": "x", "kind": "choice"}]):
+        refused = client.patch(url, headers=recruiter.headers, json={"form_fields": bad})
+        assert refused.status_code == 422
+    changed = client.patch(url, headers=recruiter.headers, json={"form_fields": QUESTIONS})
+    assert changed.status_code == 200 and changed.json()["form_fields"][2]["options"][1] == "抖音"
+    form = client.get(hiring.form_url).text
+    assert 'data-question="years"' in form and 'name="q-nights" value="yes" required' in form
+
+    # A required question unanswered, or a number that is not one: refused, nothing kept, the
+    # answers typed shown again.
+    missing = hiring.apply(**{"q-years": "3"})
+    assert missing.status_code == 422 and "every question marked as required" in missing.text
+    assert 'name="q-years" inputmode="decimal"' in missing.text and 'value="3"' in missing.text
+    wrong = hiring.apply(**{"q-years": "three", "q-nights": "yes"})
+    assert wrong.status_code == 422 and "not of the kind asked" in wrong.text
+    outside = hiring.apply(**{"q-years": "3", "q-nights": "yes", "q-platform": "拼多多"})
+    assert outside.status_code == 422
+    assert _count(hiring, Candidate) == _count(hiring, Application) == 0
+
+    sent = hiring.apply(**{"q-years": "2.5", "q-nights": "no", "q-platform": "抖音", "q-x": "?"})
+    assert sent.status_code == 200, sent.text
+    with db.unit_of_work(hiring.tenant.id) as session:
+        [application] = session.scalars(select(Application))
+    assert application.answers == {"years": "2.5", "nights": False, "platform": "抖音"}
+    read = client.get(
+        f"/api/v1/tenants/{hiring.tenant.slug}/applications/{application.id}",
+        headers=recruiter.headers,
+    )
+    assert read.json()["answers"] == {"years": "2.5", "nights": False, "platform": "抖音"}

@@ -33,6 +33,7 @@ def _applied(hiring: Hiring, email: str = "li.na@example.com") -> tuple[uuid.UUI
             session, None, found.id, None, None, None, None, 5
         )[0]
         application.note = "Lives in 西湖区, speaks Japanese"
+        application.answers = {"district": "西湖区"}
         return found.id, application.id
 
 
@@ -58,6 +59,7 @@ def test_the_export_holds_the_record_and_the_cv(hiring: Hiring) -> None:
     [application] = record["applications"]
     assert application["id"] == str(application_id)
     assert application["note"] == "Lives in 西湖区, speaks Japanese"
+    assert application["answers"] == {"district": "西湖区"}
     assert [m["to_stage"] for m in application["moves"]] == ["applied"]
     [sent] = application["files"]
     assert archive.read(sent["path"]) == PDF
@@ -86,7 +88,7 @@ def test_erasure_keeps_the_counts_and_nothing_of_the_person(hiring: Hiring) -> N
     assert cv.status_code == 404
     with db.unit_of_work(hiring.tenant.id) as session:
         application = service.get_application(session, application_id)
-        assert (application.stage, application.note) == ("applied", "")
+        assert (application.stage, application.note, application.answers) == ("applied", "", {})
     record = hiring.world.client.get(f"{base}/candidates/{candidate_id}/export", headers=recruiter)
     text = zipfile.ZipFile(io.BytesIO(record.content)).read("candidate.json").decode()
     assert "li.na@example.com" not in text and "李娜" not in text and "西湖区" not in text
