@@ -11,6 +11,8 @@ this month's peak team (双12): two on the early shift, two on the late one, eve
 1st to the 20th, attendance marked for the days gone by (a late arrival, an absence, agreed
 leave, overtime among them); the fifth waits for the recruiter to record their pay.
 
+Every demo merchant is listed on the agency's careers page (``/careers``).
+
 Idempotent as the rest of the demo: a merchant that has any requisition is left alone.
 """
 
@@ -25,7 +27,7 @@ from daiyun.billing import service as billing
 from daiyun.core import periods
 from daiyun.core.db import unit_of_work
 from daiyun.core.ids import utcnow
-from daiyun.platform.recruiting import interviews, offers, placements, service, teams
+from daiyun.platform.recruiting import interviews, offers, placements, rules, service, teams
 from daiyun.platform.recruiting.schemas import (
     EmploymentType,
     FormField,
@@ -39,6 +41,7 @@ from daiyun.platform.recruiting.schemas import (
     RequisitionCreate,
     RequisitionStatus,
     ScorecardCreate,
+    SettingsIn,
 )
 from daiyun.platform.recruiting.team_schemas import Mark, ShiftCreate, TeamCreate, WorkerRead
 from daiyun.tenants.models import Tenant
@@ -74,6 +77,10 @@ def ensure_recruiting(tenant: Tenant, hiring_manager_id: uuid.UUID | None) -> li
         found, _ = service.find_requisitions(session, None, None, 1)
         if found:
             return []
+        # The default pipeline; the merchant's openings listed on the agency's careers page.
+        service.put_settings(
+            session, SettingsIn(stages=list(rules.DEFAULT_STAGES), agency_page=True)
+        )
         support = RequisitionCreate(
             role="客服专员 Customer service agent",
             description="天猫/抖音店铺售前售后客服，早晚班轮换。",

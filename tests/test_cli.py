@@ -213,6 +213,9 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
     assert query(workdir, billed) == [(5 * len(TENANTS),)]
     fees = "select count(*) from service_facts where kind = 'placement'"
     assert query(workdir, fees) == [(5 * len(TENANTS),)]
+    # Every merchant is listed on the agency's careers page.
+    listed = "select count(*) from rc_settings where agency_page"
+    assert query(workdir, listed) == [(len(TENANTS),)]
     # The team works two shifts a day of the 20, two on each; the days gone by are marked.
     shifts = "select count(*), sum(needed) from rc_shifts"
     assert query(workdir, shifts) == [(40 * len(TENANTS), 80 * len(TENANTS))]

@@ -1,4 +1,5 @@
-"""The public careers form's work: an applicant arriving with their details, consent and CV.
+"""The public careers pages' work: an applicant arriving with their details, consent and CV,
+and the agency's own page listing the openings of the merchants who chose to be on it.
 
 The page (``portal/views/careers.py``) shows the form with a signed token and a field people
 never see; what comes back is checked here in the order that costs least: the client's rate,
@@ -12,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daiyun.core.audit import service as audit
@@ -23,10 +25,14 @@ from daiyun.platform.recruiting import repository, rules, service
 from daiyun.platform.recruiting.models import (
     Application,
     ApplyAttempt,
+    EmploymentType,
     Posting,
     Requisition,
 )
+from daiyun.tenants.models import Tenant, TenantStatus
 
+# Merchants the agency's page looks through, at most (each is a unit of work of its own).
+AGENCY_PAGE_MERCHANTS = 500
 # Submissions one client address may make in the window, across every merchant's page.
 MAX_ATTEMPTS = 5
 WINDOW = timedelta(minutes=10)
@@ -135,3 +141,43 @@ def submit(
     )
     audit.record(session, "recruiting.applied", f"application:{application.id}")
     return application
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A posting as the agency's page lists it: where it leads and what it is."""
+
+    slug: str
+    merchant: str
+    posting_id: str
+    title: str
+    location: str
+    employment_type: EmploymentType
+
+
+def agency_openings() -> list[Opening]:
+    """The open postings of every merchant that chose to be on the agency's page (a merchant
+    hiring before launch too; a suspended or offboarded one never), by merchant name. Each
+    merchant is read in a unit of work bound to it, as its own page is."""
+    shown = (TenantStatus.onboarding, TenantStatus.active)
+    with unit_of_work() as session:
+        stmt = select(Tenant.id, Tenant.slug, Tenant.display_name).where(Tenant.status.in_(shown))
+        merchants = list(session.execute(stmt.order_by(Tenant.display_name, Tenant.id)))
+    found: list[Opening] = []
+    for tenant_id, slug, name in merchants[:AGENCY_PAGE_MERCHANTS]:
+        with unit_of_work(tenant_id) as session:
+            settings = repository.settings(session)
+            if settings is None or not settings.agency_page:
+                continue
+            found.extend(
+                Opening(
+                    slug,
+                    name,
+                    str(posting.id),
+                    posting.title,
+                    requisition.location,
+                    requisition.employment_type,
+                )
+                for posting, requisition in service.public_postings(session)
+            )
+    return found

@@ -84,14 +84,18 @@ class MoveKind(StrEnum):
 
 
 class Settings(TenantScoped, Timestamped, Base):
-    """A merchant's recruiting settings: the pipeline template new requisitions copy, and how
-    long a candidate's personal data is kept (stated on the careers form)."""
+    """A merchant's recruiting settings: the pipeline template new requisitions copy, how long a
+    candidate's personal data is kept (stated on the careers form), and whether its openings
+    are listed on the agency's careers page."""
 
     __tablename__ = "rc_settings"
     __table_args__ = (UniqueConstraint("tenant_id"),)
 
     stages: Mapped[list[str]] = mapped_column(JSON)
     retention_days: Mapped[int] = mapped_column(default=365)
+    # Whether the merchant's openings also show on the agency's own careers page (a brand may
+    # not want it known that an agency hires for it: off until the merchant says so).
+    agency_page: Mapped[bool] = mapped_column(default=False)
 
 
 class Requisition(TenantScoped, Timestamped, Base):

@@ -94,6 +94,9 @@ class SettingsIn(_Input):
 
     stages: list[Stage] = Field(min_length=2, max_length=12)
     retention_days: RetentionDays = 365
+    agency_page: bool = Field(
+        default=False, description="List the merchant's openings on the agency's careers page"
+    )
 
     @field_validator("stages")
     @classmethod
@@ -104,6 +107,7 @@ class SettingsIn(_Input):
 class SettingsRead(_Read):
     stages: list[str]
     retention_days: int
+    agency_page: bool
 
 
 # --- requisitions --------------------------------------------------------------------------

@@ -63,16 +63,18 @@ TRANSITIONS: dict[RequisitionStatus, frozenset[RequisitionStatus]] = {
 def get_settings(session: Session) -> Settings:
     """The merchant's settings, or the defaults (not stored until someone changes them)."""
     found = repository.settings(session)
-    return found or Settings(stages=list(rules.DEFAULT_STAGES), retention_days=365)
+    return found or Settings(
+        stages=list(rules.DEFAULT_STAGES), retention_days=365, agency_page=False
+    )
 
 
 def put_settings(session: Session, body: SettingsIn) -> Settings:
     found = repository.settings(session)
     if found is None:
-        found = Settings(stages=list(body.stages), retention_days=body.retention_days)
+        found = Settings(stages=list(body.stages))
         session.add(found)
-    else:
-        found.stages, found.retention_days = list(body.stages), body.retention_days
+    found.stages, found.retention_days = list(body.stages), body.retention_days
+    found.agency_page = body.agency_page
     session.flush()
     audit.record(session, "recruiting.settings_changed", "rc_settings", body.model_dump())
     return found

@@ -1,5 +1,6 @@
-"""The public careers pages: a merchant's open postings at ``/careers/{slug}`` and each posting
-with its application form at ``/careers/{slug}/{posting_id}``. No sign-in.
+"""The public careers pages: the agency's page at ``/careers`` (the openings of the merchants who
+chose to be on it), a merchant's open postings at ``/careers/{slug}`` and each posting with its
+application form at ``/careers/{slug}/{posting_id}``. No sign-in.
 
 What a visitor can learn is only what the page names (SECURITY.md 32): an unknown merchant, one
 suspended or gone, an unknown posting and one that is closed all answer the same "not here"
@@ -19,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
+from daiyun.core.config import get_settings
 from daiyun.core.errors import Problem
 from daiyun.core.tenancy import bind_tenant
 from daiyun.platform.recruiting import careers, rules, service
@@ -67,6 +69,23 @@ def _merchant(db: Session, slug: str) -> Tenant | None:
 
 def _missing(request: Request) -> HTMLResponse:
     return render(request, "careers/missing.html", {"title": N_("Not here")}, status_code=404)
+
+
+@router.get("")
+def agency_page(request: Request) -> Response:
+    """The agency's careers page: every listed merchant's openings, grouped by merchant."""
+    by_merchant: dict[tuple[str, str], list[careers.Opening]] = {}
+    for opening in careers.agency_openings():
+        by_merchant.setdefault((opening.slug, opening.merchant), []).append(opening)
+    return render(
+        request,
+        "careers/agency.html",
+        {
+            "agency": get_settings().agency_name,
+            "merchants": by_merchant,
+            "type_labels": TYPE_LABELS,
+        },
+    )
 
 
 @router.get("/{tenant}")

@@ -18,7 +18,7 @@ from daiyun.platform.recruiting.models import (
 )
 from daiyun.platform.recruiting.schemas import PostingUpdate
 from daiyun.tenants.auth.permissions import Role
-from tests.platform.recruiting.conftest import PDF, Hiring, docx, executable
+from tests.platform.recruiting.conftest import PDF, Hiring, docx, executable, open_requisition
 
 
 def _count(hiring: Hiring, model: type) -> int:
@@ -168,3 +168,27 @@ def test_the_requisitions_own_questions_are_asked_checked_and_kept(hiring: Hirin
         headers=recruiter.headers,
     )
     assert read.json()["answers"] == {"years": "2.5", "nights": False, "platform": "抖音"}
+
+
+def test_the_agency_page_lists_only_the_merchants_who_chose_to_be_on_it(hiring: Hiring) -> None:
+    client = hiring.world.client
+    admin = hiring.world.actor(Role.agency_admin)
+    quiet = hiring.world.tenant()
+    _, hidden = open_requisition(quiet, "设计师")
+    # The merchant of ``hiring`` opts in; the quiet one keeps the default (off).
+    settings = client.put(
+        f"/api/v1/tenants/{hiring.tenant.slug}/recruiting-settings",
+        headers=admin.headers,
+        json={"stages": ["applied", "screened", "hired"], "agency_page": True},
+    )
+    assert settings.status_code == 200 and settings.json()["agency_page"] is True
+    page = client.get("/careers")
+    assert page.status_code == 200
+    assert f'data-merchant="{hiring.tenant.slug}"' in page.text
+    assert f"{hiring.form_url}" in page.text
+    assert quiet.slug not in page.text and str(hidden) not in page.text
+    # A closed posting leaves the page with its merchant's section.
+    with db.unit_of_work(hiring.tenant.id) as session:
+        posting = service.get_posting(session, hiring.posting_id)
+        service.update_posting(session, posting, PostingUpdate(status=PostingStatus.closed))
+    assert hiring.tenant.slug not in client.get("/careers").text
