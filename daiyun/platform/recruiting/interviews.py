@@ -33,6 +33,7 @@ from daiyun.platform.recruiting import repository, rules, service
 from daiyun.platform.recruiting.models import (
     Application,
     ApplicationStatus,
+    BusySlot,
     Interview,
     Interviewer,
     InterviewStatus,
@@ -108,6 +109,25 @@ def _check_free(
             f"Interviewer {user_id} has another interview from {other.starts_at:%Y-%m-%d %H:%M}"
             f" to {other.ends_at:%H:%M} UTC",
         )
+    # Another merchant's interview: only its time is known here, and only its time is said.
+    slot = repository.busy(session, user_ids, starts, ends, exclude)
+    if slot is not None:
+        raise Problem(
+            409,
+            "interviewer-busy",
+            f"Interviewer {slot.user_id} has another interview from"
+            f" {slot.starts_at:%Y-%m-%d %H:%M} to {slot.ends_at:%H:%M} UTC",
+        )
+
+
+def _book(session: Session, found: Interview, user_ids: Sequence[uuid.UUID]) -> None:
+    """The interview's busy slots, one per panel member, as it now stands."""
+    repository.free(session, found.id)
+    session.add_all(
+        BusySlot(user_id=u, interview_id=found.id, starts_at=found.starts_at, ends_at=found.ends_at)
+        for u in user_ids
+    )
+    session.flush()
 
 
 def schedule(
@@ -136,6 +156,7 @@ def schedule(
     session.flush()
     session.add_all(Interviewer(interview_id=found.id, user_id=u.id) for u in panel)
     session.flush()
+    _book(session, found, [u.id for u in panel])
     audit.record(session, "recruiting.interview_scheduled", f"interview:{found.id}")
     _invite(session, found)
     return found
@@ -177,6 +198,7 @@ def reschedule(session: Session, found: Interview, body: InterviewUpdate, zone: 
             setattr(found, name, changes[name])
     found.sequence += 1
     session.flush()
+    _book(session, found, [u.id for u in panel])
     audit.record(
         session,
         "recruiting.interview_rescheduled",
@@ -193,6 +215,7 @@ def cancel(session: Session, found: Interview) -> Interview:
         return found
     found.status = InterviewStatus.cancelled
     found.sequence += 1
+    repository.free(session, found.id)
     session.flush()
     audit.record(session, "recruiting.interview_cancelled", f"interview:{found.id}")
     _invite(session, found)

@@ -1,9 +1,10 @@
 """Recruiting (人事代理): the merchant's requisitions and their postings, candidates and their
 applications, the pipeline's stage log, and the files candidates send.
 
-Everything about a merchant's hiring is tenant-owned and keyed ``(tenant_id, id)``. One table is
-a platform row: the careers form's attempts per client address (``rc_apply_attempts``), counted
-before any tenant is trusted, holding only a digest of the address.
+Everything about a merchant's hiring is tenant-owned and keyed ``(tenant_id, id)``. Two tables
+are platform rows: the careers form's attempts per client address (``rc_apply_attempts``),
+counted before any tenant is trusted, holding only a digest of the address; and the panel
+members' busy slots (``rc_busy_slots``), their interview times across merchants, no more.
 """
 
 from __future__ import annotations
@@ -262,6 +263,25 @@ class ApplyAttempt(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BusySlot(Base):
+    """A panel member's scheduled interview as a busy slot, across every merchant: the one view
+    of a person's interview calendar that spans merchants (a recruiter interviews for many),
+    holding no detail of the interview (no merchant, no candidate), so a clash is found without
+    reading another merchant's rows. Written with the interview, gone when it is cancelled."""
+
+    __tablename__ = "rc_busy_slots"
+    __table_args__ = (
+        UniqueConstraint("interview_id", "user_id"),
+        Index("ix_rc_busy_slots_user", "user_id", "starts_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    interview_id: Mapped[uuid.UUID]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
 
 
 class InterviewKind(StrEnum):

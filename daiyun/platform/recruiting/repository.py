@@ -14,6 +14,7 @@ from daiyun.platform.recruiting.models import (
     Application,
     ApplicationStatus,
     ApplyAttempt,
+    BusySlot,
     Candidate,
     CandidateFile,
     Guarantee,
@@ -248,6 +249,26 @@ def panels(
 def panel_rows(session: Session, interview_id: uuid.UUID) -> list[Interviewer]:
     stmt = select(Interviewer).where(Interviewer.interview_id == interview_id)
     return list(session.scalars(stmt.order_by(Interviewer.id)))
+
+
+def busy(
+    session: Session,
+    user_ids: Sequence[uuid.UUID],
+    starts: datetime,
+    ends: datetime,
+    exclude: uuid.UUID | None,
+) -> BusySlot | None:
+    """A busy slot of any of these users (for any merchant) sharing a moment with the time."""
+    stmt = select(BusySlot).where(
+        BusySlot.user_id.in_(user_ids), BusySlot.starts_at < ends, BusySlot.ends_at > starts
+    )
+    if exclude is not None:
+        stmt = stmt.where(BusySlot.interview_id != exclude)
+    return session.scalars(stmt.order_by(BusySlot.starts_at).limit(1)).first()
+
+
+def free(session: Session, interview_id: uuid.UUID) -> None:
+    session.execute(delete(BusySlot).where(BusySlot.interview_id == interview_id))
 
 
 def clashes(

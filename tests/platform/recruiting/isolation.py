@@ -17,6 +17,7 @@ from daiyun.platform.recruiting.models import (
     Application,
     ApplicationStatus,
     ApplyAttempt,
+    BusySlot,
     Candidate,
     CandidateFile,
     EmploymentType,
@@ -451,8 +452,9 @@ def tenant_state(session: Session) -> list[dict[str, Any]]:
 
 
 def platform_state(session: Session) -> list[str]:
-    """The careers form's attempts (no API route writes them)."""
-    return sorted(str(tuple(_columns(a).items())) for a in session.scalars(select(ApplyAttempt)))
+    """The careers form's attempts (no API route writes them) and the panels' busy slots."""
+    rows = [*session.scalars(select(ApplyAttempt)), *session.scalars(select(BusySlot))]
+    return sorted(str(tuple(_columns(row).items())) for row in rows)
 
 
 def other_request(path: str, method: str, n: int) -> dict[str, Any] | None:

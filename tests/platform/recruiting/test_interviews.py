@@ -21,7 +21,7 @@ from daiyun.platform.recruiting import interviews, service
 from daiyun.platform.recruiting.schemas import CandidateCreate
 from daiyun.tenants.auth.permissions import Role
 from tests.conftest import Actor
-from tests.platform.recruiting.conftest import Hiring, Sink
+from tests.platform.recruiting.conftest import Hiring, Sink, open_requisition
 
 API = "/api/v1"
 
@@ -338,3 +338,45 @@ def test_another_merchant_sees_nothing_of_the_interviews(panel: Panel) -> None:
     # B's owner cannot be put on A's panel.
     refused = panel.schedule("2027-01-23T02:00:00Z", "2027-01-23T03:00:00Z", owner_b)
     assert refused.status_code == 422
+
+
+def test_a_recruiter_is_not_booked_for_two_merchants_at_once(panel: Panel) -> None:
+    """The recruiter interviews for a second merchant too: an hour taken at one is refused at
+    the other, saying only when (not for whom); cancelling frees it for both."""
+    world = panel.hiring.world
+    other = world.tenant()
+    world.assign(panel.recruiter.user, other, Role.recruiter)
+    requisition_id, posting_id = open_requisition(other, "美工")
+    with db.unit_of_work(other.id) as session:
+        candidate = service.create_candidate(
+            session, CandidateCreate(name="赵雷", email="zhao.lei@example.com")
+        )
+        requisition = service.get_requisition(session, requisition_id)
+        application, _ = service.open_application(session, requisition, candidate, source="t")
+    hiring = Hiring(world, other, requisition_id, posting_id)
+    elsewhere = Panel(hiring, panel.recruiter, panel.owner, str(application.id))
+    made = panel.schedule("2027-02-01T02:00:00Z", "2027-02-01T03:00:00Z", panel.recruiter)
+    assert made.status_code == 201, made.text
+    clash = elsewhere.schedule("2027-02-01T02:30:00Z", "2027-02-01T03:30:00Z", panel.recruiter)
+    assert clash.status_code == 409 and clash.json()["type"].endswith("interviewer-busy")
+    assert panel.hiring.tenant.slug not in clash.text and "李娜" not in clash.text
+    later = elsewhere.schedule("2027-02-01T03:00:00Z", "2027-02-01T04:00:00Z", panel.recruiter)
+    assert later.status_code == 201
+    # Moving the first merchant's interview onto the second's hour is refused too.
+    moved = world.client.patch(
+        f"{panel.base}/interviews/{made.json()['id']}",
+        headers=panel.recruiter.headers,
+        json={"starts_at": "2027-02-01T03:30:00Z", "ends_at": "2027-02-01T04:30:00Z"},
+    )
+    assert moved.status_code == 409
+    cancelled = world.client.post(
+        f"{elsewhere.base}/interviews/{later.json()['id']}/cancel",
+        headers=panel.recruiter.headers,
+    )
+    assert cancelled.json()["status"] == "cancelled"
+    moved = world.client.patch(
+        f"{panel.base}/interviews/{made.json()['id']}",
+        headers=panel.recruiter.headers,
+        json={"starts_at": "2027-02-01T03:30:00Z", "ends_at": "2027-02-01T04:30:00Z"},
+    )
+    assert moved.status_code == 200, moved.text
