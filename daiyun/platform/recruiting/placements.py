@@ -41,6 +41,8 @@ from daiyun.platform.recruiting.models import (
     Guarantee,
     Offer,
     Placement,
+    Requisition,
+    RequisitionStatus,
 )
 from daiyun.platform.recruiting.schemas import PlacementCreate, PlacementLeave
 
@@ -197,7 +199,7 @@ def leave(
     if within and found.remedy == "replacement":
         found.guarantee = Guarantee.replacement_due
         requisition = service.get_requisition(session, found.requisition_id, lock=True)
-        service.reopen_for_replacement(session, requisition, found.id)
+        _reopen(session, requisition, found.id)
     elif within and found.billed:
         found.guarantee = Guarantee.refunded
         _refund(session, found)
@@ -209,6 +211,26 @@ def leave(
         {"left_on": body.left_on.isoformat(), "guarantee": found.guarantee.value},
     )
     return found
+
+
+def _reopen(session: Session, found: Requisition, placement_id: uuid.UUID) -> None:
+    """A filled requisition opens again when a hire on it left within the guarantee and a free
+    replacement is owed: the replacement is hired on it, and its time to fill starts again.
+    The one way out of ``filled``, which the status route never takes."""
+    if found.status != RequisitionStatus.filled:
+        return
+    found.status, found.filled_at = RequisitionStatus.open, None
+    session.flush()
+    audit.record(
+        session,
+        "recruiting.requisition_status",
+        f"requisition:{found.id}",
+        {
+            "from": RequisitionStatus.filled.value,
+            "to": RequisitionStatus.open.value,
+            "replacement_for": str(placement_id),
+        },
+    )
 
 
 def _refund(session: Session, found: Placement) -> None:

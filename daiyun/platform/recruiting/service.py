@@ -48,7 +48,8 @@ from daiyun.platform.recruiting.schemas import (
 from daiyun.tenants.models import Membership
 
 R = RequisitionStatus
-# Where a requisition may go from each status; filled and cancelled are final.
+# Where a requisition may go from each status; filled and cancelled are final here (a filled one
+# opens again only when a hire on it leaves owing a free replacement: ``placements``).
 TRANSITIONS: dict[RequisitionStatus, frozenset[RequisitionStatus]] = {
     R.pending_approval: frozenset({R.open, R.cancelled}),
     R.open: frozenset({R.on_hold, R.filled, R.cancelled}),
@@ -137,22 +138,6 @@ def update_requisition(
         body.model_dump(mode="json", exclude_unset=True),
     )
     return found
-
-
-def reopen_for_replacement(session: Session, found: Requisition, placement_id: uuid.UUID) -> None:
-    """A filled requisition opens again when a hire on it left within the guarantee and a free
-    replacement is owed: the replacement is hired on it, and its time to fill starts again.
-    The one way out of ``filled``, which the status route never takes."""
-    if found.status != R.filled:
-        return
-    found.status, found.filled_at = R.open, None
-    session.flush()
-    audit.record(
-        session,
-        "recruiting.requisition_status",
-        f"requisition:{found.id}",
-        {"from": R.filled.value, "to": R.open.value, "replacement_for": str(placement_id)},
-    )
 
 
 def set_status(session: Session, found: Requisition, status: RequisitionStatus) -> Requisition:
