@@ -332,7 +332,7 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
         result.created.extend(ensure_aftersales(tenants[merchant.slug], agent.id, warehouses[0]))
         result.created.extend(ensure_followups(tenants[merchant.slug]))
         result.created.extend(ensure_csat(tenants[merchant.slug], agent.id, admin.id))
-    for merchant in TENANTS:
+    for index, merchant in enumerate(TENANTS):
         owner = next(
             u
             for u in MERCHANT_USERS
@@ -340,9 +340,10 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
         )
         manager = _ensure_user(owner, tenants, result)
         result.created.extend(ensure_recruiting(tenants[merchant.slug], manager.id))
-        # The owner and the agency's admin on the panel (both review every merchant's people).
+        # The owner and the agency's admin on the panel (both review every merchant's people);
+        # the admin sits on every merchant's panel, so each merchant has its own hour.
         panel = [admin.id, manager.id]
-        result.created.extend(ensure_interviews(tenants[merchant.slug], panel))
+        result.created.extend(ensure_interviews(tenants[merchant.slug], panel, 10 + index))
         result.created.extend(ensure_placements(tenants[merchant.slug]))
         result.created.extend(ensure_team(tenants[merchant.slug]))
     return result

@@ -156,11 +156,12 @@ CARDS = (
 )
 
 
-def ensure_interviews(tenant: Tenant, panel: list[uuid.UUID]) -> list[str]:
-    """An interview tomorrow at 10:00 (the merchant's time) for the 客服 applicant at the
-    interview stage, and last week's, scored by the whole panel, for the one at the offer
-    stage. Left alone once the merchant has any interview; marked as mailed (the demo sends
-    no invitation to its made-up addresses)."""
+def ensure_interviews(tenant: Tenant, panel: list[uuid.UUID], hour: int = 10) -> list[str]:
+    """An interview tomorrow at ``hour`` (the merchant's time) for the 客服 applicant at the
+    interview stage, and last week's at that hour, scored by the whole panel, for the one at the
+    offer stage (nobody on a panel sits two interviews at once, for one merchant or two). Left
+    alone once the merchant has any interview; marked as mailed (the demo sends no invitation
+    to its made-up addresses)."""
     with unit_of_work(tenant.id) as session:
         found, _ = service.find_applications(session, None, None, None, None, None, None, 200)
         if any(interviews.of_application(session, a.id) for a in found):
@@ -176,7 +177,7 @@ def ensure_interviews(tenant: Tenant, panel: list[uuid.UUID]) -> list[str]:
             application = by_stage.get(stage)
             if application is None:
                 continue
-            starts = datetime.combine(day, time(10), local)
+            starts = datetime.combine(day, time(hour), local)
             interview = interviews.schedule(
                 session,
                 application,
