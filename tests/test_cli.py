@@ -66,7 +66,9 @@ def daiyun(workdir: Path, *args: str, stdin: str = "", env: dict[str, str] | Non
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=120,
+        # A guard against a hang, not a speed check: the demo on PostgreSQL under row security
+        # seeds every department and takes a couple of minutes on a 2-CPU machine.
+        timeout=360,
         check=False,
     )
     return Run(done.returncode, done.stdout, done.stderr)
