@@ -25,7 +25,7 @@ from daiyun.platform.recruiting.schemas import CandidateCreate
 from daiyun.platform.recruiting.team_schemas import Mark, ShiftCreate, TeamCreate
 from tests.authz import Route
 from tests.authz import rules as route_rules
-from tests.platform.recruiting.isolation import MANAGE, REVIEW
+from tests.platform.recruiting.isolation import MANAGE, REVIEW, _columns
 
 TEAM = "/teams/{team_id}"
 SHIFT = "/shifts/{shift_id}"
@@ -144,10 +144,6 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
         session.execute(
             delete(ShiftWorker).where(ShiftWorker.shift_id == uuid.UUID(places["shift_id"]))
         )
-
-
-def _columns(obj: object) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in type(obj).__mapper__.column_attrs}  # type: ignore[attr-defined]
 
 
 def tenant_state(session: Session) -> list[dict[str, Any]]:
