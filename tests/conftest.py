@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,26 +142,40 @@ def postgres(test_database: TestDatabase) -> TestDatabase:
     return test_database
 
 
-@pytest.fixture
-def connection(engine: Engine) -> Iterator[Connection]:
-    """One outer transaction per test, rolled back at the end; every session of the app
-    (requests, units of work, tasks run in-process) joins it through savepoints."""
+@contextmanager
+def shared_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in one outer transaction, rolled back at the end."""
     with engine.connect() as connection:
         outer = connection.begin()
         if connection.dialect.name == "sqlite":
             # pysqlite defers BEGIN to the first write, so without this the first SAVEPOINT
             # would open the transaction and its RELEASE would commit the test's rows.
             connection.exec_driver_sql("BEGIN")
-        db.configure(
-            engine,
-            sessionmaker(
-                bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-            ),
-        )
         try:
             yield connection
         finally:
             outer.rollback()
+
+
+def join(engine: Engine, connection: Connection) -> None:
+    """Every session of the app (requests, units of work, tasks run in-process) joins the
+    connection's transaction through savepoints."""
+    db.configure(
+        engine,
+        sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        ),
+    )
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """One outer transaction per test, rolled back at the end, that the app's sessions join."""
+    with shared_transaction(engine) as connection:
+        join(engine, connection)
+        try:
+            yield connection
+        finally:
             db.configure(engine)
 
 
