@@ -77,6 +77,7 @@ def served(
             yield server, answer.json()["access_token"]
 
 
+@pytest.mark.long
 def test_every_operation_answers_as_its_document_says(
     served: tuple[LiveServer, str], tmp_path: Path
 ) -> None:

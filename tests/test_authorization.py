@@ -162,6 +162,7 @@ def _send(
     return client.request(method, path, headers=merged, **extra)
 
 
+@pytest.mark.long
 def test_tenant_route_matrix(world: World, app: FastAPI, tmp_path: Path) -> None:
     """SECURITY.md 12: every route on A's objects x every actor; denied writes change nothing."""
     broker = celery_broker(tmp_path)  # a real broker takes the syncs and replays queued

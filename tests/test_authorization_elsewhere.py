@@ -72,6 +72,7 @@ def _expected_elsewhere(access: str, caller: Caller, success: int) -> int:
     return 403
 
 
+@pytest.mark.long
 def test_other_route_matrix(world: World, app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
     """SECURITY.md 12: routes outside a tenant x every actor; denied writes change nothing."""
     monkeypatch.setattr(get_settings(), "stripe_webhook_secret", "whsec_matrix")

@@ -115,6 +115,7 @@ def test_migrate_builds_the_schema_in_the_working_directory(workdir: Path) -> No
     assert daiyun(workdir, "migrate").out == run.out
 
 
+@pytest.mark.long
 def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -> None:
     assert daiyun(workdir, "migrate").code == 0
     first = daiyun(workdir, "demo")
@@ -441,6 +442,7 @@ def _wait_for_text(server: Server, fragment: str, seconds: float = 45.0) -> None
         time.sleep(0.3)
 
 
+@pytest.mark.long
 def test_serve_runs_api_worker_beat_and_push_consumers_and_stops_them_all(workdir: Path) -> None:
     assert daiyun(workdir, "demo").code == 0
     created = daiyun(workdir, "create-admin", "ops@example.com", "--password", ADMIN_PASSWORD)
@@ -542,6 +544,7 @@ def pg_database() -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
+@pytest.mark.long
 def test_migrate_grants_the_app_role_and_demo_runs_under_row_security(
     workdir: Path, pg_database: tuple[str, str]
 ) -> None:

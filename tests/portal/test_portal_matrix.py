@@ -680,6 +680,7 @@ def cast(world: World, app: FastAPI) -> Iterator[Cast]:
     yield _cast(world, app)
 
 
+@pytest.mark.long
 def test_portal_route_matrix(cast: Cast, app: FastAPI) -> None:
     """Every portal route on A's objects x every actor; refused POSTs change nothing."""
     admin = cast.callers[-1]
