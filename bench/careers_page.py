@@ -5,12 +5,17 @@ and a bare FastAPI app whose two routes answer a fixed HTML page of the same siz
 (the merchant's list of openings, a posting with its application form). A merchant has
 ``--postings`` published postings of open requisitions. Clients fetch the list page and a
 posting's form page, ``--threads`` at a time, in ``--rounds`` volleys that take turns between
-the servers (the machine's speed drifts; turns expose both alike); requests per second are the
+the servers (the machine's speed drifts; turns expose them alike); requests per second are the
 median of the volleys. Goal: Daiyun at least 50% of the bare endpoint.
 
-A Daiyun careers page is: find the merchant by its slug, bind the request's session to it (row
-security), read its open postings (the form page: the posting, its requisition, the merchant's
-retention days), sign the form's token, render the template with the visitor's language.
+Daiyun runs twice: as shipped, where a public page is kept rendered for a few seconds and the
+next visitors are answered from memory with their own form token (daiyun/portal/page_cache.py),
+and with that cache off (``public_page_cache_seconds = 0``), every page rendered afresh.
+
+A careers page rendered afresh is: find the merchant by its slug, bind the request's session to
+it (row security), read its open postings (the form page: the posting, its requisition, the
+merchant's retention days), sign the form's token, render the template in the visitor's
+language.
 
 Run (from the repository root)::
 
@@ -41,7 +46,7 @@ def serve(kind: str, port: int, slug: str, posting: str) -> None:
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse
 
-    if kind == "daiyun":
+    if kind in ("daiyun", "fresh"):
         from daiyun.app import create_app
 
         app = create_app()
@@ -66,7 +71,12 @@ def serve(kind: str, port: int, slug: str, posting: str) -> None:
 
 
 def start_server(kind: str, workdir: Path, slug: str, posting: str) -> Server:
+    """``daiyun`` as shipped (public pages kept for a few seconds), ``fresh`` rendering every
+    page, or ``bare``."""
     port = free_port()
+    env = os.environ.copy()
+    if kind == "fresh":
+        env["DAIYUN_PUBLIC_PAGE_CACHE_SECONDS"] = "0"
     log = workdir / f"{kind}-{port}.log"
     command = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
     with open(log, "wb") as out:
@@ -74,7 +84,7 @@ def start_server(kind: str, workdir: Path, slug: str, posting: str) -> Server:
             [*command, "--slug", slug, "--posting", posting],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=os.environ.copy(),
+            env=env,
         )
     server = Server(kind, process, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + SERVER_START_SECONDS
@@ -175,6 +185,7 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> list[list[
                 os.environ[f"BENCH_PAGE_{name.upper()}"] = str(workdir / f"{name}.html")
                 (workdir / f"{name}.html").write_text(page.text)
                 sizes[name] = len(page.content)
+            servers["fresh"] = start_server("fresh", workdir, slug, posting)
             servers["bare"] = start_server("bare", workdir, slug, posting)
             size = args.requests // args.rounds
             for name, path in paths.items():
@@ -185,10 +196,10 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> list[list[
                     order = sorted(servers, reverse=n % 2 == 1)
                     for kind in order:
                         volleys[kind].append(fetch(servers[kind], path, size, args.threads))
-                bare, daiyun = merged(volleys["bare"]), merged(volleys["daiyun"])
-                statuses = dict(daiyun.statuses)
-                if set(statuses) != {"200"}:
-                    print(f"[{backend}] warning: {name} answered {statuses}", flush=True)
+                bare, daiyun, fresh = (merged(volleys[k]) for k in ("bare", "daiyun", "fresh"))
+                for kind, load in (("daiyun", daiyun), ("fresh", fresh)):
+                    if set(load.statuses) != {"200"}:
+                        print(f"[{backend}] warning: {kind} {name} answered {dict(load.statuses)}")
                 rows.append(
                     [
                         f"{backend}: {name} page",
@@ -197,6 +208,8 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> list[list[
                         common.ratio(daiyun.per_second, bare.per_second),
                         common.verdict(daiyun.per_second >= 0.5 * bare.per_second),
                         f"{daiyun.percentile(0.5):.1f} / {daiyun.percentile(0.99):.1f}",
+                        f"{fresh.per_second:,.0f}",
+                        common.ratio(fresh.per_second, bare.per_second),
                         f"{sizes[name]:,}",
                     ]
                 )
@@ -237,6 +250,8 @@ def main(argv: list[str] | None = None) -> None:
             "Daiyun/bare",
             "goal >= 50%",
             "Daiyun p50/p99 ms",
+            "rendered every time req/s",
+            "its /bare",
             "page bytes",
         ],
         rows,

@@ -23,6 +23,7 @@ from daiyun.core.observability import (
 )
 from daiyun.core.tasks import celery_app
 from daiyun.portal import api_docs
+from daiyun.portal.page_cache import PageCache, PageCacheMiddleware
 from daiyun.portal.views import careers
 from daiyun.portal.views import router as portal_router
 from daiyun.portal.web import STATIC_DIR, error_page
@@ -81,6 +82,9 @@ def create_app() -> FastAPI:
     ]
     # The careers form carries a CV.
     larger.append((re.compile(careers.FORM_PATH), careers.MAX_FORM_BYTES))
+    # Inside the request context, so a page answered from memory is still counted and logged.
+    app.state.page_cache = PageCache(settings.public_page_cache_seconds)
+    app.add_middleware(PageCacheMiddleware)
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, larger=larger
     )

@@ -19,6 +19,9 @@ from pathlib import Path
 # besides its marketplace's own. Set before settings are first read, and inherited by the
 # workers and processes tests start.
 os.environ.setdefault("DAIYUN_MARKETPLACE_HOSTS", "127.0.0.1")
+# Public pages are rendered afresh on every request, so a test sees its own writes at once;
+# tests/portal/test_page_cache.py turns the cache on.
+os.environ.setdefault("DAIYUN_PUBLIC_PAGE_CACHE_SECONDS", "0")
 
 import pytest
 from alembic import command

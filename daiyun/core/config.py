@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     billing_review_days: int = Field(default=5, ge=0, le=28)
     # Days from a statement's issue date to its due date (contracts name no payment terms yet).
     billing_payment_days: int = Field(default=15, ge=0, le=365)
+    # Seconds a public page (the careers pages) is kept rendered for its next visitors, per
+    # process (daiyun/portal/page_cache.py); 0 renders every one afresh.
+    public_page_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # The agency as the letterhead of its statement PDFs names it: a demo agency until set. The
     # _zh names head statements read in Chinese (empty: the others serve both languages).
     agency_name: str = "Daiyun Demo Agency (Shanghai) Co., Ltd."

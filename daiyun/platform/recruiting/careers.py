@@ -10,6 +10,7 @@ candidate found or made, the application opened and the file stored.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -57,8 +58,8 @@ def throttle(address: str) -> None:
         )
 
 
-def token_for(posting: Posting) -> str:
-    return rules.form_token(get_settings().secret_key, str(posting.id), utcnow())
+def token_for(posting_id: uuid.UUID) -> str:
+    return rules.form_token(get_settings().secret_key, str(posting_id), utcnow())
 
 
 def retention_days(session: Session) -> int:

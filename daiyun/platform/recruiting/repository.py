@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Row, Select, delete, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from daiyun.platform.recruiting.models import (
@@ -94,16 +94,31 @@ def past_retention(session: Session, now: datetime) -> list[Candidate]:
     return list(session.scalars(stmt.order_by(Candidate.id)))
 
 
-def by_email_key(session: Session, key: str) -> Candidate | None:
-    """The first candidate known by this e-mail key, merged ones included (the caller follows
-    a merged one to its survivor: the person is still known by the address they gave)."""
-    stmt = select(Candidate).where(Candidate.email_key == key).order_by(Candidate.created_at)
-    return session.scalar(stmt.limit(1))
-
-
-def by_phone(session: Session, phone: str) -> Candidate | None:
-    stmt = select(Candidate).where(Candidate.phone == phone).order_by(Candidate.created_at)
-    return session.scalar(stmt.limit(1))
+def first_known(
+    session: Session, key: str | None, phone: str | None
+) -> tuple[Row[Any] | None, Row[Any] | None]:
+    """The first candidate known by this e-mail key and the first known by this phone, merged
+    ones included (the caller follows a merged one to its survivor: the person is still known
+    by what they gave), as (id, email_key, merged_into_id) rows. One statement: the careers
+    form asks this of every application."""
+    branches = [
+        select(
+            Candidate.id, Candidate.email_key, Candidate.merged_into_id, literal(via).label("via")
+        )
+        .where(column == value)
+        .order_by(Candidate.created_at)
+        .limit(1)
+        .subquery()
+        for via, column, value in (
+            ("email", Candidate.email_key, key),
+            ("phone", Candidate.phone, phone),
+        )
+        if value
+    ]
+    if not branches:
+        return None, None
+    found = {row.via: row for row in session.execute(union_all(*(select(b) for b in branches)))}
+    return found.get("email"), found.get("phone")
 
 
 def search_candidates(q: str) -> Select[Any]:

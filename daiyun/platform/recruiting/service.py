@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from daiyun.core.audit import service as audit
@@ -251,19 +251,22 @@ def _live(session: Session, found: Candidate) -> Candidate:
     return found
 
 
+def _survivor(session: Session, found: Row[Any] | None) -> tuple[str, str | None] | None:
+    """(id, e-mail key) of the candidate a lookup's row stands for, a merged one followed."""
+    if found is None:
+        return None
+    if found.merged_into_id is None:  # the common case: no entity to load
+        return str(found.id), found.email_key
+    live = _live(session, get_candidate(session, found.merged_into_id))
+    return str(live.id), live.email_key
+
+
 def lookup(session: Session, email: str | None, phone: str | None) -> rules.Match:
     """Who a person with this e-mail and phone is among the merchant's candidates (reads only):
     the one they are, and another they only look like."""
     key, number = rules.email_key(email), rules.phone_key(phone)
-    by_email = repository.by_email_key(session, key) if key else None
-    by_phone = repository.by_phone(session, number) if number else None
-    by_email = _live(session, by_email) if by_email else None
-    by_phone = _live(session, by_phone) if by_phone else None
-    return rules.match(
-        key,
-        (str(by_email.id), by_email.email_key) if by_email else None,
-        (str(by_phone.id), by_phone.email_key) if by_phone else None,
-    )
+    by_email, by_phone = repository.first_known(session, key, number)
+    return rules.match(key, _survivor(session, by_email), _survivor(session, by_phone))
 
 
 def candidate_for(

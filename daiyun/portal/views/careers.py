@@ -25,8 +25,9 @@ from daiyun.core.errors import Problem
 from daiyun.core.tenancy import bind_tenant
 from daiyun.platform.recruiting import careers, rules, service
 from daiyun.portal.i18n import N_
+from daiyun.portal.page_cache import cache_of
 from daiyun.portal.views.recruiting import TYPE_LABELS
-from daiyun.portal.web import render
+from daiyun.portal.web import SECURITY_HEADERS, render
 from daiyun.tenants import service as tenant_service
 from daiyun.tenants.auth.addresses import client_address
 from daiyun.tenants.auth.deps import SessionDep
@@ -52,6 +53,8 @@ ERRORS = {
     "bad-answer": N_("Please check your answers: one is not of the kind asked."),
 }
 MAX_FIELD = 5000
+# Where the form's token goes in a rendered page (filled in per answer; see page_cache).
+TOKEN = "@@careers-form-token@@"
 # The form's path (for the body limit, which is the CV's and room for the other fields).
 FORM_PATH = r"/careers/[^/]+/[^/]+$"
 MAX_FORM_BYTES = rules.MAX_CV_BYTES + 128 * 1024
@@ -71,13 +74,27 @@ def _missing(request: Request) -> HTMLResponse:
     return render(request, "careers/missing.html", {"title": N_("Not here")}, status_code=404)
 
 
+def _kept(request: Request, response: HTMLResponse) -> HTMLResponse:
+    """A page every visitor of its language sees alike, kept for the next few seconds."""
+    if (cache := cache_of(request.scope)) is not None:
+        cache.put(request, bytes(response.body).decode())
+    return response
+
+
+def _kept_with_token(request: Request, html: str, posting_id: uuid.UUID) -> None:
+    """The form page, kept with a fresh token signed into each answer (its time is when the
+    visitor saw the form, which the too-fast and expiry checks rely on)."""
+    if (cache := cache_of(request.scope)) is not None:
+        cache.put(request, html, lambda: {TOKEN: careers.token_for(posting_id)})
+
+
 @router.get("")
 def agency_page(request: Request) -> Response:
     """The agency's careers page: every listed merchant's openings, grouped by merchant."""
     by_merchant: dict[tuple[str, str], list[careers.Opening]] = {}
     for opening in careers.agency_openings():
         by_merchant.setdefault((opening.slug, opening.merchant), []).append(opening)
-    return render(
+    page = render(
         request,
         "careers/agency.html",
         {
@@ -86,6 +103,7 @@ def agency_page(request: Request) -> Response:
             "type_labels": TYPE_LABELS,
         },
     )
+    return _kept(request, page)
 
 
 @router.get("/{tenant}")
@@ -94,7 +112,7 @@ def careers_page(request: Request, db: SessionDep, tenant: str) -> Response:
     merchant = _merchant(db, tenant)
     if merchant is None:
         return _missing(request)
-    return render(
+    page = render(
         request,
         "careers/list.html",
         {
@@ -103,6 +121,7 @@ def careers_page(request: Request, db: SessionDep, tenant: str) -> Response:
             "type_labels": TYPE_LABELS,
         },
     )
+    return _kept(request, page)
 
 
 def _form_page(
@@ -120,14 +139,14 @@ def _form_page(
     if shown is None:
         return _missing(request)
     posting, requisition = shown
-    response = render(
+    page = render(
         request,
         "careers/posting.html",
         {
             "merchant": merchant,
             "posting": posting,
             "requisition": requisition,
-            "token": careers.token_for(posting),
+            "token": TOKEN,
             "retention_days": careers.retention_days(db),
             "max_mb": rules.MAX_CV_BYTES // (1024 * 1024),
             "error": ERRORS.get(error, N_("Please check the form.")) if error else "",
@@ -136,9 +155,11 @@ def _form_page(
         },
         status_code=status_code,
     )
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+    html = bytes(page.body).decode()
+    if not error:  # the form as first shown; one sent back holds what the visitor typed
+        _kept_with_token(request, html, posting.id)
+    fresh = html.replace(TOKEN, careers.token_for(posting.id))
+    return HTMLResponse(fresh, status_code, headers={**SECURITY_HEADERS, **(headers or {})})
 
 
 @router.get("/{tenant}/{posting_id}")
