@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import JSON, MetaData, Uuid, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -63,6 +64,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+# Tries at BEGIN IMMEDIATE, each waiting up to the busy timeout (10 s).
+WRITE_LOCK_ATTEMPTS = 6
+
+
+def take_write_lock(session: Session) -> None:
+    """Serialize writers before they read what they will change (stock, a limit's count, who
+    works when).
+
+    PostgreSQL locks the rows themselves (``FOR UPDATE``). SQLite has one writer at a time: a
+    transaction that reads first and writes later may find, at its first write, that another
+    writer committed meanwhile, and write over a stale read. ``BEGIN IMMEDIATE`` takes the write
+    lock up front (waiting up to the busy timeout), so what is read is what is written over.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw: Any = connection.connection.dbapi_connection
+    if raw is None or raw.in_transaction:
+        return
+    # The busy timeout is not a queue: a writer may lose the race for the lock to others again
+    # and again. Nothing has begun when BEGIN IMMEDIATE fails, so it is simply tried again.
+    for attempt in range(WRITE_LOCK_ATTEMPTS):
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WRITE_LOCK_ATTEMPTS - 1:
+                raise
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

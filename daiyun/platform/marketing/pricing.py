@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from daiyun.core.db import take_write_lock
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
 from daiyun.core.pagination import paginate
@@ -242,7 +243,7 @@ def redeem(session: Session, body: RedemptionIn) -> tuple[RedemptionResult, bool
     """Record the promotions a cart (an order) uses, under the lock; the same key again returns
     what was recorded (False: nothing new). A code that cannot be honoured refuses the whole
     redemption (409 naming the code and why)."""
-    repository.take_write_lock(session)  # before any read (SQLite): see the repository
+    take_write_lock(session)  # before any read (SQLite): see the repository
     at = service.local_instant(session, "at", body.at) or utcnow()
     _lock_for(session, at, [c.upper() for c in body.coupon_codes])
     done = repository.with_key(session, body.key)
@@ -349,7 +350,7 @@ def attribute_order(session: Session, order_id: uuid.UUID) -> int:
     the codes its marketplace reports and the flash-sale SKUs it bought at the flash price
     while the sale ran. The marketplace already sold at these terms, so nothing is refused; the
     counters move under the lock all the same. Returns the redemptions recorded."""
-    repository.take_write_lock(session)
+    take_write_lock(session)
     order = order_service.get_order(session, order_id)
     if order is None or order.status in NOT_PAID:
         return 0

@@ -9,9 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Date, Select, delete, exists, func, insert, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from daiyun.core.db import take_write_lock
 from daiyun.platform.marketing.models import (
     AdChannel,
     AdSpend,
@@ -22,29 +22,6 @@ from daiyun.platform.marketing.models import (
     Redemption,
     RedemptionReversal,
 )
-
-WRITE_LOCK_ATTEMPTS = 6
-
-
-def take_write_lock(session: Session) -> None:
-    """On SQLite, take the write lock before reading what will be counted (``BEGIN
-    IMMEDIATE``): a reader that writes later could otherwise count on a stale read. PostgreSQL
-    locks the rows themselves (``FOR UPDATE`` below)."""
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    raw: Any = connection.connection.dbapi_connection
-    if raw is None or raw.in_transaction:
-        return
-    # The busy timeout is not a queue: a writer may lose the race again; nothing has begun when
-    # BEGIN IMMEDIATE fails, so it is simply tried again.
-    for attempt in range(WRITE_LOCK_ATTEMPTS):
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-            return
-        except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == WRITE_LOCK_ATTEMPTS - 1:
-                raise
 
 
 def settings(session: Session) -> MarketingSettings | None:

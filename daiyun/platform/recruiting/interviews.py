@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from daiyun.core import mail as outbox
 from daiyun.core.audit import service as audit
 from daiyun.core.config import get_settings
+from daiyun.core.db import take_write_lock
 from daiyun.core.errors import Problem
 from daiyun.core.ids import instant, utcnow
 from daiyun.core.pagination import paginate
@@ -77,6 +78,7 @@ def _panel(session: Session, user_ids: Sequence[uuid.UUID]) -> list[User]:
     """The panel's users, locked in id order (so concurrent schedulers queue on them), each
     one who may review this merchant's candidates; anyone else is refused by id."""
     ids = sorted(set(user_ids))
+    take_write_lock(session)  # SQLite has no row locks: the write lock stands in for them
     stmt = select(User).where(User.id.in_(ids)).order_by(User.id).with_for_update()
     users = {u.id: u for u in session.scalars(stmt)}
     members = select(Membership.user_id, Membership.role).where(Membership.user_id.in_(ids))

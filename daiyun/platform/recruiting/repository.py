@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, Select, delete, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from daiyun.core.db import take_write_lock
 from daiyun.platform.recruiting.models import (
     Application,
     ApplicationStatus,
@@ -39,6 +40,15 @@ from daiyun.platform.recruiting.models import (
 )
 
 
+def _locked(session: Session, stmt: Select[Any], lock: bool = True, **of: Any) -> Select[Any]:
+    """``stmt`` locking the rows it reads, when ``lock``: ``FOR UPDATE`` on PostgreSQL; SQLite
+    has no row locks, so there the transaction takes the write lock before it reads."""
+    if not lock:
+        return stmt
+    take_write_lock(session)
+    return stmt.with_for_update(**of)
+
+
 def settings(session: Session) -> Settings | None:
     return session.scalar(select(Settings))
 
@@ -51,7 +61,7 @@ def requisition(
     session: Session, requisition_id: uuid.UUID, *, lock: bool = False
 ) -> Requisition | None:
     stmt = select(Requisition).where(Requisition.id == requisition_id)
-    return session.scalar(stmt.with_for_update() if lock else stmt)
+    return session.scalar(_locked(session, stmt, lock))
 
 
 def postings() -> Select[Any]:
@@ -146,12 +156,12 @@ def application(
     session: Session, application_id: uuid.UUID, *, lock: bool = False
 ) -> Application | None:
     stmt = select(Application).where(Application.id == application_id)
-    return session.scalar(stmt.with_for_update() if lock else stmt)
+    return session.scalar(_locked(session, stmt, lock))
 
 
 def applications_by_ids(session: Session, ids: Sequence[uuid.UUID]) -> list[Application]:
     stmt = select(Application).where(Application.id.in_(ids)).order_by(Application.id)
-    return list(session.scalars(stmt.with_for_update()))
+    return list(session.scalars(_locked(session, stmt)))
 
 
 def application_for(
@@ -227,7 +237,7 @@ def prune_attempts(session: Session, key: str, before: datetime) -> None:
 
 def interview(session: Session, interview_id: uuid.UUID, *, lock: bool = False) -> Interview | None:
     stmt = select(Interview).where(Interview.id == interview_id)
-    return session.scalar(stmt.with_for_update() if lock else stmt)
+    return session.scalar(_locked(session, stmt, lock))
 
 
 def interviews_of(session: Session, application_id: uuid.UUID) -> list[Interview]:
@@ -352,7 +362,7 @@ def scorecard_by(
 
 def offer(session: Session, offer_id: uuid.UUID, *, lock: bool = False) -> Offer | None:
     stmt = select(Offer).where(Offer.id == offer_id)
-    return session.scalar(stmt.with_for_update() if lock else stmt)
+    return session.scalar(_locked(session, stmt, lock))
 
 
 def offers(status: OfferStatus | None) -> Select[Any]:
@@ -367,7 +377,7 @@ def offers_of(session: Session, application_id: uuid.UUID) -> list[Offer]:
 
 def placement(session: Session, placement_id: uuid.UUID, *, lock: bool = False) -> Placement | None:
     stmt = select(Placement).where(Placement.id == placement_id)
-    return session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
+    return session.scalars(_locked(session, stmt, lock)).one_or_none()
 
 
 def placement_of(session: Session, application_id: uuid.UUID) -> Placement | None:
@@ -398,7 +408,7 @@ def awaiting_replacement(session: Session, role: str) -> Placement | None:
         .order_by(Placement.left_on, Placement.id)
         .limit(1)
     )
-    return session.scalars(stmt.with_for_update(of=Placement)).first()
+    return session.scalars(_locked(session, stmt, of=Placement)).first()
 
 
 def unplaced_hires(session: Session, limit: int) -> list[Application]:
@@ -460,7 +470,7 @@ def answered_between(session: Session, start: datetime, end: datetime) -> list[O
 
 def team(session: Session, team_id: uuid.UUID, *, lock: bool = False) -> Team | None:
     stmt = select(Team).where(Team.id == team_id)
-    return session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
+    return session.scalars(_locked(session, stmt, lock)).one_or_none()
 
 
 def teams() -> Select[Any]:
@@ -489,7 +499,7 @@ def members(session: Session, team_id: uuid.UUID) -> list[Any]:
 
 def shift(session: Session, shift_id: uuid.UUID, *, lock: bool = False) -> Shift | None:
     stmt = select(Shift).where(Shift.id == shift_id)
-    return session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
+    return session.scalars(_locked(session, stmt, lock)).one_or_none()
 
 
 def shifts(session: Session, team_id: uuid.UUID, first: date, last: date) -> list[Shift]:

@@ -19,6 +19,7 @@ from collections import defaultdict
 from sqlalchemy.orm import Session
 
 from daiyun.core.audit import service as audit
+from daiyun.core.db import take_write_lock
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
 from daiyun.core.pagination import paginate
@@ -67,7 +68,7 @@ def start(session: Session, body: CountCreate) -> CountRead:
         bins = list(dict.fromkeys(body.location_ids))
         for location_id in bins:
             _location(session, location_id, body.warehouse_id)
-    repository.take_write_lock(session)
+    take_write_lock(session)
     wanted = {b.hex for b in bins}
     for other in repository.open_counts(session, body.warehouse_id):
         if wanted & set(other.location_ids):
@@ -117,7 +118,7 @@ def _expect(count: StockCount, status: CountStatus) -> None:
 def record(session: Session, count_id: uuid.UUID, body: CountEntry) -> CountRead:
     """Record what was counted in the count's bins; ``add`` adds to a line (a scan is one unit)
     instead of replacing it. A SKU found where the book has none gets a line of its own."""
-    repository.take_write_lock(session)
+    take_write_lock(session)
     count = _get(session, count_id, lock=True)
     _expect(count, CountStatus.counting)
     lines = {(line.sku_id, line.slot): line for line in repository.count_lines(session, count.id)}
@@ -177,7 +178,7 @@ def approve(session: Session, count_id: uuid.UUID) -> CountRead:
     """Post the submitted count's differences as one adjustment (ledger rows of kind
     ``adjustment`` with source ``count:<id>``). Stock that would go below zero where neither the
     SKU nor the bin allows it is refused (409 ``negative-stock``), and nothing is posted."""
-    repository.take_write_lock(session)
+    take_write_lock(session)
     count = _get(session, count_id, lock=True)
     _expect(count, CountStatus.submitted)
     lines = repository.count_lines(session, count.id)

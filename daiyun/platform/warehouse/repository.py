@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, distinct, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -38,34 +38,6 @@ from daiyun.platform.warehouse.models import (
 # Session key of the SKUs whose sellable stock changed in the transaction: the stock sync marks
 # their listings before it commits (``sync_marks``).
 STOCK_CHANGED = "warehouse_stock_changed"
-
-# Tries at BEGIN IMMEDIATE, each waiting up to the busy timeout (10 s).
-WRITE_LOCK_ATTEMPTS = 6
-
-
-def take_write_lock(session: Session) -> None:
-    """Serialize stock writers before they read what they will change.
-
-    PostgreSQL locks the rows themselves (``FOR UPDATE`` in :func:`lock_stock`). SQLite has one
-    writer at a time: a transaction that reads first and writes later may find, at its first
-    write, that another writer committed meanwhile and fail; ``BEGIN IMMEDIATE`` takes the write
-    lock up front (waiting up to the busy timeout), so what is read is what is written over.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    raw: Any = connection.connection.dbapi_connection
-    if raw is None or raw.in_transaction:
-        return
-    # The busy timeout is not a queue: a writer may lose the race for the lock to others again
-    # and again. Nothing has begun when BEGIN IMMEDIATE fails, so it is simply tried again.
-    for attempt in range(WRITE_LOCK_ATTEMPTS):
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-            return
-        except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == WRITE_LOCK_ATTEMPTS - 1:
-                raise
 
 
 # --------------------------------------------------------------------------------------------

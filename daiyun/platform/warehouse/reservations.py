@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from daiyun.core.db import take_write_lock
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
 from daiyun.core.pagination import paginate
@@ -76,7 +77,7 @@ def sync_order(
     wants = rules.demand(order.status.value, order.status.value == "on_hold")
     # Matched before the lock is taken: the catalog is not what concurrent orders race for.
     wanted, unknown = _wanted(session, order) if wants is rules.Demand.hold else ({}, [])
-    repository.take_write_lock(session)
+    take_write_lock(session)
     current = repository.reservation(session, order_id, lock=True)
     if current is not None and current.status == ReservationStatus.shipped:
         return current.status  # what left the warehouse is fulfilment's and returns' now
@@ -385,7 +386,7 @@ def ship_lines(
     by_order: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = defaultdict(list)
     for order_id, stock_id, quantity in lines:
         by_order[order_id].append((stock_id, quantity))
-    repository.take_write_lock(session)
+    take_write_lock(session)
     for order_id, taken in by_order.items():
         reservation = repository.reservation(session, order_id, lock=True)
         if reservation is None or reservation.status != ReservationStatus.reserved:

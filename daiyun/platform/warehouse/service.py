@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from daiyun.core.audit import service as audit
+from daiyun.core.db import take_write_lock
 from daiyun.core.errors import Problem
 from daiyun.core.events.service import emit
 from daiyun.core.pagination import decode_cursor, paginate
@@ -422,7 +423,7 @@ def _batch(
 
 
 def _put_away(session: Session, receipt: Receipt, lines: list[ReceivedLine]) -> None:
-    repository.take_write_lock(session)
+    take_write_lock(session)
     kind = MoveKind.return_ if receipt.kind == ReceiptKind.return_ else MoveKind.receipt
     planned = []
     for line in lines:
@@ -554,7 +555,7 @@ def receipt_read(receipt: Receipt) -> ReceiptRead:
 def create_adjustment(session: Session, body: AdjustmentCreate) -> Adjustment:
     """Correct stock with a reason; below zero only where the SKU or the location allows it
     (409 ``negative-stock`` naming the SKU and location otherwise)."""
-    repository.take_write_lock(session)
+    take_write_lock(session)
     planned = []
     for line in body.lines:
         found = stocked_sku(session, line.sku_id)

@@ -15,6 +15,7 @@ from collections import defaultdict
 from sqlalchemy.orm import Session
 
 from daiyun.core.audit import service as audit
+from daiyun.core.db import take_write_lock
 from daiyun.core.errors import Problem
 from daiyun.core.pagination import paginate
 from daiyun.platform.warehouse import repository, rules
@@ -40,7 +41,7 @@ def ship(session: Session, body: TransferCreate) -> TransferRead:
     for line in body.lines:
         codes[line.sku_id] = stocked_sku(session, line.sku_id).code
         wanted[line.sku_id] += line.quantity
-    repository.take_write_lock(session)
+    take_write_lock(session)
     rows = [
         r
         for r in repository.lock_stock(session, sku_ids=set(wanted))
@@ -111,7 +112,7 @@ def receive(session: Session, transfer_id: uuid.UUID, body: TransferReceive) -> 
     strangers = sorted(set(counted) - set(shipped))
     if strangers:
         raise Problem(422, "not-in-transfer", f"SKUs not shipped on this transfer: {strangers}")
-    repository.take_write_lock(session)
+    take_write_lock(session)
     actor = actor_of(session)
     source = f"transfer:{transfer.id}"
     rows = [
