@@ -44,8 +44,10 @@ demo: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/daiyun serve --host $(HOST) --port $(PORT)
 
+# Whole modules go to a worker, in the order collected (the minute-long tests first), each
+# worker taking the next module when it is done: no worker is left holding the long ones.
 test: $(VENV)/.installed-dev
-	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -56,8 +56,9 @@ settings.load_profile("daiyun")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The few tests that take minutes each go first: xdist deals tests out in this order, so
-    they no longer start near the end and keep one worker busy while the others wait."""
+    """The few tests that take minutes each go first: ``make test`` deals modules out to the
+    workers in this order, so those no longer start near the end and keep one worker busy
+    while the others wait."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 

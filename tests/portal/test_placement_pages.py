@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from daiyun.core import db
-from daiyun.core.ids import utcnow
+from daiyun.core import db, periods
 from daiyun.platform.recruiting import placements, service
 from daiyun.platform.recruiting.models import ApplicationStatus
 from daiyun.platform.recruiting.schemas import CandidateCreate
@@ -35,7 +34,7 @@ def test_a_recruiter_records_a_hire_and_its_departure(
     recruiter = portal_as(world.user(Role.recruiter, hiring.tenant))
     page = recruiter.get(url)
     assert f'data-unplaced="{application.id}"' in page.text
-    started = utcnow().date() - timedelta(days=10)
+    started = periods.today("Asia/Shanghai") - timedelta(days=10)
     recorded = recruiter.post(
         f"{PORTAL}/t/{hiring.tenant.slug}/placements",
         data={
@@ -59,15 +58,15 @@ def test_a_recruiter_records_a_hire_and_its_departure(
     # A departure in the future is refused and shown so; then the real day is recorded.
     leave = f"{PORTAL}/t/{hiring.tenant.slug}/placements/{placement_id}/leave"
     form = {"csrf_token": csrf_of(page.text), "reason": "回老家", "next": url}
-    tomorrow = (utcnow().date() + timedelta(days=1)).isoformat()
+    tomorrow = (periods.today("Asia/Shanghai") + timedelta(days=1)).isoformat()
     early = recruiter.post(leave, data={**form, "left_on": tomorrow}, follow_redirects=False)
     assert "error=left-in-future" in early.headers["location"]
-    today = utcnow().date().isoformat()
+    today = periods.today("Asia/Shanghai").isoformat()
     left = recruiter.post(leave, data={**form, "left_on": today}, follow_redirects=False)
     assert left.status_code == 303 and "error" not in left.headers["location"]
     with db.unit_of_work(hiring.tenant.id) as session:
         found = placements.get(session, placement_id)
-        assert (found.left_on, found.left_reason) == (utcnow().date(), "回老家")
+        assert (found.left_on, found.left_reason) == (periods.today("Asia/Shanghai"), "回老家")
 
     owner = portal_as(world.user(Role.merchant_owner, hiring.tenant))
     seen = owner.get(url).text

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
+from daiyun.core import periods
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page
 from daiyun.platform.recruiting import offers, placements, service
@@ -170,4 +171,7 @@ def placement_left(
     """The hire left on a day: within the guarantee the fee is refunded on the next statement
     or the next hire for the role is free, as the contract says."""
     found = placements.get(session, placement_id, lock=True)
-    return PlacementRead.model_validate(placements.leave(session, found, body, access.user.id))
+    today = periods.today(access.tenant.time_zone)
+    return PlacementRead.model_validate(
+        placements.leave(session, found, body, access.user.id, today)
+    )

@@ -20,7 +20,7 @@ Services flush, audit and never commit.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,7 +32,6 @@ from daiyun.billing.facts import ServiceKind
 from daiyun.billing.schemas import ServiceFactCreate
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
-from daiyun.core.ids import utcnow
 from daiyun.core.pagination import paginate
 from daiyun.platform.recruiting import repository, service
 from daiyun.platform.recruiting.models import (
@@ -183,16 +182,16 @@ def from_offer(session: Session, offer: Offer, actor: uuid.UUID | None) -> Place
 
 
 def leave(
-    session: Session, found: Placement, body: PlacementLeave, actor: uuid.UUID | None
+    session: Session, found: Placement, body: PlacementLeave, actor: uuid.UUID | None, today: date
 ) -> Placement:
-    """The hire left (or withdrew before starting): within the guarantee, the fee comes back or
-    a free replacement is owed. Saying it again with the same day answers the placement as it
-    is."""
+    """The hire left (or withdrew before starting) on a day up to ``today`` (the merchant's):
+    within the guarantee, the fee comes back or a free replacement is owed. Saying it again
+    with the same day answers the placement as it is."""
     if found.left_on is not None:
         if found.left_on == body.left_on:
             return found
         raise Problem(409, "already-left", f"The hire left on {found.left_on.isoformat()}")
-    if body.left_on > utcnow().date():
+    if body.left_on > today:
         raise Problem(422, "left-in-future", "Record a departure once it happened")
     found.left_on, found.left_reason = body.left_on, body.reason
     within = found.guarantee_ends_on is not None and body.left_on <= found.guarantee_ends_on

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, func, literal, or_, select, union_all
+from sqlalchemy import Row, Select, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from daiyun.core.db import take_write_lock
@@ -109,26 +109,21 @@ def first_known(
 ) -> tuple[Row[Any] | None, Row[Any] | None]:
     """The first candidate known by this e-mail key and the first known by this phone, merged
     ones included (the caller follows a merged one to its survivor: the person is still known
-    by what they gave), as (id, email_key, merged_into_id) rows. One statement: the careers
-    form asks this of every application."""
-    branches = [
-        select(
-            Candidate.id, Candidate.email_key, Candidate.merged_into_id, literal(via).label("via")
-        )
-        .where(column == value)
-        .order_by(Candidate.created_at)
-        .limit(1)
-        .subquery()
-        for via, column, value in (
-            ("email", Candidate.email_key, key),
-            ("phone", Candidate.phone, phone),
-        )
-        if value
-    ]
-    if not branches:
-        return None, None
-    found = {row.via: row for row in session.execute(union_all(*(select(b) for b in branches)))}
-    return found.get("email"), found.get("phone")
+    by what they gave), as (id, email_key, merged_into_id) rows: the careers form asks this of
+    every application, so no entity is loaded."""
+    return (
+        session.execute(_FIRST_BY_EMAIL, {"value": key}).first() if key else None,
+        session.execute(_FIRST_BY_PHONE, {"value": phone}).first() if phone else None,
+    )
+
+
+def _first_by(column: Any) -> Any:  # a Select of the three columns
+    known = select(Candidate.id, Candidate.email_key, Candidate.merged_into_id)
+    return known.where(column == bindparam("value")).order_by(Candidate.created_at).limit(1)
+
+
+_FIRST_BY_EMAIL = _first_by(Candidate.email_key)
+_FIRST_BY_PHONE = _first_by(Candidate.phone)
 
 
 def search_candidates(q: str) -> Select[Any]:

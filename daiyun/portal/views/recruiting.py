@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from daiyun.core import periods
 from daiyun.core.errors import Problem
 from daiyun.core.money import to_minor
 from daiyun.platform.recruiting import interviews, offers, placements, service, teams
@@ -461,6 +462,7 @@ def placement_left(submitted: ManageForm, placement_id: uuid.UUID) -> Response:
 
     def act() -> None:
         body = PlacementLeave(left_on=_text(form, "left_on", 10), reason=_text(form, "reason", 500))
-        placements.leave(page.db, found, body, page.user.id)
+        today = periods.today(page.tenant.time_zone if page.tenant else "UTC")
+        placements.leave(page.db, found, body, page.user.id, today)
 
     return _submit(page, form, f"{_base(page)}/recruiting", act)

@@ -18,8 +18,7 @@ from daiyun.billing.facts import Period
 from daiyun.billing.models import ServiceFactRecord
 from daiyun.billing.schemas import ContractCreate
 from daiyun.billing.terms import ContractTerms
-from daiyun.core import db
-from daiyun.core.ids import utcnow
+from daiyun.core import db, periods
 from daiyun.platform.recruiting import placements, service
 from daiyun.platform.recruiting.models import Offer, OfferStatus
 from daiyun.platform.recruiting.schemas import CandidateCreate
@@ -28,7 +27,8 @@ from tests.conftest import Actor
 from tests.platform.recruiting.conftest import Hiring
 
 API = "/api/v1"
-TODAY = utcnow().date()
+# The world's merchants keep Beijing time: a departure happened once their day has come.
+TODAY = periods.today("Asia/Shanghai")
 STARTED = TODAY - timedelta(days=40)
 # ¥3,000.00 fixed plus 10 % of the first-year salary.
 FEE_TERMS = {"fixed_minor": 300_000, "salary_rate": "0.1", "guarantee_days": 90}

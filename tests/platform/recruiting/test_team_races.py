@@ -30,7 +30,9 @@ ATTEMPTS = 12
 def _hire(tenant: Tenant, requisition_id: uuid.UUID) -> uuid.UUID:
     with db.unit_of_work(tenant.id) as session:
         requisition = service.get_requisition(session, requisition_id)
-        person = service.create_candidate(session, CandidateCreate(name="孙悦", phone="13900000001"))
+        person = service.create_candidate(
+            session, CandidateCreate(name="孙悦", phone="13900000001")
+        )
         application, _ = service.open_application(session, requisition, person, source="t")
         application.stage, application.status = "hired", ApplicationStatus.hired
         hire = Placement(
