@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import phonenumbers
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from daiyun.platform.recruiting import rules
 from tests.platform.recruiting.conftest import PDF, docx, executable
@@ -32,6 +35,20 @@ def test_email_key_folds_case_and_gmail_dots(given: str, key: str | None) -> Non
 )
 def test_phone_key_reads_chinese_mobiles_in_every_spelling(given: str) -> None:
     assert rules.phone_key(given) == "+8613800138000"
+
+
+@given(
+    digits=st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+    spelling=st.sampled_from(["{}", "+86{}", "+86 {}", "{0:.3} {1} ", "{0:.3}-{1}"]),
+)
+def test_the_quick_read_of_a_chinese_mobile_is_what_phonenumbers_reads(
+    digits: str, spelling: str
+) -> None:
+    given = spelling.format(digits, digits[3:]) if "{1}" in spelling else spelling.format(digits)
+    parsed = phonenumbers.parse(given, "CN")
+    assert phonenumbers.is_possible_number(parsed)
+    expected = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    assert rules.phone_key(given) == expected == f"+86{digits}"
 
 
 def test_phone_key_keeps_other_countries_and_refuses_non_numbers() -> None:
