@@ -38,10 +38,17 @@ from daiyun.platform.orders import service as order_service
 from daiyun.platform.orders.models import Order, ReviewState
 from daiyun.platform.orders.normalized import OrderStatus
 from daiyun.platform.storefront import service as catalog_service
+from daiyun.platform.storefront.models import Sku
 from daiyun.platform.storefront.schemas import ProductCreate, SkuCreate
 from daiyun.platform.warehouse import counts as stock_counts
 from daiyun.platform.warehouse import service as stock_service
-from daiyun.platform.warehouse.models import CountKind, CountStatus, StockCount, StockCountLine
+from daiyun.platform.warehouse.models import (
+    CountKind,
+    CountStatus,
+    Receipt,
+    StockCount,
+    StockCountLine,
+)
 from daiyun.platform.warehouse.schemas import (
     CountCreate,
     CountedLine,
@@ -212,6 +219,9 @@ PORTAL_TABLE: dict[Route, Rule] = {
         )
         for action in ("", "/{count_id}/lines", "/{count_id}/submit", "/{count_id}/cancel")
     },
+    ("POST", f"{T}/replenishment/expect"): Rule(
+        TENANT, P.warehouse_manage, staff_only=True, pinned=STOCK_KEEPERS, changes=STOCK_KEEPERS
+    ),
     ("POST", f"{T}/stocktakes/{{count_id}}/approve"): Rule(
         TENANT, P.warehouse_approve, staff_only=True, pinned=ADMINS, changes=ADMINS
     ),
@@ -508,12 +518,14 @@ def _a_state(cast: Cast) -> tuple[object, ...]:
         counted = sorted(
             (str(line.id), line.counted) for line in session.scalars(select(StockCountLine))
         )
+        receipts = sorted(str(r.id) for r in session.scalars(select(Receipt)))
     return (
         orders,
         statements,
         deliveries,
         audit,
         counted,
+        receipts,
         aftersales_matrix.state(cast.a.id),
         fulfillment_matrix.state(cast.a.id),
         recruiting_matrix.state(cast.a.id),
@@ -597,6 +609,16 @@ def _form(route: Route, cast: Cast, caller: Caller) -> dict[str, Any]:
         with db.unit_of_work(cast.a.id) as session:
             count = stock_counts.get(session, uuid.UUID(cast.placeholders["count_id"]))
         fields |= {"warehouse_id": str(count.warehouse_id), "kind": "full"}
+    elif path.endswith("/replenishment/expect"):
+        with db.unit_of_work(cast.a.id) as session:
+            count = stock_counts.get(session, uuid.UUID(cast.placeholders["count_id"]))
+            cup = session.scalar(select(Sku.id).where(Sku.code == "MATRIX-CUP"))
+        fields |= {
+            "warehouse_id": str(count.warehouse_id),
+            "key": caller.name,
+            "sku_id": str(cup),
+            "quantity": "4",
+        }
     elif path == f"{PORTAL}/console/inbox/status":
         fields |= {"status": "away"}
     elif more := aftersales_matrix.form(path, cast.placeholders, caller.name):

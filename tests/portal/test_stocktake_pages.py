@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from daiyun.core import db
+from sqlalchemy.orm import Session
+
+from daiyun.core import db, periods
 from daiyun.platform.warehouse import replenishment
-from daiyun.platform.warehouse.schemas import ReplenishmentRuleIn, ReplenishmentRules
+from daiyun.platform.warehouse import service as warehouse
+from daiyun.platform.warehouse.schemas import ReceiptRead, ReplenishmentRuleIn, ReplenishmentRules
 from daiyun.tenants.auth.permissions import Role
 from tests import factories
 from tests.conftest import World
@@ -104,3 +107,68 @@ def test_merchants_see_alerts_and_replenishment_in_chinese_too(
         answer = staff.get(f"{PORTAL}/console/{path}")
         assert answer.status_code == 200 and 'lang="zh-CN"' in answer.text
     assert not untranslated, sorted(untranslated)
+
+
+def test_an_operator_expects_the_suggested_delivery_once_and_a_merchant_cannot(
+    room: Stockroom,  # noqa: F811
+    world: World,
+    portal_as: PortalClient,
+) -> None:
+    room.receive("TEA", 3)
+    with db.unit_of_work(room.tenant.id) as session:
+        rule = ReplenishmentRuleIn(
+            sku_id=room.skus["TEA"],
+            warehouse_id=room.hz.id,
+            min_quantity=5,
+            max_quantity=25,
+            lead_time_days=10,
+        )
+        replenishment.set_rules(session, ReplenishmentRules(rules=[rule]))
+    operator = portal_as(world.user(Role.warehouse_operator, room.tenant))
+    today = periods.today(room.tenant.time_zone)
+    listing = f"{PORTAL}/console/replenishment"
+    page = operator.get(listing).text
+    assert f'data-delivery="{room.tenant.slug}:{room.hz.id}"' in page
+    key = re.search(r'name="key" value="([^"]+)"', page)
+    assert key is not None
+    action = f"{PORTAL}/t/{room.tenant.slug}/replenishment/expect"
+    form = {
+        "csrf_token": csrf_of(page),
+        "key": key.group(1),
+        "warehouse_id": str(room.hz.id),
+        "sku_id": str(room.skus["TEA"]),
+        "quantity": "20",  # the suggestion was 22: the operator ordered fewer
+        "next": listing,
+    }
+    for _ in range(2):  # a double click: the same form twice
+        sent = operator.post(action, data=form, follow_redirects=False)
+        assert sent.status_code == 303 and "done=expected" in sent.headers["location"]
+    with db.unit_of_work(room.tenant.id) as session:
+        [expected] = replenishment.suggestions(session, all_rules=True)
+        to_order = replenishment.suggestions(session)
+        receipts = _expected_deliveries(session)
+    lines = [(line.sku_id, line.expected, line.received) for line in receipts[0].lines]
+    assert [(r.warehouse_id, r.reference) for r in receipts] == [(room.hz.id, f"补货 {today}")]
+    assert lines == [(room.skus["TEA"], 20, 0)]
+    # 3 on hand and 20 coming: above the minimum, nothing more to order for now.
+    assert (expected.incoming, expected.quantity, to_order) == (20, 0, [])
+    assert "The delivery is expected" in operator.get(sent.headers["location"]).text
+    nothing = operator.post(
+        action, data={**form, "key": "other", "quantity": "0"}, follow_redirects=False
+    )
+    assert "error=empty-receipt" in nothing.headers["location"]
+    # A merchant reads the suggestions but orders nothing through the agency's console.
+    owner = portal_as(world.user(Role.merchant_owner, room.tenant))
+    token = csrf_of(owner.get(f"{PORTAL}/t/{room.tenant.slug}/stock/replenishment").text)
+    refused = owner.post(
+        action, data={**form, "key": "owner", "csrf_token": token}, follow_redirects=False
+    )
+    assert refused.status_code in (403, 404)
+    with db.unit_of_work(room.tenant.id) as session:
+        assert len(_expected_deliveries(session)) == 1
+
+
+def _expected_deliveries(session: Session) -> list[ReceiptRead]:
+    """The receipts made from the console's form (the room's own stock came in one too)."""
+    found, _ = warehouse.find_receipts(session, None, 100)
+    return [r for r in found if (r.reference or "").startswith("补货")]

@@ -58,6 +58,27 @@ class StockWork:
     tenants: list[TenantView] = field(default_factory=list)
     managed: set[str] = field(default_factory=set)  # slugs where the user may start counts
 
+    def deliveries(self) -> list[Delivery]:
+        """What to order, per merchant and warehouse where the user keeps stock: each a
+        delivery to expect (an ASN), its SKUs most urgent first."""
+        found: dict[tuple[str, uuid.UUID], Delivery] = {}
+        for row in self.suggestions:
+            if row.tenant.slug not in self.managed:
+                continue
+            key = (row.tenant.slug, row.suggestion.warehouse_id)
+            if key not in found:
+                found[key] = Delivery(row.tenant, row.suggestion.warehouse_id, row.warehouse, [])
+            found[key].lines.append(row.suggestion)
+        return list(found.values())
+
+
+@dataclass(frozen=True)
+class Delivery:
+    tenant: TenantView
+    warehouse_id: uuid.UUID
+    warehouse: str
+    lines: list[SuggestionRead]
+
 
 def _each(
     accesses: list[Access],

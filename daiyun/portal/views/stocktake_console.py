@@ -4,7 +4,8 @@
 page (``/t/{tenant}/stocktakes/{id}``) takes what is counted, typed or scanned (a SKU code or
 barcode and a bin code; an empty quantity is one scanned unit), shows the differences after the
 ledger's moves during the count, and hands it to an approver, who posts it there.
-``/console/replenishment`` lists what to order and the stock alerts. Staff only; each action
+``/console/replenishment`` lists what to order and the stock alerts, and turns what to order
+into a delivery expected in a warehouse (an ASN the receipts then take in). Staff only; each action
 checks the user's role in the count's merchant, and every form carries the CSRF token.
 """
 
@@ -19,7 +20,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from daiyun.core import periods
 from daiyun.core.errors import Problem
+from daiyun.core.idempotency import idempotent
 from daiyun.platform.storefront import service as catalog
 from daiyun.platform.warehouse import counts
 from daiyun.platform.warehouse import service as warehouse
@@ -29,10 +32,12 @@ from daiyun.platform.warehouse.schemas import (
     CountEntry,
     CountKind,
     CountSubmit,
+    ExpectedLine,
+    ReceiptCreate,
 )
 from daiyun.portal.console import access
 from daiyun.portal.console.stock_work import stock_planning, stocktakes
-from daiyun.portal.views.console import Staff, _back, _staff_only, _text
+from daiyun.portal.views.console import Staff, _back, _staff_only, _submit, _text
 from daiyun.portal.web import (
     PREFIX,
     Page,
@@ -70,7 +75,8 @@ def stocktake_list(request: Request, page: Staff) -> Response:
 
 @router.get("/console/replenishment")
 def replenishment_list(request: Request, page: Staff) -> Response:
-    """Every merchant's replenishment suggestions and stock alerts."""
+    """Every merchant's replenishment suggestions and stock alerts; where the user keeps stock,
+    each merchant's and warehouse's suggestions as a delivery to expect."""
     accesses = access.accessible(page.db, page.user)
     return render(
         request,
@@ -78,9 +84,46 @@ def replenishment_list(request: Request, page: Staff) -> Response:
         {
             "work": stock_planning(accesses, page.user.id),
             "may_see": bool(access.with_permission(accesses, P.warehouse_read)),
+            "form_key": uuid.uuid4().hex,
+            "error": request.query_params.get("error", ""),
+            "done": request.query_params.get("done", ""),
         },
         page=page,
     )
+
+
+@router.post("/t/{tenant}/replenishment/expect")
+def expect_delivery(submitted: CountForm) -> Response:
+    """The quantities to order, as typed, expected in a warehouse (an ASN, 预到货): the stock
+    coming that the suggestions count from then on. The form's key makes a second send of the
+    same form (a double click, a reload) create nothing more."""
+    page, form = submitted
+    _staff_only(page)
+    here = f"{PREFIX}/console/replenishment"
+
+    def act() -> None:
+        lines = [
+            ExpectedLine(sku_id=uuid.UUID(sku), quantity=int(quantity))
+            for sku, quantity in zip(form.getlist("sku_id"), form.getlist("quantity"), strict=True)
+            if isinstance(sku, str)
+            and isinstance(quantity, str)
+            and quantity.strip() not in ("", "0")
+        ]
+        body = ReceiptCreate(
+            warehouse_id=uuid.UUID(_text(form, "warehouse_id")),
+            reference=f"补货 {periods.today(page.tenant.time_zone if page.tenant else 'UTC')}",
+            expected=lines,
+        )
+        key = f"replenishment:{_text(form, 'key', 64)}"
+        payload = {
+            "tenant": page.tenant.slug if page.tenant else "",
+            **body.model_dump(mode="json"),
+        }
+        idempotent(
+            page.db, page.user.id, key, payload, lambda: warehouse.create_receipt(page.db, body)
+        )
+
+    return _submit(page, form, here, act, done="expected")
 
 
 def _count_url(page: Page, count_id: uuid.UUID) -> str:
