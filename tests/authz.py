@@ -7,11 +7,13 @@ in ``tests/isolation_parts.py``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
 
 from daiyun.tenants.auth.permissions import Permission, Role, allows
 
@@ -78,6 +80,18 @@ def problem_kind(answer: httpx.Response) -> str:
 def without_instance(answer: httpx.Response) -> dict[str, Any]:
     """A problem's body without its instance (the one member two equal refusals differ in)."""
     return {k: v for k, v in answer.json().items() if k != "instance"}
+
+
+def rows_of(session: Session, models: Iterable[type[Any]]) -> list[tuple[Any, ...]]:
+    """Every row of these tenant tables, read through the session bound to the tenant (the
+    guard's criteria, and row security, applied), as column values: what a refused write must
+    leave as it was. Read as plain rows, not entities: the route matrices read them twice per
+    write and caller."""
+    found: list[tuple[Any, ...]] = []
+    for model in models:
+        columns = [getattr(model, c.key) for c in inspect(model).column_attrs]
+        found += [tuple(row) for row in session.execute(select(*columns).order_by(model.id))]
+    return found
 
 
 def columns_of(obj: object) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import Permission, Role
 from daiyun.tenants.models import Membership
 from tests import factories
-from tests.authz import ORDER_READERS, STOCK_KEEPERS, P, Route, TenantRule, rules
+from tests.authz import ORDER_READERS, STOCK_KEEPERS, P, Route, TenantRule, rows_of, rules
 
 R = Role
 AS_READERS = frozenset(
@@ -333,16 +333,8 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
         case.state = NEEDS[path[len(CASE) :]]
 
 
-def _columns(obj: object) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in type(obj).__mapper__.column_attrs}  # type: ignore[attr-defined]
-
-
-def tenant_state(session: Session) -> list[dict[str, Any]]:
-    return [
-        _columns(obj)
-        for model in TENANT_TABLES
-        for obj in session.scalars(select(model).order_by(model.id))
-    ]
+def tenant_state(session: Session) -> list[tuple[Any, ...]]:
+    return rows_of(session, TENANT_TABLES)
 
 
 def platform_state(session: Session) -> list[str]:

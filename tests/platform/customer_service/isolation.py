@@ -43,7 +43,7 @@ from daiyun.platform.customer_service.schemas import (
 )
 from daiyun.tenants.auth.permissions import Permission, Role
 from daiyun.tenants.models import Membership
-from tests.authz import ADMIN, API, P, Route, TenantRule, rules
+from tests.authz import ADMIN, API, P, Route, TenantRule, columns_of, rows_of, rules
 
 CS_READERS = frozenset({Role.agency_admin, Role.account_manager, Role.cs_agent})
 CS_REPLIERS = frozenset({Role.agency_admin, Role.cs_agent})
@@ -243,22 +243,14 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
                 session.add(Article(id=article_id, title="Returns", body="Within 7 days"))
 
 
-def _columns(obj: object) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in type(obj).__mapper__.column_attrs}  # type: ignore[attr-defined]
-
-
-def tenant_state(session: Session) -> list[dict[str, Any]]:
-    return [
-        _columns(obj)
-        for model in TENANT_TABLES
-        for obj in session.scalars(select(model).order_by(model.id))
-    ]
+def tenant_state(session: Session) -> list[tuple[Any, ...]]:
+    return rows_of(session, TENANT_TABLES)
 
 
 def platform_state(session: Session) -> list[str]:
     """Agents' availability and load, and the mail routes."""
-    agents = [tuple(_columns(a).items()) for a in session.scalars(select(Agent))]
-    routes = [tuple(_columns(r).items()) for r in session.scalars(select(MailRoute))]
+    agents = [tuple(columns_of(a).items()) for a in session.scalars(select(Agent))]
+    routes = [tuple(columns_of(r).items()) for r in session.scalars(select(MailRoute))]
     return sorted(map(str, agents + routes))
 
 

@@ -38,7 +38,16 @@ from daiyun.platform.warehouse.schemas import ReceiptCreate, ReceivedLine
 from daiyun.sandboxes.carriers import running_carrier_sandbox
 from daiyun.tenants.auth.permissions import Permission
 from tests import factories
-from tests.authz import ORDER_READERS, STOCK_KEEPERS, P, Route, TenantRule, rules
+from tests.authz import (
+    ORDER_READERS,
+    STOCK_KEEPERS,
+    P,
+    Route,
+    TenantRule,
+    columns_of,
+    rows_of,
+    rules,
+)
 
 TENANT_TABLES = (FulfillmentSettings, FulfillmentOrder, FulfillmentEvent, FulfillmentException)
 
@@ -112,7 +121,7 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         )
     with db.unit_of_work(tenant_id) as session:
         _SEEDED[tenant_id] = {
-            fo.id: _columns(fo) for fo in session.scalars(select(FulfillmentOrder))
+            fo.id: columns_of(fo) for fo in session.scalars(select(FulfillmentOrder))
         }
     assert waved in wave.fulfillment_order_ids
     return {
@@ -196,20 +205,12 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
         wave.status, wave.picked_at = WaveStatus.open, None
 
 
-def _columns(obj: object) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in type(obj).__mapper__.column_attrs}  # type: ignore[attr-defined]
-
-
-def tenant_state(session: Session) -> list[dict[str, Any]]:
-    return [
-        _columns(obj)
-        for model in TENANT_TABLES
-        for obj in session.scalars(select(model).order_by(model.id))
-    ]
+def tenant_state(session: Session) -> list[tuple[Any, ...]]:
+    return rows_of(session, TENANT_TABLES)
 
 
 def platform_state(session: Session) -> list[Any]:
-    return sorted(str(sorted(_columns(w).items())) for w in session.scalars(select(Wave)))
+    return sorted(str(sorted(columns_of(w).items())) for w in session.scalars(select(Wave)))
 
 
 BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
@@ -344,7 +345,7 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         ship_fo_id, shipment_id = to_ship.id, shipment.id
     with db.unit_of_work(tenant_id) as session:
         _SEEDED[tenant_id] = {
-            fo.id: _columns(fo) for fo in session.scalars(select(FulfillmentOrder))
+            fo.id: columns_of(fo) for fo in session.scalars(select(FulfillmentOrder))
         }
     return {**found, "ship_fo_id": str(ship_fo_id), "shipment_id": str(shipment_id)}
 

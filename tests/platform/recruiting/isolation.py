@@ -45,7 +45,7 @@ from daiyun.platform.recruiting.schemas import (
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import Permission, Role, allows
 from daiyun.tenants.models import Membership
-from tests.authz import Route, TenantRule, rules
+from tests.authz import Route, TenantRule, columns_of, rows_of, rules
 
 P = Permission
 R = Role
@@ -439,22 +439,14 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
             found.status = InterviewStatus.scheduled
 
 
-def _columns(obj: object) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in type(obj).__mapper__.column_attrs}  # type: ignore[attr-defined]
-
-
-def tenant_state(session: Session) -> list[dict[str, Any]]:
-    return [
-        _columns(obj)
-        for model in TENANT_TABLES
-        for obj in session.scalars(select(model).order_by(model.id))
-    ]
+def tenant_state(session: Session) -> list[tuple[Any, ...]]:
+    return rows_of(session, TENANT_TABLES)
 
 
 def platform_state(session: Session) -> list[str]:
     """The careers form's attempts (no API route writes them) and the panels' busy slots."""
     rows = [*session.scalars(select(ApplyAttempt)), *session.scalars(select(BusySlot))]
-    return sorted(str(tuple(_columns(row).items())) for row in rows)
+    return sorted(str(tuple(columns_of(row).items())) for row in rows)
 
 
 def other_request(path: str, method: str, n: int) -> dict[str, Any] | None:

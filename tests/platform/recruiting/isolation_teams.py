@@ -23,9 +23,9 @@ from daiyun.platform.recruiting.models import (
 )
 from daiyun.platform.recruiting.schemas import CandidateCreate
 from daiyun.platform.recruiting.team_schemas import Mark, ShiftCreate, TeamCreate
-from tests.authz import Route
+from tests.authz import Route, rows_of
 from tests.authz import rules as route_rules
-from tests.platform.recruiting.isolation import MANAGE, REVIEW, _columns
+from tests.platform.recruiting.isolation import MANAGE, REVIEW
 
 TEAM = "/teams/{team_id}"
 SHIFT = "/shifts/{shift_id}"
@@ -146,12 +146,8 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
         )
 
 
-def tenant_state(session: Session) -> list[dict[str, Any]]:
-    return [
-        _columns(obj)
-        for model in TENANT_TABLES
-        for obj in session.scalars(select(model).order_by(model.id))
-    ]
+def tenant_state(session: Session) -> list[tuple[Any, ...]]:
+    return rows_of(session, TENANT_TABLES)
 
 
 def platform_state(session: Session) -> list[str]:

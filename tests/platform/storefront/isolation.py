@@ -48,7 +48,7 @@ from daiyun.platform.storefront.schemas import (
     ProductCreate,
     SkuCreate,
 )
-from tests.authz import ORDER_READERS, TENANT, P, R, Route, TenantRule, columns_of, rules
+from tests.authz import ORDER_READERS, TENANT, P, R, Route, TenantRule, rows_of, rules
 
 READ = TenantRule(P.catalog_read, ORDER_READERS)  # merchants and every staff role reading orders
 MANAGE = TenantRule(P.catalog_manage, frozenset({R.agency_admin, R.account_manager}))
@@ -279,12 +279,8 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
             listing.state, listing.sync_status, listing.pushed = ListingState.draft, None, {}
 
 
-def tenant_state(session: Session) -> list[dict[str, Any]]:
-    return [
-        columns_of(obj)
-        for model in TABLES
-        for obj in session.scalars(select(model).order_by(model.id))
-    ]
+def tenant_state(session: Session) -> list[tuple[Any, ...]]:
+    return rows_of(session, TABLES)
 
 
 def platform_state(session: Session) -> list[Any]:

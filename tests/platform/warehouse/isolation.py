@@ -70,7 +70,18 @@ from daiyun.platform.warehouse.schemas import (
     TransferLineIn,
 )
 from daiyun.tenants.auth.permissions import Permission
-from tests.authz import ADMIN, API, ORDER_READERS, STOCK_KEEPERS, P, Route, TenantRule, rules
+from tests.authz import (
+    ADMIN,
+    API,
+    ORDER_READERS,
+    STOCK_KEEPERS,
+    P,
+    Route,
+    TenantRule,
+    columns_of,
+    rows_of,
+    rules,
+)
 from tests.platform.warehouse.conftest import make_site
 
 TENANT_TABLES = (
@@ -274,23 +285,15 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
         found.lines = [{**line, "received": None} for line in found.lines]
 
 
-def _columns(obj: object) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in type(obj).__mapper__.column_attrs}  # type: ignore[attr-defined]
-
-
-def tenant_state(session: Session) -> list[dict[str, Any]]:
+def tenant_state(session: Session) -> list[tuple[Any, ...]]:
     """Every row of the warehouse's tenant tables, read through the bound session."""
-    return [
-        _columns(obj)
-        for model in TENANT_TABLES
-        for obj in session.scalars(select(model).order_by(model.id))
-    ]
+    return rows_of(session, TENANT_TABLES)
 
 
 def platform_state(session: Session) -> list[tuple[Any, ...]]:
     """The agency's warehouses and bins."""
-    warehouses = [tuple(_columns(w).items()) for w in session.scalars(select(Warehouse))]
-    locations = [tuple(_columns(loc).items()) for loc in session.scalars(select(Location))]
+    warehouses = [tuple(columns_of(w).items()) for w in session.scalars(select(Warehouse))]
+    locations = [tuple(columns_of(loc).items()) for loc in session.scalars(select(Location))]
     return sorted(map(str, warehouses + locations))  # type: ignore[arg-type]
 
 

@@ -26,7 +26,7 @@ from daiyun.platform.warehouse.models import (
 )
 from daiyun.platform.warehouse.sync_schemas import SyncRuleCreate
 from daiyun.tenants.auth.permissions import Permission
-from tests.authz import ORDER_READERS, STOCK_KEEPERS, P, Route, TenantRule, rules
+from tests.authz import ORDER_READERS, STOCK_KEEPERS, P, Route, TenantRule, rows_of, rules
 
 TENANT_TABLES = (StockSyncRule, StockSyncShop, StockSyncListing)
 RULE = "/stock-sync/rules/{rule_id}"
@@ -111,16 +111,8 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
             )
 
 
-def _columns(obj: object) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in type(obj).__mapper__.column_attrs}  # type: ignore[attr-defined]
-
-
-def tenant_state(session: Session) -> list[dict[str, Any]]:
-    return [
-        _columns(obj)
-        for model in TENANT_TABLES
-        for obj in session.scalars(select(model).order_by(model.id))
-    ]
+def tenant_state(session: Session) -> list[tuple[Any, ...]]:
+    return rows_of(session, TENANT_TABLES)
 
 
 def platform_state(session: Session) -> list[Any]:
