@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
 from daiyun.core.pagination import paginate
-from daiyun.core.tenancy import bind_tenant
+from daiyun.core.tenancy import bind_tenant, current_tenant
 from daiyun.tenants.auth.deps import memberships_of, role_in
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.auth.permissions import MERCHANT_ROLES, Role
@@ -126,6 +126,14 @@ def find_tenant(session: Session, slug: str) -> Tenant | None:
 def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant | None:
     """The tenant with this id, or None."""
     return session.get(Tenant, tenant_id)
+
+
+def time_zone(session: Session) -> str:
+    """The time zone of the merchant the session is bound to (its days: reports, deadlines,
+    what "today" is), UTC when bound to none."""
+    tenant_id = current_tenant(session)
+    tenant = session.get(Tenant, tenant_id) if tenant_id else None
+    return tenant.time_zone if tenant is not None else "UTC"
 
 
 def tenants_open_to(session: Session, user_id: uuid.UUID) -> list[Tenant]:

@@ -15,10 +15,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from daiyun.core.tenancy import current_tenant
 from daiyun.platform.customer_service import repository, rules
 from daiyun.platform.customer_service.models import Conversation, Message, MessageKind, SlaPolicy
-from daiyun.tenants.models import Tenant
+from daiyun.tenants import service as tenant_service
 
 
 def _dues(conv: Conversation) -> dict[str, datetime | None]:
@@ -34,10 +33,7 @@ def _set(conv: Conversation, dues: dict[str, datetime | None]) -> None:
         setattr(conv, f"{name}_due", when)
 
 
-def zone(session: Session) -> str:
-    tenant_id = current_tenant(session)
-    tenant = session.get(Tenant, tenant_id) if tenant_id else None
-    return tenant.time_zone if tenant is not None else "UTC"
+zone = tenant_service.time_zone
 
 
 def calendar_of(session: Session, policy: SlaPolicy) -> rules.Calendar:

@@ -19,7 +19,6 @@ from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
 from daiyun.core.ids import instant, utcnow
 from daiyun.core.pagination import paginate
-from daiyun.core.tenancy import current_tenant
 from daiyun.platform.marketing import repository, rules
 from daiyun.platform.marketing.models import (
     Campaign,
@@ -49,7 +48,7 @@ from daiyun.platform.storefront import service as catalog
 from daiyun.platform.storefront.rules import FloorMode
 from daiyun.platform.warehouse import service as warehouse
 from daiyun.platform.warehouse.schemas import SkuRuleIn, StockSettingsIn
-from daiyun.tenants.models import Tenant
+from daiyun.tenants import service as tenant_service
 
 
 def _unprocessable(kind: str, detail: str, **extra: Any) -> Problem:
@@ -70,9 +69,7 @@ def local_instant(session: Session, name: str, value: datetime | None) -> dateti
     return instant(name, value)
 
 
-def time_zone(session: Session) -> str:
-    tenant = session.get(Tenant, current_tenant(session))
-    return tenant.time_zone if tenant else "UTC"
+time_zone = tenant_service.time_zone
 
 
 # --------------------------------------------------------------------------------------------

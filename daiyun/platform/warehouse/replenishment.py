@@ -18,9 +18,9 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
+from daiyun.core import periods
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
-from daiyun.core.ids import utcnow
 from daiyun.platform.reports import products as product_sales
 from daiyun.platform.warehouse import repository, rules
 from daiyun.platform.warehouse.models import ReplenishmentRule
@@ -34,6 +34,7 @@ from daiyun.platform.warehouse.schemas import (
     SuggestionRead,
 )
 from daiyun.platform.warehouse.service import _active_warehouse, safety_stock, sku, stocked_sku
+from daiyun.tenants import service as tenant_service
 
 VELOCITY_DAYS = 28
 EXPIRY_DAYS = 30
@@ -79,8 +80,9 @@ def set_rules(session: Session, body: ReplenishmentRules) -> ReplenishmentRulesR
     return get_rules(session)
 
 
-def _today() -> date:
-    return utcnow().date()
+def _today(session: Session) -> date:
+    """The merchant's today: the daily sales rollups are its days."""
+    return periods.today(tenant_service.time_zone(session))
 
 
 def units_sold(session: Session, first: date, last: date) -> dict[uuid.UUID, int]:
@@ -132,7 +134,7 @@ def suggestions(
 ) -> list[SuggestionRead]:
     """What to order per SKU and warehouse with a rule, most urgent first (then the fewest days
     of cover); only what needs ordering unless ``all_rules``."""
-    today = today or _today()
+    today = today or _today(session)
     ruled = repository.replenishment_rules(session)
     if not ruled:
         return []
@@ -198,7 +200,7 @@ def alerts(
     today: date | None = None,
 ) -> list[AlertRead]:
     """The owner's stock alerts: low stock, expiring or expired batches, slow movers."""
-    today = today or _today()
+    today = today or _today(session)
     rows = repository.stock_with_batches(session)
     sku_ids = {stock.sku_id for stock, _ in rows}
     safety = safety_stock(session, sku_ids)
