@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime, format_skeleton
+from babel.dates import format_date, format_datetime, format_skeleton, get_day_names
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
 
@@ -193,6 +193,11 @@ class Formatter:
 
     def date(self, value: date | None) -> str:
         return "-" if value is None else format_date(value, "medium", locale=self.locale)
+
+    def weekdays(self) -> list[tuple[int, str]]:
+        """(ISO number, short name) from Monday to Sunday, in the reader's language."""
+        names = get_day_names("abbreviated", locale=self.locale)  # 0 is Monday
+        return [(n + 1, names[n]) for n in range(7)]
 
     def statement_line(self, line: Any) -> str:
         """A statement line's description in the reader's language, said from the message the

@@ -100,6 +100,18 @@ def test_a_recruiter_runs_a_team_and_the_merchant_reads_its_sheet(
     cell = f'<td data-cell="{now.id}"><span class="badge warn">'
     assert cell in marked.text and f'data-hours="{hire.id}">8.5<' in marked.text
 
+    # A rota on one weekday: the form's ticked day alone, over the team's days left.
+    assert 'name="weekday" value="7"' in page.text
+    weekly = {**form, "name": "周会", "starts": "19:00", "ends": "20:00", "weekday": "3"}
+    span = {"first_day": today.isoformat(), "last_day": (today + timedelta(days=10)).isoformat()}
+    rota = recruiter.post(f"{url}/shifts", data={**weekly, **span}, follow_redirects=False)
+    assert rota.status_code == 303 and "error" not in rota.headers["location"]
+    with db.unit_of_work(hiring.tenant.id) as session:
+        every = teams.shifts_between(session, team, None, None)
+    wednesdays = sorted(s.day for s in every if s.name == "周会")
+    span_days = (today + timedelta(days=n) for n in range(11))
+    assert wednesdays == [d for d in span_days if d.isoweekday() == 3]
+
     owner = portal_as(world.user(Role.merchant_owner, hiring.tenant))
     seen = owner.get(url).text
     assert cell in seen and "/attendance" in seen  # the CSV link

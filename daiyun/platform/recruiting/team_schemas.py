@@ -57,6 +57,7 @@ ShiftName = Annotated[
 ]
 Note = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")]
 Needed = Annotated[Count, Field(ge=1, le=1000)]
+Weekday = Annotated[int, Field(ge=1, le=7)]
 
 
 class TeamCreate(_Input):
@@ -107,13 +108,21 @@ class TeamDetail(BaseModel):
 
 
 class ShiftCreate(_Input):
-    """A shift on each day from ``first_day`` to ``last_day`` (the first alone when not given),
-    with the members on its roster. A day that already has a shift of this name keeps it, so a
-    retry makes nothing twice."""
+    """A shift on each day from ``first_day`` to ``last_day`` (the first alone when not given)
+    that falls on one of ``weekdays`` (all of them when not given), with the members on its
+    roster. A day that already has a shift of this name keeps it, so a retry makes nothing
+    twice."""
 
     name: ShiftName
     first_day: Day
     last_day: Day | None = None
+    weekdays: list[Weekday] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=7,
+        description="ISO weekdays the shift runs on (1 Monday ... 7 Sunday): a rota such as "
+        "weekends only, or Monday to Friday",
+    )
     starts: Clock
     ends: Clock = Field(description="At or before the start: the shift runs past midnight")
     needed: Needed = 1

@@ -151,15 +151,18 @@ def _marked(rows: Sequence[ShiftWorker]) -> bool:
 
 
 def add_shifts(session: Session, team: Team, body: ShiftCreate) -> tuple[list[ShiftRead], int]:
-    """A shift of that name on each day of the batch (one already there is kept as it is), the
-    new ones with the roster given; returns the batch's shifts and how many are new."""
+    """A shift of that name on each day of the batch on the weekdays given (one already there
+    is kept as it is), the new ones with the roster given; returns the batch's shifts and how
+    many are new."""
     last = body.last_day or body.first_day
     if body.first_day < team.starts_on or last > team.ends_on:
         raise Problem(422, "shift-outside-team", "Shifts fall within the team's days")
     made: list[Shift] = []
     new = 0
-    day = body.first_day
-    while day <= last:
+    days = (body.first_day + timedelta(days=n) for n in range((last - body.first_day).days + 1))
+    for day in days:
+        if body.weekdays is not None and day.isoweekday() not in body.weekdays:
+            continue
         found = repository.shift_named(session, team.id, day, body.name)
         if found is None:
             found = Shift(
@@ -175,7 +178,6 @@ def add_shifts(session: Session, team: Team, body: ShiftCreate) -> tuple[list[Sh
             _put_on(session, team, found, body.placement_ids)
             new += 1
         made.append(found)
-        day += timedelta(days=1)
     return read_shifts(session, made), new
 
 

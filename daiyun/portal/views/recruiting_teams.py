@@ -134,7 +134,8 @@ def add_member(submitted: ManageForm, team_id: uuid.UUID) -> Response:
 
 @router.post("/t/{tenant}/teams/{team_id}/shifts")
 def plan_shifts(submitted: ManageForm, team_id: uuid.UUID) -> Response:
-    """A shift on each day from the first to the last, every member on its roster when asked."""
+    """A shift on each day from the first to the last that falls on a weekday ticked (every
+    day when none is), every member on its roster when asked."""
     page, form = submitted
     _staff_only(page)
     team = teams.get_team(page.db, team_id, lock=True)
@@ -146,6 +147,8 @@ def plan_shifts(submitted: ManageForm, team_id: uuid.UUID) -> Response:
                 "name": _text(form, "name", 100),
                 "first_day": _text(form, "first_day", 10),
                 "last_day": _text(form, "last_day", 10) or None,
+                # No day ticked is every day, as an untouched rota means.
+                "weekdays": [d for d in form.getlist("weekday") if isinstance(d, str)] or None,
                 "starts": _text(form, "starts", 5),
                 "ends": _text(form, "ends", 5),
                 "needed": _text(form, "needed", 4) or 1,

@@ -266,3 +266,23 @@ def test_a_team_keeps_its_days_in_order(season: Season) -> None:
     team = season.team(TODAY, TODAY + timedelta(days=3))
     sheet = season.call("GET", f"/teams/{team}/attendance", first="2026-01-01", last="2026-12-31")
     assert sheet.status_code == 422 and sheet.json()["type"].endswith("bad-period")
+
+
+def test_a_rota_runs_on_the_weekdays_given(season: Season) -> None:
+    """Weekends only over two weeks: four shifts, each on a Saturday or a Sunday; a retry makes
+    nothing more, and a weekday that is not one is refused with nothing made."""
+    monday = TODAY - timedelta(days=TODAY.weekday())
+    team = season.team(monday, monday + timedelta(days=13))
+    batch = {"name": "周末班", "starts": "09:00", "ends": "18:00", "weekdays": [6, 7]}
+    span = {"first_day": monday.isoformat(), "last_day": (monday + timedelta(13)).isoformat()}
+    made = season.shifts(team, **batch, **span)
+    assert made.status_code == 201, made.text
+    days = [date.fromisoformat(s["day"]) for s in made.json()]
+    assert [d.isoweekday() for d in days] == [6, 7, 6, 7]
+    assert days[0] == monday + timedelta(days=5)
+    again = season.shifts(team, **batch, **span)
+    assert again.status_code == 200 and len(again.json()) == 4
+    for wrong in ([0], [8], []):
+        refused = season.shifts(team, **{**batch, "weekdays": wrong}, **span)
+        assert refused.status_code == 422, wrong
+    assert len(season.call("GET", f"/teams/{team}/shifts").json()) == 4
