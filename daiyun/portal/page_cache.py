@@ -14,6 +14,7 @@ Each process keeps its own pages; ``public_page_cache_seconds = 0`` turns this o
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ class PageCache:
         self.seconds = seconds
         self.clock = clock
         self._pages: dict[Key, _Page] = {}
+        # Views put pages from the thread pool; a lock keeps two from evicting the same one.
+        self._putting = threading.Lock()
 
     def put(
         self, request: Request, html: str, fill: Callable[[], dict[str, str]] | None = None
@@ -59,12 +62,15 @@ class PageCache:
         marker in it is replaced with."""
         if self.seconds <= 0:
             return
-        if len(self._pages) >= MAX_PAGES:
-            self._pages.pop(next(iter(self._pages)))
-        until = self.clock() + self.seconds
-        self._pages[key_of(request)] = _Page(until, html, fill, request.scope.get("route"))
+        page = _Page(self.clock() + self.seconds, html, fill, request.scope.get("route"))
+        with self._putting:
+            if len(self._pages) >= MAX_PAGES:
+                self._pages.pop(next(iter(self._pages)), None)
+            self._pages[key_of(request)] = page
 
     def take(self, request: Request) -> _Page | None:
+        if not self._pages:  # nothing kept (or the cache is off): no key to work out
+            return None
         key = key_of(request)
         page = self._pages.get(key)
         if page is None:
