@@ -42,6 +42,16 @@ CREDENTIALS: dict[str, dict[str, Any]] = {
 }
 
 
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def shop(
     tenant_id: uuid.UUID,
     channel: str = "shopify",

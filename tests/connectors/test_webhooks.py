@@ -35,6 +35,7 @@ from tests.core.tasks_fixtures import (
     running_worker,
     wait_for,
 )
+from tests.factories import Clock
 
 pytestmark = pytest.mark.usefixtures("broker")
 
@@ -45,16 +46,6 @@ def cold_endpoint_cache() -> Iterator[None]:
     webhooks.endpoints.clear()
     yield
     webhooks.endpoints.clear()
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -75,6 +75,19 @@ def test_a_count_is_started_scanned_submitted_and_approved_by_an_admin(
     assert room.stock("TEA")[0] == 3
 
 
+def _order_tea_at_five(stock: Stockroom) -> None:
+    """A rule for TEA in Hangzhou: order up to 25 at 5 or fewer, ten days' lead time."""
+    with db.unit_of_work(stock.tenant.id) as session:
+        rule = ReplenishmentRuleIn(
+            sku_id=stock.skus["TEA"],
+            warehouse_id=stock.hz.id,
+            min_quantity=5,
+            max_quantity=25,
+            lead_time_days=10,
+        )
+        replenishment.set_rules(session, ReplenishmentRules(rules=[rule]))
+
+
 def test_merchants_see_alerts_and_replenishment_in_chinese_too(
     room: Stockroom,  # noqa: F811
     world: World,
@@ -82,15 +95,7 @@ def test_merchants_see_alerts_and_replenishment_in_chinese_too(
     untranslated: set[str],  # noqa: F811
 ) -> None:
     room.receive("TEA", 3, lot="SOON", expires=factories.T0.date() + timedelta(days=5))
-    with db.unit_of_work(room.tenant.id) as session:
-        rule = ReplenishmentRuleIn(
-            sku_id=room.skus["TEA"],
-            warehouse_id=room.hz.id,
-            min_quantity=5,
-            max_quantity=25,
-            lead_time_days=10,
-        )
-        replenishment.set_rules(session, ReplenishmentRules(rules=[rule]))
+    _order_tea_at_five(room)
     viewer = portal_as(world.user(Role.merchant_viewer, room.tenant))
     base = f"{PORTAL}/t/{room.tenant.slug}"
     alerts = viewer.get(f"{base}/stock/alerts")
@@ -115,15 +120,7 @@ def test_an_operator_expects_the_suggested_delivery_once_and_a_merchant_cannot(
     portal_as: PortalClient,
 ) -> None:
     room.receive("TEA", 3)
-    with db.unit_of_work(room.tenant.id) as session:
-        rule = ReplenishmentRuleIn(
-            sku_id=room.skus["TEA"],
-            warehouse_id=room.hz.id,
-            min_quantity=5,
-            max_quantity=25,
-            lead_time_days=10,
-        )
-        replenishment.set_rules(session, ReplenishmentRules(rules=[rule]))
+    _order_tea_at_five(room)
     operator = portal_as(world.user(Role.warehouse_operator, room.tenant))
     today = periods.today(room.tenant.time_zone)
     listing = f"{PORTAL}/console/replenishment"

@@ -9,12 +9,11 @@ import io
 from datetime import timedelta
 
 from daiyun.core import db, periods
-from daiyun.platform.recruiting import service, teams
-from daiyun.platform.recruiting.models import ApplicationStatus, Placement
+from daiyun.platform.recruiting import teams
 from daiyun.platform.recruiting.schemas import CandidateCreate
 from daiyun.tenants.auth.permissions import Role
 from tests.conftest import World
-from tests.platform.recruiting.conftest import Hiring, hiring  # noqa: F401
+from tests.platform.recruiting.conftest import Hiring, hired, hiring  # noqa: F401
 from tests.portal.conftest import PortalClient, csrf_of
 
 PORTAL = "/portal"
@@ -26,21 +25,8 @@ def test_a_recruiter_runs_a_team_and_the_merchant_reads_its_sheet(
     portal_as: PortalClient,
 ) -> None:
     today = periods.today(hiring.tenant.time_zone)
-    with db.unit_of_work(hiring.tenant.id) as session:
-        requisition = service.get_requisition(session, hiring.requisition_id)
-        person = service.create_candidate(
-            session, CandidateCreate(name="钱多多", email="qian@example.com")
-        )
-        application, _ = service.open_application(session, requisition, person, source="t")
-        application.stage, application.status = "hired", ApplicationStatus.hired
-        hire = Placement(
-            application_id=application.id,
-            requisition_id=requisition.id,
-            starts_on=today - timedelta(days=3),
-            salary_minor=0,
-            currency="CNY",
-        )
-        session.add(hire)
+    person = CandidateCreate(name="钱多多", email="qian@example.com")
+    hire_id = hired(hiring.tenant.id, hiring.requisition_id, person, today - timedelta(days=3))
     base = f"{PORTAL}/t/{hiring.tenant.slug}"
     recruiter = portal_as(world.user(Role.recruiter, hiring.tenant))
     page = recruiter.get(f"{base}/recruiting")
@@ -63,12 +49,12 @@ def test_a_recruiter_runs_a_team_and_the_merchant_reads_its_sheet(
 
     url = f"{base}/teams/{team_id}"
     page = recruiter.get(url)
-    assert f'<option value="{hire.id}">钱多多' in page.text
+    assert f'<option value="{hire_id}">钱多多' in page.text
     form = {"csrf_token": csrf_of(page.text), "next": url}
     joined = recruiter.post(
-        f"{url}/members", data={**form, "placement_id": str(hire.id), "job": "打包"}
+        f"{url}/members", data={**form, "placement_id": str(hire_id), "job": "打包"}
     )
-    assert f'data-member="{hire.id}"' in joined.text
+    assert f'data-member="{hire_id}"' in joined.text
     planned = recruiter.post(
         f"{url}/shifts",
         data={
@@ -90,7 +76,7 @@ def test_a_recruiter_runs_a_team_and_the_merchant_reads_its_sheet(
     now, tomorrow = shifts
 
     # Tomorrow's shift cannot be marked yet: refused, and said so.
-    mark = {**form, f"status-{hire.id}": "late", f"in-{hire.id}": "09:30"}
+    mark = {**form, f"status-{hire_id}": "late", f"in-{hire_id}": "09:30"}
     early = recruiter.post(f"{base}/shifts/{tomorrow.id}/attendance", data=mark)
     assert "error=shift-not-started" in str(early.url)
     page = recruiter.get(f"{url}?shift={now.id}")
@@ -98,7 +84,7 @@ def test_a_recruiter_runs_a_team_and_the_merchant_reads_its_sheet(
     marked = recruiter.post(f"{base}/shifts/{now.id}/attendance", data=mark)
     assert "error" not in str(marked.url)
     cell = f'<td data-cell="{now.id}"><span class="badge warn">'
-    assert cell in marked.text and f'data-hours="{hire.id}">8.5<' in marked.text
+    assert cell in marked.text and f'data-hours="{hire_id}">8.5<' in marked.text
 
     # A rota on one weekday: the form's ticked day alone, over the team's days left.
     assert 'name="weekday" value="7"' in page.text

@@ -10,7 +10,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from email.message import EmailMessage as Message
 from email.policy import default
 from typing import Any
@@ -23,8 +23,13 @@ from daiyun.core import db
 from daiyun.core.config import get_settings
 from daiyun.core.ids import utcnow
 from daiyun.platform.recruiting import rules, service
-from daiyun.platform.recruiting.models import EmploymentType, RequisitionStatus
-from daiyun.platform.recruiting.schemas import PostingCreate, RequisitionCreate
+from daiyun.platform.recruiting.models import (
+    ApplicationStatus,
+    EmploymentType,
+    Placement,
+    RequisitionStatus,
+)
+from daiyun.platform.recruiting.schemas import CandidateCreate, PostingCreate, RequisitionCreate
 from daiyun.tenants.models import Tenant
 from tests.conftest import World
 
@@ -101,6 +106,33 @@ def open_requisition(tenant: Tenant, role: str = "客服专员") -> tuple[uuid.U
             session, PostingCreate(requisition_id=found.id, title=role, publish=True)
         )
         return found.id, posting.id
+
+
+def hired(
+    tenant_id: uuid.UUID,
+    requisition_id: uuid.UUID,
+    person: CandidateCreate,
+    starts_on: date,
+    left_on: date | None = None,
+) -> uuid.UUID:
+    """A candidate hired on the requisition and placed (paid by the hour: no salary), as a
+    recruiter records it; returns the placement's id."""
+    with db.unit_of_work(tenant_id) as session:
+        requisition = service.get_requisition(session, requisition_id)
+        candidate = service.create_candidate(session, person)
+        application, _ = service.open_application(session, requisition, candidate, source="t")
+        application.stage, application.status = "hired", ApplicationStatus.hired
+        placement = Placement(
+            application_id=application.id,
+            requisition_id=requisition.id,
+            starts_on=starts_on,
+            salary_minor=0,
+            currency="CNY",
+            left_on=left_on,
+        )
+        session.add(placement)
+        session.flush()
+        return placement.id
 
 
 @pytest.fixture

@@ -18,17 +18,10 @@ from daiyun.platform.recruiting.models import PostingStatus
 from daiyun.platform.recruiting.schemas import PostingUpdate
 from daiyun.portal.page_cache import PageCache
 from daiyun.portal.views.careers import TOKEN
+from tests.factories import Clock
 from tests.platform.recruiting.conftest import Hiring
 
 WINDOW = 5.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -14,37 +14,17 @@ from sqlalchemy.engine import Engine
 
 from daiyun.core import db
 from daiyun.core.errors import Problem
-from daiyun.platform.recruiting import service, teams
-from daiyun.platform.recruiting.models import ApplicationStatus, Placement, ShiftWorker
+from daiyun.platform.recruiting import teams
+from daiyun.platform.recruiting.models import ShiftWorker
 from daiyun.platform.recruiting.schemas import CandidateCreate
 from daiyun.platform.recruiting.team_schemas import ShiftCreate, TeamCreate
 from daiyun.tenants import service as tenant_service
 from daiyun.tenants.models import Tenant
 from daiyun.tenants.schemas import TenantCreate
-from tests.platform.recruiting.conftest import open_requisition
+from tests.platform.recruiting.conftest import hired, open_requisition
 
 DAY = date(2026, 11, 11)
 ATTEMPTS = 12
-
-
-def _hire(tenant: Tenant, requisition_id: uuid.UUID) -> uuid.UUID:
-    with db.unit_of_work(tenant.id) as session:
-        requisition = service.get_requisition(session, requisition_id)
-        person = service.create_candidate(
-            session, CandidateCreate(name="孙悦", phone="13900000001")
-        )
-        application, _ = service.open_application(session, requisition, person, source="t")
-        application.stage, application.status = "hired", ApplicationStatus.hired
-        hire = Placement(
-            application_id=application.id,
-            requisition_id=requisition.id,
-            starts_on=DAY - timedelta(days=10),
-            salary_minor=0,
-            currency="CNY",
-        )
-        session.add(hire)
-        session.flush()
-        return hire.id
 
 
 def _team_with_shift(tenant: Tenant, hire: uuid.UUID, name: str, starts: time) -> uuid.UUID:
@@ -64,7 +44,8 @@ def test_a_hire_put_on_two_overlapping_shifts_at_once_works_one(real_connections
             session, TenantCreate(slug=slug, display_name="Race", legal_name="Race Ltd")
         )
     requisition_id, _ = open_requisition(tenant, "仓库临时工")
-    hire = _hire(tenant, requisition_id)
+    person = CandidateCreate(name="孙悦", phone="13900000001")
+    hire = hired(tenant.id, requisition_id, person, DAY - timedelta(days=10))
     # 08:00-18:00 on one team, 09:00-18:00 on the other: either rules the other out.
     shifts = [
         _team_with_shift(tenant, hire, "双11 拣货组", time(8, 0)),

@@ -16,12 +16,11 @@ import pytest
 from sqlalchemy import func, select
 
 from daiyun.core import db, periods
-from daiyun.platform.recruiting import service
-from daiyun.platform.recruiting.models import ApplicationStatus, Placement, ShiftWorker
+from daiyun.platform.recruiting.models import ShiftWorker
 from daiyun.platform.recruiting.schemas import CandidateCreate
 from daiyun.tenants.auth.permissions import Role
 from tests.conftest import Actor
-from tests.platform.recruiting.conftest import Hiring
+from tests.platform.recruiting.conftest import Hiring, hired
 
 API = "/api/v1"
 # The world's merchants keep Beijing time: their today, not UTC's, is when a shift's day has come.
@@ -38,24 +37,9 @@ class Season:
 
     def hire(self, name: str, starts_on: date, left_on: date | None = None) -> str:
         """A hired candidate's placement (paid by the hour, recorded as such)."""
-        with db.unit_of_work(self.hiring.tenant.id) as session:
-            requisition = service.get_requisition(session, self.hiring.requisition_id)
-            person = service.create_candidate(
-                session, CandidateCreate(name=name, email=f"{uuid.uuid4().hex[:8]}@example.com")
-            )
-            application, _ = service.open_application(session, requisition, person, source="t")
-            application.stage, application.status = "hired", ApplicationStatus.hired
-            found = Placement(
-                application_id=application.id,
-                requisition_id=requisition.id,
-                starts_on=starts_on,
-                salary_minor=0,
-                currency="CNY",
-                left_on=left_on,
-            )
-            session.add(found)
-            session.flush()
-            return str(found.id)
+        person = CandidateCreate(name=name, email=f"{uuid.uuid4().hex[:8]}@example.com")
+        hiring = self.hiring
+        return str(hired(hiring.tenant.id, hiring.requisition_id, person, starts_on, left_on))
 
     def call(
         self, method: str, path: str, body: Any = None, who: Actor | None = None, **params: Any
