@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from daiyun.core import periods
 from daiyun.platform.aftersales import repository, rules
 from daiyun.platform.aftersales.schemas import RepurchaseReport, RepurchaseRow
-from daiyun.platform.customer_service import clocks
 from daiyun.platform.orders import buyers
+from daiyun.tenants import service as tenant_service
 
 
 def report(session: Session, first: date, last: date, within_days: int) -> RepurchaseReport:
-    start, end = periods.bounds(first, last, clocks.zone(session))
+    start, end = periods.bounds(first, last, tenant_service.time_zone(session))
     within = timedelta(days=within_days)
     done = repository.done_between(session, start, end)
     emails = buyers.buyer_emails(session, {order_id for _, order_id, _ in done})

@@ -33,11 +33,10 @@ def _set(conv: Conversation, dues: dict[str, datetime | None]) -> None:
         setattr(conv, f"{name}_due", when)
 
 
-zone = tenant_service.time_zone
-
-
 def calendar_of(session: Session, policy: SlaPolicy) -> rules.Calendar:
-    return rules.calendar(zone(session), policy.business_hours or {}, policy.holidays or [])
+    return rules.calendar(
+        tenant_service.time_zone(session), policy.business_hours or {}, policy.holidays or []
+    )
 
 
 def policy_for(session: Session, conv: Conversation) -> SlaPolicy | None:

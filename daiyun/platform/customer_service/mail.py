@@ -47,6 +47,7 @@ from daiyun.platform.customer_service.models import (
     State,
 )
 from daiyun.platform.customer_service.schemas import MailboxIn, MailboxRead
+from daiyun.tenants import service as tenant_service
 from daiyun.tenants.auth.permissions import Role
 from daiyun.tenants.models import Tenant
 
@@ -271,7 +272,7 @@ def send_warning(session: Session, conversation_id: uuid.UUID, key: str) -> list
         return []
     tenant = session.get(Tenant, conv.tenant_id)
     buyer = service.get_contact(session, conv.contact_id).name
-    local = due.astimezone(ZoneInfo(clocks.zone(session)))
+    local = due.astimezone(ZoneInfo(tenant_service.time_zone(session)))
     settings = get_settings()
     link = f"{settings.base_url}/portal/console/inbox?c={tenant.slug if tenant else ''}:{conv.id}"
     mail = EmailMessage()

@@ -243,7 +243,7 @@ def redeem(session: Session, body: RedemptionIn) -> tuple[RedemptionResult, bool
     """Record the promotions a cart (an order) uses, under the lock; the same key again returns
     what was recorded (False: nothing new). A code that cannot be honoured refuses the whole
     redemption (409 naming the code and why)."""
-    take_write_lock(session)  # before any read (SQLite): see the repository
+    take_write_lock(session)  # before any read (SQLite): see core.db
     at = service.local_instant(session, "at", body.at) or utcnow()
     _lock_for(session, at, [c.upper() for c in body.coupon_codes])
     done = repository.with_key(session, body.key)

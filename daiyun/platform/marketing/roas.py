@@ -28,10 +28,11 @@ from sqlalchemy.orm import Session
 from daiyun.core import csv_export
 from daiyun.core.errors import Problem
 from daiyun.core.money import to_major
-from daiyun.platform.marketing import ad_spend, repository, service
+from daiyun.platform.marketing import ad_spend, repository
 from daiyun.platform.marketing.ad_formats import CHANNEL_NAMES
 from daiyun.platform.marketing.models import AdChannel
 from daiyun.platform.marketing.schemas import RoasBasis, RoasBy, RoasReport, RoasRow
+from daiyun.tenants import service as tenant_service
 
 MAX_DAYS = 366
 PLACES = Decimal("0.0001")
@@ -138,7 +139,7 @@ def report(
             ),
         )
     if basis is RoasBasis.orders:
-        name = service.time_zone(session)
+        name = tenant_service.time_zone(session)
         for start, end, offset in spans(ZoneInfo(name), first, last):
             found = repository.attributed_totals(
                 session, start, end, name, offset, with_day=with_day

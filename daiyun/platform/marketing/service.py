@@ -65,11 +65,8 @@ def local_instant(session: Session, name: str, value: datetime | None) -> dateti
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(time_zone(session)))
+        value = value.replace(tzinfo=ZoneInfo(tenant_service.time_zone(session)))
     return instant(name, value)
-
-
-time_zone = tenant_service.time_zone
 
 
 # --------------------------------------------------------------------------------------------

@@ -74,18 +74,14 @@ def _missing(request: Request) -> HTMLResponse:
     return render(request, "careers/missing.html", {"title": N_("Not here")}, status_code=404)
 
 
-def _kept(request: Request, response: HTMLResponse) -> HTMLResponse:
-    """A page every visitor of its language sees alike, kept for the next few seconds."""
-    if (cache := cache_of(request.scope)) is not None:
-        cache.put(request, bytes(response.body).decode())
-    return response
-
-
-def _kept_with_token(request: Request, html: str, posting_id: uuid.UUID) -> None:
-    """The form page, kept with a fresh token signed into each answer (its time is when the
-    visitor saw the form, which the too-fast and expiry checks rely on)."""
-    if (cache := cache_of(request.scope)) is not None:
-        cache.put(request, html, lambda: {TOKEN: careers.token_for(posting_id)})
+def _keep(request: Request, html: str, posting_id: uuid.UUID | None = None) -> None:
+    """Keep a page every visitor of its language sees alike for the next few seconds; a form
+    page with a fresh token signed into each answer (its time is when the visitor saw the form,
+    which the too-fast and expiry checks rely on)."""
+    if (cache := cache_of(request.scope)) is None:
+        return
+    fill = None if posting_id is None else (lambda: {TOKEN: careers.token_for(posting_id)})
+    cache.put(request, html, fill)
 
 
 @router.get("")
@@ -103,7 +99,8 @@ def agency_page(request: Request) -> Response:
             "type_labels": TYPE_LABELS,
         },
     )
-    return _kept(request, page)
+    _keep(request, bytes(page.body).decode())
+    return page
 
 
 @router.get("/{tenant}")
@@ -121,7 +118,8 @@ def careers_page(request: Request, db: SessionDep, tenant: str) -> Response:
             "type_labels": TYPE_LABELS,
         },
     )
-    return _kept(request, page)
+    _keep(request, bytes(page.body).decode())
+    return page
 
 
 def _form_page(
@@ -157,7 +155,7 @@ def _form_page(
     )
     html = bytes(page.body).decode()
     if not error:  # the form as first shown; one sent back holds what the visitor typed
-        _kept_with_token(request, html, posting.id)
+        _keep(request, html, posting.id)
     fresh = html.replace(TOKEN, careers.token_for(posting.id))
     return HTMLResponse(fresh, status_code, headers={**SECURITY_HEADERS, **(headers or {})})
 
