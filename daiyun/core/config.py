@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # Seconds a public page (the careers pages) is kept rendered for its next visitors, per
     # process (daiyun/portal/page_cache.py); 0 renders every one afresh.
     public_page_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # Live updates (server-sent events, daiyun/core/live.py): how often a stream looks at the
+    # database, and how long one stream lasts before the browser reconnects (resuming from the
+    # last event it saw), so no connection is held forever.
+    live_tick_seconds: float = Field(default=1.0, gt=0, le=30)
+    live_stream_seconds: float = Field(default=120.0, gt=0, le=3600)
     # The agency as the letterhead of its statement PDFs names it: a demo agency until set. The
     # _zh names head statements read in Chinese (empty: the others serve both languages).
     agency_name: str = "Daiyun Demo Agency (Shanghai) Co., Ltd."

@@ -49,6 +49,7 @@ CROSS_TENANT_READS = frozenset(
         ("memberships", "own_memberships", "SELECT"),
         ("webhook_routes", "webhook_route_lookup", "SELECT"),
         ("cs_mail_routes", "cs_mail_route_lookup", "SELECT"),
+        ("cs_widget_routes", "cs_widget_route_lookup", "SELECT"),
     }
 )
 BOUND_TENANT = "daiyun_current_tenant()"

@@ -1,6 +1,7 @@
 """The customer-service API (客服): contacts, conversations and messages, canned replies,
 macros, the knowledge base, SLA policies, agents and settings per merchant; an agent's inbox
-across merchants; and the inbound-parse webhook of the e-mail channel."""
+across merchants; the inbound-parse webhook of the e-mail channel; and, from ``widget_api``, the
+chat widget's routes."""
 
 from __future__ import annotations
 
@@ -18,7 +19,15 @@ from daiyun.core.ids import instant
 from daiyun.core.openapi import problems
 from daiyun.core.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from daiyun.core.tasks import enqueue_after_commit
-from daiyun.platform.customer_service import assignment, knowledge, macros, mail, service, tasks
+from daiyun.platform.customer_service import (
+    assignment,
+    knowledge,
+    macros,
+    mail,
+    service,
+    tasks,
+    widget_api,
+)
 from daiyun.platform.customer_service.models import Channel, Delivery, State
 from daiyun.platform.customer_service.schemas import (
     AgentRead,
@@ -68,6 +77,9 @@ Reader = Annotated[TenantAccess, Depends(tenant_access(P.conversations_read))]
 Replier = Annotated[TenantAccess, Depends(tenant_access(P.conversations_reply))]
 Manager = Annotated[TenantAccess, Depends(tenant_access(P.cs_manage))]
 T = "/tenants/{tenant}"
+# The chat widget's routes live beside these (widget_api.py): its merchant's side and the visitor's.
+router.include_router(widget_api.router)
+ingress.include_router(widget_api.visitors)
 
 
 def _own(user: User, permission: Permission) -> None:

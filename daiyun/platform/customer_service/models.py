@@ -3,8 +3,9 @@ messages, canned replies, SLA policies, mailboxes and the e-mail that arrives at
 
 Everything a merchant's buyers say is tenant-owned and keyed ``(tenant_id, id)``. Two tables are
 platform rows: an agent's availability and load (``cs_agents``: one agent answers for many
-merchants, so the capacity is theirs, not a merchant's) and the route from a mailbox's webhook key
-to its tenant (``cs_mail_routes``: read before any tenant is known, holding no secret).
+merchants, so the capacity is theirs, not a merchant's) and the routes from a mailbox's webhook key
+and from a chat widget's key to their tenant (``cs_mail_routes``, ``cs_widget_routes``: read
+before any tenant is known, holding no secret).
 """
 
 from __future__ import annotations
@@ -123,6 +124,16 @@ class MailRoute(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     mailbox_id: Mapped[uuid.UUID]
+
+
+class WidgetRoute(Base):
+    """Which tenant and widget a widget key belongs to: the visitor's browser names only the key."""
+
+    __tablename__ = "cs_widget_routes"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    widget_id: Mapped[uuid.UUID]
 
 
 class Settings(TenantScoped, Timestamped, Base):
@@ -323,6 +334,25 @@ class Mailbox(TenantScoped, Timestamped, Base):
     display_name: Mapped[str] = mapped_column(String(120), default="")
     shop_id: Mapped[uuid.UUID | None]
     key: Mapped[str] = mapped_column(String(64))
+
+
+class Widget(TenantScoped, Timestamped, Base):
+    """The web-chat widget of one of the merchant's own shops (Shopify, WooCommerce): a script
+    at ``/widget/{key}.js`` answering only pages of ``allowed_origins``."""
+
+    __tablename__ = "cs_widgets"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        UniqueConstraint("tenant_id", "shop_id"),
+        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"]),
+    )
+
+    shop_id: Mapped[uuid.UUID]
+    key: Mapped[str] = mapped_column(String(64))
+    # Exact origins ("https://shop.example.com"): a browser's Origin header must be one of them.
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    greeting: Mapped[str] = mapped_column(String(300), default="")
+    enabled: Mapped[bool] = mapped_column(default=True)
 
 
 class InboundEmail(TenantScoped, Base):

@@ -29,6 +29,8 @@ from daiyun.platform.customer_service.models import (
     Settings,
     SlaPolicy,
     State,
+    Widget,
+    WidgetRoute,
 )
 from daiyun.tenants.auth.models import User
 from daiyun.tenants.models import Membership
@@ -332,3 +334,68 @@ def resolved_between(session: Session, start: datetime, end: datetime) -> list[A
         Conversation.resolved_at >= start, Conversation.resolved_at < end
     )
     return list(session.execute(stmt.order_by(Conversation.resolved_at, Conversation.id)))
+
+
+# --- the chat widget -----------------------------------------------------------------------
+
+
+def widgets() -> Select[Any]:
+    return select(Widget)
+
+
+def widget(session: Session, widget_id: uuid.UUID) -> Widget | None:
+    return session.scalar(select(Widget).where(Widget.id == widget_id))
+
+
+def widget_of_shop(session: Session, shop_id: uuid.UUID) -> Widget | None:
+    return session.scalar(select(Widget).where(Widget.shop_id == shop_id))
+
+
+def widget_route(session: Session, key: str) -> WidgetRoute | None:
+    """The route of a widget key; on PostgreSQL readable only by a transaction naming the key
+    (as for the mail routes)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.set_config("app.widget_key", key, True)))
+    return session.scalar(select(WidgetRoute).where(WidgetRoute.key == key))
+
+
+def visitor_conversation(
+    session: Session, contact_id: uuid.UUID, shop_id: uuid.UUID
+) -> Conversation | None:
+    """A visitor's conversation on one shop's widget (one each: a new message reopens it)."""
+    stmt = select(Conversation).where(
+        Conversation.contact_id == contact_id,
+        Conversation.shop_id == shop_id,
+        Conversation.channel == "widget",
+    )
+    return session.scalar(stmt.order_by(Conversation.id.desc()).limit(1))
+
+
+def visible_messages(
+    session: Session, conversation_id: uuid.UUID, since: datetime | None, limit: int
+) -> list[Message]:
+    """What the visitor may read of their conversation (never notes or system lines), from
+    ``since`` on, oldest first; without ``since`` the latest ``limit``."""
+    stmt = messages(conversation_id).where(Message.kind.in_(("inbound", "outbound")))
+    if since is not None:
+        return list(session.scalars(stmt.where(Message.created_at >= since).order_by(Message.id)))
+    latest = list(session.scalars(stmt.order_by(Message.id.desc()).limit(limit)))
+    return latest[::-1]
+
+
+def inbound_since(session: Session, conversation_id: uuid.UUID, since: datetime) -> int:
+    stmt = select(func.count()).where(
+        Message.conversation_id == conversation_id,
+        Message.kind == "inbound",
+        Message.created_at >= since,
+    )
+    return session.scalar(stmt) or 0
+
+
+def widget_conversations_since(session: Session, shop_id: uuid.UUID, since: datetime) -> int:
+    stmt = select(func.count()).where(
+        Conversation.shop_id == shop_id,
+        Conversation.channel == "widget",
+        Conversation.created_at >= since,
+    )
+    return session.scalar(stmt) or 0

@@ -1,5 +1,6 @@
 """Customer service's pure rules: SLA clocks on business hours, canned-reply variables, contact
-normalization, the inbound-parse signature and the assignment order. No session here."""
+normalization, the inbound-parse signature, the chat widget's origins and visitor tokens, and the
+assignment order. No session here."""
 
 from __future__ import annotations
 
@@ -272,6 +273,51 @@ def signature_ok(key: str, timestamp: str, token: str, signature: str, now: date
     if abs(now.timestamp() - stamp) > SIGNATURE_TOLERANCE_SECONDS:
         return False
     return hmac.compare_digest(sign(key, timestamp, token), signature.lower())
+
+
+# --- the chat widget -----------------------------------------------------------------------
+
+# A visitor's token holds for this long; a browser keeping it longer starts afresh.
+VISITOR_TOKEN_DAYS = 30
+_ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]+|\[[0-9a-f:]+\])(:[0-9]{1,5})?$")
+
+
+def normal_origin(value: str) -> str | None:
+    """``scheme://host[:port]`` as a browser sends it in ``Origin`` (lower case, no path, no
+    default port), or None when ``value`` is not an origin."""
+    text = value.strip().lower().rstrip("/")
+    found = _ORIGIN.match(text)
+    if found is None:
+        return None
+    scheme, host, port = found.groups()
+    if port in ((":80" if scheme == "http" else ":443"), None):
+        port = ""
+    return f"{scheme}://{host}{port}"
+
+
+def _visitor_mac(secret: str, widget_key: str, visitor: str, issued: int) -> str:
+    message = f"widget:{widget_key}:{visitor}:{issued}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
+def visitor_token(secret: str, widget_key: str, visitor: str, now: datetime) -> str:
+    """A visitor's bearer token: who they are, when it was issued, signed for one widget."""
+    issued = int(now.timestamp())
+    return f"{visitor}.{issued}.{_visitor_mac(secret, widget_key, visitor, issued)}"
+
+
+def visitor_of(secret: str, widget_key: str, token: str, now: datetime) -> str | None:
+    """The visitor a token names, if it was signed for this widget and has not expired."""
+    visitor, _, rest = token.partition(".")
+    raw_issued, _, mac = rest.partition(".")
+    if not re.fullmatch(r"[0-9a-f]{32}", visitor) or not raw_issued.isdigit():
+        return None
+    issued = int(raw_issued)
+    age = now.timestamp() - issued
+    if not -60 <= age <= VISITOR_TOKEN_DAYS * 86400:  # a minute of clock skew between hosts
+        return None
+    expected = _visitor_mac(secret, widget_key, visitor, issued)
+    return visitor if hmac.compare_digest(expected, mac) else None
 
 
 # --- assignment ----------------------------------------------------------------------------

@@ -353,3 +353,76 @@ class MailboxRead(_Read):
 
 class InboundAck(BaseModel):
     status: str  # accepted, duplicate
+
+
+# --- the chat widget -----------------------------------------------------------------------
+
+Origin = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+
+
+def _origins(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    found = []
+    for value in values:
+        origin = rules.normal_origin(value)
+        if origin is None:
+            raise ValueError(f"{value!r} is not an origin (scheme://host[:port], no path)")
+        found.append(origin)
+    return list(dict.fromkeys(found))
+
+
+class WidgetIn(_Input):
+    shop_id: uuid.UUID
+    allowed_origins: Annotated[list[Origin], Field(min_length=1, max_length=20)]
+    greeting: Annotated[str, StringConstraints(max_length=300, pattern=r"^[^\x00-\x1F\x7F]*$")] = ""
+    enabled: StrictBool = True
+
+    _normal = field_validator("allowed_origins")(_origins)
+
+
+class WidgetUpdate(_Input):
+    allowed_origins: Annotated[list[Origin], Field(min_length=1, max_length=20)] | None = None
+    greeting: (
+        Annotated[str, StringConstraints(max_length=300, pattern=r"^[^\x00-\x1F\x7F]*$")] | None
+    ) = None
+    enabled: StrictBool | None = None
+
+    _normal = field_validator("allowed_origins")(_origins)
+
+
+class WidgetRead(_Read):
+    id: uuid.UUID
+    shop_id: uuid.UUID
+    key: str
+    allowed_origins: list[str]
+    greeting: str
+    enabled: bool
+    script_url: str
+    # The tag the merchant's site puts in its pages.
+    snippet: str
+
+
+class VisitorSession(BaseModel):
+    token: str
+    greeting: str
+    shop_name: str
+
+
+class VisitorMessageIn(_Input):
+    body: Annotated[str, StringConstraints(min_length=1, max_length=5000, pattern=r"^[^\x00]*\S")]
+    # The browser's own id for this message: sent twice (a retry), it is kept once.
+    client_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+    name: Annotated[str, StringConstraints(max_length=120, pattern=r"^[^\x00-\x1F\x7F]*$")] = ""
+    email: Email | None = None
+
+
+class VisitorMessage(BaseModel):
+    id: uuid.UUID
+    author: Literal["visitor", "agent"]
+    body: str
+    at: datetime
+
+
+class VisitorThread(BaseModel):
+    messages: list[VisitorMessage]

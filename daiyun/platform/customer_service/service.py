@@ -398,8 +398,7 @@ def reply(session: Session, conv: Conversation, body: MessageCreate, user: User)
     if body.kind == MessageKind.outbound:
         if conv.state == State.resolved:
             raise Problem(409, "conversation-resolved", "Reopen the conversation to reply")
-        if conv.channel == Channel.email:
-            message.delivery = Delivery.queued
+        message.delivery = _delivery(conv)
         conv.last_message_at = now
         clocks.on_reply(conv, now)
     if message.delivery == Delivery.queued:
@@ -426,8 +425,8 @@ def notify_buyer(session: Session, conversation_id: uuid.UUID, text: str) -> Mes
     now = utcnow()
     message = Message(conversation_id=conv.id, kind=MessageKind.outbound, body=text, created_at=now)
     session.add(message)
-    if conv.channel == Channel.email:
-        message.delivery = Delivery.queued
+    message.delivery = _delivery(conv)
+    if message.delivery == Delivery.queued:
         _thread(session, conv, message)
     conv.last_message_at = now
     session.flush()
@@ -435,6 +434,17 @@ def notify_buyer(session: Session, conversation_id: uuid.UUID, text: str) -> Mes
         task = celery_app.signature(rules.SEND_EMAIL_TASK)
         enqueue_after_commit(session, task, str(conv.tenant_id), str(message.id))
     return message
+
+
+def _delivery(conv: Conversation) -> Delivery:
+    """How a message to the buyer goes out: e-mail is queued for the SMTP task; the chat
+    widget's visitor reads it from the conversation (sent once written); other channels have
+    no way out from here."""
+    if conv.channel == Channel.email:
+        return Delivery.queued
+    if conv.channel == Channel.widget:
+        return Delivery.sent
+    return Delivery.none
 
 
 def _thread(session: Session, conv: Conversation, message: Message) -> None:
