@@ -8,11 +8,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from daiyun.connectors.models import Shop
 from daiyun.core import db
-from daiyun.platform.customer_service import knowledge, macros, mail, service
+from daiyun.platform.customer_service import knowledge, macros, mail, service, widget
 from daiyun.platform.customer_service.models import (
     Agent,
     Article,
@@ -32,6 +33,8 @@ from daiyun.platform.customer_service.models import (
     SlaPolicy,
     State,
     Strategy,
+    Widget,
+    WidgetRoute,
 )
 from daiyun.platform.customer_service.schemas import (
     ArticleIn,
@@ -40,9 +43,11 @@ from daiyun.platform.customer_service.schemas import (
     MacroIn,
     MailboxIn,
     SlaPolicyIn,
+    WidgetIn,
 )
 from daiyun.tenants.auth.permissions import Permission, Role
 from daiyun.tenants.models import Membership
+from tests import factories
 from tests.authz import ADMIN, API, P, Route, TenantRule, columns_of, rows_of, rules
 
 CS_READERS = frozenset({Role.agency_admin, Role.account_manager, Role.cs_agent})
@@ -61,6 +66,7 @@ TENANT_TABLES = (
     Article,
     Mailbox,
     InboundEmail,
+    Widget,
 )
 READ = TenantRule(P.conversations_read, CS_READERS)
 REPLY = TenantRule(P.conversations_reply, CS_REPLIERS)
@@ -114,6 +120,8 @@ TENANT_RULES = (
             ("PUT", "/agents/{agent_id}"),
             ("PUT", "/cs-settings"),
             ("POST", "/mailboxes"),
+            ("POST", "/widgets"),
+            ("PATCH", "/widgets/{widget_id}"),
         ),
         read=MANAGE,
         write=MANAGE,
@@ -121,6 +129,7 @@ TENANT_RULES = (
     | {
         # The webhook URLs name the mailboxes' keys: for supervisors only.
         ("GET", f"{API}/tenants/{{tenant}}/mailboxes"): MANAGE,
+        ("GET", f"{API}/tenants/{{tenant}}/widgets"): MANAGE,
     }
 )
 # An agent's own inbox across merchants and their availability: by the caller's own role.
@@ -129,6 +138,13 @@ OTHER_RULES: dict[Route, str | Permission] = {
     ("PUT", f"{API}/inbox/status"): P.conversations_reply,
     # The mail provider authenticates by signature (tests/platform/customer_service/test_mail.py).
     ("POST", "/webhooks/email/{mailbox_key}/inbound"): "signature",
+    # A chat visitor holds a token for one widget and reads only their own conversation
+    # (tests/platform/customer_service/test_widget.py); the script itself is public.
+    ("GET", "/widget/{key}.js"): "public",
+    ("POST", "/widget/{key}/visitors"): "origin",
+    ("GET", "/widget/{key}/messages"): "visitor token",
+    ("POST", "/widget/{key}/messages"): "visitor token",
+    ("GET", "/widget/{key}/events"): "visitor token",
 }
 
 
@@ -157,7 +173,14 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         article = knowledge.create(session, ArticleIn(title="Returns", body="Within 7 days"))
         mailbox = mail.create_mailbox(session, MailboxIn(address=f"help-{tag}@shop.example"))
         agents = [m.user_id for m in session.scalars(select(Membership)) if m.role == Role.cs_agent]
+    # The widget to change sits on a shop of its own: POST /widgets takes the seeded shop.
+    other_shop = factories.shop(tenant_id, channel="woocommerce").id
+    with db.unit_of_work(tenant_id) as session:
+        chat = widget.create_widget(
+            session, WidgetIn(shop_id=other_shop, allowed_origins=["https://a.example"])
+        )
     return {
+        "widget_id": str(chat.id),
         "contact_id": str(first.id),
         "other_contact_id": str(second.id),
         "conversation_id": str(conv.id),
@@ -198,6 +221,11 @@ def request(path: str, method: str, places: dict[str, str], n: int) -> dict[str,
         ("PUT", "/agents/{agent_id}"): {"capacity": 1 + n % 50},
         ("PUT", "/cs-settings"): {"strategy": ("round_robin", "least_loaded")[n % 2]},
         ("POST", "/mailboxes"): {"address": f"m{n}-{uuid.uuid4().hex[:6]}@shop.example"},
+        ("POST", "/widgets"): {
+            "shop_id": places["shop_id"],
+            "allowed_origins": [f"https://m{n}.example"],
+        },
+        ("PATCH", "/widgets/{widget_id}"): {"greeting": f"Hello {n}"},
     }
     if (method, path) in bodies:
         return {"json": bodies[(method, path)]}
@@ -219,6 +247,11 @@ def restore(path: str, tenant_id: uuid.UUID, places: dict[str, str]) -> None:
     contact apart again, the deleted canned reply, macro and article back."""
     conversation_id = uuid.UUID(places["conversation_id"])
     with db.unit_of_work(tenant_id) as session:
+        if path == "/widgets":  # the seeded shop takes the next caller's widget
+            shop_id = uuid.UUID(places["shop_id"])
+            keys = list(session.scalars(select(Widget.key).where(Widget.shop_id == shop_id)))
+            session.execute(delete(WidgetRoute).where(WidgetRoute.key.in_(keys)))
+            session.execute(delete(Widget).where(Widget.shop_id == shop_id))
         if path.startswith(CONV):
             conv = service.get_conversation(session, conversation_id)
             needs = State.resolved if path.endswith("/reopen") else State.open
@@ -248,9 +281,13 @@ def tenant_state(session: Session) -> list[tuple[Any, ...]]:
 
 
 def platform_state(session: Session) -> list[str]:
-    """Agents' availability and load, and the mail routes."""
+    """Agents' availability and load, and the mail and widget routes."""
     agents = [tuple(columns_of(a).items()) for a in session.scalars(select(Agent))]
-    routes = [tuple(columns_of(r).items()) for r in session.scalars(select(MailRoute))]
+    routes = [
+        tuple(columns_of(r).items())
+        for model in (MailRoute, WidgetRoute)
+        for r in session.scalars(select(model))
+    ]
     return sorted(map(str, agents + routes))
 
 
@@ -273,6 +310,7 @@ BULK_UPDATES: dict[type[Any], tuple[str, Any]] = {
     Article: ("body", "tests-bulk"),
     Mailbox: ("display_name", "tests-bulk"),
     InboundEmail: ("error", "tests-bulk"),
+    Widget: ("greeting", "tests-bulk"),
 }
 APPEND_ONLY: frozenset[type[Any]] = frozenset()
 
@@ -291,6 +329,11 @@ def guard_seed(
         macros.create(session, MacroIn(name="G", then="resolved"))
         knowledge.create(session, ArticleIn(title="G", body="G"))
         mailbox = mail.create_mailbox(session, MailboxIn(address=f"g-{tag}@shop.example"))
+        shop = session.scalars(select(Shop)).first()
+        assert shop is not None, "the guard's seed gives the tenant a shop"
+        widget.create_widget(
+            session, WidgetIn(shop_id=shop.id, allowed_origins=["https://guard.example"])
+        )
         conv = service.open_conversation(
             session,
             contact,
