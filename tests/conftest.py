@@ -22,6 +22,10 @@ os.environ.setdefault("DAIYUN_MARKETPLACE_HOSTS", "127.0.0.1")
 # Public pages are rendered afresh on every request, so a test sees its own writes at once;
 # tests/portal/test_page_cache.py turns the cache on.
 os.environ.setdefault("DAIYUN_PUBLIC_PAGE_CACHE_SECONDS", "0")
+# Live streams look often and end soon, so a test reading one (the matrices read every route's
+# whole answer) waits a second at most; tests of reconnects start servers with longer ones.
+os.environ.setdefault("DAIYUN_LIVE_TICK_SECONDS", "0.2")
+os.environ.setdefault("DAIYUN_LIVE_STREAM_SECONDS", "1")
 
 import pytest
 from alembic import command

@@ -270,7 +270,7 @@ PORTAL_TABLE: dict[Route, Rule] = {
     # Customer service (views/inbox_console.py): the inbox and the desk are staff pages; the
     # reply box acts where the role answers buyers; the service report is read by merchants too.
     ("GET", f"{PORTAL}/console/inbox"): Rule(STAFF),
-    ("GET", f"{PORTAL}/console/inbox/updates"): Rule(STAFF),
+    ("GET", f"{PORTAL}/console/inbox/events"): Rule(STAFF),
     ("POST", f"{PORTAL}/console/inbox/status"): Rule(STAFF),
     ("GET", f"{PORTAL}/console/service"): Rule(STAFF),
     ("POST", f"{T}/conversations/{{conversation_id}}"): Rule(

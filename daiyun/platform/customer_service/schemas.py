@@ -357,7 +357,14 @@ class InboundAck(BaseModel):
 
 # --- the chat widget -----------------------------------------------------------------------
 
-Origin = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+# What ``rules.normal_origin`` reads, stated for the API's document (and its callers).
+Origin = Annotated[
+    str,
+    StringConstraints(
+        max_length=200,
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?/?$",
+    ),
+]
 
 
 def _origins(values: list[str] | None) -> list[str] | None:

@@ -1,26 +1,24 @@
-// The inbox refreshes without a reload of the page the agent is typing in: it polls a small
-// stamp of what the list shows and reloads only when that changes and the reply box is empty.
+// The inbox follows a stream of server-sent events and reloads when what its list shows changes,
+// unless the agent is typing a reply (then it says so and waits). The browser reconnects on its
+// own after a drop and, sending the last event's id, hears only of real changes.
 (function () {
-  var box = document.querySelector(".inbox[data-poll]");
-  if (!box) { return; }
-  var url = box.getAttribute("data-poll");
+  var box = document.querySelector(".inbox[data-events]");
+  if (!box || !window.EventSource) { return; }
   var last = null;
-  function check() {
-    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (answer) { return answer.ok ? answer.json() : null; })
-      .then(function (state) {
-        if (!state) { return; }
-        var stamp = state.count + "/" + state.stamp;
-        var body = document.getElementById("body");
-        if (last !== null && stamp !== last && (!body || body.value === "")) {
-          window.location.reload();
-        }
-        last = stamp;
-      })
-      .catch(function () { /* offline for a moment: the next tick tries again */ });
-  }
-  check();
-  window.setInterval(check, 5000);
+  var stream = new EventSource(box.getAttribute("data-events"));
+  stream.addEventListener("inbox", function (event) {
+    var body = document.getElementById("body");
+    if (last !== null && event.lastEventId !== last) {
+      if (!body || body.value === "") {
+        stream.close();
+        window.location.reload();
+        return;
+      }
+      var note = document.getElementById("inbox-news");
+      if (note) { note.hidden = false; }
+    }
+    last = event.lastEventId;
+  });
 })();
 
 // A knowledge-base answer goes into the reply box (appended to what is there), to edit and send.

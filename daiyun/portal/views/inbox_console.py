@@ -2,26 +2,31 @@
 conversations or the queue; the open conversation with the reply box; the buyer's orders), the
 supervisors' desk (queues, agents' load, breaches), and a merchant's service report.
 
-The inbox updates without a reload by polling ``/console/inbox/updates`` (a small JSON stamp of
-what the list shows) every few seconds and reloading the list when it changes; a push channel
-(SSE through the broker) is the next step. Staff only for the console pages; each action checks
-the user's role in the conversation's merchant, and every form carries the CSRF token.
+The inbox updates without a reload: the page follows ``/console/inbox/events`` (server-sent
+events, daiyun/core/live.py) and reloads when what its list shows changes. Staff only for the
+console pages; each action checks the user's role in the conversation's merchant, and every form
+carries the CSRF token.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from daiyun.core import live
+from daiyun.core.db import unit_of_work
 from daiyun.core.errors import Problem
 from daiyun.core.ids import utcnow
 from daiyun.core.tasks import enqueue_after_commit
+from daiyun.core.tenancy import bind_user
 from daiyun.platform.customer_service import assignment, macros, reports, rules, service, tasks
 from daiyun.platform.customer_service.schemas import (
     AgentStatus,
@@ -30,6 +35,7 @@ from daiyun.platform.customer_service.schemas import (
     MessageKind,
     State,
 )
+from daiyun.portal import sessions
 from daiyun.portal.console import access
 from daiyun.portal.console.service_desk import desks, inbox, readable, thread
 from daiyun.portal.navigation import tabs
@@ -93,12 +99,41 @@ def inbox_page(
     )
 
 
-@router.get("/console/inbox/updates")
-def inbox_updates(page: Staff, view: str = "mine") -> Response:
-    """What the list shows, as a stamp: the page reloads its list when the stamp changes."""
-    rows = inbox(access.accessible(page.db, page.user), page.user.id, view == "queue")
-    stamp = max((r.conversation.last_message_at.isoformat() for r in rows), default="")
-    return JSONResponse({"count": len(rows), "stamp": stamp})
+@dataclass
+class _Watch:
+    """What an agent's list shows, looked at once a tick: an ``inbox`` event whenever it changes
+    (its id a digest of the rows, so a reconnecting page hears only of a real change). The
+    sign-in and the memberships are read again each time: a session ended or a merchant taken
+    away stops the news at the next tick."""
+
+    cookie: str | None
+    queue: bool
+
+    def __call__(self, last_id: str | None) -> list[live.Event]:
+        with unit_of_work() as db:
+            found = sessions.resolve(db, self.cookie)
+            if found is None:
+                return []
+            user = found[1]
+            bind_user(db, user.id)  # row security shows a user their own memberships only
+            accesses = access.accessible(db, user)
+        rows = inbox(accesses, user.id, self.queue)
+        shown = "|".join(
+            f"{r.tenant.slug}:{r.conversation.id}:{r.conversation.last_message_at.isoformat()}"
+            f":{r.conversation.state}:{r.conversation.assignee_id}"
+            for r in rows
+        )
+        stamp = hashlib.sha256(shown.encode()).hexdigest()[:24]
+        if stamp == last_id:
+            return []
+        return [live.Event(stamp, "inbox", {"count": len(rows)})]
+
+
+@router.get("/console/inbox/events")
+def inbox_events(request: Request, page: Staff, view: str = "mine") -> Response:
+    """Server-sent events for the open inbox page: any API process answers, reading the
+    database, so a message taken in by another process shows all the same."""
+    return live.stream(request, _Watch(request.cookies.get(sessions.COOKIE), view == "queue"))
 
 
 @router.post("/console/inbox/status")

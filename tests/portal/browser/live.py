@@ -102,7 +102,9 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(database: CommittedDatabase, workdir: Path) -> Iterator[LiveServer]:
+def live_server(
+    database: CommittedDatabase, workdir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
     """Serve the real app (API and portal) from ``database``; ready when this yields."""
     port = free_port()
     settings = get_settings()
@@ -117,6 +119,7 @@ def live_server(database: CommittedDatabase, workdir: Path) -> Iterator[LiveServ
         "DAIYUN_BASE_URL": f"http://127.0.0.1:{port}",
         "DAIYUN_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
+        **(extra_env or {}),
     }
     log = workdir / f"api-{port}.log"
     with log.open("wb") as sink:
