@@ -1,14 +1,18 @@
 """The console's service library: an admin writes a merchant's canned replies, macros and
 knowledge-base articles (added, edited in place, deleted; an unknown variable or a taken
-shortcut refused with its reason and nothing kept); an agent finds no page to write in;
+shortcut refused with its reason and nothing kept); a shop's chat widget given and changed; an
+agent finds no page to write in;
 every string is in Chinese too."""
 
 from __future__ import annotations
 
+import uuid
+
 from daiyun.core import db
-from daiyun.platform.customer_service import knowledge, macros
+from daiyun.platform.customer_service import knowledge, macros, widget
 from daiyun.platform.customer_service import service as cs
 from daiyun.tenants.auth.permissions import Role
+from tests import factories
 from tests.conftest import World
 from tests.portal.conftest import PortalClient, csrf_of
 from tests.portal.test_zh_and_time import choose_chinese, untranslated  # noqa: F401 (fixture)
@@ -145,3 +149,44 @@ def test_an_admin_sets_the_sla_policies(world: World, portal_as: PortalClient) -
     with db.unit_of_work(tenant.id) as session:
         [policy] = cs.policies(session)
         assert (policy.priority, policy.first_response_minutes) == (None, None)
+
+
+def test_an_admin_gives_a_shop_its_chat_widget(world: World, portal_as: PortalClient) -> None:
+    tenant = world.tenant()
+    shop = factories.shop(tenant.id)
+    admin = portal_as(world.user(Role.agency_admin, tenant))
+    token = csrf_of(admin.get(LIBRARY, params={"tenant": tenant.slug}).text)
+    base = f"{PORTAL}/t/{tenant.slug}/service-library/widgets"
+
+    def post(path: str, **fields: str) -> str:
+        answer = admin.post(path, data={"csrf_token": token, **fields}, follow_redirects=False)
+        assert answer.status_code == 303, answer.text
+        return answer.headers["location"]
+
+    made = {"shop_id": str(shop.id), "greeting": "您好", "enabled": "1"}
+    assert "error=" in post(base, **made, allowed_origins="shop.example/page")
+    assert "done=widgets-saved" in post(base, **made, allowed_origins="https://tea.example/")
+    assert "error=widget-exists" in post(base, **made, allowed_origins="https://tea.example")
+    with db.unit_of_work(tenant.id) as session:
+        [chat] = widget.find_widgets(session, None, 10)[0]
+        assert (chat.shop_id, chat.allowed_origins, chat.greeting, chat.enabled) == (
+            shop.id,
+            ["https://tea.example"],
+            "您好",
+            True,
+        )
+    shown = admin.get(LIBRARY, params={"tenant": tenant.slug}).text
+    assert f'data-widgets="{chat.id}"' in shown
+    assert f"/widget/{chat.key}.js" in shown  # the tag to copy into the shop's pages
+    # Another site added, and switched off (no "enabled" box ticked); the shop stays its own.
+    post(
+        f"{base}/{chat.id}",
+        action="save",
+        shop_id=str(uuid.uuid4()),
+        allowed_origins="https://tea.example\nhttps://m.tea.example",
+        greeting="",
+    )
+    with db.unit_of_work(tenant.id) as session:
+        [chat] = widget.find_widgets(session, None, 10)[0]
+        assert chat.shop_id == shop.id and not chat.enabled
+        assert chat.allowed_origins == ["https://tea.example", "https://m.tea.example"]

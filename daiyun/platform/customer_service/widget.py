@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from daiyun.connectors import service as shop_service
 from daiyun.core.audit import service as audit
 from daiyun.core.config import get_settings
 from daiyun.core.db import take_write_lock, unit_of_work
@@ -115,6 +116,11 @@ def update_widget(session: Session, widget_id: uuid.UUID, body: WidgetUpdate) ->
     session.flush()
     audit.record(session, "cs.widget_updated", f"widget:{widget.id}", changes)
     return widget
+
+
+def shops(session: Session) -> list[tuple[uuid.UUID, str]]:
+    """The bound merchant's shops, (id, name), for the form that gives one a widget."""
+    return [(shop.id, shop.name) for shop in shop_service.shops(session)]
 
 
 def find_widgets(

@@ -2,7 +2,8 @@
 by those who manage the service (``cs:manage``): canned replies with their shortcuts, macros
 (saved actions run from the inbox), the knowledge base's articles, and the SLA policies that
 set how soon conversations must be answered (服务时效: first response, next response,
-resolution, counted in business hours).
+resolution, counted in business hours), and the chat widgets of the merchant's own shops (the
+script tag their pages carry and the sites it answers).
 
 One merchant at a time (chosen like the Ad spend page: the first the user manages by default).
 Each item is edited in place or deleted; the rules (unique shortcut and name, known variables,
@@ -19,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from daiyun.platform.customer_service import knowledge, macros
+from daiyun.platform.customer_service import knowledge, macros, widget
 from daiyun.platform.customer_service import service as cs
 from daiyun.platform.customer_service.rules import DAYS, VARIABLES
 from daiyun.platform.customer_service.schemas import (
@@ -34,6 +35,8 @@ from daiyun.platform.customer_service.schemas import (
     SlaPolicyIn,
     SlaPolicyRead,
     State,
+    WidgetIn,
+    WidgetUpdate,
 )
 from daiyun.portal.console import access
 from daiyun.portal.views.console import Staff, _back, _staff_only, _submit, _text
@@ -65,6 +68,8 @@ def _read(session: Any) -> dict[str, list[Any]]:
             ArticleRead.model_validate(r) for r in knowledge.find(session, None, None, SHOWN)[0]
         ],
         "policies": [SlaPolicyRead.model_validate(r) for r in cs.policies(session)],
+        "widgets": [widget.read(w) for w in widget.find_widgets(session, None, SHOWN)[0]],
+        "shops": widget.shops(session),
     }
 
 
@@ -173,6 +178,23 @@ def _policy(form: FormData) -> SlaPolicyIn:
     )
 
 
+def _widget(form: FormData) -> WidgetIn:
+    return WidgetIn(
+        shop_id=uuid.UUID(_text(form, "shop_id", 36)),
+        allowed_origins=_text(form, "allowed_origins", 5000).split(),
+        greeting=_text(form, "greeting", 300),
+        enabled=form.get("enabled") == "1",
+    )
+
+
+def _update_widget(session: Any, widget_id: uuid.UUID, body: WidgetIn) -> object:
+    # The shop stays the widget's own: only what the form may change is passed on.
+    changes = WidgetUpdate(
+        allowed_origins=body.allowed_origins, greeting=body.greeting, enabled=body.enabled
+    )
+    return widget.update_widget(session, widget_id, changes)
+
+
 # What each kind is made of and done with: (form reader, create, update, delete). SLA
 # policies are not deleted (conversations keep the policy their clocks started under).
 _ACTIONS: dict[str, tuple[Any, Any, Any, Any]] = {
@@ -180,6 +202,8 @@ _ACTIONS: dict[str, tuple[Any, Any, Any, Any]] = {
     "macros": (_macro, macros.create, macros.update, macros.delete),
     "articles": (_article, knowledge.create, knowledge.update, knowledge.delete),
     "policies": (_policy, cs.create_policy, cs.update_policy, None),
+    # A chat widget is switched off, not deleted: its key may still sit in a shop's pages.
+    "widgets": (_widget, widget.create_widget, _update_widget, None),
 }
 
 
