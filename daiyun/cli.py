@@ -481,7 +481,7 @@ def demo(
 
     Safe to run again: what exists is left alone and the same logins are printed.
     """
-    from daiyun.demo import login_table, seed, write_sandbox_shops
+    from daiyun.demo import login_table, seed, storefronts, write_sandbox_shops
 
     settings = get_settings()
     if not settings.is_sqlite and not force:
@@ -506,6 +506,9 @@ def demo(
         f"  curl -d 'username={admin}&password={result.password}' {base}{API_PREFIX}/auth/token\n"
         f"  curl -H 'Authorization: Bearer <access_token>' {base}{API_PREFIX}/tenants"
     )
+    typer.echo("\nThe merchants' own storefronts, with the chat widget (answered in the inbox):")
+    for url in storefronts():
+        typer.echo(f"  {url}")
 
 
 for _module in departments.command_modules():

@@ -36,8 +36,10 @@ from daiyun.demo_recruiting import (
     ensure_recruiting,
     ensure_team,
 )
-from daiyun.demo_service import ensure_service
+from daiyun.demo_service import ensure_service, ensure_widgets
 from daiyun.demo_warehouse import ensure_planning, ensure_stock, ensure_warehouses
+from daiyun.platform.customer_service import repository as cs_repository
+from daiyun.platform.customer_service import widget as cs_widget
 from daiyun.platform.rates import service as rates_service
 from daiyun.platform.rates.rules import Quote
 from daiyun.tenants import service as tenant_service
@@ -52,6 +54,8 @@ from daiyun.tenants.schemas import MemberCreate, TenantCreate
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_DOMAIN = "demo.daiyun.dev"
 SANDBOX_PORT = 8100
+# The sandbox's storefront pages (the merchants' own sites), which the demo's chat widgets answer.
+SANDBOX_ORIGINS = [f"http://127.0.0.1:{SANDBOX_PORT}", f"http://localhost:{SANDBOX_PORT}"]
 
 
 @dataclass(frozen=True)
@@ -329,6 +333,7 @@ def seed(password: str = DEMO_PASSWORD) -> SeedResult:
     agent = _ensure_user(next(u for u in STAFF if u.role == Role.cs_agent), tenants, result)
     for merchant in TENANTS:
         result.created.extend(ensure_service(tenants[merchant.slug], agent.id))
+        result.created.extend(ensure_widgets(tenants[merchant.slug], SANDBOX_ORIGINS))
         result.created.extend(ensure_aftersales(tenants[merchant.slug], agent.id, warehouses[0]))
         result.created.extend(ensure_followups(tenants[merchant.slug]))
         result.created.extend(ensure_csat(tenants[merchant.slug], agent.id, admin.id))
@@ -496,11 +501,26 @@ def write_sandbox_shops(path: Path) -> int:
                     "webhook_url": shop_service.webhook_url(shop),
                     "currency": spec.currency,
                     "utc_offset_minutes": spec.utc_offset_minutes,
+                    "widget_script": widget_script(session, shop.id),
                 }
             )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(shops, ensure_ascii=False, indent=2))
     return len(shops)
+
+
+def widget_script(session: Any, shop_id: Any) -> str | None:
+    chat = cs_repository.widget_of_shop(session, shop_id)
+    return cs_widget.script_url(chat) if chat is not None else None
+
+
+def storefronts(port: int = SANDBOX_PORT) -> list[str]:
+    """The sandbox storefront pages of the demo's own shops, each with its chat widget."""
+    return [
+        f"http://127.0.0.1:{port}/_sites/{s.channel}/{s.external_id}"
+        for s in SHOPS
+        if s.channel in ("shopify", "woocommerce")
+    ]
 
 
 def login_table(logins: list[DemoUser]) -> list[str]:

@@ -1,7 +1,8 @@
 """The demo's customer service (客服), seeded by :func:`daiyun.demo.seed`: for each demo merchant
 an SLA policy on Shanghai office hours, canned replies, a support mailbox, and buyers'
 conversations in every state (open and assigned, waiting in the queue, pending on the buyer,
-snoozed, resolved); the demo agent is online with room for a few more.
+snoozed, resolved); the demo agent is online with room for a few more. The merchants' own shops
+(Shopify, WooCommerce) carry the chat widget on their sandbox storefronts.
 
 Idempotent as the rest of the demo: a merchant that has any conversation is left alone.
 """
@@ -11,9 +12,18 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from daiyun.connectors import service as shop_service
 from daiyun.core.db import unit_of_work
 from daiyun.core.ids import utcnow
-from daiyun.platform.customer_service import assignment, knowledge, macros, mail, service
+from daiyun.platform.customer_service import (
+    assignment,
+    knowledge,
+    macros,
+    mail,
+    repository,
+    service,
+    widget,
+)
 from daiyun.platform.customer_service.schemas import (
     AgentStatus,
     AgentUpdate,
@@ -27,9 +37,12 @@ from daiyun.platform.customer_service.schemas import (
     Priority,
     SlaPolicyIn,
     State,
+    WidgetIn,
 )
 from daiyun.tenants.models import Tenant
 
+# The shops whose own storefronts carry the chat widget.
+OWN_SITES = ("shopify", "woocommerce")
 OFFICE = {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
 QUESTIONS = (
     ("王小明", "Where is my parcel? It has been five days.", Priority.high),
@@ -141,3 +154,34 @@ def ensure_service(tenant: Tenant, agent_id: uuid.UUID | None) -> list[str]:
                     agent,
                 )
     return [f"conversations of {tenant.slug}"]
+
+
+def ensure_widgets(tenant: Tenant, origins: list[str]) -> list[str]:
+    """A chat widget on each of the merchant's own shops (Shopify, WooCommerce), answering their
+    sandbox storefronts (``origins``), with a visitor's question already in the inbox."""
+    created = []
+    with unit_of_work(tenant.id) as session:
+        for shop in shop_service.shops(session):
+            if shop.channel not in OWN_SITES or repository.widget_of_shop(session, shop.id):
+                continue
+            widget.create_widget(
+                session,
+                WidgetIn(
+                    shop_id=shop.id,
+                    allowed_origins=origins,
+                    greeting=f"欢迎光临 {shop.name}！Ask us anything.",
+                ),
+            )
+            visitor = uuid.uuid4().hex
+            contact = service.contact_for(session, Channel.widget, visitor, "Visitor")
+            conv = service.open_conversation(
+                session, contact, Channel.widget, subject="Shipping", shop_id=shop.id
+            )
+            service.add_inbound(
+                session,
+                conv,
+                "Hi, do you ship to Hong Kong?",
+                external_id=f"widget:{visitor}:demo",
+            )
+            created.append(f"chat widget of {shop.name}")
+    return created

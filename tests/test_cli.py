@@ -6,6 +6,7 @@ the embedded defaults there: ``./var/daiyun.sqlite`` and the SQLite broker ``./v
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -236,6 +237,17 @@ def test_demo_seeds_every_role_and_a_second_run_changes_nothing(workdir: Path) -
     # ... and three of them reviewed against the merchant's QA rubric (94 %, 82 %, 70 %).
     reviews = "select score_bp from as_qa_reviews order by score_bp"
     assert sorted(query(workdir, reviews)) == sorted([(7000,), (8200,), (9400,)] * len(TENANTS))
+    # The merchants' own shops (Lotus Tea's Shopify and WooCommerce, Maple Home's Shopify) chat
+    # through a widget answering the sandbox storefronts, each with a visitor's question; the
+    # storefront pages are printed, and the sandbox's shop list names each widget's script.
+    widgets = query(workdir, "select allowed_origins from cs_widgets")
+    assert len(widgets) == 3 and all("http://127.0.0.1:8100" in o for (o,) in widgets)
+    chats = "select count(*) from cs_conversations where channel = 'widget'"
+    assert query(workdir, chats) == [(3,)]
+    assert "/_sites/shopify/lotus-tea.myshopify.com" in first.out
+    sandbox_shops = json.loads((workdir / "var" / "sandbox-shops.json").read_text())
+    scripts = [s["widget_script"] for s in sandbox_shops if s["widget_script"]]
+    assert len(scripts) == 3 and all("/widget/" in s for s in scripts)
     # Every printed login works with the printed password.
     assert DEMO_PASSWORD in first.out
     hashes = dict(query(workdir, "select email, password_hash from users"))

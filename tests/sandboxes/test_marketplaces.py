@@ -569,3 +569,18 @@ def test_demo_shops_file_and_order_stream(tmp_path: Path) -> None:
     assert all(o.currency == "CNY" for o in woo)
     statuses = {o.status for shop in state.shops.values() for o in shop.orders.values()}
     assert {"pending", "paid"} <= statuses and len(statuses) >= 3
+
+
+def test_a_merchants_own_storefront_carries_its_chat_widget(control: httpx.Client) -> None:
+    script = "http://127.0.0.1:8000/widget/abc123.js"
+    register(control, "shopify", "tea.myshopify.com", SHOPIFY_CREDS, widget_script=script)
+    register(control, "woocommerce", "tea-store", {})
+    page = control.get("/_sites/shopify/tea.myshopify.com")
+    assert page.status_code == 200
+    assert f'<script src="{script}" async></script>' in page.text
+    # A shop without a widget shows none; an unknown shop has no page; a script that is no URL
+    # is refused.
+    assert "<script" not in control.get("/_sites/woocommerce/tea-store").text
+    assert control.get("/_sites/shopify/nobody.myshopify.com").status_code == 404
+    bad = {"channel": "shopify", "shop": "x.myshopify.com", "widget_script": "javascript:1"}
+    assert control.post("/_sandbox/shops", json=bad).status_code == 422

@@ -26,6 +26,7 @@ from daiyun.sandboxes.marketplaces import (
     pinduoduo,
     shopify,
     shopify_products,
+    sites,
     stock,
     taobao,
     woocommerce,
@@ -76,6 +77,8 @@ class ShopIn(BaseModel):
     currency: str = Field("USD", min_length=3, max_length=3)
     utc_offset_minutes: int = Field(0, ge=-720, le=840)
     rate: dict[str, float] | None = None
+    # The chat widget's script the shop's own storefront page carries (Shopify, WooCommerce).
+    widget_script: str | None = Field(None, max_length=500, pattern=r"^https?://[^\s\"'<>]+$")
 
 
 class OrdersIn(BaseModel):
@@ -185,6 +188,7 @@ def register_shop(body: ShopIn, request: Request) -> dict[str, Any]:
             utc_offset_minutes=body.utc_offset_minutes,
             rate=body.rate,
             base_url=root,
+            widget_script=body.widget_script,
         )
     except (ValueError, TypeError) as exc:
         raise HTTPException(400, str(exc)) from exc
@@ -302,6 +306,7 @@ def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     )
     app.state.sandbox = state if state is not None else SandboxState()
     app.include_router(control)
+    app.include_router(sites.router)
     app.include_router(catalog.control)
     app.include_router(stock.control)
     app.include_router(stock.router)

@@ -130,6 +130,7 @@ def load_shops(state: SandboxState, path: Path) -> int:
             currency=shop.currency,
             utc_offset_minutes=shop.utc_offset_minutes,
             rate=shop.rate,
+            widget_script=shop.widget_script,
         )
     return len(entries)
 

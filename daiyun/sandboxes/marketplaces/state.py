@@ -151,6 +151,7 @@ class Shop:
     rate: float = 5.0
     burst: int = 20
     store_url: str = ""
+    widget_script: str | None = None
     webhook_id: int = 0
     bucket_level: float = 0.0
     bucket_at: float = field(default_factory=time.monotonic)
@@ -288,6 +289,7 @@ class SandboxState:
         utc_offset_minutes: int = 0,
         rate: dict[str, float] | None = None,
         base_url: str | None = None,
+        widget_script: str | None = None,
     ) -> Shop:
         """Add a shop, or replace the settings of one already there and keep its orders."""
         if channel not in CHANNELS:
@@ -315,6 +317,7 @@ class SandboxState:
             shop.webhook_url = webhook_url
             shop.currency = currency.upper()
             shop.utc_offset_minutes = utc_offset_minutes
+            shop.widget_script = widget_script
             if channel == "shopify":
                 shop.leak_per_second = float(rate.get("leak_per_second", rate.get("rate", 2.0)))
                 shop.capacity = int(rate.get("burst", 40))
