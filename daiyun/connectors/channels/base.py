@@ -20,10 +20,13 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from daiyun.connectors.channels.outbound import (
     LISTINGS,
+    MESSAGES,
     SHIPMENTS,
+    BuyerMessage,
     CapabilityMissing,
     ListingPush,
     ListingResult,
+    MessageReply,
     ShipmentPush,
     ShipmentRefused,
     ShipmentResult,
@@ -142,6 +145,15 @@ class Connector(ABC):
         :class:`ShipmentRefused` when it refuses, and when the call could not get through (see
         :mod:`.outbound`)."""
         raise CapabilityMissing(f"{self.channel} has no shipment API ({SHIPMENTS})")
+
+    def fetch_messages(self, since: datetime) -> list[BuyerMessage]:
+        """Buyers' messages to the shop sent at or after ``since``, oldest first (a page)."""
+        raise CapabilityMissing(f"{self.channel} has no buyer-message API ({MESSAGES})")
+
+    def send_message(self, reply: MessageReply) -> str:
+        """Send a message to a buyer; the marketplace's id of it. Raises
+        :class:`MessageRefused` when the marketplace refuses it."""
+        raise CapabilityMissing(f"{self.channel} has no buyer-message API ({MESSAGES})")
 
     @classmethod
     def marketplace_carrier(cls, carrier: str) -> str:

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import structlog
 
-from daiyun.connectors.channels import china_listings, china_shipments
+from daiyun.connectors.channels import china_listings, china_messages, china_shipments
 from daiyun.connectors.channels.base import (
     FetchedPage,
     ShopAccess,
@@ -56,9 +56,12 @@ from daiyun.connectors.channels.china_wire import (
 )
 from daiyun.connectors.channels.outbound import (
     LISTINGS,
+    MESSAGES,
     SHIPMENTS,
+    BuyerMessage,
     ListingPush,
     ListingResult,
+    MessageReply,
     ShipmentPush,
     ShipmentResult,
 )
@@ -179,7 +182,7 @@ def decrypt_receiver(credentials: Mapping[str, Any], fields: Mapping[str, str]) 
 
 class DouyinConnector(GatewayConnector):
     channel: ClassVar[str] = "douyin"
-    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS})
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS, MESSAGES})
     carrier_codes: ClassVar[dict[str, str]] = dict(china_shipments.DOUYIN.carriers)
     # Douyin reads a push as delivered only from this body.
     webhook_reply: ClassVar[dict[str, Any] | None] = {"code": 0, "msg": "success"}
@@ -250,6 +253,12 @@ class DouyinConnector(GatewayConnector):
                 f"douyin refused to refresh the access token: {answer.code} {answer.text}".strip()
             )
         self._keep_tokens(token, answer.doc.get("refresh_token"))
+
+    def fetch_messages(self, since: datetime) -> list[BuyerMessage]:
+        return china_messages.fetch(self, china_messages.DOUYIN, since)
+
+    def send_message(self, reply: MessageReply) -> str:
+        return china_messages.send(self, china_messages.DOUYIN, reply)
 
     def push_shipment(self, push: ShipmentPush) -> ShipmentResult:
         return china_shipments.push(self, china_shipments.DOUYIN, push)

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from daiyun.connectors.channels import china_listings, china_shipments
+from daiyun.connectors.channels import china_listings, china_messages, china_shipments
 from daiyun.connectors.channels.base import (
     FetchedPage,
     ShopAccess,
@@ -50,9 +50,12 @@ from daiyun.connectors.channels.china_wire import (
 )
 from daiyun.connectors.channels.outbound import (
     LISTINGS,
+    MESSAGES,
     SHIPMENTS,
+    BuyerMessage,
     ListingPush,
     ListingResult,
+    MessageReply,
     ShipmentPush,
     ShipmentResult,
 )
@@ -179,7 +182,7 @@ def decrypt_receiver(credentials: Mapping[str, Any], fields: Mapping[str, str]) 
 
 class JdConnector(GatewayConnector):
     channel: ClassVar[str] = "jd"
-    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS})
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS, MESSAGES})
     carrier_codes: ClassVar[dict[str, str]] = dict(china_shipments.JD.carriers)
     credential_fields: ClassVar[tuple[str, ...]] = (
         "app_key",
@@ -269,6 +272,12 @@ class JdConnector(GatewayConnector):
             )
         text = f"jd refused to refresh the access token: HTTP {response.status_code} {reason}"
         raise ReauthorizationNeeded(text.strip())
+
+    def fetch_messages(self, since: datetime) -> list[BuyerMessage]:
+        return china_messages.fetch(self, china_messages.JD, since)
+
+    def send_message(self, reply: MessageReply) -> str:
+        return china_messages.send(self, china_messages.JD, reply)
 
     def push_shipment(self, push: ShipmentPush) -> ShipmentResult:
         return china_shipments.push(self, china_shipments.JD, push)

@@ -16,6 +16,11 @@ cancelled, shipped already with another number, the carrier unknown to it) raise
 :class:`ShipmentRefused`, permanent. The same number pushed again is answered as a duplicate,
 never as a second shipment. Each connector maps Daiyun's carrier codes (``sf``, ``zto``,
 ``yto``, ``jd``) to its marketplace's in ``Connector.carrier_codes``.
+
+The buyer-messages capability reads what buyers wrote to the shop since a time
+(:class:`BuyerMessage`, oldest first, at most a page) and sends a :class:`MessageReply` to one
+buyer, answering the marketplace's id of the message it sent; a reply the marketplace refuses
+(the buyer blocked the shop, the text broke its rules) raises :class:`MessageRefused`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from daiyun.core.money import exponent
 
 LISTINGS = "listing+price"
 SHIPMENTS = "ship with tracking"
+MESSAGES = "buyer messages"
 
 Action = Literal["publish", "update", "unlist"]
 
@@ -119,6 +125,34 @@ class ShipmentResult:
     reference: str | None = None
     # The marketplace had this tracking number for the order already: nothing changed.
     duplicate: bool = False
+
+
+class MessageRefused(ConnectorError):
+    """The marketplace refused the message: sending it again unchanged is refused again."""
+
+
+@dataclass(frozen=True)
+class BuyerMessage:
+    """A buyer's message as the marketplace gives it: its id, the buyer's id and nickname, the
+    text, when it was sent, and the order it is about (the marketplace's id) when it names one."""
+
+    id: str
+    buyer_id: str
+    buyer_name: str
+    text: str
+    sent_at: datetime
+    order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageReply:
+    """A message to one buyer. ``key`` is Daiyun's id of it: sent twice, the marketplace keeps
+    it once (where it takes such a key; UNCONFIRMED on every marketplace that has this API)."""
+
+    key: str
+    buyer_id: str
+    text: str
+    order_id: str | None = None
 
 
 def decimal_text(amount_minor: int, currency: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from daiyun.connectors.channels import china_listings, china_shipments
+from daiyun.connectors.channels import china_listings, china_messages, china_shipments
 from daiyun.connectors.channels.base import (
     FetchedPage,
     ShopAccess,
@@ -47,9 +47,12 @@ from daiyun.connectors.channels.china_wire import (
 )
 from daiyun.connectors.channels.outbound import (
     LISTINGS,
+    MESSAGES,
     SHIPMENTS,
+    BuyerMessage,
     ListingPush,
     ListingResult,
+    MessageReply,
     ShipmentPush,
     ShipmentResult,
 )
@@ -130,7 +133,7 @@ class PddError(ConnectorError):
 
 class PinduoduoConnector(GatewayConnector):
     channel: ClassVar[str] = "pinduoduo"
-    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS})
+    outbound: ClassVar[frozenset[str]] = frozenset({LISTINGS, SHIPMENTS, MESSAGES})
     carrier_codes: ClassVar[dict[str, str]] = dict(china_shipments.PINDUODUO.carriers)
     credential_fields: ClassVar[tuple[str, ...]] = (
         "client_id",
@@ -233,6 +236,12 @@ class PinduoduoConnector(GatewayConnector):
         if not isinstance(orders, list) or not all(isinstance(o, dict) for o in orders):
             raise MalformedPayload(f"pinduoduo {LIST_METHOD} order_sn_list is not a list")
         return orders, total
+
+    def fetch_messages(self, since: datetime) -> list[BuyerMessage]:
+        return china_messages.fetch(self, china_messages.PINDUODUO, since)
+
+    def send_message(self, reply: MessageReply) -> str:
+        return china_messages.send(self, china_messages.PINDUODUO, reply)
 
     def push_shipment(self, push: ShipmentPush) -> ShipmentResult:
         return china_shipments.push(self, china_shipments.PINDUODUO, push)

@@ -233,7 +233,7 @@ def write_message(
         conv = service.get_conversation(session, conversation_id, lock=True)
         message = service.reply(session, conv, body, access.user)
         if message.delivery == Delivery.queued:
-            enqueue_after_commit(session, tasks.send_email, str(access.tenant.id), str(message.id))
+            enqueue_after_commit(session, tasks.send_reply, str(access.tenant.id), str(message.id))
         return MessageRead.model_validate(message)
 
     return idempotent(
@@ -421,7 +421,7 @@ def run_macro(
     conv = service.get_conversation(session, conversation_id, lock=True)
     for message in macros.run(session, conv, macro_id, access.user):
         if message.delivery == Delivery.queued:
-            enqueue_after_commit(session, tasks.send_email, str(access.tenant.id), str(message.id))
+            enqueue_after_commit(session, tasks.send_reply, str(access.tenant.id), str(message.id))
     return ConversationRead.model_validate(conv)
 
 

@@ -359,16 +359,35 @@ def widget_route(session: Session, key: str) -> WidgetRoute | None:
     return session.scalar(select(WidgetRoute).where(WidgetRoute.key == key))
 
 
-def visitor_conversation(
-    session: Session, contact_id: uuid.UUID, shop_id: uuid.UUID
+def channel_conversation(
+    session: Session, contact_id: uuid.UUID, shop_id: uuid.UUID, channel: str
 ) -> Conversation | None:
-    """A visitor's conversation on one shop's widget (one each: a new message reopens it)."""
+    """A buyer's conversation with one shop on a chat channel (the widget, a marketplace's
+    chat): one each, which a new message reopens."""
     stmt = select(Conversation).where(
         Conversation.contact_id == contact_id,
         Conversation.shop_id == shop_id,
-        Conversation.channel == "widget",
+        Conversation.channel == channel,
     )
     return session.scalar(stmt.order_by(Conversation.id.desc()).limit(1))
+
+
+def newest_inbound(session: Session, shop_id: uuid.UUID, channel: str) -> datetime | None:
+    """When the newest buyer's message kept from a shop's channel was sent."""
+    stmt = (
+        select(func.max(Message.created_at))
+        .join(
+            Conversation,
+            (Conversation.tenant_id == Message.tenant_id)
+            & (Conversation.id == Message.conversation_id),
+        )
+        .where(
+            Conversation.shop_id == shop_id,
+            Conversation.channel == channel,
+            Message.kind == "inbound",
+        )
+    )
+    return session.scalar(stmt)
 
 
 def visible_messages(

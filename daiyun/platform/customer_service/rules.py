@@ -343,5 +343,6 @@ def ranked(candidates: Iterable[Candidate], strategy: str) -> list[Candidate]:
 
 # The event a resolved conversation emits (after-sales offers its satisfaction survey on it).
 CONVERSATION_RESOLVED = "cs.conversation_resolved"
-# The task mailing a queued message (``tasks.send_email``), named: tasks imports the service.
-SEND_EMAIL_TASK = "daiyun.cs.send_email"
+# The task sending a queued reply on its channel (``tasks.send_reply``), named: tasks imports
+# the service.
+SEND_REPLY_TASK = "daiyun.cs.send_reply"

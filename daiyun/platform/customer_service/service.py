@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from daiyun.connectors import service as shop_service
+from daiyun.connectors.messages import can_message
 from daiyun.core.audit import service as audit
 from daiyun.core.errors import Problem
 from daiyun.core.events.service import emit
@@ -398,10 +399,10 @@ def reply(session: Session, conv: Conversation, body: MessageCreate, user: User)
     if body.kind == MessageKind.outbound:
         if conv.state == State.resolved:
             raise Problem(409, "conversation-resolved", "Reopen the conversation to reply")
-        message.delivery = _delivery(conv)
+        message.delivery = _delivery(session, conv)
         conv.last_message_at = now
         clocks.on_reply(conv, now)
-    if message.delivery == Delivery.queued:
+    if message.delivery == Delivery.queued and conv.channel == Channel.email:
         _thread(session, conv, message)
     session.flush()
     if body.then == State.pending:
@@ -425,25 +426,32 @@ def notify_buyer(session: Session, conversation_id: uuid.UUID, text: str) -> Mes
     now = utcnow()
     message = Message(conversation_id=conv.id, kind=MessageKind.outbound, body=text, created_at=now)
     session.add(message)
-    message.delivery = _delivery(conv)
-    if message.delivery == Delivery.queued:
+    message.delivery = _delivery(session, conv)
+    if message.delivery == Delivery.queued and conv.channel == Channel.email:
         _thread(session, conv, message)
     conv.last_message_at = now
     session.flush()
     if message.delivery == Delivery.queued:
-        task = celery_app.signature(rules.SEND_EMAIL_TASK)
+        task = celery_app.signature(rules.SEND_REPLY_TASK)
         enqueue_after_commit(session, task, str(conv.tenant_id), str(message.id))
     return message
 
 
-def _delivery(conv: Conversation) -> Delivery:
-    """How a message to the buyer goes out: e-mail is queued for the SMTP task; the chat
-    widget's visitor reads it from the conversation (sent once written); other channels have
-    no way out from here."""
+def _delivery(session: Session, conv: Conversation) -> Delivery:
+    """How a message to the buyer goes out: e-mail, and a marketplace's chat where it has an
+    API, are queued for the sending task; the chat widget's visitor reads it from the
+    conversation (sent once written); other channels have no way out from here (the agent
+    answers on the phone or in the marketplace's seller centre, and the reply is the record)."""
     if conv.channel == Channel.email:
         return Delivery.queued
     if conv.channel == Channel.widget:
         return Delivery.sent
+    if (
+        conv.channel == Channel.marketplace
+        and conv.shop_id is not None
+        and can_message(shop_service.get(session, conv.shop_id).channel)
+    ):
+        return Delivery.queued
     return Delivery.none
 
 

@@ -200,7 +200,9 @@ def _conversation(session: Session, here: Here, visitor: str) -> Conversation | 
     identity = repository.identity(session, Channel.widget.value, visitor)
     if identity is None:
         return None
-    return repository.visitor_conversation(session, identity.contact_id, here.shop_id)
+    return repository.channel_conversation(
+        session, identity.contact_id, here.shop_id, Channel.widget
+    )
 
 
 def _too_many(kind: str, detail: str) -> Problem:

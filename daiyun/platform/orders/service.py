@@ -180,6 +180,11 @@ def _decode_sort_cursor(sort: OrderSort, cursor: str) -> tuple[Any, uuid.UUID]:
         raise refused from exc
 
 
+def find_by_external_id(session: Session, shop_id: uuid.UUID, external_id: str) -> Order | None:
+    """A shop's order by the marketplace's id (a buyer's message names it so)."""
+    return repository.by_external_ids(session, shop_id, [external_id], lock=False).get(external_id)
+
+
 def get_order(session: Session, order_id: uuid.UUID) -> Order | None:
     """One of the bound tenant's orders, or None."""
     return repository.get(session, order_id)

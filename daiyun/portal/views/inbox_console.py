@@ -174,7 +174,7 @@ def act(submitted: ReplyForm, conversation_id: uuid.UUID) -> Response:
                 message = service.reply(page.db, conv, body, user)
                 if message.delivery == Delivery.queued:
                     enqueue_after_commit(
-                        page.db, tasks.send_email, str(page.tenant.id), str(message.id)
+                        page.db, tasks.send_reply, str(page.tenant.id), str(message.id)
                     )
             elif action == "macro":
                 user = service.author(page.db, page.user.id)
@@ -182,7 +182,7 @@ def act(submitted: ReplyForm, conversation_id: uuid.UUID) -> Response:
                 for message in macros.run(page.db, conv, chosen, user):
                     if message.delivery == Delivery.queued:
                         enqueue_after_commit(
-                            page.db, tasks.send_email, str(page.tenant.id), str(message.id)
+                            page.db, tasks.send_reply, str(page.tenant.id), str(message.id)
                         )
             elif action == "pending":
                 service.set_pending(page.db, conv)

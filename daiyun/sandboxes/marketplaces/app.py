@@ -20,6 +20,7 @@ from daiyun.sandboxes.marketplaces import (
     amazon,
     amazon_listings,
     catalog,
+    china_messages,
     douyin,
     fulfillments,
     jd,
@@ -307,6 +308,7 @@ def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     app.state.sandbox = state if state is not None else SandboxState()
     app.include_router(control)
     app.include_router(sites.router)
+    app.include_router(china_messages.control)
     app.include_router(catalog.control)
     app.include_router(stock.control)
     app.include_router(stock.router)

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from daiyun.sandboxes.marketplaces import china_listings, china_shipments
+from daiyun.sandboxes.marketplaces import china_listings, china_messages, china_shipments
 from daiyun.sandboxes.marketplaces.china import (
     app_key,
     app_secret,
@@ -266,6 +266,11 @@ def _call(
     if method == china_shipments.METHODS["douyin"]:  # shipments: china_shipments.py
         try:
             return _answer(SUCCESS, "success", china_shipments.handle(state, shop, business))
+        except china_listings.Refused as exc:
+            return _bad(str(exc))
+    if method in china_messages.METHODS["douyin"]:  # chat: china_messages.py
+        try:
+            return _answer(SUCCESS, "success", china_messages.handle(state, shop, method, business))
         except china_listings.Refused as exc:
             return _bad(str(exc))
     if method in china_listings.METHODS["douyin"]:  # item writes: china_listings.py

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from daiyun.sandboxes.marketplaces import china_listings, china_shipments
+from daiyun.sandboxes.marketplaces import china_listings, china_messages, china_shipments
 from daiyun.sandboxes.marketplaces.china import (
     app_key,
     app_secret,
@@ -213,7 +213,11 @@ def _call(state: SandboxState, name: str, params: dict[str, str]) -> Response:
         # JD says nothing of how long to wait, so no deadline is recorded for the client.
         state.throttled(shop, 0)
         return _error(RATE_LIMITED, "调用频率超限", "Call frequency exceeded")
-    writes = (*china_listings.METHODS["jd"], china_shipments.METHODS["jd"])
+    writes = (
+        *china_listings.METHODS["jd"],
+        *china_messages.METHODS["jd"],
+        china_shipments.METHODS["jd"],
+    )
     if params["method"] != SEARCH and params["method"] not in writes:
         return _invalid("method", params["method"])
     try:
@@ -225,6 +229,12 @@ def _call(state: SandboxState, name: str, params: dict[str, str]) -> Response:
     if params["method"] == china_shipments.METHODS["jd"]:  # shipments: china_shipments.py
         try:
             payload = china_shipments.handle(state, shop, business)
+        except china_listings.Refused as exc:
+            return _invalid(params["method"], str(exc))
+        return JSONResponse({china_listings.response_key("jd", params["method"]): payload})
+    if params["method"] in china_messages.METHODS["jd"]:  # chat: china_messages.py
+        try:
+            payload = china_messages.handle(state, shop, params["method"], business)
         except china_listings.Refused as exc:
             return _invalid(params["method"], str(exc))
         return JSONResponse({china_listings.response_key("jd", params["method"]): payload})

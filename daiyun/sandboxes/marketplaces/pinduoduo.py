@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from daiyun.sandboxes.marketplaces import china_listings, china_shipments
+from daiyun.sandboxes.marketplaces import china_listings, china_messages, china_shipments
 from daiyun.sandboxes.marketplaces.china import (
     HISTORY,
     app_key,
@@ -199,6 +199,12 @@ def _call(state: SandboxState, name: str, params: dict[str, str]) -> Response:
     if params["type"] == china_shipments.METHODS["pinduoduo"]:  # china_shipments.py
         try:
             payload = china_shipments.handle(state, shop, params)
+        except china_listings.Refused as exc:
+            return _bad(str(exc))
+        return JSONResponse({china_listings.response_key("pinduoduo", params["type"]): payload})
+    if params["type"] in china_messages.METHODS["pinduoduo"]:  # chat: china_messages.py
+        try:
+            payload = china_messages.handle(state, shop, params["type"], params)
         except china_listings.Refused as exc:
             return _bad(str(exc))
         return JSONResponse({china_listings.response_key("pinduoduo", params["type"]): payload})

@@ -23,6 +23,7 @@ from pathlib import Path
 import uvicorn
 
 from daiyun.core.loopback import serving
+from daiyun.sandboxes.marketplaces import china_messages
 from daiyun.sandboxes.marketplaces.app import ShopIn, api_base_url, create_sandbox_app
 from daiyun.sandboxes.marketplaces.state import OrderConflict, SandboxState, Shop, utc_now
 
@@ -82,6 +83,19 @@ class OrderStream:
             )
             if self.rng.random() < 0.6:
                 self._advance(shop)
+            if shop.channel in china_messages.METHODS and self.rng.random() < 0.3:
+                self._buyer_writes(shop)
+
+    def _buyer_writes(self, shop: Shop) -> None:
+        """A buyer of one of the shop's recent orders asks about it in the marketplace's chat."""
+        nick, text = self.rng.choice(china_messages.QUESTIONS)
+        with self.state.lock:
+            recent = shop.keys[-50:]
+            order = shop.by_id[self.rng.choice(recent)[1]] if recent else None
+            buyer = f"buyer-{self.rng.randrange(1, 40)}"
+            china_messages.buyer_writes(
+                shop, buyer, nick, text, order.external_id if order is not None else None
+            )
 
     def _advance(self, shop: Shop) -> None:
         """Take one of the shop's recent orders a step further in its life."""

@@ -159,6 +159,10 @@ class Shop:
     tokens_at: float = field(default_factory=time.monotonic)
     retry_deadline: float = 0.0
     orders: dict[str, Order] = field(default_factory=dict)
+    # Buyers' chat messages to the shop, and the shop's replies by their client key (the
+    # gateways with a message API: china_messages.py).
+    buyer_messages: list[dict[str, Any]] = field(default_factory=list)
+    sent_messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: list[Key] = field(default_factory=list)
     by_id: dict[int, Order] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
