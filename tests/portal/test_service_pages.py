@@ -11,11 +11,12 @@ from typing import Any
 
 from daiyun.core import db
 from daiyun.platform.customer_service import knowledge, macros, service
-from daiyun.platform.customer_service.models import AgentStatus
+from daiyun.platform.customer_service.models import AgentStatus, Channel, Delivery
 from daiyun.platform.customer_service.schemas import (
     ArticleIn,
     CannedReplyIn,
     MacroIn,
+    MessageCreate,
     SlaPolicyIn,
 )
 from daiyun.tenants.auth.permissions import Role
@@ -173,3 +174,21 @@ def test_the_knowledge_base_answers_from_the_thread_pane(
     assert "80 °C water." not in page
     nothing = client.get(INBOX, params={"c": f"{desk.tenant.slug}:{conv}", "kb": "oolong"}).text
     assert "No article holds these words." in nothing
+
+
+def test_the_thread_shows_a_reply_the_channel_did_not_take(
+    desk: Desk,  # noqa: F811
+    portal_as: PortalClient,
+) -> None:
+    agent = desk.agent()
+    conv = desk.ask("Where is it?", email="buyer-failed@example.com", channel=Channel.email)
+    with db.unit_of_work(desk.tenant.id) as session:
+        found = service.get_conversation(session, conv)
+        user = service.author(session, agent.id)
+        queued = service.reply(session, found, MessageCreate(body="On its way"), user)
+        failed = service.reply(session, found, MessageCreate(body="Tracking: SF123"), user)
+        failed.delivery = Delivery.failed
+        assert queued.delivery == Delivery.queued
+    page = portal_as(agent).get(f"{INBOX}?c={desk.tenant.slug}:{conv}").text
+    assert page.count('data-delivery="failed"') == 1 and "Not delivered" in page
+    assert page.count('data-delivery="queued"') == 1
