@@ -9,18 +9,20 @@ Two merchants, seeded with Core inserts in batches (as ``bench/inbox.py`` does):
 * the **overdue**: ``--due`` open conversations (default 100,000) under one SLA policy, their
   first-response time past and no breach recorded yet.
 
-Then, each the best of ``--repeat`` runs after one warm-up, taking turns:
+Then, each the best of ``--repeat`` runs after one warm-up:
 
 * **inbox page**: ``service.find_conversations`` in its own ``unit_of_work(tenant)``, as a
   request serves it, a page of 50 in id order: an agent's open conversations
-  (``Filters(state=open, assignee_id=agent)``, the agents in turn) and the queue
-  (``Filters(state=open, unassigned=True)``), ``--pages`` pages a run, against the same
-  ``SELECT ... ORDER BY id LIMIT 51`` written by hand, in its own transaction on the same engine
-  (with the tenant setting row security reads on PostgreSQL). The ids are checked equal;
+  (``Filters(state=open, assignee_id=agent)``, the agents in turn: the filters name one state,
+  none "unresolved") and the queue (``Filters(state=open, unassigned=True)``), the first page
+  ``--pages`` times a run, against the same ``SELECT ... ORDER BY id LIMIT 51`` written by
+  hand, in its own transaction on the same engine (with the tenant setting row security reads
+  on PostgreSQL). The ids are checked equal;
 * **SLA sweep**: ``clocks.sweep`` in one ``unit_of_work(tenant)`` against one hand-written
   ``UPDATE`` appending ``first_response`` to ``breaches`` where the sweep would (open or snoozed,
-  due before now, not already recorded), each run on the same data: the breaches are reset (and
-  on PostgreSQL the table vacuumed) before every run, and the breached sets checked equal.
+  due before now, not already recorded), taking turns, each run on the same data: the breaches
+  are reset before every run (then PostgreSQL's table vacuumed, SQLite's WAL checkpointed), and
+  the breached sets checked equal.
 
 The goal: Daiyun within 2x of the raw SQL.
 """
@@ -63,9 +65,11 @@ def _agents(count: int) -> list[uuid.UUID]:
 
 
 def _conversation(tenant_id: uuid.UUID, contact_id: uuid.UUID, at: datetime) -> dict[str, Any]:
+    from daiyun.core.ids import new_id
+
     return {
         "tenant_id": tenant_id,
-        "id": None,
+        "id": new_id(),
         "contact_id": contact_id,
         "channel": "email",
         "subject": "Where is my parcel?",
@@ -109,11 +113,15 @@ def _seed(
             at = start + step * n
             contact_id = new_id()
             contacts.append(
-                {"tenant_id": tenant_id, "id": contact_id, "name": f"Buyer {n}"}
-                | {"created_at": at, "updated_at": at}
+                {
+                    "tenant_id": tenant_id,
+                    "id": contact_id,
+                    "name": f"Buyer {n}",
+                    "created_at": at,
+                    "updated_at": at,
+                }
             )
             row = _conversation(tenant_id, contact_id, at)
-            row["id"] = new_id()
             shape(n, row)
             conversations.append(row)
             for k in range(messages):

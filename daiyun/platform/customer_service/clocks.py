@@ -10,13 +10,22 @@ Resolving stops every clock. A clock found past due is recorded in ``breaches`` 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from daiyun.core.ids import utcnow
 from daiyun.platform.customer_service import repository, rules
-from daiyun.platform.customer_service.models import Conversation, Message, MessageKind, SlaPolicy
+from daiyun.platform.customer_service.models import (
+    Conversation,
+    Message,
+    MessageKind,
+    SlaPolicy,
+    State,
+)
 from daiyun.tenants import service as tenant_service
 
 
@@ -157,13 +166,29 @@ def reopen(session: Session, conv: Conversation, now: datetime) -> None:
 
 
 def sweep(session: Session, now: datetime) -> int:
-    """Record every breach past due in the bound tenant; the number of conversations touched."""
-    touched = 0
-    for conv in repository.due_clocks(session, now):
-        before = list(conv.breaches or [])
-        record_breaches(conv, now)
-        touched += conv.breaches != before
+    """Record every breach past due in the bound tenant; the number of conversations touched.
+
+    Tens of thousands may be past due at once, and those with the same breaches and the same
+    clocks past due change alike: the rule is applied once per such group and each group
+    written in one UPDATE, none loaded one by one. The conversations the session holds (flushed
+    first, so the rows read are theirs) are given what was written, as a flush would have left
+    them."""
     session.flush()
+    stamp = utcnow()
+    touched = 0
+    for group in repository.breach_groups(session, rules.CLOCKS, now):
+        before = json.loads(group.breaches) or []
+        dues = {clock: group._mapping[clock] for clock in rules.CLOCKS}
+        found = rules.breached(before, dues, now)
+        if found != before:
+            past = {clock: when is not None and now > when for clock, when in dues.items()}
+            touched += repository.write_breaches(session, group.breaches, past, now, found, stamp)
+    for held in list(session.identity_map.values()):
+        if isinstance(held, Conversation) and held.state in (State.open, State.snoozed):
+            found = rules.breached(held.breaches or [], _dues(held), now)
+            if found != list(held.breaches or []):
+                set_committed_value(held, "breaches", found)
+                set_committed_value(held, "updated_at", stamp)
     return touched
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, Text, case, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from daiyun.platform.customer_service.models import (
@@ -112,6 +112,53 @@ def due_clocks(session: Session, now: datetime) -> list[Conversation]:
         ),
     )
     return list(session.scalars(stmt))
+
+
+def _due(clock: str) -> Any:
+    return getattr(Conversation, f"{clock}_due")
+
+
+def breach_groups(session: Session, clocks: Sequence[str], now: datetime) -> list[Row[Any]]:
+    """The conversations ``due_clocks`` finds, in groups that change alike: by their breaches as
+    stored (``breaches``, the JSON text) and which of ``clocks`` are past due. Each group has,
+    per clock, its latest due time (past if the clock is past due in the group, else not)."""
+    stored = cast(Conversation.breaches, Text)
+    stmt = (
+        select(stored.label("breaches"), *(func.max(_due(c)).label(c) for c in clocks))
+        .where(
+            Conversation.state.in_((State.open, State.snoozed)),
+            or_(*(_due(c) < now for c in clocks)),
+        )
+        .group_by(stored, *(case((_due(c) < now, 1), else_=0) for c in clocks))
+    )
+    return list(session.execute(stmt))
+
+
+def write_breaches(
+    session: Session,
+    stored: str,
+    past: dict[str, bool],
+    now: datetime,
+    breaches: list[str],
+    stamp: datetime,
+) -> int:
+    """Set ``breaches`` on one group of ``breach_groups`` (its stored text, which clocks are past
+    due) in one UPDATE; how many were written."""
+    alike: list[ColumnElement[bool]] = [
+        _due(c) < now if is_past else or_(_due(c).is_(None), _due(c) >= now)
+        for c, is_past in past.items()
+    ]
+    stmt = (
+        update(Conversation)
+        .where(
+            Conversation.state.in_((State.open, State.snoozed)),
+            cast(Conversation.breaches, Text) == stored,
+            *alike,
+        )
+        .values(breaches=breaches, updated_at=stamp)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 def woken(session: Session, now: datetime) -> list[Conversation]:
