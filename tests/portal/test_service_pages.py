@@ -192,3 +192,18 @@ def test_the_thread_shows_a_reply_the_channel_did_not_take(
     page = portal_as(agent).get(f"{INBOX}?c={desk.tenant.slug}:{conv}").text
     assert page.count('data-delivery="failed"') == 1 and "Not delivered" in page
     assert page.count('data-delivery="queued"') == 1
+
+
+def test_a_long_history_of_resolved_chats_does_not_hide_an_open_one(
+    desk: Desk,  # noqa: F811
+    portal_as: PortalClient,
+) -> None:
+    agent = desk.agent(capacity=100)
+    with db.unit_of_work(desk.tenant.id) as session:
+        for _ in range(60):  # more than a page of the agent's own, all answered and resolved
+            conv = service.get_conversation(session, desk.ask("Old question"))
+            service.resolve(session, conv)
+    waiting = desk.ask("Is my order on its way?")
+    assert desk.assignee(waiting) == agent.id
+    page = portal_as(agent).get(INBOX).text
+    assert page.count("data-conversation=") == 1 and f'data-conversation="{waiting}"' in page

@@ -179,6 +179,7 @@ def merge(session: Session, source_id: uuid.UUID, into_id: uuid.UUID) -> Contact
 @dataclass(frozen=True)
 class Filters:
     state: State | None = None
+    unresolved: bool = False  # any state but resolved (an inbox's list)
     assignee_id: uuid.UUID | None = None
     unassigned: bool = False
     label: str | None = None
@@ -193,6 +194,8 @@ def find_conversations(
     stmt = repository.conversations()
     if filters.state is not None:
         stmt = stmt.where(Conversation.state == filters.state)
+    if filters.unresolved:
+        stmt = stmt.where(Conversation.state != State.resolved)
     if filters.assignee_id is not None:
         stmt = stmt.where(Conversation.assignee_id == filters.assignee_id)
     if filters.unassigned:

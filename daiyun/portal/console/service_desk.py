@@ -92,11 +92,12 @@ def inbox(accesses: list[Access], user_id: uuid.UUID, queue: bool) -> list[Row]:
 def _rows(
     session: Session, tenant: TenantView, user_id: uuid.UUID, queue: bool, rows: list[Row]
 ) -> bool:
-    filters = service.Filters(assignee_id=None if queue else user_id, unassigned=queue)
+    # Unresolved ones only, in the query: an agent's resolved history would fill the page.
+    filters = service.Filters(
+        assignee_id=None if queue else user_id, unassigned=queue, unresolved=True
+    )
     found, _ = service.find_conversations(session, filters, None, PER_MERCHANT)
     for conv in found:
-        if conv.state.value == "resolved":
-            continue
         contact = service.get_contact(session, conv.contact_id)
         rows.append(Row(tenant, ConversationRead.model_validate(conv), contact.name))
     return True
