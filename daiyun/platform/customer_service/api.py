@@ -161,7 +161,15 @@ def list_conversations(
     limit: Limit = 50,
 ) -> Page[ConversationRead]:
     """Conversations, oldest first, filtered by state, assignee, label, shop, channel or buyer."""
-    filters = service.Filters(state, assignee_id, unassigned, label, shop_id, channel, contact_id)
+    filters = service.Filters(
+        state=state,
+        assignee_id=assignee_id,
+        unassigned=unassigned,
+        label=label,
+        shop_id=shop_id,
+        channel=channel,
+        contact_id=contact_id,
+    )
     rows, next_cursor = service.find_conversations(session, filters, cursor, limit)
     return Page(items=[ConversationRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
@@ -572,8 +580,14 @@ async def inbound_email(mailbox_key: str, request: Request) -> InboundAck:
             )
     receipt = await run_in_threadpool(mail.receive, mailbox_key[:64], fields, files)
     if receipt.status == "accepted" and receipt.inbound_id is not None:
-        try:
-            tasks.process_email.delay(str(receipt.tenant_id), str(receipt.inbound_id))
-        except Exception:  # stored: the sweep hands it on again
-            log.warning("inbound mail not queued", inbound_id=str(receipt.inbound_id))
+        await run_in_threadpool(_hand_on, receipt.tenant_id, receipt.inbound_id)
     return InboundAck(status=receipt.status)
+
+
+def _hand_on(tenant_id: uuid.UUID | None, inbound_id: uuid.UUID) -> None:
+    """Queue the stored mail's processing; publishing is blocking I/O (a broker round trip), so
+    it runs off the event loop. Lost here, the sweep hands it on again."""
+    try:
+        tasks.process_email.delay(str(tenant_id), str(inbound_id))
+    except Exception:
+        log.warning("inbound mail not queued", inbound_id=str(inbound_id))

@@ -176,16 +176,16 @@ def merge(session: Session, source_id: uuid.UUID, into_id: uuid.UUID) -> Contact
 # --- conversations -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Filters:
     state: State | None = None
-    unresolved: bool = False  # any state but resolved (an inbox's list)
     assignee_id: uuid.UUID | None = None
     unassigned: bool = False
     label: str | None = None
     shop_id: uuid.UUID | None = None
     channel: Channel | None = None
     contact_id: uuid.UUID | None = None
+    unresolved: bool = False  # any state but resolved (an inbox's list)
 
 
 def find_conversations(
