@@ -129,6 +129,9 @@ SIGNED_IN = "signed-in"  # any signed-in user, about itself
 ADMIN_ONLY = "admin-only"  # agency admins; everyone else 403
 INVITE_VIEWER = "invite-viewer"  # admins, or a merchant owner inviting a viewer of its tenant
 SIGNATURE = "signature"  # a marketplace's signature on the body; a sign-in is no substitute
+# A chat visitor's call: the widget's page origin (and the visitor's token) or 403, whoever is
+# signed in (tests/platform/customer_service/test_widget.py checks origins and tokens).
+VISITOR = "visitor"
 RATE_KEEPERS = "rate-keepers"  # agency admins and finance staff; everyone else 403
 # A Permission as the access: users whose own role carries it (the agency's platform resources,
 # such as warehouses); everyone else 403.

@@ -40,6 +40,7 @@ from tests.authz_tables import (
     RATE_KEEPERS,
     SIGNATURE,
     SIGNED_IN,
+    VISITOR,
 )
 from tests.conftest import PASSWORD, World
 from tests.isolation_parts import PARTS
@@ -54,6 +55,8 @@ def _expected_elsewhere(access: str, caller: Caller, success: int) -> int:
         return success
     if access == SIGNATURE:
         return 401
+    if access == VISITOR:
+        return 403  # no page origin: the widget answers no one, signed in or not
     if caller.user is None:
         return 401
     if access == SIGNED_IN:
@@ -157,12 +160,14 @@ def test_other_route_matrix(world: World, app: FastAPI, monkeypatch: pytest.Monk
                     f"{where} -> {answer.status_code}, expected {expected}: {answer.text[:200]}"
                 )
                 continue
+            # A signature's or a page origin's refusal names its own problem.
+            own = {SIGNATURE: "invalid-signature", VISITOR: "origin-not-allowed"}.get(access)
             problem = (
                 check_refusal(answer, expected)
-                if access != SIGNATURE
+                if own is None
                 else None
-                if problem_kind(answer) == "invalid-signature"
-                else f"problem type {problem_kind(answer)!r}, expected 'invalid-signature'"
+                if problem_kind(answer) == own
+                else f"problem type {problem_kind(answer)!r}, expected {own!r}"
             )
             if problem:
                 mismatches.append(f"{where}: {problem}")

@@ -138,13 +138,19 @@ OTHER_RULES: dict[Route, str | Permission] = {
     ("PUT", f"{API}/inbox/status"): P.conversations_reply,
     # The mail provider authenticates by signature (tests/platform/customer_service/test_mail.py).
     ("POST", "/webhooks/email/{mailbox_key}/inbound"): "signature",
-    # A chat visitor holds a token for one widget and reads only their own conversation
-    # (tests/platform/customer_service/test_widget.py); the script itself is public.
+    # A chat visitor's calls need the widget's page origin (and a token for one widget, which
+    # reads only its own conversation: tests/platform/customer_service/test_widget.py); the
+    # script itself is public.
     ("GET", "/widget/{key}.js"): "public",
-    ("POST", "/widget/{key}/visitors"): "origin",
-    ("GET", "/widget/{key}/messages"): "visitor token",
-    ("POST", "/widget/{key}/messages"): "visitor token",
-    ("GET", "/widget/{key}/events"): "visitor token",
+    **{
+        (method, f"/widget/{{key}}/{what}"): "visitor"
+        for method, what in (
+            ("POST", "visitors"),
+            ("GET", "messages"),
+            ("POST", "messages"),
+            ("GET", "events"),
+        )
+    },
 }
 
 
@@ -181,6 +187,7 @@ def seed(tenant_id: uuid.UUID, places: dict[str, str]) -> dict[str, str]:
         )
     return {
         "widget_id": str(chat.id),
+        "key": chat.key,
         "contact_id": str(first.id),
         "other_contact_id": str(second.id),
         "conversation_id": str(conv.id),
@@ -294,6 +301,9 @@ def platform_state(session: Session) -> list[str]:
 def other_request(path: str, method: str, n: int) -> dict[str, Any] | None:
     if (method, path) == ("PUT", "/inbox/status"):
         return {"json": {"status": ("away", "online")[n % 2]}}
+    if (method, path) == ("POST", "/widget/{key}/messages"):
+        # Valid, so that only the missing page origin refuses it.
+        return {"json": {"body": f"Hello {n}", "client_id": f"matrix-{n:04d}"}}
     return None
 
 
