@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,7 +34,7 @@ from pathlib import Path
 
 import common
 import httpx
-from webhooks import SERVER_START_SECONDS, Load, Server, free_port, merged
+from webhooks import Load, Server, merged, start_script_server
 
 PAGES = {"list": "", "form": "/{posting}"}
 
@@ -73,29 +71,11 @@ def serve(kind: str, port: int, slug: str, posting: str) -> None:
 def start_server(kind: str, workdir: Path, slug: str, posting: str) -> Server:
     """``daiyun`` as shipped (public pages kept for a few seconds), ``fresh`` rendering every
     page, or ``bare``."""
-    port = free_port()
     env = os.environ.copy()
     if kind == "fresh":
         env["DAIYUN_PUBLIC_PAGE_CACHE_SECONDS"] = "0"
-    log = workdir / f"{kind}-{port}.log"
-    command = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(  # noqa: S603 (this very script, with fixed arguments)
-            [*command, "--slug", slug, "--posting", posting],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    server = Server(kind, process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"the {kind} server did not start:\n{log.read_text()[-3000:]}")
+    args = ("--slug", slug, "--posting", posting)
+    return start_script_server(__file__, kind, workdir, args, env)
 
 
 def fetch(server: Server, path: str, count: int, threads: int) -> Load:

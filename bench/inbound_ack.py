@@ -32,17 +32,14 @@ import argparse
 import json
 import math
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import common
-import httpx
 from fastapi import FastAPI, Request
-from webhooks import SERVER_START_SECONDS, Server, broker_messages, fire, free_port, interleaved
+from webhooks import Server, broker_messages, fire, interleaved, start_script_server
 
 EMAIL_SIGNING_KEY = "bench-email-signing-key"
 ORIGIN = "https://bench-shop.example"
@@ -87,25 +84,7 @@ def serve(kind: str, port: int) -> None:
 
 
 def start_server(kind: str, workdir: Path) -> Server:
-    port = free_port()
-    log = workdir / f"{kind}-{port}.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(  # noqa: S603 (this very script, with fixed arguments)
-            [sys.executable, __file__, "--serve", kind, "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=os.environ.copy(),
-        )
-    server = Server(kind, process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"the {kind} server did not start:\n{log.read_text()[-3000:]}")
+    return start_script_server(__file__, kind, workdir)
 
 
 # --- the requests ------------------------------------------------------------------------------

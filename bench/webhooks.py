@@ -120,21 +120,27 @@ class Server:
             self.process.wait()
 
 
-def start_server(kind: str, workdir: Path) -> Server:
+def start_script_server(
+    script: str,
+    kind: str,
+    workdir: Path,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> Server:
+    """Run ``script --serve kind --port N`` (a benchmark serving one of its apps) on a free
+    port, logging to ``workdir``; ready when this returns."""
     port = free_port()
     log = workdir / f"{kind}-{port}.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(  # noqa: S603 (this very script, with fixed arguments)
-            [sys.executable, __file__, "--serve", kind, "--port", str(port)],
+        process = subprocess.Popen(  # noqa: S603 (a benchmark script, with fixed arguments)
+            [sys.executable, script, "--serve", kind, "--port", str(port), *extra_args],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=os.environ.copy(),
+            env=env if env is not None else os.environ.copy(),
         )
     server = Server(kind, process, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200:
                 return server
@@ -142,6 +148,10 @@ def start_server(kind: str, workdir: Path) -> Server:
             time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"the {kind} server did not start:\n{log.read_text()[-3000:]}")
+
+
+def start_server(kind: str, workdir: Path) -> Server:
+    return start_script_server(__file__, kind, workdir)
 
 
 # --- the deliveries ---------------------------------------------------------------------------
