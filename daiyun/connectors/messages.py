@@ -11,31 +11,28 @@ disconnected: sending again will not help). Errors are masked of the shop's secr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from daiyun.connectors import service as shop_service
+from daiyun.connectors.calls import HttpFactory, shop_connector
 from daiyun.connectors.channels import connector_for
-from daiyun.connectors.channels.outbound import (
-    MESSAGES,
-    BuyerMessage,
-    CapabilityMissing,
-    MessageRefused,
-    MessageReply,
-)
-from daiyun.connectors.errors import ConnectorError, HostNotAllowed, for_display
-from daiyun.connectors.http import ShopHttp
+from daiyun.connectors.channels.base import Connector
+from daiyun.connectors.channels.outbound import MESSAGES, BuyerMessage, MessageRefused, MessageReply
+from daiyun.connectors.errors import ConnectorError
 from daiyun.connectors.models import ShopStatus
 
-# Attempts per call (the task tries again later).
-ATTEMPTS = 4
-HttpFactory = Callable[[str], ShopHttp]
-
-__all__ = ["BuyerMessage", "MessageReply", "can_message", "fetch", "send", "shops_to_read"]
+__all__ = [
+    "BuyerMessage",
+    "HttpFactory",
+    "MessageReply",
+    "can_message",
+    "fetch",
+    "send",
+    "shops_to_read",
+]
 
 
 class MessagesRetryable(ConnectorError):
@@ -60,35 +57,20 @@ def shops_to_read(session: Session) -> list[uuid.UUID]:
     ]
 
 
-@contextmanager
 def _connector(
     session: Session, tenant_id: uuid.UUID, shop_id: uuid.UUID, http_factory: HttpFactory | None
-) -> Any:
-    shop = shop_service.get(session, shop_id)
-    if shop.status == ShopStatus.disconnected:
-        raise MessagesRefused("The shop is disconnected")
-    if shop.status != ShopStatus.active:
-        raise MessagesRetryable(f"The shop is {shop.status.value}")
-    dormant = shop_service.dormant_tenant(session, tenant_id)
-    if dormant is not None:
-        raise MessagesRetryable(f"The tenant is {dormant.value}")
-    if not can_message(shop.channel):
-        raise MessagesRefused(f"{shop.channel} has no buyer-message API ({MESSAGES})")
-    secrets = shop_service.secrets_of(shop)
-    make_http = http_factory or (lambda key: ShopHttp(key, max_attempts=ATTEMPTS))
-    # Keyed by the shop, as its pulls and pushes are: they share its rate bucket.
-    with make_http(str(shop_id)) as http:
-        connector = connector_for(shop.channel)(shop_service.access(shop), http)
-        try:
-            yield connector
-        except (MessageRefused, CapabilityMissing, HostNotAllowed) as exc:
-            raise MessagesRefused(for_display(exc, secrets)) from exc
-        except ConnectorError as exc:
-            raise MessagesRetryable(for_display(exc, secrets)) from exc
-        finally:
-            if connector.refreshed_credentials:
-                shop_service.store_refreshed(session, shop, connector.refreshed_credentials)
-                connector.refreshed_credentials = None
+) -> AbstractContextManager[Connector]:
+    return shop_connector(
+        session,
+        tenant_id,
+        shop_id,
+        MESSAGES,
+        "buyer-message",
+        refused=MessagesRefused,
+        retryable=MessagesRetryable,
+        refusals=(MessageRefused,),
+        http_factory=http_factory,
+    )
 
 
 def fetch(
@@ -101,7 +83,7 @@ def fetch(
 ) -> list[BuyerMessage]:
     """What buyers wrote to the shop at or after ``since``, oldest first (one page)."""
     with _connector(session, tenant_id, shop_id, http_factory) as connector:
-        found: list[BuyerMessage] = connector.fetch_messages(since)
+        found = connector.fetch_messages(since)
     return found
 
 
@@ -115,5 +97,5 @@ def send(
 ) -> str:
     """Send one reply; the marketplace's id of it."""
     with _connector(session, tenant_id, shop_id, http_factory) as connector:
-        sent: str = connector.send_message(reply)
+        sent = connector.send_message(reply)
     return sent

@@ -17,33 +17,25 @@ Error messages are masked of the shop's secrets, ready to be stored and shown.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
 import structlog
 from sqlalchemy.orm import Session
 
-from daiyun.connectors import service as shop_service
+from daiyun.connectors.calls import HttpFactory, shop_connector
 from daiyun.connectors.channels import connector_for
 from daiyun.connectors.channels.outbound import (
     SHIPMENTS,
-    CapabilityMissing,
     ShipmentPush,
     ShipmentRefused,
     ShipmentResult,
 )
-from daiyun.connectors.errors import ConnectorError, HostNotAllowed, for_display
-from daiyun.connectors.http import ShopHttp
-from daiyun.connectors.models import ShopStatus
+from daiyun.connectors.errors import ConnectorError
 
 log = structlog.get_logger()
 
-# Attempts per call inside one push (the task retries the push itself, later).
-PUSH_ATTEMPTS = 4
-
-HttpFactory = Callable[[str], ShopHttp]
-
 __all__ = [
     "SHIPMENTS",
+    "HttpFactory",
     "ShipmentPush",
     "ShipmentPushRefused",
     "ShipmentPushRetryable",
@@ -76,39 +68,23 @@ def push_shipment(
 ) -> ShipmentResult:
     """Send one shipment to the shop's marketplace (see the module's docstring). Refreshed
     tokens are stored on the shop in ``session`` (flushed, not committed)."""
-    shop = shop_service.get(session, shop_id)
-    if shop.status == ShopStatus.disconnected:
-        raise ShipmentPushRefused("The shop is disconnected")
-    if shop.status != ShopStatus.active:
-        raise ShipmentPushRetryable(f"The shop is {shop.status.value}")
-    dormant = shop_service.dormant_tenant(session, tenant_id)
-    if dormant is not None:
-        raise ShipmentPushRetryable(f"The tenant is {dormant.value}")
-    connector_cls = connector_for(shop.channel)
-    if SHIPMENTS not in connector_cls.outbound:
-        raise ShipmentPushRefused(f"{shop.channel} has no shipment API ({SHIPMENTS})")
-    secrets = shop_service.secrets_of(shop)
-    make_http = http_factory or (lambda key: ShopHttp(key, max_attempts=PUSH_ATTEMPTS))
-    # The shop's key as a pull uses it: pushes and pulls of one shop share its rate bucket.
-    with make_http(str(shop_id)) as http:
-        connector = connector_cls(shop_service.access(shop), http)
-        try:
-            result = connector.push_shipment(push)
-        except (ShipmentRefused, CapabilityMissing, HostNotAllowed) as exc:
-            raise ShipmentPushRefused(for_display(exc, secrets)) from exc
-        except ConnectorError as exc:
-            # Throttled or failing past the retries, a malformed answer, a token to renew:
-            # nothing says the marketplace refused this shipment.
-            raise ShipmentPushRetryable(for_display(exc, secrets)) from exc
-        finally:
-            if connector.refreshed_credentials:
-                shop_service.store_refreshed(session, shop, connector.refreshed_credentials)
-                connector.refreshed_credentials = None
-            calls = http.calls
+    with shop_connector(
+        session,
+        tenant_id,
+        shop_id,
+        SHIPMENTS,
+        "shipment",
+        refused=ShipmentPushRefused,
+        retryable=ShipmentPushRetryable,
+        refusals=(ShipmentRefused,),
+        http_factory=http_factory,
+    ) as connector:
+        result = connector.push_shipment(push)
+        channel, calls = connector.channel, connector.http.calls
     log.info(
         "shipment pushed",
         shop_id=str(shop_id),
-        channel=shop.channel,
+        channel=channel,
         duplicate=result.duplicate,
         calls=calls,
     )
